@@ -1,0 +1,221 @@
+"""``python -m explorer ...``: train, evaluate and rebuild the shipped runs without the UI.
+
+    python -m explorer train --dataset digits --epochs 30 --out runs/my-run
+    python -m explorer eval runs/my-run --iwae-k 1000 --json
+    python -m explorer pretrain [--only ID ...] [--mnist PATH]
+
+Every setting of :class:`explorer.config.RunConfig` is a flag of ``train``
+(``python -m explorer train --help`` lists them). Errors in settings or data
+are one line on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+
+# flag name for each config field, where the plain field name would be unclear or collide
+_FLAG_NAMES = {("data", "name"): "dataset", ("data", "path"): "data-path",
+               ("model", "kind"): "model", ("data", "noise"): "toy-noise",
+               ("data", "n_points"): "toy-points"}
+_SECTIONS = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+
+
+def _flag(section: str, name: str) -> str:
+    return _FLAG_NAMES.get((section, name), name.replace("_", "-"))
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    for section, cls in _SECTIONS:
+        g = p.add_argument_group(f"{section} settings")
+        default = cls()
+        for f in dataclasses.fields(cls):
+            flag = "--" + _flag(section, f.name)
+            dv = getattr(default, f.name)
+            dest = f"{section}.{f.name}"
+            if isinstance(dv, bool):
+                g.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"(default {dv})")
+            elif isinstance(dv, list):
+                g.add_argument(flag, dest=dest, default=None, metavar="W,W",
+                               help=f"comma-separated widths (default {','.join(map(str, dv))})")
+            else:
+                typ = float if isinstance(dv, float) else int if isinstance(dv, int) else str
+                if f.name in ("subset",):
+                    typ = int
+                g.add_argument(flag, dest=dest, type=typ, default=None, help=f"(default {dv})")
+
+
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    d: dict = {"data": {}, "model": {}, "train": {}}
+    for key, value in vars(ns).items():
+        if "." not in key or value is None:
+            continue
+        section, name = key.split(".", 1)
+        if name == "hidden":
+            try:
+                value = [int(w) for w in str(value).split(",") if w.strip()]
+            except ValueError:
+                raise ConfigError(f"--hidden: expected comma-separated whole numbers, got {value!r}")
+        d[section][name] = value
+    if getattr(ns, "name", None):
+        d["name"] = ns.name
+    return RunConfig.from_dict(d)
+
+
+# ------------------------------------------------------------------- train
+
+class Progress:
+    """A one-line progress bar on stderr: epoch, step, images/s, ETA, live recon and KL."""
+
+    def __init__(self, total: int, stream=sys.stderr, every_s: float = 0.2):
+        self.total, self.stream, self.every_s = total, stream, every_s
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, row: dict, trainer) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every_s and trainer.step_count < self.total:
+            return
+        self.last = now
+        frac = trainer.step_count / self.total
+        elapsed = now - self.t0
+        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        bar = "#" * int(frac * 24)
+        self.stream.write(
+            f"\r[{bar:<24}] {frac:5.1%} ep {row['epoch']:.1f} step {trainer.step_count}/{self.total} "
+            f"recon {row['recon']:.2f} KL {row['kl']:.2f} {row['img_s']:,.0f} img/s ETA {eta:4.0f}s ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
+    import torch
+
+    from . import data
+    from .training import Trainer, fit
+
+    cfg = config_from_args(ns)
+    torch.set_num_threads(cfg.train.threads)
+    ds = data.load(cfg.data)
+    out = Path(ns.out) if ns.out else _default_out(cfg)
+    steps = Trainer(cfg, ds).total_steps if not ns.quiet else 0
+    progress = None if ns.quiet else Progress(steps)
+    _, _, summary = fit(cfg, ds, out, on_row=progress, iwae_k=ns.iwae_k)
+    if progress:
+        progress.close()
+    v = summary["val"]
+    print(f"{summary['status']}: {out}  val ELBO {v['elbo']:.2f}  recon {v['recon']:.2f}  "
+          f"KL {v['kl']:.2f}  active units {v['active_units']}/{cfg.model.latent_dim}"
+          + (f"  IWAE-{ns.iwae_k} {v['iwae']:.2f}" if "iwae" in v else ""))
+    if summary["status"] == "diverged":
+        print(summary["reason"], file=sys.stderr)
+        return 1
+    return 0
+
+
+def _default_out(cfg: RunConfig) -> Path:
+    from .store import runs_root
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return runs_root() / f"{cfg.data.name}-{cfg.model.kind}-z{cfg.model.latent_dim}-b{cfg.train.beta:g}-{stamp}"
+
+
+# -------------------------------------------------------------------- eval
+
+def evaluate_run(run_dir: Path, *, iwae_k: int = 100, max_n: int | None = None, seed: int = 0,
+                 data_path: str | None = None) -> dict:
+    """Validation ELBO, recon, KL, active units and IWAE-k of a stored run (per image, nats)."""
+    import torch
+
+    from . import data, objective, store
+    from .training import evaluate
+
+    run = store.open_run(Path(run_dir))
+    cfg = run.config
+    if data_path:
+        cfg.data.path = data_path
+    ds = data.load(cfg.data)
+    model = run.load_model()
+    ev = evaluate(model, ds, split="val", max_n=max_n, seed=seed)
+    out = {"elbo": ev["elbo"], "recon": ev["recon"], "kl": ev["kl"],
+           "active_units": ev["active_units"], "n": ev["n"], "iwae": None, "iwae_k": iwae_k}
+    if model.kind == "vae" and iwae_k > 0:
+        x = ds.x_val if max_n is None else ds.x_val[:max_n]
+        gen = torch.Generator(device=model.device).manual_seed(seed)
+        vals = [objective.iwae_bound(model, x[i:i + 100].to(model.device), iwae_k, generator=gen)
+                for i in range(0, len(x), 100)]
+        out["iwae"] = float(torch.cat(vals).double().mean())
+    return out
+
+
+def cmd_eval(ns: argparse.Namespace) -> int:
+    import torch
+    torch.set_num_threads(ns.threads)
+    res = evaluate_run(Path(ns.run_dir), iwae_k=ns.iwae_k, max_n=ns.max_n, data_path=ns.data_path)
+    if ns.json:
+        print(json.dumps(res))
+    else:
+        iw = f"{res['iwae']:.2f}" if res["iwae"] is not None else "n/a (autoencoder)"
+        print(f"{ns.run_dir}: n={res['n']}  ELBO {res['elbo']:.2f}  recon {res['recon']:.2f}  "
+              f"KL {res['kl']:.2f}  active units {res['active_units']}  IWAE-{ns.iwae_k} {iw}  "
+              f"(per image, nats; log p(x) >= IWAE >= ELBO)")
+    return 0
+
+
+def cmd_pretrain(ns: argparse.Namespace) -> int:
+    from .pretrain import pretrain
+    return pretrain(only=ns.only, mnist=ns.mnist, threads=ns.threads, iwae_k=ns.iwae_k)
+
+
+# -------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m explorer", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train a model and write a run folder")
+    t.add_argument("--out", help="run folder to write (default: runs/<dataset>-<model>-...)")
+    t.add_argument("--name", help="a label for the run")
+    t.add_argument("--iwae-k", type=int, default=0, help="also estimate log p(x) with IWAE-k at the end")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(t)
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run folder on its validation split")
+    e.add_argument("run_dir")
+    e.add_argument("--iwae-k", type=int, default=100)
+    e.add_argument("--max-n", type=int, default=None, help="evaluate on the first N validation images")
+    e.add_argument("--data-path", default=None, help="where the dataset's files are, if not where the run says")
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(fn=cmd_eval)
+
+    r = sub.add_parser("pretrain", help="rebuild the shipped runs in trained/ from trained/manifest.json")
+    r.add_argument("--only", nargs="*", default=None, help="run ids to rebuild (default: all)")
+    r.add_argument("--mnist", default=None, help="path of mnist.npz (default: ../shared/data/mnist.npz)")
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--iwae-k", type=int, default=1000)
+    r.set_defaults(fn=cmd_pretrain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    from .data import DataError
+    from .store import StoreError
+    try:
+        return ns.fn(ns)
+    except (ConfigError, DataError, StoreError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,225 @@
+"""Settings for data, model and training, as plain dataclasses.
+
+A run is fully described by one :class:`RunConfig`. It round-trips through
+JSON (``to_dict`` / ``from_dict``), and ``from_dict`` validates everything it
+reads: unknown keys, wrong types and out-of-range numbers raise
+:class:`ConfigError` with a message a person can act on. Nothing here imports
+torch, so the UI can validate settings cheaply.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASETS_IMAGE = ("digits", "mnist", "fashion-mnist")
+DATASETS_TOY = ("moons", "circles", "swissroll", "pinwheel", "gaussians")
+DATASETS = DATASETS_IMAGE + DATASETS_TOY + ("file",)
+BINARIZE = ("none", "dynamic", "threshold")
+MODEL_KINDS = ("vae", "ae")
+BODIES = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+BETA_SCHEDULES = ("constant", "warmup", "cyclical", "capacity", "free_bits")
+
+MAX_LATENT_DIM = 256
+MAX_WIDTH = 4096
+
+
+class ConfigError(ValueError):
+    """A setting is missing, of the wrong type or out of range."""
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"
+    path: str | None = None          # local IDX folder / .npz for mnist, or the own file for "file"
+    subset: int | None = None        # training-subset size (None: all)
+    val_fraction: float = 0.2        # used when the source has no test split
+    split_seed: int = 0              # seeds the train/validation split and the fixed binarisation of validation
+    binarize: str = "none"           # "none" | "dynamic" (resampled per batch) | "threshold"
+    threshold: float = 0.5
+    n_points: int = 4000             # toy sets: number of points
+    noise: float = 0.05              # toy sets: noise level
+
+    def validate(self) -> None:
+        _choice("data.name", self.name, DATASETS)
+        _choice("data.binarize", self.binarize, BINARIZE)
+        if self.subset is not None:
+            _int_range("data.subset", self.subset, 1, 10_000_000)
+        _float_range("data.val_fraction", self.val_fraction, 0.01, 0.9)
+        _int_range("data.split_seed", self.split_seed, 0, 2**31 - 1)
+        _float_range("data.threshold", self.threshold, 0.0, 1.0)
+        _int_range("data.n_points", self.n_points, 10, 1_000_000)
+        _float_range("data.noise", self.noise, 0.0, 10.0)
+        if self.name == "file" and not self.path:
+            raise ConfigError("data.path: the 'file' dataset needs the path of an .npz, .npy or .csv file")
+
+    @property
+    def is_toy(self) -> bool:
+        return self.name in DATASETS_TOY
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "vae"                # "vae" (seed eq. 2) or "ae" (seed eq. 1)
+    body: str = "mlp"                # "mlp" or "conv" (images only)
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    latent_dim: int = 2
+    likelihood: str = "bernoulli"    # "bernoulli" (logits) or "gaussian"
+    sigma: float = 0.1               # Gaussian likelihood: fixed (or initial) std of p(x|z)
+    learn_sigma: bool = False        # Gaussian likelihood: learn one shared log sigma
+
+    def validate(self) -> None:
+        _choice("model.kind", self.kind, MODEL_KINDS)
+        _choice("model.body", self.body, BODIES)
+        _choice("model.likelihood", self.likelihood, LIKELIHOODS)
+        if not isinstance(self.hidden, list) or not self.hidden:
+            raise ConfigError("model.hidden: give at least one hidden width, e.g. [256, 128]")
+        if len(self.hidden) > 8:
+            raise ConfigError("model.hidden: at most 8 hidden layers")
+        for w in self.hidden:
+            _int_range("model.hidden[]", w, 1, MAX_WIDTH)
+        _int_range("model.latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        _float_range("model.sigma", self.sigma, 1e-3, 10.0)
+        _bool("model.learn_sigma", self.learn_sigma)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40                 # defaults give a readable 2-D digits latent in ~10 s
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 0
+    beta: float = 1.0
+    beta_schedule: str = "constant"  # see explorer.training.beta_at
+    warmup_steps: int = 1000         # "warmup": beta rises linearly 0 -> beta over this many steps
+    cycle_steps: int = 2000          # "cyclical": period of the cycle (Fu et al. 2019)
+    cycle_ratio: float = 0.5         # "cyclical": fraction of a cycle spent rising
+    capacity_max: float = 25.0       # "capacity": target KL C in nats (Burgess et al. 2018)
+    capacity_steps: int = 10000      # "capacity": steps over which C rises from 0 to capacity_max
+    free_bits: float = 0.0           # "free_bits": per-dimension KL floor in nats (Kingma et al. 2016)
+    mc_samples: int = 1              # L: Monte Carlo samples of z per image for the reconstruction term
+    grad_clip: float = 0.0           # 0: no clipping (the gradient norm is still reported)
+    threads: int = 1                 # torch threads for this run
+    log_every: int = 1               # a metrics row every this many steps
+
+    def validate(self) -> None:
+        _int_range("train.epochs", self.epochs, 1, 100_000)
+        _int_range("train.batch_size", self.batch_size, 1, 65_536)
+        _float_range("train.lr", self.lr, 1e-7, 1.0)
+        _int_range("train.seed", self.seed, 0, 2**31 - 1)
+        _float_range("train.beta", self.beta, 0.0, 1000.0)
+        _choice("train.beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        _int_range("train.warmup_steps", self.warmup_steps, 1, 10**9)
+        _int_range("train.cycle_steps", self.cycle_steps, 2, 10**9)
+        _float_range("train.cycle_ratio", self.cycle_ratio, 0.01, 1.0)
+        _float_range("train.capacity_max", self.capacity_max, 0.0, 1e6)
+        _int_range("train.capacity_steps", self.capacity_steps, 1, 10**9)
+        _float_range("train.free_bits", self.free_bits, 0.0, 100.0)
+        _int_range("train.mc_samples", self.mc_samples, 1, 1000)
+        _float_range("train.grad_clip", self.grad_clip, 0.0, 1e6)
+        _int_range("train.threads", self.threads, 1, 256)
+        _int_range("train.log_every", self.log_every, 1, 10**6)
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = ""                   # a human label; the run id is the folder name
+
+    def validate(self) -> "RunConfig":
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        if not isinstance(self.name, str) or len(self.name) > 200:
+            raise ConfigError("name: a text of at most 200 characters")
+        if self.model.body == "conv" and self.data.is_toy:
+            raise ConfigError("model.body: the conv body needs image data; use 'mlp' for the 2-D toy sets")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("config: expected a JSON object")
+        unknown = set(d) - {"data", "model", "train", "name"}
+        if unknown:
+            raise ConfigError(f"config: unknown key(s) {sorted(unknown)}")
+        cfg = cls(
+            data=_section(DataConfig, d.get("data", {}), "data"),
+            model=_section(ModelConfig, d.get("model", {}), "model"),
+            train=_section(TrainConfig, d.get("train", {}), "train"),
+            name=d.get("name", ""),
+        )
+        return cfg.validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config: not valid JSON ({e})") from None
+        return cls.from_dict(d)
+
+    def replace(self, **sections: Any) -> "RunConfig":
+        """A copy with some fields changed: ``cfg.replace(train={"beta": 4})``."""
+        d = self.to_dict()
+        for key, value in sections.items():
+            if isinstance(value, dict):
+                d[key].update(value)
+            else:
+                d[key] = value
+        return RunConfig.from_dict(d)
+
+
+# ---------------------------------------------------------------- validation
+
+def _section(cls, d: Any, where: str):
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected an object")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    obj = cls(**d)
+    # coerce ints given where floats are expected (JSON "1" vs "1.0")
+    for f in dataclasses.fields(cls):
+        v = getattr(obj, f.name)
+        if f.type in ("float",) and isinstance(v, int) and not isinstance(v, bool):
+            setattr(obj, f.name, float(v))
+    return obj
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(options)}")
+
+
+def _int_range(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value} is out of range [{lo}, {hi}]")
+
+
+def _float_range(name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: must be finite, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: {value:g} is out of range [{lo:g}, {hi:g}]")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")

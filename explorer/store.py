@@ -1,0 +1,326 @@
+"""Runs on disk. The only module that writes files.
+
+A run is a folder::
+
+    config.json           RunConfig: enough to rebuild the model and the data split
+    weights.safetensors   the model's tensors (never a pickle)
+    metrics.csv           one row per logged step (validation columns at epoch ends)
+    summary.json          final train/validation numbers, status, timings
+
+Every file is written atomically (a temporary file in the same folder, then
+``os.replace``), so a crash never leaves a half-written file under a real
+name, and a folder without a readable ``config.json`` and
+``weights.safetensors`` is not a run. Loading validates the config and
+accepts only safetensors weights whose names and shapes match the model the
+config builds.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .config import ConfigError, RunConfig
+from .models import VAE, build_model
+
+CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
+PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_ROOT = PROJECT_ROOT / "trained"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class StoreError(ValueError):
+    """A run folder is missing, incomplete or invalid."""
+
+
+def runs_root() -> Path:
+    """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project."""
+    return Path(os.environ.get("LATENT_EXPLORER_RUNS", PROJECT_ROOT / "runs"))
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is a folder name: letters, digits, ``.``, ``_``, ``-``; no path separators."""
+    if not isinstance(run_id, str) or not _SAFE_ID.fullmatch(run_id) or ".." in run_id:
+        raise StoreError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' or '-'")
+    return run_id
+
+
+# ------------------------------------------------------------ atomic I/O
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o):
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o):
+    """Replace NaN/inf by None so the JSON is standard."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(_clean(obj), indent=2, sort_keys=True, default=_json_default)
+
+
+# ------------------------------------------------------------------ write
+
+def save_config(run_dir: Path, config: RunConfig) -> None:
+    atomic_write_text(Path(run_dir) / CONFIG, config.to_json())
+
+
+def save_weights(run_dir: Path, model: VAE) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(Path(run_dir) / WEIGHTS, st_save(tensors))
+
+
+def metrics_to_csv(rows: Iterable[dict]) -> str:
+    rows = list(rows)
+    columns: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in columns:
+                columns.append(k)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def save_metrics(run_dir: Path, rows: Iterable[dict]) -> None:
+    atomic_write_text(Path(run_dir) / METRICS, metrics_to_csv(rows))
+
+
+def save_summary(run_dir: Path, summary: dict) -> None:
+    atomic_write_text(Path(run_dir) / SUMMARY, dumps(summary))
+
+
+def save_run(run_dir: Path, config: RunConfig, model: VAE, rows: Iterable[dict] = (),
+             summary: dict | None = None) -> Path:
+    """Write (or overwrite) a whole run. Weights first, config last: a folder whose
+    config is readable therefore always has complete weights beside it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_weights(run_dir, model)
+    save_metrics(run_dir, rows)
+    save_summary(run_dir, summary or {})
+    save_config(run_dir, config)
+    return run_dir
+
+
+def save_probe(run_dir: Path, x: torch.Tensor, y: torch.Tensor | None,
+               class_names: list[str] | None = None) -> None:
+    """Store a few validation images with the run, compactly: uint8 when the values lie on
+    the 1/255 grid (MNIST), float16 otherwise (exact for digits' k/16)."""
+    x = x.detach().cpu().float()
+    as_u8 = torch.round(x * 255)
+    tensors = {"x": as_u8.to(torch.uint8) if torch.equal(as_u8 / 255, x) else x.half()}
+    if y is not None:
+        tensors["y"] = y.detach().cpu().to(torch.int64)
+    meta = {"class_names": json.dumps(class_names or [])}
+    atomic_write_bytes(Path(run_dir) / PROBE, st_save(tensors, metadata=meta))
+
+
+# ------------------------------------------------------------------- read
+
+@dataclass
+class Run:
+    """A run read from disk."""
+    path: Path
+    config: RunConfig
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def shipped(self) -> bool:
+        return SHIPPED_ROOT in self.path.resolve().parents
+
+    def load_model(self, device: torch.device | str | None = None) -> VAE:
+        return load_model(self.path, self.config, device)
+
+    def metrics(self) -> list[dict]:
+        return read_metrics(self.path)
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    p = Path(run_dir) / CONFIG
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError:
+        raise StoreError(f"{run_dir}: no {CONFIG}; this folder is not a run") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(f"{run_dir}: cannot read {CONFIG} ({e})") from None
+    try:
+        return RunConfig.from_json(text)
+    except ConfigError as e:
+        raise StoreError(f"{run_dir}: invalid {CONFIG}: {e}") from None
+
+
+def read_summary(run_dir: Path) -> dict:
+    p = Path(run_dir) / SUMMARY
+    try:
+        d = json.loads(p.read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The metrics rows as dicts of floats (empty cells omitted)."""
+    p = Path(run_dir) / METRICS
+    try:
+        text = p.read_text("utf-8")
+    except (FileNotFoundError, OSError, UnicodeDecodeError):
+        return []
+    rows = []
+    for r in csv.DictReader(io.StringIO(text)):
+        row = {}
+        for k, v in r.items():
+            if k is None or v in ("", None):
+                continue
+            try:
+                row[k] = float(v)
+            except ValueError:
+                row[k] = v
+        rows.append(row)
+    return rows
+
+
+def load_probe(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str]] | None:
+    """The run's probe images as float32 in [0,1], labels and class names; None if absent."""
+    p = Path(run_dir) / PROBE
+    if not p.is_file():
+        return None
+    from safetensors import safe_open
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            x = f.get_tensor("x")
+            y = f.get_tensor("y") if "y" in f.keys() else None
+        names = json.loads(meta.get("class_names", "[]"))
+    except (SafetensorError, ValueError, OSError, json.JSONDecodeError) as e:
+        raise StoreError(f"{p}: not a valid probe file ({e})") from None
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return x, y, [str(n) for n in names] if isinstance(names, list) else []
+
+
+def load_weights(path: Path, model: VAE) -> VAE:
+    """Load safetensors weights into ``model``, checking every name and shape."""
+    path = Path(path)
+    try:
+        tensors = st_load(path.read_bytes())
+    except FileNotFoundError:
+        raise StoreError(f"{path.parent}: no {WEIGHTS}") from None
+    except (SafetensorError, ValueError, OSError) as e:
+        raise StoreError(f"{path}: not a valid safetensors file ({e})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise StoreError(f"{path}: weights do not match the config's model "
+                         f"(missing {missing[:5]}, unexpected {extra[:5]})")
+    for k, v in expected.items():
+        if tuple(tensors[k].shape) != tuple(v.shape):
+            raise StoreError(f"{path}: tensor {k} has shape {tuple(tensors[k].shape)}, "
+                             f"the config's model needs {tuple(v.shape)}")
+        if not torch.isfinite(tensors[k]).all():
+            raise StoreError(f"{path}: tensor {k} holds NaN or inf")
+    model.load_state_dict({k: t.to(v.dtype) for k, t in tensors.items()})
+    return model
+
+
+def data_shape_of(config: RunConfig, summary: dict | None = None) -> tuple[int, ...]:
+    """One item's shape for a config, without loading the data."""
+    if summary and summary.get("data_shape"):
+        return tuple(int(s) for s in summary["data_shape"])
+    name = config.data.name
+    if name == "digits":
+        return (1, 8, 8)
+    if name in ("mnist", "fashion-mnist"):
+        return (1, 28, 28)
+    if config.data.is_toy:
+        return (2,)
+    raise StoreError("the data shape of an own-data run must be recorded in summary.json (data_shape)")
+
+
+def load_model(run_dir: Path, config: RunConfig | None = None,
+               device: torch.device | str | None = None) -> VAE:
+    run_dir = Path(run_dir)
+    config = config or read_config(run_dir)
+    model = build_model(config.model, data_shape_of(config, read_summary(run_dir)), device)
+    load_weights(run_dir / WEIGHTS, model)
+    model.eval()
+    return model
+
+
+def open_run(run_dir: Path) -> Run:
+    """Read a run's config and summary (validated); weights are loaded on demand."""
+    run_dir = Path(run_dir)
+    if not (run_dir / WEIGHTS).is_file():
+        raise StoreError(f"{run_dir}: no {WEIGHTS}; this folder is not a complete run")
+    return Run(path=run_dir, config=read_config(run_dir), summary=read_summary(run_dir))
+
+
+def list_runs(*roots: Path) -> list[Run]:
+    """Every valid run under the given folders (default: shipped, then users'), newest last.
+    Folders that are not complete runs are skipped silently."""
+    roots = roots or (SHIPPED_ROOT, runs_root())
+    runs = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                runs.append(open_run(d))
+            except StoreError:
+                continue
+    return runs

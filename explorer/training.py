@@ -1,0 +1,343 @@
+"""The training loop, one step at a time.
+
+``Trainer.step()`` takes one minibatch, updates the model and returns a
+metrics row; a UI (or :mod:`explorer.jobs`) can therefore run, pause,
+single-step and stop training between any two steps, and change β or the
+learning rate in between ("hot parameters"). The data stay in memory as one
+tensor, shuffled once per epoch; a batch is a slice, with no per-sample
+Python work.
+
+Reproducible on the CPU: the model's initial weights, the shuffling, the
+reparameterisation noise and dynamic binarisation all come from generators
+seeded by ``config.train.seed``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import objective
+from .config import RunConfig, TrainConfig
+from .data import Dataset
+from .models import VAE, build_model
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: unit u is active if Cov_x(E_q[z_u]) > 0.01
+
+
+# ------------------------------------------------------------ β schedules
+
+@dataclass(frozen=True)
+class BetaState:
+    """What the loss uses at one step: β, and the capacity C or free-bits floor if any."""
+    beta: float
+    capacity: float | None = None
+    free_bits: float = 0.0
+
+
+def beta_at(t: TrainConfig, step: int, beta: float) -> BetaState:
+    """β (and C, λ) at ``step`` for the schedule ``t.beta_schedule``; ``beta`` is the base value.
+
+    * ``constant``: β.
+    * ``warmup``: β · min(1, step / warmup_steps) (Bowman et al. 2016).
+    * ``cyclical``: in each cycle of ``cycle_steps``, β rises linearly from 0 to β over the
+      first ``cycle_ratio`` of the cycle, then stays (Fu et al. 2019).
+    * ``capacity``: loss = recon + β |KL - C|, C rising linearly from 0 to ``capacity_max``
+      over ``capacity_steps`` (Burgess et al. 2018).
+    * ``free_bits``: loss = recon + β sum_d max(KL_d, λ) with λ = ``free_bits`` (Kingma et al. 2016).
+    """
+    s = t.beta_schedule
+    if s == "warmup":
+        return BetaState(beta * min(1.0, step / t.warmup_steps))
+    if s == "cyclical":
+        phase = (step % t.cycle_steps) / t.cycle_steps
+        return BetaState(beta * min(1.0, phase / t.cycle_ratio))
+    if s == "capacity":
+        return BetaState(beta, capacity=t.capacity_max * min(1.0, step / t.capacity_steps))
+    if s == "free_bits":
+        return BetaState(beta, free_bits=t.free_bits)
+    return BetaState(beta)
+
+
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, torch.Tensor]:
+    """Burda's criterion: the number of dimensions u with ``Cov_x(E_q[z_u|x]) > threshold``,
+    and the per-dimension variances. ``mu`` is ``[N, D]``, one row per data point."""
+    var = mu.double().var(0, unbiased=True) if len(mu) > 1 else torch.zeros(mu.shape[1], dtype=torch.float64)
+    return int((var > threshold).sum()), var
+
+
+def make_adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel (one pass over all tensors), or the foreach one where fused
+    is unavailable: on the CPU the default per-tensor loop costs a large share of a small step."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or gradient became NaN/inf; the weights are the last good ones."""
+
+
+# ------------------------------------------------------------------ Trainer
+
+class Trainer:
+    """Trains ``config``'s model on ``dataset`` one minibatch at a time.
+
+    >>> tr = Trainer(cfg, dataset)
+    >>> while not tr.done:
+    ...     row = tr.step()
+    """
+
+    def __init__(self, config: RunConfig, dataset: Dataset, *,
+                 device: torch.device | str | None = None):
+        config.validate()
+        self.config = config
+        self.dataset = dataset
+        t = config.train
+        torch.manual_seed(t.seed)  # model initialisation
+        self.model: VAE = build_model(config.model, dataset.data_shape, device)
+        self.device = self.model.device
+        self.optimizer = make_adam(self.model.parameters(), t.lr)
+        self.generator = torch.Generator(device=self.device).manual_seed(t.seed + 1)
+        self._shuffle_gen = torch.Generator().manual_seed(t.seed + 2)
+        self.x_train = dataset.x_train.to(self.device)
+        self.n_train = len(self.x_train)
+        self.batch_size = min(t.batch_size, self.n_train)
+        self.steps_per_epoch = math.ceil(self.n_train / self.batch_size)
+        self.total_steps = self.steps_per_epoch * t.epochs
+
+        self.beta = float(t.beta)       # base β: the schedule scales it; set_beta changes it
+        self.lr = float(t.lr)
+        self.step_count = 0
+        self.epoch = 0                   # completed epochs
+        self.samples_seen = 0
+        self.stop_reason: str | None = None  # set when training stops early (divergence)
+        self.events: list[dict] = []     # β / lr changes: {"step", "param", "value"}
+        self.last_val: dict | None = None
+        self._epoch_x: torch.Tensor | None = None
+        self._pos = 0
+        self._img_s = 0.0
+
+    # -------------------------------------------------------- hot params
+    def set_beta(self, beta: float) -> None:
+        """Change the base β from the next step on (recorded as an event)."""
+        if not (math.isfinite(beta) and 0 <= beta <= 1000):
+            raise ValueError(f"β must be a number in [0, 1000], got {beta!r}")
+        if beta != self.beta:
+            self.beta = float(beta)
+            self.events.append({"step": self.step_count, "param": "beta", "value": self.beta})
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate from the next step on (recorded as an event)."""
+        if not (math.isfinite(lr) and 1e-7 <= lr <= 1.0):
+            raise ValueError(f"learning rate must be in [1e-7, 1], got {lr!r}")
+        if lr != self.lr:
+            self.lr = float(lr)
+            for g in self.optimizer.param_groups:
+                g["lr"] = self.lr
+            self.events.append({"step": self.step_count, "param": "lr", "value": self.lr})
+
+    # ---------------------------------------------------------- progress
+    @property
+    def done(self) -> bool:
+        return self.stop_reason is not None or self.step_count >= self.total_steps
+
+    @property
+    def epoch_float(self) -> float:
+        return self.step_count / self.steps_per_epoch
+
+    def _next_batch(self) -> torch.Tensor:
+        if self._epoch_x is None or self._pos >= self.n_train:
+            perm = torch.randperm(self.n_train, generator=self._shuffle_gen).to(self.device)
+            self._epoch_x = self.x_train[perm]   # one gather per epoch; batches are views
+            self._pos = 0
+        x = self._epoch_x[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        if self.dataset.binarize == "dynamic":
+            x = torch.bernoulli(x, generator=self.generator)
+        return x
+
+    # -------------------------------------------------------------- step
+    def step(self) -> dict:
+        """One optimiser step on one minibatch; returns its metrics row.
+
+        Raises :class:`TrainingDiverged` (and sets ``stop_reason``) if the loss
+        or the gradient is not finite; the weights are then left as they were
+        before this step.
+        """
+        if self.done:
+            raise RuntimeError("training is finished")
+        t0 = time.perf_counter()
+        t = self.config.train
+        x = self._next_batch()
+        bs = beta_at(t, self.step_count, self.beta)
+        self.model.train()
+        terms = objective.vae_loss(self.model, x, beta=bs.beta, samples=t.mc_samples,
+                                   capacity=bs.capacity, free_bits=bs.free_bits,
+                                   generator=self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        loss = float(terms.loss.detach())
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            what = "loss" if not math.isfinite(loss) else "gradient norm"
+            self.stop_reason = (f"diverged at step {self.step_count}: the {what} became "
+                                f"{loss if what == 'loss' else grad_norm}; kept the last good weights. "
+                                f"Try a smaller learning rate (now {self.lr:g}) or gradient clipping.")
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(self.stop_reason)
+        self.optimizer.step()
+
+        n = len(x)
+        self.step_count += 1
+        self.samples_seen += n
+        if self._pos >= self.n_train:
+            self.epoch += 1
+        dt = time.perf_counter() - t0
+        rate = n / dt if dt > 0 else 0.0
+        self._img_s = rate if self._img_s == 0 else 0.9 * self._img_s + 0.1 * rate
+        return {
+            "step": self.step_count, "epoch": self.epoch_float, "samples": self.samples_seen,
+            "loss": loss, "recon": float(terms.recon.detach()), "kl": float(terms.kl.detach()),
+            "beta": bs.beta, "beta_kl": float(terms.penalty.detach()), "lr": self.lr,
+            "grad_norm": grad_norm, "img_s": self._img_s,
+        }
+
+    @property
+    def at_epoch_end(self) -> bool:
+        """True right after the last step of an epoch."""
+        return self.step_count > 0 and self.step_count % self.steps_per_epoch == 0
+
+    # -------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self, split: str = "val", max_n: int | None = None, samples: int = 1) -> dict:
+        """Per-image averages over a split: recon, KL, ELBO, per-dimension KL, active units.
+
+        Deterministic (its own fixed generator) and does not disturb training's randomness.
+        """
+        return evaluate(self.model, self.dataset, split=split, max_n=max_n, samples=samples,
+                        seed=self.config.train.seed)
+
+
+def val_row(ev: dict) -> dict:
+    """The validation columns added to a metrics row at an epoch end."""
+    return {"val_recon": ev["recon"], "val_kl": ev["kl"], "val_elbo": ev["elbo"],
+            "val_active_units": ev["active_units"]}
+
+
+@torch.no_grad()
+def evaluate(model: VAE, dataset: Dataset, *, split: str = "val", max_n: int | None = None,
+             samples: int = 1, seed: int = 0, batch: int = 2000) -> dict:
+    """Average per-image recon, KL and ELBO (nats) over ``split`` ("train" or "val"),
+    plus ``kl_per_dim`` (list), ``active_units`` and ``mu_var`` (Burda's per-dimension variances)."""
+    x = dataset.x_train if split == "train" else dataset.x_val
+    if max_n is not None:
+        x = x[:max_n]
+    if len(x) == 0:
+        raise ValueError(f"the {split} split is empty")
+    gen = torch.Generator(device=model.device).manual_seed(seed + 12345)
+    if split == "train" and dataset.binarize == "dynamic":
+        x = torch.bernoulli(x.to(model.device), generator=gen)
+    was_training = model.training
+    model.eval()
+    sums = {"recon": 0.0, "kl": 0.0, "elbo": 0.0}
+    kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64)
+    mus = []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(model.device)
+        terms = objective.per_image_terms(model, xb, samples=samples, generator=gen)
+        for k in sums:
+            sums[k] += float(terms[k].double().sum())
+        kl_dims += terms["kl_per_dim"].double().sum(0).cpu()
+        mus.append(terms["mu"].cpu())
+    model.train(was_training)
+    n = len(x)
+    au, var = active_units(torch.cat(mus))
+    out = {k: v / n for k, v in sums.items()}
+    out.update(kl_per_dim=(kl_dims / n).tolist(), active_units=au, mu_var=var.tolist(), n=n)
+    return out
+
+
+# -------------------------------------------------------- runs on disk
+
+def summarize(trainer: Trainer, status: str, elapsed_s: float, *, iwae_k: int = 0,
+              eval_max_n: int | None = 10_000) -> dict:
+    """The ``summary.json`` of a run: final train and validation numbers (per image, nats)."""
+    ds = trainer.dataset
+    val = trainer.evaluate("val", max_n=eval_max_n)
+    train = trainer.evaluate("train", max_n=min(len(ds.x_train), eval_max_n or len(ds.x_train)))
+    s = {
+        "status": status, "reason": trainer.stop_reason,
+        "steps": trainer.step_count, "epochs": trainer.epoch_float, "samples": trainer.samples_seen,
+        "elapsed_s": elapsed_s, "beta": trainer.beta, "lr": trainer.lr, "events": trainer.events,
+        "data_shape": list(ds.data_shape), "dataset_checksum": ds.checksum,
+        "n_train": len(ds.x_train), "n_val": len(ds.x_val),
+        "train": {k: train[k] for k in ("recon", "kl", "elbo", "active_units")},
+        "val": {k: val[k] for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")},
+    }
+    s["gap_elbo"] = s["train"]["elbo"] - s["val"]["elbo"]
+    if iwae_k and trainer.model.kind == "vae":
+        x = ds.x_val[:min(len(ds.x_val), 1000)].to(trainer.device)
+        gen = torch.Generator(device=trainer.device).manual_seed(0)
+        trainer.model.eval()
+        s["val"]["iwae"] = float(objective.iwae_bound(trainer.model, x, iwae_k, generator=gen).mean())
+        s["val"]["iwae_k"] = iwae_k
+    return s
+
+
+def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed_s: float,
+               *, final: bool = False, iwae_k: int = 0) -> dict:
+    """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`.
+    Between epochs the summary holds the latest validation numbers only; ``final`` evaluates fully."""
+    from . import store
+    if final:
+        summary = summarize(trainer, status, elapsed_s, iwae_k=iwae_k)
+    else:
+        ds = trainer.dataset
+        summary = {"status": status, "reason": trainer.stop_reason, "steps": trainer.step_count,
+                   "epochs": trainer.epoch_float, "samples": trainer.samples_seen,
+                   "elapsed_s": elapsed_s, "beta": trainer.beta, "lr": trainer.lr,
+                   "events": trainer.events, "data_shape": list(ds.data_shape),
+                   "dataset_checksum": ds.checksum, "n_train": len(ds.x_train), "n_val": len(ds.x_val)}
+        if trainer.last_val:
+            summary["val"] = {k: trainer.last_val[k]
+                              for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")}
+    store.save_run(run_dir, trainer.config, trainer.model, rows, summary)
+    return summary
+
+
+def fit(config: RunConfig, dataset: Dataset, run_dir=None, *, on_row=None, iwae_k: int = 0,
+        device=None) -> tuple[Trainer, list[dict], dict]:
+    """Train to the end (or divergence), checkpointing ``run_dir`` at every epoch end.
+
+    ``on_row(row, trainer)`` is called after every step. Returns (trainer, rows, summary).
+    """
+    t0 = time.perf_counter()
+    trainer = Trainer(config, dataset, device=device)
+    rows: list[dict] = []
+    status = "finished"
+    while not trainer.done:
+        try:
+            row = trainer.step()
+        except TrainingDiverged:
+            status = "diverged"
+            break
+        if trainer.at_epoch_end:
+            trainer.last_val = trainer.evaluate()
+            row.update(val_row(trainer.last_val))
+        if trainer.step_count % config.train.log_every == 0 or trainer.at_epoch_end:
+            rows.append(row)
+        if on_row:
+            on_row(row, trainer)
+        if run_dir is not None and trainer.at_epoch_end and not trainer.done:
+            checkpoint(trainer, run_dir, rows, "running", time.perf_counter() - t0)
+    summary = (checkpoint(trainer, run_dir, rows, status, time.perf_counter() - t0, final=True,
+                          iwae_k=iwae_k)
+               if run_dir is not None else
+               summarize(trainer, status, time.perf_counter() - t0, iwae_k=iwae_k))
+    return trainer, rows, summary
