@@ -84,5 +84,16 @@ def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: i
         print(f"   val ELBO {v['elbo']:.2f} recon {v['recon']:.2f} KL {v['kl']:.2f} "
               f"AU {v['active_units']}" + (f" IWAE-{k} {v['iwae']:.2f}" if "iwae" in v else ""),
               flush=True)
-        store.atomic_write_text(manifest_path, store.dumps(manifest))
+        _update_entry(manifest_path, entry)
     return 0
+
+
+def _update_entry(manifest_path: Path, entry: dict) -> None:
+    """Write one run's results into the manifest, re-reading it under a lock so that
+    several ``pretrain --only`` processes can run side by side."""
+    import fcntl
+    with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = read_manifest(manifest_path)
+        current["runs"] = [entry if e["id"] == entry["id"] else e for e in current["runs"]]
+        store.atomic_write_text(manifest_path, store.dumps(current))

@@ -291,7 +291,7 @@ def summarize(trainer: Trainer, status: str, elapsed_s: float, *, iwae_k: int = 
 
 
 def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed_s: float,
-               *, final: bool = False, iwae_k: int = 0) -> dict:
+               *, final: bool = False, iwae_k: int = 0, extra: dict | None = None) -> dict:
     """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`.
     Between epochs the summary holds the latest validation numbers only; ``final`` evaluates fully."""
     from . import store
@@ -307,6 +307,7 @@ def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed
         if trainer.last_val:
             summary["val"] = {k: trainer.last_val[k]
                               for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")}
+    summary.update(extra or {})
     store.save_run(run_dir, trainer.config, trainer.model, rows, summary)
     return summary
 

@@ -1,0 +1,11 @@
+"""Figure builders: plain data (numpy arrays, dicts) in, a figure object out.
+
+Every figure the UI shows is built here, so tests can call the builder and check
+the figure without a browser. One module per area:
+
+- ``common``: image grids and shared colours;
+- ``latent``: latent scatters, decode grids, traversals (Home, Explore, Train);
+- ``training``: live curves, rate-distortion plane, KL bars (Train; Altair, updates in place);
+- ``beta``: the β lab's comparisons;
+- ``theory``: the Theory page's checks.
+"""

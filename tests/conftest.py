@@ -1,0 +1,160 @@
+"""Shared fixtures: an isolated runs folder, a training engine, a live `streamlit run`
+server on loopback, and a headless Debian Chromium driven by Playwright.
+
+Browser tests are marked ``browser``. Without /usr/bin/chromium they are skipped,
+except under CI (``CI=true``), where a missing browser is a failure.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "artifacts"          # screenshots of browser tests (git-ignored)
+
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs(tmp_path, monkeypatch):
+    """Every test writes users' runs to its own folder, never to the project's runs/."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "data-cache"))
+    return runs
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """A private engine (max 2 jobs) over the test's runs folder, shut down afterwards."""
+    from explorer.jobs import Engine
+    eng = Engine(tmp_path / "runs", max_jobs=2, snapshot_seconds=0.2, load_existing=False)
+    yield eng
+    eng.shutdown()
+
+
+@pytest.fixture
+def global_engine():
+    """The process-wide engine that pages use under AppTest; shut down afterwards so no
+    background work outlives the test (AppTest does not stop it)."""
+    from explorer import jobs
+    yield jobs.get_engine()
+    if jobs._ENGINE is not None:
+        jobs._ENGINE.shutdown()
+        jobs._ENGINE = None
+
+
+# ------------------------------------------------------------------ live server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
+        self.url, self.proc, self.log = url, proc, log
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start_server(tmp_path: Path, env_extra: dict | None = None, timeout: float = 60) -> Server:
+    port = free_port()
+    env = dict(os.environ)
+    env.update({"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "PYTHONUNBUFFERED": "1"})
+    env.update(env_extra or {})
+    log = tmp_path / f"streamlit-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return Server(url, proc, log)
+        except OSError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(5)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`streamlit run app.py` on a free loopback port, with its own runs folder."""
+    s = start_server(tmp_path, {"LATENT_EXPLORER_MAX_JOBS": "2"})
+    yield s
+    stop_server(s)
+
+
+# --------------------------------------------------------------------- browser
+
+def _need_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def browser_context(tmp_path):
+    """A fresh Chromium profile (persistent context), headless, 1400x1000."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        yield ctx
+        ctx.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under artifacts/ (look at them!)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for_app(page, timeout: float = 30_000) -> None:
+    """Wait until Streamlit has rendered and finished its script run."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def assert_no_error(page) -> None:
+    """No exception box and no error alert anywhere on the page."""
+    for sel in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
+        assert page.locator(sel).count() == 0, page.locator(sel).first.inner_text()
+
