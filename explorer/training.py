@@ -118,7 +118,7 @@ class Trainer:
         self.stop_reason: str | None = None  # set when training stops early (divergence)
         self.events: list[dict] = []     # β / lr changes: {"step", "param", "value"}
         self.last_val: dict | None = None
-        self._epoch_x: torch.Tensor | None = None
+        self._perm: torch.Tensor | None = None
         self._pos = 0
         self._img_s = 0.0
 
@@ -151,11 +151,11 @@ class Trainer:
         return self.step_count / self.steps_per_epoch
 
     def _next_batch(self) -> torch.Tensor:
-        if self._epoch_x is None or self._pos >= self.n_train:
-            perm = torch.randperm(self.n_train, generator=self._shuffle_gen).to(self.device)
-            self._epoch_x = self.x_train[perm]   # one gather per epoch; batches are views
+        if self._perm is None or self._pos >= self.n_train:
+            self._perm = torch.randperm(self.n_train, generator=self._shuffle_gen).to(self.device)
             self._pos = 0
-        x = self._epoch_x[self._pos:self._pos + self.batch_size]
+        idx = self._perm[self._pos:self._pos + self.batch_size]
+        x = self.x_train.index_select(0, idx)   # a small gather per batch, no per-sample Python
         self._pos += self.batch_size
         if self.dataset.binarize == "dynamic":
             x = torch.bernoulli(x, generator=self.generator)
@@ -181,9 +181,11 @@ class Trainer:
                                    generator=self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
-        max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        loss = float(terms.loss.detach())
+        grad_norm_t = self._grad_norm(t.grad_clip)
+        # one transfer for all the numbers of the row (each .item() costs a sync and a dispatch)
+        loss, recon, kl, penalty, grad_norm = torch.stack(
+            [terms.loss.detach(), terms.recon.detach(), terms.kl.detach(), terms.penalty.detach(),
+             grad_norm_t]).tolist()
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             what = "loss" if not math.isfinite(loss) else "gradient norm"
             self.stop_reason = (f"diverged at step {self.step_count}: the {what} became "
@@ -203,10 +205,19 @@ class Trainer:
         self._img_s = rate if self._img_s == 0 else 0.9 * self._img_s + 0.1 * rate
         return {
             "step": self.step_count, "epoch": self.epoch_float, "samples": self.samples_seen,
-            "loss": loss, "recon": float(terms.recon.detach()), "kl": float(terms.kl.detach()),
-            "beta": bs.beta, "beta_kl": float(terms.penalty.detach()), "lr": self.lr,
+            "loss": loss, "recon": recon, "kl": kl,
+            "beta": bs.beta, "beta_kl": penalty, "lr": self.lr,
             "grad_norm": grad_norm, "img_s": self._img_s,
         }
+
+    def _grad_norm(self, clip: float) -> torch.Tensor:
+        """The global gradient norm; gradients are rescaled only when clipping is on
+        (``clip_grad_norm_`` with an infinite bound still multiplies every gradient by 1)."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        if clip > 0:
+            torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
+        return norm
 
     @property
     def at_epoch_end(self) -> bool:

@@ -1,0 +1,1 @@
+"""Analyses built on the model and the seed's mathematics (no Streamlit): one module per topic."""
