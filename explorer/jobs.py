@@ -8,7 +8,7 @@ and never calls Streamlit. The pieces::
                                │  registry: run_id -> Job (status, rows, snapshots)
                                │  FIFO queue, at most ``max_jobs`` running
                                ▼
-            worker processes (spawned once, reused; 1 torch thread each)
+            worker processes (spawned once, reused; ``torch_threads`` each)
               run a Trainer step by step, obey controls between steps,
               publish metrics rows and ~1/s a snapshot, checkpoint each epoch
                                │
@@ -17,19 +17,55 @@ and never calls Streamlit. The pieces::
             notices dead workers (job -> failed), starts queued jobs
 
 Pages only read :meth:`Engine.view` / :meth:`Engine.list`, plain data.
+
+What a job publishes
+    * metrics rows, one per step (validation columns at epoch ends), kept in
+      memory thinned to at most ``MAX_ROWS`` (every 2nd, 4th, ... step);
+    * about every ``snapshot_seconds`` of wall time a *snapshot*: posterior
+      means and log-variances of a fixed probe set (the first ``PROBE_N``
+      validation points), reconstructions of ``RECON_N`` probe images (of the
+      probe points themselves for 2-D data), per-dimension KL (seed eq. 14,
+      per dimension), Burda's active units, β and lr. If taking a snapshot is
+      slow (a conv net), snapshots are spaced out so that they cost at most
+      ~5 % of the training time;
+    * a bounded *history* of the probe set's latent means (float16) for the
+      replay scrubber: at most ``MAX_HISTORY`` frames and ``HISTORY_BYTES``.
+
+Controls (between two steps): pause, resume, step n (pauses, then runs n
+steps), stop, set β, set lr. Controls sent to a queued run are kept and
+delivered when it starts. Each control carries a sequence number that the
+worker echoes, so a status the page shows never flips back to a stale one.
+
 A run's folder (``explorer.store``) is written by its worker at every epoch
-end and at the end, so a server restart finds finished, stopped and
-interrupted runs on disk (:meth:`Engine.refresh_from_disk`).
+end and at the end (stop, finish, divergence, maximum duration), so a server
+restart finds finished, stopped and interrupted runs on disk
+(:meth:`Engine.refresh_from_disk`). A worker that dies (killed, out of
+memory) turns its job into ``failed`` with the reason; the next job gets a
+fresh worker.
+
+Settings (:mod:`explorer.settings`): ``LATENT_EXPLORER_MAX_JOBS`` (concurrent
+jobs, default the number of cores), ``LATENT_EXPLORER_TORCH_THREADS`` (per
+worker), ``LATENT_EXPLORER_SNAPSHOT_SECONDS``, ``LATENT_EXPLORER_MAX_RUN_SECONDS``,
+``LATENT_EXPLORER_MAX_RUNS_PER_SESSION``, ``LATENT_EXPLORER_UPLOAD_MB``.
+
+Worker processes are started with the ``spawn`` method (a clean interpreter: no
+state copied from a server with threads), without re-importing the parent's
+``__main__`` module (see :func:`_bare_main`), so they import only torch and
+``explorer``.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing as mp
 import os
 import secrets
+import sys
 import threading
 import time
 import traceback
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -39,21 +75,55 @@ import numpy as np
 from . import settings as settings_mod
 from .config import RunConfig
 
+QUEUED = "queued"
 ACTIVE = ("starting", "running", "paused")
+LIVE = (QUEUED,) + ACTIVE        # a page polls while its run is in one of these
 ENDED = ("finished", "stopped", "diverged", "failed", "interrupted")
-MAX_ROWS = 4000          # rows kept per job in memory (thinned evenly beyond this)
-MAX_HISTORY = 150        # latent snapshots kept per job for the replay scrubber
-PROBE_N = 2000           # validation points whose latent means are published
-RECON_N = 16             # validation images whose reconstructions are published
+MAX_ROWS = 4000                  # rows kept per job in memory (thinned evenly beyond this)
+MAX_DISK_ROWS = 20000            # rows a worker keeps for metrics.csv (thinned likewise)
+MAX_HISTORY = 150                # latent frames kept per job for the replay scrubber ...
+HISTORY_BYTES = 16 * 2**20       # ... and at most this many bytes of them
+PROBE_N = 2000                   # validation points whose latent means are published
+RECON_N = 16                     # validation images whose reconstructions are published
+SNAPSHOT_BUDGET = 0.05           # snapshots may take at most this share of a worker's time
+UPLOAD_SUFFIXES = (".npz", ".npy", ".csv")
+
+
+# ===================================================================== rows
+
+class RowLog:
+    """Metrics rows thinned to at most ``max_rows``: a row is kept when
+    ``(step - 1) % stride == 0``, and the stride doubles whenever the log is full.
+    Epoch-end rows (those with validation columns) are always kept."""
+
+    def __init__(self, max_rows: int, stride: int = 1):
+        self.max_rows = max_rows
+        self.stride = max(1, int(stride))
+        self.rows: list[dict] = []
+
+    def _keep(self, row: dict) -> bool:
+        return "val_elbo" in row or (int(row["step"]) - 1) % self.stride == 0
+
+    def add(self, row: dict) -> None:
+        if self._keep(row):
+            self.rows.append(row)
+        while len(self.rows) > self.max_rows and self.stride < 2**40:
+            self.stride *= 2
+            self.rows = [r for r in self.rows if self._keep(r)]
 
 
 # ===================================================================== worker side
 
 def _worker_main(inbox: Connection, outbox: Connection, threads: int) -> None:
-    """Entry point of a worker process: wait for jobs, run them, report."""
+    """Entry point of a worker process: warm up, then wait for jobs, run them, report."""
     import torch
     torch.set_num_threads(threads)
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first Adam imports dynamo (~1 s)
+    from . import data, training  # noqa: F401 - imported once here, not at each job's start
+    try:
+        import sklearn.datasets  # noqa: F401 - the digits and toy sets need it (~1 s)
+    except ImportError:
+        pass
     outbox.send(("ready", os.getpid()))
     while True:
         try:
@@ -67,29 +137,47 @@ def _worker_main(inbox: Connection, outbox: Connection, threads: int) -> None:
             try:
                 _run_job(run_id, cfg_dict, Path(run_dir), opts, inbox, outbox)
             except Exception as e:  # noqa: BLE001 - report any failure as the job's reason
-                outbox.send(("done", run_id, "failed", f"{type(e).__name__}: {e}", None,
+                outbox.send(("done", run_id, "failed", _failure_reason(e), None,
                              traceback.format_exc(limit=5)))
 
 
+def _failure_reason(e: Exception) -> str:
+    """A one-line reason: the message alone for input errors (they say what to do),
+    the exception type too for anything else."""
+    from .config import ConfigError
+    from .data import DataError
+    if isinstance(e, (DataError, ConfigError)):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
 class _Controls:
-    """Hot parameters and run state, changed by messages between steps."""
+    """Run state changed by control messages between steps."""
 
     def __init__(self, paused: bool):
         self.paused = paused
         self.pending_steps = 0
         self.stop = False
+        self.seq = 0            # control messages applied (echoed to the server)
+
+    @property
+    def idle(self) -> bool:
+        return self.paused and self.pending_steps == 0
 
 
 def _apply_controls(inbox: Connection, ctl: _Controls, trainer, block: bool) -> None:
+    """Apply every waiting control message; when ``block``, wait up to 0.2 s for one."""
     timeout = 0.2 if block else 0.0
     while inbox.poll(timeout):
         msg = inbox.recv()
         kind = msg[0]
+        ctl.seq += 1
         if kind == "pause":
             ctl.paused = True
         elif kind == "resume":
-            ctl.paused = False
-        elif kind == "step":
+            ctl.paused, ctl.pending_steps = False, 0
+        elif kind == "step":                 # n steps, then paused
+            ctl.paused = True
             ctl.pending_steps += int(msg[1])
         elif kind in ("stop", "quit"):
             ctl.stop = True
@@ -112,17 +200,38 @@ def _snapshot(trainer, probe_x, recon_x) -> dict:
     with torch.no_grad():
         mu, logvar = model.encode_mean(probe_x)
         recon = model.decode_mean(model.encode_mean(recon_x)[0]) if len(recon_x) else None
-        kl_dims = objective.kl_std_normal_per_dim(mu, logvar).mean(0) if model.kind == "vae" \
-            else torch.zeros(mu.shape[1])
+        kl_dims = (objective.kl_std_normal_per_dim(mu, logvar).mean(0) if model.kind == "vae"
+                   else torch.zeros(mu.shape[1]))
     model.train(was)
-    au, _ = active_units(mu)
+    au, var = active_units(mu)
     return {
         "step": trainer.step_count, "epoch": trainer.epoch_float, "time": time.time(),
         "mu": mu.cpu().numpy().astype(np.float32), "logvar": logvar.cpu().numpy().astype(np.float32),
         "recon": None if recon is None else recon.cpu().numpy().astype(np.float32),
         "kl_per_dim": kl_dims.cpu().numpy().astype(np.float64), "active_units": au,
+        "mu_var": var.cpu().numpy().astype(np.float64),
         "beta": trainer.beta, "lr": trainer.lr,
     }
+
+
+class _Rate:
+    """Images per second of wall time, smoothed (pauses excluded)."""
+
+    def __init__(self):
+        self.value = 0.0
+        self._t = time.perf_counter()
+        self._n = 0
+
+    def update(self, samples: int, paused: bool) -> float:
+        now = time.perf_counter()
+        dt = now - self._t
+        if paused:
+            self._t, self._n = now, samples
+        elif dt >= 0.5:
+            rate = (samples - self._n) / dt
+            self.value = rate if self.value == 0 else 0.7 * self.value + 0.3 * rate
+            self._t, self._n = now, samples
+        return self.value
 
 
 def _run_job(run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
@@ -130,16 +239,16 @@ def _run_job(run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
     from . import data
     from .training import Trainer, TrainingDiverged, checkpoint, val_row
 
-    t0 = time.time()
     cfg = RunConfig.from_dict(cfg_dict)
     ds = data.load(cfg.data, max_bytes=opts.get("max_bytes", data.DEFAULT_MAX_BYTES))
-    trainer = Trainer(cfg, ds)
+    trainer = Trainer(cfg, ds, device="cpu")
     extra = {"owner": opts.get("owner", ""), "run_id": run_id, "name": cfg.name}
     n = min(PROBE_N, len(ds.x_val))
     probe_x = ds.x_val[:n]
-    recon_x = ds.x_val[:RECON_N] if ds.is_image else ds.x_val[:0]
+    recon_x = ds.x_val[:RECON_N] if ds.is_image else probe_x
     outbox.send(("started", run_id, {
         "total_steps": trainer.total_steps, "steps_per_epoch": trainer.steps_per_epoch,
+        "batch_size": trainer.batch_size,
         "n_train": len(ds.x_train), "n_val": len(ds.x_val), "data_shape": list(ds.data_shape),
         "is_image": ds.is_image, "class_names": ds.class_names,
         "probe_labels": None if ds.y_val is None else ds.y_val[:n].numpy(),
@@ -147,35 +256,54 @@ def _run_job(run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
         "originals": recon_x.numpy() if ds.is_image else None,
         "checksum": ds.checksum,
     }))
+    t0 = time.time()                         # training time starts here, as in training.fit
+    max_seconds = opts.get("max_seconds", math.inf)
+    snap_every = opts.get("snapshot_seconds", 1.0)
     ctl = _Controls(paused=opts.get("start_paused", False))
-    rows: list[dict] = []          # every row of the run (for metrics.csv)
+    disk = RowLog(MAX_DISK_ROWS, cfg.train.log_every)   # rows for metrics.csv
     unsent: list[dict] = []
-    last_flush = last_snap = 0.0
+    rate = _Rate()
+    last_flush = 0.0
     status, reason = "finished", None
-    outbox.send(("snapshot", run_id, _snapshot(trainer, probe_x, recon_x)))
 
     def progress() -> dict:
-        el = time.time() - t0
+        wall = rate.update(trainer.samples_seen, ctl.idle)
+        left = (trainer.total_steps - trainer.step_count) * trainer.batch_size
         return {"step": trainer.step_count, "total_steps": trainer.total_steps,
                 "epoch": trainer.epoch_float, "epochs": cfg.train.epochs,
-                "img_s": trainer._img_s, "elapsed_s": el, "events": list(trainer.events),
-                "paused": ctl.paused, "beta": trainer.beta, "lr": trainer.lr}
+                "samples": trainer.samples_seen, "img_s": wall, "step_img_s": trainer._img_s,
+                "eta_s": left / wall if wall > 0 else None, "elapsed_s": time.time() - t0,
+                "events": list(trainer.events), "paused": ctl.paused, "seq": ctl.seq,
+                "beta": trainer.beta, "lr": trainer.lr}
 
+    def flush() -> None:
+        nonlocal unsent, last_flush
+        outbox.send(("rows", run_id, unsent, progress()))
+        unsent, last_flush = [], time.time()
+
+    def snapshot() -> None:
+        nonlocal next_snap
+        a = time.perf_counter()
+        outbox.send(("snapshot", run_id, _snapshot(trainer, probe_x, recon_x)))
+        cost = time.perf_counter() - a
+        next_snap = time.time() + max(snap_every, cost / SNAPSHOT_BUDGET)
+
+    next_snap = 0.0
+    snapshot()
     while True:
-        _apply_controls(inbox, ctl, trainer, block=ctl.paused and ctl.pending_steps == 0)
+        _apply_controls(inbox, ctl, trainer, block=ctl.idle)
         if ctl.stop:
             status, reason = "stopped", "stopped by the user"
             break
         if trainer.done:
             break
-        if time.time() - t0 > opts.get("max_seconds", math.inf):
+        if time.time() - t0 > max_seconds:
             status = "stopped"
-            reason = f"reached the maximum run duration ({opts['max_seconds']:.0f} s)"
+            reason = f"reached the maximum run duration ({max_seconds:.0f} s)"
             break
-        if ctl.paused and ctl.pending_steps == 0:
+        if ctl.idle:
             if unsent or time.time() - last_flush > 1.0:
-                outbox.send(("rows", run_id, unsent, progress()))
-                unsent, last_flush = [], time.time()
+                flush()
             continue
         single = ctl.pending_steps > 0
         if single:
@@ -188,24 +316,23 @@ def _run_job(run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
         if trainer.at_epoch_end:
             trainer.last_val = trainer.evaluate()
             row.update(val_row(trainer.last_val))
-        rows.append(row)
+        disk.add(row)
         unsent.append(row)
         now = time.time()
         if now - last_flush > 0.1 or single or trainer.at_epoch_end:
-            outbox.send(("rows", run_id, unsent, progress()))
-            unsent, last_flush = [], now
-        if now - last_snap > opts.get("snapshot_seconds", 1.0) or single or trainer.at_epoch_end:
-            outbox.send(("snapshot", run_id, _snapshot(trainer, probe_x, recon_x)))
-            last_snap = now
+            flush()
+        if now >= next_snap or single:
+            snapshot()
         if trainer.at_epoch_end and not trainer.done:
-            checkpoint(trainer, run_dir, rows, "running", time.time() - t0, extra=extra)
-    if unsent:
-        outbox.send(("rows", run_id, unsent, progress()))
-    outbox.send(("snapshot", run_id, _snapshot(trainer, probe_x, recon_x)))
+            checkpoint(trainer, run_dir, disk.rows, "running", time.time() - t0, extra=extra)
+    ctl.paused = False
+    flush()
+    snapshot()
     outbox.send(("saving", run_id))
-    summary = checkpoint(trainer, run_dir, rows, status, time.time() - t0, final=True,
-                         extra=extra, iwae_k=opts.get("iwae_k", 0))
-    outbox.send(("done", run_id, status, reason or trainer.stop_reason, summary, None))
+    reason = reason or trainer.stop_reason
+    summary = checkpoint(trainer, run_dir, disk.rows, status, time.time() - t0, final=True,
+                         extra=dict(extra, reason=reason), iwae_k=opts.get("iwae_k", 0))
+    outbox.send(("done", run_id, status, reason, summary, None))
 
 
 # ===================================================================== server side
@@ -217,40 +344,65 @@ class Job:
     owner: str
     config: RunConfig
     run_dir: Path
-    status: str = "queued"
+    status: str = QUEUED
     reason: str | None = None
     created: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
-    rows: list = field(default_factory=list)
-    row_stride: int = 1
+    log: RowLog = field(default_factory=lambda: RowLog(MAX_ROWS))
     val_rows: list = field(default_factory=list)
     snapshot: dict | None = None
     history: list = field(default_factory=list)
+    history_stride: int = 1
     meta: dict = field(default_factory=dict)
     progress: dict = field(default_factory=dict)
     summary: dict | None = None
     worker: "_Worker | None" = None
     from_disk: bool = False
-    _row_count: int = 0
+    rows_loaded: bool = False
+    pending: list = field(default_factory=list)   # controls sent while queued
+    ctl_sent: int = 0                             # controls sent to the worker so far
+    _snap_count: int = 0
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.log.rows
 
     def add_rows(self, rows: list[dict]) -> None:
         for r in rows:
             if "val_elbo" in r:
                 self.val_rows.append(r)
-            if self._row_count % self.row_stride == 0:
-                self.rows.append(r)
-            self._row_count += 1
-        if len(self.rows) > MAX_ROWS:                 # thin evenly: keep every other row
-            self.rows = self.rows[::2]
-            self.row_stride *= 2
+            self.log.add(r)
 
     def add_snapshot(self, snap: dict) -> None:
+        """Keep the latest snapshot, and every ``history_stride``-th one's latent means."""
         self.snapshot = snap
-        self.history.append({"step": snap["step"], "epoch": snap["epoch"],
-                             "mu": snap["mu"].astype(np.float16)})
-        if len(self.history) > MAX_HISTORY:          # keep the first, thin the rest evenly
-            self.history = self.history[:1] + self.history[1::2]
+        if self._snap_count % self.history_stride == 0:
+            self.history.append({"step": snap["step"], "epoch": snap["epoch"],
+                                 "mu": snap["mu"].astype(np.float16)})
+        self._snap_count += 1
+        frame_bytes = max(1, snap["mu"].size * 2)
+        cap = max(2, min(MAX_HISTORY, HISTORY_BYTES // frame_bytes))
+        while len(self.history) > cap:                # keep the first, then every other one
+            self.history = self.history[:1] + self.history[2::2]
+            self.history_stride *= 2
+
+
+_START_LOCK = threading.Lock()
+
+
+@contextmanager
+def _bare_main():
+    """While a worker is spawned, hide the parent's ``__main__`` module: ``spawn`` would
+    otherwise re-import it in the child (the Streamlit CLI, or a script without an
+    ``if __name__ == "__main__":`` guard, which would start its own engine)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 class _Worker:
@@ -259,7 +411,8 @@ class _Worker:
         self.out_r, self.out_w = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_worker_main, args=(self.inbox_r, self.out_w, threads),
                                 daemon=True, name="latent-explorer-worker")
-        self.proc.start()
+        with _START_LOCK, _bare_main():
+            self.proc.start()
         self.out_w.close()       # the server keeps only its ends
         self.inbox_r.close()
         self.job: Job | None = None
@@ -270,12 +423,30 @@ class _Worker:
         try:
             self.inbox_w.send(msg)
             return True
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             return False
 
 
 class EngineError(RuntimeError):
-    """A request the engine cannot carry out (unknown run, wrong state)."""
+    """A request the engine cannot carry out (unknown run, wrong state, a limit reached)."""
+
+
+def save_upload(runs_dir: Path, content: bytes, filename: str, max_bytes: int | None = None) -> Path:
+    """Store an uploaded data file under ``runs_dir/uploads/`` (named by its SHA-256, so the
+    same file is stored once) where worker processes can read it; returns its path."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise EngineError(f"{filename}: unsupported file type {suffix or '(none)'}; "
+                          f"use {', '.join(UPLOAD_SUFFIXES)}")
+    limit = max_bytes or settings_mod.get().upload_bytes
+    if len(content) > limit:
+        raise EngineError(f"{filename}: {len(content) / 2**20:.1f} MiB is larger than the "
+                          f"{limit / 2**20:.0f} MiB limit (LATENT_EXPLORER_UPLOAD_MB)")
+    from . import store
+    path = Path(runs_dir) / "uploads" / (hashlib.sha256(content).hexdigest()[:24] + suffix)
+    if not path.is_file():
+        store.atomic_write_bytes(path, content)
+    return path
 
 
 class Engine:
@@ -283,14 +454,15 @@ class Engine:
 
     def __init__(self, runs_dir: Path | None = None, *, max_jobs: int | None = None,
                  torch_threads: int | None = None, snapshot_seconds: float | None = None,
-                 max_run_seconds: float | None = None, prestart: int = 0,
-                 load_existing: bool = True):
+                 max_run_seconds: float | None = None, max_runs_per_session: int | None = None,
+                 prestart: int = 0, load_existing: bool = True):
         s = settings_mod.get()
         self.runs_dir = Path(runs_dir or s.runs_dir)
         self.max_jobs = max_jobs or s.max_jobs
         self.torch_threads = torch_threads or s.torch_threads
         self.snapshot_seconds = snapshot_seconds or s.snapshot_seconds
         self.max_run_seconds = max_run_seconds or s.max_run_seconds
+        self.max_runs_per_session = max_runs_per_session or s.max_runs_per_session
         self._ctx = mp.get_context("spawn")
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -307,23 +479,37 @@ class Engine:
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`shutdown`."""
+        return self._closed
+
     # ------------------------------------------------------------ submit
     def submit(self, config: RunConfig, owner: str = "", *, start_paused: bool = False,
                iwae_k: int = 0, max_bytes: int | None = None) -> str:
-        """Queue a run; returns its id. It starts when a worker is free (FIFO)."""
+        """Queue a run; returns its id. It starts when a worker is free (FIFO).
+
+        A non-empty ``owner`` (a browser session) may start at most
+        ``max_runs_per_session`` runs; beyond that :class:`EngineError` says so."""
         config = RunConfig.from_dict(config.to_dict())   # validated private copy
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(2)}"
+        run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
         job = Job(run_id=run_id, owner=owner, config=config, run_dir=self.runs_dir / run_id)
         job.meta["opts"] = {"start_paused": start_paused, "iwae_k": iwae_k, "owner": owner,
                             "snapshot_seconds": self.snapshot_seconds,
                             "max_seconds": self.max_run_seconds}
-        job.meta["start_paused"] = start_paused
         if max_bytes:
             job.meta["opts"]["max_bytes"] = max_bytes
         with self._lock:
             if self._closed:
                 raise EngineError("the engine is shut down")
+            if owner:
+                started = sum(1 for j in self._jobs.values() if j.owner == owner and not j.from_disk)
+                if started >= self.max_runs_per_session:
+                    raise EngineError(
+                        f"this browser session has already started {started} runs, the limit "
+                        f"(LATENT_EXPLORER_MAX_RUNS_PER_SESSION) is {self.max_runs_per_session}; "
+                        f"reload the page to start a new session")
             self._jobs[run_id] = job
             self._queue.append(run_id)
         self._wake()
@@ -335,14 +521,29 @@ class Engine:
             job = self._jobs.get(run_id)
             if job is None:
                 raise EngineError(f"no run {run_id!r}")
+            kind = msg[0]
+            if job.status == QUEUED:                 # deliver when it starts
+                opts = job.meta.get("opts", {})
+                if kind in ("pause", "step"):
+                    opts["start_paused"] = True
+                elif kind == "resume":
+                    opts["start_paused"] = False
+                if kind in ("step", "beta", "lr"):
+                    job.pending.append(msg)
+                return
             if job.status not in ACTIVE or job.worker is None:
                 raise EngineError(f"run {run_id} is {job.status}; it cannot be controlled")
             if not job.worker.send(msg):
                 raise EngineError(f"the worker of run {run_id} is gone")
-            if msg[0] == "pause":
+            job.ctl_sent += 1
+            if kind in ("pause", "step"):
                 job.status = "paused"
-            elif msg[0] == "resume":
+            elif kind == "resume":
                 job.status = "running"
+            elif kind == "beta":
+                job.progress["beta"] = msg[1]
+            elif kind == "lr":
+                job.progress["lr"] = msg[1]
 
     def pause(self, run_id: str) -> None:
         self._control(run_id, "pause")
@@ -351,25 +552,31 @@ class Engine:
         self._control(run_id, "resume")
 
     def step(self, run_id: str, n: int = 1) -> None:
-        """Run ``n`` steps of a paused run, then stay paused."""
+        """Run ``n`` steps, then stay paused (a running run is paused first)."""
+        if not 1 <= int(n) <= 100_000:
+            raise EngineError(f"steps must be in [1, 100000], got {n!r}")
         self._control(run_id, "step", int(n))
 
     def stop(self, run_id: str) -> None:
         """Stop a running run (it is saved), or drop a queued one."""
         with self._lock:
             job = self._jobs.get(run_id)
-            if job is not None and job.status == "queued":
+            if job is not None and job.status == QUEUED:
                 self._drop_queued(run_id)
                 return
         self._control(run_id, "stop")
 
     def set_beta(self, run_id: str, beta: float) -> None:
-        if not (math.isfinite(beta) and 0 <= beta <= 1000):
+        """Change β from the next step on (the change is recorded as an event)."""
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) \
+                or not (math.isfinite(beta) and 0 <= beta <= 1000):
             raise EngineError(f"β must be in [0, 1000], got {beta!r}")
         self._control(run_id, "beta", float(beta))
 
     def set_lr(self, run_id: str, lr: float) -> None:
-        if not (math.isfinite(lr) and 1e-7 <= lr <= 1.0):
+        """Change the learning rate from the next step on (recorded as an event)."""
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) \
+                or not (math.isfinite(lr) and 1e-7 <= lr <= 1.0):
             raise EngineError(f"learning rate must be in [1e-7, 1], got {lr!r}")
         self._control(run_id, "lr", float(lr))
 
@@ -380,7 +587,8 @@ class Engine:
             self._jobs.pop(run_id, None)
 
     def drop_owner(self, owner: str) -> int:
-        """A browser session ended: drop its queued runs (running ones go on). Returns how many."""
+        """A browser session ended: drop its queued runs (running ones go on, to their end or
+        the maximum run duration). Returns how many were dropped."""
         with self._lock:
             ids = [r for r in self._queue if self._jobs[r].owner == owner]
             for r in ids:
@@ -395,6 +603,10 @@ class Engine:
                 raise EngineError(f"run {run_id} is {job.status}; stop it first")
             self._drop_queued(run_id)
 
+    def save_upload(self, content: bytes, filename: str, max_bytes: int | None = None) -> Path:
+        """Store an uploaded data file where the workers can read it (see :func:`save_upload`)."""
+        return save_upload(self.runs_dir, content, filename, max_bytes)
+
     # ------------------------------------------------------------- reads
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to start; None if the run is not queued."""
@@ -402,13 +614,21 @@ class Engine:
             return self._queue.index(run_id) + 1 if run_id in self._queue else None
 
     def view(self, run_id: str) -> dict | None:
-        """A consistent copy of one run's state for a page to draw (plain data)."""
+        """A consistent copy of one run's state for a page to draw (plain data).
+
+        ``history`` ends with the current snapshot's latent means, so a replay
+        scrubber's last frame is always "now"."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None:
                 return None
-            if job.from_disk and not job.rows:
+            if job.from_disk and not job.rows_loaded:
                 self._load_rows(job)
+            history = list(job.history)
+            snap = job.snapshot
+            if snap is not None and (not history or history[-1]["step"] != snap["step"]):
+                history.append({"step": snap["step"], "epoch": snap["epoch"],
+                                "mu": snap["mu"].astype(np.float16)})
             return {
                 "run_id": job.run_id, "owner": job.owner, "name": job.config.name,
                 "config": job.config, "run_dir": job.run_dir, "status": job.status,
@@ -416,12 +636,13 @@ class Engine:
                 "ended": job.ended, "queue_position": self.queue_position(run_id),
                 "progress": dict(job.progress), "rows": list(job.rows),
                 "val_rows": list(job.val_rows), "events": list(job.progress.get("events", [])),
-                "snapshot": job.snapshot, "history": list(job.history), "meta": dict(job.meta),
-                "summary": job.summary,
+                "snapshot": snap, "history": history, "meta": dict(job.meta),
+                "summary": job.summary, "from_disk": job.from_disk,
             }
 
     def list(self, owner: str | None = None) -> list[dict]:
-        """Light entries for a run list, newest first."""
+        """Light entries for a run list, newest first. ``saved``: its folder holds weights."""
+        from . import store
         with self._lock:
             jobs = [j for j in self._jobs.values() if owner is None or j.owner == owner]
             out = [{"run_id": j.run_id, "name": j.config.name, "owner": j.owner,
@@ -429,6 +650,8 @@ class Engine:
                     "created": j.created, "progress": dict(j.progress), "summary": j.summary,
                     "queue_position": self.queue_position(j.run_id), "run_dir": j.run_dir}
                    for j in jobs]
+        for d in out:
+            d["saved"] = (Path(d["run_dir"]) / store.WEIGHTS).is_file()
         return sorted(out, key=lambda d: d["created"], reverse=True)
 
     def workers(self) -> list[dict]:
@@ -473,14 +696,16 @@ class Engine:
                     ended=created, summary=s, from_disk=True,
                     progress={"step": s.get("steps", 0), "total_steps": s.get("steps", 0),
                               "epoch": s.get("epochs", 0), "epochs": run.config.train.epochs,
-                              "events": s.get("events", [])})
+                              "samples": s.get("samples", 0), "elapsed_s": s.get("elapsed_s"),
+                              "events": s.get("events", []), "beta": s.get("beta"),
+                              "lr": s.get("lr")})
                 found += 1
         return found
 
     def _load_rows(self, job: Job) -> None:
         from . import store
-        rows = store.read_metrics(job.run_dir)
-        job.add_rows(rows)
+        job.add_rows(store.read_metrics(job.run_dir))
+        job.rows_loaded = True
 
     # ---------------------------------------------------------- dispatch
     def _wake(self) -> None:
@@ -499,38 +724,48 @@ class Engine:
                     return
                 free = next((w for w in self._workers if w.job is None and w.ready), None)
                 if free is None:
-                    starting = [w for w in self._workers if w.job is None and not w.ready]
-                    if starting:
+                    if any(w.job is None and not w.ready for w in self._workers):
                         return                      # wait for its "ready"
                     if len(self._workers) >= self.max_jobs:
                         return
-                    self._workers.append(_Worker(self._ctx, self.torch_threads))
+                    try:
+                        self._workers.append(_Worker(self._ctx, self.torch_threads))
+                    except Exception as e:  # noqa: BLE001 - cannot start a process at all
+                        job = self._jobs[self._queue.pop(0)]
+                        self._end(job, "failed", f"could not start a worker process: {e}")
                     return
                 run_id = self._queue.pop(0)
                 job = self._jobs[run_id]
                 job.worker, free.job = free, job
                 job.status, job.started = "starting", time.time()
                 opts = job.meta.pop("opts", {})
-                if not free.send(("job", run_id, job.config.to_dict(), str(job.run_dir), opts)):
+                job.meta["start_paused"] = opts.get("start_paused", False)
+                msgs = [("job", run_id, job.config.to_dict(), str(job.run_dir), opts)] + job.pending
+                job.ctl_sent, job.pending = len(job.pending), []
+                if not all(free.send(m) for m in msgs):
                     self._worker_died(free)
 
+    def _end(self, job: Job, status: str, reason: str | None) -> None:
+        job.status, job.reason, job.ended = status, reason, time.time()
+        job.worker = None
+
     def _worker_died(self, w: _Worker) -> None:
+        if w.proc.exitcode is None:
+            w.proc.join(timeout=1.0)              # reap it, to report its exit code
         with self._lock:
             w.dead = True
             code = w.proc.exitcode
             if w.job is not None and w.job.status not in ENDED:
                 how = (f"signal {-code}" if code is not None and code < 0 else f"exit code {code}")
-                w.job.status = "failed"
-                w.job.reason = (f"the worker process died ({how}: killed, or out of memory); "
-                                f"the last epoch checkpoint, if any, is kept")
-                w.job.ended = time.time()
-                w.job.worker = None
+                self._end(w.job, "failed",
+                          f"the worker process died ({how}: killed, or out of memory); "
+                          f"the last epoch checkpoint, if any, is kept")
             w.job = None
-            try:
-                w.out_r.close()
-                w.inbox_w.close()
-            except OSError:
-                pass
+            for conn in (w.out_r, w.inbox_w):
+                try:
+                    conn.close()
+                except OSError:
+                    pass
 
     def _handle(self, w: _Worker, msg) -> None:
         kind = msg[0]
@@ -543,26 +778,54 @@ class Engine:
                 return
             if kind == "started":
                 job.meta.update(msg[2])
-                job.status = "paused" if job.meta.get("start_paused") else "running"
+                if job.status == "starting":
+                    job.status = "paused" if job.meta.get("start_paused") else "running"
                 job.progress.update(total_steps=msg[2]["total_steps"], step=0, epoch=0.0,
-                                    epochs=job.config.train.epochs)
+                                    epochs=job.config.train.epochs,
+                                    beta=job.config.train.beta, lr=job.config.train.lr)
             elif kind == "rows":
                 job.add_rows(msg[2])
-                job.progress.update(msg[3])
-                if job.status in ("running", "paused", "starting"):
-                    job.status = "paused" if msg[3].get("paused") else "running"
+                prog = msg[3]
+                current = prog.get("seq", 0) >= job.ctl_sent   # no control still in flight
+                if not current:                                 # keep the values the page set
+                    prog = {k: v for k, v in prog.items() if k not in ("beta", "lr")}
+                job.progress.update(prog)
+                if current and job.status in ACTIVE:
+                    job.status = "paused" if prog.get("paused") else "running"
             elif kind == "snapshot":
                 job.add_snapshot(msg[2])
             elif kind == "saving":
-                job.status = "running" if job.status == "starting" else job.status
                 job.meta["saving"] = True
             elif kind == "done":
                 _, _, status, reason, summary, tb = msg
-                job.status, job.reason, job.summary = status, reason, summary
+                job.summary = summary
                 if tb:
                     job.meta["traceback"] = tb
-                job.ended = time.time()
-                job.worker, w.job = None, None
+                job.meta["saving"] = False
+                self._end(job, status, reason)
+                w.job = None
+
+    def _poll_workers(self, conns: dict) -> None:
+        ready = wait(list(conns) + [self._wake_r], timeout=0.25)
+        for c in ready:
+            if c is self._wake_r:
+                while self._wake_r.poll():
+                    self._wake_r.recv()
+                continue
+            w = conns[c]
+            try:
+                while c.poll():
+                    self._handle(w, c.recv())
+            except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):
+                self._worker_died(w)      # closed or garbled pipe: the worker is gone
+        for w in list(conns.values()):
+            if not w.dead and not w.proc.is_alive():
+                try:                       # drain what it said before dying
+                    while w.out_r.poll():
+                        self._handle(w, w.out_r.recv())
+                except (EOFError, OSError, ValueError, TypeError):
+                    pass
+                self._worker_died(w)
 
     def _dispatch_loop(self) -> None:
         while True:
@@ -570,31 +833,16 @@ class Engine:
                 if self._closed:
                     return
                 conns = {w.out_r: w for w in self._workers if not w.dead}
-            self._schedule()
-            ready = wait(list(conns) + [self._wake_r], timeout=0.25)
-            for c in ready:
-                if c is self._wake_r:
-                    try:
-                        while self._wake_r.poll():
-                            self._wake_r.recv()
-                    except (EOFError, OSError):
-                        return
-                    continue
-                w = conns[c]
-                try:
-                    while c.poll():
-                        self._handle(w, c.recv())
-                except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):
-                    self._worker_died(w)      # closed or garbled pipe: the worker is gone
-            for w in list(conns.values()):
-                if not w.dead and not w.proc.is_alive():
-                    # drain what it said before dying, then declare it dead
-                    try:
-                        while w.out_r.poll():
-                            self._handle(w, w.out_r.recv())
-                    except (EOFError, OSError, ValueError):
-                        pass
-                    self._worker_died(w)
+            try:
+                self._schedule()
+                self._poll_workers(conns)
+            except (EOFError, OSError):
+                if self._closed:
+                    return
+                time.sleep(0.1)
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive any bug
+                traceback.print_exc()
+                time.sleep(0.1)
 
     # ---------------------------------------------------------- shutdown
     def shutdown(self, timeout: float = 10.0) -> None:

@@ -70,7 +70,7 @@ def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: i
         run_dir = out_root / run_id
         k = entry.get("iwae_k", iwae_k) if cfg.model.kind == "vae" else 0
         _, _, summary = fit(cfg, ds, run_dir, iwae_k=k)
-        n = min(PROBE_N, len(ds.x_val))
+        n = min(int(entry.get("probe_n", PROBE_N)), len(ds.x_val))   # "probe_n": a smaller probe
         probe_x = ds.x_val[:n]
         probe_y = ds.y_val[:n] if ds.y_val is not None else None
         store.save_probe(run_dir, probe_x, probe_y, ds.class_names)

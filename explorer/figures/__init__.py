@@ -7,5 +7,6 @@ the figure without a browser. One module per area:
 - ``latent``: latent scatters, decode grids, traversals (Home, Explore, Train);
 - ``training``: live curves, rate-distortion plane, KL bars (Train; Altair, updates in place);
 - ``beta``: the β lab's comparisons;
-- ``theory``: the Theory page's checks.
+- ``theory``: the Theory page's checks;
+- ``runs``: the Runs page's table, overlaid curves and PNG renderings.
 """

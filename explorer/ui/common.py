@@ -24,7 +24,12 @@ PAGES = {  # label -> page file, used for links between pages
 
 
 def page_setup(title: str, icon: str = "🧭") -> None:
-    """The first call of every page."""
+    """The first call of every page. Also keeps torch to one thread in the server process:
+    pages do many small tensor operations (measured: 17× slower with two threads on a busy
+    machine), and training runs in worker processes with their own thread count."""
+    import torch
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
 
 
@@ -112,6 +117,32 @@ def query_set(**values) -> None:
                 st.query_params.pop(k, None)
             else:
                 st.query_params[k] = v
+
+
+def share_url(page_path: str) -> str:
+    """This page's address with its state (the current query string), to share.
+
+    ``page_path`` is the page's URL path, e.g. ``"Runs"``; it is used when the browser's
+    address is unknown (AppTest), giving a link relative to the server."""
+    from urllib.parse import urlencode
+    base = None
+    try:
+        base = st.context.url
+    except Exception:  # noqa: BLE001 - outside a browser session
+        base = None
+    base = base or f"/{page_path.lstrip('/')}"
+    query = urlencode({k: st.query_params.get(k) for k in st.query_params})
+    return f"{base}?{query}" if query else base
+
+
+def share_link(page_path: str, label: str = "🔗 Share this view") -> str:
+    """A copy-link control: a popover with the page's URL (page, run, main settings) in a
+    code box, which has a copy button. Returns the URL."""
+    url = share_url(page_path)
+    with st.popover(label):
+        st.caption("Anyone who opens this link on this server sees the same page and settings.")
+        st.code(url, language=None, wrap_lines=True)
+    return url
 
 
 # ------------------------------------------------------------------ errors

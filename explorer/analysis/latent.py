@@ -1,0 +1,529 @@
+"""The latent space, measured: projections, decode grids, traversals, interpolation,
+posterior ellipses, the aggregate posterior's density, and uploaded images made ready
+for the encoder.
+
+Plain numpy/torch (no Streamlit), so every function is tested directly. Conventions:
+
+* ``z`` is a full latent vector (``D`` numbers); ``p`` is a point of the 2-D *plane*
+  a page draws. A :class:`Projection` maps ``z -> p`` and back: ``lift(p, hold)`` is the
+  vector ``hold`` with its in-plane coordinates replaced by ``p`` — the decoder always
+  acts in the full latent space, the unshown dimensions held at ``hold``.
+* q(z|x) = N(mu, diag(exp(logvar))) (seed eq. 2, 13); the prior p(z) = N(0, I).
+* Decoding is batched: a grid of n×n points is one forward pass.
+"""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import objective
+from ..training import active_units
+
+# ----------------------------------------------------------- projections
+
+
+@dataclass
+class Projection:
+    """A linear map from the latent space to the plane, ``p = (z - mean) @ components.T``.
+
+    ``components`` is 2×D with orthonormal rows (for a 1-D latent the second row is 0).
+    ``kind`` is "dims" (two chosen dimensions) or "pca"; ``explained`` is PCA's explained
+    variance ratio of the two components (None for "dims").
+    """
+    kind: str
+    mean: np.ndarray
+    components: np.ndarray
+    axis_titles: tuple[str, str] = ("z₁", "z₂")
+    explained: np.ndarray | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.components.shape[1])
+
+    def transform(self, z) -> np.ndarray:
+        """``[N, D] -> [N, 2]`` (or ``[D] -> [2]``)."""
+        z = np.asarray(z, dtype=np.float64)
+        return (z - self.mean) @ self.components.T
+
+    def lift(self, p, hold) -> np.ndarray:
+        """Latent vectors whose plane coordinates are ``p`` and whose other coordinates are
+        those of ``hold``: ``hold + (p - transform(hold)) @ components``. ``p`` is ``[2]`` or
+        ``[N, 2]``; ``hold`` is ``[D]`` (or ``[N, D]``)."""
+        p = np.asarray(p, dtype=np.float64)
+        hold = np.asarray(hold, dtype=np.float64)
+        return hold + (p - self.transform(hold)) @ self.components
+
+    def project_cov(self, var) -> np.ndarray:
+        """The 2×2 covariance on the plane of N(mu, diag(var)): ``C diag(var) Cᵀ``.
+        ``var`` is ``[N, D]`` (variances); returns ``[N, 2, 2]``."""
+        var = np.asarray(var, dtype=np.float64)
+        c = self.components
+        return np.einsum("id,nd,jd->nij", c, var, c)
+
+
+def dims_projection(latent_dim: int, dims: tuple[int, int] = (0, 1)) -> Projection:
+    """Two chosen latent dimensions as the plane's axes (for a 1-D latent: z₁ and a flat 0)."""
+    c = np.zeros((2, latent_dim))
+    if latent_dim == 1:
+        c[0, 0] = 1.0
+        return Projection("dims", np.zeros(1), c, ("z₁", "—"))
+    a, b = int(dims[0]), int(dims[1])
+    if a == b or not (0 <= a < latent_dim and 0 <= b < latent_dim):
+        raise ValueError(f"choose two different dimensions between 1 and {latent_dim}")
+    c[0, a] = c[1, b] = 1.0
+    return Projection("dims", np.zeros(latent_dim), c, (f"z{_sub(a + 1)}", f"z{_sub(b + 1)}"))
+
+
+def _sub(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+@dataclass
+class PCA:
+    """Principal components of points ``z`` (rows): ``mean``, ``components`` (k×D,
+    orthonormal rows, by decreasing variance), ``explained_variance`` and its ratio."""
+    mean: np.ndarray
+    components: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    def transform(self, z) -> np.ndarray:
+        return (np.asarray(z, dtype=np.float64) - self.mean) @ self.components.T
+
+    def inverse_transform(self, p) -> np.ndarray:
+        return np.asarray(p, dtype=np.float64) @ self.components + self.mean
+
+    def projection(self) -> Projection:
+        """The plane of the first two components (padded with 0 when there is only one)."""
+        c = np.zeros((2, self.components.shape[1]))
+        k = min(2, len(self.components))
+        c[:k] = self.components[:k]
+        ratio = np.zeros(2)
+        ratio[:k] = self.explained_variance_ratio[:k]
+        titles = tuple(f"PC{i + 1} ({100 * r:.0f}% of variance)" for i, r in enumerate(ratio))
+        return Projection("pca", self.mean.copy(), c, titles, ratio)
+
+
+def fit_pca(z, n_components: int | None = None) -> PCA:
+    """PCA by the SVD of the centred points. Each component's sign is fixed so that its
+    largest-magnitude coefficient is positive (stable across refits)."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError("PCA needs at least two points (N×D)")
+    n, d = z.shape
+    k = min(n_components or d, d)
+    mean = z.mean(0)
+    # full_matrices: a complete orthonormal basis even with fewer points than dimensions
+    _, s, vt = np.linalg.svd(z - mean, full_matrices=True)
+    vt = vt[:k]
+    signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(1)])
+    vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+    var = np.zeros(d)
+    var[:len(s)] = s ** 2 / (n - 1)
+    total = var.sum()
+    ratio = var / total if total > 0 else np.zeros(d)
+    return PCA(mean, vt, var[:k], ratio[:k])
+
+
+def tsne_embed(z, max_points: int = 1500, seed: int = 0, perplexity: float = 30.0):
+    """t-SNE of at most ``max_points`` rows of ``z`` (a seeded random subset when there are
+    more). Returns ``(indices, embedding [n, 2])``. t-SNE has no inverse: a point of its
+    plane decodes as its nearest embedded point (:func:`nearest_index`)."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    z = np.asarray(z, dtype=np.float64)
+    n = len(z)
+    if n < 5:
+        raise ValueError("t-SNE needs at least 5 points")
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
+    perp = float(min(perplexity, (len(idx) - 1) / 3))
+    # one thread: on a shared CPU, OpenMP threads spinning against each other make it 10-40× slower
+    with threadpool_limits(1):
+        emb = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed,
+                   learning_rate="auto").fit_transform(z[idx])
+    return idx, emb.astype(np.float64)
+
+
+def nearest_index(points, p) -> int:
+    """The row of ``points`` ([N, 2]) nearest to ``p``."""
+    points = np.asarray(points, dtype=np.float64)
+    return int(np.argmin(((points - np.asarray(p, dtype=np.float64)) ** 2).sum(1)))
+
+
+# ----------------------------------------------------- latent statistics
+
+def sample_z(mu, logvar, seed: int = 0) -> np.ndarray:
+    """One z ~ q(z|x) per row, by the reparameterisation (section 5), seeded."""
+    mu_t = torch.as_tensor(np.asarray(mu), dtype=torch.float32)
+    lv_t = torch.as_tensor(np.asarray(logvar), dtype=torch.float32)
+    g = torch.Generator().manual_seed(int(seed))
+    return objective.reparameterize(mu_t, lv_t, 1, generator=g)[0].numpy()
+
+
+def dimension_order(mu, logvar, kind: str = "vae"):
+    """The latent dimensions by importance: ``(order, score, active)``.
+
+    VAE: the score is each dimension's KL to the prior averaged over the points (eq. 14,
+    per dimension); AE: the variance of the codes. ``active`` is Burda's active-unit
+    test (variance of the posterior means > 0.01). ``order`` is by decreasing score.
+    """
+    mu_t = torch.as_tensor(np.asarray(mu), dtype=torch.float64)
+    _, var = active_units(mu_t)
+    if kind == "vae":
+        lv_t = torch.as_tensor(np.asarray(logvar), dtype=torch.float64)
+        score = objective.kl_std_normal_per_dim(mu_t, lv_t).mean(0).numpy()
+    else:
+        score = var.numpy()
+    active = (var > 0.01).numpy()
+    order = np.argsort(-score, kind="stable")
+    return order, score, active
+
+
+def aggregate_moments(mu, logvar, kind: str = "vae"):
+    """Mean and standard deviation per dimension of the aggregate posterior
+    q(z) = 1/N Σ q(z|xᵢ): by the law of total variance, var = mean(σᵢ²) + var(μᵢ).
+    (For the AE, whose codes are points, only the second term.)"""
+    mu = np.asarray(mu, dtype=np.float64)
+    var = mu.var(0)
+    if kind == "vae":
+        var = var + np.exp(np.asarray(logvar, dtype=np.float64)).mean(0)
+    return mu.mean(0), np.sqrt(var)
+
+
+def class_means(z, labels, n_classes: int | None = None) -> dict[int, np.ndarray]:
+    """The mean latent vector of each class present in ``labels``."""
+    z = np.asarray(z, dtype=np.float64)
+    labels = np.asarray(labels)
+    return {int(c): z[labels == c].mean(0) for c in np.unique(labels)}
+
+
+def plane_ranges(points, *, at_least: float = 3.5, pad: float = 0.05,
+                 square: bool = True) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis ranges for a plane that shows every point (padded by ``pad`` of the span) and
+    at least ``[-at_least, at_least]`` (the prior's 3σ circle). ``square``: both axes get
+    the same span, so an equal-aspect plot fills its box."""
+    p = np.asarray(points, dtype=np.float64)
+    lo = np.full(2, -at_least)
+    hi = np.full(2, at_least)
+    if len(p):
+        lo = np.minimum(lo, p.min(0))
+        hi = np.maximum(hi, p.max(0))
+    span = hi - lo
+    lo, hi = lo - pad * span, hi + pad * span
+    if square:
+        c, half = (lo + hi) / 2, (hi - lo).max() / 2
+        lo, hi = c - half, c + half
+    return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+
+
+# ------------------------------------------------------------ decoding
+
+def grid_points(ranges, n: int) -> np.ndarray:
+    """The centres of an n×n grid of cells tiling ``ranges = ((x0, x1), (y0, y1))``, as
+    ``[n*n, 2]`` in image order: the top row (largest y) first, x increasing along a row.
+    Tiling the decodes of these points row by row gives an image whose pixels line up
+    with the plane's axes."""
+    (x0, x1), (y0, y1) = ranges
+    xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+    ys = y1 - (np.arange(n) + 0.5) * (y1 - y0) / n
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], 1)
+
+
+def lattice(ranges, n: int) -> np.ndarray:
+    """``n×n`` points from corner to corner of ``ranges`` (both ends included), ``[n*n, 2]``,
+    bottom row first: the invisible click grid of a plane."""
+    (x0, x1), (y0, y1) = ranges
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    return np.stack([gx.ravel(), gy.ravel()], 1)
+
+
+def decode(model, z) -> np.ndarray:
+    """The decoder's mean for each row of ``z``, one batched pass: ``[N, *data_shape]``."""
+    z = np.asarray(z, dtype=np.float32)
+    return model.decode_mean(torch.from_numpy(np.atleast_2d(z))).cpu().numpy()
+
+
+def decode_grid(model, ranges, n: int, fixed_z=None, projection: Projection | None = None):
+    """The decoder over an n×n grid of the plane (:func:`grid_points`) in one forward pass.
+
+    The unshown dimensions are held at ``fixed_z`` (default 0); ``projection`` maps the
+    plane into the latent space (default: dimensions 1 and 2). Returns ``(z [n*n, D],
+    images [n*n, *data_shape])``.
+    """
+    if not 1 <= n <= 100:
+        raise ValueError("the grid size n must lie in 1..100")
+    d = model.latent_dim
+    projection = projection or dims_projection(d)
+    hold = np.zeros(d) if fixed_z is None else np.asarray(fixed_z, dtype=np.float64)
+    z = projection.lift(grid_points(ranges, n), hold)
+    return z, decode(model, z)
+
+
+def traversal_values(k: int, span: float = 3.0) -> np.ndarray:
+    """``k`` evenly spaced values from ``-span`` to ``+span``."""
+    return np.linspace(-span, span, k)
+
+
+def traversals(model, base_z, dims, values) -> tuple[np.ndarray, np.ndarray]:
+    """For each dimension in ``dims``, a row of decodes of ``base_z`` with that dimension
+    set to each of ``values`` (``[k]``, or ``[len(dims), k]`` for per-dimension values).
+    One batched pass. Returns ``(z [R, k, D], images [R, k, *data_shape])``."""
+    base = np.asarray(base_z, dtype=np.float64)
+    dims = list(dims)
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.ndim == 1:
+        vals = np.broadcast_to(vals, (len(dims), len(vals)))
+    r, k = vals.shape
+    z = np.broadcast_to(base, (r, k, len(base))).copy()
+    for i, d in enumerate(dims):
+        z[i, :, d] = vals[i]
+    imgs = decode(model, z.reshape(r * k, -1))
+    return z, imgs.reshape((r, k) + imgs.shape[1:])
+
+
+def lerp(z0, z1, t) -> np.ndarray:
+    """Linear interpolation ``(1-t) z0 + t z1`` for each t: ``[len(t), D]``."""
+    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    t = np.asarray(t, np.float64)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0, z1, t) -> np.ndarray:
+    """Spherical interpolation (Shoemake; White 2016 for generative models):
+    ``sin((1-t)Ω)/sin Ω · z0 + sin(tΩ)/sin Ω · z1`` with Ω the angle between z0 and z1.
+    Keeps the path on the shell where N(0, I) puts its mass, where a straight line cuts
+    through the low-norm centre. Falls back to :func:`lerp` when Ω is tiny or π."""
+    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
+    if n0 < 1e-12 or n1 < 1e-12:
+        return lerp(z0, z1, t)
+    cos = np.clip(z0 @ z1 / (n0 * n1), -1.0, 1.0)
+    omega = math.acos(cos)
+    if omega < 1e-6 or math.pi - omega < 1e-6:
+        return lerp(z0, z1, t)
+    t = np.asarray(t, np.float64)[:, None]
+    return (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / math.sin(omega)
+
+
+def interpolate(model, z0, z1, k: int = 10, method: str = "linear"):
+    """``k`` points from z0 to z1 (ends included) and their decodes, one batched pass."""
+    t = np.linspace(0.0, 1.0, k)
+    z = slerp(z0, z1, t) if method == "spherical" else lerp(z0, z1, t)
+    return z, decode(model, z)
+
+
+def prior_samples(model, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` draws z ~ N(0, I) (seeded) and their decodes."""
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, model.latent_dim, generator=g).numpy()
+    return z, decode(model, z)
+
+
+# ------------------------------------------------ ellipses and density
+
+def gaussian_ellipse(mean, cov, n_std: float = 1.0, n: int = 48) -> np.ndarray:
+    """Points ``[n, 2]`` of the n_std-σ contour of N(mean, cov) in 2-D: the set where the
+    Mahalanobis distance to ``mean`` is ``n_std``. Closed (last point = first)."""
+    mean = np.asarray(mean, np.float64)
+    cov = np.asarray(cov, np.float64)
+    w, v = np.linalg.eigh((cov + cov.T) / 2)
+    w = np.clip(w, 0.0, None)
+    t = np.linspace(0.0, 2 * np.pi, n)
+    circle = np.stack([np.cos(t), np.sin(t)], 1)
+    return mean + n_std * (circle * np.sqrt(w)) @ v.T
+
+
+def ellipse_paths(means, covs, n_std: float = 1.0, n: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Many ellipses as one line: x and y arrays with NaN between ellipses (one trace)."""
+    xs, ys = [], []
+    for m, c in zip(np.asarray(means), np.asarray(covs)):
+        e = gaussian_ellipse(m, c, n_std, n)
+        xs += [e[:, 0], [np.nan]]
+        ys += [e[:, 1], [np.nan]]
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def aggregate_density(means, covs, xs, ys, *, max_components: int = 2000,
+                      seed: int = 0) -> np.ndarray:
+    """The aggregate posterior's density on a grid: q(p) = 1/N Σ N(p; mᵢ, Sᵢ), the mixture
+    of the (projected) posteriors q(z|xᵢ). Where it is near 0 the decoder never saw a code:
+    a hole. ``means`` [N, 2]; ``covs`` [N, 2, 2], or None for point codes (the AE, t-SNE),
+    which get a Gaussian kernel of Scott's bandwidth instead. At most ``max_components``
+    (a seeded subset). Returns ``[len(ys), len(xs)]`` (rows follow ``ys``)."""
+    m = np.asarray(means, np.float64)
+    if len(m) == 0:
+        return np.zeros((len(ys), len(xs)))
+    if len(m) > max_components:
+        keep = np.random.default_rng(seed).choice(len(m), max_components, replace=False)
+        m = m[keep]
+        covs = None if covs is None else np.asarray(covs)[keep]
+    if covs is None:
+        h = len(m) ** (-1 / 6) * np.maximum(m.std(0), 1e-3)   # Scott's rule in 2-D
+        covs = np.broadcast_to(np.diag(h ** 2), (len(m), 2, 2))
+    covs = np.asarray(covs, np.float64) + 1e-9 * np.eye(2)
+    a, b, d = covs[:, 0, 0], covs[:, 0, 1], covs[:, 1, 1]
+    det = a * d - b * b
+    # the inverse 2×2 covariance (with the cross term doubled) and the normaliser, in float32:
+    # the grid × components evaluation dominates, and float32 in place is several times faster
+    ia, ib2, id_ = ((v / det).astype(np.float32) for v in (d, -2 * b, a))
+    norm = (1.0 / (2 * np.pi * np.sqrt(det))).astype(np.float32)
+    m32 = m.astype(np.float32)
+    gx, gy = np.meshgrid(np.asarray(xs, np.float64), np.asarray(ys, np.float64))
+    pts = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+    out = np.zeros(len(pts))
+    for s in range(0, len(pts), 256):                  # chunks bound the memory
+        dx = pts[s:s + 256, None, 0] - m32[None, :, 0]
+        dy = pts[s:s + 256, None, 1] - m32[None, :, 1]
+        q = ia * dx * dx
+        q += ib2 * dx * dy
+        q += id_ * dy * dy
+        q *= -0.5
+        np.exp(q, out=q)
+        q *= norm
+        out[s:s + 256] = q.mean(1, dtype=np.float64)
+    return out.reshape(gx.shape)
+
+
+# ------------------------------------------------------ toy data views
+
+def grid_lines(ranges, n_lines: int = 11, n_points: int = 60) -> list[np.ndarray]:
+    """The lines of a regular grid over ``ranges``: ``n_lines`` horizontal and as many
+    vertical polylines of ``n_points`` points each (a list of ``[n_points, 2]``)."""
+    (x0, x1), (y0, y1) = ranges
+    s = np.linspace(0.0, 1.0, n_points)
+    lines = []
+    for y in np.linspace(y0, y1, n_lines):
+        lines.append(np.stack([x0 + s * (x1 - x0), np.full(n_points, y)], 1))
+    for x in np.linspace(x0, x1, n_lines):
+        lines.append(np.stack([np.full(n_points, x), y0 + s * (y1 - y0)], 1))
+    return lines
+
+
+def map_lines(fn, lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``fn`` ([M, a] -> [M, 2]) to every line in one batch; return x, y arrays with
+    NaN between lines (one plotly trace): the encoder's image of a data grid, or the
+    decoder's image of a latent grid (GAN Lab's manifold view)."""
+    if not lines:
+        return np.zeros(0), np.zeros(0)
+    k = len(lines[0])
+    out = np.asarray(fn(np.concatenate(lines)), np.float64).reshape(len(lines), k, 2)
+    nan = np.full((len(lines), 1, 2), np.nan)
+    both = np.concatenate([out, nan], 1).reshape(-1, 2)
+    return both[:, 0], both[:, 1]
+
+
+def encode(model, x) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, logvar)`` of q(z|x) for each item of ``x`` (numpy or tensor), batched."""
+    mu, lv = model.encode_mean(torch.as_tensor(np.asarray(x), dtype=torch.float32))
+    return mu.cpu().numpy(), lv.cpu().numpy()
+
+
+# ------------------------------------------------------- uploaded images
+
+class ImageError(ValueError):
+    """An uploaded file cannot be used as an image; the message says why."""
+
+
+MAX_UPLOAD_BYTES = 10 * 2**20
+MAX_PIXELS = 25_000_000
+ACCEPTED_FORMATS = ("PNG", "JPEG")
+
+
+def _limit_pil() -> None:
+    """PIL refuses images above 2 × ``Image.MAX_IMAGE_PIXELS`` and warns above it: lower its
+    limit to ours (never raise it), once, so a decompression bomb fails at ``Image.open``."""
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = min(Image.MAX_IMAGE_PIXELS or MAX_PIXELS, MAX_PIXELS)
+
+
+_limit_pil()
+
+
+def prepare_upload(data: bytes, image_shape, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                   max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An uploaded PNG/JPEG as one item of the dataset's shape ``(C, H, W)``, float32 in [0, 1].
+
+    Grey datasets (C = 1) are written as light strokes on a dark background (MNIST,
+    digits), so: to grey; transparent parts filled with the background; inverted when the
+    border (the background) is light; contrast stretched; cropped to the strokes and
+    padded to a centred square with a margin (MNIST's 20-in-28 box); resized.
+    Colour datasets: RGB, resized. Raises :class:`ImageError` for anything else: not an
+    image, another format, too large (decompression bombs included), damaged, or blank.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    c, h, w = (int(s) for s in image_shape)
+    if c not in (1, 3):
+        raise ImageError(f"this model's images have {c} channels; only 1 (grey) or 3 (colour) are supported")
+    if not data:
+        raise ImageError("the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    try:
+        with warnings.catch_warnings():         # PIL's "possible bomb" warning is an error here
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.format not in ACCEPTED_FORMATS:
+                raise ImageError(f"this is a {img.format or 'unknown'} file; upload a PNG or JPEG image")
+            if img.width * img.height > max_pixels:
+                raise ImageError(f"the image is {img.width}×{img.height} pixels; the limit is "
+                                 f"{max_pixels / 1e6:.0f} million pixels")
+            img.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("the image is too large (more pixels than allowed)") from None
+    except UnidentifiedImageError:
+        raise ImageError("this file is not an image that can be read; upload a PNG or JPEG") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"the image is damaged or incomplete ({e})") from None
+
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255.0
+    alpha = rgba[..., 3]
+    if c == 3:
+        rgb = rgba[..., :3] * alpha[..., None] + (1 - alpha[..., None])
+        out = Image.fromarray(np.uint8(np.round(rgb * 255))).resize((w, h), Image.Resampling.LANCZOS)
+        return (np.asarray(out, np.float32) / 255.0).transpose(2, 0, 1).copy()
+    grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if alpha.min() < 0.99:   # transparent background: fill it so the strokes contrast
+        shown = alpha.sum()
+        ink = (grey * alpha).sum() / shown if shown > 0 else 0.0
+        grey = alpha * grey + (1 - alpha) * (1.0 if ink < 0.5 else 0.0)
+    return _grey_to_item(grey, h, w)
+
+
+def _grey_to_item(g: np.ndarray, h: int, w: int) -> np.ndarray:
+    from PIL import Image
+
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    if np.median(border) > 0.5:
+        g = 1.0 - g
+        border = 1.0 - border
+    bg = float(np.median(border))
+    top = float(g.max())
+    if top - bg < 0.05:
+        raise ImageError("the image is blank: no strokes stand out from the background")
+    g = np.clip((g - bg) / (top - bg), 0.0, 1.0)
+    rows = np.nonzero((g > 0.2).any(1))[0]
+    cols = np.nonzero((g > 0.2).any(0))[0]
+    g = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    margin = 4 / 28 if h >= 20 else 0.5 / 8      # MNIST: 20×20 box in 28×28; digits fill 8×8
+    side = int(math.ceil(max(g.shape) / (1 - 2 * margin)))
+    canvas = np.zeros((side, side))
+    r0, c0 = (side - g.shape[0]) // 2, (side - g.shape[1]) // 2
+    canvas[r0:r0 + g.shape[0], c0:c0 + g.shape[1]] = g
+    small = Image.fromarray(np.uint8(np.round(canvas * 255))).resize((w, h), Image.Resampling.LANCZOS)
+    out = np.asarray(small, np.float32) / 255.0
+    if out.max() > 0:
+        out = out / out.max()
+    return np.clip(out, 0.0, 1.0)[None]

@@ -1,0 +1,274 @@
+"""The Explore page under AppTest: it renders a shipped model, its sliders decode, the
+manifold grid follows its size, a bad upload gives a message, links restore the view, and
+runs with a 3-D latent (PCA, t-SNE, two dimensions) or a 2-D toy set work."""
+import base64
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from explorer import store
+from explorer.analysis import latent as L
+from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.figures.common import image_grid
+from explorer.models import build_model
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "2_Explore.py")
+SHIPPED = "shipped:digits-vae-z2-b1"
+
+
+@pytest.fixture
+def global_engine():
+    """The engine the page lists runs from, over this test's runs folder, with no worker
+    (this page never trains); shut down afterwards."""
+    from explorer import jobs
+    jobs._ENGINE = jobs.Engine(prestart=0)
+    yield jobs._ENGINE
+    jobs._ENGINE.shutdown()
+    jobs._ENGINE = None
+
+
+@pytest.fixture
+def app(global_engine):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(**query):
+        at = AppTest.from_file(PAGE, default_timeout=120)
+        at.query_params.update(query)
+        return at
+    return make
+
+
+def _ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _chart(at, title_part: str) -> dict:
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        if title_part in ((spec["layout"].get("title") or {}).get("text") or ""):
+            return spec
+    raise AssertionError(f"no chart titled …{title_part}…")
+
+
+def _decoded(at):
+    """The big decoded image: (caption, media url)."""
+    (img,) = [i for i in at.get("image") if i.proto.imgs[0].caption.startswith("decoder mean at z")]
+    return img.proto.imgs[0].caption, img.proto.imgs[0].url
+
+
+def _slider(at, label_start: str):
+    (s,) = [s for s in at.slider if s.label.startswith(label_start)]
+    return s
+
+
+def _save_run(runs: Path, engine, name: str, data: DataConfig, latent_dim: int) -> str:
+    """A small untrained run on disk, registered with the engine."""
+    cfg = RunConfig(data=data, model=ModelConfig(hidden=[32], latent_dim=latent_dim, likelihood="gaussian"),
+                    train=TrainConfig(epochs=1), name=name)
+    shape = store.data_shape_of(cfg)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, shape, "cpu")
+    store.save_run(runs / name, cfg, model, [], {"status": "finished", "data_shape": list(shape)})
+    engine.refresh_from_disk()
+    return f"run:{name}"
+
+
+# ------------------------------------------------------------ shipped model
+
+def test_page_renders_a_shipped_model_and_its_sliders_decode(app):
+    at = app()
+    at.run()
+    _ok(at)
+    assert at.query_params["model"] == [SHIPPED] or at.query_params["model"] == SHIPPED
+    sliders = [s.label for s in at.slider if s.label.startswith("z")]
+    assert len(sliders) == 2 and all("· KL" in s for s in sliders)   # ordered by KL, labelled
+    caption0, url0 = _decoded(at)
+    assert caption0 == "decoder mean at z = (0.00, 0.00)"
+    plane = _chart(at, "encoded")
+    names = [t.get("name") for t in plane["data"]]
+    assert "click grid" in names and "decoded z" in names and "prior 3σ" in names
+
+    _slider(at, "z1 ·").set_value(1.5)
+    at.run()
+    _ok(at)
+    caption1, url1 = _decoded(at)
+    assert caption1 == "decoder mean at z = (1.50, 0.00)" and url1 != url0
+    assert "1.50,0.00" in str(at.query_params["z"])
+
+    _slider(at, "z1 ·").set_value(0.0)
+    at.run()
+    assert _decoded(at) == (caption0, url0)          # the same z decodes to the same image
+
+
+def test_manifold_grid_follows_its_size_and_is_the_decoder_over_the_plane(app):
+    at = app(model=SHIPPED)
+    at.run()
+    _ok(at)
+    assert _chart(at, "15×15")
+    at.slider(key="ex_grid_n").set_value(6)
+    at.run()
+    _ok(at)
+    spec = _chart(at, "6×6")
+    (li,) = spec["layout"]["images"]
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(li["source"].split(",", 1)[1]))))
+    ranges = ((li["x"], li["x"] + li["sizex"]), (li["y"] - li["sizey"], li["y"]))
+    model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
+    _, imgs = L.decode_grid(model, ranges, 6)
+    expected = image_grid(imgs, ncol=6, pad=0)
+    f = shown.shape[0] // expected.shape[0]
+    assert f >= 1 and shown.shape[0] == f * 48
+    assert np.allclose(shown[::f, ::f] / 255.0, expected, atol=1.5 / 255)
+
+
+def test_a_bad_upload_gives_a_message_and_a_good_one_is_encoded(app):
+    at = app(model=SHIPPED, tab="Encode your image")
+    at.run()
+    _ok(at)
+    at.file_uploader(key="ex_upload").upload("digit.png", b"this is not an image", "image/png")
+    at.run()
+    assert not at.exception
+    assert any("Could not use this file" in e.value and "not an image" in e.value for e in at.error)
+
+    img = Image.new("L", (60, 90), 255)
+    ImageDraw.Draw(img).line([(30, 10), (30, 80)], fill=0, width=8)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    at.file_uploader(key="ex_upload").clear().upload("one.png", buf.getvalue(), "image/png")
+    at.run()
+    _ok(at)
+    assert any(m.value.startswith("**μ** = (") for m in at.markdown)
+    captions = [i.proto.imgs[0].caption for i in at.get("image")]
+    assert "as the model sees it" in captions and "reconstruction (decoder at μ)" in captions
+    names = [t.get("name") for t in _chart(at, "encoded")["data"]]
+    assert "your image (μ)" in names and "q(z|x): 1σ, 2σ" in names
+
+
+def test_other_tabs_and_layers_render(app):
+    at = app(model="shipped:digits-ae-z2", tab="Traversals")
+    at.run()
+    _ok(at)
+    trav = _chart(at, "Traversals")
+    assert trav["data"][0]["type"] == "image"
+    at.radio(key="ex_trav_range").set_value("aggregate")
+    at.radio(key="ex_bg").set_value("density")
+    at.run()
+    _ok(at)
+    assert "σ" in "".join(_chart(at, "Traversals")["layout"]["xaxis"]["ticktext"])
+    assert len(_chart(at, "encoded")["layout"]["images"]) == 1      # the density beneath the points
+
+    at = app(model=SHIPPED, tab="Interpolation")
+    at.run()
+    _ok(at)
+    strip = _chart(at, "From A to B")
+    assert strip["layout"]["yaxis"]["ticktext"] == ["linear", "spherical"]
+    names = [t.get("name") for t in _chart(at, "encoded")["data"]]
+    assert "linear path" in names and "spherical path" in names
+
+    at = app(model=SHIPPED, tab="Prior samples")
+    at.run()
+    _ok(at)
+    url0 = [i.proto.imgs[0].url for i in at.get("image") if "z ~ N(0, I)" in i.proto.imgs[0].caption]
+    at.button(key="ex_resample").click()
+    at.run()
+    url1 = [i.proto.imgs[0].url for i in at.get("image") if "z ~ N(0, I)" in i.proto.imgs[0].caption]
+    assert len(url0) == 1 and url0 != url1
+
+
+def test_an_unknown_model_in_the_link_falls_back_with_a_warning(app):
+    at = app(model="shipped:no-such-model")
+    at.run()
+    assert not at.exception
+    assert any("not available" in w.value for w in at.warning)
+    assert _decoded(at)[0].startswith("decoder mean at z")
+
+
+# ------------------------------------------------------------- users' runs
+
+def test_a_three_dimensional_run_link_projection_and_t_sne(app, global_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, global_engine, "z3-digits", DataConfig(name="digits"), 3)
+    at = app(model=key, proj="dims", dims="3,1", z="0.50,-1.00,2.00")
+    at.run()
+    _ok(at)
+    assert _decoded(at)[0] == "decoder mean at z = (0.50, -1.00, 2.00)"
+    plane = _chart(at, "encoded")
+    assert plane["layout"]["xaxis"]["title"]["text"] == "z₃" and plane["layout"]["yaxis"]["title"]["text"] == "z₁"
+    # the marker of the decoded z sits at (z3, z1)
+    (marker,) = [t for t in plane["data"] if t.get("name") == "decoded z"]
+    assert marker["x"] == [2.0] or np.allclose(_as_list(marker["x"]), [2.0])
+
+    mk = hashlib.sha1(key.encode()).hexdigest()[:10]
+    at.radio(key=f"ex_proj_{mk}").set_value("pca")
+    at.run()
+    _ok(at)
+    pca = _chart(at, "PCA of")
+    assert "% of variance" in pca["layout"]["xaxis"]["title"]["text"]
+    assert at.query_params["proj"] in ("pca", ["pca"])
+
+    at.radio(key=f"ex_proj_{mk}").set_value("tsne")
+    at.run()
+    at.slider(key="ex_tsne_cap").set_value(200)
+    at.run()
+    _ok(at)
+    tsne = _chart(at, "t-SNE of 200 codes")
+    assert tsne["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+
+
+def _as_list(v):
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def test_a_toy_run_shows_data_and_latent_side_by_side(app, global_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, global_engine, "moons", DataConfig(name="moons", n_points=300), 2)
+    at = app(model=key)
+    at.run()
+    _ok(at)
+    assert _chart(at, "Data space") and _chart(at, "Latent space (μ)")
+    names = [t.get("name") for t in _chart(at, "Data space")["data"]]
+    assert "decoder's image of a latent grid" in names and "decoded prior samples" in names
+    assert any("upper moon" == t.get("name") for t in _chart(at, "encoded")["data"])
+    assert any(c.value.startswith("decoder mean at z = (0.00, 0.00)") for c in at.caption)
+
+
+def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, global_engine, _isolated_runs):
+    from explorer.jobs import Job
+    cfg = RunConfig(data=DataConfig(name="digits"),
+                    model=ModelConfig(hidden=[32], latent_dim=2, likelihood="gaussian"), name="live")
+    run_dir = _isolated_runs / "live-run"
+    with global_engine._lock:
+        global_engine._jobs["live-run"] = Job(run_id="live-run", owner="someone", config=cfg,
+                                              run_dir=run_dir, status="running",
+                                              progress={"epoch": 0.4})
+    at = app(model="run:live-run")
+    at.run()
+    assert not at.exception
+    assert any("no checkpoint yet" in i.value for i in at.info)
+    assert not at.slider                                   # nothing to explore yet
+
+    torch.manual_seed(0)
+    store.save_run(run_dir, cfg, build_model(cfg.model, (1, 8, 8), "cpu"), [], {"status": "running"})
+    at.run()
+    _ok(at)
+    assert _decoded(at)[0] == "decoder mean at z = (0.00, 0.00)"
+    assert any("Run status: **running**" in c.value for c in at.caption)
+
+
+def test_a_one_dimensional_latent_decodes_along_a_line(app, global_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, global_engine, "z1-digits", DataConfig(name="digits"), 1)
+    at = app(model=key, z="1.25")
+    at.run()
+    _ok(at)
+    assert _decoded(at)[0] == "decoder mean at z = (1.25)"
+    assert len([s for s in at.slider if s.label.startswith("z1 ·")]) == 1
+    assert _chart(at, "15×15")

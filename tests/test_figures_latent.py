@@ -1,0 +1,149 @@
+"""explorer.figures.latent: the plane and its layers, image strips, the manifold figure and
+the toy data view — built directly, checked trace by trace."""
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from explorer.figures import latent as F
+
+
+def _decode_uri(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def _trace(fig, name):
+    found = [t for t in fig.data if t.name == name]
+    assert found, f"no trace named {name!r}; have {[t.name for t in fig.data]}"
+    return found[0]
+
+
+RANGES = ((-4.0, 4.0), (-3.0, 5.0))
+
+
+def test_latent_scatter_still_works_for_the_home_page():
+    z = np.random.default_rng(0).standard_normal((50, 2))
+    fig = F.latent_scatter(z, np.arange(50) % 3, ["a", "b", "c"], title="t")
+    names = [t.name for t in fig.data]
+    assert names[:3] == ["prior 1σ", "prior 2σ", "prior 3σ"] and names[3:] == ["a", "b", "c"]
+    assert np.array_equal(_trace(fig, "b").customdata, np.arange(1, 50, 3))
+    unlabelled = F.latent_scatter(z, show_prior=False)
+    assert np.array_equal(unlabelled.data[0].customdata, np.arange(50))
+    assert isinstance(F.latent_scatter(np.zeros((2000, 2))).data[-1], go.Scattergl)
+    with pytest.raises(ValueError):
+        F.latent_scatter(np.zeros(5))
+
+
+def test_plane_has_an_invisible_selectable_click_grid_over_its_exact_ranges():
+    z = np.random.default_rng(1).standard_normal((30, 2))
+    fig = F.plane_figure(z, np.arange(30) % 2, ["even", "odd"], ranges=RANGES, click_grid=11)
+    grid = _trace(fig, "click grid")
+    assert isinstance(grid, go.Scatter) and len(grid.x) == 121       # SVG beside SVG points
+    assert set(np.asarray(grid.customdata).tolist()) == {F.CLICK_GRID_ID}
+    assert grid.marker.opacity == 0 and not grid.showlegend
+    assert (min(grid.x), max(grid.x), min(grid.y), max(grid.y)) == (-4, 4, -3, 5)
+    assert np.allclose(np.unique(grid.x), np.linspace(-4, 4, 11))
+    assert tuple(fig.layout.xaxis.range) == (-4, 4) and tuple(fig.layout.yaxis.range) == (-3, 5)
+    assert fig.layout.yaxis.scaleanchor == "x"
+    # data points keep their look when something else is selected, and report their index
+    even = _trace(fig, "even")
+    assert even.unselected.marker.opacity == even.marker.opacity
+    assert np.array_equal(even.customdata, np.arange(0, 30, 2))
+    assert F.plane_figure(z, ranges=RANGES, click_grid=0).data[-1].name != "click grid"
+    many = F.plane_figure(np.zeros((1500, 2)), ranges=RANGES)
+    assert isinstance(_trace(many, "click grid"), go.Scattergl)       # WebGL beside WebGL points
+
+
+def test_plane_layers_line_up_with_the_axes():
+    z = np.zeros((5, 2))
+    img = np.random.default_rng(2).uniform(size=(6, 6))
+    ex, ey = np.array([0.0, 1.0, np.nan]), np.array([1.0, 0.0, np.nan])
+    path = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    fig = F.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(ex, ey),
+                         paths=[(path, "linear path", "#123456")], marker=[1.5, -0.5],
+                         extra_markers=[([[2.0, 2.0]], "your image (μ)", "red", "star")],
+                         lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0, -1.0))
+    (li,) = fig.layout.images
+    assert (li.x, li.y, li.sizex, li.sizey) == (-4, 5, 8, 8)
+    assert li.xref == "x" and li.yref == "y" and li.layer == "below" and li.opacity == 0.4
+    assert li.xanchor == "left" and li.yanchor == "top" and li.sizing == "stretch"
+    shown = _decode_uri(li.source)
+    factor = shown.shape[0] // 6
+    assert shown.shape[:2] == (6 * factor, 6 * factor) and factor > 1
+    assert np.allclose(shown[::factor, ::factor] / 255, img, atol=1 / 255)
+    assert np.allclose(_trace(fig, "q(z|x): 1σ, 2σ").x, ex, equal_nan=True)
+    assert np.allclose(_trace(fig, "linear path").y, path[:, 1])
+    assert tuple(_trace(fig, "decoded z").x) == (1.5,)
+    assert _trace(fig, "your image (μ)").marker.symbol == "star"
+    ring = _trace(fig, "prior 2σ")
+    assert np.mean(ring.x[:-1]) == pytest.approx(1.0, abs=1e-6) and np.max(ring.y) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_density_image_is_flipped_log_scaled_and_transparent_in_holes():
+    d = np.zeros((4, 5))
+    d[0, 2] = 2.0          # the bottom row (smallest y) has the peak
+    d[3, 0] = 0.02         # two decades below it
+    d[2, 2] = 2e-5         # five decades below: a hole
+    rgba = F.density_image(d, max_alpha=0.5, decades=3)
+    assert rgba.shape == (4, 5, 4)
+    assert rgba[3, 2, 3] == pytest.approx(0.5)                  # peak drawn in the last image row
+    assert rgba[0, 0, 3] == pytest.approx(0.5 / 3)              # 1 - 2/3 of the way
+    assert rgba[1, 2, 3] == 0 and rgba[1, 1, 3] == 0
+    assert np.all(F.density_image(np.zeros((2, 2)))[..., 3] == 0)
+
+
+def test_png_data_uri_round_trips():
+    grey = np.linspace(0, 1, 12).reshape(3, 4)
+    assert np.array_equal(_decode_uri(F.png_data_uri(grey)), np.uint8(np.round(grey * 255)))
+    rgba = np.random.default_rng(3).uniform(size=(2, 3, 4))
+    assert _decode_uri(F.png_data_uri(rgba)).shape == (2, 3, 4)
+
+
+def test_image_pairs_put_reconstructions_under_originals():
+    x = np.stack([np.full((1, 2, 2), v) for v in (0.1, 0.2, 0.3)])
+    xh = x + 0.5
+    out = F.image_pairs(x, xh, ncol=2)
+    assert out.shape == (4 * 3 + 1, 2 * 3 + 1)                   # 4 rows of 2 tiles, pad 1
+    tile = lambda r, c: out[1 + 3 * r: 3 + 3 * r, 1 + 3 * c: 3 + 3 * c]   # noqa: E731
+    assert np.allclose(tile(0, 1), 0.2) and np.allclose(tile(1, 1), 0.7)
+    assert np.allclose(tile(2, 0), 0.3) and np.allclose(tile(3, 0), 0.8)
+    assert np.allclose(tile(2, 1), 1.0)                          # blank filler
+
+
+def test_image_rows_figure_labels_rows_and_columns():
+    imgs = np.random.default_rng(4).uniform(size=(3, 4, 1, 5, 5))
+    fig = F.image_rows_figure(imgs, ["z1", "z2", "z3"], ["-1", "0", "1", "2"], title="T")
+    (im,) = fig.data
+    assert isinstance(im, go.Image) and np.asarray(im.z).shape == (3 * 6 + 1, 4 * 6 + 1, 3)
+    assert list(fig.layout.yaxis.ticktext) == ["z1", "z2", "z3"]
+    assert list(fig.layout.yaxis.tickvals) == [3.0, 9.0, 15.0]    # row centres
+    assert list(fig.layout.xaxis.ticktext) == ["-1", "0", "1", "2"]
+    z = np.asarray(im.z)
+    assert z[1, 1, 0] == round(imgs[0, 0, 0, 0, 0] * 255)
+
+
+def test_manifold_figure_spans_the_plane():
+    tiled = np.random.default_rng(5).uniform(size=(40, 40))
+    fig = F.manifold_figure(tiled, RANGES, axis_titles=("PC1", "PC2"))
+    (li,) = fig.layout.images
+    assert (li.x, li.y, li.sizex, li.sizey) == (-4, 5, 8, 8)
+    assert tuple(fig.layout.xaxis.range) == (-4, 4) and fig.layout.xaxis.title.text == "PC1"
+    assert len(fig.data) == 3                                    # the prior's circles
+    assert len(F.manifold_figure(tiled, RANGES, show_prior=False).data) == 0
+
+
+def test_data_space_figure_layers():
+    x = np.random.default_rng(6).uniform(size=(100, 2))
+    fig = F.data_space_figure(x, np.arange(100) % 2, ["a", "b"], samples=np.zeros((7, 2)),
+                              lines=(np.array([0.0, 1.0]), np.array([1.0, 0.0])),
+                              path=np.array([[0.1, 0.1], [np.nan, np.nan], [0.2, 0.3]]), point=[0.5, 0.5])
+    assert len(_trace(fig, "a").x) == 50 and len(_trace(fig, "decoded prior samples").x) == 7
+    assert _trace(fig, "decoded path").y[2] == 0.3
+    assert tuple(_trace(fig, "decoded z").y) == (0.5,)
+    assert _trace(fig, "decoder's image of a latent grid").hoverinfo == "skip"
+    capped = F.data_space_figure(x, max_points=10)
+    assert len(capped.data[0].x) == 10

@@ -1,0 +1,406 @@
+"""The Train page under AppTest, and the pure pieces it is built from: the figure builders
+of ``explorer.figures.training`` and the helpers of ``explorer.ui.train``."""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from explorer import jobs
+from explorer.config import ConfigError, RunConfig
+from explorer.figures import training as figs
+from explorer.ui import train as tu
+
+PAGE = "../pages/1_Train.py"
+
+
+# ===================================================================== figures
+
+def rows_fixture(n=100, beta=1.0):
+    return [{"step": s, "recon": 30 - 0.1 * s, "kl": 0.02 * s, "beta_kl": beta * 0.02 * s,
+             "loss": 30 - 0.1 * s + beta * 0.02 * s, "beta": beta} for s in range(1, n + 1)]
+
+
+def test_bin_rows_averages_consecutive_rows():
+    rows = [{"step": s, "recon": float(s)} for s in range(1, 11)]
+    b = figs.bin_rows(rows, ("recon",), max_points=4)          # bins of 3: 1-3, 4-6, 7-9, 10
+    assert b["step"].tolist() == [3, 6, 9, 10]
+    assert b["recon"].tolist() == [2.0, 5.0, 8.0, 10.0]
+    assert figs.bin_rows([], ("recon",)).empty
+
+
+def test_curve_frame_has_every_term_split_and_event():
+    val = [{"step": 50, "val_recon": 20.0, "val_kl": 2.0, "beta": 4.0, "val_elbo": -22.0}]
+    events = [{"step": 40, "param": "beta", "value": 4.0}, {"step": 60, "param": "lr", "value": 1e-3}]
+    df = figs.curve_frame(rows_fixture(), val, events, max_points=50)
+    curves = df[df["kind"] == "curve"]
+    assert set(zip(curves["term"], curves["split"])) == {(t, s) for t in figs.TERMS
+                                                        for s in ("training", "validation")}
+    v = curves[curves["split"] == "validation"].set_index("term")["value"]
+    assert v["beta_kl"] == 8.0 and v["total"] == 28.0          # recon + β·KL with the row's β
+    assert (curves["split"] == "training").sum() == 4 * 50
+    ev = df[df["kind"] == "event"]
+    assert ev["param"].tolist() == ["β", "lr"] and ev["step"].tolist() == [40, 60]
+    panel = figs.panel_frame(df, "kl")
+    assert set(panel["term"]) == {"kl", ""} and (panel["kind"] == "event").sum() == 2
+
+
+def test_loss_panels_have_curves_and_event_rules():
+    panels = figs.loss_panels(rows_fixture(), [], [{"step": 40, "param": "beta", "value": 2.0}])
+    assert list(panels) == list(figs.TERMS)
+    for term, chart in panels.items():
+        d = chart.to_dict()
+        marks = [layer["mark"]["type"] for layer in d["layer"]]
+        assert marks == ["line", "rule"] and d["title"] == figs.TERM_TITLES[term]
+
+
+def test_live_spec_does_not_depend_on_the_data():
+    """In-place updates need a fixed specification: only the data may change between polls."""
+    def spec(chart):
+        d = chart.to_dict()
+        d.pop("datasets", None)
+        d.pop("data", None)
+        return d
+    a = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(10), []), "kl"), "kl", False)
+    b = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(500), [], [
+        {"step": 3, "param": "beta", "value": 2.0}]), "kl"), "kl", False)
+    assert spec(a) == spec(b) == figs.live_spec("loss", term="kl", legend=False)
+    assert spec(figs.rate_distortion(rows_fixture(), 2.0)) == figs.live_spec("rd")
+    mu = np.random.default_rng(0).normal(size=(50, 2))
+    lab = np.arange(50) % 10
+    names = [str(i) for i in range(10)]
+    assert spec(figs.latent_chart(mu, lab, names)) == figs.live_spec(
+        "latent", domain=tuple(names), dims=(0, 1))
+
+
+def test_rate_distortion_lines():
+    beta = 3.0
+    df = figs.rd_frame(rows_fixture(300, beta), beta)
+    now = df[df["kind"] == "now"].iloc[0]
+    trail = figs.rd_trail(rows_fixture(300, beta))
+    assert (now["kl"], now["recon"]) == (trail["kl"].iloc[-1], trail["recon"].iloc[-1])
+    x0, y0 = df[df["kind"] == "corner"][["kl", "recon"]].min()
+    x1, y1 = df[df["kind"] == "corner"][["kl", "recon"]].max()
+    b = df[df["kind"] == "beta"]
+    assert len(b) == 2                                          # a segment through the current point
+    assert np.allclose(b["recon"] + beta * b["kl"], now["recon"] + beta * now["kl"])
+    iso = df[df["kind"] == "iso"]
+    assert iso["line"].nunique() >= 3
+    for _, seg in iso.groupby("line"):                          # recon + KL = const on each
+        assert np.ptp(seg["recon"] + seg["kl"]) < 1e-9
+    inside = df[df["kind"] != "corner"]
+    assert inside["kl"].between(x0 - 1e-9, x1 + 1e-9).all()
+    assert inside["recon"].between(y0 - 1e-9, y1 + 1e-9).all()
+    assert figs.rd_frame([], 1.0).empty
+
+
+def test_segment_clips_to_the_box():
+    assert figs._segment(5.0, 1.0, (0, 10, 0, 10)) == ((0, 5.0), (5.0, 0))
+    assert figs._segment(50.0, 1.0, (0, 10, 0, 10)) is None
+
+
+def test_kl_frame_pick_dims_latent_frame():
+    k = figs.kl_frame([0.5, 0.0, 2.0], [0.3, 0.001, 1.2])
+    assert k["state"].tolist() == ["active", "inactive", "active"]
+    assert figs.pick_dims([0.1, 5.0, 0.2, 3.0]) == (1, 3)
+    f = figs.latent_frame(np.array([[1.0, 2.0, 3.0]]), [1], ["a", "b"], dims=(0, 2))
+    pt = f[f["kind"] == "point"].iloc[0]
+    assert (pt["x"], pt["y"], pt["label"]) == (1.0, 3.0, "b")
+    assert (f["kind"] == "prior").sum() == 3 * 73
+    assert figs.label_domain(None) == ("all",) and figs.label_domain(np.array([0, 2])) == ("0", "1", "2")
+
+
+def test_recon_pairs_puts_each_row_above_its_reconstruction():
+    o = np.zeros((10, 1, 8, 8), np.float32)
+    r = np.ones((10, 1, 8, 8), np.float32)
+    img = figs.recon_pairs(o, r, per_row=5, target_px=16)     # 4 rows of 5, upscaled ×2
+    assert img.shape == ((4 * 9 + 1) * 2, (5 * 9 + 1) * 2)
+    assert img[2:18, 2:18].max() == 0.0                        # first original
+    assert img[20:36, 2:18].min() == 1.0                       # its reconstruction below it
+    with pytest.raises(ValueError):
+        figs.recon_pairs(o, r[:3])
+
+
+# ======================================================================= helpers
+
+def page_values(**over):
+    v = {"dataset": "digits", "subset": 0, "val_fraction": 0.2, "kind": "vae", "body": "mlp",
+         "hidden": "256, 128", "latent_dim": 2, "likelihood": "bernoulli", "mc_samples": 1,
+         "beta_schedule": "constant", "batch_size": 32, "epochs": 40, "seed": 0, "beta": 1.0,
+         "lr": 3e-3, "name": ""}
+    v.update(over)
+    return v
+
+
+def test_build_config_defaults_and_errors():
+    assert tu.build_config(page_values()) == RunConfig()
+    cfg = tu.build_config(page_values(hidden="64;32", latent_dim=8, subset=500, beta_schedule="warmup",
+                                      warmup_steps=200))
+    assert cfg.model.hidden == [64, 32] and cfg.data.subset == 500 and cfg.train.warmup_steps == 200
+    for over, msg in [({"hidden": "a, b"}, "hidden widths"), ({"hidden": ""}, "at least one"),
+                      ({"dataset": "moons", "body": "conv"}, "conv body"),
+                      ({"dataset": "file"}, "upload a file"),
+                      ({"kind": "ae", "beta_schedule": "warmup"}, "no KL term")]:
+        with pytest.raises(ConfigError, match=msg):
+            tu.build_config(page_values(**over))
+
+
+def test_collapse_alarm_and_progress_line():
+    assert tu.collapse_alarm("vae", 0.01, 0, 2, epoch=3) and "β" in tu.collapse_alarm("vae", 0.01, 0, 2, 3)
+    assert tu.collapse_alarm("vae", 5.0, 0, 2, epoch=3)        # no active unit
+    assert tu.collapse_alarm("vae", 5.0, 2, 2, epoch=3) is None
+    assert tu.collapse_alarm("vae", 0.0, 0, 2, epoch=0.5) is None   # too early to tell
+    assert tu.collapse_alarm("ae", 0.0, 0, 2, epoch=3) is None
+    frac, text = tu.progress_line({"step": 450, "total_steps": 1800, "epoch": 10.0, "epochs": 40,
+                                   "img_s": 2500.0, "eta_s": 75.0})
+    assert frac == 0.25 and "epoch 10.0 / 40" in text and "2,500 images/s" in text and "1:15" in text
+
+
+# ======================================================================= AppTest
+
+def until(pred, timeout: float = 120.0, what: str = "condition"):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def engine_(tmp_path_factory):
+    """The process-wide engine the page uses, shared by this module's AppTests (its worker
+    is started once: spawning workers is the slow part). AppTest gives every test the same
+    session id, so they share one owner too."""
+    st.cache_resource.clear()
+    old = jobs._ENGINE
+    eng = jobs.Engine(tmp_path_factory.mktemp("train_page") / "runs", max_jobs=2,
+                      snapshot_seconds=0.2, prestart=1, load_existing=False)
+    jobs._ENGINE = eng
+    yield eng
+    eng.shutdown()
+    jobs._ENGINE = old
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app(engine_):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_id(at) -> str:
+    return at.session_state["train_run"]
+
+
+def chart_table(node):
+    """The table a Vega-Lite chart element carries (Arrow IPC bytes in its proto)."""
+    import pyarrow as pa
+    return pa.ipc.open_stream(node.proto.data.data).read_all().to_pandas()
+
+
+def small(at, epochs: int, hidden: str = "32") -> None:
+    at.sidebar.number_input(key="epochs").set_value(epochs)
+    at.sidebar.text_input(key="hidden").set_value(hidden)
+
+
+def test_page_renders_with_defaults(app):
+    at = app
+    assert at.sidebar.selectbox(key="dataset").value == "digits"
+    assert at.sidebar.number_input(key="latent_dim").value == 2
+    assert at.sidebar.number_input(key="epochs").value == RunConfig().train.epochs
+    assert at.sidebar.text_input(key="hidden").value == "256, 128"
+    assert at.number_input(key="beta").value == 1.0 and at.select_slider(key="lr").value == 3e-3
+    assert not at.button(key="start").disabled and at.button(key="pause").disabled
+    assert "press **Start**" in at.info[0].value
+    assert not at.error
+
+
+def test_short_digits_run_completes_and_shows_its_numbers(app, engine_):
+    at = app
+    small(at, 3, "64")
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error
+    rid = run_id(at)
+    assert at.query_params["run"] in (rid, [rid])
+    assert at.button(key="start").disabled                       # one live run per page
+    assert engine_.wait(rid, 120) == "finished"
+    at.run()
+    assert not at.exception and not at.error
+    summary = engine_.view(rid)["summary"]
+    assert "Finished" in at.success[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["ELBO"] == f"{summary['val']['elbo']:.2f}"
+    assert metrics["KL"] == f"{summary['val']['kl']:.2f}"
+    assert metrics["Active units"] == f"{summary['val']['active_units']} / 2"
+    charts = {json.loads(c.proto.spec).get("title"): c for c in at.get("vega_lite_chart")}
+    assert set(figs.TERM_TITLES.values()) | {"Rate–distortion plane", "Probe set in latent space",
+                                             "KL per latent dimension"} <= set(charts)
+    curve = chart_table(charts[figs.TERM_TITLES["recon"]])      # the data the browser plots
+    spe = engine_.view(rid)["meta"]["steps_per_epoch"]
+    val = curve[curve["split"] == "validation"]
+    assert val["step"].tolist() == [spe, 2 * spe, 3 * spe]
+    assert val["value"].iloc[-1] == pytest.approx(
+        engine_.view(rid)["val_rows"][-1]["val_recon"])
+    latent = chart_table(charts["Probe set in latent space"])
+    assert (latent["kind"] == "point").sum() == min(jobs.PROBE_N, engine_.view(rid)["meta"]["n_val"])
+    assert engine_.view(rid)["config"].model.hidden == [64]
+    assert not at.button(key="start").disabled
+
+
+def test_bad_settings_give_messages(app, engine_):
+    at = app
+    n_runs = len(engine_.list())
+    at.sidebar.text_input(key="hidden").set_value("many")
+    at.button(key="start").click().run()
+    assert "hidden widths" in at.error[0].value and "256, 128" in at.error[0].value
+    at.sidebar.text_input(key="hidden").set_value("32")
+    at.sidebar.selectbox(key="dataset").set_value("moons").run()
+    at.sidebar.radio(key="body").set_value("conv")
+    at.button(key="start").click().run()
+    assert "conv body needs image data" in at.error[0].value
+    at.sidebar.radio(key="body").set_value("mlp")
+    at.sidebar.selectbox(key="dataset").set_value("file").run()
+    at.button(key="start").click().run()
+    assert "upload a file" in at.error[0].value
+    at.sidebar.selectbox(key="dataset").set_value("digits").run()
+    at.sidebar.number_input(key="subset").set_value(5000).run()   # digits has ~1,400 for training
+    assert "subset 5000 is larger than the" in at.sidebar.error[0].value
+    at.button(key="start").click().run()
+    assert "Cannot start" in at.main.error[0].value and "subset 5000" in at.main.error[0].value
+    assert not at.exception and len(engine_.list()) == n_runs    # nothing was started
+
+
+def test_missing_mnist_is_a_clean_message(app, engine_):
+    at = app
+    at.sidebar.selectbox(key="dataset").set_value("mnist").run()
+    at.sidebar.text_input(key="data_path").set_value("/nonexistent/mnist.npz")
+    at.button(key="start").click().run()
+    rid = run_id(at)
+    assert engine_.wait(rid, 120) == "failed"
+    at.run()
+    assert not at.exception
+    err = at.error[0].value
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_controls_step_pause_resume_stop_and_live_beta(app, engine_):
+    at, eng = app, engine_
+    small(at, 500)
+    at.button(key="step").click().run()                          # no run yet: start paused, one step
+    rid = run_id(at)
+    until(lambda: eng.view(rid)["progress"].get("step") == 1, what="one step")
+    assert eng.view(rid)["status"] == "paused"
+    at.run()
+    assert at.button(key="pause").label == "Resume"
+    at.number_input(key="beta").set_value(2.5).run()             # live β: reaches the worker
+    at.button(key="step").click().run()
+    until(lambda: eng.view(rid)["progress"].get("step") == 2, what="a second step")
+    v = eng.view(rid)
+    assert v["rows"][-1]["beta"] == 2.5 and {"step": 1, "param": "beta", "value": 2.5} in v["events"]
+    at.button(key="pause").click().run()                         # Resume
+    assert eng.view(rid)["status"] == "running"
+    assert at.button(key="pause").label == "Pause"
+    at.button(key="stop").click().run()
+    assert eng.wait(rid, 60) == "stopped"
+    at.run()
+    assert "stopped by the user" in at.warning[0].value
+    at.button(key="reset").click().run()                         # a fresh page; the run is kept
+    assert "train_run" not in at.session_state and eng.view(rid)["status"] == "stopped"
+
+
+def test_query_string_reattaches_and_unknown_runs_warn(engine_):
+    rid = engine_.submit(RunConfig.from_dict({"model": {"hidden": [16]}, "train": {"epochs": 1}}))
+    assert engine_.wait(rid, 120) == "finished"
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["run"] = rid
+    at.run()
+    assert not at.exception and run_id(at) == rid and "Finished" in at.success[0].value
+    at2 = AppTest.from_file(PAGE, default_timeout=60)
+    at2.query_params["run"] = "no-such-run"
+    at2.run()
+    assert not at2.exception and "not known here" in at2.warning[0].value
+
+
+def test_own_uploaded_file_trains(app, engine_):
+    at = app
+    x = (np.random.default_rng(0).random((200, 6, 6)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=np.arange(200) % 3)
+    path = engine_.save_upload(buf.getvalue(), "mine.npz")
+    at.session_state["uploads"] = {"mine.npz": str(path)}       # as the uploader leaves it
+    at.sidebar.selectbox(key="dataset").set_value("file").run()
+    small(at, 2, "16")
+    at.button(key="start").click().run()
+    assert not at.error, at.error
+    rid = run_id(at)
+    assert engine_.wait(rid, 120) == "finished"
+    v = engine_.view(rid)
+    assert v["config"].data.path == str(path) and v["meta"]["data_shape"] == [1, 6, 6]
+    assert v["meta"]["class_names"] == ["0", "1", "2"]
+
+
+def test_session_cap_is_a_message(app, engine_):
+    at = app
+    me = at.session_state["train_run"] if "train_run" in at.session_state else None
+    assert me is None
+    owner = next((r["owner"] for r in engine_.list() if r["owner"]), None)
+    started = sum(1 for r in engine_.list() if r["owner"] == owner) if owner else 0
+    engine_.max_runs_per_session = started + 1
+    try:
+        small(at, 1, "16")
+        at.button(key="start").click().run()
+        engine_.wait(run_id(at), 120)
+        at.run()
+        at.button(key="start").click().run()
+        assert "limit" in at.error[0].value
+        assert "LATENT_EXPLORER_MAX_RUNS_PER_SESSION" in at.error[0].value
+    finally:
+        engine_.max_runs_per_session = 20
+
+
+@pytest.mark.parametrize("dataset,over,charts", [
+    ("moons", {"likelihood": "gaussian"}, {"Data (grey) and reconstructions", "KL per latent dimension"}),
+    ("digits", {"kind": "ae", "body": "conv"}, {"Probe set in latent space"}),
+])
+def test_toy_and_autoencoder_runs_draw_their_views(app, engine_, dataset, over, charts):
+    at = app
+    at.sidebar.selectbox(key="dataset").set_value(dataset).run()
+    for key, value in over.items():
+        widget = at.sidebar.radio(key=key) if key in ("kind", "body") else at.sidebar.selectbox(key=key)
+        widget.set_value(value).run()
+    small(at, 2, "16")
+    at.button(key="start").click().run()
+    assert not at.error, at.error
+    rid = run_id(at)
+    assert engine_.wait(rid, 120) == "finished"
+    at.run()
+    assert not at.exception and not at.error
+    titles = {json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")}
+    assert charts <= titles
+    if over.get("kind") == "ae":                                 # no KL term: no R–D plane, no KL bars
+        assert "Rate–distortion plane" not in titles and "KL per latent dimension" not in titles
+        assert any("no KL term" in i.value for i in at.info)
+
+
+def test_a_run_from_an_earlier_server_shows_its_final_state(engine_):
+    from explorer import store
+    from explorer.models import build_model
+    cfg = RunConfig.from_dict({"model": {"hidden": [16]}, "train": {"epochs": 1}})
+    store.save_run(engine_.runs_dir / "from-before", cfg, build_model(cfg.model, (1, 8, 8), "cpu"),
+                   [{"step": 1.0, "recon": 40.0, "kl": 0.1, "beta_kl": 0.1, "loss": 40.1}],
+                   {"status": "finished", "steps": 1, "epochs": 1.0, "data_shape": [1, 8, 8]})
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["run"] = "from-before"
+    at.run()
+    assert not at.exception and not at.error and run_id(at) == "from-before"
+    titles = {json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")}
+    assert "Probe set in latent space" in titles                 # encoded with the saved weights
+    assert any("Final state" in h.value for h in at.subheader)
