@@ -20,7 +20,8 @@ st.markdown(
     "Start with a shipped model below, or open **Train** in the sidebar.")
 
 runs = store.list_runs(store.SHIPPED_ROOT)
-runs2d = [r for r in runs if r.config.model.latent_dim == 2]
+# the featured models: 2-D latents, not the members of the β lab's sweeps
+runs2d = [r for r in runs if r.config.model.latent_dim == 2 and not r.run_id.startswith("sweep-")]
 if not runs2d:
     st.warning("No shipped 2-D model found in trained/. Rebuild them with "
                "`python -m explorer pretrain`.")

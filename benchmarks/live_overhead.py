@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -140,7 +141,7 @@ def in_app(a, work: Path) -> tuple[float, float]:
             page.get_by_role("button", name="Start").click()
             page.get_by_text("images/s").wait_for(timeout=120_000)     # training has started
             probe.recording = True
-            page.get_by_text("Finished").wait_for(timeout=3_600_000)
+            page.get_by_text(re.compile(r"^Finished .*steps in")).wait_for(timeout=3_600_000)
             probe.recording = False
             browser.close()
         summaries = [json.loads(p.read_text()) for p in runs.glob("*/summary.json")]

@@ -234,105 +234,129 @@ class _Rate:
         return self.value
 
 
+class _JobRunner:
+    """One job inside a worker: load the data, then train step by step, obeying controls,
+    publishing rows, progress and snapshots, checkpointing at epoch ends and at the end."""
+
+    def __init__(self, run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
+                 inbox: Connection, outbox: Connection):
+        from . import data
+        from .training import Trainer
+        self.run_id, self.run_dir, self.opts = run_id, run_dir, opts
+        self.inbox, self.outbox = inbox, outbox
+        self.cfg = RunConfig.from_dict(cfg_dict)
+        ds = data.load(self.cfg.data, max_bytes=opts.get("max_bytes", data.DEFAULT_MAX_BYTES))
+        self.trainer = Trainer(self.cfg, ds, device="cpu")
+        n = min(PROBE_N, len(ds.x_val))
+        self.probe_x = ds.x_val[:n]
+        self.recon_x = ds.x_val[:RECON_N] if ds.is_image else self.probe_x
+        self.extra = {"owner": opts.get("owner", ""), "run_id": run_id, "name": self.cfg.name}
+        self.ctl = _Controls(paused=opts.get("start_paused", False))
+        self.disk = RowLog(MAX_DISK_ROWS, self.cfg.train.log_every)    # rows for metrics.csv
+        self.unsent: list[dict] = []
+        self.rate = _Rate()
+        self.last_flush = self.next_snap = 0.0
+        self.send("started", {
+            "total_steps": self.trainer.total_steps, "steps_per_epoch": self.trainer.steps_per_epoch,
+            "batch_size": self.trainer.batch_size,
+            "n_train": len(ds.x_train), "n_val": len(ds.x_val), "data_shape": list(ds.data_shape),
+            "is_image": ds.is_image, "class_names": ds.class_names,
+            "probe_labels": None if ds.y_val is None else ds.y_val[:n].numpy(),
+            "probe_x": self.probe_x.numpy() if not ds.is_image else None,
+            "originals": self.recon_x.numpy() if ds.is_image else None,
+            "checksum": ds.checksum,
+        })
+        self.t0 = time.time()                # training time starts here, as in training.fit
+
+    def send(self, kind: str, *payload) -> None:
+        self.outbox.send((kind, self.run_id, *payload))
+
+    def progress(self) -> dict:
+        tr, ctl = self.trainer, self.ctl
+        wall = self.rate.update(tr.samples_seen, ctl.idle)
+        left = (tr.total_steps - tr.step_count) * tr.batch_size
+        return {"step": tr.step_count, "total_steps": tr.total_steps, "epoch": tr.epoch_float,
+                "epochs": self.cfg.train.epochs, "samples": tr.samples_seen, "img_s": wall,
+                "step_img_s": tr._img_s, "eta_s": left / wall if wall > 0 else None,
+                "elapsed_s": time.time() - self.t0, "events": list(tr.events),
+                "paused": ctl.paused, "seq": ctl.seq, "beta": tr.beta, "lr": tr.lr}
+
+    def flush(self) -> None:
+        """Send the rows not sent yet, with the progress."""
+        self.send("rows", self.unsent, self.progress())
+        self.unsent, self.last_flush = [], time.time()
+
+    def snapshot(self) -> None:
+        """Send a snapshot; space the next one out if this one was slow (≤ 5 % of the time)."""
+        a = time.perf_counter()
+        self.send("snapshot", _snapshot(self.trainer, self.probe_x, self.recon_x))
+        cost = time.perf_counter() - a
+        self.next_snap = time.time() + max(self.opts.get("snapshot_seconds", 1.0), cost / SNAPSHOT_BUDGET)
+
+    def why_stop(self) -> tuple[str, str | None] | None:
+        """(status, reason) when the run must end now, else None."""
+        limit = self.opts.get("max_seconds", math.inf)
+        if self.ctl.stop:
+            return "stopped", "stopped by the user"
+        if self.trainer.done:
+            return "finished", None
+        if time.time() - self.t0 > limit:
+            return "stopped", f"reached the maximum run duration ({limit:.0f} s)"
+        return None
+
+    def step(self) -> None:
+        """One training step, its row, and whatever it is time to publish or save."""
+        from .training import checkpoint, val_row
+        tr = self.trainer
+        single = self.ctl.pending_steps > 0
+        if single:
+            self.ctl.pending_steps -= 1
+        row = tr.step()
+        if tr.at_epoch_end:
+            tr.last_val = tr.evaluate()
+            row.update(val_row(tr.last_val))
+        self.disk.add(row)
+        self.unsent.append(row)
+        now = time.time()
+        if now - self.last_flush > 0.1 or single or tr.at_epoch_end:
+            self.flush()
+        if now >= self.next_snap or single:
+            self.snapshot()
+        if tr.at_epoch_end and not tr.done:
+            checkpoint(tr, self.run_dir, self.disk.rows, "running", now - self.t0, extra=self.extra)
+
+    def run(self) -> None:
+        from .training import TrainingDiverged, checkpoint
+        self.snapshot()
+        while True:
+            _apply_controls(self.inbox, self.ctl, self.trainer, block=self.ctl.idle)
+            end = self.why_stop()
+            if end:
+                status, reason = end
+                break
+            if self.ctl.idle:                           # paused: keep the page's progress fresh
+                if self.unsent or time.time() - self.last_flush > 1.0:
+                    self.flush()
+                continue
+            try:
+                self.step()
+            except TrainingDiverged as e:
+                status, reason = "diverged", str(e)
+                break
+        self.ctl.paused = False
+        self.flush()
+        self.snapshot()
+        self.send("saving")
+        reason = reason or self.trainer.stop_reason
+        summary = checkpoint(self.trainer, self.run_dir, self.disk.rows, status, time.time() - self.t0,
+                             final=True, extra=dict(self.extra, reason=reason),
+                             iwae_k=self.opts.get("iwae_k", 0))
+        self.send("done", status, reason, summary, None)
+
+
 def _run_job(run_id: str, cfg_dict: dict, run_dir: Path, opts: dict,
              inbox: Connection, outbox: Connection) -> None:
-    from . import data
-    from .training import Trainer, TrainingDiverged, checkpoint, val_row
-
-    cfg = RunConfig.from_dict(cfg_dict)
-    ds = data.load(cfg.data, max_bytes=opts.get("max_bytes", data.DEFAULT_MAX_BYTES))
-    trainer = Trainer(cfg, ds, device="cpu")
-    extra = {"owner": opts.get("owner", ""), "run_id": run_id, "name": cfg.name}
-    n = min(PROBE_N, len(ds.x_val))
-    probe_x = ds.x_val[:n]
-    recon_x = ds.x_val[:RECON_N] if ds.is_image else probe_x
-    outbox.send(("started", run_id, {
-        "total_steps": trainer.total_steps, "steps_per_epoch": trainer.steps_per_epoch,
-        "batch_size": trainer.batch_size,
-        "n_train": len(ds.x_train), "n_val": len(ds.x_val), "data_shape": list(ds.data_shape),
-        "is_image": ds.is_image, "class_names": ds.class_names,
-        "probe_labels": None if ds.y_val is None else ds.y_val[:n].numpy(),
-        "probe_x": probe_x.numpy() if not ds.is_image else None,
-        "originals": recon_x.numpy() if ds.is_image else None,
-        "checksum": ds.checksum,
-    }))
-    t0 = time.time()                         # training time starts here, as in training.fit
-    max_seconds = opts.get("max_seconds", math.inf)
-    snap_every = opts.get("snapshot_seconds", 1.0)
-    ctl = _Controls(paused=opts.get("start_paused", False))
-    disk = RowLog(MAX_DISK_ROWS, cfg.train.log_every)   # rows for metrics.csv
-    unsent: list[dict] = []
-    rate = _Rate()
-    last_flush = 0.0
-    status, reason = "finished", None
-
-    def progress() -> dict:
-        wall = rate.update(trainer.samples_seen, ctl.idle)
-        left = (trainer.total_steps - trainer.step_count) * trainer.batch_size
-        return {"step": trainer.step_count, "total_steps": trainer.total_steps,
-                "epoch": trainer.epoch_float, "epochs": cfg.train.epochs,
-                "samples": trainer.samples_seen, "img_s": wall, "step_img_s": trainer._img_s,
-                "eta_s": left / wall if wall > 0 else None, "elapsed_s": time.time() - t0,
-                "events": list(trainer.events), "paused": ctl.paused, "seq": ctl.seq,
-                "beta": trainer.beta, "lr": trainer.lr}
-
-    def flush() -> None:
-        nonlocal unsent, last_flush
-        outbox.send(("rows", run_id, unsent, progress()))
-        unsent, last_flush = [], time.time()
-
-    def snapshot() -> None:
-        nonlocal next_snap
-        a = time.perf_counter()
-        outbox.send(("snapshot", run_id, _snapshot(trainer, probe_x, recon_x)))
-        cost = time.perf_counter() - a
-        next_snap = time.time() + max(snap_every, cost / SNAPSHOT_BUDGET)
-
-    next_snap = 0.0
-    snapshot()
-    while True:
-        _apply_controls(inbox, ctl, trainer, block=ctl.idle)
-        if ctl.stop:
-            status, reason = "stopped", "stopped by the user"
-            break
-        if trainer.done:
-            break
-        if time.time() - t0 > max_seconds:
-            status = "stopped"
-            reason = f"reached the maximum run duration ({max_seconds:.0f} s)"
-            break
-        if ctl.idle:
-            if unsent or time.time() - last_flush > 1.0:
-                flush()
-            continue
-        single = ctl.pending_steps > 0
-        if single:
-            ctl.pending_steps -= 1
-        try:
-            row = trainer.step()
-        except TrainingDiverged as e:
-            status, reason = "diverged", str(e)
-            break
-        if trainer.at_epoch_end:
-            trainer.last_val = trainer.evaluate()
-            row.update(val_row(trainer.last_val))
-        disk.add(row)
-        unsent.append(row)
-        now = time.time()
-        if now - last_flush > 0.1 or single or trainer.at_epoch_end:
-            flush()
-        if now >= next_snap or single:
-            snapshot()
-        if trainer.at_epoch_end and not trainer.done:
-            checkpoint(trainer, run_dir, disk.rows, "running", time.time() - t0, extra=extra)
-    ctl.paused = False
-    flush()
-    snapshot()
-    outbox.send(("saving", run_id))
-    reason = reason or trainer.stop_reason
-    summary = checkpoint(trainer, run_dir, disk.rows, status, time.time() - t0, final=True,
-                         extra=dict(extra, reason=reason), iwae_k=opts.get("iwae_k", 0))
-    outbox.send(("done", run_id, status, reason, summary, None))
+    _JobRunner(run_id, cfg_dict, run_dir, opts, inbox, outbox).run()
 
 
 # ===================================================================== server side

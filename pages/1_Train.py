@@ -47,18 +47,25 @@ S = st.session_state
 # ------------------------------------------------------------ the page's run
 
 def attach(run_id: str | None) -> None:
-    """Make ``run_id`` the page's run (None: no run) and mirror it in the URL."""
+    """Make ``run_id`` the page's run (None: no run) and mirror it in the URL. The β and lr
+    controls take the run's values at the top of the next script run (a widget's value
+    cannot change once the widget is drawn)."""
     if run_id is None:
         S.pop(RUN_KEY, None)
     else:
         S[RUN_KEY] = run_id
-        v = eng.view(run_id)
-        if v is not None and v["progress"].get("beta") is not None:
-            S["beta"] = float(v["progress"]["beta"])       # the live controls show the run's values
-            lr = v["progress"].get("lr")
-            if lr in tu.LR_CHOICES:
-                S["lr"] = lr
+        S["sync_controls"] = True
     common.query_set(run=run_id)
+
+
+def sync_controls() -> None:
+    """Show the attached run's current β and learning rate in the live controls."""
+    v = eng.view(S[RUN_KEY]) if S.get(RUN_KEY) else None
+    p = v["progress"] if v else {}
+    if p.get("beta") is not None:
+        S["beta"] = float(p["beta"])
+    if p.get("lr") in tu.LR_CHOICES:
+        S["lr"] = p["lr"]
 
 
 if RUN_KEY not in S:
@@ -79,6 +86,8 @@ if run_id and view is None:                  # e.g. a queued run dropped, or del
     run_id = None
 status = view["status"] if view else None
 live = status in jobs.LIVE
+if S.pop("sync_controls", False):
+    sync_controls()
 
 
 # ---------------------------------------------------------------- settings
@@ -117,15 +126,19 @@ def own_file_settings() -> str | None:
                          help=f"Images N×H×W or N×H×W×C (uint8 or floats in [0,1]), optional labels y; "
                               f"or a CSV table with an optional 'label' column. At most "
                               f"{limit / 2**20:.0f} MiB.")
-    if f is not None and f.name not in uploads:
-        content = f.getvalue()
+    seen: set = S.setdefault("upload_ids", set())
+    if f is not None and f.file_id not in seen:                  # a new upload: store and check it
+        seen.add(f.file_id)
+        S.pop("upload_error", None)
         try:
-            path = eng.save_upload(content, f.name, max_bytes=limit)
+            path = eng.save_upload(f.getvalue(), f.name, max_bytes=limit)
             from explorer import data
             data.load_array_file(path, max_bytes=limit)          # validates: never unpickles
             uploads[f.name] = str(path)
         except (jobs.EngineError, DataError) as e:
-            st.error(f"{f.name}: {e}")
+            S["upload_error"] = f"{f.name}: {e}"
+    if S.get("upload_error") and f is not None:
+        st.error(S["upload_error"])
     if not uploads:
         return None
     names = list(uploads)
@@ -144,6 +157,8 @@ def model_settings() -> dict:
     v["latent_dim"] = st.number_input("Latent dimension", 1, 256, DEFAULTS.model.latent_dim, key="latent_dim")
     v["likelihood"] = st.selectbox("Likelihood p(x|z)", ["bernoulli", "gaussian"], key="likelihood",
                                    help="Bernoulli: cross-entropy; Gaussian: squared error / 2σ²")
+    if v["likelihood"] == "bernoulli" and S.get("dataset") in DATASETS_TOY:
+        st.caption("For the 2-D sets, a Gaussian likelihood is the natural choice.")
     if v["likelihood"] == "gaussian":
         v["sigma"] = st.number_input("σ of p(x|z)", 0.001, 10.0, 0.1, 0.01, format="%.3f", key="sigma")
     v["mc_samples"] = st.number_input("L samples of z per image", 1, 64, 1, key="mc_samples",
@@ -428,7 +443,8 @@ def latent_views(rid: str, polling: bool) -> None:
         frame = replay_scrubber(history)
         st.vega_lite_chart(figs.latent_frame(frame["mu"], labels, names, dims),
                            figs.live_spec("latent", domain=domain, dims=dims), key="latent", width="stretch")
-        st.caption(f"Posterior means of {len(frame['mu']):,} validation images at epoch "
+        items = "images" if meta.get("is_image") else "points"
+        st.caption(f"Posterior means of {len(frame['mu']):,} validation {items} at epoch "
                    f"{frame['epoch']:.1f} (step {frame['step']:,}); dotted: the prior's 1, 2, 3σ circles."
                    + (f" Showing z{dims[0] + 1} and z{dims[1] + 1}, the two most active of {d} "
                       f"dimensions." if d > 2 else ""))

@@ -131,6 +131,10 @@ def _set_sliders(mk: str, z, ranges) -> None:
         st.session_state[_slider_key(mk, d)] = float(np.clip(round(float(v), 2), lo, hi))
 
 
+def _random_z(mk: str, ranges) -> None:
+    _set_sliders(mk, np.random.default_rng().standard_normal(len(ranges)), ranges)
+
+
 def _current_z(mk: str, d: int) -> np.ndarray:
     return np.array([st.session_state.get(_slider_key(mk, i), 0.0) for i in range(d)])
 
@@ -172,9 +176,10 @@ def _on_plane_select(ctx: dict) -> None:
 # ------------------------------------------------------------ the decoder
 
 @st.fragment
-def decoder_panel(model, mk: str, dims: list[dict], toy: dict | None) -> None:
-    """The decoded image, large, with its z, above one slider per dimension (by KL).
-    A fragment: moving a slider reruns only this panel (one tiny forward pass)."""
+def decoder_panel(model, mk: str, dims: list[dict], ranges: list, toy: dict | None) -> None:
+    """The decoded image, large, with its z, above one slider per dimension (``dims``, by
+    KL; ``ranges`` in dimension order). A fragment: moving a slider reruns only this panel
+    (one tiny forward pass), not the page."""
     t0 = time.perf_counter()
     d = model.latent_dim
     z = _current_z(mk, d)
@@ -187,14 +192,11 @@ def decoder_panel(model, mk: str, dims: list[dict], toy: dict | None) -> None:
                         width="stretch", key="ex_toy_point")
         st.caption(f"decoder mean at z = {_fmt_z(z)}")
     b1, b2, b3 = st.columns(3)
-    b1.button("z = 0", on_click=_set_sliders, args=(mk, np.zeros(d), [s["range"] for s in
-                                                                          sorted(dims, key=lambda s: s["dim"])]),
+    b1.button("z = 0", on_click=_set_sliders, args=(mk, np.zeros(d), ranges),
               help="Move every slider to 0, the prior's mean.")
-    if b2.button("🎲 random", help="A random z from the prior."):
-        _set_sliders(mk, np.random.default_rng().standard_normal(d),
-                     [s["range"] for s in sorted(dims, key=lambda s: s["dim"])])
-        st.rerun(scope="fragment")
-    if b3.button("📍 mark", help="Redraw the plane with this z marked."):
+    b2.button("🎲 random", on_click=_random_z, args=(mk, ranges), help="A random z from the prior.")
+    if b3.button("📍 mark", help="Redraw the plane with this z marked (the marker does not follow "
+                                "the sliders live, so the plane is not redrawn at every move)."):
         st.rerun(scope="app")
     box = st.container(height=420) if d > 6 else st.container()
     with box:
@@ -256,7 +258,7 @@ choice = by_key[model_key]
 common.query_set(model=model_key)
 run_dir = Path(choice["run_dir"])
 weights = run_dir / store.WEIGHTS
-
+LIVE = ("running", "paused", "starting")
 
 
 @st.fragment(run_every=3)
@@ -269,7 +271,11 @@ def wait_for_checkpoint() -> None:
 
 
 if not weights.is_file():
-    wait_for_checkpoint()
+    if choice["status"] in LIVE:
+        wait_for_checkpoint()
+    else:
+        st.error(f"This run ({choice['status']}) has no weights file: its folder may have been "
+                 "moved or deleted. Pick another model.")
     st.stop()
 try:
     run = store.open_run(run_dir)
@@ -308,7 +314,7 @@ def live_watch() -> None:
 
 
 with st.sidebar:
-    if not choice["shipped"] and choice["status"] in ("running", "paused", "starting"):
+    if not choice["shipped"] and choice["status"] in LIVE:
         live_watch()
     st.caption(f"{cfg.model.kind.upper()}, {D}-D latent, {cfg.data.name}, β = {cfg.train.beta:g}. "
                f"Run folder: `{run_dir.name}`")
@@ -355,10 +361,13 @@ z_pts = L.sample_z(mu, lv, seed=1) if position == "sampled z" else mu.astype(np.
 specs = slider_specs(D, mu, lv, kind)
 slider_ranges = [s["range"] for s in sorted(specs, key=lambda s: s["dim"])]
 
-# ---- first visit of this model in this session: z from the link, else 0
+# ---- first visit of this model in this session: z from the link, else 0; later visits keep
+# the sliders' values, inside their current ranges (a live run's codes move between epochs)
 if _slider_key(mk, 0) not in st.session_state:
     z0 = _parse_z(common.query_get("z"), D) if asked == model_key else None
     _set_sliders(mk, z0 if z0 is not None else np.zeros(D), slider_ranges)
+else:
+    _set_sliders(mk, _current_z(mk, D), slider_ranges)
 
 # ---- projection and held dimensions
 proj_kind, tsne_cap = "dims", 1000
@@ -450,7 +459,7 @@ if is_toy and enc is not None:
                "names": class_names}
 with right:
     st.subheader("Decoder")
-    decoder_panel(model, mk, specs, toy_ctx)
+    decoder_panel(model, mk, specs, slider_ranges, toy_ctx)
 
 z_now = _current_z(mk, D)
 extra_markers, ellipse_parts, paths = [], [], []

@@ -141,6 +141,19 @@ def test_beta_and_lr_changes_reach_the_worker(eng):
     assert store.read_summary(v["run_dir"])["events"][0] == {"step": 2, "param": "beta", "value": 4.0}
 
 
+def test_maximum_run_duration_stops_and_saves(eng):
+    eng.max_run_seconds = 1.0                                   # LATENT_EXPLORER_MAX_RUN_SECONDS
+    try:
+        rid = eng.submit(tiny(epochs=100_000), "gina")
+    finally:
+        eng.max_run_seconds = 1800.0
+    assert eng.wait(rid, 90) == "stopped"
+    v = eng.view(rid)
+    assert "maximum run duration" in v["reason"] and v["progress"]["step"] > 0
+    s = store.read_summary(v["run_dir"])
+    assert s["status"] == "stopped" and "maximum run duration" in s["reason"]
+
+
 def test_bad_data_fails_with_the_reason(eng, tmp_path):
     cfg = RunConfig.from_dict({"data": {"name": "file", "path": str(tmp_path / "missing.npz")},
                                "train": {"epochs": 1}})

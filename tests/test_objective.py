@@ -10,11 +10,10 @@ from explorer import objective as O
 from explorer.config import ModelConfig
 from explorer.models import build_model
 
-torch.set_default_dtype(torch.float64)
-
 
 @pytest.fixture(autouse=True)
-def _restore_dtype():
+def _float64_here():
+    """These checks run in float64; the default is restored for every other test module."""
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(torch.float32)

@@ -316,6 +316,18 @@ def test_controls_step_pause_resume_stop_and_live_beta(app, engine_):
     assert "train_run" not in at.session_state and eng.view(rid)["status"] == "stopped"
 
 
+def test_a_run_opens_from_the_run_list(app, engine_):
+    rid = engine_.submit(RunConfig.from_dict({"model": {"hidden": [16]},
+                                              "train": {"epochs": 1, "beta": 2.0}}))
+    engine_.wait(rid, 120)
+    at = app
+    at.run()
+    at.selectbox(key="open_pick").set_value(rid)
+    at.button(key="open_run").click().run()
+    assert not at.exception and run_id(at) == rid and "Finished" in at.success[0].value
+    assert at.number_input(key="beta").value == 2.0             # the live control shows its β
+
+
 def test_query_string_reattaches_and_unknown_runs_warn(engine_):
     rid = engine_.submit(RunConfig.from_dict({"model": {"hidden": [16]}, "train": {"epochs": 1}}))
     assert engine_.wait(rid, 120) == "finished"
@@ -329,22 +341,37 @@ def test_query_string_reattaches_and_unknown_runs_warn(engine_):
     assert not at2.exception and "not known here" in at2.warning[0].value
 
 
-def test_own_uploaded_file_trains(app, engine_):
-    at = app
-    x = (np.random.default_rng(0).random((200, 6, 6)) * 255).astype(np.uint8)
+def npz_bytes(**arrays) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, x=x, y=np.arange(200) % 3)
-    path = engine_.save_upload(buf.getvalue(), "mine.npz")
-    at.session_state["uploads"] = {"mine.npz": str(path)}       # as the uploader leaves it
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_own_uploaded_file_previews_and_trains(app, engine_):
+    at = app
     at.sidebar.selectbox(key="dataset").set_value("file").run()
+    bad = io.BytesIO()
+    np.save(bad, np.array([{"a": 1}], dtype=object), allow_pickle=True)   # a pickle inside
+    at.sidebar.get("file_uploader")[0].set_value(("evil.npy", bad.getvalue(), "application/octet-stream")).run()
+    assert not at.exception and "evil.npy" in at.sidebar.error[0].value
+    x = (np.random.default_rng(0).random((200, 6, 6)) * 255).astype(np.uint8)
+    at.sidebar.get("file_uploader")[0].set_value(
+        ("mine.npz", npz_bytes(x=x, y=np.arange(200) % 3), "application/octet-stream")).run()
+    assert not at.exception and not at.sidebar.error
+    assert at.sidebar.selectbox(key="upload_pick").value == "mine.npz"
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "of 1×6×6" in captions and "3 classes" in captions   # the preview: shape, classes, counts
+    assert "Labels: 0:" in captions
+    assert len(at.sidebar.get("image")) == 1                    # a grid of samples
     small(at, 2, "16")
     at.button(key="start").click().run()
-    assert not at.error, at.error
+    assert not at.main.error, at.main.error
     rid = run_id(at)
     assert engine_.wait(rid, 120) == "finished"
     v = engine_.view(rid)
-    assert v["config"].data.path == str(path) and v["meta"]["data_shape"] == [1, 6, 6]
-    assert v["meta"]["class_names"] == ["0", "1", "2"]
+    stored = at.session_state["uploads"]["mine.npz"]
+    assert v["config"].data.path == stored and stored.startswith(str(engine_.runs_dir / "uploads"))
+    assert v["meta"]["data_shape"] == [1, 6, 6] and v["meta"]["class_names"] == ["0", "1", "2"]
 
 
 def test_session_cap_is_a_message(app, engine_):

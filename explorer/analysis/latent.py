@@ -197,7 +197,7 @@ def aggregate_moments(mu, logvar, kind: str = "vae"):
     return mu.mean(0), np.sqrt(var)
 
 
-def class_means(z, labels, n_classes: int | None = None) -> dict[int, np.ndarray]:
+def class_means(z, labels) -> dict[int, np.ndarray]:
     """The mean latent vector of each class present in ``labels``."""
     z = np.asarray(z, dtype=np.float64)
     labels = np.asarray(labels)
