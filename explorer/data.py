@@ -201,6 +201,18 @@ def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,
     return _assemble(cfg, source)
 
 
+def available_offline(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None) -> bool:
+    """True when :func:`load` can read ``cfg``'s data here without downloading anything."""
+    if cfg.name == "digits" or cfg.is_toy:
+        return True
+    if cfg.path:
+        return pathlib.Path(cfg.path).expanduser().exists()
+    if cfg.name in ("mnist", "fashion-mnist"):
+        folder = pathlib.Path(cache_dir or default_cache_dir()) / cfg.name
+        return all(p is not None for p in _find_idx_files(folder).values())
+    return False
+
+
 def binarize(x: torch.Tensor, mode: str, *, threshold: float = 0.5,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Binary images from grey ones in [0, 1].
@@ -635,6 +647,8 @@ def _read_npy(path: pathlib.Path) -> np.ndarray:
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":
             raise DataError(f"{path.name} is not a .npy file: save the array with numpy.save")
+        f.seek(0)
+        _check_npy_header(f, path.stat().st_size, path.name)
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -646,12 +660,16 @@ def _read_npz(path: pathlib.Path, max_bytes: int) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(path) as zf:
             unpacked = sum(info.file_size for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError) as e:
+            if unpacked > max_bytes:
+                raise DataError(f"{path.name} unpacks to {_mib(unpacked)}, more than the limit of "
+                                f"{_mib(max_bytes)}: use fewer or smaller images")
+            for info in zf.infolist():
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as f:
+                        _check_npy_header(f, info.file_size, f"{path.name}: member {info.filename!r}")
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
         raise DataError(f"{path.name} is not a valid .npz file ({e}): save it with numpy.savez "
                         f"or numpy.savez_compressed") from None
-    if unpacked > max_bytes:
-        raise DataError(f"{path.name} unpacks to {_mib(unpacked)}, more than the limit of {_mib(max_bytes)}: "
-                        f"use fewer or smaller images")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -662,6 +680,31 @@ def _read_npz(path: pathlib.Path, max_bytes: int) -> dict[str, np.ndarray]:
             raise DataError(f"{path.name}: member {key!r} is not a NumPy array: "
                             f"save the file with numpy.savez or numpy.savez_compressed")
     return arrays
+
+
+def _check_npy_header(f, size: int, where: str) -> None:
+    """The shape in a .npy header must fit in the ``size`` bytes that hold it: numpy allocates
+    the whole declared array before reading, so a lying header (a tiny file claiming
+    10,000×10,000×10,000 pixels) would otherwise exhaust the server's memory."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):           # 3.0 differs only by UTF-8 field names
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            return                      # an unknown version: np.load refuses it
+        if dtype.hasobject:
+            return                      # refused by np.load(allow_pickle=False), unread
+        declared = math.prod(shape) * dtype.itemsize
+        header = f.tell()
+    except (ValueError, TypeError, OverflowError, EOFError):
+        return                          # not a .npy header: np.load reports it
+    if declared > size - header:
+        raise DataError(f"{where}: its header promises an array of shape {_shape(tuple(shape))} "
+                        f"({_mib(declared)}) but the file holds only {_mib(max(size - header, 0))}; "
+                        f"the file is damaged or not written by numpy.save")
 
 
 def _unreadable(name: str, e: Exception) -> str:

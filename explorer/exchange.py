@@ -130,7 +130,7 @@ def import_run(data: bytes, runs_root: Path, *, max_bytes: int, owner: str = "",
     if probe is not None:
         _check_probe(probe, data_shape)
 
-    config = _neutralise_paths(config)
+    config = _clean_name(_neutralise_paths(config))
     original_id = summary.get("run_id") if isinstance(summary.get("run_id"), str) else ""
     status = summary.get("status")
     if status not in ENDED:
@@ -393,6 +393,16 @@ def _neutralise_paths(config: RunConfig) -> RunConfig:
         return config.replace(data={"path": None})
     name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(path).replace("\\", "/")).name)[:100] or "data"
     return config.replace(data={"path": f"imported-{name}"})
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _clean_name(config: RunConfig) -> RunConfig:
+    """The run's display name from another server, made safe to show: control characters
+    (line breaks, terminal escapes) become spaces, at most ``store.MAX_NAME`` characters."""
+    name = " ".join(_CONTROL_CHARS.sub(" ", config.name).split())[:store.MAX_NAME]
+    return config if name == config.name else config.replace(name=name)
 
 
 def _fresh_id(hint: str) -> str:

@@ -319,7 +319,8 @@ def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed
             summary["val"] = {k: trainer.last_val[k]
                               for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")}
     summary.update(extra or {})
-    store.save_run(run_dir, trainer.config, trainer.model, rows, summary)
+    # epoch checkpoints survive a killed process (atomic renames); the final one is also fsynced
+    store.save_run(run_dir, trainer.config, trainer.model, rows, summary, durable=final)
     return summary
 
 

@@ -34,12 +34,7 @@ DEFAULTS = RunConfig()
 common.page_setup("Train", "🏋️")
 
 
-def get_engine() -> jobs.Engine:
-    eng = common.engine()
-    return jobs.get_engine() if eng.closed else eng
-
-
-eng = get_engine()
+eng = common.engine()
 me = common.owner()
 S = st.session_state
 
@@ -123,6 +118,7 @@ def own_file_settings() -> str | None:
     limit = settings.get().upload_bytes
     uploads: dict = S.setdefault("uploads", {})
     f = st.file_uploader("Your data (.npz, .npy or .csv)", type=["npz", "npy", "csv"], key="upload",
+                         max_upload_size=max(1, limit // 2**20),
                          help=f"Images N×H×W or N×H×W×C (uint8 or floats in [0,1]), optional labels y; "
                               f"or a CSV table with an optional 'label' column. At most "
                               f"{limit / 2**20:.0f} MiB.")
@@ -211,6 +207,7 @@ def data_check(v: dict) -> str | None:
         st.error(f"Data: {e}")
         return str(e)
     st.caption(tu.describe_line(d))
+    data_info["n_train"] = d["n_train"]
     if v["dataset"] == "file":
         if d["is_image"]:
             st.image(figs.sample_grid(d["samples"]), clamp=True, caption="the first training items")
@@ -218,6 +215,8 @@ def data_check(v: dict) -> str | None:
             st.caption("Labels: " + ", ".join(f"{k}: {n}" for k, n in d["label_counts"].items()))
     return None
 
+
+data_info: dict = {}      # filled by data_check(): the training-set size, when known
 
 # the model and training settings data_check() needs to build a config (only its data part is used)
 values_defaults = {"kind": "vae", "body": "mlp", "hidden": "16", "latent_dim": 2,
@@ -235,6 +234,8 @@ with st.sidebar:
         values.update(model_settings())
     with st.expander("Training", expanded=False):
         values.update(train_settings())
+        if note := tu.batch_note(int(values["batch_size"]), data_info.get("n_train")):
+            st.warning(note)
 
 
 # ---------------------------------------------------------------- controls

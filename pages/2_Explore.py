@@ -23,7 +23,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import data as data_mod
-from explorer import store
+from explorer import settings, store
 from explorer.analysis import latent as L
 from explorer.config import RunConfig
 from explorer.figures import latent as F
@@ -52,19 +52,6 @@ def _dataset(config_json: str) -> dict:
             keep = np.sort(np.random.default_rng(0).choice(len(x), MAX_POINTS, replace=False))
         out[split] = (x[keep].clone(), None if y is None else y[keep].clone())
     return out
-
-
-def _dataset_available(cfg: RunConfig) -> bool:
-    """True when the run's data can be read here without a download."""
-    d = cfg.data
-    if d.name == "digits" or d.is_toy:
-        return True
-    if d.path:
-        return Path(d.path).expanduser().exists()
-    if d.name in ("mnist", "fashion-mnist"):
-        folder = data_mod.default_cache_dir() / d.name
-        return all(p is not None for p in data_mod._find_idx_files(folder).values())
-    return False
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -323,7 +310,7 @@ with st.sidebar:
 sources = []
 if (run_dir / store.PROBE).is_file():
     sources.append("probe")
-if _dataset_available(cfg):
+if data_mod.available_offline(cfg.data):
     sources += ["val", "train"]
 enc = None
 with st.sidebar:
@@ -592,10 +579,12 @@ if "Encode your image" in tabs and tabs["Encode your image"].open is not False:
             c, h, w = model.data_shape
             st.markdown(f"Upload a PNG or JPEG: it is turned into a {h}×{w} {'grey' if c == 1 else 'colour'} "
                         "image like the training data (light strokes on black, centred), then encoded.")
-            up = st.file_uploader("Your image", type=["png", "jpg", "jpeg"], key="ex_upload")
+            limit = min(settings.get().upload_bytes, L.MAX_UPLOAD_BYTES)
+            up = st.file_uploader("Your image", type=["png", "jpg", "jpeg"], key="ex_upload",
+                                  max_upload_size=max(1, limit // 2**20))
             if up is not None:
                 try:
-                    item = L.prepare_upload(up.getvalue(), model.data_shape)
+                    item = L.prepare_upload(up.getvalue(), model.data_shape, max_bytes=limit)
                 except L.ImageError as e:
                     st.error(f"Could not use this file: {e}")
                 else:

@@ -45,6 +45,40 @@ def engine(tmp_path):
 
 
 @pytest.fixture
+def page_engine():
+    """The process-wide engine that pages use under AppTest, over this test's runs folder,
+    with no pre-started worker (start one only if the test trains), shut down afterwards."""
+    from explorer import jobs
+    if jobs._ENGINE is not None:
+        jobs._ENGINE.shutdown()
+    jobs._ENGINE = jobs.Engine(prestart=0, max_jobs=1, snapshot_seconds=0.5)
+    yield jobs._ENGINE
+    jobs._ENGINE.shutdown()
+    jobs._ENGINE = None
+
+
+def app_factory(page: str):
+    """``make(**query)`` -> a fresh AppTest of ``page`` with the given query string; Streamlit's
+    process-wide caches are cleared so the page sees this test's engine and runs folder."""
+    from streamlit.testing.v1 import AppTest
+    import streamlit as st
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(**query):
+        at = AppTest.from_file(page, default_timeout=120)
+        at.query_params.update(query)
+        return at
+    return make
+
+
+def assert_page_ok(at) -> None:
+    """No exception and no error message on an AppTest page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
 def global_engine():
     """The process-wide engine that pages use under AppTest; shut down afterwards so no
     background work outlives the test (AppTest does not stop it)."""

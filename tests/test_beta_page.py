@@ -4,39 +4,21 @@ message and starts nothing."""
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from explorer import jobs, store
+from conftest import app_factory, assert_page_ok
+from explorer import store
 from explorer.analysis import sweep as S
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "3_Beta_lab.py")
 
 
 @pytest.fixture
-def engine_for_page():
-    """The process-wide engine the page uses (over this test's runs folder), shut down after."""
-    jobs._ENGINE = jobs.Engine(prestart=0, max_jobs=1, snapshot_seconds=0.5)
-    yield jobs._ENGINE
-    jobs._ENGINE.shutdown()
-    jobs._ENGINE = None
+def app(page_engine):
+    return app_factory(PAGE)
 
 
-@pytest.fixture
-def app(engine_for_page):
-    st.cache_resource.clear()          # the page's cached engine must be this test's engine
-    st.cache_data.clear()
+_ok = assert_page_ok
 
-    def make(**query):
-        at = AppTest.from_file(PAGE, default_timeout=120)
-        at.query_params.update(query)
-        return at
-    return make
-
-
-def _ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def _reading(at) -> str:
@@ -105,28 +87,28 @@ def _fill_form(at, *, betas="0, 4", subset=100, latent=2, epochs=2):
     return at.run()
 
 
-def test_bad_beta_values_give_a_message_and_start_nothing(app, engine_for_page):
+def test_bad_beta_values_give_a_message_and_start_nothing(app, page_engine):
     at = app()
     at.run()
     _fill_form(at, betas="0, lots")
     assert not at.exception
     assert "'lots' is not a number" in at.error[0].value
-    assert engine_for_page.list() == []
+    assert page_engine.list() == []
     _fill_form(at, betas="0, 1", subset=5000)
     assert "larger than the 1438 training images" in at.error[0].value
-    assert engine_for_page.list() == []
+    assert page_engine.list() == []
 
 
-def test_a_sweep_larger_than_the_session_allows_is_refused(app, engine_for_page, monkeypatch):
+def test_a_sweep_larger_than_the_session_allows_is_refused(app, page_engine, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS_PER_SESSION", "3")
     at = app()
     at.run()
     _fill_form(at, betas="0, 0.5, 1, 2")
     assert "may start 3 runs" in at.error[0].value
-    assert engine_for_page.list() == []
+    assert page_engine.list() == []
 
 
-def test_a_live_sweep_runs_one_job_per_beta_and_fills_in(app, engine_for_page):
+def test_a_live_sweep_runs_one_job_per_beta_and_fills_in(app, page_engine):
     at = app()
     at.run()
     _fill_form(at, betas="0, 4")
@@ -135,7 +117,7 @@ def test_a_live_sweep_runs_one_job_per_beta_and_fills_in(app, engine_for_page):
     assert key.startswith("live:")
     tag = key[5:]
     assert any("of 2 runs finished" in c.value for c in at.caption)       # progress while training
-    runs = S.group_sweep_runs(engine_for_page.list())[tag]
+    runs = S.group_sweep_runs(page_engine.list())[tag]
     assert [r["beta"] for r in runs] == [0.0, 4.0]
     for r in runs:
         cfg = r["config"]
@@ -143,14 +125,14 @@ def test_a_live_sweep_runs_one_job_per_beta_and_fills_in(app, engine_for_page):
         assert cfg.train.beta == r["beta"] and cfg.model.kind == "vae"
         assert r["owner"]                                   # submitted for this session
     for r in runs:
-        assert engine_for_page.wait(r["run_id"], timeout=120) == "finished"
+        assert page_engine.wait(r["run_id"], timeout=120) == "finished"
     at.run()
     _ok(at)
     assert at.selectbox(key="bl_sweep").value == key
     assert "digits, 100 training images, z=2, 2 β values" in at.selectbox(key="bl_sweep").format_func(key)
     assert not any("runs finished" in c.value for c in at.caption)      # all done: no progress line
     text = _reading(at)
-    kl = [engine_for_page.view(r["run_id"])["summary"]["val"]["kl"] for r in runs]
+    kl = [page_engine.view(r["run_id"])["summary"]["val"]["kl"] for r in runs]
     assert f"from {kl[0]:.1f} to {kl[1]:.1f} nats" in text
     assert at.dataframe[0].value["β"].tolist() == [0.0, 4.0]
     assert len(at.get("plotly_chart")) == 7

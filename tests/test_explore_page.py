@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from PIL import Image, ImageDraw
-from streamlit.testing.v1 import AppTest
 
+from conftest import app_factory, assert_page_ok
 from explorer import store
 from explorer.analysis import latent as L
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -25,31 +24,12 @@ SHIPPED = "shipped:digits-vae-z2-b1"
 
 
 @pytest.fixture
-def global_engine():
-    """The engine the page lists runs from, over this test's runs folder, with no worker
-    (this page never trains); shut down afterwards."""
-    from explorer import jobs
-    jobs._ENGINE = jobs.Engine(prestart=0)
-    yield jobs._ENGINE
-    jobs._ENGINE.shutdown()
-    jobs._ENGINE = None
+def app(page_engine):
+    return app_factory(PAGE)
 
 
-@pytest.fixture
-def app(global_engine):
-    st.cache_resource.clear()
-    st.cache_data.clear()
+_ok = assert_page_ok
 
-    def make(**query):
-        at = AppTest.from_file(PAGE, default_timeout=120)
-        at.query_params.update(query)
-        return at
-    return make
-
-
-def _ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def _chart(at, title_part: str) -> dict:
@@ -194,8 +174,8 @@ def test_an_unknown_model_in_the_link_falls_back_with_a_warning(app):
 
 # ------------------------------------------------------------- users' runs
 
-def test_a_three_dimensional_run_link_projection_and_t_sne(app, global_engine, _isolated_runs):
-    key = _save_run(_isolated_runs, global_engine, "z3-digits", DataConfig(name="digits"), 3)
+def test_a_three_dimensional_run_link_projection_and_t_sne(app, page_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, page_engine, "z3-digits", DataConfig(name="digits"), 3)
     at = app(model=key, proj="dims", dims="3,1", z="0.50,-1.00,2.00")
     at.run()
     _ok(at)
@@ -229,8 +209,8 @@ def _as_list(v):
     return list(v)
 
 
-def test_a_toy_run_shows_data_and_latent_side_by_side(app, global_engine, _isolated_runs):
-    key = _save_run(_isolated_runs, global_engine, "moons", DataConfig(name="moons", n_points=300), 2)
+def test_a_toy_run_shows_data_and_latent_side_by_side(app, page_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, page_engine, "moons", DataConfig(name="moons", n_points=300), 2)
     at = app(model=key)
     at.run()
     _ok(at)
@@ -241,13 +221,13 @@ def test_a_toy_run_shows_data_and_latent_side_by_side(app, global_engine, _isola
     assert any(c.value.startswith("decoder mean at z = (0.00, 0.00)") for c in at.caption)
 
 
-def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, global_engine, _isolated_runs):
+def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, page_engine, _isolated_runs):
     from explorer.jobs import Job
     cfg = RunConfig(data=DataConfig(name="digits"),
                     model=ModelConfig(hidden=[32], latent_dim=2, likelihood="gaussian"), name="live")
     run_dir = _isolated_runs / "live-run"
-    with global_engine._lock:
-        global_engine._jobs["live-run"] = Job(run_id="live-run", owner="someone", config=cfg,
+    with page_engine._lock:
+        page_engine._jobs["live-run"] = Job(run_id="live-run", owner="someone", config=cfg,
                                               run_dir=run_dir, status="running",
                                               progress={"epoch": 0.4})
     at = app(model="run:live-run")
@@ -264,8 +244,8 @@ def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, global
     assert any("Run status: **running**" in c.value for c in at.caption)
 
 
-def test_a_one_dimensional_latent_decodes_along_a_line(app, global_engine, _isolated_runs):
-    key = _save_run(_isolated_runs, global_engine, "z1-digits", DataConfig(name="digits"), 1)
+def test_a_one_dimensional_latent_decodes_along_a_line(app, page_engine, _isolated_runs):
+    key = _save_run(_isolated_runs, page_engine, "z1-digits", DataConfig(name="digits"), 1)
     at = app(model=key, z="1.25")
     at.run()
     _ok(at)

@@ -7,11 +7,10 @@ import re
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
+from conftest import app_factory
 from explorer import exchange, store
 from explorer.config import RunConfig
 from explorer.figures import runs as fr
@@ -143,28 +142,9 @@ def test_project_2d_keeps_2d_and_finds_principal_axes():
 # ============================================================== the page
 
 @pytest.fixture
-def page_engine():
-    """The process-wide engine the page uses, over this test's runs folder, without a
-    pre-started worker (this page never trains), shut down afterwards."""
-    from explorer import jobs
-    jobs._ENGINE = jobs.Engine(prestart=0)
-    yield jobs._ENGINE
-    jobs._ENGINE.shutdown()
-    jobs._ENGINE = None
-
-
-@pytest.fixture
 def app(page_engine):
-    """A fresh AppTest of the page; Streamlit's process-wide caches cleared so that the page's
-    engine is this test's engine (over this test's runs folder)."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return app_factory(PAGE)
 
-    def make(**query):
-        at = AppTest.from_file(PAGE, default_timeout=120)
-        at.query_params.update(query)
-        return at
-    return make
 
 
 def _plain(markdown: str) -> str:

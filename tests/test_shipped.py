@@ -4,7 +4,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from explorer import store
 from explorer.pretrain import CHECK_BATCH, MANIFEST, check_batch_metrics

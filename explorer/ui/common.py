@@ -62,9 +62,9 @@ def owner() -> str:
 
 # ------------------------------------------------------------------ engine
 
-@st.cache_resource(show_spinner=False)
 def engine() -> jobs.Engine:
-    """The process-wide training engine (shared by every session)."""
+    """The process-wide training engine (shared by every session). ``jobs.get_engine`` keeps
+    the one instance and makes a new one if it was shut down (tests do that)."""
     return jobs.get_engine()
 
 
@@ -81,8 +81,8 @@ def run_options() -> list[dict]:
         out.append({"key": f"shipped:{r.run_id}", "label": f"📦 {r.config.name or r.run_id}",
                     "run_dir": r.path, "shipped": True, "status": "finished", "run_id": r.run_id})
     for j in engine().list():
-        if j["status"] == "queued":
-            continue
+        if j["status"] == "queued" or (j["status"] in jobs.ENDED and not j.get("saved", True)):
+            continue                      # nothing to open: not started, or ended before saving
         icon = {"running": "▶️", "paused": "⏸️", "starting": "⏳", "finished": "✅",
                 "stopped": "⏹️", "diverged": "⚠️", "failed": "❌", "interrupted": "⚠️"}.get(j["status"], "")
         label = f"{icon} {j['name'] or j['run_id']} ({j['status']})"

@@ -62,8 +62,23 @@ def build_config(v: dict) -> RunConfig:
             train[k] = float(v[k])
     if v["kind"] == "ae" and v["beta_schedule"] != "constant":
         raise ConfigError("β schedule: an autoencoder has no KL term; use 'constant'")
-    return RunConfig.from_dict({"data": data, "model": model, "train": train,
-                                "name": (v.get("name") or "").strip()})
+    name = (v.get("name") or "").strip()
+    if name:                                   # the same rule as renaming a run
+        from ..store import StoreError, check_run_name
+        try:
+            check_run_name(name)
+        except StoreError as e:
+            raise ConfigError(f"run name: {e}") from None
+    return RunConfig.from_dict({"data": data, "model": model, "train": train, "name": name})
+
+
+def batch_note(batch_size: int, n_train: int | None) -> str | None:
+    """A warning when the batch size exceeds the training set (the trainer then uses the
+    whole set as one batch, see ``training.Trainer``); None otherwise or when unknown."""
+    if n_train is None or batch_size <= n_train:
+        return None
+    return (f"Batch size {batch_size:,} is larger than the {n_train:,} training examples: each "
+            f"step will use all {n_train:,} of them (one step per epoch).")
 
 
 def fmt_duration(seconds: float | None) -> str:
