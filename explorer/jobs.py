@@ -158,6 +158,7 @@ class _Controls:
         self.paused = paused
         self.pending_steps = 0
         self.stop = False
+        self.orphaned = False   # the server is gone (its end of the pipe closed)
         self.seq = 0            # control messages applied (echoed to the server)
 
     @property
@@ -168,8 +169,14 @@ class _Controls:
 def _apply_controls(inbox: Connection, ctl: _Controls, trainer, block: bool) -> None:
     """Apply every waiting control message; when ``block``, wait up to 0.2 s for one."""
     timeout = 0.2 if block else 0.0
-    while inbox.poll(timeout):
-        msg = inbox.recv()
+    while True:
+        try:
+            if not inbox.poll(timeout):
+                return
+            msg = inbox.recv()
+        except (EOFError, OSError):      # the server died: save what we have and end
+            ctl.stop = ctl.orphaned = True
+            return
         kind = msg[0]
         ctl.seq += 1
         if kind == "pause":
@@ -269,7 +276,15 @@ class _JobRunner:
         self.t0 = time.time()                # training time starts here, as in training.fit
 
     def send(self, kind: str, *payload) -> None:
-        self.outbox.send((kind, self.run_id, *payload))
+        if self.ctl_orphaned():
+            return
+        try:
+            self.outbox.send((kind, self.run_id, *payload))
+        except (BrokenPipeError, OSError):   # the server died: keep training's files right
+            self.ctl.stop = self.ctl.orphaned = True
+
+    def ctl_orphaned(self) -> bool:
+        return getattr(self, "ctl", None) is not None and self.ctl.orphaned
 
     def progress(self) -> dict:
         tr, ctl = self.trainer, self.ctl
@@ -296,6 +311,9 @@ class _JobRunner:
     def why_stop(self) -> tuple[str, str | None] | None:
         """(status, reason) when the run must end now, else None."""
         limit = self.opts.get("max_seconds", math.inf)
+        if self.ctl.orphaned:
+            return "interrupted", (f"the server stopped during this run; saved at step "
+                                   f"{self.trainer.step_count}")
         if self.ctl.stop:
             return "stopped", "stopped by the user"
         if self.trainer.done:
