@@ -209,10 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     from .data import DataError
-    from .store import StoreError
+    from .store import SaveError, StoreError
     try:
         return ns.fn(ns)
-    except (ConfigError, DataError, StoreError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

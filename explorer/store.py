@@ -46,6 +46,10 @@ class StoreError(ValueError):
     """A run folder is missing, incomplete or invalid."""
 
 
+class SaveError(OSError):
+    """A file could not be written (a full disk, say); the previous version is intact."""
+
+
 def runs_root() -> Path:
     """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project."""
     return Path(os.environ.get("LATENT_EXPLORER_RUNS", PROJECT_ROOT / "runs"))
@@ -75,11 +79,14 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, SaveError):
+            raise SaveError(e.errno, f"could not save {path.name} in {path.parent} "
+                                     f"({e.strerror or e}); the previous version is kept") from e
         raise
 
 

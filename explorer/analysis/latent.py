@@ -482,7 +482,8 @@ def prepare_upload(data: bytes, image_shape, *, max_bytes: int = MAX_UPLOAD_BYTE
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("the image is too large (more pixels than allowed)") from None
+        raise ImageError(f"the image is too large: at most {min(max_pixels, MAX_PIXELS) / 1e6:.0f} "
+                         f"million pixels are accepted (a possible decompression bomb)") from None
     except UnidentifiedImageError:
         raise ImageError("this file is not an image that can be read; upload a PNG or JPEG") from None
     except (OSError, ValueError, SyntaxError) as e:
