@@ -497,7 +497,10 @@ class Engine:
     def __init__(self, runs_dir: Path | None = None, *, max_jobs: int | None = None,
                  torch_threads: int | None = None, snapshot_seconds: float | None = None,
                  max_run_seconds: float | None = None, max_runs_per_session: int | None = None,
-                 prestart: int = 0, load_existing: bool = True):
+                 prestart: int = 0, prestart_delay: float = 0.0, load_existing: bool = True):
+        """``prestart`` workers are started ``prestart_delay`` seconds after creation, so the
+        first job need not wait for one (~2-5 s) and the first page view need not share the
+        CPU with one."""
         s = settings_mod.get()
         self.runs_dir = Path(runs_dir or s.runs_dir)
         self.max_jobs = max_jobs or s.max_jobs
@@ -514,12 +517,19 @@ class Engine:
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         if load_existing:
             self.refresh_from_disk()
-        with self._lock:
-            for _ in range(min(prestart, self.max_jobs)):
-                self._workers.append(_Worker(self._ctx, self.torch_threads))
+        if prestart:
+            timer = threading.Timer(prestart_delay, self._prestart, args=(prestart,))
+            timer.daemon = True
+            timer.start()
         self._thread = threading.Thread(target=self._dispatch_loop, name="latent-explorer-dispatch",
                                         daemon=True)
         self._thread.start()
+
+    def _prestart(self, n: int) -> None:
+        with self._lock:
+            while not self._closed and len(self._workers) < min(n, self.max_jobs):
+                self._workers.append(_Worker(self._ctx, self.torch_threads))
+        self._wake()
 
     @property
     def closed(self) -> bool:
@@ -925,5 +935,5 @@ def get_engine() -> Engine:
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None or _ENGINE._closed:
-            _ENGINE = Engine(prestart=1)
+            _ENGINE = Engine(prestart=1, prestart_delay=5.0)
         return _ENGINE
