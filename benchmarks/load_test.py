@@ -63,16 +63,16 @@ def start_server(runs: Path, max_jobs: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start")
 
 
-def server_rss_mb(proc: subprocess.Popen) -> float:
+def server_rss_mb(proc: subprocess.Popen) -> tuple[float, float]:
+    """(server process RSS, its worker processes' RSS), in MiB."""
     p = psutil.Process(proc.pid)
-    procs = [p] + p.children(recursive=True)
-    total = 0
-    for q in procs:
+    workers = 0
+    for q in p.children(recursive=True):
         try:
-            total += q.memory_info().rss
+            workers += q.memory_info().rss
         except psutil.NoSuchProcess:
             pass
-    return total / 2**20
+    return p.memory_info().rss / 2**20, workers / 2**20
 
 
 class Stats:
@@ -94,14 +94,16 @@ async def wait_ready(page, timeout=60_000):
         timeout=timeout)
 
 
-async def count_errors(page) -> int:
-    return await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
+async def error_text(page) -> str:
+    """The text of the first error element on the page, or ''."""
+    loc = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    return (await loc.first.inner_text())[:160] if await loc.count() else ""
 
 
 async def slider_move(page, stats: Stats, direction: str) -> None:
     caption = page.get_by_text("decoder mean at z").first
     before = await caption.inner_text()
-    thumb = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
     await thumb.focus()
     t0 = time.perf_counter()
     await thumb.press(direction)
@@ -124,9 +126,10 @@ async def open_page(page, url: str, kind: str, stats: Stats) -> None:
 
 async def start_training(page, url: str, stats: Stats, epochs: int) -> None:
     await page.goto(url + "/Train")
-    await wait_ready(page)
-    ep = page.get_by_label("Epochs")
-    await ep.fill(str(epochs))
+    await wait_ready(page, timeout=120_000)
+    await page.get_by_text("Training", exact=True).click()      # open the sidebar's expander
+    ep = page.get_by_role("spinbutton", name="Epochs")
+    await ep.fill(str(epochs), timeout=120_000)
     await ep.press("Enter")
     await wait_ready(page)
     t0 = time.perf_counter()
@@ -143,7 +146,10 @@ async def session(i: int, browser, url: str, stats: Stats, t_end: float, trainer
     n = 0
     try:
         if trainer:
-            await start_training(page, url, stats, epochs)
+            try:
+                await start_training(page, url, stats, epochs)
+            except Exception as e:  # noqa: BLE001 - counted as an error, the session goes on
+                stats.errors.append(f"s{i} start training: {type(e).__name__}: {str(e)[:120]}")
         await open_page(page, url, "open_home", stats)
         while time.time() < t_end and n < MAX_INTERACTIONS_PER_SESSION:
             n += 1
@@ -153,12 +159,16 @@ async def session(i: int, browser, url: str, stats: Stats, t_end: float, trainer
                     await open_page(page, url, "open_home", stats)
                 else:
                     await slider_move(page, stats, "ArrowRight" if (n // 10) % 2 == 0 else "ArrowLeft")
-                if await count_errors(page):
-                    stats.errors.append(f"s{i}: error element on the page")
+                err = await error_text(page)
+                if err:
+                    stats.errors.append(f"s{i}: error on the page: {err}")
                     await open_page(page, url, "open_home", stats)
             except Exception as e:  # noqa: BLE001 - a failed interaction is counted, not fatal
                 stats.errors.append(f"s{i}: {type(e).__name__}: {str(e)[:120]}")
-                await open_page(page, url, "open_home", stats)
+                try:
+                    await open_page(page, url, "open_home", stats)
+                except Exception as e2:  # noqa: BLE001
+                    stats.errors.append(f"s{i} reopen: {type(e2).__name__}")
             await asyncio.sleep(0.5 + 0.5 * np.random.rand())   # a person's pace
     finally:
         await ctx.close()
@@ -191,14 +201,20 @@ async def main_async(a) -> None:
             ctx = await browser.new_context()
             page = await ctx.new_page()
             await open_page(page, url, "cold_first_view", stats)
+            await page.get_by_text("decoder mean at z").first.wait_for(timeout=60_000)
+            for path in ("/Explore", "/Theory", "/Train"):     # every page the sessions visit
+                await page.goto(url + path)
+                await wait_ready(page)
+                await page.wait_for_timeout(3000)
             await ctx.close()
-            mem_start = server_rss_mb(proc)
+            await asyncio.sleep(8)          # the engine's pre-started worker is up by now
+            mem_start, workers_start = server_rss_mb(proc)
             t_start = time.time()
             t_end = t_start + a.minutes * 60
             tasks = [session(i, browser, url, stats, t_end, i < a.trainers, a.epochs)
                      for i in range(a.sessions)] + [watch_workers(proc, stats, t_end)]
             await asyncio.gather(*tasks)
-            mem_end = server_rss_mb(proc)
+            mem_end, workers_end = server_rss_mb(proc)
             await browser.close()
     finally:
         proc.terminate()
@@ -222,6 +238,8 @@ async def main_async(a) -> None:
     for e in stats.errors[:10]:
         print("    ", e)
     growth = (mem_end - mem_start) / mem_start
+    print(f"  memory: server {mem_start:.0f} -> {mem_end:.0f} MiB; workers {workers_start:.0f} -> "
+          f"{workers_end:.0f} MiB (at most max-jobs workers, ~430 MiB each)")
     print(f"sessions={a.sessions} interactions={served} errors={len(stats.errors)} "
           f"slider_p50_ms={pct('slider', 50):.0f} slider_p95_ms={pct('slider', 95):.0f} "
           f"slider_train_p95_ms={pct('slider_while_training', 95):.0f} "

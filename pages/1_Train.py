@@ -240,24 +240,24 @@ with st.sidebar:
 
 # ---------------------------------------------------------------- controls
 
-def on_beta() -> None:
+def send_live(setter: str, key: str) -> None:
+    """Send a live control (``set_beta`` or ``set_lr``) with the widget's value to the page's
+    run, if it is live."""
     rid = S.get(RUN_KEY)
     v = eng.view(rid) if rid else None
     if v is not None and v["status"] in jobs.LIVE:
         try:
-            eng.set_beta(rid, float(S["beta"]))
+            getattr(eng, setter)(rid, float(S[key]))
         except jobs.EngineError as e:
             S["train_msg"] = str(e)
+
+
+def on_beta() -> None:
+    send_live("set_beta", "beta")
 
 
 def on_lr() -> None:
-    rid = S.get(RUN_KEY)
-    v = eng.view(rid) if rid else None
-    if v is not None and v["status"] in jobs.LIVE:
-        try:
-            eng.set_lr(rid, float(S["lr"]))
-        except jobs.EngineError as e:
-            S["train_msg"] = str(e)
+    send_live("set_lr", "lr")
 
 
 def start(paused: bool = False) -> str | None:

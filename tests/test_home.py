@@ -1,0 +1,20 @@
+"""The home page (app.py) under AppTest: a shipped model's scatter and a decoder steered by sliders."""
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, assert_page_ok
+
+
+def test_home_renders_featured_models_and_the_sliders_decode(page_engine):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert_page_ok(at)
+    options = at.selectbox[0].options
+    assert "digits VAE, 2-D latent, β=1" in options
+    assert not any("sweep" in o for o in options)           # the β lab's members are not featured
+    assert len(at.slider) == 2
+    before = at.get("image")[0].proto.imgs[0]
+    assert before.caption == "decoder mean at z = (0.00, 0.00)"
+    at.slider[0].set_value(2.0).run()
+    assert_page_ok(at)
+    after = at.get("image")[0].proto.imgs[0]
+    assert after.caption == "decoder mean at z = (2.00, 0.00)"
+    assert after.url != before.url                           # a different image was decoded
