@@ -144,13 +144,17 @@ async def session(i: int, browser, url: str, stats: Stats, t_end: float, trainer
     page = await ctx.new_page()
     page.on("pageerror", lambda e: stats.errors.append(f"s{i} pageerror: {e}"))
     n = 0
+    await asyncio.sleep(1.5 * i)                 # people arrive over half a minute, not at once
     try:
         if trainer:
             try:
                 await start_training(page, url, stats, epochs)
             except Exception as e:  # noqa: BLE001 - counted as an error, the session goes on
                 stats.errors.append(f"s{i} start training: {type(e).__name__}: {str(e)[:120]}")
-        await open_page(page, url, "open_home", stats)
+        try:
+            await open_page(page, url, "open_home", stats)
+        except Exception as e:  # noqa: BLE001
+            stats.errors.append(f"s{i} first view: {type(e).__name__}: {str(e)[:120]}")
         while time.time() < t_end and n < MAX_INTERACTIONS_PER_SESSION:
             n += 1
             try:
@@ -213,7 +217,7 @@ async def main_async(a) -> None:
             t_end = t_start + a.minutes * 60
             tasks = [session(i, browser, url, stats, t_end, i < a.trainers, a.epochs)
                      for i in range(a.sessions)] + [watch_workers(proc, stats, t_end)]
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
             mem_end, workers_end = server_rss_mb(proc)
             await browser.close()
     finally:
