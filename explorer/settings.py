@@ -21,30 +21,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _int(name: str, default: int, lo: int, hi: int) -> int:
+def _number(name: str, default, lo, hi, cast=int):
+    """The environment variable ``name`` as a number in [lo, hi] (``default`` when unset)."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        v = int(raw)
+        v = cast(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
+        kind = "a whole number" if cast is int else "a number"
+        raise ValueError(f"{name}={raw!r}: expected {kind}") from None
     if not lo <= v <= hi:
         raise ValueError(f"{name}={v}: must lie in [{lo}, {hi}]")
     return v
+
+
+def _int(name: str, default: int, lo: int, hi: int) -> int:
+    return _number(name, default, lo, hi, int)
 
 
 def _float(name: str, default: float, lo: float, hi: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        v = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a number") from None
-    if not lo <= v <= hi:
-        raise ValueError(f"{name}={v}: must lie in [{lo}, {hi}]")
-    return v
+    return _number(name, default, lo, hi, float)
 
 
 @dataclass(frozen=True)
