@@ -1,28 +1,39 @@
-"""A classroom on one server: N concurrent browser sessions for a bounded time, on loopback.
+"""A classroom on one server: N concurrent sessions for a bounded time, on loopback.
 
     python benchmarks/load_test.py [--sessions 20] [--minutes 10] [--trainers 6] [--max-jobs 2]
+                                   [--epochs 60] [--browsers 0]
 
-Starts `streamlit run app.py` on a free loopback port (its own runs folder), then drives N
-sessions of one headless Debian Chromium (Playwright, one browser context per session):
+Starts ``streamlit run app.py`` on a free loopback port (its own runs folder), then drives N
+sessions through the app's own websocket protocol (``benchmarks/st_client.py``: what a
+browser tab sends and receives, without rendering it):
 
-* every session repeatedly moves the home page's decode slider (the latency is the time from
-  the key press to the decoded image's new caption) and now and then opens the Explore and
-  Theory pages (time to a rendered page);
-* the first ``--trainers`` sessions also start a short digits run on the Train page at the
-  beginning (so training runs while the others move sliders) and record their queue wait:
-  the time from Start until the page shows the run's progress.
+* every session opens the home page and moves its decoder slider at a person's pace
+  (0.5-1 s apart); the latency is from sending the new value to the fragment's run finished
+  and its new image fetched; now and then it opens the Explore page (a shipped model) or
+  the Theory page and comes back;
+* the first ``--trainers`` sessions stay on the Train page: they start a digits run and
+  watch it — their tab polls the server as a browser tab does (the Train page's fragments
+  rerun every 0.75 s, 3 s and 5 s) — until it ends, then start the next, for the whole
+  test, so the workers are busy throughout and the queue is never empty. Their queue wait
+  is the time from Start until the page shows the run's images/s.
+
+Why the protocol and not browsers: the server has 2 cores. Twenty Chromium renderers on the
+same 2 cores measured the load generator (page loads timed out at 30 s while the server
+itself was idle half the time). ``--browsers K`` adds K real headless Chromium sessions that
+move the home slider alongside, as a check on what a person sees (key press to new image).
 
 Bounded in count and time, loopback only. Reports interactions served, errors, p50/p95
-latency per kind (slider latency separately while training ran), queue waits, and the
-server's memory (server + workers, RSS) at start and end. Last line:
-``sessions=… interactions=… errors=… slider_p50_ms=… slider_p95_ms=… slider_train_p95_ms=…
-mem_start_mb=… mem_end_mb=… mem_growth=…``
+latency per kind (slider latency separately while a training run was using a worker),
+queue waits, the fragment polls served, and the memory (server; workers) at start and
+end. Last line: ``sessions=… interactions=… errors=… slider_p50_ms=… slider_p95_ms=…
+slider_train_p95_ms=… mem_start_mb=… mem_end_mb=… mem_growth=…``
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -35,9 +46,13 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from st_client import Session  # noqa: E402
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MAX_INTERACTIONS_PER_SESSION = 2000
+MAX_INTERACTIONS_PER_SESSION = 5000
+EXPLORE_QUERY = "model=shipped:digits-vae-z2-b1"
 
 
 def free_port() -> int:
@@ -53,7 +68,7 @@ def start_server(runs: Path, max_jobs: int) -> tuple[subprocess.Popen, str]:
                              str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(600):
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=1)
             return proc, url
@@ -81,145 +96,197 @@ class Stats:
         self.errors: list[str] = []
         self.queue_waits: list[float] = []
         self.training = False          # a worker process is busy right now
+        self.polls = 0
+        self.server_cpu: list[float] = []
+        self.memory: list[int] = []        # server RSS (MiB) every 30 s
+        self.training_seconds = 0
 
     def add(self, kind: str, seconds: float) -> None:
         self.lat.setdefault(kind, []).append(seconds * 1000)
 
-
-async def wait_ready(page, timeout=60_000):
-    await page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    await page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout)
+    def error(self, who: str, what: str) -> None:
+        self.errors.append(f"{who}: {what}"[:220])
 
 
-async def error_text(page) -> str:
-    """The text of the first error element on the page, or ''."""
-    loc = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
-    return (await loc.first.inner_text())[:160] if await loc.count() else ""
+# ------------------------------------------------------------------ protocol sessions
+
+async def open_page(s: Session, page: str, query: str, kind: str, stats: Stats, who: str) -> None:
+    r = await s.open(page, query)
+    stats.add(kind, r.seconds)
+    for e in r.errors:
+        stats.error(who, f"{page or 'home'}: {e}")
 
 
-async def slider_move(page, stats: Stats, direction: str) -> None:
-    caption = page.get_by_text("decoder mean at z").first
-    before = await caption.inner_text()
-    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
-    await thumb.focus()
-    t0 = time.perf_counter()
-    await thumb.press(direction)
-    await page.wait_for_function(
-        "(b) => { const e = [...document.querySelectorAll('*')].find(n => n.childElementCount === 0"
-        " && n.textContent.startsWith('decoder mean at z')); return e && e.textContent !== b; }",
-        arg=before, timeout=30_000)
-    dt = time.perf_counter() - t0
-    stats.add("slider", dt)
+async def slider_move(s: Session, stats: Stats, who: str, value: float) -> None:
+    r = await s.set_slider("z₁", value)
+    caption = s.image_caption("decoder mean at z")
+    if not caption.startswith(f"decoder mean at z = ({value:.2f},"):
+        stats.error(who, f"slider set to {value:.2f} but the image says {caption!r}")
+    stats.add("slider", r.seconds)
     if stats.training:
-        stats.add("slider_while_training", dt)
+        stats.add("slider_while_training", r.seconds)
+    for e in r.errors:
+        stats.error(who, f"slider: {e}")
 
 
-async def open_page(page, url: str, kind: str, stats: Stats) -> None:
+async def train_and_watch(s: Session, stats: Stats, who: str, epochs: int, t_end: float) -> None:
+    """Open Train, start a run, and watch it (the page polls) until it ends or time is up."""
+    await open_page(s, "Train", "", "open_train", stats, who)
+    polls0 = s.auto_runs
+    await s.set_number("Epochs", epochs)
     t0 = time.perf_counter()
-    await page.goto(url)
-    await wait_ready(page)
-    stats.add(kind, time.perf_counter() - t0)
+    r = await s.click("Start")
+    stats.add("start_click", r.seconds)
+    for e in r.errors:
+        stats.error(who, f"start: {e}")
+    started, idle = False, 0
+    while time.time() < t_end:
+        if not started and "images/s" in " ".join(s.texts()):
+            started = True
+            stats.queue_waits.append(time.perf_counter() - t0)
+        idle = idle + 1 if started and not s.auto else 0
+        if idle >= 4:                       # the page stopped polling: the run has ended
+            break
+        await asyncio.sleep(0.5)
+    stats.add("watched_run", time.perf_counter() - t0)
+    stats.polls += s.auto_runs - polls0
+    for e in s.page_errors():
+        stats.error(who, f"train page: {e}")
 
 
-async def start_training(page, url: str, stats: Stats, epochs: int) -> None:
-    await page.goto(url + "/Train")
-    await wait_ready(page, timeout=120_000)
-    await page.get_by_text("Training", exact=True).click()      # open the sidebar's expander
-    ep = page.get_by_role("spinbutton", name="Epochs")
-    await ep.fill(str(epochs), timeout=120_000)
-    await ep.press("Enter")
-    await wait_ready(page)
-    t0 = time.perf_counter()
-    await page.get_by_role("button", name="Start").click()
-    await page.get_by_text("images/s").first.wait_for(timeout=600_000)
-    stats.queue_waits.append(time.perf_counter() - t0)
-
-
-async def session(i: int, browser, url: str, stats: Stats, t_end: float, trainer: bool,
-                  epochs: int) -> None:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await ctx.new_page()
-    page.on("pageerror", lambda e: stats.errors.append(f"s{i} pageerror: {e}"))
+async def session(i: int, url: str, stats: Stats, t_end: float, trainer: bool, epochs: int) -> None:
+    who = f"s{i}"
+    await asyncio.sleep(1.5 * i)                  # people arrive over half a minute, not at once
+    s = Session(url)
+    rng = random.Random(i)
     n = 0
-    await asyncio.sleep(1.5 * i)                 # people arrive over half a minute, not at once
     try:
-        if trainer:
+        while trainer and time.time() < t_end:       # runs back to back, each watched
             try:
-                await start_training(page, url, stats, epochs)
+                await train_and_watch(s, stats, who, epochs, t_end)
             except Exception as e:  # noqa: BLE001 - counted as an error, the session goes on
-                stats.errors.append(f"s{i} start training: {type(e).__name__}: {str(e)[:120]}")
+                stats.error(who, f"training: {type(e).__name__}: {e}")
+                await asyncio.sleep(5)
+        if trainer:
+            return
         try:
-            await open_page(page, url, "open_home", stats)
+            await open_page(s, "", "", "open_home", stats, who)
         except Exception as e:  # noqa: BLE001
-            stats.errors.append(f"s{i} first view: {type(e).__name__}: {str(e)[:120]}")
+            stats.error(who, f"first view: {type(e).__name__}: {e}")
         while time.time() < t_end and n < MAX_INTERACTIONS_PER_SESSION:
             n += 1
             try:
                 if n % 25 == 0:
-                    await open_page(page, url + ("/Explore" if n % 50 == 0 else "/Theory"), "open_page", stats)
-                    await open_page(page, url, "open_home", stats)
+                    if n % 50 == 0:
+                        await open_page(s, "Explore", EXPLORE_QUERY, "open_explore", stats, who)
+                        await s.set_slider("z1", rng.choice([-1.0, 0.5, 1.5]))
+                    else:
+                        await open_page(s, "Theory", "", "open_theory", stats, who)
+                    await open_page(s, "", "", "open_home", stats, who)
                 else:
-                    await slider_move(page, stats, "ArrowRight" if (n // 10) % 2 == 0 else "ArrowLeft")
-                err = await error_text(page)
-                if err:
-                    stats.errors.append(f"s{i}: error on the page: {err}")
-                    await open_page(page, url, "open_home", stats)
+                    await slider_move(s, stats, who, round(rng.uniform(-3, 3) / 0.05) * 0.05)
             except Exception as e:  # noqa: BLE001 - a failed interaction is counted, not fatal
-                stats.errors.append(f"s{i}: {type(e).__name__}: {str(e)[:120]}")
+                stats.error(who, f"{type(e).__name__}: {e}")
+                await s.close()
+                s = Session(url)
                 try:
-                    await open_page(page, url, "open_home", stats)
+                    await open_page(s, "", "", "open_home", stats, who)
                 except Exception as e2:  # noqa: BLE001
-                    stats.errors.append(f"s{i} reopen: {type(e2).__name__}")
-            await asyncio.sleep(0.5 + 0.5 * np.random.rand())   # a person's pace
+                    stats.error(who, f"reopen: {type(e2).__name__}: {e2}")
+            await asyncio.sleep(0.5 + 0.5 * rng.random())   # a person's pace
+    finally:
+        await s.close()
+
+
+# ------------------------------------------------------------------- real browsers
+
+async def browser_session(i: int, browser, url: str, stats: Stats, t_end: float) -> None:
+    """A real Chromium tab on the home page: key press to the decoded image's new caption."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    try:
+        await page.goto(url, timeout=120_000)
+        caption = page.get_by_text("decoder mean at z").first
+        await caption.wait_for(timeout=120_000)
+        thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+        n = 0
+        while time.time() < t_end and n < MAX_INTERACTIONS_PER_SESSION:
+            n += 1
+            try:
+                before = await caption.inner_text()
+                await thumb.focus()
+                t0 = time.perf_counter()
+                await thumb.press("ArrowRight" if (n // 10) % 2 == 0 else "ArrowLeft")
+                await page.wait_for_function(
+                    "(b) => { const e = [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+                    ".find(n => n.textContent.startsWith('decoder mean at z'));"
+                    " return e && e.textContent !== b; }", arg=before, timeout=30_000)
+                stats.add("browser_slider", time.perf_counter() - t0)
+            except Exception as e:  # noqa: BLE001
+                stats.error(f"b{i}", f"{type(e).__name__}: {str(e)[:120]}")
+            await asyncio.sleep(0.5 + 0.5 * np.random.rand())
     finally:
         await ctx.close()
 
 
-async def watch_workers(proc: subprocess.Popen, stats: Stats, t_end: float) -> None:
-    """Sets ``stats.training`` while any worker process (a child of the server) uses CPU."""
+async def browsers(k: int, url: str, stats: Stats, t_end: float) -> None:
+    if k <= 0:
+        return
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                          args=CHROMIUM_ARGS)
+        await asyncio.gather(*(browser_session(i, browser, url, stats, t_end) for i in range(k)))
+        await browser.close()
+
+
+# ------------------------------------------------------------------------ watchers
+
+async def watch(proc: subprocess.Popen, stats: Stats, t_end: float) -> None:
+    """Sets ``stats.training`` while any worker process uses CPU; samples the server's CPU
+    every second and its memory every 30 s."""
     server = psutil.Process(proc.pid)
+    server.cpu_percent(interval=None)
+    children: dict[int, psutil.Process] = {}    # cpu_percent needs the same object twice
+    t_mem = 0.0
     while time.time() < t_end:
         busy = False
         for c in server.children(recursive=True):
+            c = children.setdefault(c.pid, c)
             try:
                 busy |= c.cpu_percent(interval=None) > 30
             except psutil.NoSuchProcess:
                 pass
         stats.training = busy
+        stats.training_seconds += busy
+        if time.time() - t_mem >= 30:
+            t_mem = time.time()
+            stats.memory.append(round(server.memory_info().rss / 2**20))
         await asyncio.sleep(1.0)
+        stats.server_cpu.append(server.cpu_percent(interval=None))
 
 
 async def main_async(a) -> None:
-    from playwright.async_api import async_playwright
     runs = Path(tempfile.mkdtemp(prefix="load-runs-"))
+    t_launch = time.perf_counter()
     proc, url = start_server(runs, a.max_jobs)
+    print(f"server ready {time.perf_counter() - t_launch:.1f} s after launch (warm-up included)")
     stats = Stats()
     try:
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                              args=CHROMIUM_ARGS)
-            # warm the server once (first view of a shipped model)
-            ctx = await browser.new_context()
-            page = await ctx.new_page()
-            await open_page(page, url, "cold_first_view", stats)
-            await page.get_by_text("decoder mean at z").first.wait_for(timeout=60_000)
-            for path in ("/Explore", "/Theory", "/Train"):     # every page the sessions visit
-                await page.goto(url + path)
-                await wait_ready(page)
-                await page.wait_for_timeout(3000)
-            await ctx.close()
-            await asyncio.sleep(8)          # the engine's pre-started worker is up by now
-            mem_start, workers_start = server_rss_mb(proc)
-            t_start = time.time()
-            t_end = t_start + a.minutes * 60
-            tasks = [session(i, browser, url, stats, t_end, i < a.trainers, a.epochs)
-                     for i in range(a.sessions)] + [watch_workers(proc, stats, t_end)]
-            await asyncio.gather(*tasks, return_exceptions=True)
-            mem_end, workers_end = server_rss_mb(proc)
-            await browser.close()
+        warm = Session(url)           # one visit of each page first (each page's first run compiles it)
+        for page, query in (("", ""), ("Explore", EXPLORE_QUERY), ("Theory", ""), ("Train", "")):
+            r = await warm.open(page, query)
+            print(f"  first view of {page or 'home':8s} {1000 * r.seconds:6.0f} ms (server side)")
+        await warm.close()
+        mem_start, workers_start = server_rss_mb(proc)
+        t_end = time.time() + a.minutes * 60
+        tasks = [session(i, url, stats, t_end, i < a.trainers, a.epochs) for i in range(a.sessions)]
+        tasks += [watch(proc, stats, t_end), browsers(a.browsers, url, stats, t_end)]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                stats.error("driver", f"{type(r).__name__}: {r}")
+        mem_end, workers_end = server_rss_mb(proc)
     finally:
         proc.terminate()
         try:
@@ -232,18 +299,27 @@ async def main_async(a) -> None:
         return float(np.percentile(v, q)) if v else float("nan")
 
     served = sum(len(v) for v in stats.lat.values())
-    print(f"duration {a.minutes} min, sessions {a.sessions}, trainers {a.trainers}, max jobs {a.max_jobs}")
+    print(f"duration {a.minutes} min, sessions {a.sessions} (+{a.browsers} browsers), trainers "
+          f"{a.trainers} x {a.epochs} epochs, max jobs {a.max_jobs}")
     for kind, v in sorted(stats.lat.items()):
-        print(f"  {kind:24s} n={len(v):5d}  p50={np.percentile(v, 50):7.0f} ms  p95={np.percentile(v, 95):7.0f} ms")
+        print(f"  {kind:24s} n={len(v):5d}  p50={np.percentile(v, 50):7.0f} ms  "
+              f"p95={np.percentile(v, 95):7.0f} ms  max={max(v):7.0f} ms")
     if stats.queue_waits:
         qw = np.array(stats.queue_waits)
-        print(f"  queue waits (Start -> progress): n={len(qw)} median={np.median(qw):.1f} s max={qw.max():.1f} s")
+        print(f"  queue waits (Start -> images/s on the page): n={len(qw)} median={np.median(qw):.1f} s "
+              f"max={qw.max():.1f} s")
+    print(f"  Train-page polls (fragment auto-reruns) sent: {stats.polls}")
+    if stats.server_cpu:
+        print(f"  server process CPU: mean {np.mean(stats.server_cpu):.0f}% "
+              f"p95 {np.percentile(stats.server_cpu, 95):.0f}% (100% = one core)")
+    print(f"  a worker was training during {stats.training_seconds} s of the {60 * a.minutes:.0f} s")
+    print(f"  server RSS every 30 s (MiB): {stats.memory}")
     print(f"  errors: {len(stats.errors)}")
-    for e in stats.errors[:10]:
+    for e in stats.errors[:15]:
         print("    ", e)
     growth = (mem_end - mem_start) / mem_start
     print(f"  memory: server {mem_start:.0f} -> {mem_end:.0f} MiB; workers {workers_start:.0f} -> "
-          f"{workers_end:.0f} MiB (at most max-jobs workers, ~430 MiB each)")
+          f"{workers_end:.0f} MiB (at most max-jobs workers)")
     print(f"sessions={a.sessions} interactions={served} errors={len(stats.errors)} "
           f"slider_p50_ms={pct('slider', 50):.0f} slider_p95_ms={pct('slider', 95):.0f} "
           f"slider_train_p95_ms={pct('slider_while_training', 95):.0f} "
@@ -251,15 +327,18 @@ async def main_async(a) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--trainers", type=int, default=6, help="sessions that start a run first")
-    ap.add_argument("--epochs", type=int, default=150, help="epochs of each digits run")
+    ap.add_argument("--trainers", type=int, default=6, help="sessions that train (runs back to back) instead of moving sliders")
+    ap.add_argument("--epochs", type=int, default=60, help="epochs of each digits run")
     ap.add_argument("--max-jobs", type=int, default=2)
+    ap.add_argument("--browsers", type=int, default=0, help="real Chromium sessions alongside")
     a = ap.parse_args()
-    if not 1 <= a.sessions <= 50 or not 0 < a.minutes <= 30:
-        raise SystemExit("bounded: 1-50 sessions, at most 30 minutes")
+    if not 1 <= a.sessions <= 50 or not 0 < a.minutes <= 30 or not 0 <= a.browsers <= 5:
+        raise SystemExit("bounded: 1-50 sessions, at most 30 minutes, at most 5 browsers")
+    if not 0 <= a.trainers <= a.sessions or not 1 <= a.epochs <= 1000:
+        raise SystemExit("trainers: 0..sessions; epochs: 1..1000")
     asyncio.run(main_async(a))
 
 

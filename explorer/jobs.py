@@ -65,6 +65,7 @@ import threading
 import time
 import traceback
 import types
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -83,10 +84,12 @@ MAX_ROWS = 4000                  # rows kept per job in memory (thinned evenly b
 MAX_DISK_ROWS = 20000            # rows a worker keeps for metrics.csv (thinned likewise)
 MAX_HISTORY = 150                # latent frames kept per job for the replay scrubber ...
 HISTORY_BYTES = 16 * 2**20       # ... and at most this many bytes of them
+KEEP_ENDED = 8                   # ended runs whose rows and replay frames stay in memory
 PROBE_N = 2000                   # validation points whose latent means are published
 RECON_N = 16                     # validation images whose reconstructions are published
 SNAPSHOT_BUDGET = 0.05           # snapshots may take at most this share of a worker's time
 UPLOAD_SUFFIXES = (".npz", ".npy", ".csv")
+WORKER_NICE = 10                 # workers yield the CPU to the server (see _worker_main)
 
 
 # ===================================================================== rows
@@ -115,7 +118,15 @@ class RowLog:
 # ===================================================================== worker side
 
 def _worker_main(inbox: Connection, outbox: Connection, threads: int) -> None:
-    """Entry point of a worker process: warm up, then wait for jobs, run them, report."""
+    """Entry point of a worker process: warm up, then wait for jobs, run them, report.
+
+    Workers run at a lower CPU priority (nice +10) than the server: training is batch work,
+    and on a small shared machine the pages must get the CPU the moment someone moves a
+    slider. When the server is idle the workers still get every core."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):   # no nice() on this platform, or not permitted
+        pass
     import torch
     torch.set_num_threads(threads)
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first Adam imports dynamo (~1 s)
@@ -402,6 +413,7 @@ class Job:
     worker: "_Worker | None" = None
     from_disk: bool = False
     rows_loaded: bool = False
+    evicted: bool = False                         # rows dropped from memory: read metrics.csv
     pending: list = field(default_factory=list)   # controls sent while queued
     ctl_sent: int = 0                             # controls sent to the worker so far
     _snap_count: int = 0
@@ -473,9 +485,12 @@ class EngineError(RuntimeError):
     """A request the engine cannot carry out (unknown run, wrong state, a limit reached)."""
 
 
-def save_upload(runs_dir: Path, content: bytes, filename: str, max_bytes: int | None = None) -> Path:
+def save_upload(runs_dir: Path, content: bytes, filename: str, max_bytes: int | None = None,
+                check=None) -> Path:
     """Store an uploaded data file under ``runs_dir/uploads/`` (named by its SHA-256, so the
-    same file is stored once) where worker processes can read it; returns its path."""
+    same file is stored once) where worker processes can read it; returns its path.
+    ``check(path)`` validates the stored file; if it raises, the file is removed again (a
+    rejected upload leaves nothing behind) and the error propagates."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise EngineError(f"{filename}: unsupported file type {suffix or '(none)'}; "
@@ -486,8 +501,16 @@ def save_upload(runs_dir: Path, content: bytes, filename: str, max_bytes: int | 
                           f"{limit / 2**20:.0f} MiB limit (LATENT_EXPLORER_UPLOAD_MB)")
     from . import store
     path = Path(runs_dir) / "uploads" / (hashlib.sha256(content).hexdigest()[:24] + suffix)
-    if not path.is_file():
+    existed = path.is_file()
+    if not existed:
         store.atomic_write_bytes(path, content)
+    if check is not None:
+        try:
+            check(path)
+        except BaseException:
+            if not existed:
+                path.unlink(missing_ok=True)
+            raise
     return path
 
 
@@ -513,6 +536,7 @@ class Engine:
         self._jobs: dict[str, Job] = {}
         self._queue: list[str] = []
         self._workers: list[_Worker] = []
+        self._recent_ended: OrderedDict[str, None] = OrderedDict()
         self._closed = False
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         if load_existing:
@@ -655,9 +679,10 @@ class Engine:
                 raise EngineError(f"run {run_id} is {job.status}; stop it first")
             self._drop_queued(run_id)
 
-    def save_upload(self, content: bytes, filename: str, max_bytes: int | None = None) -> Path:
+    def save_upload(self, content: bytes, filename: str, max_bytes: int | None = None,
+                    check=None) -> Path:
         """Store an uploaded data file where the workers can read it (see :func:`save_upload`)."""
-        return save_upload(self.runs_dir, content, filename, max_bytes)
+        return save_upload(self.runs_dir, content, filename, max_bytes, check)
 
     # ------------------------------------------------------------- reads
     def queue_position(self, run_id: str) -> int | None:
@@ -674,8 +699,11 @@ class Engine:
             job = self._jobs.get(run_id)
             if job is None:
                 return None
-            if job.from_disk and not job.rows_loaded:
+            if (job.from_disk and not job.rows_loaded) or job.evicted:
+                job.evicted = False
                 self._load_rows(job)
+                if job.status in ENDED:
+                    self._keep_in_memory(job)
             history = list(job.history)
             snap = job.snapshot
             if snap is not None and (not history or history[-1]["step"] != snap["step"]):
@@ -710,6 +738,15 @@ class Engine:
         with self._lock:
             return [{"pid": w.proc.pid, "alive": w.proc.is_alive(), "ready": w.ready,
                      "run_id": w.job.run_id if w.job else None} for w in self._workers]
+
+    def wait_workers_ready(self, timeout: float = 30.0) -> bool:
+        """Block until every started worker has warmed up (server start-up); False on timeout."""
+        t_end = time.time() + timeout
+        while time.time() < t_end:
+            if all(w["ready"] or not w["alive"] for w in self.workers()):
+                return True
+            time.sleep(0.05)
+        return False
 
     def wait(self, run_id: str, timeout: float = 60.0, statuses=ENDED) -> str:
         """Block until the run reaches one of ``statuses`` (tests, CLI); returns the status."""
@@ -800,6 +837,23 @@ class Engine:
     def _end(self, job: Job, status: str, reason: str | None) -> None:
         job.status, job.reason, job.ended = status, reason, time.time()
         job.worker = None
+        self._keep_in_memory(job)
+
+    def _keep_in_memory(self, job: Job) -> None:
+        """Ended runs' rows and replay frames (a few MiB each) stay in memory for the
+        ``KEEP_ENDED`` most recently ended or viewed; older ones are read back from their
+        ``metrics.csv`` when viewed again. Without this a classroom's server grew by every
+        run it had ever trained (measured: +190 MiB over 54 short runs)."""
+        from . import store
+        self._recent_ended.pop(job.run_id, None)
+        self._recent_ended[job.run_id] = None
+        while len(self._recent_ended) > KEEP_ENDED:
+            old = self._jobs.get(self._recent_ended.popitem(last=False)[0])
+            if (old is None or old.status not in ENDED or old.status == "failed"
+                    or not (old.run_dir / store.METRICS).is_file()):
+                continue          # a failed run's rows may exist only here: keep them
+            old.log, old.val_rows, old.history = RowLog(MAX_ROWS), [], []
+            old.evicted = True
 
     def _worker_died(self, w: _Worker) -> None:
         if w.proc.exitcode is None:
@@ -930,10 +984,12 @@ _ENGINE: Engine | None = None
 _ENGINE_LOCK = threading.Lock()
 
 
-def get_engine() -> Engine:
-    """The process-wide engine (created on first use, one worker pre-started)."""
+def get_engine(prestart_delay: float = 5.0) -> Engine:
+    """The process-wide engine, created on first use with one worker pre-started
+    ``prestart_delay`` seconds later (the server's start-up creates it with no delay and
+    waits for the worker: see ``explorer.ui.warmup``)."""
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None or _ENGINE._closed:
-            _ENGINE = Engine(prestart=1, prestart_delay=5.0)
+            _ENGINE = Engine(prestart=1, prestart_delay=prestart_delay)
         return _ENGINE

@@ -127,9 +127,9 @@ def own_file_settings() -> str | None:
         seen.add(f.file_id)
         S.pop("upload_error", None)
         try:
-            path = eng.save_upload(f.getvalue(), f.name, max_bytes=limit)
             from explorer import data
-            data.load_array_file(path, max_bytes=limit)          # validates: never unpickles
+            path = eng.save_upload(f.getvalue(), f.name, max_bytes=limit,   # validated (never
+                                   check=lambda p: data.load_array_file(p, max_bytes=limit))  # unpickled)
             uploads[f.name] = str(path)
         except (jobs.EngineError, DataError) as e:
             S["upload_error"] = f"{f.name}: {e}"

@@ -309,10 +309,16 @@ def test_train_page_shows_bad_uploads_as_messages(kept, page_engine, monkeypatch
         errors = [e.value for e in at.sidebar.error]
         assert any(name in e and words in e for e in errors), (name, errors)
         assert name not in at.session_state["uploads"]
+    assert not list((page_engine.runs_dir / "uploads").glob("*"))   # a rejected file is not kept
     at.button(key="start").click().run()                    # nothing usable was uploaded
     _no_traceback(at)
     assert "upload a file" in at.main.error[0].value
     assert [r["run_id"] for r in page_engine.list()] == ["kept-run"] and not MARKER.exists()
+    good = _npy(np.zeros((4, 8, 8), np.uint8) + 7)          # a good file is kept, once
+    at.sidebar.get("file_uploader")[0].set_value(("good.npy", good, "application/octet-stream")).run()
+    _no_traceback(at)
+    assert "good.npy" in at.session_state["uploads"]
+    assert len(list((page_engine.runs_dir / "uploads").glob("*"))) == 1
     kept.assert_intact()
 
 
@@ -800,6 +806,15 @@ def test_a_bad_limit_setting_names_the_variable(var, value, words, monkeypatch):
     monkeypatch.setenv(var, value)
     with pytest.raises(ValueError, match=re.escape(f"{var}=") + ".*" + re.escape(words)):
         settings.get()
+
+
+@pytest.mark.parametrize("page", ["home.py", "pages/1_Train.py", "pages/2_Explore.py", "pages/5_Runs.py"])
+def test_a_malformed_setting_is_a_message_on_every_page_not_a_traceback(page, monkeypatch, global_engine):
+    monkeypatch.setenv("LATENT_EXPLORER_UPLOAD_MB", "lots")
+    at = AppTest.from_file(str(PAGES.parent / page), default_timeout=120).run()
+    assert not at.exception
+    assert any("settings are wrong" in e.value and "LATENT_EXPLORER_UPLOAD_MB='lots'" in e.value
+               for e in at.error)
 
 
 def test_the_runs_per_session_cap_is_a_message_and_per_session(fault_engine):

@@ -79,6 +79,14 @@ def test_run_publishes_rows_snapshots_and_saves(eng):
     assert listed[rid]["status"] == "finished" and listed[rid]["saved"]
 
 
+def test_workers_run_at_a_lower_cpu_priority_than_the_server(eng):
+    rid = eng.submit(tiny(epochs=1), "nice")
+    eng.wait(rid, 90)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    pids = [w["pid"] for w in eng.workers() if w["alive"]]
+    assert pids and all(os.getpriority(os.PRIO_PROCESS, p) == min(19, mine + jobs.WORKER_NICE) for p in pids)
+
+
 def test_pause_step_resume_stop(eng):
     rid = eng.submit(tiny(epochs=500), "bob", start_paused=True)
     assert eng.wait(rid, 90, statuses=("paused",)) == "paused"
@@ -268,6 +276,47 @@ def test_save_upload(tmp_path):
 
 
 # ---------------------------------------------------------- bounded memory
+
+def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_path, monkeypatch):
+    """An engine that has trained many runs keeps only the KEEP_ENDED most recent ones' rows
+    and replay frames in memory; an older run's rows come back from metrics.csv intact."""
+    monkeypatch.setattr(jobs, "KEEP_ENDED", 3)
+    cfg = tiny(epochs=1)
+    model = build_model(cfg.model, (1, 8, 8), "cpu")
+    runs = tmp_path / "runs"
+    for i in range(6):
+        rows = [{"step": float(s), "loss": 10.0 - s - i} for s in range(1, 41)]
+        store.save_run(runs / f"r{i}", cfg, model, rows, {"status": "finished", "steps": 40})
+    e = Engine(runs, max_jobs=1, load_existing=True)
+    try:
+        for i in range(6):                                   # a page views each in turn
+            v = e.view(f"r{i}")
+            assert [r["loss"] for r in v["rows"]] == [10.0 - s - i for s in range(1, 41)]
+        loaded = [rid for rid in (f"r{i}" for i in range(6)) if len(e._jobs[rid].rows)]
+        assert loaded == ["r3", "r4", "r5"]                  # the three most recently viewed
+        assert all(e._jobs[f"r{i}"].evicted for i in range(3))
+        again = e.view("r0")                                 # read back from disk, intact
+        assert [r["loss"] for r in again["rows"]] == [10.0 - s for s in range(1, 41)]
+        assert not e._jobs["r0"].evicted and e._jobs["r3"].evicted
+    finally:
+        e.shutdown()
+
+
+def test_a_failed_runs_rows_are_never_evicted(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "KEEP_ENDED", 1)
+    e = Engine(tmp_path / "runs", max_jobs=1, load_existing=False)
+    try:
+        cfg = tiny(epochs=1)
+        for rid, status in (("bad", "failed"), ("ok1", "finished"), ("ok2", "finished")):
+            job = jobs.Job(run_id=rid, owner="", config=cfg, run_dir=tmp_path / "runs" / rid)
+            job.add_rows([{"step": 1.0, "loss": 1.0}])
+            with e._lock:
+                e._jobs[rid] = job
+                e._end(job, status, None)
+        assert len(e._jobs["bad"].rows) == 1 and not e._jobs["bad"].evicted
+    finally:
+        e.shutdown()
+
 
 def test_rowlog_thins_evenly_and_keeps_epoch_rows():
     log = RowLog(max_rows=100)

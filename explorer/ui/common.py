@@ -11,10 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import jobs, store
+from .. import jobs, settings, store
 
 PAGES = {  # label -> page file, used for links between pages
-    "Home": "app.py",
+    "Home": "home.py",
     "Train": "pages/1_Train.py",
     "Explore": "pages/2_Explore.py",
     "β lab": "pages/3_Beta_lab.py",
@@ -31,6 +31,12 @@ def page_setup(title: str, icon: str = "🧭") -> None:
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
+    try:
+        settings.get()
+    except ValueError as e:   # a malformed LATENT_EXPLORER_* variable: say which, run nothing
+        st.error(f"This server's settings are wrong: {e}. Fix that environment variable and "
+                 "restart the server (the README lists them all). Nothing was changed.")
+        st.stop()
 
 
 # ---------------------------------------------------------------- identity

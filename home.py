@@ -1,0 +1,80 @@
+"""Latent Explorer: the home page. `streamlit run app.py`
+
+Opens a shipped model at once: its latent scatter and a decoder you steer with two
+sliders. The other pages (Train, Explore, β lab, Theory, Runs) are in pages/.
+"""
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from explorer import store
+from explorer.figures.common import upscale
+from explorer.figures.latent import latent_scatter
+from explorer.ui import common
+
+common.page_setup("Home")
+st.title("🧭 Latent Explorer")
+st.markdown(
+    "Train a small **variational autoencoder** and watch it learn: the loss split into "
+    "reconstruction and KL, a latent space that fills in as training runs, a decoder you can "
+    "steer, and a **β** control that trades sharp reconstructions against a regular latent space. "
+    "Start with a shipped model below, or open **Train** in the sidebar.")
+
+
+@st.cache_data(show_spinner=False)
+def featured_runs() -> dict[str, str]:
+    """The featured shipped models (id -> name): 2-D latents, not the β lab's sweep members."""
+    return {r.run_id: r.config.name or r.run_id for r in store.list_runs(store.SHIPPED_ROOT)
+            if r.config.model.latent_dim == 2 and not r.run_id.startswith("sweep-")}
+
+
+@st.cache_data(show_spinner=False)
+def encoded_probe(run_dir: str):
+    """The run's probe images encoded once: (posterior means, labels, class names) or None."""
+    probe = store.load_probe(Path(run_dir))
+    if probe is None:
+        return None
+    x, y, class_names = probe
+    mu, _ = common.load_model(Path(run_dir)).encode_mean(x)
+    return mu.numpy(), None if y is None else y.numpy(), class_names
+
+
+@st.fragment
+def decoder_panel(run_dir: Path, summary: dict) -> None:
+    """Two sliders and the decoded image. A fragment: moving a slider reruns only this."""
+    st.subheader("Decode a point")
+    z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.05)
+    z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.05)
+    img = common.load_model(run_dir).decode_mean(np.array([[z1, z2]], np.float32))[0].numpy()
+    if img.ndim == 3 and img.shape[0] in (1, 3):
+        img = img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
+    st.image(upscale(img, max(1, 224 // img.shape[0])), caption=f"decoder mean at z = ({z1:.2f}, {z2:.2f})")
+    v = summary.get("val", {})
+    if v:
+        st.caption(f"Validation: ELBO {v.get('elbo', float('nan')):.2f} nats per image, "
+                   f"reconstruction {v.get('recon', float('nan')):.2f}, KL {v.get('kl', float('nan')):.2f}.")
+
+
+names = featured_runs()
+if not names:
+    st.warning("No shipped 2-D model found in trained/. Rebuild them with "
+               "`python -m explorer pretrain`.")
+    st.stop()
+default = "digits-vae-z2-b1" if "digits-vae-z2-b1" in names else next(iter(names))
+pick = st.selectbox("Shipped model", list(names), index=list(names).index(default),
+                    format_func=names.get)
+run = store.open_run(store.SHIPPED_ROOT / pick)
+
+with common.friendly_errors("Could not open this model"):
+    left, right = st.columns([3, 2])
+    with right:
+        decoder_panel(run.path, run.summary)
+    with left:
+        enc = encoded_probe(str(run.path))
+        if enc is None:
+            st.info("This run has no probe images to plot.")
+        else:
+            mu, y, class_names = enc
+            fig = latent_scatter(mu, y, class_names, title="Validation images, encoded (posterior means)")
+            st.plotly_chart(fig, width="stretch", key="home_scatter")

@@ -1,0 +1,73 @@
+"""The load test's protocol client (``benchmarks/st_client.py``) against a live server: it
+must see what a browser sees — the pages, the widgets, the decoded images, the Train page's
+polling — or the load figures it produces mean nothing."""
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from st_client import ClientError, Session  # noqa: E402
+
+CAPTION = "decoder mean at z"
+
+
+def test_client_opens_pages_and_moves_sliders_like_a_browser(server):
+    assert "Latent Explorer warmed up" in server.log_text()    # st.App's lifespan ran
+
+    async def go():
+        s = Session(server.url)
+        r = await s.open("")
+        assert r.errors == [] and r.status == 0
+        assert {"", "Train", "Explore", "Beta_lab", "Theory", "Runs"} <= set(s.pages)
+        assert s.image_caption(CAPTION) == "decoder mean at z = (0.00, 0.00)"
+        r = await s.set_slider("z₁", 1.25)          # a fragment's run, not the page's
+        assert r.status == 3 and r.errors == []
+        assert s.image_caption(CAPTION) == "decoder mean at z = (1.25, 0.00)"
+        r = await s.open("Explore", "model=shipped:digits-vae-z2-b1")
+        assert r.errors == []
+        await s.set_slider("z1", -1.5)
+        assert s.image_caption(CAPTION).startswith("decoder mean at z = (-1.50, ")
+        with pytest.raises(ClientError):
+            s.find("slider", "no such slider")
+        await s.close()
+    asyncio.run(go())
+
+
+def test_client_starts_a_run_and_polls_the_train_page_until_it_ends(server):
+    async def go():
+        s = Session(server.url)
+        await s.open("Train")
+        await s.set_number("Epochs", 30)
+        await s.click("Start")
+        seen_progress = False
+        for _ in range(240):                          # ≤ 2 min
+            await asyncio.sleep(0.5)
+            seen_progress |= "images/s" in " ".join(s.texts())
+            if seen_progress and not s.auto:
+                break
+        assert seen_progress and s.auto_runs > 0 and not s.auto
+        assert s.page_errors() == []
+        await s.close()
+    asyncio.run(go())
+
+
+def test_load_test_script_runs_a_small_classroom_without_errors():
+    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.4",
+                          "--trainers", "1", "--epochs", "20"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = out.stdout.strip().splitlines()[-1]
+    fields = dict(kv.split("=") for kv in last.split())
+    assert fields["errors"] == "0", out.stdout
+    assert int(fields["interactions"]) > 10
+    waits = re.search(r"queue waits .* n=(\d+) ", out.stdout)
+    assert waits and int(waits.group(1)) >= 1               # the trainer's runs started
+    assert re.search(r"Train-page polls .* sent: [1-9]", out.stdout)

@@ -1,0 +1,89 @@
+"""Server start-up: ``app.py`` is an ``st.App`` whose lifespan warms the server before its
+first visitor (imports, the engine and its first worker)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_app_py_is_an_st_app_that_streamlit_run_detects_and_serves_home_py():
+    from streamlit.web.server.app_discovery import discover_asgi_app
+    found = discover_asgi_app(ROOT / "app.py")
+    assert found.is_asgi_app and found.import_string.endswith(":app")
+    source = (ROOT / "app.py").read_text()
+    assert 'st.App("home.py", lifespan=lifespan)' in source
+    assert (ROOT / "home.py").is_file() and (ROOT / "pages").is_dir()
+
+
+@pytest.fixture
+def fresh_engine(tmp_path, monkeypatch):
+    from explorer import jobs
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    if jobs._ENGINE is not None:
+        jobs._ENGINE.shutdown()
+        jobs._ENGINE = None
+    yield
+    if jobs._ENGINE is not None:
+        jobs._ENGINE.shutdown()
+        jobs._ENGINE = None
+
+
+def test_warm_imports_starts_the_engine_and_waits_for_its_worker(fresh_engine, tmp_path):
+    import torch
+
+    from explorer import jobs
+    from explorer.ui import warmup
+    times = warmup.warm(worker_timeout=120)
+    assert set(times) == {"engine", "imports", "worker"} and all(v >= 0 for v in times.values())
+    assert torch.get_num_threads() == 1
+    engine = jobs._ENGINE
+    assert engine is not None and engine.runs_dir == tmp_path / "runs"
+    workers = engine.workers()
+    assert len(workers) == 1 and workers[0]["alive"] and workers[0]["ready"]
+    assert jobs.get_engine() is engine           # pages get the engine the warm-up made
+
+
+def test_lifespan_runs_the_warm_up_before_serving_and_survives_its_failure(monkeypatch, capsys):
+    from explorer.ui import warmup
+    calls = []
+    monkeypatch.setattr(warmup, "warm", lambda: calls.append("warm") or {"imports": 0.5})
+
+    async def serve():
+        async with warmup.lifespan(None):
+            calls.append("serving")
+    asyncio.run(serve())
+    assert calls == ["warm", "serving"]
+    assert "warmed up: imports 0.5 s" in capsys.readouterr().out
+
+    def broken():
+        raise OSError("disk gone")
+    monkeypatch.setattr(warmup, "warm", broken)
+    calls.clear()
+    asyncio.run(serve())                          # a failed warm-up never stops the server
+    assert calls == ["serving"]
+
+
+def test_freeze_heap_takes_live_objects_out_of_the_collectors_reach():
+    import gc
+
+    from explorer.ui import warmup
+    before = gc.get_freeze_count()
+    try:
+        keep = [[i] for i in range(1000)]          # noqa: F841 - lists: tracked by gc
+        warmup.freeze_heap()
+        assert gc.get_freeze_count() >= before + 1000
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc only")
+def test_malloc_arenas_are_capped_and_the_heap_can_be_trimmed():
+    from explorer.ui import warmup
+    assert warmup.limit_malloc_arenas(2) is True
+    junk = [bytearray(1 << 16) for _ in range(200)]      # ~13 MB from the heap, then freed
+    del junk
+    assert warmup.trim_heap() is True                     # memory went back to the OS
