@@ -15,9 +15,10 @@ Three measurements, each printed as median / p95 in milliseconds:
     the focused slider) to the new decoded image loaded in the page (its <img> fires
     "load": the delta has arrived, React has rendered it, the PNG has been fetched).
 
-Then (d) first view: a fresh ``streamlit run`` (no page run yet, so the first run pays
-for imports and the model load), and the time from navigation to the decoded image and
-the drawn plane. Targets (the issue): (b) p95 ≤ 50 ms, (c) p95 ≤ 300 ms, (d) ≤ 4 s.
+Then (d) first view: a fresh ``streamlit run`` (no page run yet; the server answers its
+health check once its start-up warm-up is done, see ``explorer/ui/warmup.py``) and a fresh
+browser (nothing cached), the time from navigation to the decoded image and the drawn
+plane; repeated ``--cold-repeats`` times with a new server each time. Targets (the issue): (b) p95 ≤ 50 ms, (c) p95 ≤ 300 ms, (d) ≤ 4 s.
 
 The machine matters: on a shared, busy CPU every number grows; the load average is
 printed with the results.
@@ -161,15 +162,18 @@ def main() -> None:
     ap.add_argument("--model", default="shipped:digits-vae-z2-b1")
     ap.add_argument("--url", default=None, help="a running server (default: start one)")
     ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--cold-repeats", type=int, default=3, help="fresh servers for (d)")
     args = ap.parse_args()
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
           f"{os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
     print(f"(a) compute, decode + PNG:      {stats(bench_compute(args.model, 200))}")
     if not args.skip_cold:
-        first, started = bench_cold(args.model)
-        print(f"(d) first view, cold server:   {1000 * first:7.0f} ms   "
-              f"(server start before that: {started:.1f} s)   target ≤ 4000 ms")
+        views, starts = zip(*(bench_cold(args.model) for _ in range(args.cold_repeats)))
+        each = " ".join(f"{1000 * v:.0f}" for v in views)
+        print(f"(d) first view, cold server:   median {1000 * float(np.median(views)):7.0f} ms   "
+              f"(each: {each} ms; server ready {np.median(starts):.1f} s after launch, "
+              f"warm-up included)   target ≤ 4000 ms")
     if args.url:
         server_ms, browser_ms = bench_slider(args.url, args.model, args.moves)
     else:
