@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,9 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 
 
 def img_s(summary: dict) -> float:
@@ -64,12 +62,6 @@ def headless(a, work: Path) -> float:
 
 
 # ------------------------------------------------------------------ (b) in the app
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class HealthProbe(threading.Thread):
     """Fetches /_stcore/health every ``every`` seconds and records the latencies (ms)."""
@@ -102,23 +94,10 @@ class HealthProbe(threading.Thread):
 def in_app(a, work: Path) -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
-    runs = work / "app-runs"
-    port = free_port()
-    env = {**os.environ, "LATENT_EXPLORER_RUNS": str(runs), "LATENT_EXPLORER_MAX_JOBS": "2"}
-    log = open(work / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": "2"}, timeout=120)
+    runs, url = work / "runs", server.url
     probe = HealthProbe(url)
     try:
-        t_end = time.time() + 60
-        while time.time() < t_end:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         probe.start()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -151,12 +130,7 @@ def in_app(a, work: Path) -> tuple[float, float]:
         return img_s(s), probe.p95()
     finally:
         probe.done.set()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(server)
 
 
 # ------------------------------------------------------------------ (c) two jobs

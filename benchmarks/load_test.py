@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -47,35 +44,12 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 from st_client import Session  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAX_INTERACTIONS_PER_SESSION = 5000
 EXPLORE_QUERY = "model=shipped:digits-vae-z2-b1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs: Path, max_jobs: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "LATENT_EXPLORER_RUNS": str(runs), "LATENT_EXPLORER_MAX_JOBS": str(max_jobs)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                             str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
 
 
 def server_rss_mb(proc: subprocess.Popen) -> tuple[float, float]:
@@ -234,8 +208,7 @@ async def browsers(k: int, url: str, stats: Stats, t_end: float) -> None:
         return
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                          args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         await asyncio.gather(*(browser_session(i, browser, url, stats, t_end) for i in range(k)))
         await browser.close()
 
@@ -267,9 +240,10 @@ async def watch(proc: subprocess.Popen, stats: Stats, t_end: float) -> None:
 
 
 async def main_async(a) -> None:
-    runs = Path(tempfile.mkdtemp(prefix="load-runs-"))
+    work = Path(tempfile.mkdtemp(prefix="load-test-"))
     t_launch = time.perf_counter()
-    proc, url = start_server(runs, a.max_jobs)
+    server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs)}, timeout=120)
+    proc, url = server.proc, server.url
     print(f"server ready {time.perf_counter() - t_launch:.1f} s after launch (warm-up included)")
     stats = Stats()
     try:
@@ -288,11 +262,7 @@ async def main_async(a) -> None:
                 stats.error("driver", f"{type(r).__name__}: {r}")
         mem_end, workers_end = server_rss_mb(proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(server)
 
     def pct(kind, q):
         v = stats.lat.get(kind, [])

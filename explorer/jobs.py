@@ -412,8 +412,7 @@ class Job:
     summary: dict | None = None
     worker: "_Worker | None" = None
     from_disk: bool = False
-    rows_loaded: bool = False
-    evicted: bool = False                         # rows dropped from memory: read metrics.csv
+    rows_on_disk: bool = False                    # rows are in metrics.csv, not here: read them
     pending: list = field(default_factory=list)   # controls sent while queued
     ctl_sent: int = 0                             # controls sent to the worker so far
     _snap_count: int = 0
@@ -699,8 +698,7 @@ class Engine:
             job = self._jobs.get(run_id)
             if job is None:
                 return None
-            if (job.from_disk and not job.rows_loaded) or job.evicted:
-                job.evicted = False
+            if job.rows_on_disk:
                 self._load_rows(job)
                 if job.status in ENDED:
                     self._keep_in_memory(job)
@@ -782,7 +780,7 @@ class Engine:
                 self._jobs[run.run_id] = Job(
                     run_id=run.run_id, owner=s.get("owner", ""), config=run.config,
                     run_dir=run.path, status=status, reason=reason, created=created,
-                    ended=created, summary=s, from_disk=True,
+                    ended=created, summary=s, from_disk=True, rows_on_disk=True,
                     progress={"step": s.get("steps", 0), "total_steps": s.get("steps", 0),
                               "epoch": s.get("epochs", 0), "epochs": run.config.train.epochs,
                               "samples": s.get("samples", 0), "elapsed_s": s.get("elapsed_s"),
@@ -794,7 +792,7 @@ class Engine:
     def _load_rows(self, job: Job) -> None:
         from . import store
         job.add_rows(store.read_metrics(job.run_dir))
-        job.rows_loaded = True
+        job.rows_on_disk = False
 
     # ---------------------------------------------------------- dispatch
     def _wake(self) -> None:
@@ -842,8 +840,9 @@ class Engine:
     def _keep_in_memory(self, job: Job) -> None:
         """Ended runs' rows and replay frames (a few MiB each) stay in memory for the
         ``KEEP_ENDED`` most recently ended or viewed; older ones are read back from their
-        ``metrics.csv`` when viewed again. Without this a classroom's server grew by every
-        run it had ever trained (measured: +190 MiB over 54 short runs)."""
+        ``metrics.csv`` when viewed again. Without this the server's memory grew with every
+        run it trained (the load test, 54 runs in 5 minutes: 462 -> 650 MiB and climbing;
+        with this and the malloc settings of ``explorer.ui.warmup`` it levels off)."""
         from . import store
         self._recent_ended.pop(job.run_id, None)
         self._recent_ended[job.run_id] = None
@@ -853,7 +852,7 @@ class Engine:
                     or not (old.run_dir / store.METRICS).is_file()):
                 continue          # a failed run's rows may exist only here: keep them
             old.log, old.val_rows, old.history = RowLog(MAX_ROWS), [], []
-            old.evicted = True
+            old.rows_on_disk = True
 
     def _worker_died(self, w: _Worker) -> None:
         if w.proc.exitcode is None:

@@ -53,6 +53,11 @@ def shipped(kind: str) -> list:
             if r.config.model.kind == kind and (r.path / store.PROBE).is_file()]
 
 
+def seed_input(key: str, box=st) -> int:
+    """A section's random seed (0-10,000), in ``box`` (a column, or the page)."""
+    return int(box.number_input("Seed", 0, 10_000, 0, key=key))
+
+
 def pick_vae(key: str, label: str = "Trained VAE (shipped)", runs=None):
     runs = runs if runs is not None else shipped("vae")
     if not runs:
@@ -202,7 +207,7 @@ def section_ae_vae() -> None:
     with c3:
         L = st.slider("L, samples of z per image", 1, 50, 1, key="ae_L")
     with c4:
-        seed = st.number_input("Seed", 0, 10_000, 0, key="ae_seed")
+        seed = seed_input("ae_seed")
     st.caption(f"The same {n} validation images go through **{vae_run.config.name}** and "
                f"**{ae_run.config.name}**.")
     with common.friendly_errors("Could not compute the losses"):
@@ -311,7 +316,7 @@ def section_lemma() -> None:
         m2, a2, b2, r2 = gaussian_inputs("q", "q = N(μ₂, Σ₂)", (1.5, -0.5, 1.5, 0.7, -0.3))
     c1, c2 = st.columns(2)
     n = int(c1.number_input("Monte Carlo samples n", 10, T.MC_MAX, 10_000, 1000, key="l1_n"))
-    seed = int(c2.number_input("Seed", 0, 10_000, 0, key="l1_seed"))
+    seed = seed_input("l1_seed", c2)
     try:
         mu1, cov1, note1 = T.gaussian_2d(m1, a1, b1, r1)
         mu2, cov2, note2 = T.gaussian_2d(m2, a2, b2, r2)
@@ -447,7 +452,7 @@ def section_elbo() -> None:
     with c3:
         kmax = st.select_slider("largest k", [k for k in T.IWAE_KS if k >= 10], 1000, key="iwae_kmax")
     with c4:
-        seed = int(st.number_input("Seed", 0, 10_000, 0, key="iwae_seed"))
+        seed = seed_input("iwae_seed")
     with common.friendly_errors("Could not compute the bounds"):
         iw = c_iwae_vae(str(run.path), n, kmax, seed)
         st.plotly_chart(TF.bound_curve(iw["ks"], iw["mean"], iw["se"],
@@ -481,7 +486,7 @@ def section_reparam() -> None:
         with c3:
             L = st.slider("L", 1, 20, 1, key="theta_L")
         with c4:
-            seed = int(st.number_input("Seed", 0, 10_000, 0, key="theta_seed"))
+            seed = seed_input("theta_seed")
         with common.friendly_errors("Could not differentiate the loss"):
             g = c_theta(str(run.path), n, L, seed)
             c1, c2, c3, c4 = st.columns(4)
@@ -515,7 +520,7 @@ def section_reparam() -> None:
         sigma = st.slider("σ", 0.05, 3.0, 1.0, 0.05, key="rp_sigma")
     with c3:
         repeats = st.slider("repeats (estimates drawn)", 50, 2000, 500, 50, key="rp_repeats")
-        seed = int(st.number_input("Seed", 0, 10_000, 0, key="rp_seed"))
+        seed = seed_input("rp_seed")
     with common.friendly_errors("Could not estimate the gradients"):
         s = c_grad_summary(f_name, mu, sigma, L, repeats, seed)
         rows = []
@@ -563,7 +568,7 @@ def section_mc() -> None:
     with c3:
         repeats = st.slider("Draws of the loss per L", 5, 100, 20, key="mc_repeats")
     with c4:
-        seed = int(st.number_input("Seed", 0, 10_000, 0, key="mc_seed"))
+        seed = seed_input("mc_seed")
     with common.friendly_errors("Could not estimate the spread"):
         r = c_spread(str(run.path), n, repeats, seed)
         st.plotly_chart(TF.loss_spread(r["Ls"], r["std"],

@@ -89,6 +89,21 @@ def global_engine():
         jobs._ENGINE = None
 
 
+# ------------------------------------------------------------------ run zips
+
+def replaced_members(members: dict[str, bytes], **changes) -> dict[str, bytes]:
+    """A copy of a zip's members with some replaced: ``config__json=b"..."`` replaces
+    config.json (``__`` stands for ``.``); a value of None removes the member."""
+    out = dict(members)
+    for key, value in changes.items():
+        name = key.replace("__", ".")
+        if value is None:
+            out.pop(name)
+        else:
+            out[name] = value
+    return out
+
+
 # ------------------------------------------------------------------ live server
 
 def free_port() -> int:

@@ -46,6 +46,8 @@ from explorer.jobs import Engine, EngineError
 from explorer.models import build_model
 from explorer.ui import train as tu
 
+from conftest import replaced_members
+
 PAGES = store.PROJECT_ROOT / "pages"
 MB = 2**20
 LIMIT = 50 * MB                       # the default upload limit (LATENT_EXPLORER_UPLOAD_MB=50)
@@ -189,16 +191,7 @@ def good_zip_members() -> dict[str, bytes]:
         return {i.filename: zf.read(i) for i in zf.infolist()}
 
 
-def _with(members: dict[str, bytes], **changes) -> dict[str, bytes]:
-    """A copy with members replaced (``config__json=...``; None removes one)."""
-    out = dict(members)
-    for key, value in changes.items():
-        name = key.replace("__", ".")
-        if value is None:
-            out.pop(name)
-        else:
-            out[name] = value
-    return out
+_with = replaced_members          # ``_with(members, config__json=...)``
 
 
 def _config(members: dict[str, bytes], **sections) -> bytes:

@@ -4,7 +4,7 @@ through ``st.App``, so the first visitor must see the same menu as every later o
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, wait_for_app
+from conftest import assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +20,10 @@ def test_first_visitor_sees_the_pages_menu_and_it_navigates(server, browser_cont
     links = page.locator('[data-testid="stSidebarNav"] a')
     expect(links).to_have_count(len(MENU), timeout=30_000)
     assert [t.strip() for t in links.all_inner_texts()] == MENU
+    screenshot(page, "nav_first_request")
     links.nth(MENU.index("Explore")).click()
     expect(page.get_by_role("heading", name="Explore the latent space")).to_be_visible(timeout=90_000)
     wait_for_app(page, 90_000)
     assert page.url.rstrip("/").split("?")[0].endswith("/Explore")
     assert_no_error(page)
+    screenshot(page, "nav_explore")

@@ -17,6 +17,8 @@ from explorer import exchange, store
 from explorer.config import RunConfig
 from explorer.models import build_model
 
+from conftest import replaced_members
+
 SHIPPED = store.SHIPPED_ROOT / "digits-vae-z2-b1"
 MB = 2**20
 
@@ -148,14 +150,7 @@ def test_export_refuses_a_folder_that_is_not_a_run(tmp_path):
 # ----------------------------------------------------------------- bad imports
 
 def _replace(good, compression=zipfile.ZIP_STORED, **changes):
-    m = dict(good)
-    for name, data in changes.items():
-        name = name.replace("__", ".")
-        if data is None:
-            m.pop(name)
-        else:
-            m[name] = data
-    return _zip(m, compression)
+    return _zip(replaced_members(good, **changes), compression)
 
 
 def _weights_of(hidden, latent=2, nan=False, int_dtype=False, rename=False):

@@ -294,10 +294,10 @@ def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_pat
             assert [r["loss"] for r in v["rows"]] == [10.0 - s - i for s in range(1, 41)]
         loaded = [rid for rid in (f"r{i}" for i in range(6)) if len(e._jobs[rid].rows)]
         assert loaded == ["r3", "r4", "r5"]                  # the three most recently viewed
-        assert all(e._jobs[f"r{i}"].evicted for i in range(3))
+        assert all(e._jobs[f"r{i}"].rows_on_disk for i in range(3))
         again = e.view("r0")                                 # read back from disk, intact
         assert [r["loss"] for r in again["rows"]] == [10.0 - s for s in range(1, 41)]
-        assert not e._jobs["r0"].evicted and e._jobs["r3"].evicted
+        assert not e._jobs["r0"].rows_on_disk and e._jobs["r3"].rows_on_disk
     finally:
         e.shutdown()
 
@@ -313,7 +313,7 @@ def test_a_failed_runs_rows_are_never_evicted(tmp_path, monkeypatch):
             with e._lock:
                 e._jobs[rid] = job
                 e._end(job, status, None)
-        assert len(e._jobs["bad"].rows) == 1 and not e._jobs["bad"].evicted
+        assert len(e._jobs["bad"].rows) == 1 and not e._jobs["bad"].rows_on_disk
     finally:
         e.shutdown()
 
