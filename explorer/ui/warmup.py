@@ -6,10 +6,10 @@ it imports torch, plotly and the modules every page needs, runs one forward pass
 the training engine (which reloads the runs on disk), waits for its first worker process
 to warm up, and freezes the heap so that garbage collections stop walking it.
 
-Measured on 2 cores: without this the first page view of a fresh server spent ~2.5 s
-importing, a worker starting during someone's first view slowed it by another second, and
-automatic full garbage collections (~105 ms each) were the slider's latency outliers. The
-server prints its URL when this is done (~6 s after launch).
+On 2 cores: without this the first page view of a fresh server spent ~2.5 s importing,
+and automatic full garbage collections (~100 ms each, ``benchmarks/gc_pause.py``) were
+the slider's latency outliers. The server prints its URL when this is done (~6-7 s after
+launch; ``benchmarks/explore_latency.py`` prints it).
 
 The lifespan also caps glibc's malloc arenas and trims the heap once a minute
 (:func:`limit_malloc_arenas`, :func:`trim_heap`), so that a server with many sessions
@@ -59,8 +59,8 @@ def warm(worker_timeout: float = 30.0) -> dict[str, float]:
 def freeze_heap() -> None:
     """Move every object alive now (the imported modules: ~220k objects) out of the garbage
     collector's reach (``gc.freeze``). Python's automatic full collections then no longer
-    walk them: measured, a full collection went from ~105 ms to under 1 ms, which had been
-    the slider's latency outliers."""
+    walk them: a full collection goes from ~100 ms to under 1 ms (``benchmarks/gc_pause.py``);
+    those collections had been the slider's latency outliers."""
     gc.collect()
     gc.freeze()
 
