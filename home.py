@@ -11,6 +11,7 @@ import streamlit as st
 from explorer import store
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
+from explorer.runs import shipped_runs
 from explorer.ui import common
 
 common.page_setup("Home")
@@ -25,7 +26,7 @@ st.markdown(
 @st.cache_data(show_spinner=False)
 def featured_runs() -> dict[str, str]:
     """The featured shipped models (id -> name): 2-D latents, not the β lab's sweep members."""
-    return {r.run_id: r.config.name or r.run_id for r in store.list_runs(store.SHIPPED_ROOT)
+    return {r.run_id: r.name or r.run_id for r in shipped_runs()
             if r.config.model.latent_dim == 2 and not r.run_id.startswith("sweep-")}
 
 

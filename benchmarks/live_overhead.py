@@ -8,7 +8,7 @@
     (Debian's /usr/bin/chromium through Playwright), the same settings typed into the
     page and Start clicked; the page polls and redraws its live charts throughout. While
     it trains, ``/_stcore/health`` is fetched every 100 ms and its latency recorded;
-(c) two jobs at once: the engine (``explorer.jobs``, 2 workers of one thread each) runs
+(c) two jobs at once: the engine (``explorer.engine``, 2 workers of one thread each) runs
     the run alone, then two copies side by side; the scaling is their total images/s over
     the single one's.
 
@@ -137,7 +137,7 @@ def in_app(a, work: Path) -> tuple[float, float]:
 
 def two_jobs(a, work: Path) -> float:
     from explorer import cli
-    from explorer.jobs import Engine
+    from explorer.engine import Engine
 
     ns = cli.build_parser().parse_args(["train", *config_flags(a)])
     cfg = cli.config_from_args(ns)

@@ -27,6 +27,63 @@ MAX_LATENT_DIM = 256
 MAX_WIDTH = 4096
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of one numeric setting. Every reader uses these: the config's
+    validation, the engine's live controls, the trainer's hot parameters and the widgets."""
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        (_int_range if self.integer else _float_range)(name, value, self.lo, self.hi)
+
+    def __str__(self) -> str:
+        """The range as ``[lo, hi]``, numbers written as a person would (1e-7, not 1e-07)."""
+        def fmt(v):
+            return f"{v:g}".replace("e-0", "e-").replace("e+0", "e+")
+        return f"[{fmt(self.lo)}, {fmt(self.hi)}]"
+
+    def contains(self, value: Any) -> bool:
+        try:
+            self.check("", value)
+        except ConfigError:
+            return False
+        return True
+
+
+def _i(lo: int, hi: int) -> Limit:
+    return Limit(lo, hi, integer=True)
+
+
+#: section.field -> its range. The one place a setting's bounds are written.
+LIMITS: dict[str, Limit] = {
+    "data.subset": _i(1, 10_000_000), "data.val_fraction": Limit(0.01, 0.9),
+    "data.split_seed": _i(0, 2**31 - 1), "data.threshold": Limit(0.0, 1.0),
+    "data.n_points": _i(10, 1_000_000), "data.noise": Limit(0.0, 10.0),
+    "model.latent_dim": _i(1, MAX_LATENT_DIM), "model.sigma": Limit(1e-3, 10.0),
+    "model.hidden[]": _i(1, MAX_WIDTH),
+    "train.epochs": _i(1, 100_000), "train.batch_size": _i(1, 65_536),
+    "train.lr": Limit(1e-7, 1.0), "train.seed": _i(0, 2**31 - 1),
+    "train.beta": Limit(0.0, 1000.0), "train.warmup_steps": _i(1, 10**9),
+    "train.cycle_steps": _i(2, 10**9), "train.cycle_ratio": Limit(0.01, 1.0),
+    "train.capacity_max": Limit(0.0, 1e6), "train.capacity_steps": _i(1, 10**9),
+    "train.free_bits": Limit(0.0, 100.0), "train.mc_samples": _i(1, 1000),
+    "train.grad_clip": Limit(0.0, 1e6), "train.threads": _i(1, 256),
+    "train.log_every": _i(1, 10**6),
+}
+BETA, LR = LIMITS["train.beta"], LIMITS["train.lr"]
+
+
+def _check_limits(section: str, obj: Any) -> None:
+    """Check every field of ``obj`` that has a limit (``None`` means "unset" for subset)."""
+    for f in dataclasses.fields(obj):
+        limit = LIMITS.get(f"{section}.{f.name}")
+        value = getattr(obj, f.name)
+        if limit is not None and not (value is None and f.name == "subset"):
+            limit.check(f"{section}.{f.name}", value)
+
+
 class ConfigError(ValueError):
     """A setting is missing, of the wrong type or out of range."""
 
@@ -46,13 +103,7 @@ class DataConfig:
     def validate(self) -> None:
         _choice("data.name", self.name, DATASETS)
         _choice("data.binarize", self.binarize, BINARIZE)
-        if self.subset is not None:
-            _int_range("data.subset", self.subset, 1, 10_000_000)
-        _float_range("data.val_fraction", self.val_fraction, 0.01, 0.9)
-        _int_range("data.split_seed", self.split_seed, 0, 2**31 - 1)
-        _float_range("data.threshold", self.threshold, 0.0, 1.0)
-        _int_range("data.n_points", self.n_points, 10, 1_000_000)
-        _float_range("data.noise", self.noise, 0.0, 10.0)
+        _check_limits("data", self)
         if self.name == "file" and not self.path:
             raise ConfigError("data.path: the 'file' dataset needs the path of an .npz, .npy or .csv file")
 
@@ -80,9 +131,8 @@ class ModelConfig:
         if len(self.hidden) > 8:
             raise ConfigError("model.hidden: at most 8 hidden layers")
         for w in self.hidden:
-            _int_range("model.hidden[]", w, 1, MAX_WIDTH)
-        _int_range("model.latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
-        _float_range("model.sigma", self.sigma, 1e-3, 10.0)
+            LIMITS["model.hidden[]"].check("model.hidden[]", w)
+        _check_limits("model", self)
         _bool("model.learn_sigma", self.learn_sigma)
 
 
@@ -99,29 +149,15 @@ class TrainConfig:
     cycle_ratio: float = 0.5         # "cyclical": fraction of a cycle spent rising
     capacity_max: float = 25.0       # "capacity": target KL C in nats (Burgess et al. 2018)
     capacity_steps: int = 10000      # "capacity": steps over which C rises from 0 to capacity_max
-    free_bits: float = 0.0           # "free_bits": per-dimension KL floor in nats (Kingma et al. 2016)
+    free_bits: float = 0.5           # "free_bits": per-dimension KL floor in nats (Kingma et al. 2016)
     mc_samples: int = 1              # L: Monte Carlo samples of z per image for the reconstruction term
     grad_clip: float = 0.0           # 0: no clipping (the gradient norm is still reported)
     threads: int = 1                 # torch threads for this run
     log_every: int = 1               # a metrics row every this many steps
 
     def validate(self) -> None:
-        _int_range("train.epochs", self.epochs, 1, 100_000)
-        _int_range("train.batch_size", self.batch_size, 1, 65_536)
-        _float_range("train.lr", self.lr, 1e-7, 1.0)
-        _int_range("train.seed", self.seed, 0, 2**31 - 1)
-        _float_range("train.beta", self.beta, 0.0, 1000.0)
         _choice("train.beta_schedule", self.beta_schedule, BETA_SCHEDULES)
-        _int_range("train.warmup_steps", self.warmup_steps, 1, 10**9)
-        _int_range("train.cycle_steps", self.cycle_steps, 2, 10**9)
-        _float_range("train.cycle_ratio", self.cycle_ratio, 0.01, 1.0)
-        _float_range("train.capacity_max", self.capacity_max, 0.0, 1e6)
-        _int_range("train.capacity_steps", self.capacity_steps, 1, 10**9)
-        _float_range("train.free_bits", self.free_bits, 0.0, 100.0)
-        _int_range("train.mc_samples", self.mc_samples, 1, 1000)
-        _float_range("train.grad_clip", self.grad_clip, 0.0, 1e6)
-        _int_range("train.threads", self.threads, 1, 256)
-        _int_range("train.log_every", self.log_every, 1, 10**6)
+        _check_limits("train", self)
 
 
 @dataclass

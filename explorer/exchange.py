@@ -30,9 +30,8 @@ import never overwrites a run), the files written through :mod:`explorer.store`
 and the run opened once more with the normal loader. A failure at any step
 raises :class:`ExchangeError` with a message a person can act on.
 
-Who may rename or delete a run (:func:`modify_refusal`): never a shipped run,
-never a run still training, otherwise the session that made (or imported) it,
-or anyone when the setting ``LATENT_EXPLORER_DELETE_ANY=1`` allows it.
+Who may rename or delete a run is decided by :func:`explorer.runs.refusal`, the one
+rule every page uses.
 """
 from __future__ import annotations
 
@@ -54,8 +53,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import jobs, store
+from . import store
 from .config import DATASETS_IMAGE, ConfigError, RunConfig
+from .engine.protocol import ENDED
 from .models import VAE
 
 REQUIRED = (store.CONFIG, store.WEIGHTS, store.METRICS, store.SUMMARY)
@@ -67,8 +67,6 @@ RATIO_MIN_BYTES = 1 << 20   # ... checked for members larger than this (tiny fil
 MAX_DATA_DIMS = 3           # data_shape: (D,) vectors or (C, H, W) images
 MAX_DATA_SIZE = 3 * 1024 * 1024   # at most this many numbers per item
 MAX_PROBE_N = 20_000
-ENDED = jobs.ENDED                     # statuses of a run that is over
-ACTIVE = ("queued",) + jobs.ACTIVE     # statuses of a run that is waiting or training
 _FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
@@ -133,7 +131,7 @@ def import_run(data: bytes, runs_root: Path, *, max_bytes: int, owner: str = "",
     config = _clean_name(_neutralise_paths(config))
     original_id = summary.get("run_id") if isinstance(summary.get("run_id"), str) else ""
     status = summary.get("status")
-    if status not in ENDED:
+    if status not in ENDED:  # a run exported mid-training is imported as stopped
         summary["status"] = "stopped"
         summary["reason"] = f"imported while {status!r}" if status else "imported"
     summary["data_shape"] = list(data_shape)
@@ -414,20 +412,3 @@ def _fresh_id(hint: str) -> str:
 
 def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
-
-
-# ============================================================ permissions
-
-def modify_refusal(*, shipped: bool, status: str | None, run_owner: str | None,
-                   owner: str, delete_any: bool) -> str | None:
-    """Why this session may not rename or delete a run, or None if it may."""
-    if shipped:
-        return "shipped runs are read-only"
-    if status in ACTIVE:
-        return f"this run is {status}: stop it first"
-    if delete_any:
-        return None
-    if not run_owner or run_owner != owner:
-        return ("only the browser session that made or imported this run may change it "
-                "(the server setting LATENT_EXPLORER_DELETE_ANY=1 allows everyone)")
-    return None

@@ -165,9 +165,6 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return self.head.weight.device
 
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
 
 def build_model(cfg: ModelConfig, data_shape: tuple[int, ...],
                 device: torch.device | str | None = None) -> VAE:

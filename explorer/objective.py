@@ -6,7 +6,9 @@ summed over pixels (reconstruction) or over latent dimensions (KL); callers
 average over the batch. Equation numbers refer to the seed,
 ``shared/seed`` ("Variational Autoencoders", Allen C., 2023).
 
-Corrections to the seed, stated once here and shown in the app:
+Corrections to the seed that matter for the code here (the full list of the seed's
+slips, each with the seed's text, the correction and the reason, is
+:mod:`explorer.analysis.theory_slips`, shown on the Theory page):
 
 * eq. 15 has the wrong direction for the *loss*: the ELBO is a lower bound,
   ``ELBO(x) <= log p(x)``, so the loss ``L = -ELBO`` satisfies
@@ -17,6 +19,9 @@ Corrections to the seed, stated once here and shown in the app:
 * the theta-gradient of the loss is ``-(1/L) sum_l grad_theta log p(x|z^l)``
   (the seed drops the minus sign).
 * "ELBD" in section 5 is the ELBO, the evidence lower bound.
+* the seed's Sigma_phi(x) in eq. 14 is the encoder's log-variance, here ``logvar``:
+  the standard deviation is ``exp(logvar / 2)`` (the seed's "Sigma^{1/2}" in section 5).
+* the prior p(z) = N(0, I) has no parameters (the seed writes p_theta(z)).
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ def kl_discrete(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def kl_std_normal_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Eq. 14, one term per latent dimension:
+    """The KL term of eq. 14, one term per latent dimension:
     ``KL(N(mu, exp(logvar)) || N(0, 1)) = 1/2 (exp(logvar) + mu^2 - 1 - logvar)``.
 
     ``logvar`` is the seed's "exp(Sigma) instead of Sigma": the encoder outputs
@@ -53,7 +58,7 @@ def kl_std_normal_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 
 
 def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Eq. 14 summed over latent dimensions: ``[..., D] -> [...]``."""
+    """The KL term of eq. 14, summed over latent dimensions: ``[..., D] -> [...]``."""
     return kl_std_normal_per_dim(mu, logvar).sum(-1)
 
 

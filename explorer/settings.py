@@ -1,24 +1,34 @@
 """The app's settings, in one place: environment variables with documented defaults.
 
-| variable                               | default            | meaning                                          |
-|----------------------------------------|--------------------|--------------------------------------------------|
-| ``LATENT_EXPLORER_RUNS``               | ``runs/``          | folder of users' runs (shipped runs: ``trained/``)|
-| ``LATENT_EXPLORER_MAX_JOBS``           | number of cores    | training jobs running at once; others queue (FIFO)|
-| ``LATENT_EXPLORER_MAX_RUN_SECONDS``    | 1800               | a run is stopped (and saved) after this long      |
-| ``LATENT_EXPLORER_TORCH_THREADS``      | 1                  | torch threads per worker process                  |
-| ``LATENT_EXPLORER_SNAPSHOT_SECONDS``   | 1.0                | a live snapshot (latent, reconstructions) this often |
-| ``LATENT_EXPLORER_UPLOAD_MB``          | 50                 | largest upload accepted (data, images, run zips)  |
-| ``LATENT_EXPLORER_MAX_RUNS_PER_SESSION`` | 20               | runs one browser session may start                |
-| ``LATENT_EXPLORER_DELETE_ANY``         | 0                  | 1: a session may delete runs it did not start     |
-| ``LATENT_EXPLORER_DATA``               | ``~/.cache/latent-explorer`` | where MNIST / Fashion-MNIST are cached  |
+| variable                                  | default            | meaning |
+|-------------------------------------------|--------------------|---------|
+| ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``) |
+| ``LATENT_EXPLORER_MAX_JOBS``              | number of cores    | training jobs running at once; others queue (FIFO) |
+| ``LATENT_EXPLORER_MAX_RUN_SECONDS``       | 1800               | a run is stopped (and saved) after this long |
+| ``LATENT_EXPLORER_TORCH_THREADS``         | 1                  | torch threads per worker process |
+| ``LATENT_EXPLORER_DEVICE``                | ``auto``           | where workers train: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` |
+| ``LATENT_EXPLORER_SNAPSHOT_SECONDS``      | 1.0                | a live snapshot (latent, reconstructions) this often |
+| ``LATENT_EXPLORER_UPLOAD_MB``             | 50                 | largest file a visitor may upload (data, images, run zips) |
+| ``LATENT_EXPLORER_DATASET_MB``            | 1024               | largest dataset a run may read, unpacked (full MNIST: 52 MiB) |
+| ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER`` | 2                  | runs one person may train at once (others wait in the queue) |
+| ``LATENT_EXPLORER_MAX_QUEUED_PER_OWNER``  | 12                 | runs one person may have waiting in the queue |
+| ``LATENT_EXPLORER_MAX_RUNS_PER_OWNER``    | 200                | runs one person may keep on this server (live and saved) |
+| ``LATENT_EXPLORER_DISK_MB_PER_OWNER``     | 2048               | disk one person's runs and uploads may use |
+| ``LATENT_EXPLORER_DELETE_ANY``            | 0                  | 1: anyone may rename and delete any user's run |
+| ``LATENT_EXPLORER_DATA``                  | ``~/.cache/latent-explorer`` | where MNIST / Fashion-MNIST are cached; paths typed in the app may point inside it |
+| ``LATENT_EXPLORER_DATA_DIRS``             | (none)             | more folders, separated by ``:``, that paths typed in the app may point into |
 
-Read once per call (cheap), so tests can change them with ``monkeypatch.setenv``.
+"One person" is an owner: a browser (a cookie that survives reloads and new tabs) or,
+with a login, the user. Read once per call (cheap), so tests can change them with
+``monkeypatch.setenv``.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+MB = 2**20
 
 
 def _number(name: str, default, lo, hi, cast=int):
@@ -44,31 +54,68 @@ def _float(name: str, default: float, lo: float, hi: float) -> float:
     return _number(name, default, lo, hi, float)
 
 
+def _device(name: str) -> str:
+    raw = (os.environ.get(name) or "auto").strip().lower()
+    if raw in ("auto", "cpu", "cuda") or (raw.startswith("cuda:") and raw[5:].isdigit()):
+        return raw
+    raise ValueError(f"{name}={raw!r}: expected auto, cpu, cuda or cuda:N")
+
+
 @dataclass(frozen=True)
 class Settings:
     runs_dir: Path
     max_jobs: int
     max_run_seconds: float
     torch_threads: int
+    device: str
     snapshot_seconds: float
     upload_mb: int
-    max_runs_per_session: int
+    dataset_mb: int
+    max_running_per_owner: int
+    max_queued_per_owner: int
+    max_runs_per_owner: int
+    disk_mb_per_owner: int
     delete_any: bool
+    data_dir: Path
+    data_dirs: tuple[Path, ...]
 
     @property
     def upload_bytes(self) -> int:
-        return self.upload_mb * 2**20
+        return self.upload_mb * MB
+
+    @property
+    def dataset_bytes(self) -> int:
+        return self.dataset_mb * MB
+
+    @property
+    def disk_bytes_per_owner(self) -> int:
+        return self.disk_mb_per_owner * MB
+
+    @property
+    def allowed_data_roots(self) -> tuple[Path, ...]:
+        """Folders that a path typed in the app may point into."""
+        return (self.data_dir,) + self.data_dirs
 
 
 def get() -> Settings:
+    from .data import default_cache_dir
     from .store import runs_root
+    extra = tuple(Path(p).expanduser() for p in os.environ.get("LATENT_EXPLORER_DATA_DIRS", "").split(":")
+                  if p.strip())
     return Settings(
         runs_dir=runs_root(),
         max_jobs=_int("LATENT_EXPLORER_MAX_JOBS", os.cpu_count() or 1, 1, 256),
         max_run_seconds=_float("LATENT_EXPLORER_MAX_RUN_SECONDS", 1800.0, 1.0, 7 * 24 * 3600.0),
         torch_threads=_int("LATENT_EXPLORER_TORCH_THREADS", 1, 1, 256),
+        device=_device("LATENT_EXPLORER_DEVICE"),
         snapshot_seconds=_float("LATENT_EXPLORER_SNAPSHOT_SECONDS", 1.0, 0.05, 60.0),
         upload_mb=_int("LATENT_EXPLORER_UPLOAD_MB", 50, 1, 4096),
-        max_runs_per_session=_int("LATENT_EXPLORER_MAX_RUNS_PER_SESSION", 20, 1, 10_000),
+        dataset_mb=_int("LATENT_EXPLORER_DATASET_MB", 1024, 1, 65_536),
+        max_running_per_owner=_int("LATENT_EXPLORER_MAX_RUNNING_PER_OWNER", 2, 1, 256),
+        max_queued_per_owner=_int("LATENT_EXPLORER_MAX_QUEUED_PER_OWNER", 12, 1, 10_000),
+        max_runs_per_owner=_int("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", 200, 1, 1_000_000),
+        disk_mb_per_owner=_int("LATENT_EXPLORER_DISK_MB_PER_OWNER", 2048, 1, 10_000_000),
         delete_any=os.environ.get("LATENT_EXPLORER_DELETE_ANY", "0") == "1",
+        data_dir=default_cache_dir(),
+        data_dirs=extra,
     )

@@ -1,7 +1,7 @@
 """The training loop, one step at a time.
 
 ``Trainer.step()`` takes one minibatch, updates the model and returns a
-metrics row; a UI (or :mod:`explorer.jobs`) can therefore run, pause,
+metrics row; a UI (or the engine's workers, :mod:`explorer.engine`) can therefore run, pause,
 single-step and stop training between any two steps, and change β or the
 learning rate in between ("hot parameters"). The data stay in memory as one
 tensor, shuffled once per epoch; a batch is a slice, with no per-sample
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from . import objective
-from .config import RunConfig, TrainConfig
+from .config import BETA, LR, ConfigError, RunConfig, TrainConfig
 from .data import Dataset
 from .models import VAE, build_model
 
@@ -78,6 +78,14 @@ def make_adam(params, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
+def _check(limit, name: str, value) -> None:
+    """A hot parameter must lie in its setting's range (``explorer.config.LIMITS``)."""
+    try:
+        limit.check(name, value)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
 class TrainingDiverged(RuntimeError):
     """The loss or gradient became NaN/inf; the weights are the last good ones."""
 
@@ -125,16 +133,14 @@ class Trainer:
     # -------------------------------------------------------- hot params
     def set_beta(self, beta: float) -> None:
         """Change the base β from the next step on (recorded as an event)."""
-        if not (math.isfinite(beta) and 0 <= beta <= 1000):
-            raise ValueError(f"β must be a number in [0, 1000], got {beta!r}")
+        _check(BETA, "β", beta)
         if beta != self.beta:
             self.beta = float(beta)
             self.events.append({"step": self.step_count, "param": "beta", "value": self.beta})
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate from the next step on (recorded as an event)."""
-        if not (math.isfinite(lr) and 1e-7 <= lr <= 1.0):
-            raise ValueError(f"learning rate must be in [1e-7, 1], got {lr!r}")
+        _check(LR, "learning rate", lr)
         if lr != self.lr:
             self.lr = float(lr)
             for g in self.optimizer.param_groups:
@@ -274,83 +280,135 @@ def evaluate(model: VAE, dataset: Dataset, *, split: str = "val", max_n: int | N
     return out
 
 
+# ------------------------------------------------------------ the run loop
+
+class LoopHooks:
+    """What a caller adds to :func:`run_loop`. The defaults train to the end, with no
+    controls: :func:`fit` uses them; the engine's worker overrides them to obey pause, step
+    and stop, to publish rows and snapshots and to checkpoint."""
+
+    def before_step(self, trainer: "Trainer") -> None:
+        """Called before every step (the worker applies controls here)."""
+
+    def end_reason(self, trainer: "Trainer") -> tuple[str, str | None] | None:
+        """``(status, reason)`` when the run must end now, else None."""
+        return ("finished", None) if trainer.done else None
+
+    def may_step(self, trainer: "Trainer") -> bool:
+        """False to take no step now (paused); the loop then asks again."""
+        return True
+
+    def on_row(self, trainer: "Trainer", row: dict) -> None:
+        """A step's metrics row (with validation columns at an epoch end)."""
+
+    def on_epoch_end(self, trainer: "Trainer") -> None:
+        """After an epoch's last step and its evaluation, unless training is done."""
+
+
+def run_loop(trainer: "Trainer", hooks: LoopHooks | None = None) -> tuple[str, str | None]:
+    """Train step by step until ``hooks.end_reason`` says stop, or divergence; returns the
+    final ``(status, reason)``. The one training loop: :func:`fit` and the engine's workers
+    both run it. At every epoch end the validation split is evaluated and its numbers join
+    that step's row (:func:`val_row`)."""
+    hooks = hooks or LoopHooks()
+    while True:
+        hooks.before_step(trainer)
+        end = hooks.end_reason(trainer)
+        if end:
+            return end
+        if not hooks.may_step(trainer):
+            continue
+        try:
+            row = trainer.step()
+        except TrainingDiverged as e:
+            return "diverged", str(e)
+        if trainer.at_epoch_end:
+            trainer.last_val = trainer.evaluate()
+            row.update(val_row(trainer.last_val))
+        hooks.on_row(trainer, row)
+        if trainer.at_epoch_end and not trainer.done:
+            hooks.on_epoch_end(trainer)
+
+
 # -------------------------------------------------------- runs on disk
 
-def summarize(trainer: Trainer, status: str, elapsed_s: float, *, iwae_k: int = 0,
-              eval_max_n: int | None = 10_000) -> dict:
-    """The ``summary.json`` of a run: final train and validation numbers (per image, nats)."""
+MAX_DISK_ROWS = 20_000      # rows kept for metrics.csv (thinned evenly beyond this)
+_SUMMARY_SPLIT_KEYS = ("recon", "kl", "elbo", "active_units")
+
+
+def summarize(trainer: Trainer, status: str, elapsed_s: float, *, final: bool = True,
+              iwae_k: int = 0, eval_max_n: int | None = 10_000, extra: dict | None = None) -> dict:
+    """The ``summary.json`` of a run (per image, nats). ``final`` evaluates both splits
+    afresh (and IWAE-k when asked); otherwise (an epoch checkpoint) it holds the latest
+    validation numbers only. ``extra`` (owner, run id, reason...) is added as is."""
     ds = trainer.dataset
-    val = trainer.evaluate("val", max_n=eval_max_n)
-    train = trainer.evaluate("train", max_n=min(len(ds.x_train), eval_max_n or len(ds.x_train)))
     s = {
         "status": status, "reason": trainer.stop_reason,
         "steps": trainer.step_count, "epochs": trainer.epoch_float, "samples": trainer.samples_seen,
         "elapsed_s": elapsed_s, "beta": trainer.beta, "lr": trainer.lr, "events": trainer.events,
         "data_shape": list(ds.data_shape), "dataset_checksum": ds.checksum,
         "n_train": len(ds.x_train), "n_val": len(ds.x_val),
-        "train": {k: train[k] for k in ("recon", "kl", "elbo", "active_units")},
-        "val": {k: val[k] for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")},
     }
-    s["gap_elbo"] = s["train"]["elbo"] - s["val"]["elbo"]
-    if iwae_k and trainer.model.kind == "vae":
-        x = ds.x_val[:min(len(ds.x_val), 1000)].to(trainer.device)
-        gen = torch.Generator(device=trainer.device).manual_seed(0)
-        trainer.model.eval()
-        s["val"]["iwae"] = float(objective.iwae_bound(trainer.model, x, iwae_k, generator=gen).mean())
-        s["val"]["iwae_k"] = iwae_k
+    if final:
+        val = trainer.evaluate("val", max_n=eval_max_n)
+        train = trainer.evaluate("train", max_n=min(len(ds.x_train), eval_max_n or len(ds.x_train)))
+        s["train"] = {k: train[k] for k in _SUMMARY_SPLIT_KEYS}
+        s["val"] = {k: val[k] for k in _SUMMARY_SPLIT_KEYS + ("kl_per_dim",)}
+        s["gap_elbo"] = s["train"]["elbo"] - s["val"]["elbo"]
+        if iwae_k and trainer.model.kind == "vae":
+            x = ds.x_val[:min(len(ds.x_val), 1000)].to(trainer.device)
+            gen = torch.Generator(device=trainer.device).manual_seed(0)
+            trainer.model.eval()
+            s["val"]["iwae"] = float(objective.iwae_bound(trainer.model, x, iwae_k, generator=gen).mean())
+            s["val"]["iwae_k"] = iwae_k
+    elif trainer.last_val:
+        s["val"] = {k: trainer.last_val[k] for k in _SUMMARY_SPLIT_KEYS + ("kl_per_dim",)}
+    s.update(extra or {})
     return s
 
 
 def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed_s: float,
                *, final: bool = False, iwae_k: int = 0, extra: dict | None = None) -> dict:
-    """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`.
-    Between epochs the summary holds the latest validation numbers only; ``final`` evaluates fully."""
+    """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`;
+    returns the summary written (see :func:`summarize`)."""
     from . import store
-    if final:
-        summary = summarize(trainer, status, elapsed_s, iwae_k=iwae_k)
-    else:
-        ds = trainer.dataset
-        summary = {"status": status, "reason": trainer.stop_reason, "steps": trainer.step_count,
-                   "epochs": trainer.epoch_float, "samples": trainer.samples_seen,
-                   "elapsed_s": elapsed_s, "beta": trainer.beta, "lr": trainer.lr,
-                   "events": trainer.events, "data_shape": list(ds.data_shape),
-                   "dataset_checksum": ds.checksum, "n_train": len(ds.x_train), "n_val": len(ds.x_val)}
-        if trainer.last_val:
-            summary["val"] = {k: trainer.last_val[k]
-                              for k in ("recon", "kl", "elbo", "active_units", "kl_per_dim")}
-    summary.update(extra or {})
+    summary = summarize(trainer, status, elapsed_s, final=final, iwae_k=iwae_k, extra=extra)
     # epoch checkpoints survive a killed process (atomic renames); the final one is also fsynced
     store.save_run(run_dir, trainer.config, trainer.model, rows, summary, durable=final)
     return summary
 
 
+class _FitHooks(LoopHooks):
+    """:func:`fit`'s additions to the loop: a row log, a callback, epoch checkpoints."""
+
+    def __init__(self, run_dir, on_row, t0: float):
+        self.run_dir, self.callback, self.t0 = run_dir, on_row, t0
+        self.rows = None                  # a RowLog, made at the first row
+
+    def on_row(self, trainer, row):
+        if self.rows is None:
+            from .engine.rowlog import RowLog
+            self.rows = RowLog(MAX_DISK_ROWS, trainer.config.train.log_every)
+        self.rows.add(row)
+        if self.callback:
+            self.callback(row, trainer)
+
+    def on_epoch_end(self, trainer):
+        if self.run_dir is not None:
+            checkpoint(trainer, self.run_dir, self.rows.rows, "running", time.perf_counter() - self.t0)
+
+
 def fit(config: RunConfig, dataset: Dataset, run_dir=None, *, on_row=None, iwae_k: int = 0,
         device=None) -> tuple[Trainer, list[dict], dict]:
-    """Train to the end (or divergence), checkpointing ``run_dir`` at every epoch end.
-
-    ``on_row(row, trainer)`` is called after every step. Returns (trainer, rows, summary).
-    """
+    """Train to the end (or divergence) with :func:`run_loop`, checkpointing ``run_dir`` at
+    every epoch end. ``on_row(row, trainer)`` is called after every step.
+    Returns (trainer, rows, summary)."""
     t0 = time.perf_counter()
     trainer = Trainer(config, dataset, device=device)
-    rows: list[dict] = []
-    status = "finished"
-    while not trainer.done:
-        try:
-            row = trainer.step()
-        except TrainingDiverged:
-            status = "diverged"
-            break
-        if trainer.at_epoch_end:
-            trainer.last_val = trainer.evaluate()
-            row.update(val_row(trainer.last_val))
-        if trainer.step_count % config.train.log_every == 0 or trainer.at_epoch_end:
-            rows.append(row)
-        if on_row:
-            on_row(row, trainer)
-        if run_dir is not None and trainer.at_epoch_end and not trainer.done:
-            checkpoint(trainer, run_dir, rows, "running", time.perf_counter() - t0)
-    summary = (checkpoint(trainer, run_dir, rows, status, time.perf_counter() - t0, final=True,
-                          iwae_k=iwae_k)
-               if run_dir is not None else
-               summarize(trainer, status, time.perf_counter() - t0, iwae_k=iwae_k))
+    hooks = _FitHooks(run_dir, on_row, t0)
+    status, _ = run_loop(trainer, hooks)
+    rows = hooks.rows.rows if hooks.rows else []
+    elapsed = time.perf_counter() - t0
+    summary = (checkpoint(trainer, run_dir, rows, status, elapsed, final=True, iwae_k=iwae_k)
+               if run_dir is not None else summarize(trainer, status, elapsed, iwae_k=iwae_k))
     return trainer, rows, summary

@@ -21,18 +21,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import data, jobs, settings, store
+from explorer import data, settings, store
+from explorer.engine import EngineError, Status
 from explorer.analysis import sweep as S
 from explorer.config import ConfigError, DATASETS_IMAGE
 from explorer.figures import beta as fb
-from explorer.ui import common
+from explorer.ui import common, live
 
 common.page_setup("β lab", "⚖️")
 
 MANIFEST = store.SHIPPED_ROOT / "manifest.json"
 N_SHOW = 8            # validation images (and prior samples) shown per β
 PROBE_MAX = 1000      # validation images used for blur scores and latent scatters
-POLL_SECONDS = 2.0
 
 
 def md(text: str) -> str:
@@ -51,8 +51,8 @@ def shipped_members(name: str) -> list[dict]:
         except store.StoreError:
             continue
         out.append({"beta": run.config.train.beta, "run_id": rid, "run_dir": run.path,
-                    "status": run.summary.get("status", "finished"), "summary": run.summary,
-                    "config": run.config, "progress": {}, "reason": None, "queue_position": None,
+                    "status": Status.FINISHED, "summary": run.summary,
+                    "config": run.config, "progress": None, "reason": None, "queue_position": None,
                     "probe": f"run:{run.path}"})
     return out
 
@@ -60,17 +60,17 @@ def shipped_members(name: str) -> list[dict]:
 def live_sweeps() -> dict[str, list[dict]]:
     """Sweeps started on this server (any session), by tag: the engine's runs whose names
     mark them as sweep runs."""
-    return S.group_sweep_runs(common.engine().list())
+    return S.group_sweep_runs(common.engine().list(name_prefix=S.NAME_PREFIX))
 
 
 def live_members(tag: str) -> list[dict]:
     out = []
-    for j in live_sweeps().get(tag, []):
-        cfg = j["config"]
-        out.append({"beta": j["beta"], "run_id": j["run_id"], "run_dir": Path(j["run_dir"]),
-                    "status": j["status"], "summary": j["summary"], "config": cfg,
-                    "progress": j["progress"], "reason": j["reason"],
-                    "queue_position": j["queue_position"], "owner": j["owner"],
+    for beta, e in live_sweeps().get(tag, []):
+        cfg = e.config
+        out.append({"beta": beta, "run_id": e.run_id, "run_dir": Path(e.run_dir),
+                    "status": e.status, "summary": e.summary, "config": cfg,
+                    "progress": e.progress, "reason": e.reason,
+                    "queue_position": e.queue_position, "owner": e.owner,
                     "probe": "data:" + json.dumps(cfg.data.__dict__, sort_keys=True)})
     return out
 
@@ -81,9 +81,9 @@ def sweep_choices(me: str) -> dict[str, str]:
     for name, ids in S.shipped_sweeps(MANIFEST).items():
         if any((store.SHIPPED_ROOT / i / store.WEIGHTS).is_file() for i in ids):
             out[f"shipped:{name}"] = f"📦 shipped: {name} ({len(ids)} β values)"
-    for tag, runs in sorted(live_sweeps().items(), key=lambda kv: -max(r["created"] for r in kv[1])):
-        cfg = runs[0]["config"]
-        who = "your" if any(r["owner"] == me for r in runs) else "another session's"
+    for tag, runs in sorted(live_sweeps().items(), key=lambda kv: -max(e.created for _, e in kv[1])):
+        cfg = runs[0][1].config
+        who = "your" if any(e.owner == me for _, e in runs) else "another visitor's"
         # the label stays fixed while the runs progress (a selectbox keeps its first labels)
         out[f"live:{tag}"] = (f"🧪 {who} sweep {tag}: {cfg.data.name}, {cfg.data.subset or 'all'} "
                               f"training images, z={cfg.model.latent_dim}, {len(runs)} β values")
@@ -161,17 +161,23 @@ def new_sweep_form(me: str) -> None:
     except (ValueError, ConfigError, data.DataError) as e:
         st.error(f"Cannot start this sweep: {e}")
         return
-    limit = settings.get().max_runs_per_session
-    mine = len(eng.list(owner=me))
-    if mine + len(betas) > limit:
-        st.error(f"A session may start {limit} runs; you have {mine}, and this sweep needs "
+    s = settings.get()
+    mine = eng.runs_of(me)
+    if mine + len(betas) > s.max_runs_per_owner:
+        st.error(f"One person may keep {s.max_runs_per_owner} runs on this server (setting "
+                 f"LATENT_EXPLORER_MAX_RUNS_PER_OWNER); you have {mine}, and this sweep needs "
                  f"{len(betas)}. Use fewer β values, or delete runs on the Runs page.")
+        return
+    if len(betas) > s.max_queued_per_owner:
+        st.error(f"This sweep needs {len(betas)} runs in the queue at once; one person may have "
+                 f"{s.max_queued_per_owner} (setting LATENT_EXPLORER_MAX_QUEUED_PER_OWNER). "
+                 f"Use fewer β values.")
         return
     tag = S.make_tag()
     try:
         for cfg in S.sweep_configs(base, betas, tag):
             eng.submit(cfg, owner=me)
-    except jobs.EngineError as e:
+    except EngineError as e:
         st.error(f"The training engine refused the sweep: {e}")
         return
     common.query_set(sweep=f"live:{tag}")
@@ -193,12 +199,11 @@ def progress_panel(members: list[dict]) -> None:
             continue
         if s == "queued":
             st.caption(f"β = {b:g}: queued (position {m['queue_position']})")
-        elif s in jobs.ACTIVE:
-            pr = m["progress"] or {}
-            total = max(1, int(pr.get("total_steps") or 1))
-            frac = min(1.0, int(pr.get("step") or 0) / total)
-            st.progress(frac, text=f"β = {b:g}: {s}, epoch {float(pr.get('epoch') or 0):.0f} of "
-                                   f"{pr.get('epochs', m['config'].train.epochs)}")
+        elif s.active:
+            pr = m["progress"]
+            frac = min(1.0, pr.step / max(1, pr.total_steps))
+            st.progress(frac, text=f"β = {b:g}: {s}, epoch {pr.epoch:.0f} of "
+                                   f"{pr.epochs or m['config'].train.epochs}")
         else:
             st.warning(f"β = {b:g}: {s}. {m.get('reason') or ''}")
 
@@ -350,20 +355,16 @@ def _members(key: str) -> list[dict]:
 
 
 def _active(members: list[dict]) -> bool:
-    return any(m["status"] == "queued" or m["status"] in jobs.ACTIVE for m in members)
+    return any(m["status"].live for m in members)
 
 
 members = _members(key)
 polling = _active(members)
 
 
-@st.fragment(run_every=POLL_SECONDS if polling else None)
-def results(key: str, polling: bool) -> None:
-    members = _members(key)
+def draw(key: str) -> None:
     with common.friendly_errors("Could not show this sweep"):
-        show_sweep(members)
-    if polling and not _active(members):
-        st.rerun()           # every run ended: one full rerun stops the polling
+        show_sweep(_members(key))
 
 
-results(key, polling)
+live.poll_sweep(draw, key, polling, lambda k: _active(_members(k)))

@@ -38,7 +38,7 @@ def _isolated_runs(tmp_path, monkeypatch):
 @pytest.fixture
 def engine(tmp_path):
     """A private engine (max 2 jobs) over the test's runs folder, shut down afterwards."""
-    from explorer.jobs import Engine
+    from explorer.engine import Engine
     eng = Engine(tmp_path / "runs", max_jobs=2, snapshot_seconds=0.2, load_existing=False)
     yield eng
     eng.shutdown()
@@ -48,13 +48,15 @@ def engine(tmp_path):
 def page_engine():
     """The process-wide engine that pages use under AppTest, over this test's runs folder,
     with no pre-started worker (start one only if the test trains), shut down afterwards."""
-    from explorer import jobs
-    if jobs._ENGINE is not None:
-        jobs._ENGINE.shutdown()
-    jobs._ENGINE = jobs.Engine(prestart=0, max_jobs=1, snapshot_seconds=0.5)
-    yield jobs._ENGINE
-    jobs._ENGINE.shutdown()
-    jobs._ENGINE = None
+    from explorer.engine import Engine, set_engine
+    old = set_engine(None)
+    if old is not None:
+        old.shutdown()
+    eng = Engine(prestart=0, max_jobs=1, snapshot_seconds=0.5)
+    set_engine(eng)
+    yield eng
+    eng.shutdown()
+    set_engine(None)
 
 
 def app_factory(page: str):
@@ -82,11 +84,16 @@ def assert_page_ok(at) -> None:
 def global_engine():
     """The process-wide engine that pages use under AppTest; shut down afterwards so no
     background work outlives the test (AppTest does not stop it)."""
-    from explorer import jobs
-    yield jobs.get_engine()
-    if jobs._ENGINE is not None:
-        jobs._ENGINE.shutdown()
-        jobs._ENGINE = None
+    from explorer.engine import get_engine, set_engine
+    yield get_engine()
+    old = set_engine(None)
+    if old is not None:
+        old.shutdown()
+
+
+def folder_items(folder: Path) -> list[Path]:
+    """What a folder holds, less the runs folder's own index (``.index.sqlite*``)."""
+    return sorted(p for p in Path(folder).iterdir() if not p.name.startswith(".index.sqlite"))
 
 
 # ------------------------------------------------------------------ run zips
@@ -171,17 +178,34 @@ def _need_chromium():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
 
 
+def launch_profile(playwright, folder: Path, width: int = 1400, height: int = 1000):
+    """A fresh Chromium profile (a persistent context in ``folder``), headless."""
+    return playwright.chromium.launch_persistent_context(
+        str(folder), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": width, "height": height})
+
+
 @pytest.fixture
 def browser_context(tmp_path):
     """A fresh Chromium profile (persistent context), headless, 1400x1000."""
     _need_chromium()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        ctx = launch_profile(p, tmp_path / "profile")
         yield ctx
         ctx.close()
+
+
+@pytest.fixture
+def two_profiles(tmp_path):
+    """Two separate Chromium profiles: two people on one server."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        a, b = launch_profile(p, tmp_path / "profile-a"), launch_profile(p, tmp_path / "profile-b")
+        yield a, b
+        a.close()
+        b.close()
 
 
 def screenshot(page, name: str) -> Path:

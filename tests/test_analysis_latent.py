@@ -1,6 +1,6 @@
 """explorer.analysis.latent: projections, decode grids, traversals, interpolation, ellipses,
-the aggregate posterior's density, t-SNE and uploaded images — each against an
-independent computation."""
+the aggregate posterior's density, t-SNE, the decoder's sliders and uploaded images —
+each against an independent computation."""
 import io
 import math
 import struct
@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from explorer.analysis import images
 from explorer.analysis import latent as L
 from explorer.config import ModelConfig
 from explorer.models import build_model
@@ -106,6 +107,30 @@ def test_project_cov_is_c_diag_var_ct():
     dims = L.dims_projection(4, (3, 1)).project_cov(var)
     assert np.allclose(dims[:, 0, 0], var[:, 3]) and np.allclose(dims[:, 1, 1], var[:, 1])
     assert np.allclose(dims[:, 0, 1], 0)
+
+
+def test_pca_plane_is_the_one_2d_view_of_codes():
+    z = np.random.default_rng(3).normal(size=(200, 5)) * [3.0, 2.0, 1.0, 0.5, 0.1] + 1.0
+    plane = L.pca_plane(z)
+    ref = L.fit_pca(z, 2).projection()
+    assert plane.kind == "pca" and np.allclose(plane.transform(z), ref.transform(z))
+    assert np.allclose(plane.transform(z).mean(0), 0.0)              # centred on the codes
+    origin = L.pca_plane(z, through_origin=True)
+    assert np.allclose(origin.components, ref.components) and np.allclose(origin.transform(np.zeros(5)), 0.0)
+    assert np.allclose(origin.transform(z), z @ ref.components.T)
+    for d in (1, 2):                                                  # the dimensions themselves
+        assert L.pca_plane(np.ones((10, d))).kind == "dims"
+    assert L.pca_plane(np.zeros((1, 4)), 4).kind == "dims"           # too few points for PCA
+    assert L.pca_plane(np.zeros((0, 4)), 4).kind == "dims"
+
+
+def test_plane_extent_shows_the_points_and_the_prior_around_its_centre():
+    pts = np.array([[10.0, 0.0], [11.0, 1.0]])
+    (x0, x1), (y0, y1) = L.plane_extent(pts, (0.0, 0.0))
+    assert x0 < -3.3 and x1 > 11.0 and y0 < -3.3 and y1 > 3.3
+    assert math.isclose(x1 - x0, y1 - y0)                              # square
+    (x0, x1), (y0, y1) = L.plane_extent(np.zeros((0, 2)), (5.0, -5.0))
+    assert x0 < 1.7 < 8.3 < x1 and y0 < -8.3 < -1.7 < y1
 
 
 def test_tsne_caps_subset_is_deterministic_and_keeps_clusters_apart():
@@ -231,6 +256,54 @@ def test_aggregate_moments_match_sampling_the_mixture():
     assert np.allclose(s_ae, mu.std(0))
 
 
+def test_aggregate_traversal_values_sweep_two_sigma_of_the_aggregate_posterior():
+    rng = np.random.default_rng(4)
+    mu, lv = rng.normal(size=(300, 3)) * [1.0, 2.0, 0.1], rng.normal(size=(300, 3)) * 0.1 - 1
+    m, s = L.aggregate_moments(mu, lv)
+    vals = L.aggregate_traversal_values(mu, lv, [2, 0], 5)
+    assert vals.shape == (2, 5)
+    assert np.allclose(vals[0], m[2] + np.linspace(-2, 2, 5) * s[2])
+    assert np.allclose(vals[1], m[0] + np.linspace(-2, 2, 5) * s[0])
+    ae = L.aggregate_traversal_values(mu, lv, [1], 3, kind="ae")
+    assert np.allclose(ae[0], mu[:, 1].mean() + np.array([-2, 0, 2]) * mu[:, 1].std())
+
+
+# ------------------------------------------------------------ the sliders
+
+def test_slider_specs_order_dimensions_by_kl_and_mark_inactive_ones():
+    rng = np.random.default_rng(0)
+    mu = np.stack([rng.normal(size=500) * 0.01, rng.normal(size=500) * 2.0, rng.normal(size=500)], 1)
+    lv = np.full_like(mu, -2.0)
+    lv[:, 0] = 0.0                                      # dimension 1: the prior itself
+    specs = L.slider_specs(3, mu, lv, "vae")
+    assert [s.dim for s in specs] == [1, 2, 0]
+    assert specs[0].label.startswith("z2 · KL ") and specs[-1].label.endswith(" · inactive")
+    assert "Inactive" in specs[-1].help and "Inactive" not in specs[0].help and "eq. 14" in specs[0].help
+    for s in specs:
+        lo, hi = s.range
+        assert lo <= min(-3.0, mu[:, s.dim].min()) and hi >= max(3.0, mu[:, s.dim].max())
+        assert lo == math.floor(lo) and hi == math.ceil(hi)
+    assert L.in_dim_order(specs) == [specs[2].range, specs[0].range, specs[1].range]
+    ae = L.slider_specs(3, mu, lv, "ae")
+    assert ae[0].label.startswith("z2 · var ") and "Variance" in ae[0].help
+    bare = L.slider_specs(2, np.zeros((0, 2)), np.zeros((0, 2)), "vae")   # no points: z1, z2, ±3
+    assert [(s.dim, s.range) for s in bare] == [(0, (-3.0, 3.0)), (1, (-3.0, 3.0))]
+    assert L.slider_specs(2, None, None, "vae")[1].label == "z2 · KL 0.00"
+
+
+def test_z_in_links_and_captions():
+    assert np.allclose(L.parse_z("0.5,-1, 2", 3), [0.5, -1.0, 2.0])
+    for bad in (None, "", "1,2", "1,x,3", "1,nan,3", "1,inf,2"):
+        assert L.parse_z(bad, 3) is None
+    assert L.format_z([0.5, -1.0, 2.004]) == "(0.50, -1.00, 2.00)"
+    assert L.format_z(np.array([[1.25]]), sep=",") == "1.25"
+    assert L.format_z([0.5, -1.0], sep=",") == "0.50,-1.00"
+    assert L.parse_dims("3,1", 3) == (2, 0)
+    for bad in ("2,2", "0,1", "1,4", "1", None, "a,b"):
+        assert L.parse_dims(bad, 3) is None
+    assert np.allclose(L.clip_to([1.234, -9.0, 7.0], [(-3, 3), (-4, 4), (-3, 5)]), [1.23, -4.0, 5.0])
+
+
 def test_sample_z_is_seeded_and_centred_on_mu():
     mu = np.tile([1.0, -2.0], (20000, 1))
     lv = np.full_like(mu, np.log(0.25))
@@ -269,6 +342,18 @@ def test_ellipse_paths_separate_ellipses_with_nan():
     x, y = L.ellipse_paths(np.zeros((3, 2)), np.tile(np.eye(2), (3, 1, 1)), 1.0, n=10)
     assert len(x) == 33 and np.isnan(x).sum() == 3 and np.isnan(y).sum() == 3
     assert L.ellipse_paths(np.zeros((0, 2)), np.zeros((0, 2, 2)))[0].size == 0
+
+
+def test_ellipse_paths_at_several_levels_and_joined():
+    means = np.array([[0.0, 0.0], [2.0, 1.0]])
+    covs = np.stack([np.eye(2), np.diag([4.0, 0.25])])
+    both = L.ellipse_paths(means, covs, (1, 2), n=12)
+    one, two = L.ellipse_paths(means, covs, 1.0, n=12), L.ellipse_paths(means, covs, 2.0, n=12)
+    assert np.array_equal(both[0], np.concatenate([one[0], two[0]]), equal_nan=True)
+    assert np.array_equal(both[1], np.concatenate([one[1], two[1]]), equal_nan=True)
+    joined = L.join_paths([one, two])
+    assert np.array_equal(joined[0], both[0], equal_nan=True)
+    assert L.join_paths([]) is None
 
 
 def test_aggregate_density_is_the_gaussian_mixture():
@@ -336,7 +421,7 @@ def _digit_one(bg=255, ink=0, size=(60, 90), mode="L"):
 
 
 def test_a_dark_on_light_drawing_becomes_a_centred_light_stroke():
-    item = L.prepare_upload(_png(_digit_one()), (1, 8, 8))
+    item = images.prepare_upload(_png(_digit_one()), (1, 8, 8))
     assert item.shape == (1, 8, 8) and item.dtype == np.float32
     assert item.min() >= 0 and item.max() == pytest.approx(1.0)
     cols = item[0].mean(0)
@@ -345,14 +430,14 @@ def test_a_dark_on_light_drawing_becomes_a_centred_light_stroke():
 
 
 def test_inverted_colours_and_transparency_give_the_same_item():
-    a = L.prepare_upload(_png(_digit_one(255, 0)), (1, 28, 28))
-    b = L.prepare_upload(_png(_digit_one(0, 255)), (1, 28, 28))
+    a = images.prepare_upload(_png(_digit_one(255, 0)), (1, 28, 28))
+    b = images.prepare_upload(_png(_digit_one(0, 255)), (1, 28, 28))
     assert np.allclose(a, b, atol=0.02)
     rgba = Image.new("RGBA", (60, 90), (0, 0, 0, 0))               # black ink on transparency
     ImageDraw.Draw(rgba).line([(30, 10), (30, 80)], fill=(0, 0, 0, 255), width=8)
-    c = L.prepare_upload(_png(rgba), (1, 28, 28))
+    c = images.prepare_upload(_png(rgba), (1, 28, 28))
     assert np.allclose(a, c, atol=0.02)
-    jpeg = L.prepare_upload(_png(_digit_one().convert("RGB"), "JPEG"), (1, 28, 28))
+    jpeg = images.prepare_upload(_png(_digit_one().convert("RGB"), "JPEG"), (1, 28, 28))
     assert np.abs(jpeg - a).mean() < 0.05
     # MNIST's margin: the stroke spans about 20 of 28 rows
     rows = np.nonzero(a[0].max(1) > 0.3)[0]
@@ -361,7 +446,7 @@ def test_inverted_colours_and_transparency_give_the_same_item():
 
 def test_colour_datasets_keep_rgb():
     img = Image.new("RGB", (20, 10), (255, 0, 0))
-    item = L.prepare_upload(_png(img), (3, 5, 5))
+    item = images.prepare_upload(_png(img), (3, 5, 5))
     assert item.shape == (3, 5, 5) and np.allclose(item[0], 1) and np.allclose(item[1:], 0)
 
 
@@ -371,21 +456,21 @@ def test_colour_datasets_keep_rgb():
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image"),
 ])
 def test_bad_files_raise_clear_errors(data, fragment):
-    with pytest.raises(L.ImageError, match=fragment):
-        L.prepare_upload(data, (1, 8, 8))
+    with pytest.raises(images.ImageError, match=fragment):
+        images.prepare_upload(data, (1, 8, 8))
 
 
 def test_other_formats_blank_and_oversized_images_are_refused():
-    with pytest.raises(L.ImageError, match="PNG or JPEG"):
-        L.prepare_upload(_png(_digit_one(), "GIF"), (1, 8, 8))
-    with pytest.raises(L.ImageError, match="blank"):
-        L.prepare_upload(_png(Image.new("L", (30, 30), 200)), (1, 8, 8))
-    with pytest.raises(L.ImageError, match="MB"):
-        L.prepare_upload(_png(_digit_one()), (1, 8, 8), max_bytes=100)
-    with pytest.raises(L.ImageError, match="pixels"):
-        L.prepare_upload(_png(_digit_one()), (1, 8, 8), max_pixels=1000)
-    with pytest.raises(L.ImageError, match="channels"):
-        L.prepare_upload(_png(_digit_one()), (4, 8, 8))
+    with pytest.raises(images.ImageError, match="PNG or JPEG"):
+        images.prepare_upload(_png(_digit_one(), "GIF"), (1, 8, 8))
+    with pytest.raises(images.ImageError, match="blank"):
+        images.prepare_upload(_png(Image.new("L", (30, 30), 200)), (1, 8, 8))
+    with pytest.raises(images.ImageError, match="MB"):
+        images.prepare_upload(_png(_digit_one()), (1, 8, 8), max_bytes=100)
+    with pytest.raises(images.ImageError, match="pixels"):
+        images.prepare_upload(_png(_digit_one()), (1, 8, 8), max_pixels=1000)
+    with pytest.raises(images.ImageError, match="channels"):
+        images.prepare_upload(_png(_digit_one()), (4, 8, 8))
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -398,7 +483,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def test_decompression_bombs_are_refused_before_decoding():
-    assert Image.MAX_IMAGE_PIXELS <= L.MAX_PIXELS          # PIL itself is told the limit
+    assert Image.MAX_IMAGE_PIXELS <= images.MAX_PIXELS          # PIL itself is told the limit
     for w, h in ((100_000, 100_000), (6_000, 6_000)):       # above 2× the limit, and between 1× and 2×
-        with pytest.raises(L.ImageError, match="too large|limit"):
-            L.prepare_upload(_png_header_only(w, h), (1, 28, 28))
+        with pytest.raises(images.ImageError, match="too large|limit"):
+            images.prepare_upload(_png_header_only(w, h), (1, 28, 28))

@@ -4,7 +4,7 @@ without a traceback, the server (the engine) stays up, and what was saved before
 Organised as the issue lists them:
 
 1. uploads: own data (``data.load_array_file`` / ``data.load``, the Train page), images
-   (Explore's "encode your image", ``analysis.latent.prepare_upload``), run zips
+   (Explore's "encode your image", ``analysis.images.prepare_upload``), run zips
    (``exchange.import_run``, the Runs page), run ids and names (``store``);
 2. settings: ``RunConfig.from_dict``, the engine's live controls, the Train page;
 3. runtime faults: a diverging loss, a worker killed mid-run, a full disk while saving;
@@ -38,15 +38,16 @@ from PIL import Image
 from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
-from explorer import data, exchange, jobs, settings, store, training
+from explorer import data, exchange, settings, store, training
+from explorer.analysis import images
 from explorer.analysis import latent as L
 from explorer.config import ConfigError, DataConfig, RunConfig
 from explorer.data import DataError
-from explorer.jobs import Engine, EngineError
+from explorer.engine import Engine, EngineError, set_engine
 from explorer.models import build_model
 from explorer.ui import train as tu
 
-from conftest import replaced_members
+from conftest import folder_items, replaced_members
 
 PAGES = store.PROJECT_ROOT / "pages"
 MB = 2**20
@@ -74,7 +75,7 @@ class Kept:
         assert run.config.name == "kept" and run.summary["status"] == "finished"
         model = run.load_model("cpu")
         assert all(torch.isfinite(t).all() for t in model.state_dict().values())
-        others = sorted(p.name for p in self.run_dir.parent.iterdir()
+        others = sorted(p.name for p in folder_items(self.run_dir.parent)    # (its index aside)
                         if p != self.run_dir and p.name not in allowed_new)
         assert others == [], f"unexpected entries in the runs folder: {others}"
 
@@ -214,14 +215,15 @@ def _page_engine():
     """A fresh process-wide engine for a page that does not train here (no worker)."""
     st.cache_resource.clear()
     st.cache_data.clear()
-    jobs._ENGINE = Engine(prestart=0)
-    return jobs._ENGINE
+    eng = Engine(prestart=0)
+    set_engine(eng)
+    return eng
 
 
 def _drop_page_engine():
-    if jobs._ENGINE is not None:
-        jobs._ENGINE.shutdown()
-    jobs._ENGINE = None
+    old = set_engine(None)
+    if old is not None:
+        old.shutdown()
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -306,7 +308,7 @@ def test_train_page_shows_bad_uploads_as_messages(kept, page_engine, monkeypatch
     at.button(key="start").click().run()                    # nothing usable was uploaded
     _no_traceback(at)
     assert "upload a file" in at.main.error[0].value
-    assert [r["run_id"] for r in page_engine.list()] == ["kept-run"] and not MARKER.exists()
+    assert [r.run_id for r in page_engine.list()] == ["kept-run"] and not MARKER.exists()
     good = _npy(np.zeros((4, 8, 8), np.uint8) + 7)          # a good file is kept, once
     at.sidebar.get("file_uploader")[0].set_value(("good.npy", good, "application/octet-stream")).run()
     _no_traceback(at)
@@ -335,8 +337,8 @@ BAD_IMAGES = {   # case: (bytes, words the message must contain)
 @pytest.mark.parametrize("case", list(BAD_IMAGES))
 def test_bad_image_upload_is_refused_with_its_reason(case, kept):
     make, pattern = BAD_IMAGES[case]
-    with pytest.raises(L.ImageError, match=pattern):
-        L.prepare_upload(make(), (1, 8, 8))
+    with pytest.raises(images.ImageError, match=pattern):
+        images.prepare_upload(make(), (1, 8, 8))
     assert not MARKER.exists()
     kept.assert_intact()
 
@@ -524,11 +526,11 @@ def test_live_controls_refuse_out_of_range_values():
     eng = Engine(prestart=0, load_existing=False)
     try:
         with pytest.raises(EngineError, match=r"learning rate must be in \[1e-7, 1\], got 1000"):
-            eng.set_lr("any-run", 1e3)
+            eng.set_lr("any-run", "me", 1e3)
         with pytest.raises(EngineError, match=r"β must be in \[0, 1000\], got -1"):
-            eng.set_beta("any-run", -1.0)
+            eng.set_beta("any-run", "me", -1.0)
         with pytest.raises(EngineError, match="no run 'any-run'"):
-            eng.set_beta("any-run", 2.0)
+            eng.set_beta("any-run", "me", 2.0)
     finally:
         eng.shutdown()
 
@@ -558,10 +560,12 @@ def test_train_page_settings_out_of_range_never_reach_a_run(page_engine):
     at.number_input(key="beta").set_value(-1.0).run()
     at.sidebar.number_input(key="latent_dim").set_value(0).run()
     _no_traceback(at)
-    assert at.number_input(key="beta").value == 1.0 and at.sidebar.number_input(key="latent_dim").value == 2
-    cfg = tu.build_config({**_page_values(), "beta": at.number_input(key="beta").value,
-                           "latent_dim": at.sidebar.number_input(key="latent_dim").value})
-    assert cfg.train.beta == 1.0 and cfg.model.latent_dim == 2
+    # Streamlit resets an out-of-range entry to the widget's default; the widgets are keyed
+    # (their state set once, no value=), so that default is their range's low end
+    assert at.number_input(key="beta").value == 0.0 and at.sidebar.number_input(key="latent_dim").value == 1
+    from explorer.ui import train_form
+    state = train_form.widget_state(RunConfig())       # the widgets' values describe a valid run
+    assert state["beta"] == 1.0 and state["latent_dim"] == 2
 
     for key, value, words in [("hidden", "64, 0", "model.hidden[]: 0 is out of range"),
                               ("hidden", "-5", "model.hidden[]: -5 is out of range"),
@@ -581,22 +585,15 @@ def test_train_page_settings_out_of_range_never_reach_a_run(page_engine):
     assert page_engine.list() == []
 
 
-def _page_values(**over) -> dict:
-    v = {"dataset": "digits", "kind": "vae", "body": "mlp", "hidden": "256, 128", "latent_dim": 2,
-         "likelihood": "bernoulli", "mc_samples": 1, "beta_schedule": "constant", "batch_size": 32,
-         "epochs": 40, "seed": 0, "beta": 1.0, "lr": 3e-3}
-    v.update(over)
-    return v
-
-
-@pytest.mark.parametrize("over,words", [({"hidden": "a lot"}, "hidden widths"),
-                                        ({"latent_dim": 0}, "model.latent_dim: 0 is out of range"),
-                                        ({"beta": -0.5}, "train.beta: -0.5 is out of range"),
-                                        ({"lr": 1e3}, "train.lr: 1000 is out of range"),
-                                        ({"name": "a\nb"}, "run name: a run name cannot hold control")])
-def test_train_page_settings_builder_names_the_bad_setting(over, words):
+@pytest.mark.parametrize("d,words", [({"model": {"latent_dim": 0}}, "model.latent_dim: 0 is out of range"),
+                                     ({"train": {"beta": -0.5}}, "train.beta: -0.5 is out of range"),
+                                     ({"train": {"lr": 1e3}}, "train.lr: 1000 is out of range")])
+def test_the_config_the_page_builds_names_the_bad_setting(d, words):
+    """The Train page's widgets build a RunConfig directly: its validation names the setting."""
     with pytest.raises(ConfigError, match=re.escape(words)):
-        tu.build_config(_page_values(**over))
+        RunConfig.from_dict(d)
+    with pytest.raises(ConfigError, match="hidden widths"):
+        tu.parse_widths("a lot")
 
 
 # ====================================================== 3. runtime faults
@@ -619,7 +616,7 @@ def fault_engine(tmp_path_factory):
     """One engine (one job at a time, a worker started at once) for the runtime faults and the
     session cap; its cap comes from the environment, as on a server."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_MAX_RUNS_PER_SESSION", "2")
+        mp.setenv("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", "2")
         eng = Engine(tmp_path_factory.mktemp("faults") / "runs", max_jobs=1, snapshot_seconds=0.2,
                      prestart=1, load_existing=False)
     yield eng
@@ -628,9 +625,8 @@ def fault_engine(tmp_path_factory):
 
 def _train_page_showing(eng: Engine, run_id: str) -> AppTest:
     """The Train page attached to ``run_id`` (as from a link), served by ``eng``."""
-    old = jobs._ENGINE
     st.cache_resource.clear()
-    jobs._ENGINE = eng
+    old = set_engine(eng)
     try:
         at = AppTest.from_file(str(PAGES / "1_Train.py"), default_timeout=60)
         at.query_params["run"] = run_id
@@ -638,7 +634,7 @@ def _train_page_showing(eng: Engine, run_id: str) -> AppTest:
         _no_traceback(at)
         return at
     finally:
-        jobs._ENGINE = old
+        set_engine(old)
         st.cache_resource.clear()
 
 
@@ -647,10 +643,10 @@ def test_a_diverging_run_ends_as_diverged_and_keeps_finite_weights(fault_engine)
     rid = eng.submit(RunConfig.from_dict(DIVERGES))
     assert eng.wait(rid, 120) == "diverged"
     v = eng.view(rid)
-    assert "learning rate" in v["reason"] and "diverged at step" in v["reason"]
-    run = store.open_run(v["run_dir"])
+    assert "learning rate" in v.reason and "diverged at step" in v.reason
+    run = store.open_run(v.run_dir)
     assert run.summary["status"] == "diverged" and "learning rate" in run.summary["reason"]
-    assert _finite_weights(v["run_dir"])                        # the last good weights
+    assert _finite_weights(v.run_dir)                        # the last good weights
 
     at = _train_page_showing(eng, rid)
     shown = [w.value for w in at.warning]
@@ -661,11 +657,11 @@ def test_a_killed_worker_fails_its_run_and_the_engine_goes_on(fault_engine):
     eng = fault_engine
     first = eng.submit(_tiny(1))
     assert eng.wait(first, 120) == "finished"
-    first_dir = eng.view(first)["run_dir"]
+    first_dir = eng.view(first).run_dir
     first_files = {p.name: p.read_bytes() for p in first_dir.iterdir()}
 
     long = eng.submit(_tiny(500, batch_size=16))
-    long_dir = eng.view(long)["run_dir"]
+    long_dir = eng.view(long).run_dir
     t_end = time.time() + 120
     while time.time() < t_end and not (long_dir / store.CONFIG).is_file():   # first epoch saved
         time.sleep(0.05)
@@ -673,7 +669,7 @@ def test_a_killed_worker_fails_its_run_and_the_engine_goes_on(fault_engine):
     (pid,) = [w["pid"] for w in eng.workers() if w["run_id"] == long]
     os.kill(pid, signal.SIGKILL)
     assert eng.wait(long, 30) == "failed"
-    reason = eng.view(long)["reason"]
+    reason = eng.view(long).reason
     assert "worker process died" in reason and "signal 9" in reason and "checkpoint" in reason
     assert _finite_weights(long_dir)                            # its last epoch checkpoint loads
     at = _train_page_showing(eng, long)
@@ -778,8 +774,8 @@ def test_the_upload_limit_comes_from_the_setting(monkeypatch, tmp_path, good_zip
     limit = settings.get().upload_bytes
     assert limit == MB
     big = _npy(np.zeros((2, 1100, 1100), np.uint8))            # 2.3 MiB
-    with pytest.raises(EngineError, match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
-        jobs.save_upload(kept.run_dir.parent, big, "big.npy")   # the limit from the setting
+    with pytest.raises(store.UploadError, match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
+        store.save_upload(kept.run_dir.parent, big, "big.npy")  # the limit from the setting
     path = tmp_path / "big.npy"
     path.write_bytes(big)
     with pytest.raises(DataError, match=r"big\.npy is 2\.3 MiB, more than the limit of 1\.0 MiB"):
@@ -787,14 +783,14 @@ def test_the_upload_limit_comes_from_the_setting(monkeypatch, tmp_path, good_zip
     zipped = exchange.export_run(SHIPPED) + b"\x00" * MB
     with pytest.raises(exchange.ExchangeError, match=r"the upload limit is 1\.0 MiB"):
         exchange.import_run(zipped, kept.run_dir.parent, max_bytes=limit)
-    with pytest.raises(L.ImageError, match=r"the limit is 1 MB"):
-        L.prepare_upload(b"\x89PNG" + b"\x00" * (limit + 1), (1, 8, 8), max_bytes=limit)
+    with pytest.raises(images.ImageError, match=r"the limit is 1 MB"):
+        images.prepare_upload(b"\x89PNG" + b"\x00" * (limit + 1), (1, 8, 8), max_bytes=limit)
     kept.assert_intact(allowed_new=())
 
 
 @pytest.mark.parametrize("var,value,words", [("LATENT_EXPLORER_UPLOAD_MB", "lots", "expected a whole number"),
                                              ("LATENT_EXPLORER_UPLOAD_MB", "0", "must lie in [1, 4096]"),
-                                             ("LATENT_EXPLORER_MAX_RUNS_PER_SESSION", "-3", "must lie in")])
+                                             ("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", "-3", "must lie in")])
 def test_a_bad_limit_setting_names_the_variable(var, value, words, monkeypatch):
     monkeypatch.setenv(var, value)
     with pytest.raises(ValueError, match=re.escape(f"{var}=") + ".*" + re.escape(words)):
@@ -810,14 +806,14 @@ def test_a_malformed_setting_is_a_message_on_every_page_not_a_traceback(page, mo
                for e in at.error)
 
 
-def test_the_runs_per_session_cap_is_a_message_and_per_session(fault_engine):
+def test_the_runs_per_owner_cap_is_a_message_and_per_owner(fault_engine):
     eng = fault_engine
-    assert eng.max_runs_per_session == 2                        # from LATENT_EXPLORER_MAX_RUNS_PER_SESSION
+    assert eng.max_runs_per_owner == 2                          # from LATENT_EXPLORER_MAX_RUNS_PER_OWNER
     ids = [eng.submit(_tiny(1), "pupil-1") for _ in range(2)]
-    with pytest.raises(EngineError, match=r"already started 2 runs, the limit "
-                                          r"\(LATENT_EXPLORER_MAX_RUNS_PER_SESSION\) is 2"):
+    with pytest.raises(EngineError, match=r"already have 2 runs on this server; the limit "
+                                          r"\(LATENT_EXPLORER_MAX_RUNS_PER_OWNER\) is 2"):
         eng.submit(_tiny(1), "pupil-1")
-    other = eng.submit(_tiny(1), "pupil-2")                     # another session is not affected
+    other = eng.submit(_tiny(1), "pupil-2")                     # another owner is not affected
     for rid in ids + [other]:
         assert eng.wait(rid, 120) == "finished"
-    assert sum(1 for r in eng.list() if r["owner"] == "pupil-1") == 2
+    assert sum(1 for r in eng.list() if r.owner == "pupil-1") == 2

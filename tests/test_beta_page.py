@@ -99,12 +99,12 @@ def test_bad_beta_values_give_a_message_and_start_nothing(app, page_engine):
     assert page_engine.list() == []
 
 
-def test_a_sweep_larger_than_the_session_allows_is_refused(app, page_engine, monkeypatch):
-    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS_PER_SESSION", "3")
+def test_a_sweep_larger_than_the_owner_allows_is_refused(app, page_engine, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", "3")
     at = app()
     at.run()
     _fill_form(at, betas="0, 0.5, 1, 2")
-    assert "may start 3 runs" in at.error[0].value
+    assert "may keep 3 runs" in at.error[0].value and "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in at.error[0].value
     assert page_engine.list() == []
 
 
@@ -117,22 +117,23 @@ def test_a_live_sweep_runs_one_job_per_beta_and_fills_in(app, page_engine):
     assert key.startswith("live:")
     tag = key[5:]
     assert any("of 2 runs finished" in c.value for c in at.caption)       # progress while training
-    runs = S.group_sweep_runs(page_engine.list())[tag]
-    assert [r["beta"] for r in runs] == [0.0, 4.0]
-    for r in runs:
-        cfg = r["config"]
+    pairs = S.group_sweep_runs(page_engine.list())[tag]
+    assert [beta for beta, _ in pairs] == [0.0, 4.0]
+    for beta, r in pairs:
+        cfg = r.config
         assert (cfg.data.subset, cfg.model.latent_dim, cfg.train.epochs) == (100, 2, 2)
-        assert cfg.train.beta == r["beta"] and cfg.model.kind == "vae"
-        assert r["owner"]                                   # submitted for this session
+        assert cfg.train.beta == beta and cfg.model.kind == "vae"
+        assert r.owner                                      # submitted for this browser
+    runs = [r for _, r in pairs]
     for r in runs:
-        assert page_engine.wait(r["run_id"], timeout=120) == "finished"
+        assert page_engine.wait(r.run_id, timeout=120) == "finished"
     at.run()
     _ok(at)
     assert at.selectbox(key="bl_sweep").value == key
     assert "digits, 100 training images, z=2, 2 β values" in at.selectbox(key="bl_sweep").format_func(key)
     assert not any("runs finished" in c.value for c in at.caption)      # all done: no progress line
     text = _reading(at)
-    kl = [page_engine.view(r["run_id"])["summary"]["val"]["kl"] for r in runs]
+    kl = [page_engine.view(r.run_id).summary["val"]["kl"] for r in runs]
     assert f"from {kl[0]:.1f} to {kl[1]:.1f} nats" in text
     assert at.dataframe[0].value["β"].tolist() == [0.0, 4.0]
     assert len(at.get("plotly_chart")) == 7

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from explorer import store
-from explorer.jobs import Engine
+from explorer.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ SERVER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
     from explorer.config import RunConfig
-    from explorer.jobs import Engine
+    from explorer.engine import Engine
     if __name__ == "__main__":
         eng = Engine({runs!r}, max_jobs=1, load_existing=False)
         short = RunConfig.from_dict({{"name": "short", "model": {{"hidden": [32]}}, "train": {{"epochs": 2}}}})
@@ -84,11 +84,11 @@ def test_sigkill_mid_training_keeps_finished_runs_and_last_epoch(tmp_path):
     # a restarted engine lists both, the interrupted one as such
     eng = Engine(runs, max_jobs=1)
     try:
-        views = {v["run_id"]: v for v in eng.list()}
-        assert views[finished_id]["status"] == "finished"
+        views = {v.run_id: v for v in eng.list()}
+        assert views[finished_id].status == "finished"
         # the orphaned worker noticed the closed pipe and saved the run as interrupted
-        assert views[long_id]["status"] == "interrupted"
-        assert "server stopped" in views[long_id]["reason"]
+        assert views[long_id].status == "interrupted"
+        assert "server stopped" in views[long_id].reason
     finally:
         eng.shutdown()
 

@@ -326,11 +326,12 @@ def test_delete_refuses_folders_outside_the_runs_folder(tmp_path):
     (dict(shipped=True, status="finished", run_owner="me", delete_any=True), "read-only"),
     (dict(shipped=False, status="running", run_owner="me", delete_any=False), "stop it first"),
     (dict(shipped=False, status="queued", run_owner="me", delete_any=True), "stop it first"),
-    (dict(shipped=False, status="finished", run_owner="someone", delete_any=False), "only the browser session"),
-    (dict(shipped=False, status="finished", run_owner="", delete_any=False), "only the browser session"),
+    (dict(shipped=False, status="finished", run_owner="someone", delete_any=False), "only its owner"),
+    (dict(shipped=False, status="finished", run_owner="", delete_any=False), "only its owner"),
     (dict(shipped=False, status="finished", run_owner="someone", delete_any=True), None),
     (dict(shipped=False, status="stopped", run_owner="me", delete_any=False), None),
 ])
 def test_who_may_rename_or_delete(kw, refused):
-    reason = exchange.modify_refusal(owner="me", **kw)
+    from explorer.runs import refusal
+    reason = refusal("delete", actor="me", **kw)
     assert (reason is None) if refused is None else (refused in reason)

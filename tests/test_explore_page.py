@@ -1,6 +1,8 @@
 """The Explore page under AppTest: it renders a shipped model, its sliders decode, the
-manifold grid follows its size, a bad upload gives a message, links restore the view, and
-runs with a 3-D latent (PCA, t-SNE, two dimensions) or a 2-D toy set work."""
+manifold grid follows its size, a bad upload gives a message, links restore the view,
+runs with a 3-D latent (PCA, t-SNE, two dimensions) or a 2-D toy set work, and a selection
+on the plane shows its points. Its widgets take their values from session state only."""
+import ast
 import base64
 import hashlib
 import io
@@ -222,14 +224,16 @@ def test_a_toy_run_shows_data_and_latent_side_by_side(app, page_engine, _isolate
 
 
 def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, page_engine, _isolated_runs):
-    from explorer.jobs import Job
+    from explorer.engine import Status
+    from explorer.engine.protocol import Progress
+    from explorer.engine.server import Job
     cfg = RunConfig(data=DataConfig(name="digits"),
                     model=ModelConfig(hidden=[32], latent_dim=2, likelihood="gaussian"), name="live")
     run_dir = _isolated_runs / "live-run"
     with page_engine._lock:
         page_engine._jobs["live-run"] = Job(run_id="live-run", owner="someone", config=cfg,
-                                              run_dir=run_dir, status="running",
-                                              progress={"epoch": 0.4})
+                                              run_dir=run_dir, status=Status.RUNNING,
+                                              progress=Progress(epoch=0.4))
     at = app(model="run:live-run")
     at.run()
     assert not at.exception
@@ -252,3 +256,46 @@ def test_a_one_dimensional_latent_decodes_along_a_line(app, page_engine, _isolat
     assert _decoded(at)[0] == "decoder mean at z = (1.25)"
     assert len([s for s in at.slider if s.label.startswith("z1 ·")]) == 1
     assert _chart(at, "15×15")
+
+
+# ------------------------------------------------------------- selections
+
+def test_selected_points_show_their_reconstructions_and_sigma_ellipses(app):
+    at = app(model=SHIPPED)
+    at.run()
+    _ok(at)
+    mk = hashlib.sha1(SHIPPED.encode()).hexdigest()[:10]
+    mtime = (store.SHIPPED_ROOT / "digits-vae-z2-b1" / store.WEIGHTS).stat().st_mtime
+    # what a box selection of points leaves (explorer.ui.explore.on_plane_select): their
+    # indices, for the plane they were selected on (model, checkpoint, points, projection)
+    at.session_state[f"ex_sel_{mk}"] = {"sig": f"{SHIPPED}|{mtime}|probe|359|dims|1000|μ", "idx": [0, 5, 9]}
+    at.run()
+    _ok(at)
+    assert any(m.value == "**Selected: 3 points**" for m in at.markdown)
+    assert any(i.proto.imgs[0].caption.startswith("Each pair of rows") for i in at.get("image"))
+    assert "q(z|x): 1σ, 2σ" in [t.get("name") for t in _chart(at, "encoded")["data"]]
+
+    at.radio(key=f"ex_source_{mk}").set_value("train")     # other points: the selection is dropped
+    at.run()
+    _ok(at)
+    assert not any(m.value.startswith("**Selected") for m in at.markdown)
+
+
+# ------------------------------------------------------------- widget state
+
+WIDGETS = {"slider": 3, "select_slider": 2, "number_input": 3, "selectbox": 2, "radio": 2,
+           "toggle": 1, "checkbox": 1, "text_input": 1, "multiselect": 2}   # positional args before value
+
+
+def test_no_widget_has_both_a_key_and_a_default_value():
+    """Streamlit warns when a keyed widget also gets ``value=``/``index=``: the page and its
+    modules set each widget's state once, then create it with its key only."""
+    root = Path(PAGE).parent.parent
+    for path in (Path(PAGE), root / "explorer" / "ui" / "explore.py", root / "explorer" / "ui" / "explore_tabs.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in WIDGETS and any(k.arg == "key" for k in node.keywords)):
+                continue
+            where = f"{path.name}:{node.lineno}"
+            assert len(node.args) <= WIDGETS[node.func.attr], f"{where}: a positional default value"
+            assert not {"value", "index", "default"} & {k.arg for k in node.keywords}, where

@@ -147,3 +147,24 @@ def test_data_space_figure_layers():
     assert _trace(fig, "decoder's image of a latent grid").hoverinfo == "skip"
     capped = F.data_space_figure(x, max_points=10)
     assert len(capped.data[0].x) == 10
+
+
+def test_read_selection_separates_clicks_points_boxes_and_lassos():
+    sel = F.read_selection({"selection": {"points": [
+        {"customdata": F.CLICK_GRID_ID, "x": 1.5, "y": -2.0}, {"customdata": [7], "x": 0, "y": 0},
+        {"customdata": F.CLICK_GRID_ID, "x": 9.0, "y": 9.0}, {"customdata": 3}, {"customdata": None},
+        {"customdata": []}], "box": [{"x": [0, 1], "y": [0, 1]}, {"x": [-1.0, 3.0], "y": [2.0, 4.0]}]}})
+    assert sel.points == [7, 3] and sel.grid == (1.5, -2.0) and sel.box == (1.0, 3.0) and not sel.lasso
+    lasso = F.read_selection({"selection": {"points": [], "lasso": [{"x": [0], "y": [0]}]}})
+    assert lasso.lasso and lasso.box is None and lasso.grid is None and lasso.points == []
+    for empty in (None, {}, {"selection": None}, {"selection": {"points": []}}):
+        assert F.read_selection(empty) == F.PlaneSelection()
+
+
+def test_item_image_and_widened_enlarge_by_whole_factors():
+    item = np.random.default_rng(7).uniform(size=(1, 8, 8))
+    img = F.item_image(item, 200)
+    assert img.shape == (200, 200) and np.allclose(img[::25, ::25], item[0])
+    assert F.item_image(item, 4).shape == (8, 8)                      # never smaller
+    assert F.widened(np.zeros((10, 30)), 100).shape == (30, 90)
+    assert F.widened(np.zeros((10, 300, 3)), 100).shape == (10, 300, 3)

@@ -130,11 +130,12 @@ def test_sweep_configs_differ_only_in_beta_and_are_found_again_by_name():
         assert c.data.subset == 300 and c.model.latent_dim == 3 and c.train.epochs == 5
     assert S.parse_run_name(cfgs[1].name) == ("t1", 2.0)
     assert S.parse_run_name("my run") is None
-    entries = [{"name": cfgs[1].name, "run_id": "b"}, {"name": "other", "run_id": "x"},
-               {"name": cfgs[0].name, "run_id": "a"}, {"name": S.run_name("t2", 1), "run_id": "c"}]
+    from types import SimpleNamespace as E
+    entries = [E(name=cfgs[1].name, run_id="b"), E(name="other", run_id="x"),
+               E(name=cfgs[0].name, run_id="a"), E(name=S.run_name("t2", 1), run_id="c")]
     groups = S.group_sweep_runs(entries)
     assert set(groups) == {"t1", "t2"}
-    assert [(e["run_id"], e["beta"]) for e in groups["t1"]] == [("a", 0.0), ("b", 2.0)]
+    assert [(e.run_id, beta) for beta, e in groups["t1"]] == [("a", 0.0), ("b", 2.0)]
 
 
 def test_base_config_likelihood_follows_the_data():

@@ -29,6 +29,17 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+def _goto(at: AppTest, section: str) -> AppTest:
+    """Switch tabs on a running AppTest. The tabs are bound to ``?section=``, and once the page
+    has written that query parameter it wins over session state: set both."""
+    at.session_state["section"] = section
+    at.query_params["section"] = section
+    _run(at)
+    shown = [t.label for t in at.tabs if len(t.markdown)]
+    assert shown == [section], (section, shown)
+    return at
+
+
 def _open(section: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=180)
     at.session_state["section"] = section
@@ -65,8 +76,7 @@ def test_every_section_renders_with_formulas_and_no_error():
     _run(at)
     assert [t.label for t in at.tabs] == SECTIONS
     for sec in SECTIONS:
-        at.session_state["section"] = sec
-        _run(at)
+        _goto(at, sec)
         assert not at.error, (sec, [e.value for e in at.error])
         assert len(at.latex) >= 1, sec
         _assert_finite(at)
@@ -133,7 +143,7 @@ def test_lemma1_every_control_and_agreement_with_the_closed_form():
     assert _num(m["eq. 5, closed form"]) == pytest.approx(T.kl_lemma1(mu1, c1, mu2, c2), rel=1e-5)
     assert abs(_num(m["(MC − closed)/SE"])) < 4.5
     assert _num(m["Lemma 1 (eq. 5), Σ₁ = diag(σ²), Σ₂ = I"]) == pytest.approx(
-        _num(m["eq. 14, log-variance form"]), rel=1e-6)
+        _num(m["KL term of eq. 14, log-variance form"]), rel=1e-6)
     _assert_finite(at)
 
 
@@ -262,3 +272,58 @@ def test_a_linked_section_and_a_tab_click_in_a_real_browser(server, browser_cont
     assert_no_error(page)
     assert "section=Lemma" in page.url
     screenshot(page, "theory-lemma-1")
+
+
+# ---------------------------------------------- the seed's slips, notation, numbers
+
+def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds():
+    from explorer.analysis import theory_equations as E
+    from explorer.analysis import theory_slips as S
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    for i, sec in enumerate(SECTIONS):
+        tab = _goto(at, sec).tabs[i]
+        text = " ".join(m.value for m in tab.markdown)
+        labels = [e.label for e in tab.expander]
+        for s in S.for_tab(sec):
+            assert f"**{S.marker(s)}**" in text, (sec, s.id)           # the seed's text, correction, reason
+            assert S.label(s) in labels, (sec, s.id)
+            body = S.markdown(s)
+            assert body in text, (sec, s.id)
+        for other in set(S.SLIPS) - set(S.for_tab(sec)):
+            assert S.label(other) not in labels, (sec, other.id)         # each slip where it occurs, once
+        for tex in (x.value.strip().strip("$").strip() for x in tab.latex):
+            assert r"\Sigma_\phi" not in tex and "^{1/2}" not in tex, (sec, tex)   # one notation: log σ²
+            n = E.tag_of(tex)
+            if n is not None:
+                assert tex == E.latex(n), (sec, n)                       # the seed's number, E's formula
+    text = " ".join(m.value for m in at.expander[0].markdown)
+    assert all(f"**{s.id}**" in text for s in S.SLIPS)                    # the overview lists them all
+
+
+def test_reparameterisation_caption_is_written_from_the_measured_ratio():
+    from explorer.analysis import theory_views as V
+    at = _open("Reparameterisation")
+    at.slider(key="rp_repeats").set_value(50)
+    for f_name, sigma, verdict in (("z²", 1.0, "reparameterised estimator is less noisy"),
+                                   ("sin z", 3.0, "score function** is less noisy")):
+        at.selectbox(key="rp_f").set_value(f_name)
+        at.slider(key="rp_sigma").set_value(sigma)
+        _run(at)
+        v = T.gradient_variance(f_name, 0.5, sigma, T.GRAD_LS, 200, 0)
+        expected = V.variance_caption(T.variance_ratio(v["var_score"], v["var_reparam"]), 200)
+        captions = [c.value for c in at.caption]
+        assert expected in captions and verdict in expected, f_name
+        assert not any("that is why VAEs use the trick" in c for c in captions)
+
+
+def test_elbo_iwae_captions_match_their_numbers():
+    from explorer.analysis import theory_views as V
+    at = _open("ELBO")
+    at.select_slider(key="iwae_kmax").set_value(10)
+    at.slider(key="elbo_d1").set_value(1.0)
+    at.slider(key="elbo_g1").set_value(0.3)
+    _run(at)
+    iw = T.demo_iwae(0, (1.0, 0.0), (10.0 ** 0.3, 1.0))
+    captions = [c.value for c in at.caption]
+    assert V.iwae_exact_caption(iw) in captions and iw["above"][-1] > 0
+    assert any("**at least** IWAE-10 − ELBO" in c for c in captions)

@@ -11,7 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from explorer import jobs
+from explorer import probe
+from explorer.engine import Engine, set_engine
+from explorer.engine.protocol import Progress
 from explorer.config import ConfigError, RunConfig
 from explorer.figures import training as figs
 from explorer.ui import train as tu
@@ -51,9 +53,9 @@ def test_curve_frame_has_every_term_split_and_event():
 
 
 def test_loss_panels_have_curves_and_event_rules():
-    panels = figs.loss_panels(rows_fixture(), [], [{"step": 40, "param": "beta", "value": 2.0}])
-    assert list(panels) == list(figs.TERMS)
-    for term, chart in panels.items():
+    df = figs.curve_frame(rows_fixture(), [], [{"step": 40, "param": "beta", "value": 2.0}])
+    for term in figs.TERMS:
+        chart = figs.loss_panel_chart(figs.panel_frame(df, term), term)
         d = chart.to_dict()
         marks = [layer["mark"]["type"] for layer in d["layer"]]
         assert marks == ["line", "rule"] and d["title"] == figs.TERM_TITLES[term]
@@ -70,7 +72,7 @@ def test_live_spec_does_not_depend_on_the_data():
     b = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(500), [], [
         {"step": 3, "param": "beta", "value": 2.0}]), "kl"), "kl", False)
     assert spec(a) == spec(b) == figs.live_spec("loss", term="kl", legend=False)
-    assert spec(figs.rate_distortion(rows_fixture(), 2.0)) == figs.live_spec("rd")
+    assert spec(figs.rd_chart(figs.rd_frame(rows_fixture(), 2.0))) == figs.live_spec("rd")
     mu = np.random.default_rng(0).normal(size=(50, 2))
     lab = np.arange(50) % 10
     names = [str(i) for i in range(10)]
@@ -100,8 +102,9 @@ def test_rate_distortion_lines():
 
 
 def test_segment_clips_to_the_box():
-    assert figs._segment(5.0, 1.0, (0, 10, 0, 10)) == ((0, 5.0), (5.0, 0))
-    assert figs._segment(50.0, 1.0, (0, 10, 0, 10)) is None
+    from explorer.analysis.rd import clip_segment
+    assert clip_segment(5.0, 1.0, (0, 10, 0, 10)) == ((0, 5.0), (5.0, 0))
+    assert clip_segment(50.0, 1.0, (0, 10, 0, 10)) is None
 
 
 def test_kl_frame_pick_dims_latent_frame():
@@ -128,26 +131,20 @@ def test_recon_pairs_puts_each_row_above_its_reconstruction():
 
 # ======================================================================= helpers
 
-def page_values(**over):
-    v = {"dataset": "digits", "subset": 0, "val_fraction": 0.2, "kind": "vae", "body": "mlp",
-         "hidden": "256, 128", "latent_dim": 2, "likelihood": "bernoulli", "mc_samples": 1,
-         "beta_schedule": "constant", "batch_size": 32, "epochs": 40, "seed": 0, "beta": 1.0,
-         "lr": 3e-3, "name": ""}
-    v.update(over)
-    return v
-
-
-def test_build_config_defaults_and_errors():
-    assert tu.build_config(page_values()) == RunConfig()
-    cfg = tu.build_config(page_values(hidden="64;32", latent_dim=8, subset=500, beta_schedule="warmup",
-                                      warmup_steps=200))
-    assert cfg.model.hidden == [64, 32] and cfg.data.subset == 500 and cfg.train.warmup_steps == 200
-    for over, msg in [({"hidden": "a, b"}, "hidden widths"), ({"hidden": ""}, "at least one"),
-                      ({"dataset": "moons", "body": "conv"}, "conv body"),
-                      ({"dataset": "file"}, "upload a file"),
-                      ({"kind": "ae", "beta_schedule": "warmup"}, "no KL term")]:
+def test_widget_state_round_trips_a_config():
+    from explorer.ui import train_form
+    cfg = RunConfig.from_dict({"data": {"name": "mnist", "path": "/data/m.npz", "binarize": "threshold"},
+                               "model": {"hidden": [64, 32], "latent_dim": 8},
+                               "train": {"beta": 2.5, "epochs": 7, "beta_schedule": "warmup"}})
+    st_ = train_form.widget_state(cfg)
+    assert st_["hidden"] == "64, 32" and st_["latent_dim"] == 8 and st_["data_path"] == "/data/m.npz"
+    assert st_["beta"] == 2.5 and st_["epochs"] == 7 and st_["beta_schedule"] == "warmup"
+    assert train_form.widget_state(RunConfig())["hidden"] == "256, 128"
+    for text, msg in [("a, b", "hidden widths"), ("", "at least one")]:
         with pytest.raises(ConfigError, match=msg):
-            tu.build_config(page_values(**over))
+            tu.parse_widths(text)
+    with pytest.raises(ConfigError, match="conv body"):
+        RunConfig.from_dict({"data": {"name": "moons"}, "model": {"body": "conv"}})
 
 
 def test_collapse_alarm_and_progress_line():
@@ -156,8 +153,8 @@ def test_collapse_alarm_and_progress_line():
     assert tu.collapse_alarm("vae", 5.0, 2, 2, epoch=3) is None
     assert tu.collapse_alarm("vae", 0.0, 0, 2, epoch=0.5) is None   # too early to tell
     assert tu.collapse_alarm("ae", 0.0, 0, 2, epoch=3) is None
-    frac, text = tu.progress_line({"step": 450, "total_steps": 1800, "epoch": 10.0, "epochs": 40,
-                                   "img_s": 2500.0, "eta_s": 75.0})
+    frac, text = tu.progress_line(Progress(step=450, total_steps=1800, epoch=10.0, epochs=40,
+                                           img_s=2500.0, eta_s=75.0))
     assert frac == 0.25 and "epoch 10.0 / 40" in text and "2,500 images/s" in text and "1:15" in text
 
 
@@ -178,13 +175,12 @@ def engine_(tmp_path_factory):
     is started once: spawning workers is the slow part). AppTest gives every test the same
     session id, so they share one owner too."""
     st.cache_resource.clear()
-    old = jobs._ENGINE
-    eng = jobs.Engine(tmp_path_factory.mktemp("train_page") / "runs", max_jobs=2,
-                      snapshot_seconds=0.2, prestart=1, load_existing=False)
-    jobs._ENGINE = eng
+    eng = Engine(tmp_path_factory.mktemp("train_page") / "runs", max_jobs=2,
+                 snapshot_seconds=0.2, prestart=1, load_existing=True)
+    old = set_engine(eng)
     yield eng
     eng.shutdown()
-    jobs._ENGINE = old
+    set_engine(old)
     st.cache_resource.clear()
 
 
@@ -234,7 +230,7 @@ def test_short_digits_run_completes_and_shows_its_numbers(app, engine_):
     assert engine_.wait(rid, 120) == "finished"
     at.run()
     assert not at.exception and not at.error
-    summary = engine_.view(rid)["summary"]
+    summary = engine_.view(rid).summary
     assert "Finished" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["ELBO"] == f"{summary['val']['elbo']:.2f}"
@@ -244,14 +240,15 @@ def test_short_digits_run_completes_and_shows_its_numbers(app, engine_):
     assert set(figs.TERM_TITLES.values()) | {"Rate–distortion plane", "Probe set in latent space",
                                              "KL per latent dimension"} <= set(charts)
     curve = chart_table(charts[figs.TERM_TITLES["recon"]])      # the data the browser plots
-    spe = engine_.view(rid)["meta"]["steps_per_epoch"]
+    spe = engine_.view(rid).info.steps_per_epoch
     val = curve[curve["split"] == "validation"]
     assert val["step"].tolist() == [spe, 2 * spe, 3 * spe]
     assert val["value"].iloc[-1] == pytest.approx(
-        engine_.view(rid)["val_rows"][-1]["val_recon"])
+        engine_.view(rid).val_rows[-1]["val_recon"])
     latent = chart_table(charts["Probe set in latent space"])
-    assert (latent["kind"] == "point").sum() == min(jobs.PROBE_N, engine_.view(rid)["meta"]["n_val"])
-    assert engine_.view(rid)["config"].model.hidden == [64]
+    assert (latent["kind"] == "point").sum() == min(probe.PROBE_N, engine_.view(rid).info.n_val)
+    assert engine_.view(rid).config.model.hidden == [64]
+    assert engine_.view(rid).config.data.subset is None and engine_.view(rid).info.n_train > 1400
     assert not at.button(key="start").disabled
 
 
@@ -267,6 +264,13 @@ def test_bad_settings_give_messages(app, engine_):
     at.button(key="start").click().run()
     assert "conv body needs image data" in at.error[0].value
     at.sidebar.radio(key="body").set_value("mlp")
+    at.sidebar.selectbox(key="dataset").set_value("digits").run()
+    at.sidebar.radio(key="kind").set_value("ae")
+    at.sidebar.selectbox(key="beta_schedule").set_value("warmup")
+    at.button(key="start").click().run()
+    assert "no KL term" in at.error[0].value
+    at.sidebar.radio(key="kind").set_value("vae")
+    at.sidebar.selectbox(key="beta_schedule").set_value("constant")
     at.sidebar.selectbox(key="dataset").set_value("file").run()
     at.button(key="start").click().run()
     assert "upload a file" in at.error[0].value
@@ -278,10 +282,17 @@ def test_bad_settings_give_messages(app, engine_):
     assert not at.exception and len(engine_.list()) == n_runs    # nothing was started
 
 
-def test_missing_mnist_is_a_clean_message(app, engine_):
+def test_missing_mnist_is_a_clean_message(app, engine_, tmp_path):
     at = app
+    n_runs = len(engine_.list())
     at.sidebar.selectbox(key="dataset").set_value("mnist").run()
-    at.sidebar.text_input(key="data_path").set_value("/nonexistent/mnist.npz")
+    for outside in ("/nonexistent/mnist.npz", "/etc/passwd", "/root", "../../etc"):
+        at.sidebar.text_input(key="data_path").set_value(outside).run()
+        at.button(key="start").click().run()              # paths typed here stay in the data folders
+        err = at.main.error[0].value
+        assert "LATENT_EXPLORER_DATA" in err and "does not exist" not in err and "neither" not in err
+        assert not at.exception and len(engine_.list()) == n_runs
+    at.sidebar.text_input(key="data_path").set_value("mnist-missing.npz").run()   # in the data folder
     at.button(key="start").click().run()
     rid = run_id(at)
     assert engine_.wait(rid, 120) == "failed"
@@ -296,24 +307,24 @@ def test_controls_step_pause_resume_stop_and_live_beta(app, engine_):
     small(at, 500)
     at.button(key="step").click().run()                          # no run yet: start paused, one step
     rid = run_id(at)
-    until(lambda: eng.view(rid)["progress"].get("step") == 1, what="one step")
-    assert eng.view(rid)["status"] == "paused"
+    until(lambda: eng.view(rid).progress.step == 1, what="one step")
+    assert eng.view(rid).status == "paused"
     at.run()
     assert at.button(key="pause").label == "Resume"
     at.number_input(key="beta").set_value(2.5).run()             # live β: reaches the worker
     at.button(key="step").click().run()
-    until(lambda: eng.view(rid)["progress"].get("step") == 2, what="a second step")
+    until(lambda: eng.view(rid).progress.step == 2, what="a second step")
     v = eng.view(rid)
-    assert v["rows"][-1]["beta"] == 2.5 and {"step": 1, "param": "beta", "value": 2.5} in v["events"]
+    assert v.rows[-1]["beta"] == 2.5 and {"step": 1, "param": "beta", "value": 2.5} in v.events
     at.button(key="pause").click().run()                         # Resume
-    assert eng.view(rid)["status"] == "running"
+    assert eng.view(rid).status == "running"
     assert at.button(key="pause").label == "Pause"
     at.button(key="stop").click().run()
     assert eng.wait(rid, 60) == "stopped"
     at.run()
     assert "stopped by the user" in at.warning[0].value
     at.button(key="reset").click().run()                         # a fresh page; the run is kept
-    assert "train_run" not in at.session_state and eng.view(rid)["status"] == "stopped"
+    assert "train_run" not in at.session_state and eng.view(rid).status == "stopped"
 
 
 def test_a_run_opens_from_the_run_list(app, engine_):
@@ -370,17 +381,16 @@ def test_own_uploaded_file_previews_and_trains(app, engine_):
     assert engine_.wait(rid, 120) == "finished"
     v = engine_.view(rid)
     stored = at.session_state["uploads"]["mine.npz"]
-    assert v["config"].data.path == stored and stored.startswith(str(engine_.runs_dir / "uploads"))
-    assert v["meta"]["data_shape"] == [1, 6, 6] and v["meta"]["class_names"] == ["0", "1", "2"]
+    assert v.config.data.path == stored and stored.startswith(str(engine_.runs_dir / "uploads"))
+    assert v.info.data_shape == [1, 6, 6] and v.info.class_names == ["0", "1", "2"]
 
 
-def test_session_cap_is_a_message(app, engine_):
+def test_owner_cap_is_a_message(app, engine_):
+    from explorer.ui.identity import owner_id_of_token
     at = app
-    me = at.session_state["train_run"] if "train_run" in at.session_state else None
-    assert me is None
-    owner = next((r["owner"] for r in engine_.list() if r["owner"]), None)
-    started = sum(1 for r in engine_.list() if r["owner"] == owner) if owner else 0
-    engine_.max_runs_per_session = started + 1
+    assert "train_run" not in at.session_state
+    owner = owner_id_of_token(at.session_state["_le_token"])
+    engine_.max_runs_per_owner = engine_.runs_of(owner) + 1
     try:
         small(at, 1, "16")
         at.button(key="start").click().run()
@@ -388,9 +398,9 @@ def test_session_cap_is_a_message(app, engine_):
         at.run()
         at.button(key="start").click().run()
         assert "limit" in at.error[0].value
-        assert "LATENT_EXPLORER_MAX_RUNS_PER_SESSION" in at.error[0].value
+        assert "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in at.error[0].value
     finally:
-        engine_.max_runs_per_session = 20
+        engine_.max_runs_per_owner = 200
 
 
 @pytest.mark.parametrize("dataset,over,charts", [
@@ -431,3 +441,15 @@ def test_a_run_from_an_earlier_server_shows_its_final_state(engine_):
     titles = {json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")}
     assert "Probe set in latent space" in titles                 # encoded with the saved weights
     assert any("Final state" in h.value for h in at.subheader)
+
+
+def test_axes_of_a_chart_with_one_point_read_as_short_numbers():
+    """A run's first step: one point per curve. Vega's default labels of a one-point axis read
+    "44.601929" and "1.000000"; the live charts format numbers to 4 significant digits and
+    steps as whole numbers."""
+    d = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(1), []), "recon"),
+                              "recon").to_dict()
+    enc = d["layer"][0]["encoding"]
+    assert enc["y"]["axis"]["format"] == ",.4~g" and enc["x"]["axis"]["format"] == ",d"
+    rd = figs.rd_chart(figs.rd_frame(rows_fixture(1), 1.0)).to_dict()
+    assert all(layer["encoding"]["x"]["axis"]["format"] == ",.4~g" for layer in rd["layer"])

@@ -21,30 +21,30 @@ def test_app_py_is_an_st_app_that_streamlit_run_detects_and_serves_home_py():
 
 @pytest.fixture
 def fresh_engine(tmp_path, monkeypatch):
-    from explorer import jobs
+    from explorer.engine import set_engine
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
-    if jobs._ENGINE is not None:
-        jobs._ENGINE.shutdown()
-        jobs._ENGINE = None
-    yield
-    if jobs._ENGINE is not None:
-        jobs._ENGINE.shutdown()
-        jobs._ENGINE = None
+    for _ in range(2):
+        old = set_engine(None)
+        if old is not None:
+            old.shutdown()
+        if _ == 0:
+            yield
 
 
 def test_warm_imports_starts_the_engine_and_waits_for_its_worker(fresh_engine, tmp_path):
     import torch
 
-    from explorer import jobs
+    from explorer import engine as engine_pkg
+    from explorer.engine import get_engine
     from explorer.ui import warmup
     times = warmup.warm(worker_timeout=120)
     assert set(times) == {"engine", "imports", "worker"} and all(v >= 0 for v in times.values())
     assert torch.get_num_threads() == 1
-    engine = jobs._ENGINE
+    engine = engine_pkg._ENGINE
     assert engine is not None and engine.runs_dir == tmp_path / "runs"
     workers = engine.workers()
     assert len(workers) == 1 and workers[0]["alive"] and workers[0]["ready"]
-    assert jobs.get_engine() is engine           # pages get the engine the warm-up made
+    assert get_engine() is engine           # pages get the engine the warm-up made
 
 
 def test_lifespan_runs_the_warm_up_before_serving_and_survives_its_failure(monkeypatch, capsys):
@@ -87,3 +87,18 @@ def test_malloc_arenas_are_capped_and_the_heap_can_be_trimmed():
     junk = [bytearray(1 << 16) for _ in range(200)]      # ~13 MB from the heap, then freed
     del junk
     assert warmup.trim_heap() is True                     # memory went back to the OS
+
+
+def test_the_servers_upload_limit_is_the_apps_setting(monkeypatch):
+    from streamlit import config
+
+    from explorer.ui import warmup
+    old = config.get_option("server.maxUploadSize")
+    try:
+        monkeypatch.setenv("LATENT_EXPLORER_UPLOAD_MB", "123")
+        assert warmup.match_upload_limit() == 123
+        assert config.get_option("server.maxUploadSize") == 123
+        monkeypatch.setenv("LATENT_EXPLORER_UPLOAD_MB", "lots")     # malformed: left as it was
+        assert warmup.match_upload_limit() is None and config.get_option("server.maxUploadSize") == 123
+    finally:
+        config.set_option("server.maxUploadSize", old)

@@ -1,6 +1,6 @@
 """The latent space, measured: projections, decode grids, traversals, interpolation,
-posterior ellipses, the aggregate posterior's density, and uploaded images made ready
-for the encoder.
+posterior ellipses and the aggregate posterior's density (uploaded images are made ready
+for the encoder in :mod:`explorer.analysis.images`).
 
 Plain numpy/torch (no Streamlit), so every function is tested directly. Conventions:
 
@@ -13,9 +13,7 @@ Plain numpy/torch (no Streamlit), so every function is tested directly. Conventi
 """
 from __future__ import annotations
 
-import io
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,6 +128,22 @@ def fit_pca(z, n_components: int | None = None) -> PCA:
     return PCA(mean, vt, var[:k], ratio[:k])
 
 
+def pca_plane(z, latent_dim: int | None = None, *, through_origin: bool = False) -> Projection:
+    """The one 2-D view of codes ``z`` ([N, D]) every page uses: the latent dimensions
+    themselves when D ≤ 2 (or with fewer than two points), else the plane of the first two
+    principal components (:func:`fit_pca`). ``through_origin``: the plane passes through
+    z = 0 instead of the codes' mean, so the prior's circles stay centred (an orthonormal
+    projection of N(0, I) is N(0, I₂))."""
+    z = np.asarray(z, dtype=np.float64)
+    d = int(latent_dim if latent_dim is not None else z.shape[1])
+    if d <= 2 or len(z) < 2:
+        return dims_projection(d)
+    proj = fit_pca(z, 2).projection()
+    if through_origin:
+        proj.mean = np.zeros(d)
+    return proj
+
+
 def tsne_embed(z, max_points: int = 1500, seed: int = 0, perplexity: float = 30.0):
     """t-SNE of at most ``max_points`` rows of ``z`` (a seeded random subset when there are
     more). Returns ``(indices, embedding [n, 2])``. t-SNE has no inverse: a point of its
@@ -223,6 +237,79 @@ def plane_ranges(points, *, at_least: float = 3.5, pad: float = 0.05,
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
+def plane_extent(points, centre) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Ranges for a plane that shows every point and the prior's 3σ circle around
+    ``centre`` (where the plane puts z = 0), with a little room."""
+    ring = np.asarray(centre, dtype=np.float64) + 3.3 * np.array([[1, 0], [-1, 0], [0, 1], [0, -1]])
+    p = np.asarray(points, dtype=np.float64)
+    return plane_ranges(np.vstack([p, ring]) if len(p) else ring, at_least=0.0)
+
+
+# --------------------------------------------------------- the sliders
+
+@dataclass(frozen=True)
+class DimSlider:
+    """One latent dimension as a slider: its index, range, label and help text."""
+    dim: int
+    range: tuple[float, float]
+    label: str
+    help: str
+
+
+def slider_specs(d: int, mu, logvar, kind: str) -> list[DimSlider]:
+    """One slider per dimension, most important first (:func:`dimension_order`); each
+    spans at least −3 … 3 and every code's μ; inactive dimensions are marked."""
+    if mu is None or len(mu) < 2:
+        order, score, active = np.arange(d), np.zeros(d), np.ones(d, bool)
+        lo_hi = np.tile([-3.0, 3.0], (d, 1))
+    else:
+        order, score, active = dimension_order(mu, logvar, kind)
+        lo_hi = np.stack([np.minimum(-3.0, np.floor(mu.min(0))), np.maximum(3.0, np.ceil(mu.max(0)))], 1)
+    what = "KL" if kind == "vae" else "var"
+    about = ("KL(q(z|x) ‖ p(z)) of this dimension averaged over the points (eq. 14), in nats. "
+             if kind == "vae" else "Variance of the codes in this dimension. ")
+    idle = "Inactive: the encoder ignores it (variance of μ below 0.01)."
+    return [DimSlider(int(dim), (float(lo_hi[dim, 0]), float(lo_hi[dim, 1])),
+                      f"z{dim + 1} · {what} {score[dim]:.2f}" + ("" if active[dim] else " · inactive"),
+                      about + ("" if active[dim] else idle))
+            for dim in order]
+
+
+def in_dim_order(specs: list[DimSlider]) -> list[tuple[float, float]]:
+    """The sliders' ranges by dimension (z₁ first)."""
+    return [s.range for s in sorted(specs, key=lambda s: s.dim)]
+
+
+def clip_to(z, ranges) -> np.ndarray:
+    """``z`` rounded to the sliders' step (0.01) and clipped into their ranges."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.array([float(np.clip(round(float(v), 2), lo, hi)) for v, (lo, hi) in zip(z, ranges)])
+
+
+def parse_z(text: str | None, d: int) -> np.ndarray | None:
+    """``"0.5,-1,2"`` (a link's z) as a vector of ``d`` finite numbers, or None."""
+    try:
+        z = np.array([float(v) for v in (text or "").split(",")], dtype=np.float64)
+    except ValueError:
+        return None
+    return z if len(z) == d and np.isfinite(z).all() else None
+
+
+def parse_dims(text: str | None, d: int) -> tuple[int, int] | None:
+    """``"3,1"`` (a link's plane axes, counted from 1) as two different 0-based dimensions
+    of a ``d``-D latent, or None."""
+    p = parse_z(text, 2)
+    if p is None or not all(1 <= v <= d for v in p) or p[0] == p[1]:
+        return None
+    return int(p[0]) - 1, int(p[1]) - 1
+
+
+def format_z(z, sep: str = ", ") -> str:
+    """A z for captions, ``(0.50, -1.00)``; with ``sep=","`` and no brackets, for links."""
+    text = sep.join(f"{v:.2f}" for v in np.asarray(z).ravel())
+    return text if sep == "," else f"({text})"
+
+
 # ------------------------------------------------------------ decoding
 
 def grid_points(ranges, n: int) -> np.ndarray:
@@ -270,6 +357,15 @@ def decode_grid(model, ranges, n: int, fixed_z=None, projection: Projection | No
 def traversal_values(k: int, span: float = 3.0) -> np.ndarray:
     """``k`` evenly spaced values from ``-span`` to ``+span``."""
     return np.linspace(-span, span, k)
+
+
+def aggregate_traversal_values(mu, logvar, dims, k: int, kind: str = "vae",
+                               span: float = 2.0) -> np.ndarray:
+    """For each of ``dims``, ``k`` values from −span to +span standard deviations of the
+    aggregate posterior around its mean (:func:`aggregate_moments`): ``[len(dims), k]``."""
+    m, s = aggregate_moments(mu, logvar, kind)
+    steps = np.linspace(-span, span, k)
+    return np.stack([m[d] + steps * s[d] for d in dims])
 
 
 def traversals(model, base_z, dims, values) -> tuple[np.ndarray, np.ndarray]:
@@ -341,16 +437,25 @@ def gaussian_ellipse(mean, cov, n_std: float = 1.0, n: int = 48) -> np.ndarray:
     return mean + n_std * (circle * np.sqrt(w)) @ v.T
 
 
-def ellipse_paths(means, covs, n_std: float = 1.0, n: int = 48) -> tuple[np.ndarray, np.ndarray]:
-    """Many ellipses as one line: x and y arrays with NaN between ellipses (one trace)."""
+def ellipse_paths(means, covs, n_std: float | tuple = 1.0, n: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Many ellipses as one line: x and y arrays with NaN between ellipses (one trace).
+    ``n_std`` may be several levels, e.g. ``(1, 2)``: every 1σ contour, then every 2σ one."""
     xs, ys = [], []
-    for m, c in zip(np.asarray(means), np.asarray(covs)):
-        e = gaussian_ellipse(m, c, n_std, n)
-        xs += [e[:, 0], [np.nan]]
-        ys += [e[:, 1], [np.nan]]
+    for s in np.atleast_1d(n_std):
+        for m, c in zip(np.asarray(means), np.asarray(covs)):
+            e = gaussian_ellipse(m, c, float(s), n)
+            xs += [e[:, 0], [np.nan]]
+            ys += [e[:, 1], [np.nan]]
     if not xs:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def join_paths(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Several NaN-separated ``(x, y)`` lines as one (None when there are none)."""
+    if not parts:
+        return None
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def aggregate_density(means, covs, xs, ys, *, max_components: int = 2000,
@@ -426,105 +531,3 @@ def encode(model, x) -> tuple[np.ndarray, np.ndarray]:
     """``(mu, logvar)`` of q(z|x) for each item of ``x`` (numpy or tensor), batched."""
     mu, lv = model.encode_mean(torch.as_tensor(np.asarray(x), dtype=torch.float32))
     return mu.cpu().numpy(), lv.cpu().numpy()
-
-
-# ------------------------------------------------------- uploaded images
-
-class ImageError(ValueError):
-    """An uploaded file cannot be used as an image; the message says why."""
-
-
-MAX_UPLOAD_BYTES = 10 * 2**20
-MAX_PIXELS = 25_000_000
-ACCEPTED_FORMATS = ("PNG", "JPEG")
-
-
-def _limit_pil() -> None:
-    """PIL refuses images above 2 × ``Image.MAX_IMAGE_PIXELS`` and warns above it: lower its
-    limit to ours (never raise it), once, so a decompression bomb fails at ``Image.open``."""
-    from PIL import Image
-    Image.MAX_IMAGE_PIXELS = min(Image.MAX_IMAGE_PIXELS or MAX_PIXELS, MAX_PIXELS)
-
-
-_limit_pil()
-
-
-def prepare_upload(data: bytes, image_shape, *, max_bytes: int = MAX_UPLOAD_BYTES,
-                   max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An uploaded PNG/JPEG as one item of the dataset's shape ``(C, H, W)``, float32 in [0, 1].
-
-    Grey datasets (C = 1) are written as light strokes on a dark background (MNIST,
-    digits), so: to grey; transparent parts filled with the background; inverted when the
-    border (the background) is light; contrast stretched; cropped to the strokes and
-    padded to a centred square with a margin (MNIST's 20-in-28 box); resized.
-    Colour datasets: RGB, resized. Raises :class:`ImageError` for anything else: not an
-    image, another format, too large (decompression bombs included), damaged, or blank.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    c, h, w = (int(s) for s in image_shape)
-    if c not in (1, 3):
-        raise ImageError(f"this model's images have {c} channels; only 1 (grey) or 3 (colour) are supported")
-    if not data:
-        raise ImageError("the file is empty")
-    if len(data) > max_bytes:
-        raise ImageError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-    try:
-        with warnings.catch_warnings():         # PIL's "possible bomb" warning is an error here
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in ACCEPTED_FORMATS:
-                raise ImageError(f"this is a {img.format or 'unknown'} file; upload a PNG or JPEG image")
-            if img.width * img.height > max_pixels:
-                raise ImageError(f"the image is {img.width}×{img.height} pixels; the limit is "
-                                 f"{max_pixels / 1e6:.0f} million pixels")
-            img.load()
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"the image is too large: at most {min(max_pixels, MAX_PIXELS) / 1e6:.0f} "
-                         f"million pixels are accepted (a possible decompression bomb)") from None
-    except UnidentifiedImageError:
-        raise ImageError("this file is not an image that can be read; upload a PNG or JPEG") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ImageError(f"the image is damaged or incomplete ({e})") from None
-
-    rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255.0
-    alpha = rgba[..., 3]
-    if c == 3:
-        rgb = rgba[..., :3] * alpha[..., None] + (1 - alpha[..., None])
-        out = Image.fromarray(np.uint8(np.round(rgb * 255))).resize((w, h), Image.Resampling.LANCZOS)
-        return (np.asarray(out, np.float32) / 255.0).transpose(2, 0, 1).copy()
-    grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-    if alpha.min() < 0.99:   # transparent background: fill it so the strokes contrast
-        shown = alpha.sum()
-        ink = (grey * alpha).sum() / shown if shown > 0 else 0.0
-        grey = alpha * grey + (1 - alpha) * (1.0 if ink < 0.5 else 0.0)
-    return _grey_to_item(grey, h, w)
-
-
-def _grey_to_item(g: np.ndarray, h: int, w: int) -> np.ndarray:
-    from PIL import Image
-
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    if np.median(border) > 0.5:
-        g = 1.0 - g
-        border = 1.0 - border
-    bg = float(np.median(border))
-    top = float(g.max())
-    if top - bg < 0.05:
-        raise ImageError("the image is blank: no strokes stand out from the background")
-    g = np.clip((g - bg) / (top - bg), 0.0, 1.0)
-    rows = np.nonzero((g > 0.2).any(1))[0]
-    cols = np.nonzero((g > 0.2).any(0))[0]
-    g = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    margin = 4 / 28 if h >= 20 else 0.5 / 8      # MNIST: 20×20 box in 28×28; digits fill 8×8
-    side = int(math.ceil(max(g.shape) / (1 - 2 * margin)))
-    canvas = np.zeros((side, side))
-    r0, c0 = (side - g.shape[0]) // 2, (side - g.shape[1]) // 2
-    canvas[r0:r0 + g.shape[0], c0:c0 + g.shape[1]] = g
-    small = Image.fromarray(np.uint8(np.round(canvas * 255))).resize((w, h), Image.Resampling.LANCZOS)
-    out = np.asarray(small, np.float32) / 255.0
-    if out.max() > 0:
-        out = out / out.max()
-    return np.clip(out, 0.0, 1.0)[None]

@@ -12,7 +12,7 @@ loaded model, so every number the page shows is computed and tested here:
 
 * the **blur score** of a set of images (:func:`edge_strength`, :func:`blur_score`);
 * the **generalisation gap** between training and validation (:func:`generalisation_gap`);
-* the **rate–distortion** geometry (:func:`iso_elbo_line`, :func:`beta_line`);
+* the **rate–distortion** geometry (from :mod:`explorer.analysis.rd`);
 * per-run images and latent means (:func:`look_at_model`);
 * the **plain-language reading**, sentences built from the measured numbers (:func:`reading`).
 
@@ -42,6 +42,7 @@ import torch
 
 from ..config import RunConfig
 from . import latent as L
+from .rd import beta_line, beta_objective, iso_elbo_line  # noqa: F401 - part of the sweep API
 
 DEFAULT_BETAS = (0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_BETAS = 10
@@ -117,17 +118,17 @@ def sweep_configs(base: RunConfig, betas, tag: str) -> list[RunConfig]:
             for b in betas]
 
 
-def group_sweep_runs(entries) -> dict[str, list[dict]]:
-    """The sweeps among a list of runs (the engine's :meth:`~explorer.jobs.Engine.list`
-    entries, with ``name``): tag -> its entries ordered by β, each with a ``beta`` key added."""
-    out: dict[str, list[dict]] = {}
+def group_sweep_runs(entries) -> dict[str, list[tuple[float, object]]]:
+    """The sweeps among a list of runs (:class:`~explorer.runs.RunEntry`, found by their
+    names): tag -> ``(β, entry)`` pairs ordered by β."""
+    out: dict[str, list[tuple[float, object]]] = {}
     for e in entries:
-        parsed = parse_run_name(e.get("name", ""))
+        parsed = parse_run_name(e.name)
         if parsed is None:
             continue
         tag, beta = parsed
-        out.setdefault(tag, []).append({**e, "beta": beta})
-    return {t: sorted(v, key=lambda e: e["beta"]) for t, v in out.items()}
+        out.setdefault(tag, []).append((beta, e))
+    return {t: sorted(v, key=lambda p: p[0]) for t, v in out.items()}
 
 
 def shipped_sweeps(manifest_path: Path) -> dict[str, list[str]]:
@@ -240,23 +241,6 @@ def blur_score(images, reference) -> float:
 
 # ================================================================ rate–distortion
 
-def iso_elbo_line(c: float, rates) -> np.ndarray:
-    """Distortion along the iso-ELBO line ``recon + KL = c`` (ELBO = −c) at ``rates``."""
-    return c - np.asarray(rates, dtype=np.float64)
-
-
-def beta_line(rate: float, distortion: float, beta: float, rates) -> np.ndarray:
-    """Distortion along the β-slope line through ``(rate, distortion)``: the points with the
-    same β-objective ``recon + β·KL``, i.e. ``D = distortion − β (R − rate)``. A β-VAE's
-    optimum is where this line touches the frontier of achievable (R, D) (slope −β)."""
-    return distortion - beta * (np.asarray(rates, dtype=np.float64) - rate)
-
-
-def beta_objective(rate: float, distortion: float, beta: float) -> float:
-    """What a β run minimises, per image: ``recon + β · KL``."""
-    return distortion + beta * rate
-
-
 def iso_elbo_levels(points, n: int = 5) -> np.ndarray:
     """``n`` values of c = recon + KL (= −ELBO) evenly spanning the runs' training and
     validation points, for drawing iso-ELBO lines."""
@@ -288,16 +272,8 @@ class RunLook:
 def plane_of(mu) -> tuple[np.ndarray, tuple[str, str]]:
     """Posterior means on a plane that keeps the prior's circles round: the two latent
     dimensions themselves when D ≤ 2, else the two principal directions of the means
-    through the origin (an orthonormal projection of N(0, I) is N(0, I₂), so the prior's
-    circles stay circles of the same radius)."""
-    mu = np.asarray(mu, dtype=np.float64)
-    d = mu.shape[1]
-    if d <= 2:
-        proj = L.dims_projection(d)
-    else:
-        pca = L.fit_pca(mu, 2)
-        pr = pca.projection()
-        proj = L.Projection("pca", np.zeros(d), pr.components, pr.axis_titles, pr.explained)
+    through the origin (:func:`explorer.analysis.latent.pca_plane`)."""
+    proj = L.pca_plane(mu, through_origin=True)
     return proj.transform(mu), proj.axis_titles
 
 

@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from ..analysis import rd
 from ..analysis import sweep as S
 from .common import class_color, image_grid, to_hw, upscale
 from .latent import prior_circles
@@ -179,7 +180,7 @@ def rd_figure(points, n_iso: int = 6, *, log_rate: bool = False) -> go.Figure:
         rates = np.linspace(xr[0], xr[1], 2)
     fig = go.Figure()
     for i, c in enumerate(S.iso_elbo_levels(pts, n_iso)):
-        fig.add_trace(go.Scatter(x=rates, y=S.iso_elbo_line(c, rates), mode="lines",
+        fig.add_trace(go.Scatter(x=rates, y=rd.iso_elbo_line(c, rates), mode="lines",
                                  line=dict(color="rgba(90,90,90,0.5)", dash="dot", width=1),
                                  name="iso-ELBO: recon + KL = c", legendgroup="iso", showlegend=(i == 0),
                                  hovertemplate=f"recon + KL = {c:.1f} (ELBO {-c:.1f})<extra></extra>"))
@@ -193,12 +194,12 @@ def rd_figure(points, n_iso: int = 6, *, log_rate: bool = False) -> go.Figure:
             half = 0.12 * (xr[1] - xr[0])
             seg = np.linspace(max(xr[0], r_t - half), r_t + half, 2)
         group = f"b{p.beta:g}"
-        fig.add_trace(go.Scatter(x=seg, y=S.beta_line(r_t, d_t, p.beta, seg), mode="lines",
+        fig.add_trace(go.Scatter(x=seg, y=rd.beta_line(r_t, d_t, p.beta, seg), mode="lines",
                                  line=dict(color=color, dash="dash", width=1.5),
                                  name="β-slope line: recon + β·KL = const", legendgroup="betaline",
                                  showlegend=(j == 0),
                                  hovertemplate=f"β={p.beta:g}: recon + {p.beta:g}·KL = "
-                                               f"{S.beta_objective(r_t, d_t, p.beta):.1f}<extra></extra>"))
+                                               f"{rd.beta_objective(r_t, d_t, p.beta):.1f}<extra></extra>"))
         fig.add_trace(go.Scatter(x=[r_t, r_v], y=[d_t, d_v], mode="lines", legendgroup=group,
                                  line=dict(color=color, width=2), showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=[r_t], y=[d_t], mode="markers", legendgroup=group, showlegend=False,

@@ -8,10 +8,12 @@ scatters use ``Scattergl``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import class_color, image_grid, to_hw
+from .common import class_color, image_grid, to_hw, upscale
 
 GL_THRESHOLD = 1000   # above this many points, WebGL
 
@@ -65,6 +67,37 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
 # functions below. Every layer is in the plane's coordinates, so it lines up with the axes.
 
 CLICK_GRID_ID = -1     # customdata of the invisible click grid's points (data points: index >= 0)
+
+
+@dataclass
+class PlaneSelection:
+    """What a selection event on the plane holds: the data points picked (their indices,
+    in the order plotly lists them), the first click-grid point hit (a click on empty
+    space), the centre of the last box drawn, and whether a lasso was drawn."""
+    points: list[int] = field(default_factory=list)
+    grid: tuple[float, float] | None = None
+    box: tuple[float, float] | None = None
+    lasso: bool = False
+
+
+def read_selection(state) -> PlaneSelection:
+    """The plane's selection state (``st.session_state[key]`` of its chart) read."""
+    sel = (state or {}).get("selection") or {}
+    out = PlaneSelection(lasso=bool(sel.get("lasso")))
+    for pt in sel.get("points") or []:
+        cd = pt.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if cd is None:
+            continue
+        if int(cd) == CLICK_GRID_ID:
+            out.grid = out.grid or (float(pt["x"]), float(pt["y"]))
+        elif int(cd) >= 0:
+            out.points.append(int(cd))
+    if sel.get("box"):
+        b = sel["box"][-1]
+        out.box = (sum(b["x"][:2]) / 2, sum(b["y"][:2]) / 2)
+    return out
 
 
 def png_data_uri(img: np.ndarray) -> str:
@@ -217,6 +250,17 @@ def image_pairs(x: np.ndarray, x_hat: np.ndarray, ncol: int = 10) -> np.ndarray:
     if not rows:
         return image_grid(np.zeros((0,)))
     return image_grid(np.concatenate(rows), ncol=ncol)
+
+
+def item_image(item: np.ndarray, size: int = 280) -> np.ndarray:
+    """One decoded item as an image about ``size`` pixels high (nearest-neighbour enlarged)."""
+    img = image_grid(np.asarray(item)[None], pad=0)
+    return upscale(img, max(1, size // img.shape[0]))
+
+
+def widened(img: np.ndarray, width: int) -> np.ndarray:
+    """A tiled image enlarged by a whole factor to about ``width`` pixels (at least 1×)."""
+    return upscale(img, max(1, width // img.shape[1]))
 
 
 def _rgb_uint8(a: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ TABLE_COLUMNS = ["Name", "Run id", "Source", "Status", "Data", "Model", "Likelih
 NUMBER_COLUMNS = ["Latent dim", "β", "Epochs", "Train ELBO", "Train recon", "Train KL", "Val ELBO",
                   "Val recon", "Val KL", "Active units", "IWAE"]
 TABLE_HELP = {
-    "Source": "shipped (read-only), yours (made or imported in this browser session), or another session's",
+    "Source": "shipped (read-only), yours (made or imported in this browser), or another visitor's",
     "Train ELBO": "evidence lower bound on the training set, nats per image (higher is better)",
     "Train recon": "-log p(x|z) on the training set, summed over pixels, nats per image",
     "Train KL": "KL(q(z|x) ‖ p(z)) on the training set, summed over latent dimensions (seed eq. 14)",
@@ -53,37 +53,38 @@ def _num(d: dict | None, key: str) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
-def table_row(entry: dict) -> dict:
-    """One table row from an entry: ``run_id``, ``config`` (RunConfig), ``summary`` (dict),
-    ``status`` and ``source`` (plain text)."""
-    cfg, s = entry["config"], entry.get("summary") or {}
+def table_row(entry, me: str = "") -> dict:
+    """One table row from a :class:`~explorer.runs.RunEntry` (``me``: the viewer's owner id,
+    for the Source column)."""
+    cfg, s = entry.config, entry.summary or {}
     train, val = s.get("train") or {}, s.get("val") or {}
     data = cfg.data.name + (f", {cfg.data.binarize} binarised" if cfg.data.binarize != "none" else "")
     hidden = "-".join(str(h) for h in cfg.model.hidden)
     lik = cfg.model.likelihood + (f" σ={cfg.model.sigma:g}" if cfg.model.likelihood == "gaussian" else "")
     return {
-        "Name": cfg.name or entry["run_id"], "Run id": entry["run_id"], "Source": entry.get("source", ""),
-        "Status": entry.get("status", s.get("status", "")), "Data": data,
+        "Name": cfg.name or entry.run_id, "Run id": entry.run_id, "Source": entry.source(me),
+        "Status": str(entry.status), "Data": data,
         "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}", "Likelihood": lik,
-        "Latent dim": cfg.model.latent_dim, "β": cfg.train.beta, "Epochs": _num(s, "epochs"),
+        "Latent dim": cfg.model.latent_dim, "β": entry.beta if entry.beta is not None else cfg.train.beta,
+        "Epochs": _num(s, "epochs"),
         "Train ELBO": _num(train, "elbo"), "Train recon": _num(train, "recon"),
         "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo"), "Val recon": _num(val, "recon"),
         "Val KL": _num(val, "kl"), "Active units": _num(val, "active_units"), "IWAE": _num(val, "iwae"),
     }
 
 
-def runs_table(entries: list[dict]) -> pd.DataFrame:
+def runs_table(entries, me: str = "") -> pd.DataFrame:
     """Every run as a row (order kept), missing numbers as NaN so columns sort as numbers."""
-    df = pd.DataFrame([table_row(e) for e in entries], columns=TABLE_COLUMNS)
+    df = pd.DataFrame([table_row(e, me) for e in entries], columns=TABLE_COLUMNS)
     for c in NUMBER_COLUMNS:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df
 
 
-def run_labels(entries: list[dict]) -> dict[str, str]:
+def run_labels(entries) -> dict[str, str]:
     """A legend label per run id: its name, or name + id when two runs share a name."""
-    names = [e["config"].name or e["run_id"] for e in entries]
-    return {e["run_id"]: (n if names.count(n) == 1 else f"{n} [{e['run_id']}]")
+    names = [e.config.name or e.run_id for e in entries]
+    return {e.run_id: (n if names.count(n) == 1 else f"{n} [{e.run_id}]")
             for e, n in zip(entries, names)}
 
 
@@ -151,8 +152,9 @@ def curves_chart(frame: pd.DataFrame, metric: str, x: str = "epoch", *,
                       legend=alt.Legend(orient="bottom", columns=2, labelLimit=400))
     return (alt.Chart(frame)
             .mark_line(point=len(frame) < 60, strokeWidth=2)
-            .encode(x=alt.X(f"{x}:Q", title=X_AXES[x]),
-                    y=alt.Y(f"{metric}:Q", title=METRICS[metric], scale=alt.Scale(zero=False)),
+            .encode(x=alt.X(f"{x}:Q", title=X_AXES[x], axis=alt.Axis(format=",.4~g")),
+                    y=alt.Y(f"{metric}:Q", title=METRICS[metric], scale=alt.Scale(zero=False),
+                            axis=alt.Axis(format=",.4~g")),
                     color=color, tooltip=["run", alt.Tooltip(f"{x}:Q", format=".3~f"),
                                           alt.Tooltip(f"{metric}:Q", format=".3f")])
             .properties(height=height))
@@ -161,18 +163,15 @@ def curves_chart(frame: pd.DataFrame, metric: str, x: str = "epoch", *,
 # ----------------------------------------------------------------- latents
 
 def project_2d(mu: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
-    """Latent means (N×d) as N×2 points with axis titles: z₁, z₂ as they are for d ≤ 2
-    (a zero second axis for d = 1), else the two principal axes (PCA by SVD)."""
+    """Latent means (N×d) as N×2 points with axis titles, on the one 2-D view every page
+    uses (:func:`explorer.analysis.latent.pca_plane`): z₁, z₂ for d ≤ 2, else the plane of
+    the two principal axes."""
+    from ..analysis.latent import pca_plane
     mu = np.asarray(mu, dtype=np.float64)
     if mu.ndim != 2 or len(mu) == 0:
         raise ValueError("project_2d needs an N×d array with N ≥ 1")
-    if mu.shape[1] == 1:
-        return np.column_stack([mu[:, 0], np.zeros(len(mu))]).astype(np.float32), ("z₁", "(none)")
-    if mu.shape[1] == 2:
-        return mu.astype(np.float32), ("z₁", "z₂")
-    centred = mu - mu.mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[:2].T).astype(np.float32), ("PC 1", "PC 2")
+    proj = pca_plane(mu)
+    return proj.transform(mu).astype(np.float32), proj.axis_titles
 
 
 # ================================================================== PNG

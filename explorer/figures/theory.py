@@ -1,7 +1,7 @@
 """Figures of the Theory page (plotly): plain arrays in, ``go.Figure`` out.
 
 They change only on a user action (a slider, a number), so plotly's remount on
-update is fine here. Every builder is called directly by tests/test_theory.py.
+update is fine here. Every builder is called directly by the theory tests (tests/test_theory*.py).
 Infinite values (a KL of ∞) are not drawn as bars; they are marked "∞".
 """
 from __future__ import annotations
@@ -10,7 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis.theory import ellipse
+from ..analysis.theory_kl import ellipse
+from .common import image_grid, upscale
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 MIN_SPAN = 1.0      # nats: the smallest y range of a bound curve
@@ -94,6 +95,20 @@ def gaussian_ellipses(gaussians: list[dict], nsig=(1.0, 2.0), title: str = "",
     return fig
 
 
+def two_gaussians(mu1, cov1, mu2, cov2, title: str = "1σ (solid) and 2σ (dotted) contours") -> go.Figure:
+    """Lemma 1's p = N(μ₁, Σ₁) and q = N(μ₂, Σ₂) as contours (:func:`gaussian_ellipses`)."""
+    return gaussian_ellipses([{"mu": mu1, "cov": cov1, "name": "p = N(μ₁, Σ₁)", "color": BLUE},
+                              {"mu": mu2, "cov": cov2, "name": "q = N(μ₂, Σ₂)", "color": ORANGE}], title=title)
+
+
+def encoder_and_posterior(r: dict, title: str = "posterior and encoder in the latent plane") -> go.Figure:
+    """The exact posterior p(z|x) (wide grey) and the encoder q(z|x) (blue) of :func:`elbo_check`."""
+    return gaussian_ellipses([
+        {"mu": r["post_mean"], "cov": r["post_cov"], "name": "p(z|x), exact", "color": "#bbbbbb", "width": 6},
+        {"mu": r["q_mean"], "cov": r["q_cov"], "name": "q(z|x), the encoder", "color": BLUE}],
+        title=title, axis_titles=("z₁", "z₂"))
+
+
 def mc_convergence(n, mean, se, closed: float, title: str = "",
                    ylabel: str = "estimate (nats)", closed_name: str = "closed form (eq. 5)") -> go.Figure:
     """The running Monte Carlo mean against the sample count (log axis), a ±2 SE band,
@@ -139,14 +154,17 @@ def elbo_sweep(shift, elbo, elbo_se, kl_post, log_px: float, current: float | No
 
 
 def bound_curve(ks, mean, se, log_px: float | None = None, title: str = "",
-                name: str = "IWAE-k") -> go.Figure:
+                name: str = "IWAE-k", spread=None) -> go.Figure:
     """IWAE-k against k (log axis) with a ±2 SE band; k = 1 (the ELBO) as a dotted line;
-    the exact log p(x) when it is known. The y axis spans at least ``MIN_SPAN`` nats."""
+    the exact log p(x) when it is known; optionally ``spread = (lo, hi)``, a lighter band
+    where single estimates fall. The y axis spans at least ``MIN_SPAN`` nats."""
     ks = np.asarray(ks, np.float64)
     mean = np.asarray(mean, np.float64)
     se = np.asarray(se, np.float64)
     fig = go.Figure()
-    fig.add_trace(_band(ks, mean - 2 * se, mean + 2 * se, "rgba(31,119,180,0.18)", "±2 SE"))
+    if spread is not None:
+        fig.add_trace(_band(ks, spread[0], spread[1], "rgba(31,119,180,0.07)", "single estimates, 5–95 %"))
+    fig.add_trace(_band(ks, mean - 2 * se, mean + 2 * se, "rgba(31,119,180,0.25)", "mean ±2 SE"))
     fig.add_trace(go.Scatter(x=ks, y=mean, mode="lines+markers", name=name, line=dict(color=BLUE, width=2)))
     fig.add_trace(go.Scatter(x=ks[[0, -1]], y=[mean[0], mean[0]], mode="lines", name="ELBO (k = 1)",
                              line=dict(color=GREY, dash="dot")))
@@ -162,6 +180,19 @@ def bound_curve(ks, mean, se, log_px: float | None = None, title: str = "",
     fig.update_xaxes(type="log", title_text="k (importance samples)")
     fig.update_yaxes(title_text="nats per image")
     return fig
+
+
+# ------------------------------------------------------------ images
+
+def reconstruction_grids(r: dict, n: int = 16, ncol: int = 4, width: int = 160) -> list[tuple[np.ndarray, str]]:
+    """The batch, the autoencoder's and the VAE's reconstructions (:func:`ae_vs_vae`'s
+    ``x``, ``ae_recon``, ``vae_recon``): the first ``n`` of each tiled ``ncol`` wide and
+    enlarged to about ``width`` pixels per image, with a caption each."""
+    h, w = np.asarray(r["x"]).shape[-2:]
+    k = max(1, width // max(h, w))
+    return [(upscale(image_grid(np.asarray(r[key])[:n], ncol=ncol), k), cap)
+            for key, cap in (("x", "the batch x"), ("ae_recon", "autoencoder: f_θ(g_φ(x))"),
+                             ("vae_recon", "VAE: mean of p(x | z = μ_φ(x))"))]
 
 
 # ---------------------------------------------------- reparameterisation

@@ -3,8 +3,8 @@ the probe set's latent scatter, reconstructions.
 
 Every figure comes in two halves: a ``*_frame`` function turns plain rows and arrays into
 one pandas table (a ``kind`` column tells the layers apart), and a chart function turns
-that table into an ``alt.Chart``. The one-call builders (:func:`loss_panels`,
-:func:`rate_distortion`, :func:`kl_bars`, :func:`latent_chart`) do both.
+that table into an ``alt.Chart``. The one-call builders (:func:`kl_bars`,
+:func:`latent_chart`) do both.
 
 Why the split: the Train page redraws these about once a second while a run is live.
 Streamlit updates a Vega-Lite chart in place (no remount, no blank frame) when only its
@@ -30,6 +30,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..analysis.rd import clip_segment, nice_step
 from .common import CLASS_COLORS, image_grid, upscale
 
 TERMS = ("recon", "kl", "beta_kl", "total")
@@ -41,6 +42,10 @@ PANEL_H = 250            # total heights in Streamlit (title, legend and axes in
 RD_H, LATENT_H, KL_H = 470, 480, 260
 MAX_POINTS = 300         # training points per curve (rows are averaged in bins)
 SVG = {"embedOptions": {"renderer": "svg"}}   # SVG marks: a browser test can read them
+# Axis labels: at most 4 significant digits, integers for steps (Vega's default label of a
+# one-point domain is "44.601929")
+NUM_AXIS = {"format": ",.4~g"}
+STEP_AXIS = {"format": ",d", "tickMinStep": 1}
 
 
 # ------------------------------------------------------------------ helpers
@@ -110,8 +115,8 @@ def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: i
     """One term's curves (training solid, validation dashed) with the event rules (β purple,
     lr orange), from a :func:`panel_frame` table."""
     lines = alt.Chart().transform_filter(alt.datum.kind == "curve").mark_line(strokeWidth=1.6, clip=True).encode(
-        x=alt.X("step:Q", title="step"),
-        y=alt.Y("value:Q", title="nats per image", scale=alt.Scale(zero=False)),
+        x=alt.X("step:Q", title="step", axis=alt.Axis(**STEP_AXIS)),
+        y=alt.Y("value:Q", title="nats per image", scale=alt.Scale(zero=False), axis=alt.Axis(**NUM_AXIS)),
         color=alt.Color("split:N", title=None,
                         scale=alt.Scale(domain=list(SPLIT_COLORS), range=list(SPLIT_COLORS.values())),
                         legend=alt.Legend(orient="top") if legend else None),
@@ -129,41 +134,9 @@ def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: i
     return alt.layer(lines, rules, data=df).properties(title=TERM_TITLES[term], height=height, usermeta=SVG)
 
 
-def loss_panels(rows: list[dict], val_rows: list[dict], events: list[dict] = (),
-                max_points: int = MAX_POINTS) -> dict[str, alt.LayerChart]:
-    """The four loss panels, by term (``TERMS``): reconstruction, KL, β·KL and total, each
-    with training (binned) and validation (each epoch end) curves. Every β change is a
-    purple vertical rule on every panel, every learning-rate change an orange one."""
-    df = curve_frame(rows, val_rows, events, max_points)
-    return {t: loss_panel_chart(panel_frame(df, t), t, legend=(i == 0)) for i, t in enumerate(TERMS)}
-
-
 # ------------------------------------------------------ rate–distortion plane
 
 RD_COLUMNS = ["kind", "line", "order", "kl", "recon", "label"]
-
-
-def _segment(c: float, slope: float, box: tuple[float, float, float, float]):
-    """The part of the line y = c − slope·x inside ``box`` = (x0, x1, y0, y1), or None."""
-    x0, x1, y0, y1 = box
-    pts = []
-    for x in (x0, x1):                        # left and right edges
-        y = c - slope * x
-        if y0 <= y <= y1:
-            pts.append((x, y))
-    if slope != 0:
-        for y in (y0, y1):                    # bottom and top edges
-            x = (c - y) / slope
-            if x0 < x < x1:
-                pts.append((x, y))
-    pts = sorted(set(pts))
-    return (pts[0], pts[-1]) if len(pts) >= 2 and pts[0] != pts[-1] else None
-
-
-def _nice_step(span: float) -> float:
-    raw = max(span, 1e-9) / 4
-    mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
 
 
 def rd_trail(rows: list[dict], points: int = 60, recent: float = 0.3, min_steps: int = 200) -> pd.DataFrame:
@@ -183,7 +156,7 @@ def rd_trail(rows: list[dict], points: int = 60, recent: float = 0.3, min_steps:
 
 
 def rd_frame(rows: list[dict], beta: float, trail: int = 60) -> pd.DataFrame:
-    """The table behind :func:`rate_distortion`: the trail of (KL, recon) training points
+    """The table behind :func:`rd_chart`, the rate–distortion plane: the trail of (KL, recon) training points
     (:func:`rd_trail`), the current point, iso-ELBO lines recon + KL = c, the line
     recon + β·KL = const through the current point, and two invisible corners that fix
     the axes."""
@@ -200,15 +173,15 @@ def rd_frame(rows: list[dict], beta: float, trail: int = 60) -> pd.DataFrame:
     recs.append({"kind": "now", "line": "now", "order": 0, "kl": kl_now, "recon": rec_now,
                  "label": f"now: KL {kl_now:.2f}, recon {rec_now:.2f}"})
     c_now = rec_now + kl_now                             # −ELBO of the current point
-    step = _nice_step(box[3] - box[2])
+    step = nice_step(box[3] - box[2])
     for k in range(-6, 7):
         c = (math.floor(c_now / step) + k) * step
-        seg = _segment(c, 1.0, box)
+        seg = clip_segment(c, 1.0, box)
         if seg:
             for i, (x, y) in enumerate(seg):
                 recs.append({"kind": "iso", "line": f"iso{k}", "order": i, "kl": x, "recon": y,
                              "label": f"recon + KL = {c:g} (ELBO = {-c:g})"})
-    seg = _segment(rec_now + beta * kl_now, beta, box)
+    seg = clip_segment(rec_now + beta * kl_now, beta, box)
     if seg:
         for i, (x, y) in enumerate(seg):
             recs.append({"kind": "beta", "line": "beta", "order": i, "kl": x, "recon": y,
@@ -220,8 +193,9 @@ def rd_frame(rows: list[dict], beta: float, trail: int = 60) -> pd.DataFrame:
 
 def rd_chart(df: pd.DataFrame, height: int = RD_H) -> alt.LayerChart:
     """The rate–distortion plane from an :func:`rd_frame` table."""
-    enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False, nice=False)),
-               y=alt.Y("recon:Q", title="distortion: reconstruction (nats)",
+    enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False, nice=False),
+                       axis=alt.Axis(**NUM_AXIS)),
+               y=alt.Y("recon:Q", title="distortion: reconstruction (nats)", axis=alt.Axis(**NUM_AXIS),
                        scale=alt.Scale(zero=False, nice=False)))
 
     def part(kind):
@@ -240,15 +214,6 @@ def rd_chart(df: pd.DataFrame, height: int = RD_H) -> alt.LayerChart:
         height=height, title="Rate–distortion plane", usermeta=SVG)
 
 
-def rate_distortion(rows: list[dict], beta: float, trail: int = 60, height: int = RD_H) -> alt.LayerChart:
-    """The rate–distortion plane: x = rate (KL), y = distortion (reconstruction), both nats
-    per image. Grey lines: equal ELBO (recon + KL = const, slope −1). Purple: the current β's
-    objective recon + β·KL = const through the current point; training slides the point
-    along it towards where it touches the reachable frontier, so a β change turns the line
-    and the point follows."""
-    return rd_chart(rd_frame(rows, beta, trail), height)
-
-
 # ------------------------------------------------------------ KL per dimension
 
 def kl_frame(kl_per_dim, mu_var=None, threshold: float = 0.01) -> pd.DataFrame:
@@ -263,7 +228,7 @@ def kl_frame(kl_per_dim, mu_var=None, threshold: float = 0.01) -> pd.DataFrame:
 def kl_chart(df: pd.DataFrame, height: int = KL_H) -> alt.Chart:
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("dim:N", sort=alt.SortField("index"), title="latent dimension"),
-        y=alt.Y("kl:Q", title="KL (nats)"),
+        y=alt.Y("kl:Q", title="KL (nats)", axis=alt.Axis(**NUM_AXIS)),
         color=alt.Color("state:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["active", "inactive"], range=["#2ca02c", "#bbbbbb"])),
         tooltip=[alt.Tooltip("dim:N"), alt.Tooltip("kl:Q", format=".3f", title="KL (nats)"),
@@ -331,8 +296,8 @@ def latent_scatter_chart(df: pd.DataFrame, domain: tuple[str, ...], dims: tuple[
                          height: int = LATENT_H) -> alt.LayerChart:
     """The probe set's posterior means coloured by label over the prior's circles, from a
     :func:`latent_frame` table; ``domain`` is every label (:func:`label_domain`)."""
-    enc = dict(x=alt.X("x:Q", title=f"z{dims[0] + 1}", scale=alt.Scale(zero=False)),
-               y=alt.Y("y:Q", title=f"z{dims[1] + 1}", scale=alt.Scale(zero=False)))
+    enc = dict(x=alt.X("x:Q", title=f"z{dims[0] + 1}", scale=alt.Scale(zero=False), axis=alt.Axis(**NUM_AXIS)),
+               y=alt.Y("y:Q", title=f"z{dims[1] + 1}", scale=alt.Scale(zero=False), axis=alt.Axis(**NUM_AXIS)))
     prior = alt.Chart().transform_filter(alt.datum.kind == "prior").mark_line(
         color="#999999", strokeDash=[2, 3], strokeWidth=1).encode(**enc, detail="label:N", order="i:Q")
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(len(domain))]
@@ -360,7 +325,7 @@ def toy_frame(x, x_hat, labels=None, class_names=None) -> pd.DataFrame:
     return pd.concat([data, rec], ignore_index=True)
 
 
-def toy_recon_chart_from(df: pd.DataFrame, domain: tuple[str, ...], height: int = 360) -> alt.LayerChart:
+def toy_recon_chart(df: pd.DataFrame, domain: tuple[str, ...], height: int = 360) -> alt.LayerChart:
     enc = dict(x=alt.X("x:Q", title="x₁"), y=alt.Y("y:Q", title="x₂"))
     grey = alt.Chart().transform_filter(alt.datum.kind == "data").mark_circle(size=10, color="#cccccc").encode(**enc)
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(len(domain))]
@@ -368,12 +333,6 @@ def toy_recon_chart_from(df: pd.DataFrame, domain: tuple[str, ...], height: int 
         **enc, color=alt.Color("label:N", title="label", sort=list(domain),
                                scale=alt.Scale(domain=list(domain), range=colors)))
     return alt.layer(grey, col, data=df).properties(height=height, title="Data (grey) and reconstructions")
-
-
-def toy_recon_chart(x, x_hat, labels=None, class_names=None, height: int = 360) -> alt.LayerChart:
-    """2-D data: the probe points (grey) and their reconstructions (coloured), in data space."""
-    return toy_recon_chart_from(toy_frame(x, x_hat, labels, class_names),
-                                label_domain(labels, class_names), height)
 
 
 # -------------------------------------------------------------- reconstructions
@@ -410,7 +369,7 @@ _SPECS = {
     "rd": lambda: rd_chart(pd.DataFrame(columns=RD_COLUMNS)),
     "kl": lambda: kl_chart(kl_frame([])),
     "latent": lambda domain, dims: latent_scatter_chart(latent_frame(np.zeros((0, 2))), domain, dims),
-    "toy": lambda domain: toy_recon_chart_from(toy_frame(np.zeros((0, 2)), np.zeros((0, 2))), domain),
+    "toy": lambda domain: toy_recon_chart(toy_frame(np.zeros((0, 2)), np.zeros((0, 2))), domain),
 }
 
 

@@ -1,5 +1,5 @@
-"""Streamlit helpers shared by the pages: the engine, the session's identity, run lists,
-cached models, query-string state and friendly error display.
+"""Streamlit helpers shared by the pages: set-up, the engine, who is using the page
+(:mod:`explorer.ui.identity`), cached models, query-string state and friendly error display.
 
 The only part of ``explorer`` that imports Streamlit (with the rest of ``explorer.ui``).
 """
@@ -11,16 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import jobs, settings, store
-
-PAGES = {  # label -> page file, used for links between pages
-    "Home": "home.py",
-    "Train": "pages/1_Train.py",
-    "Explore": "pages/2_Explore.py",
-    "β lab": "pages/3_Beta_lab.py",
-    "Theory": "pages/4_Theory.py",
-    "Runs": "pages/5_Runs.py",
-}
+from .. import engine as engine_mod
+from .. import settings, store
+from ..runs import Actor
+from . import identity
 
 
 def page_setup(title: str, icon: str = "🧭") -> None:
@@ -37,64 +31,28 @@ def page_setup(title: str, icon: str = "🧭") -> None:
         st.error(f"This server's settings are wrong: {e}. Fix that environment variable and "
                  "restart the server (the README lists them all). Nothing was changed.")
         st.stop()
+    identity.actor()            # this browser's owner token, made on its first visit ...
+    identity.write_cookie()     # ... and kept in its cookie
 
 
 # ---------------------------------------------------------------- identity
 
-def session_id() -> str:
-    """This browser session's id (a new tab, or a typed URL, is a new session)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
-
-
-def _release_session(owner: str) -> None:
-    """A tab closed: drop its queued runs. Its running run goes on (bounded by the max duration)."""
-    try:
-        jobs.get_engine().drop_owner(owner)
-    except Exception:  # noqa: BLE001 - never fail a disconnect
-        pass
-
-
-@st.cache_resource(scope="session", on_release=_release_session, show_spinner=False)
-def _session_owner(sid: str) -> str:
-    return sid
+def actor() -> Actor:
+    """The person using this page (a browser, or a logged-in user)."""
+    return identity.actor()
 
 
 def owner() -> str:
-    """The session's owner token for the engine; registers the tab-closed hook once."""
-    return _session_owner(session_id())
+    """The owner id of the person using this page."""
+    return identity.owner()
 
 
 # ------------------------------------------------------------------ engine
 
-def engine() -> jobs.Engine:
-    """The process-wide training engine (shared by every session). ``jobs.get_engine`` keeps
+def engine() -> engine_mod.Engine:
+    """The process-wide training engine (shared by every session). ``get_engine`` keeps
     the one instance and makes a new one if it was shut down (tests do that)."""
-    return jobs.get_engine()
-
-
-# -------------------------------------------------------------------- runs
-
-def run_options() -> list[dict]:
-    """Every run a page can open: shipped runs first, then the engine's (live and on disk).
-
-    Each entry: ``key`` (shipped:<id> or run:<id>), ``label``, ``run_dir``, ``shipped``,
-    ``status``, ``run_id``.
-    """
-    out = []
-    for r in store.list_runs(store.SHIPPED_ROOT):
-        out.append({"key": f"shipped:{r.run_id}", "label": f"📦 {r.config.name or r.run_id}",
-                    "run_dir": r.path, "shipped": True, "status": "finished", "run_id": r.run_id})
-    for j in engine().list():
-        if j["status"] == "queued" or (j["status"] in jobs.ENDED and not j.get("saved", True)):
-            continue                      # nothing to open: not started, or ended before saving
-        icon = {"running": "▶️", "paused": "⏸️", "starting": "⏳", "finished": "✅",
-                "stopped": "⏹️", "diverged": "⚠️", "failed": "❌", "interrupted": "⚠️"}.get(j["status"], "")
-        label = f"{icon} {j['name'] or j['run_id']} ({j['status']})"
-        out.append({"key": f"run:{j['run_id']}", "label": label, "run_dir": j["run_dir"],
-                    "shipped": False, "status": j["status"], "run_id": j["run_id"]})
-    return out
+    return engine_mod.get_engine()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

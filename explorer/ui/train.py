@@ -1,5 +1,5 @@
-"""Helpers of the Train page that need no widgets: settings → RunConfig, progress text,
-the posterior-collapse alarm, and a final snapshot for runs reloaded from disk.
+"""Helpers of the Train page that need no widgets: the hidden-widths parser, progress text,
+the posterior-collapse alarm, the data preview and a final snapshot for runs read from disk.
 
 Kept apart from ``pages/1_Train.py`` so tests can call them directly.
 """
@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
-from ..config import DATASETS_TOY, ConfigError, RunConfig
+from ..config import ConfigError, RunConfig
 
 DATASET_LABELS = {
     "digits": "Digits 8×8 (offline, fast)", "mnist": "MNIST 28×28", "fashion-mnist": "Fashion-MNIST 28×28",
@@ -34,44 +32,6 @@ def parse_widths(text: str) -> list[int]:
     return widths
 
 
-def build_config(v: dict) -> RunConfig:
-    """A validated RunConfig from the page's setting values (a flat dict; see the page).
-    Raises ConfigError with a message a person can act on."""
-    data = {"name": v["dataset"], "val_fraction": float(v.get("val_fraction", 0.2)),
-            "subset": int(v["subset"]) if v.get("subset") else None}
-    if v["dataset"] in ("mnist", "fashion-mnist", "file"):
-        data["path"] = (v.get("data_path") or "").strip() or None
-    if v["dataset"] in ("mnist", "fashion-mnist", "file") and v.get("binarize"):
-        data["binarize"] = v["binarize"]
-    if v["dataset"] in DATASETS_TOY:
-        data["n_points"] = int(v.get("n_points", 4000))
-        data["noise"] = float(v.get("noise", 0.05))
-    if v["dataset"] == "file" and not data.get("path"):
-        raise ConfigError("own data: upload a file (.npz, .npy or .csv) first")
-    model = {"kind": v["kind"], "body": v["body"], "hidden": parse_widths(v["hidden"]),
-             "latent_dim": int(v["latent_dim"]), "likelihood": v["likelihood"],
-             "sigma": float(v.get("sigma", 0.1))}
-    train = {"epochs": int(v["epochs"]), "batch_size": int(v["batch_size"]), "lr": float(v["lr"]),
-             "seed": int(v["seed"]), "beta": float(v["beta"]), "beta_schedule": v["beta_schedule"],
-             "mc_samples": int(v["mc_samples"])}
-    for k in ("warmup_steps", "cycle_steps", "capacity_steps"):
-        if v.get(k) is not None:
-            train[k] = int(v[k])
-    for k in ("cycle_ratio", "capacity_max", "free_bits"):
-        if v.get(k) is not None:
-            train[k] = float(v[k])
-    if v["kind"] == "ae" and v["beta_schedule"] != "constant":
-        raise ConfigError("β schedule: an autoencoder has no KL term; use 'constant'")
-    name = (v.get("name") or "").strip()
-    if name:                                   # the same rule as renaming a run
-        from ..store import StoreError, check_run_name
-        try:
-            check_run_name(name)
-        except StoreError as e:
-            raise ConfigError(f"run name: {e}") from None
-    return RunConfig.from_dict({"data": data, "model": model, "train": train, "name": name})
-
-
 def batch_note(batch_size: int, n_train: int | None) -> str | None:
     """A warning when the batch size exceeds the training set (the trainer then uses the
     whole set as one batch, see ``training.Trainer``); None otherwise or when unknown."""
@@ -88,13 +48,14 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
-def progress_line(p: dict) -> tuple[float, str]:
-    """The progress bar's fraction and its text: epoch, step, images/s, ETA."""
-    total = max(1, int(p.get("total_steps") or 1))
-    step = int(p.get("step") or 0)
-    text = (f"epoch {float(p.get('epoch') or 0):.1f} / {p.get('epochs', '?')} · "
-            f"step {step:,} / {total:,} · {float(p.get('img_s') or 0):,.0f} images/s · "
-            f"ETA {fmt_duration(p.get('eta_s'))}")
+def progress_line(p) -> tuple[float, str]:
+    """The progress bar's fraction and its text: epoch, step, images/s, ETA (``p``: a
+    :class:`~explorer.engine.protocol.Progress`)."""
+    total = max(1, int(p.total_steps or 1))
+    step = int(p.step or 0)
+    text = (f"epoch {float(p.epoch or 0):.1f} / {p.epochs or '?'} · "
+            f"step {step:,} / {total:,} · {float(p.img_s or 0):,.0f} images/s · "
+            f"ETA {fmt_duration(p.eta_s)}")
     return min(1.0, step / total), text
 
 
@@ -133,13 +94,12 @@ def describe_line(d: dict) -> str:
             f"values {lo:.2f}–{hi:.2f}" + (f", {d['n_classes']} classes" if d["n_classes"] else ""))
 
 
-def snapshot_from_disk(run_dir: Path, config: RunConfig, model, n: int = 2000) -> dict | None:
-    """For a run reloaded from disk (no live snapshot): the probe set's posterior means with the
-    saved weights, from the run's probe file or, for digits and the 2-D sets, from the data."""
-    import torch
-
-    from .. import data, objective, store
-    from ..training import active_units
+def snapshot_from_disk(run_dir: Path, config: RunConfig, model, n: int = 2000):
+    """For a run read back from disk (no live snapshot): the probe set seen through the saved
+    weights (:func:`explorer.probe.snapshot`), from the run's probe file or, for digits and the
+    2-D sets, from the data. Returns ``(snapshot, labels, class names, originals)`` or None."""
+    from .. import data, store
+    from ..probe import RECON_N, snapshot
     probe = store.load_probe(run_dir)
     if probe is not None:
         x, y, names = probe
@@ -149,14 +109,6 @@ def snapshot_from_disk(run_dir: Path, config: RunConfig, model, n: int = 2000) -
     else:
         return None
     x, y = x[:n], None if y is None else y[:n]
-    with torch.no_grad():
-        mu, logvar = model.encode_mean(x)
-        kl = (objective.kl_std_normal_per_dim(mu, logvar).mean(0) if model.kind == "vae"
-              else torch.zeros(mu.shape[1]))
-    au, var = active_units(mu)
-    out = {"mu": mu.numpy(), "labels": None if y is None else y.numpy(), "class_names": names,
-           "kl_per_dim": kl.numpy().astype(np.float64), "mu_var": var.numpy(), "active_units": au}
-    if x.ndim == 4:
-        out["originals"] = x[:16].numpy()
-        out["recon"] = model.reconstruct(x[:16]).numpy()
-    return out
+    originals = x[:RECON_N] if x.ndim == 4 else None
+    snap = snapshot(model, x, originals)
+    return snap, None if y is None else y.numpy(), names, None if originals is None else originals.numpy()

@@ -34,8 +34,8 @@ def warm(worker_timeout: float = 30.0) -> dict[str, float]:
     its first worker. Returns the seconds each stage took."""
     times = {}
     t0 = time.perf_counter()
-    from .. import jobs
-    engine = jobs.get_engine(prestart_delay=0.0)  # its worker warms up on the other core meanwhile
+    from ..engine import get_engine
+    engine = get_engine(prestart_delay=0.0)  # its worker warms up on the other core meanwhile
     times["engine"] = time.perf_counter() - t0
     import torch
     torch.set_num_threads(1)  # as every page sets it (explorer.ui.common.page_setup)
@@ -105,9 +105,26 @@ def _trim_forever(every: float) -> None:
         trim_heap()
 
 
+def match_upload_limit() -> int | None:
+    """Streamlit's server refuses any upload above ``server.maxUploadSize`` before a page
+    sees it: make that the app's own limit (``LATENT_EXPLORER_UPLOAD_MB``), so the one
+    setting governs. Returns the limit in MiB (None when the settings are malformed: the
+    pages then say so)."""
+    from streamlit import config
+
+    from .. import settings
+    try:
+        mb = settings.get().upload_mb
+    except ValueError:
+        return None
+    config.set_option("server.maxUploadSize", mb)
+    return mb
+
+
 @asynccontextmanager
 async def lifespan(_app):
     limit_malloc_arenas()
+    match_upload_limit()
     await asyncio.to_thread(_warm_logged)
     threading.Thread(target=_trim_forever, args=(60.0,), name="latent-explorer-trim", daemon=True).start()
     yield

@@ -1,4 +1,5 @@
-"""Runs on disk. The only module that writes files.
+"""Runs on disk. The only package that writes files: run folders (here), uploaded data
+files (:func:`save_upload`) and the index of the runs folder (:mod:`explorer.store.index`).
 
 A run is a folder::
 
@@ -32,12 +33,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ConfigError, RunConfig
-from .models import VAE, build_model
+from ..config import ConfigError, RunConfig
+from ..models import VAE, build_model
 
 CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
 PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 SHIPPED_ROOT = PROJECT_ROOT / "trained"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -424,3 +425,81 @@ def save_files(run_dir: Path, files: dict[str, bytes]) -> None:
     for name in _WRITE_ORDER:
         if name in files:
             atomic_write_bytes(Path(run_dir) / name, files[name])
+
+
+# ----------------------------------------------------------------- uploads
+# Data files uploaded on the Train page, stored where worker processes can read them:
+# ``<runs>/uploads/<owner>/<sha256 prefix>/<the uploaded file's name>``. The hash makes the
+# same file stored once per owner; the folder per owner counts against that owner's disk cap;
+# and keeping the uploaded name means a message about the file names the file the user chose.
+
+UPLOAD_SUFFIXES = (".npz", ".npy", ".csv")
+UPLOADS = "uploads"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(StoreError):
+    """An uploaded file is refused (its type or size); nothing is kept."""
+
+
+def _safe_file_name(name: str, suffix: str) -> str:
+    stem = _UNSAFE.sub("_", Path(name or "upload").stem).strip("._") or "upload"
+    return stem[:80] + suffix
+
+
+def owner_folder(owner: str) -> str:
+    """The uploads sub-folder of an owner id (ids are made of safe characters already)."""
+    return _UNSAFE.sub("_", owner or "_anonymous")[:64]
+
+
+def save_upload(runs_dir: Path, content: bytes, filename: str, *, owner: str = "",
+                max_bytes: int | None = None, check=None) -> Path:
+    """Store an uploaded data file and return its path. ``check(path)`` validates the stored
+    file; if it raises, the file is removed again (a rejected upload leaves nothing behind)
+    and the error propagates. ``max_bytes`` defaults to ``LATENT_EXPLORER_UPLOAD_MB``."""
+    import hashlib
+    import shutil
+
+    from .. import settings
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise UploadError(f"{filename}: unsupported file type {suffix or '(none)'}; "
+                          f"use {', '.join(UPLOAD_SUFFIXES)}")
+    limit = max_bytes or settings.get().upload_bytes
+    if len(content) > limit:
+        raise UploadError(f"{filename}: {len(content) / 2**20:.1f} MiB is larger than the "
+                          f"{limit / 2**20:.0f} MiB limit (LATENT_EXPLORER_UPLOAD_MB)")
+    folder = Path(runs_dir) / UPLOADS / owner_folder(owner) / hashlib.sha256(content).hexdigest()[:24]
+    path = folder / _safe_file_name(filename, suffix)
+    existed = path.is_file()
+    if not existed:
+        atomic_write_bytes(path, content)
+    if check is not None:
+        try:
+            check(path)
+        except BaseException:
+            if not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    folder.parent.rmdir()         # the owner's folder, if now empty
+                except OSError:
+                    pass
+            raise
+    return path
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 if it does not exist)."""
+    total = 0
+    for dirpath, _, files in os.walk(folder):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def upload_bytes_of(runs_dir: Path, owner: str) -> int:
+    """Disk used by one owner's uploads."""
+    return folder_bytes(Path(runs_dir) / UPLOADS / owner_folder(owner))

@@ -1,0 +1,65 @@
+"""Background training: worker processes, a FIFO queue, live runs, controls.
+
+Training never runs in the Streamlit server's process (two training threads there
+reach ~1 core between them, because of the GIL, and slow every page) and never calls
+Streamlit. The pieces, one module each::
+
+    protocol.py   statuses and the typed messages both sides exchange (the contract)
+    server.py     Engine: submit, control, the queue, dispatch
+    record.py     Job: the server's record of one run (rows, snapshots, replay frames)
+    local.py      the local backend's worker processes and their pipes
+    worker.py     a worker process: one job at a time, run by training.run_loop
+    rowlog.py     metrics rows, thinned evenly
+
+One run's path: a page calls ``Engine.submit`` → the run waits in the FIFO queue →
+the dispatcher thread sends ``StartJob`` to a free worker → the worker builds a
+``Trainer`` and runs ``training.run_loop`` with a ``JobRunner`` as its hooks, which
+applies ``Control`` messages between steps and sends ``Rows``, ``SnapshotMsg`` and at
+last ``Done`` → the dispatcher applies them to the run's ``Job`` → pages read
+``Engine.view`` / ``Engine.list``. The worker writes the run folder (``explorer.store``)
+at every epoch end and at the end.
+"""
+from __future__ import annotations
+
+import threading
+
+from .protocol import ACTIVE, ENDED, LIVE, Status
+
+_SERVER_NAMES = ("Engine", "EngineError", "Job", "NotAllowed")
+
+
+def __getattr__(name: str):
+    """``Engine`` and its errors, imported on first use: ``explorer.runs`` imports the
+    protocol, and the server imports ``explorer.runs``."""
+    if name in _SERVER_NAMES:
+        from . import server
+        return getattr(server, name)
+    raise AttributeError(name)
+
+
+_ENGINE = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine(prestart_delay: float = 5.0) -> "Engine":
+    """The process-wide engine, created on first use with one worker pre-started
+    ``prestart_delay`` seconds later (the server's start-up creates it with no delay and
+    waits for the worker: see ``explorer.ui.warmup``)."""
+    from .server import Engine
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None or _ENGINE._closed:
+            _ENGINE = Engine(prestart=1, prestart_delay=prestart_delay)
+        return _ENGINE
+
+
+def set_engine(engine: "Engine | None") -> "Engine | None":
+    """Replace the process-wide engine (tests); returns the previous one."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        old, _ENGINE = _ENGINE, engine
+        return old
+
+
+__all__ = ["ACTIVE", "ENDED", "LIVE", "Status", "Engine", "EngineError", "Job", "NotAllowed",
+           "get_engine", "set_engine"]

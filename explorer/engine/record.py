@@ -1,0 +1,99 @@
+"""The server's record of one run (:class:`Job`): its status, rows, snapshots and replay
+frames, mutated only under the engine's lock, and turned into the
+:class:`~explorer.runs.RunEntry` / :class:`~explorer.runs.RunView` pages read."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig
+from ..runs import RunEntry
+from . import protocol as P
+from .protocol import Status
+from .rowlog import RowLog
+
+MAX_ROWS = 4000                  # rows kept per job in memory (thinned evenly beyond this)
+MAX_HISTORY = 150                # latent frames kept per job for the replay scrubber ...
+HISTORY_BYTES = 16 * 2**20       # ... and at most this many bytes of them
+
+
+@dataclass
+class Job:
+    """The server's record of one run. Mutated only under the engine's lock."""
+    run_id: str
+    owner: str
+    config: RunConfig
+    run_dir: Path
+    owner_name: str = ""
+    options: P.JobOptions = field(default_factory=P.JobOptions)
+    status: Status = Status.QUEUED
+    reason: str | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    log: RowLog = field(default_factory=lambda: RowLog(MAX_ROWS))
+    val_rows: list = field(default_factory=list)
+    snapshot: P.Snapshot | None = None
+    history: list = field(default_factory=list)
+    history_stride: int = 1
+    info: P.RunInfo | None = None
+    progress: P.Progress = field(default_factory=P.Progress)
+    beta: float | None = None                     # the base β now: the one holder on this side
+    lr: float | None = None
+    summary: dict | None = None
+    worker: object | None = None                  # the backend's worker that trains it
+    from_disk: bool = False
+    rows_on_disk: bool = False                    # rows are in metrics.csv, not here: read them
+    ctl_sent: int = 0                             # controls sent to the worker so far
+    saving: bool = False
+    traceback: str | None = None
+    _snap_count: int = 0
+
+    def __post_init__(self):
+        self.beta = self.config.train.beta if self.beta is None else self.beta
+        self.lr = self.config.train.lr if self.lr is None else self.lr
+        self.progress.epochs = self.progress.epochs or self.config.train.epochs
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.log.rows
+
+    def add_rows(self, rows: list[dict]) -> None:
+        for r in rows:
+            if "val_elbo" in r:
+                self.val_rows.append(r)
+            self.log.add(r)
+
+    def add_snapshot(self, snap: P.Snapshot) -> None:
+        """Keep the latest snapshot, and every ``history_stride``-th one's latent means."""
+        self.snapshot = snap
+        if self._snap_count % self.history_stride == 0:
+            self.history.append({"step": snap.step, "epoch": snap.epoch, "mu": snap.mu.astype(np.float16)})
+        self._snap_count += 1
+        frame_bytes = max(1, snap.mu.size * 2)
+        cap = max(2, min(MAX_HISTORY, HISTORY_BYTES // frame_bytes))
+        while len(self.history) > cap:                # keep the first, then every other one
+            self.history = self.history[:1] + self.history[2::2]
+            self.history_stride *= 2
+
+    def entry(self, queue_position: int | None, cls=RunEntry, **more) -> RunEntry:
+        from ..store import WEIGHTS
+        return cls(run_id=self.run_id, run_dir=self.run_dir, status=self.status, name=self.config.name,
+                   owner=self.owner, owner_name=self.owner_name, created=self.created,
+                   reason=self.reason, summary=dict(self.summary or {}),
+                   progress=P.Progress(**vars(self.progress)), beta=self.beta, lr=self.lr,
+                   queue_position=queue_position, saved=(Path(self.run_dir) / WEIGHTS).is_file(),
+                   _config=self.config, **more)
+
+
+def from_entry(e: RunEntry) -> Job:
+    """A record for a saved run read from the index (rows stay on disk until viewed)."""
+    return Job(run_id=e.run_id, owner=e.owner, owner_name=e.owner_name, config=e.config,
+               run_dir=e.run_dir, status=e.status, reason=e.reason, created=e.created, ended=e.created,
+               summary=e.summary, from_disk=True, rows_on_disk=True, beta=e.beta, lr=e.lr,
+               progress=P.Progress(**vars(e.progress)))
+
+

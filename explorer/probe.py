@@ -1,0 +1,42 @@
+"""The probe set seen through a model: what a page draws of a run between epochs.
+
+One function, :func:`snapshot`, serves a live run (the worker publishes one about
+every second) and a run read back from disk (its saved weights and its probe images).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from . import objective
+from .engine.protocol import Snapshot
+from .training import active_units
+
+PROBE_N = 2000     # validation points whose latent means are published
+RECON_N = 16       # validation images whose reconstructions are published
+
+
+@torch.no_grad()
+def snapshot(model, probe_x: torch.Tensor, recon_x: torch.Tensor | None, *, step: int = 0,
+             epoch: float = 0.0, beta: float = 1.0, lr: float = 0.0) -> Snapshot:
+    """Posterior means and log-variances of ``probe_x``, the reconstructions (decoder mean
+    at z = μ) of ``recon_x``, the per-dimension KL (seed eq. 14, dimension by dimension,
+    averaged over the probe set) and Burda's active units."""
+    was = model.training
+    model.eval()
+    dev = model.device
+    mu, logvar = model.encode_mean(probe_x.to(dev))
+    recon = (model.decode_mean(model.encode_mean(recon_x.to(dev))[0])
+             if recon_x is not None and len(recon_x) else None)
+    kl_dims = (objective.kl_std_normal_per_dim(mu, logvar).mean(0) if model.kind == "vae"
+               else torch.zeros(mu.shape[1], device=dev))
+    model.train(was)
+    au, var = active_units(mu.cpu())
+    return Snapshot(
+        step=step, epoch=epoch, time=time.time(),
+        mu=mu.cpu().numpy().astype(np.float32), logvar=logvar.cpu().numpy().astype(np.float32),
+        recon=None if recon is None else recon.cpu().numpy().astype(np.float32),
+        kl_per_dim=kl_dims.cpu().numpy().astype(np.float64), active_units=au,
+        mu_var=var.numpy().astype(np.float64), beta=beta, lr=lr)

@@ -1,0 +1,281 @@
+"""Views that poll the engine while a run is live, in one place.
+
+Every page that shows a live run draws it with these fragments: each re-runs on its own
+timer (``st.fragment(run_every=...)``) while the run is queued, starting, running or
+paused, reads :meth:`~explorer.engine.Engine.view` (plain data) and rebuilds its figures;
+when the run ends it reruns the page once and stops polling.
+
+* Train: :func:`train_fast` (progress, loss curves, the rate–distortion plane, final
+  numbers; ~0.75 s) and :func:`train_slow` (latent scatter with a replay scrubber,
+  reconstructions, KL per dimension; ~3 s).
+* β lab: :func:`poll_sweep`, until every run of a sweep has ended.
+* Explore: :func:`wait_for_checkpoint` and :func:`follow_run`.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ..engine import Status
+from ..figures import training as figs
+from ..runs import RunView
+from . import common
+from . import train as tu
+
+TRAIN_FAST_S = 0.75
+TRAIN_SLOW_S = 3.0
+
+
+def _poll(fn, every: float, live: bool, key: str, *args) -> None:
+    st.fragment(run_every=every if live else None, key=key)(fn)(*args, live)
+
+
+# ===================================================================== Train
+
+def train_views(run_id: str, live: bool) -> None:
+    """The Train page's two live fragments for ``run_id``."""
+    _poll(_fast_views, TRAIN_FAST_S, live, "train_fast", run_id)
+    _poll(_latent_views, TRAIN_SLOW_S, live, "train_slow", run_id)
+
+
+def show_status(v: RunView) -> None:
+    s, p = v.status, v.progress
+    eng = common.engine()
+    if s == Status.QUEUED:
+        pos = v.queue_position
+        if pos == 1 and eng.busy_workers() < eng.max_jobs:
+            st.info("Queued: a worker process is starting (the first run on a fresh server waits "
+                    "a few seconds for it).")
+        else:
+            runs = "1 run trains" if eng.max_jobs == 1 else f"{eng.max_jobs} runs train"
+            st.info(f"Queued: position {pos} in the queue. At most {runs} at once on this "
+                    f"server; yours starts when a running one ends.")
+    elif s == Status.STARTING:
+        st.info("Starting: loading the data and building the model…")
+    elif s in (Status.RUNNING, Status.PAUSED):
+        frac, text = tu.progress_line(p)
+        st.progress(frac, text=("⏸ paused · " if s == Status.PAUSED else "") + text)
+    elif s == Status.FINISHED:
+        st.success(f"Finished {v.name or v.run_id}: {p.step:,} steps in {tu.fmt_duration(p.elapsed_s)}.")
+    elif s == Status.STOPPED and (v.reason or "").startswith("stopped "):
+        st.warning(f"Run {v.reason} at step {p.step:,}; it is saved and listed below.")
+    elif s in (Status.STOPPED, Status.INTERRUPTED, Status.DIVERGED):
+        st.warning(f"Run {s}: {v.reason or ''}")
+    elif s == Status.FAILED:
+        st.error(f"The run failed: {v.reason}")
+
+
+def final_numbers(v: RunView) -> None:
+    """The run's final validation numbers, labelled for its kind of model."""
+    summ = v.summary or {}
+    val, tr = summ.get("val") or {}, summ.get("train") or {}
+    if not val:
+        return
+    ae = v.config.model.kind == "ae"
+    st.markdown("**Final numbers** (validation, per image, nats)")
+    c = st.columns(5)
+
+    def num(key):
+        return f"{val[key]:.2f}" if val.get(key) is not None else "–"
+    if ae:
+        c[0].metric("Reconstruction loss", num("recon"),
+                    help="An autoencoder has no ELBO: it minimises the reconstruction term only (eq. 1)")
+    else:
+        c[0].metric("ELBO", num("elbo"), help="log p(x) ≥ ELBO = −(reconstruction + KL)")
+        c[2].metric("KL", num("kl"))
+    c[1].metric("Reconstruction", num("recon"))
+    c[3].metric("Active units", f"{val.get('active_units', '–')} / {v.config.model.latent_dim}")
+    gap = summ.get("gap_elbo")      # train ELBO − validation ELBO (AE: val − train reconstruction)
+    c[4].metric("Validation − training loss" if ae else "Train − validation ELBO",
+                f"{gap:.2f}" if gap is not None else "–",
+                help="A large positive gap (training much better than validation) means overfitting")
+    if tr:
+        st.caption(("Training split: " + (f"ELBO {tr['elbo']:.2f}, " if not ae else ""))
+                   + f"reconstruction {tr['recon']:.2f}" + ("" if ae else f", KL {tr['kl']:.2f}") + ".")
+
+
+def _fast_views(rid: str, polling: bool) -> None:
+    v = common.engine().view(rid)
+    if v is None:
+        st.warning("This run is gone (a queued run is dropped when its owner leaves).")
+        return
+    if polling and not v.status.live:
+        st.rerun()                       # the run ended: redraw the page once, without polling
+    show_status(v)
+    if v.rows:
+        curves = figs.curve_frame(v.rows, v.val_rows, v.events)
+        c1, c2, c3 = st.columns([1, 1, 1.15])
+        for col, terms in ((c1, ("recon", "beta_kl")), (c2, ("kl", "total"))):
+            with col:
+                for t in terms:
+                    st.vega_lite_chart(figs.panel_frame(curves, t),
+                                       figs.live_spec("loss", term=t, legend=(t == "recon")),
+                                       key=f"curve_{t}", width="stretch")
+        with c3:
+            if v.config.model.kind == "vae":
+                beta = float(v.rows[-1].get("beta", v.beta))   # the β the loss uses now
+                st.vega_lite_chart(figs.rd_frame(v.rows, beta), figs.live_spec("rd"),
+                                   key="rd", width="stretch")
+                st.caption("The run's (KL, reconstruction), smoothed, with its recent trail. Grey: "
+                           "equal ELBO. Purple: recon + β·KL = const through the current point; "
+                           "training slides the point along it, so a β change turns the line and "
+                           "the point follows.")
+            else:
+                st.info("An autoencoder has no KL term: its rate–distortion point would sit at KL = 0.")
+        st.caption("Solid: training (averaged over recent batches); dashed: validation at each "
+                   "epoch end. Vertical lines: β changes (purple) and learning-rate changes (orange).")
+    elif v.status in (Status.RUNNING, Status.PAUSED):
+        st.caption("Waiting for the first steps…")
+    if v.status.ended:
+        final_numbers(v)
+
+
+def _latent_views(rid: str, polling: bool) -> None:
+    v = common.engine().view(rid)
+    if v is None or v.status in (Status.QUEUED, Status.STARTING):
+        return
+    snap, info = v.snapshot, v.info
+    if snap is None or info is None:
+        if v.from_disk:
+            disk_views(v)
+        return
+    labels, names = info.probe_labels, info.class_names
+    cfg = v.config
+    st.subheader("Inside the model")
+    a, b = st.columns([1.3, 1])
+    domain = figs.label_domain(labels, names)
+    with a:
+        d = snap.mu.shape[1]
+        dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
+        frame = replay_scrubber(v.history)
+        st.vega_lite_chart(figs.latent_frame(frame["mu"], labels, names, dims),
+                           figs.live_spec("latent", domain=domain, dims=dims), key="latent", width="stretch")
+        items = "images" if info.is_image else "points"
+        st.caption(f"Posterior means of {len(frame['mu']):,} validation {items} at epoch "
+                   f"{frame['epoch']:.1f} (step {frame['step']:,}); dotted: the prior's 1, 2, 3σ circles."
+                   + (f" Showing z{dims[0] + 1} and z{dims[1] + 1}, the two most active of {d} "
+                      f"dimensions." if d > 2 else ""))
+    with b:
+        if info.is_image and snap.recon is not None:
+            st.markdown("**Reconstructions**: validation images, each row followed by the decoder "
+                        "mean at z = μ(x)")
+            st.image(figs.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True)
+        elif snap.recon is not None and info.probe_x is not None:
+            st.vega_lite_chart(figs.toy_frame(info.probe_x, snap.recon, labels, names),
+                               figs.live_spec("toy", domain=domain), key="toy_recon", width="stretch")
+        kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
+                 snap.epoch, key="klbars")
+
+
+def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch: float, key: str) -> None:
+    """KL per dimension, the active units and the collapse alarm."""
+    if kind != "vae":
+        st.caption(f"Active units: {active} of {latent_dim}.")
+        return
+    st.vega_lite_chart(figs.kl_frame(kl_per_dim, mu_var), figs.live_spec("kl"), key=key, width="stretch")
+    kl = float(np.sum(kl_per_dim))
+    st.caption(f"Active units: **{active} of {latent_dim}** (variance of the posterior mean > 0.01) · "
+               f"KL of the probe set {kl:.2f} nats.")
+    alarm = tu.collapse_alarm("vae", kl, active, latent_dim, epoch)
+    if alarm:
+        st.warning(alarm, icon=":material/warning:")
+
+
+def replay_scrubber(history: list[dict]) -> dict:
+    """A slider over the kept latent snapshots (epochs); it follows the newest one until moved."""
+    S = st.session_state
+    last = history[-1]
+    top = float(last["epoch"])
+    if len(history) < 2 or top <= 0:
+        return last
+    key = "replay_epoch"
+    prev_top = S.get("replay_top")
+    if key not in S or prev_top is None or S[key] >= prev_top - 1e-9 or S[key] > top:
+        S[key] = top                                   # following the run
+    S["replay_top"] = top
+    at = st.slider("Replay: scrub back through training (epoch)", 0.0, top, key=key,
+                   step=max(top / 200, 0.001), format="%.2f",
+                   help="Latent snapshots are kept (thinned evenly) so you can watch the clusters "
+                        "form, merge or collapse. At the right end it follows the run.")
+    return min(history, key=lambda h: (abs(h["epoch"] - at), -h["step"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _disk_snapshot(run_dir: str, mtime: float, config_json: str):
+    from ..config import RunConfig
+    from .train import snapshot_from_disk
+    return snapshot_from_disk(Path(run_dir), RunConfig.from_json(config_json), common.load_model(run_dir))
+
+
+def disk_views(v: RunView) -> None:
+    """A run read back from disk has no live snapshots: show its final latent space instead."""
+    from .. import store
+    weights = Path(v.run_dir) / store.WEIGHTS
+    if not weights.is_file():
+        return
+    with common.friendly_errors("Could not read this run's final state"):
+        got = _disk_snapshot(str(v.run_dir), weights.stat().st_mtime, v.config.to_json())
+        if got is None:
+            st.info("The live snapshots of this run were kept in memory only; open it in Explore.")
+            return
+        snap, labels, names, originals = got
+        st.subheader("Final state (from the saved weights)")
+        a, b = st.columns([1.3, 1])
+        d = snap.mu.shape[1]
+        dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
+        a.altair_chart(figs.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="stretch")
+        with b:
+            if originals is not None and snap.recon is not None:
+                st.image(figs.recon_pairs(originals, snap.recon), width="stretch", clamp=True)
+            kl_panel(v.config.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units,
+                     v.config.model.latent_dim, float(v.progress.epoch), key="klbars_disk")
+
+
+# ===================================================================== β lab
+
+def poll_sweep(draw, key: str, polling: bool, is_live) -> None:
+    """Redraw a sweep every 2 s until none of its runs is live (``is_live()``), then once more."""
+    @st.fragment(run_every=2.0 if polling else None)
+    def results(key: str, polling: bool) -> None:
+        draw(key)
+        if polling and not is_live(key):
+            st.rerun()           # every run ended: one full rerun stops the polling
+    results(key, polling)
+
+
+# ===================================================================== Explore
+
+def wait_for_checkpoint(weights: Path) -> None:
+    """A run that has not finished its first epoch: show it as soon as its weights exist."""
+    @st.fragment(run_every=3)
+    def wait() -> None:
+        if weights.is_file():
+            st.rerun(scope="app")
+        st.info("This run has no checkpoint yet: its first one is written at the end of the first "
+                "epoch, and this page shows it then.")
+    wait()
+
+
+def follow_run(run_id: str, weights: Path, shown_mtime: float) -> None:
+    """A run still training: say which checkpoint is shown; reload when a newer one lands."""
+    @st.fragment(run_every=5)
+    def watch() -> None:
+        v = common.engine().entry(run_id)
+        try:
+            newest = weights.stat().st_mtime
+        except OSError:
+            return
+        ep = v.progress.epoch if v is not None else None
+        st.caption(f"Run status: **{v.status if v else 'unknown'}**" + (f", epoch {ep:.1f}" if ep else "")
+                   + f"; showing the checkpoint of {time.strftime('%H:%M:%S', time.localtime(shown_mtime))}.")
+        if newest > shown_mtime:
+            if st.session_state.get("ex_follow", True):
+                st.rerun(scope="app")
+            if st.button("Load the newest checkpoint"):
+                st.rerun(scope="app")
+        st.session_state.setdefault("ex_follow", True)
+        st.toggle("Follow the run (reload each new checkpoint)", key="ex_follow")
+    watch()

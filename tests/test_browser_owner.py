@@ -1,0 +1,110 @@
+"""Only a run's owner controls it, in real browsers: two Chromium profiles stand for two
+students on one server. The owner survives a reload and a new tab of the same browser (its
+cookie); the caps count per owner, whatever tab a run is started from."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import assert_no_error, screenshot, start_server, stop_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+CONTROLS = ("Pause", "Step", "Stop")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = start_server(tmp_path_factory.mktemp("owner_server"),
+                     {"LATENT_EXPLORER_MAX_JOBS": "1", "LATENT_EXPLORER_MAX_RUNS_PER_OWNER": "2"})
+    yield s
+    stop_server(s)
+
+
+def _open(ctx, url):
+    page = ctx.new_page()
+    page.goto(url)
+    wait_for_app(page)
+    assert_no_error(page)
+    return page
+
+
+def _enabled(page, name: str) -> bool:
+    return page.get_by_role("button", name=name, exact=True).is_enabled()
+
+
+def _progress(page) -> str:
+    page.get_by_text("paused ·").wait_for(timeout=60_000)
+    return page.get_by_text("paused ·").inner_text()
+
+
+def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two_profiles):
+    a_ctx, b_ctx = two_profiles
+    a = _open(a_ctx, server.url + "/Train")
+    a.get_by_role("button", name="Step", exact=True).click()      # starts a paused run, one step
+    a.get_by_text("step 1 /").wait_for(timeout=120_000)
+    run_id = re.search(r"run=([^&]+)", a.url).group(1)
+    assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))
+    a.get_by_text("Reconstruction −log p(x|z)").first.wait_for(timeout=30_000)
+    a.wait_for_timeout(1000)
+    ticks = a.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid="stVegaLiteChart"] g.role-axis-label text')).map(t => t.textContent)""")
+    long = [t for t in ticks if len(re.sub(r"\D", "", t).lstrip("0")) > 4]  # > 4 significant digits
+    assert ticks and not long, ticks                                           # one point: short labels
+
+    b = _open(b_ctx, f"{server.url}/Train?run={run_id}")         # student B opens A's run
+    b.get_by_text("Read-only:").wait_for(timeout=30_000)
+    assert "another visitor's run" in b.get_by_text("Read-only:").inner_text()
+    assert not any(_enabled(b, n) for n in ("Resume", "Step", "Stop"))
+    beta = b.get_by_role("spinbutton", name="β")                  # B re-weights: nothing is sent
+    beta.fill("7")
+    beta.press("Enter")
+    wait_for_app(b)
+    assert_no_error(b)
+    screenshot(b, "owner_read_only")
+
+    a.wait_for_timeout(1500)                                      # A's run goes on untouched
+    a.reload()
+    wait_for_app(a)
+    text = _progress(a)
+    assert "step 1 /" in text
+    assert a.get_by_role("spinbutton", name="β").input_value() in ("1", "1.00")
+    assert a.get_by_text("Read-only:").count() == 0
+    assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))   # a reload keeps the owner
+
+    tab = _open(a_ctx, f"{server.url}/Train?run={run_id}")        # so does a new tab
+    _progress(tab)
+    assert tab.get_by_text("Read-only:").count() == 0 and _enabled(tab, "Stop")
+
+    b.get_by_role("button", name="Start a run with these settings").click()   # B's own copy
+    wait_for_app(b)
+    assert b.get_by_text("Read-only:").count() == 0 and "run=" not in b.url
+    assert_no_error(b)
+
+    tab.get_by_role("button", name="Stop", exact=True).click()    # the owner may stop it
+    tab.get_by_text("Run stopped").wait_for(timeout=60_000)
+    assert_no_error(tab)
+
+
+def test_caps_count_per_owner_across_tabs(server, two_profiles):
+    a_ctx, b_ctx = two_profiles
+    first = _open(a_ctx, server.url + "/Train")
+    first.get_by_role("button", name="Step", exact=True).click()
+    first.get_by_text("step 1 /").wait_for(timeout=120_000)
+    second = _open(a_ctx, server.url + "/Train")                   # another tab: a second run
+    second.get_by_role("button", name="Start", exact=True).click()
+    second.get_by_text("Queued").wait_for(timeout=30_000)
+    third = _open(a_ctx, server.url + "/Train")                    # a third tab: over the cap of 2
+    third.get_by_role("button", name="Start", exact=True).click()
+    third.get_by_text("Cannot start").wait_for(timeout=30_000)
+    msg = third.get_by_text("Cannot start").inner_text()
+    assert "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in msg and "limit" in msg
+    screenshot(third, "owner_cap")
+    other = _open(b_ctx, server.url + "/Train")                    # another person is not capped
+    other.get_by_role("button", name="Step", exact=True).click()
+    other.get_by_text("Queued").or_(other.get_by_text("step 1 /")).first.wait_for(timeout=60_000)
+    assert other.get_by_text("Cannot start").count() == 0
+    for p in (first, second, other):
+        p.get_by_role("button", name="Stop", exact=True).click()
+        assert_no_error(p)
