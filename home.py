@@ -1,7 +1,9 @@
 """Latent Explorer: the home page. `streamlit run app.py`
 
-Opens a shipped model at once: its latent scatter and a decoder you steer with two
-sliders. The other pages (Train, Explore, β lab, Theory, Runs) are in pages/.
+Opens a shipped model at once: its latent plane, decoded in the browser under the pointer
+(``explorer.ui.latent_plane``; a click pins z), or where the browser cannot, the latent
+scatter and a decoder steered with two sliders on the server. The other pages (Train,
+Explore, β lab, Theory, Runs) are in pages/.
 """
 from pathlib import Path
 
@@ -9,10 +11,12 @@ import numpy as np
 import streamlit as st
 
 from explorer import store
+from explorer.analysis import latent as L
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
 from explorer.runs import shipped_runs
 from explorer.ui import common
+from explorer.ui import latent_plane as lp
 
 common.page_setup("Home")
 st.title("🧭 Latent Explorer")
@@ -51,10 +55,55 @@ def decoder_panel(run_dir: Path, summary: dict) -> None:
     if img.ndim == 3 and img.shape[0] in (1, 3):
         img = img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
     st.image(upscale(img, max(1, 224 // img.shape[0])), caption=f"decoder mean at z = ({z1:.2f}, {z2:.2f})")
+    validation_caption(summary, run_dir)
+
+
+@st.cache_data(show_spinner=False)
+def probe_mse(run_dir: str) -> float | None:
+    """The per-pixel squared error of the run's reconstructions of its probe images."""
+    probe = store.load_probe(Path(run_dir))
+    if probe is None:
+        return None
+    x = probe[0]
+    return float(((common.load_model(Path(run_dir)).reconstruct(x) - x) ** 2).mean())
+
+
+def validation_caption(summary: dict, run_dir: Path) -> None:
+    """The run's validation numbers, with what keeps them honest (a Gaussian's numbers can
+    be negative; a Bernoulli on grey pixels is no bound: ``beta_reading.likelihood_notes``)."""
+    from explorer.analysis.beta_reading import likelihood_notes
     v = summary.get("val", {})
     if v:
+        cfg = store.read_config(Path(run_dir))
+        gauss = cfg.model.likelihood == "gaussian"
+        notes = likelihood_notes(cfg, int(np.prod(summary.get("data_shape") or [0])),
+                                 mse=probe_mse(str(run_dir)) if gauss else None)
         st.caption(f"Validation: ELBO {v.get('elbo', float('nan')):.2f} nats per image, "
-                   f"reconstruction {v.get('recon', float('nan')):.2f}, KL {v.get('kl', float('nan')):.2f}.")
+                   f"reconstruction {v.get('recon', float('nan')):.2f}, KL {v.get('kl', float('nan')):.2f}. "
+                   + " ".join(notes))
+
+
+def browser_plane(run, enc) -> bool:
+    """The plane decoded in the browser under the pointer, with two sliders; False when
+    the browser cannot (the notice is shown; the page then decodes on the server)."""
+    mu, y, class_names = enc if enc is not None else (np.zeros((0, 2)), None, None)
+    key = f"home_plane_{run.path.name}"
+    z = lp.pinned_z(st.session_state.get(key))
+    state = lp.mount(key, run.path, common.load_model(run.path), z=np.zeros(2) if z is None else z,
+                     plane=lp.plane_spec(L.dims_projection(2), None, L.plane_extent(mu, (0, 0))),
+                     points=lp.points_spec(mu, y, class_names),
+                     sliders=[L.DimSlider(d, (-3.0, 3.0), f"z{d + 1}", "") for d in range(2)],
+                     plane_px=460, image_px=260)
+    if state is None:
+        return False
+    if (z := lp.pinned_z(state)) is not None:            # the component's value, on the server
+        st.markdown(f"📌 Pinned: z = {L.format_z(z)} · [open it in Explore]"
+                    f"(Explore?model=shipped:{run.path.name}&z={L.format_z(z, sep=',')})")
+    st.caption("Move the pointer (or a finger, or the arrow keys) over the plane: the image beside it "
+               "is the decoder's mean at that z, computed in your browser. Click to pin a z. Points: "
+               "validation images, encoded (posterior means); dotted: the prior's 1, 2, 3σ circles.")
+    validation_caption(run.summary, run.path)
+    return True
 
 
 names = featured_runs()
@@ -68,14 +117,15 @@ pick = st.selectbox("Shipped model", list(names), index=list(names).index(defaul
 run = store.open_run(store.SHIPPED_ROOT / pick)
 
 with common.friendly_errors("Could not open this model"):
-    left, right = st.columns([3, 2])
-    with right:
-        decoder_panel(run.path, run.summary)
-    with left:
-        enc = encoded_probe(str(run.path))
-        if enc is None:
-            st.info("This run has no probe images to plot.")
-        else:
-            mu, y, class_names = enc
-            fig = latent_scatter(mu, y, class_names, title="Validation images, encoded (posterior means)")
-            st.plotly_chart(fig, width="stretch", key="home_scatter")
+    enc = encoded_probe(str(run.path))
+    if not browser_plane(run, enc):                  # the server decodes instead
+        left, right = st.columns([3, 2])
+        with right:
+            decoder_panel(run.path, run.summary)
+        with left:
+            if enc is None:
+                st.info("This run has no probe images to plot.")
+            else:
+                mu, y, class_names = enc
+                fig = latent_scatter(mu, y, class_names, title="Validation images, encoded (posterior means)")
+                st.plotly_chart(fig, width="stretch", key="home_scatter")

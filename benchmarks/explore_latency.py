@@ -108,7 +108,7 @@ def bench_slider(url: str, model_key: str, moves: int) -> tuple[list[float], lis
     server_ms, browser_ms = [], []
     with sync_playwright() as p:
         browser, page = _launch(p)
-        page.goto(f"{url}/Explore?model={model_key}", timeout=120_000)
+        page.goto(f"{url}/Explore?model={model_key}&decode=server", timeout=120_000)   # the server path
         page.get_by_text(CAPTION).first.wait_for(timeout=120_000)
         wait_for_app(page, timeout=120_000)
         page.wait_for_timeout(1000)
@@ -143,7 +143,7 @@ def bench_cold(model_key: str) -> tuple[float, float]:
             with sync_playwright() as p:
                 browser, page = _launch(p)
                 t0 = time.perf_counter()
-                page.goto(f"{server.url}/Explore?model={model_key}", timeout=120_000)
+                page.goto(f"{server.url}/Explore?model={model_key}&decode=server", timeout=120_000)
                 page.wait_for_selector('[data-testid="stImage"] img', timeout=120_000)
                 page.wait_for_function(
                     "() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullData"

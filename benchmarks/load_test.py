@@ -22,6 +22,15 @@ same 2 cores measured the load generator (page loads timed out at 30 s while the
 itself was idle half the time). ``--browsers K`` adds K real headless Chromium sessions that
 move the home slider alongside, as a check on what a person sees (key press to new image).
 
+``--classroom N`` runs a lesson instead: one teacher session creates a class and keeps its
+dashboard open (the dashboard fragment, timed at each 2 s refresh: ``dashboard_p95_ms``);
+N students join it through the Class page under a name and wait on the Train page (their
+follow-mode fragment polls every second); the teacher pushes "β = 4, latent 2, start"
+through the Follow me form and each student's page is timed from the push until the server
+moved it to the started run (``follow_p95_ms``); they watch their runs, then explore (the
+Explore page's slider, ``slider_p95_ms``) until the time is up. Last line:
+``students=… errors=… dashboard_p95_ms=… follow_p95_ms=… slider_p95_ms=… mem_growth=…``
+
 Bounded in count and time, loopback only. Reports interactions served, errors, p50/p95
 latency per kind (slider latency separately while a training run was using a worker),
 queue waits, the fragment polls served, and the memory (server; workers) at start and
@@ -33,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -80,6 +90,10 @@ class Stats:
 
     def error(self, who: str, what: str) -> None:
         self.errors.append(f"{who}: {what}"[:220])
+
+    def pct(self, kind: str, q: float) -> float:
+        v = self.lat.get(kind, [])
+        return float(np.percentile(v, q)) if v else float("nan")
 
 
 # ------------------------------------------------------------------ protocol sessions
@@ -179,7 +193,7 @@ async def browser_session(i: int, browser, url: str, stats: Stats, t_end: float)
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
     try:
-        await page.goto(url, timeout=120_000)
+        await page.goto(url + "/?decode=server", timeout=120_000)    # the server's slider path
         caption = page.get_by_text("decoder mean at z").first
         await caption.wait_for(timeout=120_000)
         thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
@@ -239,6 +253,13 @@ async def watch(proc: subprocess.Popen, stats: Stats, t_end: float) -> None:
         stats.server_cpu.append(server.cpu_percent(interval=None))
 
 
+async def gather_counted(stats: Stats, tasks: list) -> None:
+    """Run the sessions together; one that raised counts as an error."""
+    for r in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(r, Exception):
+            stats.error("driver", f"{type(r).__name__}: {r}")
+
+
 async def main_async(a) -> None:
     work = Path(tempfile.mkdtemp(prefix="load-test-"))
     t_launch = time.perf_counter()
@@ -256,18 +277,12 @@ async def main_async(a) -> None:
         t_end = time.time() + a.minutes * 60
         tasks = [session(i, url, stats, t_end, i < a.trainers, a.epochs) for i in range(a.sessions)]
         tasks += [watch(proc, stats, t_end), browsers(a.browsers, url, stats, t_end)]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for r in results:
-            if isinstance(r, Exception):
-                stats.error("driver", f"{type(r).__name__}: {r}")
+        await gather_counted(stats, tasks)
         mem_end, workers_end = server_rss_mb(proc)
     finally:
         stop_server(server)
 
-    def pct(kind, q):
-        v = stats.lat.get(kind, [])
-        return float(np.percentile(v, q)) if v else float("nan")
-
+    pct = stats.pct
     served = sum(len(v) for v in stats.lat.values())
     print(f"duration {a.minutes} min, sessions {a.sessions} (+{a.browsers} browsers), trainers "
           f"{a.trainers} x {a.epochs} epochs, max jobs {a.max_jobs}")
@@ -296,6 +311,120 @@ async def main_async(a) -> None:
           f"mem_start_mb={mem_start:.0f} mem_end_mb={mem_end:.0f} mem_growth={growth:.1%}")
 
 
+# ------------------------------------------------------------------------ classroom
+
+async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_end: float,
+                        pushed: list, epochs: int) -> None:
+    t = Session(url)
+    try:
+        await open_page(t, "Class", "", "open_class", stats, "teacher")
+        t.stage_text("Class name", "Benchmark lesson")
+        await t.click("Create the class")
+        code = next(m.group(1) for m in (re.search(r"Join code \*\*`([A-Z0-9]{4})`", x) for x in t.texts()) if m)
+        await ready.put(code)
+        board = next(it.fragment_id for it in t.items.values() if it.kind == "vega_lite_chart")
+        t._stop_auto()                      # the teacher's refreshes are timed here, every 2 s
+        t_push = None
+        while time.time() < t_end:
+            r = await t.rerun(fragment_id=board)
+            stats.add("dashboard", r.seconds)
+            for e in r.errors:
+                stats.error("teacher", f"dashboard: {e}")
+            if t_push is None and stats.joined >= n:       # everyone is in: push and start
+                t.stage_number("β", 4.0)
+                t.stage_number("Epochs", epochs)
+                t_push = time.perf_counter()
+                r = await t.click("Push to the class")
+                pushed.append(t_push)
+                for e in r.errors:
+                    stats.error("teacher", f"push: {e}")
+            await asyncio.sleep(max(0.0, 2.0 - r.seconds))
+    finally:
+        await t.close()
+
+
+async def class_student(i: int, url: str, stats: Stats, code_q: asyncio.Queue, t_end: float,
+                        pushed: list) -> None:
+    who = f"student{i}"
+    await asyncio.sleep(0.5 * i)
+    code = await _peek(code_q)
+    s = Session(url)
+    rng = random.Random(i)
+    try:
+        await open_page(s, "Class", f"class={code}", "open_class", stats, who)
+        s.stage_text("Your name", f"Student {i:02d}")
+        r = await s.click("Join")
+        if not any("You are in this class" in x for x in s.texts()):
+            stats.error(who, f"join failed: {r.errors or s.texts()[:2]}")
+        stats.joined += 1
+        await open_page(s, "Train", "", "open_train", stats, who)
+        while not pushed and time.time() < t_end:
+            await asyncio.sleep(0.1)
+        def arrived():
+            return next((t for t, q in s.query_log if t >= pushed[0] and "run=" in q), None) if pushed else None
+        while time.time() < t_end and arrived() is None:
+            await asyncio.sleep(0.05)
+        if arrived() is not None:
+            stats.add("follow", arrived() - pushed[0])
+        else:
+            stats.error(who, "the push never reached this page")
+        idle = 0
+        while time.time() < t_end and idle < 4:            # watch the run until it ends
+            idle = idle + 1 if not s.auto else 0
+            await asyncio.sleep(0.5)
+        await open_page(s, "Explore", EXPLORE_QUERY, "open_explore", stats, who)
+        while time.time() < t_end:
+            r = await s.set_slider("z1", round(rng.uniform(-2, 2), 2))
+            stats.add("explore_slider", r.seconds)
+            for e in r.errors:
+                stats.error(who, f"explore: {e}")
+            await asyncio.sleep(0.5 + 0.5 * rng.random())
+    except Exception as e:  # noqa: BLE001 - counted
+        stats.error(who, f"{type(e).__name__}: {e}")
+    finally:
+        await s.close()
+
+
+async def _peek(q: asyncio.Queue):
+    v = await q.get()
+    q.put_nowait(v)
+    return v
+
+
+async def classroom_async(a) -> None:
+    work = Path(tempfile.mkdtemp(prefix="class-load-"))
+    server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs),
+                                 "LATENT_EXPLORER_MAX_QUEUED_PER_OWNER": "2"}, timeout=120)
+    proc, url = server.proc, server.url
+    stats, pushed, code_q = Stats(), [], asyncio.Queue()
+    stats.joined = 0
+    try:
+        warm = Session(url)
+        for page, query in (("Class", ""), ("Train", ""), ("Explore", EXPLORE_QUERY)):
+            await warm.open(page, query)
+        await warm.close()
+        mem_start, _ = server_rss_mb(proc)
+        t_end = time.time() + a.minutes * 60
+        tasks = [class_teacher(url, stats, a.classroom, code_q, t_end, pushed, a.epochs),
+                 watch(proc, stats, t_end)]
+        tasks += [class_student(i, url, stats, code_q, t_end, pushed) for i in range(a.classroom)]
+        await gather_counted(stats, tasks)
+        mem_end, _ = server_rss_mb(proc)
+    finally:
+        stop_server(server)
+
+    pct = stats.pct
+    for kind, v in sorted(stats.lat.items()):
+        print(f"  {kind:16s} n={len(v):5d}  p50={np.percentile(v, 50):7.0f} ms  "
+              f"p95={np.percentile(v, 95):7.0f} ms  max={max(v):7.0f} ms")
+    print(f"  server RSS every 30 s (MiB): {stats.memory}; errors: {len(stats.errors)}")
+    for e in stats.errors[:15]:
+        print("    ", e)
+    print(f"students={a.classroom} errors={len(stats.errors)} dashboard_p95_ms={pct('dashboard', 95):.0f} "
+          f"follow_p95_ms={pct('follow', 95):.0f} slider_p95_ms={pct('explore_slider', 95):.0f} "
+          f"mem_growth={(mem_end - mem_start) / mem_start:.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
@@ -304,7 +433,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=60, help="epochs of each digits run")
     ap.add_argument("--max-jobs", type=int, default=2)
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium sessions alongside")
+    ap.add_argument("--classroom", type=int, default=0, help="a lesson: one teacher, N students")
     a = ap.parse_args()
+    if a.classroom:
+        if not 1 <= a.classroom <= 40 or not 0 < a.minutes <= 30:
+            raise SystemExit("bounded: 1-40 students, at most 30 minutes")
+        asyncio.run(classroom_async(a))
+        return
     if not 1 <= a.sessions <= 50 or not 0 < a.minutes <= 30 or not 0 <= a.browsers <= 5:
         raise SystemExit("bounded: 1-50 sessions, at most 30 minutes, at most 5 browsers")
     if not 0 <= a.trainers <= a.sessions or not 1 <= a.epochs <= 1000:

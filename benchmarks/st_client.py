@@ -76,6 +76,9 @@ class Session:
         self.closed_reason: str | None = None
         self.auto_runs = 0
         self._run = ""
+        self.navigated_at: float | None = None  # when the server last moved this session to
+                                                 # another page (st.switch_page) or query
+        self.query_log: list[tuple[float, str]] = []    # (when, query) the server set
 
     # ----------------------------------------------------------- connection
     async def connect(self) -> None:
@@ -107,9 +110,16 @@ class Session:
     def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
         if kind == "new_session":        # the start of a run
+            h = msg.new_session.page_script_hash  # the server switched pages (st.switch_page)
+            path = next((p for p, ph in self.pages.items() if ph == h), None)
+            if h and path is not None and path != self.page:
+                self.page, self.navigated_at = path, time.perf_counter()
             if not msg.metadata.run.fragment_ids:      # a full run, not a fragment's
                 self._run = msg.metadata.run.script_run_id
                 self._stop_auto()        # the run re-registers the fragments that still poll
+        elif kind == "page_info_changed":         # the server changed the URL's query
+            self.query, self.navigated_at = msg.page_info_changed.query_string, time.perf_counter()
+            self.query_log.append((self.navigated_at, self.query))
         elif kind == "navigation":
             for p in msg.navigation.app_pages:
                 self.pages[p.url_pathname] = p.page_script_hash
@@ -248,6 +258,16 @@ class Session:
         return await self.rerun(fragment_id=it.fragment_id)
 
     async def set_number(self, label: str, value: float) -> RunResult:
+        it = self.stage_number(label, value)
+        return await self.rerun(fragment_id=it.fragment_id)
+
+    def stage_text(self, label: str, value: str) -> None:
+        """Type into a text input without a rerun (a form's widgets are sent on submit)."""
+        it = self.find("text_input", label)
+        self.widgets[it.proto.id] = WidgetState(id=it.proto.id, string_value=value)
+
+    def stage_number(self, label: str, value: float) -> Item:
+        """Set a number input without a rerun; returns its element."""
         it = self.find("number_input", label)
         ws = WidgetState(id=it.proto.id)
         if it.proto.data_type == it.proto.INT:
@@ -255,7 +275,7 @@ class Session:
         else:
             ws.double_value = float(value)
         self.widgets[it.proto.id] = ws
-        return await self.rerun(fragment_id=it.fragment_id)
+        return it
 
     async def click(self, label: str) -> RunResult:
         it = self.find("button", label)

@@ -3,6 +3,8 @@
     python -m explorer train --dataset digits --epochs 30 --out runs/my-run
     python -m explorer eval runs/my-run --iwae-k 1000 --json
     python -m explorer pretrain [--only ID ...] [--mnist PATH]
+    python -m explorer sweep --dataset digits --betas 0,0.5,1,2,4,8 --out runs/my-sweep
+    python -m explorer sweep-report runs/my-sweep --json      # or a shipped sweep's name; --list
 
 Every setting of :class:`explorer.config.RunConfig` is a flag of ``train``
 (``python -m explorer train --help`` lists them). Errors in settings or data
@@ -17,13 +19,16 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import (BETA_SCHEDULES, BINARIZE, BODIES, DATASETS, LIKELIHOODS, MODEL_KINDS, ConfigError,
+                     DataConfig, ModelConfig, RunConfig, TrainConfig, default_binarize)
 
 # flag name for each config field, where the plain field name would be unclear or collide
 _FLAG_NAMES = {("data", "name"): "dataset", ("data", "path"): "data-path",
                ("model", "kind"): "model", ("data", "noise"): "toy-noise",
                ("data", "n_points"): "toy-points"}
 _SECTIONS = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+_CHOICES = {"data.name": DATASETS, "data.binarize": BINARIZE, "model.kind": MODEL_KINDS,
+            "model.body": BODIES, "model.likelihood": LIKELIHOODS, "train.beta_schedule": BETA_SCHEDULES}
 
 
 def _flag(section: str, name: str) -> str:
@@ -48,7 +53,11 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                 typ = float if isinstance(dv, float) else int if isinstance(dv, int) else str
                 if f.name in ("subset",):
                     typ = int
-                g.add_argument(flag, dest=dest, type=typ, default=None, help=f"(default {dv})")
+                options = _CHOICES.get(dest)
+                helptext = f"one of {', '.join(options)} " if options else ""
+                if dest == "data.binarize":
+                    dv = "dynamic for mnist and fashion-mnist, else none"
+                g.add_argument(flag, dest=dest, type=typ, default=None, help=f"{helptext}(default {dv})")
 
 
 def config_from_args(ns: argparse.Namespace) -> RunConfig:
@@ -65,6 +74,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         d[section][name] = value
     if getattr(ns, "name", None):
         d["name"] = ns.name
+    d["data"].setdefault("binarize", default_binarize(d["data"].get("name", DataConfig().name)))
     return RunConfig.from_dict(d)
 
 
@@ -104,6 +114,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
 
     cfg = config_from_args(ns)
     torch.set_num_threads(cfg.train.threads)
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])   # its first use imports ~1 s of torch:
+                                                             # not part of the training time
     ds = data.load(cfg.data)
     out = Path(ns.out) if ns.out else _default_out(cfg)
     steps = Trainer(cfg, ds).total_steps if not ns.quiet else 0
@@ -145,7 +157,13 @@ def evaluate_run(run_dir: Path, *, iwae_k: int = 100, max_n: int | None = None, 
     model = run.load_model()
     ev = evaluate(model, ds, split="val", max_n=max_n, seed=seed)
     out = {"elbo": ev["elbo"], "recon": ev["recon"], "kl": ev["kl"],
-           "active_units": ev["active_units"], "n": ev["n"], "iwae": None, "iwae_k": iwae_k}
+           "active_units": ev["active_units"], "n": ev["n"], "iwae": None, "iwae_k": iwae_k,
+           "knn5_acc": None}
+    if ds.y_val is not None:                 # labelled data: how well z separates the classes
+        from .analysis.latent import knn_accuracy
+        x = ds.x_val if max_n is None else ds.x_val[:max_n]
+        mu, _ = model.encode_mean(x)
+        out["knn5_acc"] = knn_accuracy(mu.cpu().numpy(), ds.y_val[:len(x)].numpy(), k=5)
     if model.kind == "vae" and iwae_k > 0:
         x = ds.x_val if max_n is None else ds.x_val[:max_n]
         gen = torch.Generator(device=model.device).manual_seed(seed)
@@ -171,10 +189,190 @@ def cmd_eval(ns: argparse.Namespace) -> int:
 
 def cmd_pretrain(ns: argparse.Namespace) -> int:
     from .pretrain import pretrain
-    return pretrain(only=ns.only, mnist=ns.mnist, threads=ns.threads, iwae_k=ns.iwae_k)
+    return pretrain(only=ns.only, mnist=ns.mnist, threads=ns.threads, iwae_k=ns.iwae_k,
+                    measure_only=ns.measure_only)
+
+
+# ------------------------------------------------------------------- sweeps
+
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    """One run per β through the training engine (worker processes, as the β lab's), with
+    a progress bar; then the sweep is measured and its report written into ``--out``."""
+    return run_sweep(config_from_args(ns), ns.betas, Path(ns.out), jobs=ns.jobs, quiet=ns.quiet,
+                     iwae_k=ns.measure_iwae_k, n=ns.measure_n)
+
+
+def cmd_sweep_report(ns: argparse.Namespace) -> int:
+    if ns.list:
+        print("\n".join(shipped_names()))
+        return 0
+    if not ns.sweep:
+        raise ValueError("name a sweep: its folder, or a shipped sweep (see --list)")
+    _print_report(sweep_report(ns.sweep, data_path=ns.data_path), as_json=ns.json)
+    return 0
+
+
+class SweepProgress:
+    """One line on stderr for a whole sweep: overall share of steps, then each run's state."""
+
+    def __init__(self, stream=sys.stderr, every_s: float = 0.5):
+        self.stream, self.every_s, self.last, self.t0 = stream, every_s, 0.0, time.perf_counter()
+
+    def __call__(self, views, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = now
+        done = sum(v.progress.step for v in views)
+        total = sum(max(1, v.progress.total_steps or 0) for v in views)
+        frac = min(1.0, done / total) if total else 0.0
+        parts = []
+        for v in views:
+            b = f"β={v.config.train.beta:g}"
+            if v.status.ended:
+                parts.append(f"{b} {v.status}")
+            elif v.progress.total_steps:
+                parts.append(f"{b} {v.progress.step / v.progress.total_steps:4.0%}")
+            else:
+                parts.append(f"{b} {v.status}")
+        self.stream.write(f"\r[{'#' * int(frac * 24):<24}] {frac:5.1%} {now - self.t0:5.0f}s  "
+                          + "  ".join(parts) + " ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+def run_sweep(base: RunConfig, betas_text: str, out: Path, *, jobs: int | None = None,
+              quiet: bool = False, iwae_k: int | None = None, n: int | None = None) -> int:
+    """Train one run per β with :class:`explorer.engine.Engine` (runs saved in ``out``),
+    measure the finished ones and write ``out/measures.json``; prints the report."""
+    import os
+
+    from . import data
+    from .analysis import beta_report as R
+    from .analysis import sweep as S
+    from .engine import Engine
+
+    betas = S.parse_betas(betas_text)
+    tag = S.make_tag()
+    configs = S.sweep_configs(base, betas, tag)
+    ds = data.load(base.data)                       # bad data: said now, before any training
+    if not ds.is_image:
+        raise ValueError(f"--dataset {base.data.name}: a sweep's measures (sharpness, samples) need "
+                         f"images; train 2-D or tabular data with `train` instead")
+    out.mkdir(parents=True, exist_ok=True)
+    eng = Engine(out, max_jobs=jobs or max(1, min(len(betas), os.cpu_count() or 1)),
+                 torch_threads=base.train.threads, max_run_seconds=10.0 ** 9)
+    progress = None if quiet else SweepProgress()
+    try:
+        ids = [eng.submit(c) for c in configs]
+        while True:
+            views = [eng.view(i) for i in ids]
+            if progress:
+                progress(views)
+            if all(v.status.ended for v in views):
+                break
+            time.sleep(0.2)
+        if progress:
+            progress(views, force=True)
+            progress.close()
+    finally:
+        eng.shutdown()
+    failed = [v for v in views if v.status != "finished"]
+    for v in failed:
+        print(f"β = {v.config.train.beta:g}: {v.status}: {v.reason or ''}", file=sys.stderr)
+    runs = {v.config.train.beta: Path(v.run_dir) for v in views if v.status == "finished"}
+    if not runs:
+        return 1
+    kw = {k: v for k, v in (("n", n), ("iwae_k", iwae_k)) if v}
+    measured = R.measure_folders(runs, ds, **kw)
+    R.save(out, tag, *measured, about={"config": base.to_dict(), "betas": betas})
+    _print_report(R.report(tag, measured[0]), as_json=False)
+    return 1 if failed else 0
+
+
+def shipped_names() -> list[str]:
+    from .analysis import sweep as S
+    from .store import SHIPPED_ROOT
+    return list(S.shipped_sweeps(SHIPPED_ROOT / "manifest.json"))
+
+
+def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
+    """The report of a sweep: a folder with its measures (from ``sweep``, measured now if it
+    holds only runs) or a shipped sweep's name."""
+    from . import data, store
+    from .analysis import beta_report as R
+    from .analysis import sweep as S
+    folder = Path(sweep)
+    if not folder.is_dir():
+        if sweep not in shipped_names():
+            raise ValueError(f"{sweep}: no such folder, and no shipped sweep of that name "
+                             f"(shipped: {', '.join(shipped_names()) or 'none'})")
+        folder = R.shipped_folder(sweep)
+    got = R.load(folder)
+    if got is None:                                   # a folder of runs: measure it now
+        groups = S.group_sweep_runs(
+            [type("E", (), {"name": r.config.name, "run": r}) for r in store.list_runs(folder)])
+        if not groups:
+            raise ValueError(f"{folder}: no measured sweep and no sweep runs in it")
+        tag, pairs = next(iter(groups.items()))
+        runs = {b: e.run.path for b, e in pairs if e.run.summary.get("status") == "finished"}
+        cfg = pairs[0][1].run.config
+        if data_path:
+            cfg.data.path = data_path
+        measured = R.measure_folders(runs, data.load(cfg.data))
+        R.save(folder, tag, *measured, about={"config": cfg.to_dict()})
+        got = R.load(folder)
+    return R.report(got.name, got.measures)
+
+
+def _print_report(rep: dict, *, as_json: bool) -> None:
+    if not as_json:
+        keys = list(rep["rows"][0]) if rep["rows"] else []
+        print(f"sweep {rep['sweep']}:")
+        print("  ".join(f"{k:>15}" for k in keys))
+        for r in rep["rows"]:
+            print("  ".join(f"{v:>15.4g}" if isinstance(v, float) else f"{v!s:>15}" for v in r.values()))
+    print(json.dumps(rep))
 
 
 # -------------------------------------------------------------------- main
+
+def _add_sweep_parsers(sub) -> None:
+    from .analysis.beta_report import ROW_HELP
+    w = sub.add_parser("sweep", help="train one run per β (the same engine as the β lab) and measure the sweep",
+                       description="Train one run per β, everything else equal, through the training "
+                                   "engine (one worker process per run, at most --jobs at once), then "
+                                   "measure the sweep and write its measures into --out (measures.json; "
+                                   "read them with `sweep-report`).")
+    w.add_argument("--betas", required=True, help="comma-separated β values, e.g. 0,0.5,1,2,4,8")
+    w.add_argument("--out", required=True, help="folder for the sweep's runs and its measures")
+    w.add_argument("--jobs", type=int, default=None,
+                   help="runs trained at once (default: the cores, at most one per β)")
+    w.add_argument("--measure-n", type=int, default=None,
+                   help="images of each split the measures use (default 1000)")
+    w.add_argument("--measure-iwae-k", type=int, default=None,
+                   help="importance samples of the IWAE gap (default 100)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(w)
+    w.set_defaults(fn=cmd_sweep)
+
+    import textwrap
+    keys = "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<16} ", subsequent_indent=" " * 19)
+                     for k, v in ROW_HELP.items())
+    rp = sub.add_parser("sweep-report", help="print a sweep's measures per β (a folder, or a shipped sweep)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Print a sweep's report; its last line is one JSON object,\n"
+                                    '  {"sweep": name, "rows": [{key: value, ...}, ...]}, rows sorted by β.\n\n'
+                                    "The keys of each row:\n" + keys)
+    rp.add_argument("sweep", nargs="?", help="a sweep's folder (from `sweep --out`) or a shipped sweep's name")
+    rp.add_argument("--json", action="store_true", help="print only the JSON object")
+    rp.add_argument("--list", action="store_true", help="print the shipped sweeps' names, one a line")
+    rp.add_argument("--data-path", default=None,
+                    help="where the dataset is, to measure a folder of runs not measured yet")
+    rp.set_defaults(fn=cmd_sweep_report)
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description=__doc__.split("\n")[0])
@@ -202,17 +400,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mnist", default=None, help="path of mnist.npz (default: ../shared/data/mnist.npz)")
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--iwae-k", type=int, default=1000)
+    r.add_argument("--measure-only", action="store_true",
+                   help="do not train: only measure the shipped sweeps among the chosen runs again")
     r.set_defaults(fn=cmd_pretrain)
+    _add_sweep_parsers(sub)
+    from .cli_export import add_parser as add_export_parser   # export: TensorBoard, script, ONNX, zip
+    add_export_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     from .data import DataError
+    from .engine import EngineError
     from .store import SaveError, StoreError
     try:
         return ns.fn(ns)
-    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError, EngineError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

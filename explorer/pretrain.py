@@ -10,6 +10,13 @@ labels, so that the app can draw a latent scatter of MNIST models offline).
 
     python -m explorer pretrain                 # everything (MNIST ones need --mnist or shared/data)
     python -m explorer pretrain --only digits-vae-z2-b1
+    python -m explorer pretrain --only sweep-digits-b0 --measure-only   # re-measure that sweep
+
+Runs with a ``"sweep"`` key form the shipped β sweeps. Once a sweep's runs are rebuilt,
+the sweep is measured (:func:`explorer.analysis.beta_report.measure_folders`: sharpness,
+sample quality, the IWAE gap, memorisation, validation curves and the pictures) and the
+result is written to ``trained/sweeps/<name>/``, so the β lab draws it without loading a
+model; the sweep's report rows are copied into the manifest under ``"sweeps"``.
 """
 from __future__ import annotations
 
@@ -48,18 +55,25 @@ def check_batch_metrics(model, x: torch.Tensor, *, iwae_k: int = 50) -> dict:
     return out
 
 
+def _config(entry: dict, mnist: str | None) -> RunConfig:
+    cfg = RunConfig.from_dict(entry["config"])
+    if cfg.data.name in ("mnist", "fashion-mnist"):
+        cfg.data.path = str(mnist or DEFAULT_MNIST)
+    return cfg
+
+
 def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: int = 2,
-             iwae_k: int = 1000, manifest_path: Path = MANIFEST, out_root: Path | None = None) -> int:
+             iwae_k: int = 1000, manifest_path: Path = MANIFEST, out_root: Path | None = None,
+             measure_only: bool = False) -> int:
     torch.set_num_threads(threads)
     manifest = read_manifest(manifest_path)
     out_root = Path(out_root or store.SHIPPED_ROOT)
-    for entry in manifest["runs"]:
+    sweeps = {e["sweep"] for e in manifest["runs"] if e.get("sweep") and (not only or e["id"] in only)}
+    for entry in manifest["runs"] if not measure_only else []:
         run_id = store.check_run_id(entry["id"])
         if only and run_id not in only:
             continue
-        cfg = RunConfig.from_dict(entry["config"])
-        if cfg.data.name in ("mnist", "fashion-mnist"):
-            cfg.data.path = str(mnist or DEFAULT_MNIST)
+        cfg = _config(entry, mnist)
         print(f"== {run_id}: loading {cfg.data.name}", flush=True)
         ds = data.load(cfg.data)
         if entry.get("dataset_checksum") and entry["dataset_checksum"] != ds.checksum:
@@ -70,22 +84,64 @@ def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: i
         run_dir = out_root / run_id
         k = entry.get("iwae_k", iwae_k) if cfg.model.kind == "vae" else 0
         _, _, summary = fit(cfg, ds, run_dir, iwae_k=k)
-        n = min(int(entry.get("probe_n", PROBE_N)), len(ds.x_val))   # "probe_n": a smaller probe
-        probe_x = ds.x_val[:n]
-        probe_y = ds.y_val[:n] if ds.y_val is not None else None
-        store.save_probe(run_dir, probe_x, probe_y, ds.class_names)
-        model = store.load_model(run_dir, device="cpu")
-        entry["dataset_checksum"] = ds.checksum
-        entry["final"] = {"val": summary["val"], "train": summary["train"],
-                          "gap_elbo": summary["gap_elbo"], "steps": summary["steps"],
-                          "elapsed_s": round(time.perf_counter() - t0, 1)}
-        entry["check_batch"] = check_batch_metrics(model, probe_x[:CHECK_BATCH])
+        finish_entry(entry, run_dir, ds, summary, time.perf_counter() - t0)
         v = summary["val"]
         print(f"   val ELBO {v['elbo']:.2f} recon {v['recon']:.2f} KL {v['kl']:.2f} "
               f"AU {v['active_units']}" + (f" IWAE-{k} {v['iwae']:.2f}" if "iwae" in v else ""),
               flush=True)
         _update_entry(manifest_path, entry)
+    for name in sorted(sweeps):
+        measure_sweep(name, mnist=mnist, manifest_path=manifest_path, out_root=out_root)
     return 0
+
+
+def finish_entry(entry: dict, run_dir: Path, ds, summary: dict, elapsed_s: float) -> None:
+    """After a shipped run is trained into ``run_dir``: store its probe images and record
+    in ``entry`` the dataset checksum, the final numbers and the check batch's metrics."""
+    n = min(int(entry.get("probe_n", PROBE_N)), len(ds.x_val))   # "probe_n": a smaller probe
+    probe_x = ds.x_val[:n]
+    probe_y = ds.y_val[:n] if ds.y_val is not None else None
+    store.save_probe(run_dir, probe_x, probe_y, ds.class_names, grey=ds.val_display(n))
+    model = store.load_model(run_dir, device="cpu")
+    entry["dataset_checksum"] = ds.checksum
+    entry["final"] = {"val": summary["val"], "train": summary["train"],
+                      "gap_elbo": summary["gap_elbo"], "steps": summary["steps"],
+                      "elapsed_s": round(elapsed_s, 1)}
+    entry["check_batch"] = check_batch_metrics(model, probe_x[:CHECK_BATCH])
+
+
+def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = MANIFEST,
+                  out_root: Path | None = None) -> dict:
+    """Measure the shipped sweep ``name`` from its run folders and its dataset; write
+    ``trained/sweeps/<name>/`` and the report rows into the manifest. Returns the report."""
+    from .analysis import beta_report as R
+    out_root = Path(out_root or store.SHIPPED_ROOT)
+    entries = [e for e in read_manifest(manifest_path)["runs"] if e.get("sweep") == name]
+    cfg = _config(entries[0], mnist)
+    ds = data.load(cfg.data)
+    runs = {float(e["config"]["train"]["beta"]): out_root / e["id"] for e in entries}
+    print(f"== sweep {name}: measuring {len(runs)} runs", flush=True)
+    t0 = time.perf_counter()
+    measured = R.measure_folders(runs, ds, on_run=lambda b, m: print(
+        f"   β={b:g} recon sharpness {m['recon_sharpness']:.3f} sample quality "
+        f"{m['sample_quality'] if m['sample_quality'] is None else round(m['sample_quality'], 3)} "
+        f"IWAE gap {m['gap_iwae']:.2f} ± {m['gap_iwae_se']:.2f}", flush=True))
+    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": R.IWAE_K, "n_samples": R.N_SAMPLES,
+                             "dataset_checksum": ds.checksum},
+             "config": entries[0]["config"], "elapsed_s": round(time.perf_counter() - t0, 1)}
+    R.save(out_root / "sweeps" / store.check_run_id(name), name, *measured, about=about)
+    rep = R.report(name, measured[0])
+    _update_sweep(manifest_path, rep)
+    return rep
+
+
+def _update_sweep(manifest_path: Path, rep: dict) -> None:
+    import fcntl
+    with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = read_manifest(manifest_path)
+        current.setdefault("sweeps", {})[rep["sweep"]] = rep["rows"]
+        store.atomic_write_text(manifest_path, store.dumps(current))
 
 
 def _update_entry(manifest_path: Path, entry: dict) -> None:

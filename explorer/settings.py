@@ -17,6 +17,15 @@
 | ``LATENT_EXPLORER_DELETE_ANY``            | 0                  | 1: anyone may rename and delete any user's run |
 | ``LATENT_EXPLORER_DATA``                  | ``~/.cache/latent-explorer`` | where MNIST / Fashion-MNIST are cached; paths typed in the app may point inside it |
 | ``LATENT_EXPLORER_DATA_DIRS``             | (none)             | more folders, separated by ``:``, that paths typed in the app may point into |
+| ``LATENT_EXPLORER_TEACHERS``              | (none)             | with a login: e-mail addresses, separated by ``,``, of users who may create classes |
+| ``LATENT_EXPLORER_TEACHER_CLAIM``         | (none)             | with a login: ``claim=value`` (e.g. ``role=teacher``): users whose ID token has it may create classes |
+| ``LATENT_EXPLORER_ENGINE``                | ``local``          | where runs train: ``local`` (worker processes of this server) or ``ray`` (a Ray cluster: the README's "Scaling out") |
+| ``RAY_ADDRESS``                           | (none)             | with ``ray``: the cluster (``host:6379``); none: the one ``ray start`` made on this machine, else a new local one |
+| ``LATENT_EXPLORER_RAY_NAMESPACE``         | ``latent-explorer``| with ``ray``: the Ray namespace of the scheduler and run actors (app servers that share runs share it) |
+| ``LATENT_EXPLORER_RAY_CPUS_PER_RUN``      | 1                  | with ``ray``: CPUs each run's actor reserves; the scheduler runs (cluster CPUs / this) at once |
+
+Teacher roles: with neither teacher setting, anyone may create a class (and becomes its
+teacher by holding its key, :mod:`explorer.classroom`); with either, only the users they name.
 
 "One person" is an owner: a browser (a cookie that survives reloads and new tabs) or,
 with a login, the user. Read once per call (cheap), so tests can change them with
@@ -61,6 +70,13 @@ def _device(name: str) -> str:
     raise ValueError(f"{name}={raw!r}: expected auto, cpu, cuda or cuda:N")
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     runs_dir: Path
@@ -78,6 +94,12 @@ class Settings:
     delete_any: bool
     data_dir: Path
     data_dirs: tuple[Path, ...]
+    teachers: tuple[str, ...] = ()
+    teacher_claim: tuple[str, str] | None = None
+    engine: str = "local"
+    ray_address: str = ""
+    ray_namespace: str = "latent-explorer"
+    ray_cpus_per_run: float = 1.0
 
     @property
     def upload_bytes(self) -> int:
@@ -118,4 +140,21 @@ def get() -> Settings:
         delete_any=os.environ.get("LATENT_EXPLORER_DELETE_ANY", "0") == "1",
         data_dir=default_cache_dir(),
         data_dirs=extra,
+        teachers=tuple(e.strip().lower() for e in os.environ.get("LATENT_EXPLORER_TEACHERS", "").split(",")
+                       if e.strip()),
+        teacher_claim=_claim("LATENT_EXPLORER_TEACHER_CLAIM"),
+        engine=_choice("LATENT_EXPLORER_ENGINE", ("local", "ray")),
+        ray_address=os.environ.get("RAY_ADDRESS", "").strip(),
+        ray_namespace=os.environ.get("LATENT_EXPLORER_RAY_NAMESPACE", "").strip() or "latent-explorer",
+        ray_cpus_per_run=_float("LATENT_EXPLORER_RAY_CPUS_PER_RUN", 1.0, 0.01, 256.0),
     )
+
+
+def _claim(name: str) -> tuple[str, str] | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    claim, sep, value = raw.partition("=")
+    if not sep or not claim.strip() or not value.strip():
+        raise ValueError(f"{name}={raw!r}: expected claim=value, e.g. role=teacher")
+    return claim.strip(), value.strip()

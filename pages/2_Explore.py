@@ -13,14 +13,15 @@ The screen, in order: the sidebar's widgets (model, points, plane, layers); the 
 they make (``explorer.ui.explore.View``); the decoder panel, the tabs and the plane drawn
 from it. The parts are in ``explorer.ui.explore`` and ``explorer.ui.explore_tabs``, the
 maths in ``explorer.analysis.latent``, the figures in ``explorer.figures.latent``. The
-model, projection, dimensions, z and open tab live in the URL.
+model, projection, dimensions, z and open tab live in the URL. The sidebar also opens a
+model of your own (a run zip, or weights.safetensors + config.json) as a new run of yours.
 """
 from __future__ import annotations
 
 import streamlit as st
 
 from explorer.analysis import latent as L
-from explorer.ui import common, live
+from explorer.ui import common, live, own_model
 from explorer.ui import explore as ex
 from explorer.ui import explore_tabs as tabs
 
@@ -44,6 +45,7 @@ if asked and asked not in choices:
 ex.init_choice("ex_model", keys, default)
 with st.sidebar:
     model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label, key="ex_model")
+    own_model.uploader()                       # a run zip, or safetensors + config.json: a new run
 common.query_set(model=model_key)
 run = ex.open_run(choices[model_key])          # stops: no checkpoint yet, or unreadable
 D, mk = run.D, run.mk
@@ -151,7 +153,8 @@ left, right = st.columns([3, 2], gap="medium")
 plane_box, selection_box = left.container(), left.container()
 with right:
     st.subheader("Decoder")
-    ex.decoder_panel(run.model, mk, specs, view.slider_ranges, points.toy() if run.is_toy else None)
+    ex.decoder_panel(run.model, mk, specs, view.slider_ranges, points.toy() if run.is_toy else None,
+                     view=view)                # in the browser when it can (decode under the pointer)
 
 # the tabs: lazy (only the open one runs); the open tab is in the URL as ?tab=...
 names = ex.TOY_TABS if run.is_toy else ex.IMAGE_TABS

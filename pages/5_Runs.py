@@ -7,8 +7,8 @@ The screen, top to bottom:
 - Compare: the ticked runs' curves overlaid, their latent scatters and prior samples side by
   side (loaded only for the ticked runs);
 - Export, rename, delete: a run zip (config.json, weights.safetensors, metrics.csv,
-  summary.json, probe images); renaming and deleting follow the one ownership rule
-  (:func:`explorer.runs.refusal`);
+  summary.json, probe images), TensorBoard logs, a PyTorch script, ONNX files; renaming and
+  deleting follow the one ownership rule (:func:`explorer.runs.refusal`);
 - Import a run: a zip becomes a NEW run of yours after full validation (nothing in it is
   executed or unpickled).
 
@@ -82,7 +82,11 @@ def curves(usable: list, labels: dict) -> None:
                  index=axes.index(url_x) if url_x in axes else 0,
                  help="images seen compares runs with different batch sizes fairly")
     common.query_set(metric=metric, x=x)
-    frame = fr.curves_frame({labels[e.run_id]: rp.metrics_rows(e) for e in usable}, metric, x)
+    frame = fr.curves_frame({labels[e.run_id]: rp.metrics_rows(e) for e in usable
+                             if fr.metric_applies(e.config.model.kind, metric)}, metric, x)
+    if any(not fr.metric_applies(e.config.model.kind, metric) for e in usable):
+        st.caption("Autoencoder runs are left out of this curve: an autoencoder has a "
+                   "reconstruction loss, not an ELBO.")
     if frame.empty:
         st.info("These runs have no values of this metric yet (validation rows come at epoch ends).")
     else:
@@ -187,6 +191,7 @@ def manage(entries: list, selected: list) -> None:
                   disabled=refusal is not None, help=refusal)
     c3.button("Rename", key="rename_button", disabled=refusal is not None, on_click=rp.on_rename,
               args=(e,), help=refusal)
+    rp.export_buttons(e, disabled=active or not e.saved)      # TensorBoard, PyTorch script, ONNX
     if refusal:
         st.caption(f"Renaming and deleting: {refusal}.")
         return

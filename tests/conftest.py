@@ -226,8 +226,44 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(300)
 
 
+def open_app(ctx, url: str):
+    """A new tab of ``ctx`` at ``url``, rendered, with no error on it."""
+    page = ctx.new_page()
+    page.goto(url)
+    wait_for_app(page)
+    assert_no_error(page)
+    return page
+
+
 def assert_no_error(page) -> None:
     """No exception box and no error alert anywhere on the page."""
     for sel in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
         assert page.locator(sel).count() == 0, page.locator(sel).first.inner_text()
 
+
+
+# ------------------------------------------------------------------ Ray cluster
+
+RAY_ENV = "LATENT_EXPLORER_TEST_RAY_ADDRESS"      # .ci/run exports its cluster's address here
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """The address of a running Ray cluster: CI's (``$LATENT_EXPLORER_TEST_RAY_ADDRESS``, set
+    by .ci/run), else one this session starts with ``ray start`` and stops at its end. The
+    test process connects to it once (Ray allows one cluster per process)."""
+    pytest.importorskip("ray")
+    from explorer.engine.backend_ray import connect, start_local_cluster, stop_local_cluster
+    address = os.environ.get(RAY_ENV)
+    started = not address
+    if started:
+        import tempfile
+        address = start_local_cluster(Path(tempfile.mkdtemp(prefix="le-ray-", dir="/tmp")))
+        os.environ[RAY_ENV] = address
+    connect(address, "latent-explorer-tests")
+    yield address
+    import ray
+    ray.shutdown()
+    if started:
+        stop_local_cluster()
+        os.environ.pop(RAY_ENV, None)

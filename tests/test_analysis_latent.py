@@ -487,3 +487,18 @@ def test_decompression_bombs_are_refused_before_decoding():
     for w, h in ((100_000, 100_000), (6_000, 6_000)):       # above 2× the limit, and between 1× and 2×
         with pytest.raises(images.ImageError, match="too large|limit"):
             images.prepare_upload(_png_header_only(w, h), (1, 28, 28))
+
+
+def test_knn_accuracy_tells_separated_classes_from_mixed_ones():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], float)
+    apart = centres[labels] + rng.normal(scale=0.5, size=(200, 2))
+    assert L.knn_accuracy(apart, labels) == 1.0
+    mixed = rng.normal(size=(200, 2))                              # no structure: about 1/4
+    assert L.knn_accuracy(mixed, labels) < 0.45
+    # by hand: 0 0 0 1 1 on a line, k = 1 — each point's nearest other point
+    line = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+    assert L.knn_accuracy(line, [0, 0, 0, 1, 1], k=1) == pytest.approx(4 / 5)
+    with pytest.raises(ValueError):
+        L.knn_accuracy(line, [0, 0, 0, 1, 1], k=5)

@@ -599,7 +599,8 @@ def test_the_config_the_page_builds_names_the_bad_setting(d, words):
 # ====================================================== 3. runtime faults
 
 DIVERGES = {"model": {"hidden": [16], "likelihood": "gaussian", "sigma": 0.001},
-            "train": {"lr": 1.0, "epochs": 5, "seed": 0}}      # measured: inf gradient at step 12
+            "train": {"lr": 1.0, "epochs": 5, "seed": 0,       # measured: inf gradient at step 12
+                      "beta_schedule": "constant"}}
 
 
 def _tiny(epochs: int = 1, **over) -> RunConfig:

@@ -1,55 +1,93 @@
-"""The β lab in a real Chromium: the shipped digits sweep draws every figure with no
-error box (screenshot artifacts/beta_lab.png); then a sweep started from the form is
-polled until its runs finish and its results appear (artifacts/beta_lab_live.png)."""
+"""The β lab in a real Chromium: a shipped sweep draws its pictures and charts with no
+error box (artifacts/beta_lab.png), "show me" steps through it (artifacts/beta_lab_tour.png);
+then a sweep of one's own on an uploaded .npz is polled until its runs finish and are
+measured (artifacts/beta_lab_live.png)."""
+import numpy as np
 import pytest
 
 from conftest import assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
-N_CHARTS = 7          # images ×2, blur, train/val, rate–distortion, active units, latents
+N_VEGA = 4          # sharpness, overfitting gap, sample quality, validation curves
 
 
-def _charts_drawn(page, n=N_CHARTS, timeout=60_000):
+def _charts_drawn(page, n=N_VEGA, timeout=90_000):
     page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= {n}",
-        timeout=timeout)
+        "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
+        f".filter(c => c.querySelector('svg .mark-line')).length >= {n}", timeout=timeout)
 
 
-def test_beta_lab_shows_the_shipped_sweep_and_a_live_one(server, browser_context):
+def _pictures_loaded(page, n, timeout=90_000):
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+        f".filter(i => i.complete && i.naturalWidth > 0).length >= {n}", timeout=timeout)
+
+
+def _own_npz(tmp_path):
+    """Binarised 8×8 digits with labels, as a visitor's own file."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    path = tmp_path / "my-digits.npz"
+    np.savez(path, x=((d.images[:600] / 16) > 0.5).astype(np.uint8) * 255, y=d.target[:600])
+    return path
+
+
+def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_context, tmp_path):
     page = browser_context.new_page()
-    page.goto(f"{server.url}/Beta_lab?sweep=shipped:digits", wait_until="domcontentloaded")
+    page.goto(f"{server.url}/Beta_lab", wait_until="domcontentloaded")
     wait_for_app(page, timeout=90_000)
-    page.get_by_text("What the numbers say").wait_for(timeout=90_000)
+    page.get_by_text("What each β makes of the same images").wait_for(timeout=90_000)
     _charts_drawn(page)
+    _pictures_loaded(page, 7)
     page.wait_for_timeout(1000)
     assert_no_error(page)
-    charts = page.locator('[data-testid="stPlotlyChart"]')
-    assert charts.count() == N_CHARTS
-    for i in range(charts.count()):
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    for i in range(N_VEGA):
         box = charts.nth(i).bounding_box()
         assert box and box["width"] > 200 and box["height"] > 150, (i, box)
     body = page.locator('[data-testid="stMain"]').inner_text()
-    assert "As β goes from 0 to 8" in body and "Active dimensions" in body
-    page.set_viewport_size({"width": 1400, "height": 4800})   # the whole page in one picture
+    assert "Sharpness: reconstructions keep" in body and "⭐" in body and "score best at β =" in body
+    page.set_viewport_size({"width": 1400, "height": 3600})   # the first screens in one picture
     page.wait_for_timeout(2000)
     assert_no_error(page)
     screenshot(page, "beta_lab")
 
-    # a sweep of one's own: one job per β, polled until both are done
     page.set_viewport_size({"width": 1400, "height": 1000})
+    page.get_by_role("button", name="🎓 Show me").click()
+    page.get_by_text("1 · Look at the reconstructions").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_text("2 · Look at the samples").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert_no_error(page)
+    screenshot(page, "beta_lab_tour")
+    page.get_by_role("button", name="End the tour").click()
+    page.get_by_text("2 · Look at the samples").wait_for(state="detached", timeout=30_000)
+
+    # a sweep of one's own, on an uploaded file: one job per β, polled until both are measured
+    wait_for_app(page)
     page.get_by_text("Run a sweep of your own").first.click()
-    page.get_by_role("spinbutton", name="Training subset (images; 0 = all)").fill("100")
+    page.wait_for_timeout(500)
+    pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").first
+    pick.locator('[role="combobox"], input').first.click()
+    page.get_by_role("option", name="your own data (.npz, .npy, .csv)").click()
+    page.get_by_text("Your data (.npz, .npy or .csv)").wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(_own_npz(tmp_path)))
+    page.get_by_text("my-digits.npz").first.wait_for(timeout=30_000)
+    page.get_by_role("spinbutton", name="Training subset (images; 0 = all)").fill("200")
     page.get_by_role("spinbutton", name="Latent dimension").fill("2")
     page.get_by_role("spinbutton", name="Epochs").fill("5")
     page.get_by_role("textbox", name="β values").fill("0, 8")
+    page.keyboard.press("Tab")
+    wait_for_app(page)
     page.get_by_role("button", name="Start the sweep").click(no_wait_after=True)
-    # the progress line ("n of 2 runs finished") may come and go within one poll when the
-    # workers are warm, so wait for the finished sweep itself
-    page.get_by_text("digits, 100 training images, 2-D latent").wait_for(timeout=180_000)
+    page.get_by_text("file, 200 training images (binarised pixels)").wait_for(timeout=240_000)
     assert "sweep=live" in page.url
-    page.get_by_text("of 2 runs finished").wait_for(state="detached", timeout=180_000)
+    page.get_by_text("of 2 runs finished").wait_for(state="detached", timeout=240_000)
     _charts_drawn(page)
+    _pictures_loaded(page, 2)
     page.wait_for_timeout(1000)
     assert_no_error(page)
-    assert "As β goes from 0 to 8" in page.locator('[data-testid="stMain"]').inner_text()
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "fine detail at β = 0 and" in body and "score best at β =" in body
     screenshot(page, "beta_lab_live")

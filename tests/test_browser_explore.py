@@ -64,10 +64,8 @@ def _click_empty_space(page, name: str):
     page.mouse.move(px, py)
     page.wait_for_timeout(300)
     page.mouse.click(px, py)
-    page.wait_for_function(
-        """(old) => [...document.querySelectorAll('div, p, span')]
-             .some(n => n.childElementCount === 0 && n.textContent.startsWith('decoder mean at z = (')
-                        && n.textContent !== old)""", arg=before, timeout=60_000)
+    from playwright.sync_api import expect               # the caption may sit in a shadow DOM
+    expect(page.get_by_text(re.compile(r"^decoder mean at z = \(")).first).not_to_have_text(before, timeout=60_000)
     wait_for_app(page, timeout=60_000)
     z, _ = _decoded_z(page)
     screenshot(page, name)

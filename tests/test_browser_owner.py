@@ -14,8 +14,10 @@ pytestmark = pytest.mark.browser
 CONTROLS = ("Pause", "Step", "Stop")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory):
+    """One server per test: a run a failed test leaves paused must not hold the one job slot
+    the next test needs."""
     s = start_server(tmp_path_factory.mktemp("owner_server"),
                      {"LATENT_EXPLORER_MAX_JOBS": "1", "LATENT_EXPLORER_MAX_RUNS_PER_OWNER": "2"})
     yield s
@@ -31,7 +33,7 @@ def _open(ctx, url):
 
 
 def _enabled(page, name: str) -> bool:
-    return page.get_by_role("button", name=name, exact=True).is_enabled()
+    return page.get_by_role("button", name=name, exact=True).is_enabled(timeout=90_000)
 
 
 def _progress(page) -> str:
@@ -44,6 +46,7 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     a = _open(a_ctx, server.url + "/Train")
     a.get_by_role("button", name="Step", exact=True).click()      # starts a paused run, one step
     a.get_by_text("step 1 /").wait_for(timeout=120_000)
+    _progress(a)                                                  # paused after its one step
     run_id = re.search(r"run=([^&]+)", a.url).group(1)
     assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))
     a.get_by_text("Reconstruction −log p(x|z)").first.wait_for(timeout=30_000)
@@ -91,7 +94,7 @@ def test_caps_count_per_owner_across_tabs(server, two_profiles):
     a_ctx, b_ctx = two_profiles
     first = _open(a_ctx, server.url + "/Train")
     first.get_by_role("button", name="Step", exact=True).click()
-    first.get_by_text("step 1 /").wait_for(timeout=120_000)
+    first.get_by_text("step 1 /").wait_for(timeout=240_000)      # (a worker may still be starting)
     second = _open(a_ctx, server.url + "/Train")                   # another tab: a second run
     second.get_by_role("button", name="Start", exact=True).click()
     second.get_by_text("Queued").wait_for(timeout=30_000)

@@ -107,7 +107,9 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     for title in PANELS:                                            # marked on every curve
         page.wait_for_function(f"() => ({READ_PANEL})({title!r})?.rules.includes({BETA_PURPLE!r})",
                                timeout=30_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] "
+                           "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=30_000)
+    page.wait_for_timeout(1500)                                     # the marker says its value
     frames, blank, what = page.evaluate("() => [window.__frames, window.__blank, window.__blankWhat]")
     assert frames > 20 and blank == 0, f"{blank} blank frames out of {frames}: {what[:5]}"
     screenshot(page, "train_beta_marker")

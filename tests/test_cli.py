@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer.config import RunConfig
+
 from explorer.cli import build_parser, config_from_args, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,25 @@ def test_train_then_eval_json(tmp_path, capsys):
     assert res["iwae"] > res["elbo"] - 1.0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["val"]["elbo"] == pytest.approx(res["elbo"], rel=1e-6)
+    from explorer import data, store
+    from explorer.analysis.latent import knn_accuracy
+    run = store.open_run(out)
+    ds = data.load(run.config.data)
+    mu, _ = run.load_model("cpu").encode_mean(ds.x_val)
+    assert res["knn5_acc"] == pytest.approx(knn_accuracy(mu.numpy(), ds.y_val.numpy(), 5))
+    assert 0.1 < res["knn5_acc"] <= 1.0
+
+
+def test_the_cli_starts_from_the_train_pages_defaults():
+    from explorer.cli import build_parser, config_from_args
+    from explorer.ui.train_form import widget_state
+    for dataset in ("digits", "mnist", "fashion-mnist", "moons"):
+        cfg = config_from_args(build_parser().parse_args(["train", "--dataset", dataset]))
+        page = widget_state(RunConfig())                 # the widgets' first values
+        assert cfg.data.binarize == (page["binarize"] if dataset in ("mnist", "fashion-mnist") else "none")
+        assert cfg.replace(data={"binarize": "none"}) == RunConfig.from_dict({"data": {"name": dataset}})
+    helptext = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert all(name in helptext for name in ("digits", "mnist", "fashion-mnist", "moons", "file"))
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -18,6 +18,7 @@ from conftest import app_factory, assert_page_ok
 from explorer import store
 from explorer.analysis import latent as L
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from explorer.figures import latent as F
 from explorer.figures.common import image_grid
 from explorer.models import build_model
 
@@ -106,9 +107,9 @@ def test_manifold_grid_follows_its_size_and_is_the_decoder_over_the_plane(app):
     ranges = ((li["x"], li["x"] + li["sizex"]), (li["y"] - li["sizey"], li["y"]))
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
     _, imgs = L.decode_grid(model, ranges, 6)
-    expected = image_grid(imgs, ncol=6, pad=0)
+    expected = F.manifold_tiles(imgs, 6)              # tiles 1 pixel apart (issue 17)
     f = shown.shape[0] // expected.shape[0]
-    assert f >= 1 and shown.shape[0] == f * 48
+    assert f >= 1 and shown.shape[0] == f * (6 * 9 + 1)
     assert np.allclose(shown[::f, ::f] / 255.0, expected, atol=1.5 / 255)
 
 

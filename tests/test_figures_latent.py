@@ -168,3 +168,28 @@ def test_item_image_and_widened_enlarge_by_whole_factors():
     assert F.item_image(item, 4).shape == (8, 8)                      # never smaller
     assert F.widened(np.zeros((10, 30)), 100).shape == (30, 90)
     assert F.widened(np.zeros((10, 300, 3)), 100).shape == (10, 300, 3)
+
+
+def test_manifold_tiles_match_single_decodes_with_a_gap_between_them():
+    """The tiled manifold is assembled right: tile (r, c) is the decode of grid point r·n + c
+    (the top row first), and a 1-pixel grey gap separates the tiles."""
+    from explorer import store
+    from explorer.analysis import latent as L
+    model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
+    n = 8
+    z, imgs = L.decode_grid(model, ((-3.0, 3.0), (-3.0, 3.0)), n)
+    tiled = F.manifold_tiles(imgs, n)
+    h = w = 8
+    assert tiled.shape == (n * (h + 1) + 1, n * (w + 1) + 1)
+    for r, c in ((0, 0), (0, n - 1), (n - 1, 0), (3, 5)):
+        tile = tiled[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w]
+        single = L.decode(model, z[r * n + c][None])[0][0]
+        assert np.abs(tile - single).max() < 1e-5
+    assert z[0, 1] > z[-1, 1] and z[0, 0] < z[n - 1, 0]           # top-left is (−x, +y)
+    gaps = tiled[::h + 1, :]                                      # every gap row is the gap grey
+    assert np.all(gaps == F.MANIFOLD_GAP) and np.all(tiled[:, ::w + 1] == F.MANIFOLD_GAP)
+    tiles = imgs.reshape(n * n, -1)
+    assert tiles.std(0).mean() > 0.05                             # the tiles differ from each other
+    fig = F.manifold_figure(tiled, ((-3.0, 3.0), (-3.0, 3.0)))
+    assert fig.layout.xaxis.zeroline is False and fig.layout.yaxis.zeroline is False
+    assert fig.layout.yaxis.scaleanchor == "x"                    # equal scales: circles stay round

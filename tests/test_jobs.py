@@ -1,8 +1,13 @@
 """The training engine: worker processes, controls, snapshots, the FIFO queue, dead workers,
-reloading runs from disk, uploads and the per-session cap."""
+reloading runs from disk, uploads and the per-session cap.
+
+The engine's contract tests take ``any_eng``: they run against both backends, the local
+worker processes and a real Ray cluster (``LATENT_EXPLORER_ENGINE=ray``; the cluster is
+the ``ray_cluster`` fixture's, 2 nodes of 1 CPU each)."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import threading
 import time
@@ -20,8 +25,8 @@ from explorer.models import build_model
 
 
 def tiny(epochs: int = 2, **train) -> RunConfig:
-    """Digits, a small MLP, batch 64: 23 steps per epoch."""
-    t = {"epochs": epochs, "batch_size": 64, "lr": 3e-3, "seed": 1}
+    """Digits, a small MLP, batch 64: 23 steps per epoch; a constant β."""
+    t = {"epochs": epochs, "batch_size": 64, "lr": 3e-3, "seed": 1, "beta_schedule": "constant"}
     t.update(train)
     return RunConfig.from_dict({"model": {"hidden": [32], "latent_dim": 2}, "train": t})
 
@@ -47,9 +52,43 @@ def eng(tmp_path_factory):
     e.shutdown()
 
 
+@pytest.fixture(scope="module", params=["local", "ray"])
+def any_eng(request, tmp_path_factory):
+    """The module's engine of each backend, with the same limits: the local one (``eng``),
+    then a Ray engine over a real cluster (its own namespace: its own scheduler)."""
+    if request.param == "local":
+        yield request.getfixturevalue("eng")
+        return
+    yield from ray_engine(request, tmp_path_factory.mktemp("ray-engine") / "runs", max_jobs=1,
+                          snapshot_seconds=0.1, max_runs_per_owner=3, load_existing=False)
+
+
+def ray_engine(request, runs, **kw):
+    """A Ray engine in a fresh namespace of the test cluster; at the end its live runs are
+    stopped and its scheduler actor is ended (nothing outlives the module)."""
+    request.getfixturevalue("ray_cluster")
+    import ray
+    from explorer.engine.backend_ray import RayEngine
+    e = RayEngine(runs, namespace=f"le-test-{secrets.token_hex(4)}", **kw)
+    yield e
+    for rid, job in list(e._jobs.items()):
+        if job.status.live:
+            try:
+                e.stop(rid, job.owner)
+            except EngineError:
+                pass
+    e.shutdown()
+    ray.get(e._sched.close.remote())                # its warm actors
+    ray.kill(e._sched)
+
+
+DIED = {"local": ("worker process died", "signal 9"), "ray": ("Ray actor died", "not resumed")}
+
+
 # ------------------------------------------------------------------ a whole run
 
-def test_run_publishes_rows_snapshots_and_saves(eng):
+def test_run_publishes_rows_snapshots_and_saves(any_eng):
+    eng = any_eng
     rid = eng.submit(tiny(epochs=2), "alice")
     assert eng.wait(rid, 90) == "finished"
     v = eng.view(rid)
@@ -89,7 +128,8 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(eng):
     assert pids and all(os.getpriority(os.PRIO_PROCESS, p) == min(19, mine + worker.WORKER_NICE) for p in pids)
 
 
-def test_pause_step_resume_stop(eng):
+def test_pause_step_resume_stop(any_eng):
+    eng = any_eng
     rid = eng.submit(tiny(epochs=500), "bob", start_paused=True)
     assert eng.wait(rid, 90, statuses=("paused",)) == "paused"
     until(lambda: eng.view(rid).info.total_steps, what="started")
@@ -124,7 +164,8 @@ def test_pause_step_resume_stop(eng):
         eng.pause(rid, "bob")
 
 
-def test_beta_and_lr_changes_reach_the_worker(eng):
+def test_beta_and_lr_changes_reach_the_worker(any_eng):
+    eng = any_eng
     rid = eng.submit(tiny(epochs=500), "carol", start_paused=True)
     eng.wait(rid, 90, statuses=("paused",))
     eng.step(rid, "carol", 2)
@@ -164,7 +205,8 @@ def test_maximum_run_duration_stops_and_saves(eng):
     assert s["status"] == "stopped" and "maximum run duration" in s["reason"]
 
 
-def test_bad_data_fails_with_the_reason(eng, tmp_path):
+def test_bad_data_fails_with_the_reason(any_eng, tmp_path):
+    eng = any_eng
     cfg = RunConfig.from_dict({"data": {"name": "file", "path": str(tmp_path / "missing.npz")},
                                "train": {"epochs": 1}})
     rid = eng.submit(cfg, "dave")
@@ -176,15 +218,20 @@ def test_bad_data_fails_with_the_reason(eng, tmp_path):
     assert eng.wait(rid2, 90) == "finished"
 
 
-def test_killed_worker_fails_its_job_and_the_next_job_runs(eng):
+def test_killed_worker_fails_its_job_and_the_next_job_runs(any_eng):
+    eng = any_eng
     rid = eng.submit(tiny(epochs=500), "erin")
     eng.wait(rid, 90, statuses=("running",))
-    until(lambda: eng.view(rid).progress.step > 5, what="some steps")
+    until(lambda: eng.view(rid).progress.step > 30, what="some steps, an epoch saved")
     pid = next(w["pid"] for w in eng.workers() if w["run_id"] == rid)
     os.kill(pid, signal.SIGKILL)
     assert eng.wait(rid, 30) == "failed"
     v = eng.view(rid)
-    assert "worker process died" in v.reason and "signal 9" in v.reason
+    assert all(words in v.reason for words in DIED[eng.backend]), v.reason
+    if eng.backend == "ray":        # the scheduler writes the end into the folder; the checkpoint stays
+        s = until(lambda: (x := store.read_summary(v.run_dir)).get("status") == "failed" and x,
+                  what="the folder to say failed")
+        assert "Ray actor died" in s["reason"] and s["steps"] >= 23
     assert eng._thread.is_alive()                                # the dispatcher lives on
     assert pid not in [w["pid"] for w in eng.workers()]
     rid2 = eng.submit(tiny(epochs=1), "erin")
@@ -194,8 +241,8 @@ def test_killed_worker_fails_its_job_and_the_next_job_runs(eng):
 
 # ------------------------------------------------------- queue, owners, session cap
 
-def test_fifo_queue_under_the_limit(eng):
-    e = eng                                                      # max_jobs=1, 3 runs per session
+def test_fifo_queue_under_the_limit(any_eng):
+    e = any_eng                                                     # max_jobs=1, 3 runs per session
     a = e.submit(tiny(epochs=500), "s1", start_paused=True)
     b = e.submit(tiny(epochs=1), "s1")
     c = e.submit(tiny(epochs=1), "s2")
@@ -279,7 +326,26 @@ def test_save_upload(tmp_path):
 
 # ---------------------------------------------------------- bounded memory
 
-def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_path, monkeypatch):
+@pytest.fixture(params=["local", "ray"])
+def make_engine(request):
+    """``make(runs, **kw)``: an engine of each backend over ``runs``, ended after the test."""
+    made = []
+
+    def make(runs, **kw):
+        if request.param == "local":
+            made.append((Engine(runs, **kw), None))
+        else:
+            gen = ray_engine(request, runs, **kw)
+            made.append((next(gen), gen))
+        return made[-1][0]
+    yield make
+    for e, gen in made:
+        e.shutdown()
+        if gen is not None:
+            next(gen, None)
+
+
+def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_path, monkeypatch, make_engine):
     """An engine that has trained many runs keeps only the KEEP_ENDED most recent ones' rows
     and replay frames in memory; an older run's rows come back from metrics.csv intact."""
     monkeypatch.setattr(server, "KEEP_ENDED", 3)
@@ -289,7 +355,7 @@ def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_pat
     for i in range(6):
         rows = [{"step": float(s), "loss": 10.0 - s - i} for s in range(1, 41)]
         store.save_run(runs / f"r{i}", cfg, model, rows, {"status": "finished", "steps": 40})
-    e = Engine(runs, max_jobs=1, load_existing=True)
+    e = make_engine(runs, max_jobs=1, load_existing=True)
     try:
         for i in range(6):                                   # a page views each in turn
             v = e.view(f"r{i}")
@@ -354,7 +420,8 @@ def test_history_is_bounded_in_frames_and_bytes():
 
 # ------------------------------------------------------------------ ownership
 
-def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(eng):
+def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(any_eng):
+    eng = any_eng
     rid = eng.submit(tiny(epochs=500), "owner-a", start_paused=True)
     eng.wait(rid, 90, statuses=("paused",))
     eng.step(rid, "owner-a", 2)
@@ -465,3 +532,21 @@ def io_npz(**arrays) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def test_a_run_the_cli_writes_appears_in_a_running_engine(tmp_path):
+    """`python -m explorer train --out <runs folder>/<id>` while the app runs: the run shows up
+    in the app's lists (and its pickers) without a restart."""
+    from explorer.cli import main
+    from explorer.runs import list_runs
+    e = Engine(tmp_path / "runs", max_jobs=1, load_existing=True)
+    try:
+        assert e.list() == []
+        out = tmp_path / "runs" / "from-the-cli"
+        assert main(["train", "--epochs", "1", "--hidden", "16", "--out", str(out), "--quiet"]) == 0
+        found = until(lambda: [r for r in e.list() if r.run_id == "from-the-cli"], 10, "the index to see it")
+        assert found[0].saved and found[0].status == "finished"
+        assert "run:from-the-cli" in {r.key for r in list_runs(e, openable=True)}
+        assert e.view("from-the-cli").rows                           # and it opens
+    finally:
+        e.shutdown()

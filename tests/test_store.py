@@ -96,3 +96,26 @@ def test_probe_round_trip(tmp_path):
 def test_run_id_check(bad):
     with pytest.raises(store.StoreError):
         store.check_run_id(bad)
+
+
+def test_binarised_probe_images_are_shown_grey(tmp_path):
+    """A dynamically binarised dataset trains on binary speckle; pages show the grey images
+    it was drawn from (the dataset's x_val_grey, the probe file's x_grey)."""
+    import numpy as np
+
+    from explorer import data
+    from explorer.config import DataConfig
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (60, 28, 28)).astype(np.uint8)
+    y = rng.integers(0, 10, 60).astype(np.uint8)
+    npz = tmp_path / "m.npz"
+    np.savez(npz, x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    ds = data.load(DataConfig(name="mnist", path=str(npz), binarize="dynamic"))
+    assert set(torch.unique(ds.x_val).tolist()) <= {0.0, 1.0}              # trained on: binary
+    grey = ds.val_display(16)
+    assert torch.allclose(grey, torch.from_numpy(x[40:56, None] / 255.0).float())   # shown: grey
+    plain = data.load(DataConfig(name="mnist", path=str(npz)))
+    assert plain.x_val_grey is None and torch.equal(plain.val_display(5), plain.x_val[:5])
+    store.save_probe(tmp_path / "run", ds.x_val, ds.y_val, ds.class_names, grey=ds.x_val_grey)
+    px, py, _ = store.load_probe(tmp_path / "run")
+    assert torch.equal(px, ds.x_val) and torch.equal(store.load_probe_display(tmp_path / "run"), ds.x_val_grey)

@@ -1,59 +1,15 @@
-"""β sweeps: the metrics (blur score, gap, rate–distortion geometry, the reading) and
-the measured trends of the shipped digits sweep (trained/sweep-digits-*)."""
+"""β sweeps: setting one up, finding its runs again, their final numbers and the
+rate–distortion geometry; the reading in words (built from measured numbers, never
+canned) and the β lab's figures."""
 import json
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
-from explorer import data, store
+from explorer.analysis import beta_reading as W
 from explorer.analysis import sweep as S
-from explorer.config import DataConfig, ModelConfig
+from explorer.config import RunConfig
 from explorer.figures import beta as fb
-from explorer.models import build_model
-from explorer.training import active_units
-
-
-def _digits(n=64):
-    ds = data.load(DataConfig(name="digits"))
-    return ds.x_val[:n].numpy(), ds.y_val[:n].numpy()
-
-
-def _box_blur(x: np.ndarray) -> np.ndarray:
-    t = torch.from_numpy(x).float()
-    return F.avg_pool2d(t, 3, stride=1, padding=1, count_include_pad=False).numpy()
-
-
-# ------------------------------------------------------------------ blur score
-
-def test_edge_strength_ranks_every_blurred_digit_below_its_original():
-    x, _ = _digits()
-    sharp, blurred = S.edge_strength(x), S.edge_strength(_box_blur(x))
-    assert sharp.shape == (len(x),)
-    assert np.all(blurred < sharp)
-    # and blurring twice loses more
-    assert S.edge_strength(_box_blur(_box_blur(x))).mean() < blurred.mean()
-
-
-def test_blur_score_is_zero_for_the_data_one_for_flat_images_and_rises_with_blur():
-    x, _ = _digits()
-    assert S.blur_score(x, x) == pytest.approx(0.0, abs=1e-12)
-    assert S.blur_score(np.full_like(x, 0.3), x) == pytest.approx(1.0)
-    once, twice = S.blur_score(_box_blur(x), x), S.blur_score(_box_blur(_box_blur(x)), x)
-    assert 0 < once < twice < 1
-
-
-def test_edge_strength_by_hand_and_bad_input():
-    img = np.zeros((1, 1, 3, 3))
-    img[0, 0, :, 2] = 1.0          # a vertical edge between columns 1 and 2
-    # forward differences on the 2x2 grid: dx = [0, 1] in each row, dy = 0
-    assert S.edge_strength(img)[0] == pytest.approx(0.5)
-    assert S.edge_strength(img[:, 0])[0] == pytest.approx(0.5)        # N×H×W works too
-    with pytest.raises(ValueError):
-        S.edge_strength(np.zeros((4, 2)))
-    with pytest.raises(ValueError, match="no edges"):
-        S.blur_score(img, np.zeros((1, 1, 3, 3)))
 
 
 # ------------------------------------------------------------------ gap
@@ -138,10 +94,16 @@ def test_sweep_configs_differ_only_in_beta_and_are_found_again_by_name():
     assert [(e.run_id, beta) for beta, e in groups["t1"]] == [("a", 0.0), ("b", 2.0)]
 
 
-def test_base_config_likelihood_follows_the_data():
-    assert S.base_config("digits").model.likelihood == "gaussian"
-    assert S.base_config("mnist").model.likelihood == "bernoulli"
-    assert S.base_config("mnist", likelihood="gaussian").model.likelihood == "gaussian"
+def test_base_config_pixels_choose_binarisation_and_likelihood():
+    cfg = S.base_config("digits")
+    assert (cfg.data.binarize, cfg.model.likelihood) == ("threshold", "bernoulli")
+    cfg = S.base_config("mnist", pixels="grey-bernoulli")
+    assert (cfg.data.binarize, cfg.model.likelihood) == ("none", "bernoulli")
+    cfg = S.base_config("mnist", pixels="grey-gaussian", sigma=0.2)
+    assert (cfg.data.binarize, cfg.model.likelihood, cfg.model.sigma) == ("none", "gaussian", 0.2)
+    assert S.base_config("digits").train.free_bits == 0.0          # a plain β·KL, no floor
+    with pytest.raises(ValueError, match="pixels"):
+        S.base_config("digits", pixels="colour")
 
 
 def test_shipped_sweeps_reads_the_manifest_sweep_key(tmp_path):
@@ -162,194 +124,157 @@ def test_pick_examples_takes_one_image_per_class_first():
     assert S.pick_examples(None, 3).tolist() == [0, 1, 2]
 
 
-# ------------------------------------------------------------------ images and latents
-
-def test_plane_keeps_two_dims_and_projects_more_through_the_origin():
-    rng = np.random.default_rng(0)
-    mu2 = rng.normal(size=(50, 2))
-    p, titles = S.plane_of(mu2)
-    assert np.allclose(p, mu2) and titles == ("z₁", "z₂")
-    mu = rng.normal(size=(400, 6)) * np.array([5, 3, 1, 0.1, 0.1, 0.1]) + 2.0
-    p, titles = S.plane_of(mu)
-    assert p.shape == (400, 2) and titles[0].startswith("PC1")
-    # linear, through the origin: the zero vector lands on the origin, and it preserves
-    # lengths of vectors in the plane it spans (orthonormal rows)
-    both = np.vstack([np.zeros((1, 6)), mu])
-    assert np.allclose(S.plane_of(both)[0][0], 0.0)
-    assert (np.linalg.norm(p, axis=1) <= np.linalg.norm(mu, axis=1) + 1e-9).all()
-
-
-def test_look_at_model_shapes_and_shared_prior_samples():
-    x, y = _digits(40)
-    cfg = ModelConfig(latent_dim=3, hidden=[16], likelihood="gaussian")
-    torch.manual_seed(0)
-    m1, m2 = build_model(cfg, (1, 8, 8), "cpu"), build_model(cfg, (1, 8, 8), "cpu")
-    show = S.pick_examples(y, 6)
-    l1 = S.look_at_model(m1, x, show=show, n_samples=50)
-    l2 = S.look_at_model(m2, x, show=show, n_samples=50)
-    assert l1.recon.shape == (6, 1, 8, 8) and l1.samples.shape == (6, 1, 8, 8)
-    assert l1.plane.shape == (40, 2)
-    assert np.allclose(l1.recon, m1.reconstruct(torch.from_numpy(x[show])).numpy(), atol=1e-6)
-    # the same z ~ N(0, I) for both models: decoding it with m1 reproduces m1's samples
-    z = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
-    assert np.allclose(l1.samples, m1.decode_mean(z)[:6].numpy(), atol=1e-6)
-    assert not np.allclose(l1.samples, l2.samples)
-    assert l1.blur_recon == pytest.approx(1 - l1.edge_recon / S.edge_strength(x).mean())
-
-
 # ------------------------------------------------------------------ the reading
 
-def _pts(kl, recon_t, recon_v, gap, au, n_train=100):
-    out = []
-    for b, k, rt, rv, g, a in zip([0.0, 1.0, 8.0], kl, recon_t, recon_v, gap, au):
-        tr = {"recon": rt, "kl": k, "elbo": -(rt + k), "active_units": a}
-        ev = -(rt + k) - g
-        va = {"recon": rv, "kl": k, "elbo": ev, "active_units": a, "kl_per_dim": [k / 4] * 4}
-        out.append(S.BetaPoint(b, tr, va, n_train=n_train))
-    return out
+def _m(beta, rs, ss, p, r, gap, se, val, mr, ms, au, gap_elbo=None, conf=0.9, radius=4.0):
+    return {"beta": beta, "recon_sharpness": rs, "sample_sharpness": ss, "precision": p, "recall": r,
+            "confidence": conf, "code_radius": radius, "latent_dim": 16,
+            "sample_quality": 0.0 if p + r == 0 else 2 * p * r / (p + r), "gap_iwae": gap,
+            "gap_iwae_se": se, "val_iwae": val, "memorised_recon": mr, "memorised_samples": ms,
+            "active_units": au, "gap_elbo": gap if gap_elbo is None else gap_elbo, "iwae_k": 100}
 
 
-def test_reading_is_built_from_the_numbers():
-    pts = _pts(kl=[40.0, 10.0, 2.0], recon_t=[5.0, 9.0, 30.0], recon_v=[25.0, 20.0, 33.0],
-               gap=[12.0, 6.0, 1.0], au=[4, 4, 2])
-    text = " ".join(S.reading(pts, latent_dim=4))
-    assert "falls steadily from 40.0 to 2.0" in text
-    assert "rises steadily from 5.0 to 30.0" in text
-    assert "lowest at β = 1 (20.0)" in text
-    assert "12.0 nats at β = 0 (the largest) and 1.0 at β = 8 (the smallest)" in text
-    assert "shrank the gap" in text and "100 training images" in text
-    assert "From β = 8 on, fewer than 4 are active" in text
-    # other numbers, other words: nothing is canned
-    pts = _pts(kl=[2.0, 10.0, 40.0], recon_t=[30.0, 9.0, 31.0], recon_v=[25.0, 20.0, 33.0],
-               gap=[1.0, 6.0, 12.0], au=[3, 3, 3])
-    text = " ".join(S.reading(pts, latent_dim=4))
-    assert "rises steadily from 2.0 to 40.0" in text
-    assert "rises overall from 30.0 to 31.0" in text
-    assert "did not shrink the gap" in text
-    pts = _pts(kl=[2.0, 10.0, 40.0], recon_t=[30.0, 9.0, 31.0], recon_v=[25.0, 20.0, 33.0],
-               gap=[-1.0, -0.5, -2.0], au=[3, 3, 3])
-    assert "no overfitting to see" in " ".join(S.reading(pts, latent_dim=4))
-    assert "3 of 4 latent dimensions are active at every β" in text
-    assert "Two or more" in S.reading(pts[:1])[0]
+def _sweep():
+    """Holes at β = 0, the best samples at β = 1, blur at β = 8."""
+    return [_m(0.0, 0.9, 0.8, 0.2, 0.3, 40.0, 2.0, -120.0, 1.3, 1.12, 16, 60.0, conf=0.7, radius=30.0),
+            _m(1.0, 0.6, 0.5, 0.8, 0.7, 10.0, 1.0, -95.0, 1.05, 1.04, 12, 14.0),
+            _m(8.0, 0.3, 0.2, 0.6, 0.1, 1.0, 0.5, -130.0, 0.98, 1.0, 3, 2.0)]
 
 
-def test_reading_reports_blur_from_the_looks():
-    pts = _pts(kl=[40.0, 10.0, 2.0], recon_t=[5.0, 9.0, 30.0], recon_v=[25.0, 20.0, 33.0],
-               gap=[12.0, 6.0, 1.0], au=[4, 4, 2])
+def test_reading_quotes_the_numbers_and_says_what_they_show():
+    curves = {0.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -140.0, -145.0]},
+              1.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -100.0, -99.5]},
+              8.0: {"epoch": [1, 2, 3], "elbo": [-140.0, -131.0, -130.0]}}
+    text = " ".join(W.reading(_sweep(), curves, latent_dim=16))
+    assert "keep 90% of their inputs' fine detail at β = 0 and 30% at β = 8" in text
+    assert "falls steadily from 90% to 30%" in text
+    assert "score best at β = 1: quality 0.75" in text
+    assert "At β = 0 they score 0.24, covering 30% of the data, and the classifier is less sure " \
+           "of them (70% against 90%): the codes of the images lie at an RMS radius of 30.0, the " \
+           "prior's samples at 4.0, so most samples land in the holes" in text
+    assert "At β = 8 the samples keep 20% of the data's fine detail" in text and "blurry" in text
+    assert "from β = 0 to β = 8 the train − validation IWAE-100 gap falls steadily from 40.0 to 1.0" in text
+    assert "The KL term limits" in text
+    assert "better), is 60.0 at β = 0 and 2.0 at β = 8" in text
+    assert "at β = 8 the validation IWAE-100 is -130.0 nats, against -95.0 at β = 1" in text
+    assert "lie 30% closer to their nearest training image than to their nearest other validation " \
+           "image at β = 0 (the most), 2% farther at β = 8; prior samples 12% closer and 0% closer" in text
+    assert "best at epoch 2 and ended 5.0 nats lower" in text and "at β = 0:" in text
+    assert "16 of 16 at β = 0, 3 at β = 8" in text
 
-    def look(er, es, r):
-        return S.RunLook(np.zeros(1), np.zeros(1), np.zeros((1, 2)), ("a", "b"), er, es,
-                         1 - er / 0.4, 1 - es / 0.4, r)
-    looks = {0.0: look(0.38, 0.2, 9.0), 1.0: look(0.36, 0.35, 2.0), 8.0: look(0.3, 0.29, 1.0)}
-    text = " ".join(S.reading(pts, looks, data_edge=0.4, latent_dim=4))
-    assert "keep 95% of the data's edge strength at β = 0 and 75% at β = 8" in text
-    assert "prior samples keep 50% and 72%" in text
-    assert "RMS radius of 9.0 at β = 0 and 1.0 at β = 8" in text and "√4 = 2.0" in text
-    assert "4.5× farther out" in text and "huddle inside" in text
-    looks = {0.0: look(0.38, 0.2, 2.5), 8.0: look(0.3, 0.29, 1.9)}
-    text = " ".join(S.reading(pts, looks, data_edge=0.4, latent_dim=4))
-    assert "RMS radius of 2.5 at β = 0" in text
-    assert "farther out" not in text and "huddle" not in text
+
+def test_reading_does_not_claim_what_the_numbers_do_not_show():
+    ms = _sweep()
+    ms[0].update(precision=0.9, recall=0.9, sample_quality=0.9)     # β = 0 samples are best now
+    ms[2].update(recon_sharpness=0.95, gap_iwae=39.0)               # no blur, no smaller gap
+    text = " ".join(W.reading(ms, {}, latent_dim=16))
+    assert "score best at β = 0" in text and "holes" not in text
+    assert "smallest β tried" in text
+    assert "did not blur them" in text
+    assert "The KL term limits" not in text and "did not shrink it" in text
+    assert "Validation curves" not in text                          # none given
+    assert W.reading(ms[:1])[0].startswith("Two or more")
+    nolabels = [dict(m, precision=None, recall=None, sample_quality=None) for m in ms]
+    assert "needs labels" in " ".join(W.reading(nolabels, latent_dim=16))
+
+
+def test_a_point_posterior_gap_is_said_to_measure_no_overfitting():
+    ms = _sweep()
+    ms[0].update(val_kl=7000.0, gap_iwae=-374.0, gap_iwae_se=156.0)     # β = 0: KL 437 nats a dimension
+    text = " ".join(W.reading(ms, latent_dim=16))
+    assert "At β = 0 the IWAE-100 gap is -374.0 ± 156.0 nats, but it does not measure overfitting" in text
+    assert "KL 7000 nats per image" in text
+    assert "from β = 1 to β = 8 the train − validation IWAE-100 gap falls steadily from 10.0 to 1.0" in text
+    assert "buys a smaller overfitting gap (10.0 → 1.0 nats)" in " ".join(W.trade_off(ms))
+    assert not W.pointlike(ms[1]) and W.pointlike(ms[0])
+
+
+def test_tour_steps_are_built_from_the_same_sentences():
+    steps = W.tour_steps(_sweep(), {0.0: {"epoch": [1, 2], "elbo": [-10.0, -12.0]},
+                                    8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
+    assert [s["show"] for s in steps] == ["pictures", "pictures", "sharpness", "gap", "curves", "quality"]
+    assert all(s["betas"] == [0.0, 1.0, 8.0] for s in steps)
+    assert W.sharpness_sentence(_sweep()) in steps[0]["text"]
+    assert "score best at β = 1" in steps[-1]["text"]
+    assert "(40.0 → 1.0 nats)" in steps[-1]["text"] and "(90% → 30%" in steps[-1]["text"]
+    assert W.tour_steps(_sweep()[:1]) == []
+
+
+def test_likelihood_notes_explain_negative_densities_and_grey_bernoulli():
+    gauss = RunConfig.from_dict({"model": {"likelihood": "gaussian", "sigma": 0.1}})
+    notes = W.likelihood_notes(gauss, 64, mse=0.0121)
+    assert "50 nats per unit of squared error" in notes[0] and "-88.6 nats for D = 64" in notes[0]
+    assert "either sign" in notes[0] and "0.0121 per pixel (RMS 0.110" in notes[1]
+    # the constant is −log N(x; x, σ²I) of a perfect reconstruction
+    assert W.gaussian_constant(64, 0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
+    grey = RunConfig.from_dict({"data": {"name": "mnist"}, "model": {"likelihood": "bernoulli"}})
+    assert "not a bound on log p(x)" in W.likelihood_notes(grey, 784)[0]
+    binary = RunConfig.from_dict({"data": {"name": "mnist", "binarize": "threshold"}})
+    assert W.likelihood_notes(binary, 784) == []
+    toy = RunConfig.from_dict({"data": {"name": "moons"}})
+    assert W.likelihood_notes(toy, 2) == []
 
 
 # ------------------------------------------------------------------ figures
 
-def test_figures_build_from_points_and_looks():
-    pts = _pts(kl=[40.0, 10.0, 2.0], recon_t=[5.0, 9.0, 30.0], recon_v=[25.0, 20.0, 33.0],
-               gap=[12.0, 6.0, 1.0], au=[4, 4, 2])
-    fig = fb.train_val_figure(pts)
-    assert list(fig.data[-1].y) == pytest.approx([12.0, 6.0, 1.0])                  # the gap bars
+def _pts():
+    out = []
+    for b, k, rt, rv in ((0.0, 40.0, 5.0, 25.0), (1.0, 10.0, 9.0, 20.0), (8.0, 2.0, 30.0, 33.0)):
+        out.append(S.BetaPoint(b, {"recon": rt, "kl": k, "elbo": -(rt + k), "active_units": 4},
+                               {"recon": rv, "kl": k, "elbo": -(rv + k), "active_units": 4,
+                                "kl_per_dim": [k / 4] * 4}))
+    return out
+
+
+def test_measure_charts_carry_the_numbers_and_mark_the_sweet_spot():
+    ms = _sweep()
+    df = fb.measure_frame(ms, "gap", sweet=1.0)
+    iwae = df[df["series"].str.startswith("IWAE")]
+    assert iwae["value"].tolist() == [40.0, 10.0, 1.0]
+    assert (iwae["hi"] - iwae["lo"]).tolist() == pytest.approx([4.0, 2.0, 1.0])     # ±1 s.e.
+    assert df[df["series"].str.startswith("ELBO")]["value"].tolist() == [60.0, 14.0, 2.0]
+    assert df[df["kind"] == "ref"]["value"].tolist() == [0.0]                        # the zero line
+    assert df[df["kind"] == "sweet"]["beta"].tolist() == ["1"]
+    q = fb.measure_frame(ms, "quality")
+    assert q[q["series"].str.startswith("quality")]["value"].tolist() == pytest.approx(
+        [m["sample_quality"] for m in ms])
+    assert "sweet" not in set(q["kind"])
+    spec = fb.measure_chart(ms, "quality", sweet=1.0).to_dict()
+    rules = [l for l in spec["layer"] if l.get("mark", {}).get("color") == fb.SWEET_COLOR]
+    assert len(rules) == 1 and spec["height"] == fb.SMALL_H
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [r["beta"] for r in rows if r["kind"] == "sweet"] == ["1"]
+    assert list(fb.measure_frame(ms, "sharpness").query("kind == 'point'")["beta"].unique()) == ["0", "1", "8"]
+
+
+def test_curves_chart_marks_each_runs_best_epoch():
+    curves = {0.0: {"epoch": [1.0, 2.0, 3.0], "elbo": [-150.0, -140.0, -145.0]},
+              4.0: {"epoch": [1.0, 2.0], "elbo": [-160.0, -150.0]}}
+    df = fb.curves_frame(curves)
+    assert df[df["best"]][["beta", "epoch"]].values.tolist() == [["0", 2.0], ["4", 2.0]]
+    assert len(df) == 5
+    assert fb.curves_chart(curves).to_dict()["layer"][1]["mark"]["type"] == "point"
+
+
+def test_plotly_figures_and_the_table():
+    pts = _pts()
     for log in (False, True):
         fig = fb.rd_figure(pts, log_rate=log)
         vals = [t for t in fig.data if t.name and t.name.startswith("β=")]
         assert [float(t.x[0]) for t in vals] == [40.0, 10.0, 2.0]
         lines = [t for t in fig.data if t.legendgroup == "betaline"]
-        assert len(lines) == len(pts)
         for t, p in zip(lines, pts):     # each β-line: recon + β·KL of the run's training point
             want = S.beta_objective(p.train["kl"], p.train["recon"], p.beta)
-            got = [S.beta_objective(r, d, p.beta) for r, d in zip(t.x, t.y)]
-            assert np.allclose(got, want)
-    fig = fb.active_units_figure(pts, 4)
-    assert list(fig.data[0].y) == [4, 4, 2]
-    x, y = _digits(16)
-    fig = fb.image_columns([("data", x[:4]), ("β=1", x[4:8])])
-    assert len(fig.data) == 2 and fig.data[0].z.shape[2] == 3
-    fig = fb.latent_grid([("β=0", np.zeros((16, 2))), ("β=1", np.ones((16, 2)))], y, ["0"] * 10)
-    assert sum(t.type == "scattergl" for t in fig.data) == 2
-    fig = fb.blur_figure([0, 1], [0.38, 0.3], [0.2, 0.29], 0.4)
-    assert list(fig.data[0].y) == [0.4, 0.4]
-    df = fb.numbers_table(pts)
-    assert df["gap ELBO"].tolist() == pytest.approx([12.0, 6.0, 1.0])
-
-
-# ------------------------------------------------------------------ the shipped digits sweep
-
-@pytest.fixture(scope="module")
-def digits_sweep():
-    ids = S.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json").get("digits")
-    assert ids, "the shipped digits sweep is missing from trained/manifest.json"
-    runs = [store.open_run(store.SHIPPED_ROOT / i) for i in ids]
-    pts = [S.point_from_summary(r.summary, beta=r.config.train.beta, run_id=r.run_id) for r in runs]
-    x, y, _ = store.load_probe(runs[0].path)
-    looks, au = {}, {}
-    for r, p in zip(runs, pts):
-        model = r.load_model("cpu")
-        looks[p.beta] = S.look_at_model(model, x, show=S.pick_examples(y.numpy(), 8))
-        au[p.beta] = active_units(model.encode_mean(x)[0])[0]
-    return runs, S.sort_points(pts), looks, au, x
-
-
-def test_shipped_digits_sweep_is_one_config_with_the_default_betas(digits_sweep):
-    runs, pts, *_ = digits_sweep
-    assert [p.beta for p in pts] == list(S.DEFAULT_BETAS)
-    assert all(p is not None for p in pts)
-
-    def without_beta(cfg):
-        d = cfg.to_dict()
-        d["train"].pop("beta")
-        d.pop("name")
-        return d
-    assert all(without_beta(r.config) == without_beta(runs[0].config) for r in runs)
-    assert runs[0].config.model.kind == "vae" and runs[0].config.data.subset == 400
-
-
-def test_shipped_digits_sweep_kl_falls_and_recon_rises_with_beta(digits_sweep):
-    _, pts, *_ = digits_sweep
-    for split in ("train", "val"):
-        assert np.all(np.diff(S.series(pts, split, "kl")) < 0), split
-    # the distortion that β trades against the rate is the training one (what the runs
-    # minimised); on validation images overfitting at small β muddles it
-    assert np.all(np.diff(S.series(pts, "train", "recon")) > 0)
-    assert S.series(pts, "val", "recon")[-1] > S.series(pts, "val", "recon")[0]
-
-
-def test_shipped_digits_sweep_reconstructions_blur_as_beta_grows(digits_sweep):
-    _, pts, looks, _, x = digits_sweep
-    blur = [looks[p.beta].blur_recon for p in pts]
-    assert np.all(np.diff(blur) > 0), blur
-    assert blur[0] > 0                     # even β = 0 loses a little of the data's edges
-
-
-def test_shipped_digits_sweep_active_units_fall_at_the_largest_beta(digits_sweep):
-    _, pts, _, au, _ = digits_sweep
-    recorded = [int(p.val["active_units"]) for p in pts]
-    measured = [au[p.beta] for p in pts]
-    assert measured == recorded
-    assert recorded[-1] < recorded[0] == pts[0].kl_per_dim.size
-    assert recorded[-1] == min(recorded)
-
-
-def test_shipped_digits_sweep_overfits_less_at_large_beta(digits_sweep):
-    _, pts, *_ = digits_sweep
-    gap = S.series(pts, "gap", "elbo")
-    assert np.all(gap > 0)                                # every run does better on its training images
-    assert gap[-1] < gap[0]
-
-
-def test_reading_of_the_shipped_digits_sweep_agrees_with_its_numbers(digits_sweep):
-    _, pts, looks, _, x = digits_sweep
-    lines = S.reading(pts, looks, data_edge=float(S.edge_strength(x).mean()), latent_dim=8)
-    kl = S.series(pts, "val", "kl")
-    assert f"falls steadily from {kl[0]:.1f} to {kl[-1]:.1f}" in lines[0]
-    assert "rises steadily" in lines[0]
-    assert f"{pts[-1].val['active_units']} at β = 8" in lines[-1]
+            assert np.allclose([S.beta_objective(r, d, p.beta) for r, d in zip(t.x, t.y)], want)
+    assert list(fb.active_units_figure(pts, 4).data[0].y) == [4, 4, 4]
+    df = fb.numbers_table(pts, _sweep())
+    assert df["gap IWAE"].tolist() == [40.0, 10.0, 1.0]
+    assert df["sample quality"].tolist() == pytest.approx([m["sample_quality"] for m in _sweep()])
+    assert df["val KL"].tolist() == [40.0, 10.0, 2.0]
+    imgs = np.random.default_rng(0).random((4, 1, 8, 8))
+    img = fb.strip(imgs, target_px=40)                       # 8×8 enlarged 5× (40 px), 5 px gaps
+    assert img.shape == (5 + 40 + 5, 5 + 4 * 45, 3)
+    assert np.allclose(img[5:45, 5:45, 0], np.repeat(np.repeat(imgs[0, 0], 5, 0), 5, 1))
+    assert np.allclose(img[0, 0], fb.PAD_RGB) and np.allclose(img[20, 47], fb.PAD_RGB)
+    row = fb.picture_row([imgs, imgs[:2]], target_px=40, gap_px=10)
+    assert row.shape == (50, img.shape[1] + 10 + (5 + 2 * 45), 3)

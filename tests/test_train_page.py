@@ -58,7 +58,10 @@ def test_loss_panels_have_curves_and_event_rules():
         chart = figs.loss_panel_chart(figs.panel_frame(df, term), term)
         d = chart.to_dict()
         marks = [layer["mark"]["type"] for layer in d["layer"]]
-        assert marks == ["line", "rule"] and d["title"] == figs.TERM_TITLES[term]
+        assert marks == ["line", "rule", "text"] and d["title"] == figs.TERM_TITLES[term]
+        tags = d["layer"][2]                                   # each change is labelled with its value
+        assert tags["encoding"]["text"]["field"] == "tag" and "format(datum.value" in \
+            tags["transform"][1]["calculate"]
 
 
 def test_live_spec_does_not_depend_on_the_data():
@@ -203,6 +206,9 @@ def chart_table(node):
 
 
 def small(at, epochs: int, hidden: str = "32") -> None:
+    """A short run with a constant β (the default warms β up over the first steps)."""
+    if not at.sidebar.selectbox(key="beta_schedule").disabled:       # (an autoencoder has no β)
+        at.sidebar.selectbox(key="beta_schedule").set_value("constant")
     at.sidebar.number_input(key="epochs").set_value(epochs)
     at.sidebar.text_input(key="hidden").set_value(hidden)
 
@@ -213,7 +219,7 @@ def test_page_renders_with_defaults(app):
     assert at.sidebar.number_input(key="latent_dim").value == 2
     assert at.sidebar.number_input(key="epochs").value == RunConfig().train.epochs
     assert at.sidebar.text_input(key="hidden").value == "256, 128"
-    assert at.number_input(key="beta").value == 1.0 and at.select_slider(key="lr").value == 3e-3
+    assert at.number_input(key="beta").value == 1.0 and at.select_slider(key="lr").value == RunConfig().train.lr
     assert not at.button(key="start").disabled and at.button(key="pause").disabled
     assert "press **Start**" in at.info[0].value
     assert not at.error
@@ -265,12 +271,11 @@ def test_bad_settings_give_messages(app, engine_):
     assert "conv body needs image data" in at.error[0].value
     at.sidebar.radio(key="body").set_value("mlp")
     at.sidebar.selectbox(key="dataset").set_value("digits").run()
-    at.sidebar.radio(key="kind").set_value("ae")
     at.sidebar.selectbox(key="beta_schedule").set_value("warmup")
-    at.button(key="start").click().run()
-    assert "no KL term" in at.error[0].value
-    at.sidebar.radio(key="kind").set_value("vae")
-    at.sidebar.selectbox(key="beta_schedule").set_value("constant")
+    at.sidebar.radio(key="kind").set_value("ae").run()          # an AE has no β: no schedule
+    assert at.sidebar.selectbox(key="beta_schedule").disabled
+    at.sidebar.radio(key="kind").set_value("vae").run()
+    assert not at.sidebar.selectbox(key="beta_schedule").disabled
     at.sidebar.selectbox(key="dataset").set_value("file").run()
     at.button(key="start").click().run()
     assert "upload a file" in at.error[0].value
@@ -453,3 +458,17 @@ def test_axes_of_a_chart_with_one_point_read_as_short_numbers():
     assert enc["y"]["axis"]["format"] == ",.4~g" and enc["x"]["axis"]["format"] == ",d"
     rd = figs.rd_chart(figs.rd_frame(rows_fixture(1), 1.0)).to_dict()
     assert all(layer["encoding"]["x"]["axis"]["format"] == ",.4~g" for layer in rd["layer"])
+
+
+def test_the_latent_chart_has_equal_scales():
+    """Both axes span the same length on a square plotting area: the prior's circles stay round."""
+    mu = np.column_stack([np.linspace(-1, 9, 50), np.linspace(-0.5, 0.5, 50)])   # wide, flat codes
+    df = figs.latent_frame(mu, np.arange(50) % 3, ["a", "b", "c"])
+    c = df[df["kind"] == "corner"]
+    assert np.ptp(c["x"]) == pytest.approx(np.ptp(c["y"]))
+    pts = df[df["kind"] != "corner"]
+    assert c["x"].min() <= pts["x"].min() and c["x"].max() >= pts["x"].max()
+    assert c["y"].min() <= pts["y"].min() and c["y"].max() >= pts["y"].max()
+    d = figs.latent_chart(mu, np.arange(50) % 3, ["a", "b", "c"]).to_dict()
+    assert d["width"] == d["height"]
+    assert all(layer["encoding"]["x"]["scale"] == {"nice": False, "zero": False} for layer in d["layer"])

@@ -18,7 +18,7 @@ def digits():
 
 
 def small_cfg(**train):
-    t = {"epochs": 2, "batch_size": 64, "lr": 1e-3, "seed": 3}
+    t = {"epochs": 2, "batch_size": 64, "lr": 1e-3, "seed": 3, "beta_schedule": "constant"}
     t.update(train)
     return RunConfig.from_dict({"model": {"hidden": [32], "latent_dim": 2}, "train": t})
 
@@ -79,8 +79,8 @@ def test_hot_beta_and_lr(digits):
 
 
 def test_beta_schedules():
-    t = TrainConfig(warmup_steps=100, cycle_steps=100, cycle_ratio=0.5, capacity_max=10,
-                    capacity_steps=50, free_bits=0.25)
+    t = TrainConfig(beta_schedule="constant", warmup_steps=100, cycle_steps=100, cycle_ratio=0.5,
+                    capacity_max=10, capacity_steps=50, free_bits=0.25)
     assert beta_at(t, 30, 2.0).beta == 2.0
     t.beta_schedule = "warmup"
     assert [beta_at(t, s, 2.0).beta for s in (0, 50, 100, 500)] == [0.0, 1.0, 2.0, 2.0]

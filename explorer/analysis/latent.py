@@ -245,6 +245,22 @@ def plane_extent(points, centre) -> tuple[tuple[float, float], tuple[float, floa
     return plane_ranges(np.vstack([p, ring]) if len(p) else ring, at_least=0.0)
 
 
+def knn_accuracy(z, labels, k: int = 5) -> float:
+    """How well the classes are separated in the latent space: the leave-one-out accuracy of
+    a k-nearest-neighbour vote (Euclidean) among the codes ``z`` themselves. Ties go to the
+    smallest label. 1.0: every code's neighbours share its class; 1/K: no structure."""
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64).ravel()
+    if len(z) != len(y) or len(z) <= k:
+        raise ValueError(f"knn_accuracy needs more than k = {k} labelled codes")
+    from sklearn.neighbors import NearestNeighbors
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
+    votes = y[idx[:, 1:]]                         # the first neighbour is the point itself
+    counts = np.zeros((len(y), int(y.max()) + 1), np.int64)
+    np.add.at(counts, (np.repeat(np.arange(len(y)), k), votes.ravel()), 1)
+    return float((counts.argmax(1) == y).mean())
+
+
 # --------------------------------------------------------- the sliders
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class Dataset:
     checksum whether MNIST came from an .npz or from IDX files.
     ``binarize == "dynamic"`` means the training images are still grey and the
     trainer draws binary images from them each batch; the validation split is
-    already binarised once.
+    already binarised once. ``x_val_grey`` keeps the grey originals of the validation
+    images (binarised data only), for pages to show what an image looked like.
     """
 
     name: str
@@ -86,6 +87,13 @@ class Dataset:
     image_shape: tuple[int, int, int] | None
     checksum: str
     binarize: str = "none"
+    x_val_grey: torch.Tensor | None = None
+
+    def val_display(self, n: int) -> torch.Tensor:
+        """The first ``n`` validation items as a person should see them: grey, not the
+        binary speckle a Bernoulli decoder is trained on."""
+        grey = self.x_val_grey
+        return grey[:n] if grey is not None and len(grey) >= min(n, len(self.x_val)) else self.x_val[:n]
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -268,6 +276,7 @@ def _assemble(cfg: DataConfig, src: _Source) -> Dataset:
         x, y = x[keep], _take(y, keep)
 
     x_train_t, x_val_t = torch.from_numpy(_as_float32(x)), torch.from_numpy(_as_float32(x_val))
+    grey = x_val_t.clone() if cfg.binarize != "none" else None      # to show, not to train on
     if cfg.binarize == "threshold":
         x_train_t = binarize(x_train_t, "threshold", threshold=cfg.threshold)
         x_val_t = binarize(x_val_t, "threshold", threshold=cfg.threshold)
@@ -285,6 +294,7 @@ def _assemble(cfg: DataConfig, src: _Source) -> Dataset:
         image_shape=image_shape,
         checksum=src.checksum,
         binarize=cfg.binarize,
+        x_val_grey=grey,
     )
 
 

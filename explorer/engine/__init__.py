@@ -9,6 +9,8 @@ Streamlit. The pieces, one module each::
     record.py     Job: the server's record of one run (rows, snapshots, replay frames)
     local.py      the local backend's worker processes and their pipes
     worker.py     a worker process: one job at a time, run by training.run_loop
+    backend_ray.py   the Ray backend's app-server side: RayEngine (LATENT_EXPLORER_ENGINE=ray)
+    ray_actors.py    the Ray backend's cluster side: a scheduler actor and one actor per run
     rowlog.py     metrics rows, thinned evenly
 
 One run's path: a page calls ``Engine.submit`` → the run waits in the FIFO queue →
@@ -45,11 +47,16 @@ def get_engine(prestart_delay: float = 5.0) -> "Engine":
     """The process-wide engine, created on first use with one worker pre-started
     ``prestart_delay`` seconds later (the server's start-up creates it with no delay and
     waits for the worker: see ``explorer.ui.warmup``)."""
+    from .. import settings
     from .server import Engine
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None or _ENGINE._closed:
-            _ENGINE = Engine(prestart=1, prestart_delay=prestart_delay)
+            if settings.get().engine == "ray":      # LATENT_EXPLORER_ENGINE=ray: runs on a Ray cluster
+                from .backend_ray import RayEngine
+                _ENGINE = RayEngine()
+            else:
+                _ENGINE = Engine(prestart=1, prestart_delay=prestart_delay)
         return _ENGINE
 
 

@@ -98,6 +98,7 @@ class JobOptions:
     snapshot_seconds: float = 1.0
     max_seconds: float = math.inf
     max_bytes: int | None = None         # largest dataset to read (None: data.DEFAULT_MAX_BYTES)
+    data_dir: str | None = None          # the server's data folder (MNIST cache; None: the worker's)
     device: str = "cpu"                  # "auto", "cpu", "cuda", "cuda:1", ...
     created: float = 0.0                 # when the run was submitted (recorded in its summary)
 
@@ -152,6 +153,8 @@ class Snapshot:
     mu_var: np.ndarray                    # [D] variance of the means (Burda's criterion)
     beta: float = 1.0
     lr: float = 0.0
+    decoder: dict | None = None           # the decoder's tensors at this step (numpy), when small
+                                          # enough to send (the Train page decodes with them)
 
 
 # ------------------------------------------------------------------ messages

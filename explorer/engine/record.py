@@ -97,3 +97,15 @@ def from_entry(e: RunEntry) -> Job:
                progress=P.Progress(**vars(e.progress)))
 
 
+def apply_to_options(o: P.JobOptions, kind: P.ControlKind, value=None) -> None:
+    """A control that arrives while its run is queued: kept in the options the run starts
+    with (the local engine's queue and the Ray scheduler's both use this)."""
+    if kind in (P.ControlKind.PAUSE, P.ControlKind.STEP):
+        o.start_paused = True
+        o.initial_steps += int(value or 0)
+    elif kind == P.ControlKind.RESUME:
+        o.start_paused, o.initial_steps = False, 0
+    elif kind == P.ControlKind.BETA:
+        o.beta = value
+    elif kind == P.ControlKind.LR:
+        o.lr = value

@@ -36,7 +36,7 @@ from ..runs import Action, Actor, RunEntry, RunView, refusal
 from . import protocol as P
 from .local import LocalWorker
 from .protocol import Status
-from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, from_entry  # noqa: F401 (re-exported)
+from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, apply_to_options, from_entry  # noqa: F401
 KEEP_ENDED = 8                   # ended runs whose records stay in memory
 MAX_STEPS_PER_CALL = 100_000
 
@@ -53,6 +53,8 @@ class NotAllowed(EngineError):
 
 class Engine:
     """Runs training jobs in worker processes, at most ``max_jobs`` at once, FIFO beyond."""
+
+    backend = "local"            # LATENT_EXPLORER_ENGINE (the Ray backend: backend_ray.RayEngine)
 
     def __init__(self, runs_dir: Path | None = None, *, max_jobs: int | None = None,
                  torch_threads: int | None = None, snapshot_seconds: float | None = None,
@@ -118,18 +120,24 @@ class Engine:
         run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
         options = P.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused, iwae_k=iwae_k,
                                snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
-                               max_bytes=max_bytes or self.dataset_bytes, device=self.device)
+                               max_bytes=max_bytes or self.dataset_bytes, device=self.device,
+                               data_dir=str(settings_mod.get().data_dir))
         job = Job(run_id=run_id, owner=actor.id, owner_name=actor.name, config=config,
                   run_dir=self.runs_dir / run_id, options=options)
+        job.options.created = job.created
         with self._lock:
             if self._closed:
                 raise EngineError("the engine is shut down")
             if actor.id:
                 self._check_caps(actor.id)
-            self._jobs[run_id] = job
-            self._queue.append(run_id)
+            self._enqueue(job)
         self._wake()
         return run_id
+
+    def _enqueue(self, job: Job) -> None:
+        """Put a new run in the queue (under the lock, its owner's caps checked)."""
+        self._jobs[job.run_id] = job
+        self._queue.append(job.run_id)
 
     def _check_caps(self, owner: str) -> None:
         queued = sum(1 for r in self._queue if self._jobs[r].owner == owner)
@@ -173,18 +181,8 @@ class Engine:
                 job.beta = value
             elif kind == P.ControlKind.LR:
                 job.lr = value
-            if job.status == Status.QUEUED:          # delivered in the options when it starts
-                o = job.options
-                if kind in (P.ControlKind.PAUSE, P.ControlKind.STEP):
-                    o.start_paused = True
-                    o.initial_steps += int(value or 0)
-                elif kind == P.ControlKind.RESUME:
-                    o.start_paused, o.initial_steps = False, 0
-                elif kind == P.ControlKind.BETA:
-                    o.beta = value
-                elif kind == P.ControlKind.LR:
-                    o.lr = value
-                return
+            if job.status == Status.QUEUED and self._control_queued(job, kind, value):
+                return                               # delivered in the options when it starts
             if job.worker is None or not job.worker.send(P.Control(run_id, kind, value)):
                 raise EngineError(f"the worker of run {run_id} is gone")
             job.ctl_sent += 1
@@ -192,6 +190,11 @@ class Engine:
                 job.status = Status.PAUSED
             elif kind == P.ControlKind.RESUME:
                 job.status = Status.RUNNING
+
+    def _control_queued(self, job: Job, kind: P.ControlKind, value) -> bool:
+        """Keep a control of a queued run for its start; False if it started meanwhile."""
+        apply_to_options(job.options, kind, value)
+        return True
 
     def _job(self, run_id: str) -> Job:
         job = self._jobs.get(run_id) or self._load(run_id)
@@ -220,8 +223,8 @@ class Engine:
                               actor=by, owner_name=job.owner_name)
                 if why:
                     raise NotAllowed(f"run {run_id}: {why}")
-                self._drop_queued(run_id)
-                return
+                if self._drop_queued(run_id):
+                    return
         self._control(run_id, by, P.ControlKind.STOP)
 
     def set_beta(self, run_id: str, by: "Actor | str", beta: float) -> None:
@@ -236,11 +239,13 @@ class Engine:
             raise EngineError(f"learning rate must be in {LR}, got {lr!r}")
         self._control(run_id, by, P.ControlKind.LR, float(lr))
 
-    def _drop_queued(self, run_id: str) -> None:
+    def _drop_queued(self, run_id: str) -> bool:
+        """Forget a queued run; False if it has started meanwhile (then stop it instead)."""
         with self._lock:
             if run_id in self._queue:
                 self._queue.remove(run_id)
             self._jobs.pop(run_id, None)
+        return True
 
     def drop_owner(self, owner: str) -> int:
         """An owner left (their last browser session ended): drop their queued runs (running
@@ -449,7 +454,6 @@ class Engine:
                 job = self._jobs[run_id]
                 job.worker, free.job = free, job
                 job.status, job.started = Status.STARTING, time.time()
-                job.options.created = job.created
                 msg = P.StartJob(run_id, job.config.to_dict(), str(job.run_dir), job.options)
                 if not free.send(msg):
                     self._worker_died(free)

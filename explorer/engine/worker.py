@@ -149,7 +149,8 @@ class JobRunner(LoopHooks):
         self.run_id, self.run_dir, self.opts = job.run_id, Path(job.run_dir), job.options
         self.channel = channel
         self.cfg = RunConfig.from_dict(job.config)
-        ds = data.load(self.cfg.data, max_bytes=self.opts.max_bytes or data.DEFAULT_MAX_BYTES)
+        ds = data.load(self.cfg.data, max_bytes=self.opts.max_bytes or data.DEFAULT_MAX_BYTES,
+                       cache_dir=self.opts.data_dir)
         self.device = resolve_device(self.opts.device)
         self.trainer = Trainer(self.cfg, ds, device=self.device)
         if self.opts.beta is not None:
@@ -178,7 +179,7 @@ class JobRunner(LoopHooks):
             data_shape=list(ds.data_shape), is_image=ds.is_image, class_names=ds.class_names,
             probe_labels=None if ds.y_val is None else ds.y_val[:n].numpy(),
             probe_x=None if ds.is_image else self.probe_x.numpy(),
-            originals=self.recon_x.numpy() if ds.is_image else None,
+            originals=ds.val_display(len(self.recon_x)).numpy() if ds.is_image else None,
             checksum=ds.checksum, device=str(self.device))))
         self.t0 = time.time()                # training time starts here, as in training.fit
 
@@ -198,6 +199,7 @@ class JobRunner(LoopHooks):
     def apply(self, c: P.Control) -> None:
         """One control message, applied between two steps."""
         self.seq += 1
+        self.last_flush = 0.0               # publish the control's effect at once (a pause, too)
         if c.kind == P.ControlKind.PAUSE:
             self.paused = True
         elif c.kind == P.ControlKind.RESUME:
@@ -233,7 +235,7 @@ class JobRunner(LoopHooks):
         a = time.perf_counter()
         tr = self.trainer
         snap = snapshot(tr.model, self.probe_x, self.recon_x, step=tr.step_count,
-                        epoch=tr.epoch_float, beta=tr.beta, lr=tr.lr)
+                        epoch=tr.epoch_float, beta=tr.beta, lr=tr.lr, with_decoder=True)
         self.send(P.SnapshotMsg(self.run_id, snap))
         cost = time.perf_counter() - a
         self.next_snap = time.time() + max(self.opts.snapshot_seconds, cost / SNAPSHOT_BUDGET)

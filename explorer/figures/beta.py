@@ -1,24 +1,25 @@
-"""Figures of the β lab: one run per β, side by side (plotly; static per rerun).
+"""Figures of the β lab: one run per β, side by side.
 
-- :func:`image_columns`: the same validation images and their reconstructions, or
-  prior samples, one column per β.
-- :func:`blur_figure`: edge strength of reconstructions and samples against β, beside
-  the data's own.
-- :func:`train_val_figure`: training vs validation ELBO, reconstruction and KL against
-  β, and the generalisation gap (overfitting).
+- :func:`strip`: a few images side by side, enlarged (for ``st.image``): the picture rows
+  (input, reconstruction, prior samples, the nearest training image of each sample).
+- :func:`measure_frame` / :func:`measure_chart`: the three small charts against β
+  (sharpness, the overfitting gap, sample quality), the sweet spot marked (Altair).
+- :func:`curves_frame` / :func:`curves_chart`: the validation ELBO at every epoch, one
+  line per β, each line's best epoch marked (Altair).
 - :func:`rd_figure`: the rate–distortion plane (KL = rate, recon = distortion) with
   iso-ELBO lines and each run's β-slope line; training and validation points joined.
 - :func:`active_units_figure`: active units and the per-dimension KL against β.
-- :func:`latent_grid`: small multiples of the posterior means with the prior's circles.
-- :func:`numbers_table`: every number above in one table.
+- :func:`numbers_table`: every number in one table.
 
-β values are placed evenly along the x-axes (0, 0.1, 0.5, 1, … are categories, not to
-scale). Every number is per image, in nats, as in ``summary.json``.
+β values are placed evenly along the x-axes (0, 0.25, 0.5, 1, … are categories, not to
+scale). Numbers are per image, in nats, as in ``summary.json``; the measures are defined
+in :mod:`explorer.analysis.beta_measures`.
 """
 from __future__ import annotations
 
 import math
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -27,11 +28,12 @@ from plotly.subplots import make_subplots
 
 from ..analysis import rd
 from ..analysis import sweep as S
-from .common import class_color, image_grid, to_hw, upscale
-from .latent import prior_circles
+from ..analysis.beta_reading import pointlike
+from .common import image_grid, to_hw, upscale
 
-TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
-RECON_COLOR, SAMPLE_COLOR, DATA_COLOR = "#2ca02c", "#9467bd", "#555555"
+SWEET_COLOR = "#e8590c"
+SMALL_H = 360                      # the three small charts (legend included)
+SVG = {"embedOptions": {"renderer": "svg"}}   # SVG marks: a browser test can read them
 
 
 def beta_label(beta: float) -> str:
@@ -49,100 +51,158 @@ def _cats(points) -> list[str]:
     return [f"{p.beta:g}" for p in points]
 
 
-# ----------------------------------------------------------- image columns
+# ----------------------------------------------------------- pictures
 
-def _column_image(images, target_px: int = 56) -> np.ndarray:
-    """Images stacked in one column, enlarged (nearest neighbour) to about ``target_px``
-    pixels tall each, as an RGB uint8 array for ``go.Image``."""
+PAD_RGB = (0.86, 0.89, 0.94)       # the gaps between pictures: not black, not white, like no image
+
+
+def strip(images, target_px: int = 44) -> np.ndarray:
+    """Images side by side in one row, enlarged (nearest neighbour) to about ``target_px``
+    pixels tall, on light blue-grey gaps (so that neither a black background nor a white
+    stroke runs into the next image): an RGB float array in [0, 1] for ``st.image``."""
     imgs = np.asarray(images)
+    if len(imgs) == 0:
+        return np.ones((target_px, target_px, 3), np.float32) * np.array(PAD_RGB, np.float32)
     h = to_hw(imgs[0]).shape[0]
     factor = max(1, int(round(target_px / h)))
-    grid = image_grid(np.stack([upscale(to_hw(im), factor) for im in imgs]), ncol=1, pad=2)
-    if grid.ndim == 2:
-        grid = np.repeat(grid[:, :, None], 3, axis=2)
-    return (np.clip(grid, 0, 1) * 255).astype(np.uint8)
+    big = np.stack([upscale(to_hw(im), factor) for im in imgs])
+    grid = image_grid(big, ncol=len(big), pad=max(3, factor), pad_value=-1.0)
+    gap = grid < 0
+    rgb = np.repeat(grid[:, :, None], 3, 2) if grid.ndim == 2 else grid
+    gap = gap if gap.ndim == 2 else gap.all(2)
+    rgb[gap] = PAD_RGB
+    return rgb
 
 
-def image_columns(columns: list[tuple[str, np.ndarray]], *, title: str = "",
-                  target_px: int = 56) -> go.Figure:
-    """One column of images per entry of ``columns`` (``(heading, images [n, ...])``),
-    e.g. the validation images, then their reconstructions at each β."""
-    if not columns:
-        raise ValueError("image_columns needs at least one column")
-    n = len(columns)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[c[0] for c in columns],
-                        horizontal_spacing=0.01)
-    height = 0
-    for i, (_, images) in enumerate(columns, start=1):
-        arr = _column_image(images, target_px)
-        height = max(height, arr.shape[0])
-        fig.add_trace(go.Image(z=arr, hoverinfo="skip"), row=1, col=i)
-        fig.update_xaxes(visible=False, row=1, col=i)
-        fig.update_yaxes(visible=False, row=1, col=i)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(title=title or None, height=min(1100, height + (90 if title else 60)),
-                      margin=dict(l=5, r=5, t=70 if title else 40, b=5), plot_bgcolor="white")
-    return fig
+def picture_row(groups, target_px: int = 44, gap_px: int = 18) -> np.ndarray:
+    """Several :func:`strip` s side by side, ``gap_px`` apart (one β's row of inputs,
+    reconstructions, samples and nearest training images: one image to send)."""
+    strips = [strip(g, target_px) for g in groups]
+    h = max(a.shape[0] for a in strips)
+    white = np.ones((h, gap_px, 3), np.float32)
+    parts = []
+    for i, a in enumerate(strips):
+        parts.append(np.concatenate([a, np.ones((h - a.shape[0],) + a.shape[1:], np.float32)]))
+        if i < len(strips) - 1:
+            parts.append(white)
+    return np.concatenate(parts, axis=1)
 
 
-# ----------------------------------------------------------- blur
+# ----------------------------------------------------------- the three measures
 
-def blur_figure(betas, edge_recon, edge_samples, data_edge: float) -> go.Figure:
-    """Mean edge strength (gradient magnitude) of reconstructions and prior samples at each
-    β, with the data's own as a dashed line: the further below it, the blurrier."""
-    cats = [f"{b:g}" for b in betas]
-    er, es = np.asarray(edge_recon, float), np.asarray(edge_samples, float)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=cats, y=np.full(len(cats), data_edge), mode="lines", name="data",
-                             line=dict(color=DATA_COLOR, dash="dash")))
-    for y, name, color in ((er, "reconstructions", RECON_COLOR), (es, "prior samples", SAMPLE_COLOR)):
-        blur = 1 - y / data_edge
-        fig.add_trace(go.Scatter(
-            x=cats, y=y, mode="lines+markers", name=name, line=dict(color=color),
-            customdata=np.stack([blur * 100], 1),
-            hovertemplate="β=%{x}<br>edge strength %{y:.3f}<br>blur score %{customdata[0]:.0f}%"
-                          f"<extra>{name}</extra>"))
-    lo = float(min(er.min(), es.min(), data_edge))
-    hi = float(max(er.max(), es.max(), data_edge))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
-                      title="Edge strength (mean gradient magnitude): lower = blurrier",
-                      xaxis=dict(title="β", type="category", gridcolor="#eee"),
-                      yaxis=dict(title="mean |∇x| per pixel", gridcolor="#eee",
-                                 range=[max(0.0, lo * 0.85), hi * 1.08]),
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+#: chart kind -> (title, y title, [(measure key, series label, its standard error key)])
+MEASURE_CHARTS = {
+    "sharpness": ("Sharpness (fine detail kept)", "share of the data's fine detail", [
+        ("recon_sharpness", "reconstructions ÷ their inputs", None),
+        ("sample_sharpness", "prior samples ÷ the data", None)]),
+    "gap": ("Overfitting: train − validation", "nats per image", [
+        ("gap_iwae", "IWAE gap (±1 s.e.)", "gap_iwae_se"),
+        ("gap_elbo", "ELBO gap (+ the amortisation gap)", None)]),
+    "quality": ("Sample quality (a classifier's view)", "0 to 1, higher is better", [
+        ("sample_quality", "quality: harmonic mean", None),
+        ("precision", "precision: on the data", None),
+        ("recall", "recall: covers the data", None)]),
+}
+MEASURE_COLUMNS = ["kind", "beta", "order", "series", "value", "lo", "hi"]
+PALETTE = ["#1f77b4", "#9467bd", "#2ca02c"]
 
 
-# ----------------------------------------------------------- train vs validation
+def measure_frame(measures: list[dict], kind: str, sweet: float | None = None) -> pd.DataFrame:
+    """The table behind one small chart: one row per (β, series) with a value (``kind ==
+    "point"``; for the IWAE gap ±1 standard error as ``lo``/``hi``), a reference level
+    (``"ref"``: 1 for sharpness, 0 for the gap) and the sweet spot (``"sweet"``)."""
+    _, _, series = MEASURE_CHARTS[kind]
+    recs = []
+    for i, m in enumerate(sorted(measures, key=lambda m: m["beta"])):
+        if kind == "gap" and pointlike(m):          # its log p(x) reads the prior, not the fit
+            recs.append({"kind": "note", "beta": f"{m['beta']:g}", "order": i, "series": "left out: "
+                         "q(z|x) is a point", "value": 0.0, "lo": 0.0, "hi": 0.0})
+            continue
+        for key, label, se_key in series:
+            v = m.get(key)
+            if v is None or not math.isfinite(float(v)):
+                continue
+            se = float(m.get(se_key) or 0.0) if se_key else 0.0
+            recs.append({"kind": "point", "beta": f"{m['beta']:g}", "order": i, "series": label,
+                         "value": float(v), "lo": float(v) - se, "hi": float(v) + se})
+    ref = {"sharpness": 1.0, "gap": 0.0}.get(kind)
+    if ref is not None:
+        recs.append({"kind": "ref", "beta": "", "order": -1, "series": "", "value": ref, "lo": ref, "hi": ref})
+    if sweet is not None:
+        recs.append({"kind": "sweet", "beta": f"{sweet:g}", "order": -1, "series": f"sweet spot β = {sweet:g}",
+                     "value": math.nan, "lo": math.nan, "hi": math.nan})
+    return pd.DataFrame(recs, columns=MEASURE_COLUMNS)
 
-def train_val_figure(points) -> go.Figure:
-    """Training and validation ELBO, reconstruction and KL against β, and the gap:
-    train ELBO − validation ELBO (overfitting: the model does better on the images it
-    was trained on)."""
-    pts = S.sort_points(points)
-    cats = _cats(pts)
-    fig = make_subplots(rows=1, cols=4, horizontal_spacing=0.06, subplot_titles=(
-        "ELBO (higher is better)", "reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))",
-        "gap: train − validation ELBO"))
-    for col, key in enumerate(("elbo", "recon", "kl"), start=1):
-        for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
-            name = "training" if split == "train" else "validation"
-            fig.add_trace(go.Scatter(x=cats, y=S.series(pts, split, key), mode="lines+markers",
-                                     name=name, legendgroup=split, showlegend=(col == 1),
-                                     line=dict(color=color),
-                                     hovertemplate=f"β=%{{x}}<br>{name} {key} %{{y:.2f}} nats"
-                                                   "<extra></extra>"),
-                          row=1, col=col)
-    gap = S.series(pts, "gap", "elbo")
-    fig.add_trace(go.Bar(x=cats, y=gap, name="gap (ELBO)", marker_color="#ff7f0e",
-                         hovertemplate="β=%{x}<br>gap %{y:.2f} nats<extra></extra>"), row=1, col=4)
-    fig.update_xaxes(title_text="β", type="category", gridcolor="#eee")
-    fig.update_yaxes(gridcolor="#eee")
-    fig.update_yaxes(title_text="nats per image", row=1, col=1)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+
+def measure_chart(measures: list[dict], kind: str, sweet: float | None = None,
+                  height: int = SMALL_H) -> alt.LayerChart:
+    """One small chart against β: a line per series, error bars where there are standard
+    errors, a dotted reference level, and the sweet spot (the β with the best samples) as
+    an orange rule. ``height`` is the whole chart's, legend included."""
+    title, y_title, series = MEASURE_CHARTS[kind]
+    df = measure_frame(measures, kind, sweet)
+    cats = [f"{m['beta']:g}" for m in sorted(measures, key=lambda m: m["beta"])]
+    labels = [s[1] for s in series]
+    x = alt.X("beta:O", sort=cats, title="β", scale=alt.Scale(domain=cats), axis=alt.Axis(labelAngle=0))
+    color = alt.Color("series:N", scale=alt.Scale(domain=labels, range=PALETTE[:len(labels)]), title=None,
+                      legend=alt.Legend(orient="top", direction="vertical", labelLimit=300))
+    pts = alt.datum.kind == "point"
+    layers = [alt.Chart().transform_filter(pts).mark_line(point=True).encode(
+        x=x, y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=kind != "gap")), color=color,
+        tooltip=[alt.Tooltip("beta:O", title="β"), "series:N", alt.Tooltip("value:Q", format=".3~g")])]
+    if kind == "gap":
+        layers.append(alt.Chart().transform_filter(pts & (alt.datum.hi > alt.datum.lo)).mark_rule()
+                      .encode(x=x, y="lo:Q", y2="hi:Q", color=color))
+    layers.append(alt.Chart().transform_filter(alt.datum.kind == "ref")
+                  .mark_rule(color="#999", strokeDash=[2, 2]).encode(y="value:Q"))
+    layers.append(alt.Chart().transform_filter(alt.datum.kind == "note")
+                  .mark_text(angle=270, align="left", dx=4, fontSize=10, color="#888")
+                  .encode(x=x, y="value:Q", text="series:N"))
+    layers.append(alt.Chart().transform_filter(alt.datum.kind == "sweet")
+                  .mark_rule(color=SWEET_COLOR, strokeWidth=2, opacity=0.6)
+                  .encode(x=x, tooltip=[alt.Tooltip("series:N", title="sweet spot")]))
+    return alt.layer(*layers, data=df).properties(title=title, height=height, usermeta=SVG)
+
+
+# ----------------------------------------------------------- validation curves
+
+def curves_frame(curves: dict[float, dict], key: str = "elbo") -> pd.DataFrame:
+    """Validation ``key`` (default the ELBO) at each epoch end, one row per (β, epoch),
+    with ``best`` marking each β's best epoch (highest ELBO, lowest recon)."""
+    recs = []
+    for b in sorted(curves):
+        c = curves[b]
+        ep, val = np.asarray(c.get("epoch", []), float), np.asarray(c.get(key, []), float)
+        if not len(val):
+            continue
+        best = int(np.nanargmax(val) if key == "elbo" else np.nanargmin(val))
+        for i, (e, v) in enumerate(zip(ep, val)):
+            recs.append({"beta": f"{b:g}", "epoch": e, "value": v, "best": i == best})
+    return pd.DataFrame(recs, columns=["beta", "epoch", "value", "best"])
+
+
+def curves_chart(curves: dict[float, dict], key: str = "elbo", height: int = 340) -> alt.LayerChart:
+    """Validation curves, one line per β (Viridis: dark = small β), each line's best
+    epoch a dot: where a line turns down after its dot, the run began to overfit. The
+    vertical range follows the runs after their first few epochs (lines are clipped)."""
+    df = curves_frame(curves, key)
+    cats = [f"{b:g}" for b in sorted(curves)]
+    lo = float(df.groupby("beta")["value"].quantile(0.05).min()) if len(df) else 0.0
+    hi = float(df["value"].max()) if len(df) else 1.0
+    pad = 0.05 * (hi - lo if hi > lo else 1.0)
+    color = alt.Color("beta:O", sort=cats, title="β", scale=alt.Scale(domain=cats, scheme="viridis"))
+    y = alt.Y("value:Q", title="validation ELBO (nats per image)" if key == "elbo" else key,
+              scale=alt.Scale(domain=[lo - pad, hi + pad], zero=False))
+    lines = alt.Chart(df).mark_line(strokeWidth=1.5, clip=True).encode(
+        x=alt.X("epoch:Q", title="epoch"), y=y,
+        color=color, tooltip=[alt.Tooltip("beta:O", title="β"), alt.Tooltip("epoch:Q", format=".0f"),
+                              alt.Tooltip("value:Q", format=".2f")])
+    dots = alt.Chart(df).transform_filter(alt.datum.best).mark_point(filled=True, size=70, clip=True).encode(
+        x="epoch:Q", y=y, color=color,
+        tooltip=[alt.Tooltip("beta:O", title="β"), alt.Tooltip("epoch:Q", format=".0f", title="best epoch"),
+                 alt.Tooltip("value:Q", format=".2f", title="best")])
+    return alt.layer(lines, dots).properties(title="Validation ELBO at every epoch, one line per β",
+                                             height=height, usermeta=SVG)
 
 
 # ----------------------------------------------------------- rate–distortion
@@ -255,79 +315,29 @@ def active_units_figure(points, latent_dim: int | None = None) -> go.Figure:
     return fig
 
 
-# ----------------------------------------------------------- latent small multiples
-
-def latent_grid(panels: list[tuple[str, np.ndarray]], labels=None, class_names=None, *,
-                axis_titles: tuple[str, str] = ("z₁", "z₂"), max_cols: int = 4,
-                max_points: int = 600) -> go.Figure:
-    """Small multiples of posterior means on a plane, one panel per β (``(title, [N, 2])``),
-    coloured by class, each with the prior's 1σ and 2σ circles as the yardstick. Each panel
-    has its own (square) range, always showing the 2σ circle."""
-    if not panels:
-        raise ValueError("latent_grid needs at least one panel")
-    n = len(panels)
-    cols = min(n, max_cols)
-    rows = math.ceil(n / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p[0] for p in panels],
-                        horizontal_spacing=0.02, vertical_spacing=0.08)
-    labels = None if labels is None else np.asarray(labels)
-    for i, (_, plane) in enumerate(panels):
-        r, c = divmod(i, cols)
-        r, c = r + 1, c + 1
-        plane = np.asarray(plane, dtype=np.float32)[:max_points]
-        for circ in prior_circles(radii=(1, 2)):
-            circ.showlegend = bool(i == 0 and circ.showlegend)
-            circ.name = "prior N(0, I): 1σ and 2σ circles"
-            circ.line.color, circ.line.width = "rgba(0,0,0,0.65)", 1.3
-            fig.add_trace(circ, row=r, col=c)
-        colors = ("#4C6EF5" if labels is None
-                  else np.array([class_color(int(k)) for k in labels[:len(plane)]]))
-        text = (None if labels is None or not class_names
-                else np.array([class_names[int(k)] if int(k) < len(class_names) else str(k)
-                               for k in labels[:len(plane)]]))
-        fig.add_trace(go.Scattergl(x=plane[:, 0], y=plane[:, 1], mode="markers", showlegend=False,
-                                   marker=dict(size=3.5, color=colors, opacity=0.7), text=text,
-                                   hovertemplate="%{text}<extra></extra>" if text is not None else None),
-                      row=r, col=c)
-        (x0, x1), (y0, y1) = _square_range(plane)
-        k = i + 1
-        fig.update_xaxes(range=[x0, x1], gridcolor="#eee", zeroline=False, constrain="domain",
-                         row=r, col=c, tickfont_size=9)
-        fig.update_yaxes(range=[y0, y1], gridcolor="#eee", zeroline=False, constrain="domain",
-                         scaleanchor=f"x{k if k > 1 else ''}", scaleratio=1, row=r, col=c,
-                         tickfont_size=9)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(height=280 * rows + 80, margin=dict(l=10, r=10, t=40, b=10),
-                      plot_bgcolor="white", legend=dict(orientation="h", y=-0.12),
-                      title=f"Posterior means on the plane {axis_titles[0]} × {axis_titles[1]}")
-    return fig
-
-
-def _square_range(plane: np.ndarray, at_least: float = 2.4, pad: float = 0.06):
-    """A square range around the origin that shows the points (1st–99th percentile) and
-    at least the prior's 2σ circle."""
-    if len(plane):
-        m = float(np.percentile(np.abs(plane), 99))
-        half = max(at_least, m) * (1 + pad)
-    else:
-        half = at_least
-    return (-half, half), (-half, half)
-
-
 # ----------------------------------------------------------- table
 
-def numbers_table(points, looks: dict | None = None) -> pd.DataFrame:
-    """One row per β: training and validation numbers, the gap, active units and blur."""
+TABLE_COLUMNS = {"recon_sharpness": "recon sharpness", "sample_sharpness": "sample sharpness",
+                 "sample_quality": "sample quality", "precision": "precision", "recall": "recall",
+                 "confidence": "classifier confidence", "frechet": "Fréchet distance",
+                 "train_iwae": "train IWAE", "val_iwae": "val IWAE", "gap_iwae": "gap IWAE",
+                 "gap_iwae_se": "gap IWAE s.e.", "gap_elbo": "gap ELBO",
+                 "memorised_recon": "recon: val ÷ train distance", "memorised_samples": "samples: val ÷ train distance",
+                 "nearer_train_recon": "recon nearer a training image", "nearer_train_samples": "samples nearer a training image",
+                 "code_radius": "code RMS radius",
+                 "recon_mse": "recon MSE per pixel", "active_units": "active units"}
+
+
+def numbers_table(points, measures: list[dict] | None = None) -> pd.DataFrame:
+    """One row per β: training and validation numbers (nats per image) and every measure."""
+    by_beta = {m["beta"]: m for m in measures or []}
     rows = []
     for p in S.sort_points(points):
-        row = {"β": p.beta,
-               "train ELBO": p.train["elbo"], "val ELBO": p.val["elbo"], "gap ELBO": p.gap["elbo"],
+        row = {"β": p.beta, "train ELBO": p.train["elbo"], "val ELBO": p.val["elbo"],
                "train recon": p.train["recon"], "val recon": p.val["recon"],
-               "train KL": p.train["kl"], "val KL": p.val["kl"],
-               "active units": int(p.val.get("active_units", 0))}
-        lk = (looks or {}).get(p.beta)
-        if lk is not None:
-            row["blur recon"] = lk.blur_recon
-            row["blur samples"] = lk.blur_samples
+               "train KL": p.train["kl"], "val KL": p.val["kl"]}
+        m = by_beta.get(p.beta, {})
+        row.update({label: m[k] for k, label in TABLE_COLUMNS.items() if m.get(k) is not None})
+        row.setdefault("active units", int(p.val.get("active_units", 0)))
         rows.append(row)
     return pd.DataFrame(rows)

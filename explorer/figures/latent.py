@@ -54,8 +54,12 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
             fig.add_trace(trace(x=z[m, 0], y=z[m, 1], mode="markers", name=name,
                                 customdata=np.nonzero(m)[0],
                                 marker=dict(size=marker_size, color=class_color(int(c)), opacity=0.75)))
-    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      legend=dict(itemsizing="constant"), plot_bgcolor="white",
+    small = height < 450                 # a small multiple: the legend goes below, in rows, not clipped
+    legend = (dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=10))
+              if small else dict(itemsizing="constant"))
+    fig.update_layout(title=title or None, height=height + (70 if small else 0),
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      legend=legend, plot_bgcolor="white",
                       xaxis=dict(title=axis_titles[0], zeroline=True, gridcolor="#eee"),
                       yaxis=dict(title=axis_titles[1], zeroline=True, gridcolor="#eee",
                                  scaleanchor="x", scaleratio=1))
@@ -281,12 +285,23 @@ def image_rows_figure(images: np.ndarray, row_labels: list[str], col_labels: lis
     fig = go.Figure(go.Image(z=_rgb_uint8(tiled), hoverinfo="skip"))
     ys = [pad + i * (h + pad) + (h - 1) / 2 for i in range(r)]
     xs = [pad + j * (w + pad) + (w - 1) / 2 for j in range(k)]
-    fig.update_layout(title=title or None, height=max(160, row_height * r + (60 if title else 30)),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    top = (40 if title else 10) + (28 if col_labels else 0)   # the column labels sit under the title
+    fig.update_layout(title=dict(text=title, y=0.99, yanchor="top") if title else None,
+                      height=max(160, row_height * r + top + 20),
+                      margin=dict(l=10, r=10, t=top, b=10),
                       yaxis=dict(tickvals=ys, ticktext=list(row_labels), showgrid=False),
                       xaxis=dict(tickvals=xs if col_labels else [], ticktext=list(col_labels or []),
                                  showgrid=False, side="top"))
     return fig
+
+
+MANIFOLD_GAP = 0.5       # the grey of the 1-pixel gap between tiles (neither stroke nor background)
+
+
+def manifold_tiles(images: np.ndarray, n: int) -> np.ndarray:
+    """Decodes of an n×n grid (in :func:`explorer.analysis.latent.grid_points` order) tiled
+    into one image with a 1-pixel grey gap between tiles and around them."""
+    return image_grid(images, ncol=n, pad=1, pad_value=MANIFOLD_GAP)
 
 
 def manifold_figure(tiled: np.ndarray, ranges, *, axis_titles: tuple[str, str] = ("z₁", "z₂"),
@@ -302,9 +317,10 @@ def manifold_figure(tiled: np.ndarray, ranges, *, axis_titles: tuple[str, str] =
     (x0, x1), (y0, y1) = ranges
     fig.update_layout(title=title or None, height=height, plot_bgcolor="white",
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False,
-                      xaxis=dict(title=axis_titles[0], range=[x0, x1], constrain="domain", showgrid=False),
+                      xaxis=dict(title=axis_titles[0], range=[x0, x1], constrain="domain", showgrid=False,
+                                 zeroline=False),
                       yaxis=dict(title=axis_titles[1], range=[y0, y1], constrain="domain", showgrid=False,
-                                 scaleanchor="x", scaleratio=1))
+                                 zeroline=False, scaleanchor="x", scaleratio=1))
     return fig
 
 

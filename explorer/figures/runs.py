@@ -36,10 +36,14 @@ NUMBER_COLUMNS = ["Latent dim", "β", "Epochs", "Train ELBO", "Train recon", "Tr
                   "Val recon", "Val KL", "Active units", "IWAE"]
 TABLE_HELP = {
     "Source": "shipped (read-only), yours (made or imported in this browser), or another visitor's",
-    "Train ELBO": "evidence lower bound on the training set, nats per image (higher is better)",
+    "Train ELBO": "evidence lower bound on the training set, nats per image (higher is better); "
+                  "blank for an autoencoder, which has none; not a bound on log p(x) for grey "
+                  "pixels with a Bernoulli likelihood",
     "Train recon": "-log p(x|z) on the training set, summed over pixels, nats per image",
     "Train KL": "KL(q(z|x) ‖ p(z)) on the training set, summed over latent dimensions (seed eq. 14)",
-    "Val ELBO": "evidence lower bound on validation images, nats per image (higher is better)",
+    "Val ELBO": "evidence lower bound on validation images, nats per image (higher is better); "
+                "blank for an autoencoder, which has none; not a bound on log p(x) for grey "
+                "pixels with a Bernoulli likelihood",
     "Val recon": "-log p(x|z) on validation images, nats per image (lower is better)",
     "Val KL": "KL(q(z|x) ‖ p(z)) on validation images, nats per image",
     "Active units": "latent dimensions whose posterior mean varies across validation images (Cov > 0.01)",
@@ -58,6 +62,7 @@ def table_row(entry, me: str = "") -> dict:
     for the Source column)."""
     cfg, s = entry.config, entry.summary or {}
     train, val = s.get("train") or {}, s.get("val") or {}
+    elbo = cfg.model.kind != "ae"          # an autoencoder has a reconstruction loss, no ELBO
     data = cfg.data.name + (f", {cfg.data.binarize} binarised" if cfg.data.binarize != "none" else "")
     hidden = "-".join(str(h) for h in cfg.model.hidden)
     lik = cfg.model.likelihood + (f" σ={cfg.model.sigma:g}" if cfg.model.likelihood == "gaussian" else "")
@@ -67,8 +72,9 @@ def table_row(entry, me: str = "") -> dict:
         "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}", "Likelihood": lik,
         "Latent dim": cfg.model.latent_dim, "β": entry.beta if entry.beta is not None else cfg.train.beta,
         "Epochs": _num(s, "epochs"),
-        "Train ELBO": _num(train, "elbo"), "Train recon": _num(train, "recon"),
-        "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo"), "Val recon": _num(val, "recon"),
+        "Train ELBO": _num(train, "elbo") if elbo else math.nan, "Train recon": _num(train, "recon"),
+        "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo") if elbo else math.nan,
+        "Val recon": _num(val, "recon"),
         "Val KL": _num(val, "kl"), "Active units": _num(val, "active_units"), "IWAE": _num(val, "iwae"),
     }
 
@@ -101,6 +107,12 @@ METRICS = {   # column key -> label; "train_elbo" is derived: -(recon + KL)
     "kl": "Training KL per batch",
 }
 X_AXES = {"epoch": "epoch", "step": "step", "samples": "images seen"}
+ELBO_METRICS = ("val_elbo", "train_elbo")   # an autoencoder has none: its curves are left out
+
+
+def metric_applies(kind: str, metric: str) -> bool:
+    """Whether a run of this model kind ("vae" or "ae") has the metric at all."""
+    return not (kind == "ae" and metric in ELBO_METRICS)
 
 
 def _metric_value(row: dict, metric: str) -> float | None:

@@ -36,6 +36,37 @@ from .common import CLASS_COLORS, image_grid, upscale
 TERMS = ("recon", "kl", "beta_kl", "total")
 TERM_TITLES = {"recon": "Reconstruction −log p(x|z)", "kl": "KL(q(z|x) ‖ p(z))",
                "beta_kl": "β·KL (the penalty)", "total": "Total loss = recon + β·KL"}
+#: the penalty a β schedule actually adds (explorer.objective.kl_penalty), where it is not β·KL
+PENALTY_TITLES = {
+    "capacity": {"beta_kl": "β·|KL − C| (the capacity penalty)", "total": "Total loss = recon + β·|KL − C|"},
+    "free_bits": {"beta_kl": "β·Σ_d max(KL_d, λ) (the free-bits penalty)",
+                  "total": "Total loss = recon + β·Σ_d max(KL_d, λ)"},
+}
+
+
+def term_title(term: str, schedule: str = "constant") -> str:
+    """A loss panel's title, naming the penalty the run's β schedule uses."""
+    return PENALTY_TITLES.get(schedule, {}).get(term, TERM_TITLES[term])
+
+
+def val_penalty(val_rows: list[dict], beta: np.ndarray, kl: np.ndarray, train=None) -> np.ndarray:
+    """The penalty of each validation row, as the loss computes it (``train``: the run's
+    TrainConfig; None = plain β·KL): β·KL; capacity β·|KL − C| with C at that row's step;
+    free bits β·Σ_d max(KL_d, λ), from the row's per-dimension KL (``val_kl_per_dim``),
+    NaN (not drawn) for a row without it. A row's own ``val_penalty`` (the loss's penalty
+    computed where the row was made) is used as it is."""
+    if val_rows and all(isinstance(r.get("val_penalty"), (int, float)) for r in val_rows):
+        return _column(val_rows, "val_penalty")
+    schedule = getattr(train, "beta_schedule", "constant")
+    if schedule == "capacity":
+        step = _column(val_rows, "step")
+        c = train.capacity_max * np.minimum(1.0, step / train.capacity_steps)
+        return beta * np.abs(kl - c)
+    if schedule == "free_bits" and train.free_bits > 0:
+        dims = [r.get("val_kl_per_dim") for r in val_rows]
+        return np.array([b * np.maximum(np.asarray(d, float), train.free_bits).sum() if d is not None
+                         else np.nan for b, d in zip(beta, dims)])
+    return beta * kl
 SPLIT_COLORS = {"training": "#1f77b4", "validation": "#d62728"}
 EVENT_COLORS = {"β": "#9467bd", "lr": "#ff7f0e"}
 PANEL_H = 250            # total heights in Streamlit (title, legend and axes included)
@@ -85,9 +116,11 @@ CURVE_COLUMNS = ["kind", "step", "value", "term", "split", "param", "label"]
 
 
 def curve_frame(rows: list[dict], val_rows: list[dict], events: list[dict] = (),
-                max_points: int = MAX_POINTS) -> pd.DataFrame:
+                max_points: int = MAX_POINTS, train=None) -> pd.DataFrame:
     """The long table behind the loss panels: one row per (step, term, split), plus one row
-    per β/lr event (``kind == "event"``)."""
+    per β/lr event (``kind == "event"``). ``train`` (the run's TrainConfig) makes the
+    validation penalty the one its β schedule uses (:func:`val_penalty`), as the training
+    rows' already is."""
     parts = []
     tr = bin_rows(rows, ("recon", "kl", "beta_kl", "loss"), max_points)
     for term, col in zip(TERMS, ("recon", "kl", "beta_kl", "loss")):
@@ -96,7 +129,8 @@ def curve_frame(rows: list[dict], val_rows: list[dict], events: list[dict] = (),
     if val_rows:
         step, rec, kl = (_column(val_rows, k) for k in ("step", "val_recon", "val_kl"))
         beta = np.array([r.get("beta", 1.0) for r in val_rows], dtype=float)
-        vals = {"recon": rec, "kl": kl, "beta_kl": beta * kl, "total": rec + beta * kl}
+        pen = val_penalty(val_rows, beta, kl, train)
+        vals = {"recon": rec, "kl": kl, "beta_kl": pen, "total": rec + pen}
         for term in TERMS:
             parts.append(pd.DataFrame({"kind": "curve", "step": step, "value": vals[term],
                                        "term": term, "split": "validation", "param": "", "label": ""}))
@@ -111,7 +145,8 @@ def panel_frame(df: pd.DataFrame, term: str) -> pd.DataFrame:
     return df[((df["kind"] == "curve") & (df["term"] == term)) | (df["kind"] == "event")].reset_index(drop=True)
 
 
-def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: int = PANEL_H) -> alt.LayerChart:
+def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: int = PANEL_H,
+                     schedule: str = "constant") -> alt.LayerChart:
     """One term's curves (training solid, validation dashed) with the event rules (β purple,
     lr orange), from a :func:`panel_frame` table."""
     lines = alt.Chart().transform_filter(alt.datum.kind == "curve").mark_line(strokeWidth=1.6, clip=True).encode(
@@ -131,7 +166,14 @@ def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: i
                             alt.value(EVENT_COLORS["lr"])),
         tooltip=[alt.Tooltip("label:N", title="change")],
     )
-    return alt.layer(lines, rules, data=df).properties(title=TERM_TITLES[term], height=height, usermeta=SVG)
+    tags = alt.Chart().transform_filter(alt.datum.kind == "event").transform_calculate(
+        tag="datum.param + '=' + format(datum.value, '.3~g')").mark_text(
+        align="left", baseline="top", dx=3, dy=2, fontSize=10).encode(
+        x="step:Q", y=alt.value(0), text="tag:N",
+        color=alt.condition(alt.datum.param == "β", alt.value(EVENT_COLORS["β"]),
+                            alt.value(EVENT_COLORS["lr"])))
+    return alt.layer(lines, rules, tags, data=df).properties(title=term_title(term, schedule), height=height,
+                                                             usermeta=SVG)
 
 
 # ------------------------------------------------------ rate–distortion plane
@@ -289,15 +331,30 @@ def latent_frame(mu, labels=None, class_names=None, dims: tuple[int, int] = (0, 
     y = mu[:, dims[1]] if mu.shape[1] > 1 else np.zeros(len(mu), np.float32)
     pts = pd.DataFrame({"kind": "point", "x": mu[:, dims[0]], "y": y,
                         "label": label_names(labels, class_names, len(mu)), "i": np.arange(len(mu))})
-    return pd.concat([_PRIOR, pts], ignore_index=True)
+    return pd.concat([_PRIOR, pts, square_corners(pts["x"], pts["y"])], ignore_index=True)
+
+
+def square_corners(x, y, at_least: float = 3.3, pad: float = 0.05) -> pd.DataFrame:
+    """Two invisible points (``kind == "corner"``) that make both axes span the same length,
+    around the points and the prior's 3σ circle: on a square chart, equal scales, so the
+    prior's circles are drawn as circles."""
+    xs = np.concatenate([np.asarray(x, float), [-at_least, at_least]])
+    ys = np.concatenate([np.asarray(y, float), [-at_least, at_least]])
+    xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+    cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+    half = max(xs.max() - xs.min(), ys.max() - ys.min()) / 2 * (1 + pad)
+    return pd.DataFrame({"kind": "corner", "x": [cx - half, cx + half], "y": [cy - half, cy + half],
+                         "label": "", "i": [0, 1]})
 
 
 def latent_scatter_chart(df: pd.DataFrame, domain: tuple[str, ...], dims: tuple[int, int] = (0, 1),
                          height: int = LATENT_H) -> alt.LayerChart:
     """The probe set's posterior means coloured by label over the prior's circles, from a
     :func:`latent_frame` table; ``domain`` is every label (:func:`label_domain`)."""
-    enc = dict(x=alt.X("x:Q", title=f"z{dims[0] + 1}", scale=alt.Scale(zero=False), axis=alt.Axis(**NUM_AXIS)),
-               y=alt.Y("y:Q", title=f"z{dims[1] + 1}", scale=alt.Scale(zero=False), axis=alt.Axis(**NUM_AXIS)))
+    square = alt.Scale(zero=False, nice=False)
+    enc = dict(x=alt.X("x:Q", title=f"z{dims[0] + 1}", scale=square, axis=alt.Axis(**NUM_AXIS)),
+               y=alt.Y("y:Q", title=f"z{dims[1] + 1}", scale=square, axis=alt.Axis(**NUM_AXIS)))
+    corners = alt.Chart().transform_filter(alt.datum.kind == "corner").mark_point(opacity=0).encode(**enc)
     prior = alt.Chart().transform_filter(alt.datum.kind == "prior").mark_line(
         color="#999999", strokeDash=[2, 3], strokeWidth=1).encode(**enc, detail="label:N", order="i:Q")
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(len(domain))]
@@ -305,7 +362,9 @@ def latent_scatter_chart(df: pd.DataFrame, domain: tuple[str, ...], dims: tuple[
         **enc, color=alt.Color("label:N", title="label", sort=list(domain),
                                scale=alt.Scale(domain=list(domain), range=colors)),
         tooltip=[alt.Tooltip("label:N"), alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
-    return alt.layer(prior, points, data=df).properties(height=height, title="Probe set in latent space")
+    side = height - 60                       # a square plotting area (title and axes outside it)
+    return alt.layer(corners, prior, points, data=df).properties(
+        width=side, height=side, title="Probe set in latent space")
 
 
 def latent_chart(mu, labels=None, class_names=None, dims: tuple[int, int] = (0, 1),
@@ -365,7 +424,8 @@ def sample_grid(x, per_row: int = 8, target_px: int = 28) -> np.ndarray:
 # --------------------------------------------------------- cached specifications
 
 _SPECS = {
-    "loss": lambda term, legend: loss_panel_chart(pd.DataFrame(columns=CURVE_COLUMNS), term, legend),
+    "loss": lambda term, legend, schedule="constant": loss_panel_chart(
+        pd.DataFrame(columns=CURVE_COLUMNS), term, legend, schedule=schedule),
     "rd": lambda: rd_chart(pd.DataFrame(columns=RD_COLUMNS)),
     "kl": lambda: kl_chart(kl_frame([])),
     "latent": lambda domain, dims: latent_scatter_chart(latent_frame(np.zeros((0, 2))), domain, dims),
@@ -383,7 +443,7 @@ def _spec_json(kind: str, params: tuple) -> str:
 
 def live_spec(kind: str, **params) -> dict:
     """The Vega-Lite specification of a chart without its data, serialised once per process:
-    ``kind`` is "loss" (``term``, ``legend``), "rd", "kl", "latent" (``domain``, ``dims``) or
+    ``kind`` is "loss" (``term``, ``legend``, ``schedule``), "rd", "kl", "latent" (``domain``, ``dims``) or
     "toy" (``domain``). Draw it with ``st.vega_lite_chart(frame, live_spec(...))`` where
     ``frame`` comes from the matching ``*_frame`` function."""
     return json.loads(_spec_json(kind, tuple(sorted(params.items()))))

@@ -38,7 +38,12 @@ from ..models import VAE, build_model
 
 CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
 PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
+DECODER_ONNX = "decoder.onnx"  # derived: the decoder for the browser (explorer.export.onnx), redone when the weights change
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# An installed package (`pip install .`) carries app.py, home.py, pages/ and trained/ in
+# explorer/_app (setup.py copies them there); its users' runs default to ./runs.
+INSTALLED = not (PROJECT_ROOT / "trained").is_dir() and (PROJECT_ROOT / "explorer" / "_app").is_dir()
+PROJECT_ROOT = PROJECT_ROOT / "explorer" / "_app" if INSTALLED else PROJECT_ROOT
 SHIPPED_ROOT = PROJECT_ROOT / "trained"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -52,8 +57,10 @@ class SaveError(OSError):
 
 
 def runs_root() -> Path:
-    """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project."""
-    return Path(os.environ.get("LATENT_EXPLORER_RUNS", PROJECT_ROOT / "runs"))
+    """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project
+    (an installed package: in the current folder)."""
+    default = Path.cwd() / "runs" if INSTALLED else PROJECT_ROOT / "runs"
+    return Path(os.environ.get("LATENT_EXPLORER_RUNS", default))
 
 
 def check_run_id(run_id: str) -> str:
@@ -165,13 +172,22 @@ def save_run(run_dir: Path, config: RunConfig, model: VAE, rows: Iterable[dict] 
     return run_dir
 
 
-def save_probe(run_dir: Path, x: torch.Tensor, y: torch.Tensor | None,
-               class_names: list[str] | None = None) -> None:
-    """Store a few validation images with the run, compactly: uint8 when the values lie on
-    the 1/255 grid (MNIST), float16 otherwise (exact for digits' k/16)."""
+def _compact(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] stored compactly: uint8 when they lie on the 1/255 grid (MNIST),
+    float16 otherwise (exact for digits' k/16)."""
     x = x.detach().cpu().float()
     as_u8 = torch.round(x * 255)
-    tensors = {"x": as_u8.to(torch.uint8) if torch.equal(as_u8 / 255, x) else x.half()}
+    return as_u8.to(torch.uint8) if torch.equal(as_u8 / 255, x) else x.half()
+
+
+def save_probe(run_dir: Path, x: torch.Tensor, y: torch.Tensor | None,
+               class_names: list[str] | None = None, grey: torch.Tensor | None = None) -> None:
+    """Store a few validation images with the run (as the model sees them, e.g. binarised),
+    their labels, and, for binarised data, ``grey``: the grey images they were drawn from,
+    which pages show (:func:`load_probe_display`)."""
+    tensors = {"x": _compact(x)}
+    if grey is not None and len(grey) >= len(x):
+        tensors["x_grey"] = _compact(grey[:len(x)])
     if y is not None:
         tensors["y"] = y.detach().cpu().to(torch.int64)
     meta = {"class_names": json.dumps(class_names or [])}
@@ -262,6 +278,21 @@ def load_probe(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor | None, list[s
         raise StoreError(f"{p}: not a valid probe file ({e})") from None
     x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
     return x, y, [str(n) for n in names] if isinstance(names, list) else []
+
+
+def load_probe_display(run_dir: Path) -> torch.Tensor | None:
+    """The probe images as a person should see them: the grey originals of binarised data
+    when the run stores them, else the probe images themselves; None without a probe."""
+    p = Path(run_dir) / PROBE
+    if not p.is_file():
+        return None
+    from safetensors import safe_open
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            x = f.get_tensor("x_grey" if "x_grey" in f.keys() else "x")
+    except (SafetensorError, ValueError, OSError) as e:
+        raise StoreError(f"{p}: not a valid probe file ({e})") from None
+    return x.float() / 255 if x.dtype == torch.uint8 else x.float()
 
 
 def load_weights(path: Path, model: VAE) -> VAE:
@@ -425,6 +456,22 @@ def save_files(run_dir: Path, files: dict[str, bytes]) -> None:
     for name in _WRITE_ORDER:
         if name in files:
             atomic_write_bytes(Path(run_dir) / name, files[name])
+
+
+def decoder_cache_path(run_dir: Path) -> Path:
+    """Where a run's browser decoder (:data:`DECODER_ONNX`) is cached: in its folder, or for a
+    shipped run (``trained/`` is read-only) in ``<runs folder>/.cache/decoders/<run id>.onnx``."""
+    run_dir = Path(run_dir)
+    if is_shipped(run_dir):
+        return runs_root() / ".cache" / "decoders" / f"{check_run_id(run_dir.name)}.onnx"
+    return run_dir / DECODER_ONNX
+
+
+def save_decoder_onnx(run_dir: Path, data: bytes) -> Path:
+    """Cache a run's exported decoder (validated bytes) atomically; returns its path."""
+    path = decoder_cache_path(run_dir)
+    atomic_write_bytes(path, data, durable=False)     # derived data: rebuilt if lost
+    return path
 
 
 # ----------------------------------------------------------------- uploads

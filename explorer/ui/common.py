@@ -31,15 +31,21 @@ def page_setup(title: str, icon: str = "🧭") -> None:
         st.error(f"This server's settings are wrong: {e}. Fix that environment variable and "
                  "restart the server (the README lists them all). Nothing was changed.")
         st.stop()
-    identity.actor()            # this browser's owner token, made on its first visit ...
+    me = identity.actor()       # this browser's owner token, made on its first visit ...
     identity.write_cookie()     # ... and kept in its cookie
+    from . import classroom     # a student in a class: the class line and follow mode
+    classroom.follow_bar(title, me)
+    if title in TRAINING_PAGES:
+        cluster_message()
 
 
 # ---------------------------------------------------------------- identity
 
 def actor() -> Actor:
-    """The person using this page (a browser, or a logged-in user)."""
-    return identity.actor()
+    """The person using this page (a browser, or a logged-in user); a teacher who took
+    control of their class acts for its students (:func:`explorer.ui.classroom.page_actor`)."""
+    from . import classroom
+    return classroom.page_actor(identity.actor())
 
 
 def owner() -> str:
@@ -48,6 +54,17 @@ def owner() -> str:
 
 
 # ------------------------------------------------------------------ engine
+
+TRAINING_PAGES = ("Train", "β lab")
+
+
+def cluster_message() -> None:
+    """On the pages that train: one clear message when this server cannot train (its Ray
+    cluster could not be reached at start-up; ``Engine.unavailable`` says why)."""
+    why = getattr(engine(), "unavailable", None)
+    if why:
+        st.error(f"Training is not available on this server: {why}")
+
 
 def engine() -> engine_mod.Engine:
     """The process-wide training engine (shared by every session). ``get_engine`` keeps

@@ -22,12 +22,12 @@ import numpy as np
 import streamlit as st
 
 from . import common, live     # first: explorer.runs imports only after explorer.engine
+from . import latent_plane as lp
 from .. import data as data_mod
 from .. import runs, store
 from ..analysis import latent as L
 from ..config import RunConfig
 from ..figures import latent as F
-from ..figures.common import image_grid
 from ..runs import RunEntry
 
 MAX_POINTS = 10_000          # the whole MNIST test set
@@ -168,7 +168,18 @@ def _dataset(config_json: str) -> dict:
         if len(x) > MAX_POINTS:
             keep = np.sort(np.random.default_rng(0).choice(len(x), MAX_POINTS, replace=False))
         out[split] = (x[keep].clone(), None if y is None else y[keep].clone())
+        grey = ds.x_val_grey if split == "val" else None       # binarised data, shown grey
+        out[f"{split}_display"] = grey[keep].clone() if grey is not None else out[split][0]
     return out
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _display_items(run_dir: str, source: str, config_json: str):
+    """The items as a person should see them (grey, for binarised data), aligned with
+    :func:`_items`."""
+    if source == "probe":
+        return store.load_probe_display(Path(run_dir))
+    return _dataset(config_json)[f"{source}_display"]
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -341,9 +352,10 @@ class View:
         return self.shown_z[L.nearest_index(self.plane_pts, p)]
 
     def manifold(self, n: int) -> np.ndarray:
-        """The decoder over an n×n grid of the plane, tiled (one forward pass)."""
+        """The decoder over an n×n grid of the plane, tiled (one forward pass), a 1-pixel
+        gap between tiles so that neighbouring decodes do not merge into stripes."""
         _, imgs = L.decode_grid(self.run.model, self.grid_ranges, n, self.hold, self.projection)
-        return image_grid(imgs, ncol=n, pad=0)
+        return F.manifold_tiles(imgs, n)
 
 
 def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int,
@@ -378,10 +390,14 @@ class Overlay:
 # ------------------------------------------------------------ the decoder
 
 @st.fragment
-def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: dict | None) -> None:
+def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: dict | None,
+                  view: View | None = None) -> None:
     """The decoded image, large, with its z, above one slider per dimension (``specs``, by
     KL; ``ranges`` in dimension order). A fragment: moving a slider reruns only this panel
-    (one tiny forward pass), not the page."""
+    (one tiny forward pass), not the page. Given the page's ``view``, the browser decodes
+    instead when it can (:func:`browser_panel`)."""
+    if view is not None and browser_panel(view, toy):
+        return
     t0 = time.perf_counter()
     d = model.latent_dim
     z = current_z(mk, d)
@@ -393,6 +409,40 @@ def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: d
                                             height=300, max_points=800),
                         width="stretch", key="ex_toy_point")
         st.caption(f"decoder mean at z = {L.format_z(z)}")
+    z_buttons(mk, d, ranges)
+    with st.container(height=420) if d > 6 else st.container():
+        for s in specs:
+            st.slider(s.label, s.range[0], s.range[1], step=0.01, key=slider_key(mk, s.dim), help=s.help)
+    common.query_set(z=L.format_z(current_z(mk, d), sep=","))
+    st.caption(f"decoded in {1000 * (time.perf_counter() - t0):.1f} ms on the server")
+
+
+def browser_panel(view: View, toy: dict | None) -> bool:
+    """The decoder in the browser (:mod:`explorer.ui.latent_plane`): the page's plane (its
+    two dimensions, or the PCA plane; the other coordinates held), the image under the
+    pointer, one slider per dimension with a play button. A pinned z moves the page's z
+    (the sliders' state). False when the browser cannot: the server decodes instead."""
+    run, mk, proj = view.run, view.run.mk, view.projection
+    d, pts = run.D, view.points
+    state = lp.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d),
+                     on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
+                     plane=lp.plane_spec(proj, view.hold, view.grid_ranges),
+                     points=lp.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
+                                           pts.labels, pts.class_names),
+                     sliders=view.specs, toy=toy, plane_px=300, image_px=200)
+    if state is None:
+        return False
+    st.caption("Move the pointer over the plane (or a finger, or the arrow keys): your browser decodes "
+               "the z under it. Click, or release a slider, to pin z for the rest of the page."
+               + (" t-SNE has no inverse, so this plane is the PCA plane." if not view.invertible else "")
+               + (f" Unshown dimensions held at {view.hold_mode}." if d > 2 else ""))
+    z_buttons(mk, d, view.slider_ranges)
+    common.query_set(z=L.format_z(current_z(mk, d), sep=","))
+    return True
+
+
+def z_buttons(mk: str, d: int, ranges: list) -> None:
+    """z = 0, a random z, and redraw the plane with z marked."""
     b1, b2, b3 = st.columns(3)
     b1.button("z = 0", on_click=set_sliders, args=(mk, np.zeros(d), ranges),
               help="Move every slider to 0, the prior's mean.")
@@ -400,11 +450,6 @@ def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: d
     if b3.button("📍 mark", help="Redraw the plane with this z marked (the marker does not follow "
                                 "the sliders live, so the plane is not redrawn at every move)."):
         st.rerun(scope="app")
-    with st.container(height=420) if d > 6 else st.container():
-        for s in specs:
-            st.slider(s.label, s.range[0], s.range[1], step=0.01, key=slider_key(mk, s.dim), help=s.help)
-    common.query_set(z=L.format_z(current_z(mk, d), sep=","))
-    st.caption(f"decoded in {1000 * (time.perf_counter() - t0):.1f} ms on the server")
 
 
 # ------------------------------------------------------------ the plane
@@ -508,7 +553,8 @@ def show_selection(view: View, sel_idx: list[int]) -> None:
         rows = np.asarray(sel_idx[:40])
         if view.tsne_idx is not None:
             rows = view.tsne_idx[rows]
-        x_sel = pts.x[pts.idx[rows]].numpy()
+        shown = _display_items(str(view.run.dir), pts.source, view.run.config_json)
+        x_sel = (shown if shown is not None else pts.x)[pts.idx[rows]].numpy()
         recon = L.decode(view.run.model, pts.mu[rows])
         st.markdown(f"**Selected: {len(sel_idx)} point{'s' if len(sel_idx) != 1 else ''}**"
                     + (" (first 40 shown)" if len(sel_idx) > 40 else ""))

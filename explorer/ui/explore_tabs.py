@@ -14,6 +14,7 @@ from ..analysis import images
 from ..analysis import latent as L
 from ..figures import latent as F
 from ..figures.common import image_grid
+from . import latent_plane as lp
 from .explore import Overlay, View, init_choice, init_value, set_sliders, sigma_ellipses
 
 NAN_ROW = np.full((1, 2), np.nan)        # breaks a decoded path into pieces
@@ -24,6 +25,16 @@ def _toy_figure(v: View, key: str, **layers) -> None:
     toy = v.points.toy() or {"x": np.zeros((0, 2)), "y": None}
     st.plotly_chart(F.data_space_figure(toy["x"], toy["y"], v.points.class_names, **layers),
                     width="stretch", key=key)
+
+
+def _scrubber(v: View, key: str, paths: list) -> None:
+    """Play or scrub along ``paths`` (``(name, zs, (start, end))``), decoded in the browser
+    (:mod:`explorer.ui.latent_plane`); nothing when it cannot (the grids above stay)."""
+    toy = v.points.toy() if v.run.is_toy else None
+    if lp.mount(key, v.run.dir, v.run.model, z=v.z, paths=paths, toy=toy, quiet=True, image_px=170,
+                on_pin=lambda z: set_sliders(v.run.mk, z, v.slider_ranges)) is not None:
+        st.caption("▶ play moves along the path, decoding in your browser at every frame; drag the bar "
+                   "to scrub; “use this z” moves the decoder panel's z there.")
 
 
 def manifold_grid(v: View, overlay: Overlay) -> None:
@@ -58,7 +69,7 @@ def traversals(v: View, overlay: Overlay) -> None:
     else:
         vals = L.traversal_values(k, 3.0)
         col_labels = [f"{t:+.1f}" for t in vals]
-    _, imgs = L.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows, vals)
+    z_rows, imgs = L.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows, vals)
     if v.run.is_toy:
         path = np.concatenate([np.vstack([imgs[i], NAN_ROW]) for i in range(len(rows))])
         _toy_figure(v, "ex_trav_fig", path=path, title="Each dimension swept, decoded into data space")
@@ -66,6 +77,8 @@ def traversals(v: View, overlay: Overlay) -> None:
         st.plotly_chart(F.image_rows_figure(imgs, [s.label for s in shown], col_labels,
                                             title="Traversals: one dimension at a time, by KL"),
                         width="stretch", key="ex_trav_fig")
+    _scrubber(v, f"ex_lp_trav_{v.run.mk}", [(s.label, z_rows[i], (col_labels[0], col_labels[-1]))
+                                            for i, s in enumerate(shown)])
 
 
 def _end(v: View, j: int, name: str) -> np.ndarray:
@@ -106,6 +119,9 @@ def interpolation(v: View, overlay: Overlay) -> None:
         st.plotly_chart(F.image_rows_figure(np.stack([il, is_]), ["linear", "spherical"],
                                             [f"{t:.2f}" for t in np.linspace(0, 1, k)],
                                             title="From A to B"), width="stretch", key="ex_int_fig")
+    t = np.linspace(0.0, 1.0, 33)                 # the spherical path: enough waypoints to follow its arc
+    _scrubber(v, f"ex_lp_int_{v.run.mk}", [("linear", L.lerp(ends[0], ends[1], [0.0, 1.0]), ("A", "B")),
+                                           ("spherical", L.slerp(ends[0], ends[1], t), ("A", "B"))])
     d = v.run.D
     st.caption(f"Smallest |z| on the linear path: {np.linalg.norm(zl, axis=1).min():.2f}; on the "
                f"spherical one: {np.linalg.norm(zs, axis=1).min():.2f}. Under N(0, I) in {d} "

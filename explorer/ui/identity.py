@@ -8,7 +8,11 @@ token never appears in a URL. The owner *id* stored with runs and compared by th
 rules is ``b-`` plus a hash of the token, so nothing stored reveals the token.
 
 With a login (``st.login``; the classroom setup), the owner is the user: ``u-`` plus
-a hash of the e-mail address, shown by name.
+a hash of the e-mail address, shown by name. Login is on when ``.streamlit/secrets.toml``
+(or a file named by Streamlit's ``secrets.files`` option) has an ``[auth]`` section
+(``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``,
+``server_metadata_url``); :func:`may_teach` says whether a logged-in user has a teacher
+role (settings ``LATENT_EXPLORER_TEACHERS`` / ``LATENT_EXPLORER_TEACHER_CLAIM``).
 
 When the last browser session of an owner ends, the owner's queued runs are dropped
 (:meth:`explorer.engine.Engine.drop_owner`); running ones go on to their end.
@@ -50,6 +54,45 @@ def _logged_in_user() -> tuple[str, str] | None:
         return email, name if isinstance(name, str) and name else email
     except Exception:  # noqa: BLE001 - no auth configured: st.user may raise
         return None
+
+
+def login_configured() -> bool:
+    """Whether this server has a login ([auth] in its secrets)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def user_claims() -> dict | None:
+    """The logged-in user's ID-token claims, or None."""
+    if _logged_in_user() is None:
+        return None
+    try:
+        return {k: v for k, v in st.user.to_dict().items() if k != "tokens"}
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def may_teach() -> bool:
+    """Whether the person on the page may create a class. With no teacher setting anyone
+    may; with ``LATENT_EXPLORER_TEACHERS`` or ``..._TEACHER_CLAIM``, only a logged-in user
+    whose e-mail is listed or whose ID token has the claim."""
+    from .. import settings
+    s = settings.get()
+    if not s.teachers and s.teacher_claim is None:
+        return True
+    claims = user_claims()
+    if claims is None:
+        return False
+    email = str(claims.get("email") or "").strip().lower()
+    if email and email in s.teachers:
+        return True
+    if s.teacher_claim is not None:
+        name, value = s.teacher_claim
+        got = claims.get(name)
+        return value in got if isinstance(got, (list, tuple)) else str(got) == value
+    return False
 
 
 def _browser_token() -> str:

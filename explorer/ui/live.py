@@ -21,12 +21,13 @@ import streamlit as st
 
 from ..engine import Status
 from ..figures import training as figs
-from ..runs import RunView
-from . import common
+from ..runs import RunEntry, RunView
+from . import common, latent_plane
 from . import train as tu
 
-TRAIN_FAST_S = 0.75
-TRAIN_SLOW_S = 3.0
+TRAIN_STATUS_S = 0.75     # the progress line: cheap, and what a learner watches tick
+TRAIN_CURVES_S = 1.5      # the curves and the R–D plane: most of the browser's work per poll
+TRAIN_SLOW_S = 3.0        # the latent scatter, reconstructions, KL bars, the browser decoder
 
 
 def _poll(fn, every: float, live: bool, key: str, *args) -> None:
@@ -35,13 +36,20 @@ def _poll(fn, every: float, live: bool, key: str, *args) -> None:
 
 # ===================================================================== Train
 
-def train_views(run_id: str, live: bool) -> None:
-    """The Train page's two live fragments for ``run_id``."""
-    _poll(_fast_views, TRAIN_FAST_S, live, "train_fast", run_id)
+def train_views(run_id: str, live: bool, paused_shown: bool = False) -> None:
+    """The Train page's live fragments for ``run_id``. ``paused_shown`` is what the page's
+    Pause/Resume button says: when the run's state moves across it (a Step's run comes up
+    paused, another tab resumes it), the status fragment reruns the page so the button
+    matches. Redrawing the curves is what costs the
+    browser most (measured with a Chrome trace: with the curves polled every 0.75 s the tab's
+    main thread was busy 70% of the time, on the cores the run trains on), so they are
+    polled less often than the progress line."""
+    _poll(_status_view, TRAIN_STATUS_S, live, "train_status", run_id, paused_shown)
+    _poll(_curve_views, TRAIN_CURVES_S, live, "train_fast", run_id)
     _poll(_latent_views, TRAIN_SLOW_S, live, "train_slow", run_id)
 
 
-def show_status(v: RunView) -> None:
+def show_status(v: RunEntry) -> None:
     s, p = v.status, v.progress
     eng = common.engine()
     if s == Status.QUEUED:
@@ -84,7 +92,10 @@ def final_numbers(v: RunView) -> None:
         c[0].metric("Reconstruction loss", num("recon"),
                     help="An autoencoder has no ELBO: it minimises the reconstruction term only (eq. 1)")
     else:
-        c[0].metric("ELBO", num("elbo"), help="log p(x) ≥ ELBO = −(reconstruction + KL)")
+        grey = v.config.model.likelihood == "bernoulli" and v.config.data.binarize == "none"
+        c[0].metric("ELBO", num("elbo"), help="ELBO = −(reconstruction + KL)" + (
+            ": on grey pixels with a Bernoulli likelihood it is not a bound on log p(x)" if grey
+            else "; log p(x) ≥ ELBO"))
         c[2].metric("KL", num("kl"))
     c[1].metric("Reconstruction", num("recon"))
     c[3].metric("Active units", f"{val.get('active_units', '–')} / {v.config.model.latent_dim}")
@@ -95,24 +106,50 @@ def final_numbers(v: RunView) -> None:
     if tr:
         st.caption(("Training split: " + (f"ELBO {tr['elbo']:.2f}, " if not ae else ""))
                    + f"reconstruction {tr['recon']:.2f}" + ("" if ae else f", KL {tr['kl']:.2f}") + ".")
+    notes = number_notes(v)
+    if notes:
+        st.caption(" ".join(notes))
 
 
-def _fast_views(rid: str, polling: bool) -> None:
-    v = common.engine().view(rid)
+def number_notes(v: RunView) -> list[str]:
+    """What keeps the final numbers honest (``beta_reading.likelihood_notes``): why a
+    Gaussian's numbers can be negative, with the per-pixel squared error of the probe's
+    reconstructions; that a Bernoulli on grey pixels gives no bound on log p(x)."""
+    from ..analysis.beta_reading import likelihood_notes
+    info, snap = v.info, v.snapshot
+    n_pixels = int(np.prod(info.data_shape)) if info is not None else 0
+    mse = None
+    if info is not None and snap is not None and info.originals is not None and snap.recon is not None:
+        o, r = np.asarray(info.originals, np.float64), np.asarray(snap.recon, np.float64)
+        if o.shape == r.shape:
+            mse = float(((o - r) ** 2).mean())
+    return likelihood_notes(v.config, n_pixels, mse=mse)
+
+
+def _status_view(rid: str, paused_shown: bool, polling: bool) -> None:
+    v = common.engine().entry(rid)
     if v is None:
         st.warning("This run is gone (a queued run is dropped when its owner leaves).")
         return
-    if polling and not v.status.live:
-        st.rerun()                       # the run ended: redraw the page once, without polling
+    if polling and (not v.status.live or (v.status == Status.PAUSED) != paused_shown):
+        st.rerun()                       # ended, or paused/resumed: redraw the page's controls
     show_status(v)
+
+
+def _curve_views(rid: str, polling: bool) -> None:
+    v = common.engine().view(rid)
+    if v is None:
+        return
     if v.rows:
-        curves = figs.curve_frame(v.rows, v.val_rows, v.events)
+        curves = figs.curve_frame(v.rows, v.val_rows, v.events, train=v.config.train)
+        schedule = v.config.train.beta_schedule
         c1, c2, c3 = st.columns([1, 1, 1.15])
         for col, terms in ((c1, ("recon", "beta_kl")), (c2, ("kl", "total"))):
             with col:
                 for t in terms:
                     st.vega_lite_chart(figs.panel_frame(curves, t),
-                                       figs.live_spec("loss", term=t, legend=(t == "recon")),
+                                       figs.live_spec("loss", term=t, legend=(t == "recon"),
+                                                      schedule=schedule),
                                        key=f"curve_{t}", width="stretch")
         with c3:
             if v.config.model.kind == "vae":
@@ -152,7 +189,8 @@ def _latent_views(rid: str, polling: bool) -> None:
         dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
         frame = replay_scrubber(v.history)
         st.vega_lite_chart(figs.latent_frame(frame["mu"], labels, names, dims),
-                           figs.live_spec("latent", domain=domain, dims=dims), key="latent", width="stretch")
+                           figs.live_spec("latent", domain=domain, dims=dims), key="latent",
+                           width="content")      # square, so the prior's circles stay round
         items = "images" if info.is_image else "points"
         st.caption(f"Posterior means of {len(frame['mu']):,} validation {items} at epoch "
                    f"{frame['epoch']:.1f} (step {frame['step']:,}); dotted: the prior's 1, 2, 3σ circles."
@@ -168,6 +206,8 @@ def _latent_views(rid: str, polling: bool) -> None:
                                figs.live_spec("toy", domain=domain), key="toy_recon", width="stretch")
         kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
                  snap.epoch, key="klbars")
+    with common.friendly_errors("Could not decode in the browser"):
+        latent_plane.live_decoder(v)     # decode under the pointer with the latest checkpoint
 
 
 def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch: float, key: str) -> None:
@@ -226,7 +266,7 @@ def disk_views(v: RunView) -> None:
         a, b = st.columns([1.3, 1])
         d = snap.mu.shape[1]
         dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
-        a.altair_chart(figs.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="stretch")
+        a.altair_chart(figs.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="content")
         with b:
             if originals is not None and snap.recon is not None:
                 st.image(figs.recon_pairs(originals, snap.recon), width="stretch", clamp=True)

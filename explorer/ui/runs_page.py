@@ -101,6 +101,37 @@ def sample_grid_of(entry: RunEntry, n: int) -> np.ndarray | None:
     return samples(str(entry.run_dir), _mtime(entry.run_dir), n)
 
 
+# ------------------------------------------------------------------ exports
+
+EXPORT_HELP = {
+    "tb": "TensorBoard event files: every scalar of metrics.csv (the app's tags), the β/lr changes, "
+          "reconstructions and samples, the latent means in the projector. Unzip, then "
+          "`tensorboard --logdir .` (the CLI's --replay also draws every epoch's images)",
+    "script": "One runnable file of plain PyTorch that reproduces this run: `python train_vae.py --help`",
+    "onnx": "encoder.onnx (x → μ, log σ²) and decoder.onnx (z → the mean of p(x|z)), for onnxruntime",
+}
+
+
+def export_buttons(entry: RunEntry, disabled: bool) -> None:
+    """Downloads of a saved run in other tools' formats (built when clicked)."""
+    from ..export.downloads import onnx_available, onnx_files, zip_bytes
+    from ..export.script import script_for_run
+    from ..export.tensorboard import tensorboard_zip
+    d, rid = entry.run_dir, entry.run_id
+    cols = st.columns([1, 1, 1.45, 0.8] if onnx_available() else [1, 1, 2.25])
+    cols[0].download_button("⬇️ TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
+                            file_name=f"{rid}-tensorboard.zip", mime="application/zip", on_click="ignore",
+                            key="export_tb", disabled=disabled, help=EXPORT_HELP["tb"])
+    cols[1].download_button("⬇️ PyTorch script (.py)", data=lambda: script_for_run(d),
+                            file_name="train_vae.py", mime="text/x-python", on_click="ignore",
+                            key="export_script", disabled=disabled, help=EXPORT_HELP["script"])
+    if onnx_available():
+        cols[2].download_button("⬇️ ONNX encoder + decoder (.zip)",
+                                data=lambda: zip_bytes({f"{rid}/{k}": v for k, v in onnx_files(d).items()}),
+                                file_name=f"{rid}-onnx.zip", mime="application/zip", on_click="ignore",
+                                key="export_onnx", disabled=disabled, help=EXPORT_HELP["onnx"])
+
+
 # ------------------------------------------------------------------ actions
 # Callbacks run before the page script, so they may set other widgets' state.
 

@@ -103,12 +103,14 @@ def snapshot_from_disk(run_dir: Path, config: RunConfig, model, n: int = 2000):
     probe = store.load_probe(run_dir)
     if probe is not None:
         x, y, names = probe
+        shown = store.load_probe_display(run_dir)           # grey, for binarised data
     elif config.data.name == "digits" or config.data.is_toy:
         ds = data.load(config.data)
         x, y, names = ds.x_val, ds.y_val, ds.class_names
+        shown = ds.val_display(RECON_N)
     else:
         return None
     x, y = x[:n], None if y is None else y[:n]
-    originals = x[:RECON_N] if x.ndim == 4 else None
-    snap = snapshot(model, x, originals)
+    snap = snapshot(model, x, x[:RECON_N] if x.ndim == 4 else None)
+    originals = shown[:RECON_N] if x.ndim == 4 else None
     return snap, None if y is None else y.numpy(), names, None if originals is None else originals.numpy()

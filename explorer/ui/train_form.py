@@ -18,7 +18,7 @@ import streamlit as st
 
 from .. import settings
 from ..config import (BETA, BETA_SCHEDULES, DATASETS_TOY, LIMITS, LR, ConfigError, DataConfig,
-                      ModelConfig, RunConfig, TrainConfig)
+                      ModelConfig, RunConfig, TrainConfig, default_binarize)
 from ..data import DataError
 from . import train as tu
 
@@ -31,7 +31,7 @@ def widget_state(cfg: RunConfig) -> dict:
     d, m, t = cfg.data, cfg.model, cfg.train
     return {
         "dataset": d.name, "data_path": (d.path or "") if d.name in _MNIST else "",
-        "binarize": d.binarize if d.name in _MNIST else "dynamic",
+        "binarize": d.binarize if d.name in _MNIST else default_binarize("mnist"),
         "n_points": d.n_points, "noise": d.noise, "subset": d.subset or 0,
         "val_fraction": d.val_fraction, "kind": m.kind, "body": m.body,
         "hidden": ", ".join(map(str, m.hidden)), "latent_dim": m.latent_dim,
@@ -74,6 +74,7 @@ class Form:
     error: str | None                 # why there is no config
     data_problem: str | None          # why the chosen data cannot be used (shown already)
     n_train: int | None               # training-set size, when known
+    twin: RunConfig | None = None     # a preset's second run, started beside this one
 
 
 def data_section(eng, owner: str) -> DataConfig:
@@ -161,8 +162,10 @@ def model_section() -> ModelConfig:
 
 def train_section() -> TrainConfig:
     s = st.session_state
-    st.selectbox("β schedule", list(BETA_SCHEDULES), key="beta_schedule")
-    sched = s["beta_schedule"]
+    ae = s["kind"] == "ae"
+    st.selectbox("β schedule", list(BETA_SCHEDULES), key="beta_schedule", disabled=ae,
+                 help="How β changes during the run (an autoencoder has no KL term, so no β)")
+    sched = "constant" if ae else s["beta_schedule"]
     if sched == "warmup":
         _num("Warm-up steps", "train.warmup_steps", "warmup_steps")
     elif sched == "cyclical":
@@ -196,11 +199,45 @@ def live_controls(on_beta, on_lr, col_beta, col_lr) -> None:
                          on_change=on_lr, format_func=lambda x: f"{x:g}", help="Adam's step size. Live, like β.")
 
 
+NO_PRESET = "your own settings"
+
+
+def _on_preset() -> None:
+    from ..presets import PRESETS
+    p = PRESETS.get(st.session_state.get("preset"))
+    if p is not None:
+        apply_config(p.config)
+        st.session_state["run_name"] = p.config.name
+
+
+def preset_picker():
+    """Presets for a lesson: each sets every widget; returns the chosen one (or None)."""
+    from ..presets import PRESETS
+    st.session_state.setdefault("preset", NO_PRESET)
+    st.selectbox("Preset", [NO_PRESET] + list(PRESETS), key="preset", on_change=_on_preset,
+                 help="Settings for a lesson; each sets every widget below (change any afterwards)")
+    p = PRESETS.get(st.session_state["preset"])
+    if p is not None:
+        st.caption(f"**What to watch:** {p.watch}")
+    return p
+
+
+def mnist_size_note(cfg: DataConfig, epochs: int) -> str | None:
+    """A warning before a long MNIST run: how many images it will see, and the shorter way."""
+    if cfg.name not in _MNIST or (cfg.subset and cfg.subset * epochs <= 200_000):
+        return None
+    n = cfg.subset or 60_000
+    return (f"{n:,} images × {epochs} epochs = {n * epochs / 1e6:.1f} million images to train on: "
+            f"on a small shared server that takes many minutes. For a lesson, the preset "
+            f"“2-minute MNIST” trains a 20,000-image subset.")
+
+
 def sidebar(eng, owner: str) -> Form:
     """Every setting of the next run, in the sidebar; returns the config they describe."""
     error = data = model = train = None
     with st.sidebar:
         st.header("Settings")
+        preset = preset_picker()
         st.caption("For the next run. β and the learning rate are above the charts: they stay live "
                    "during a run.")
         with st.expander("Data", expanded=True):
@@ -215,18 +252,24 @@ def sidebar(eng, owner: str) -> Form:
             train = train_section()
             if note := tu.batch_note(train.batch_size, n_train):
                 st.warning(note)
+        if note := mnist_size_note(data, train.epochs):
+            st.warning(note)
     if error is None and model is not None:
         error = _assemble_error(data, model, train)
     cfg = None if error else RunConfig(data=data, model=model, train=train,
                                        name=st.session_state["run_name"].strip())
-    return Form(cfg, error, problem, n_train)
+    twin = preset.twin if preset is not None and cfg is not None and _same_run(cfg, preset.config) else None
+    return Form(cfg, error, problem, n_train, twin)
+
+
+def _same_run(a: RunConfig, b: RunConfig) -> bool:
+    """Whether two configs describe the same run (names aside)."""
+    return a.replace(name="") == b.replace(name="")
 
 
 def _assemble_error(data: DataConfig, model: ModelConfig, train: TrainConfig) -> str | None:
     if data.name == "file" and not data.path:
         return "own data: upload a file (.npz, .npy or .csv) first"
-    if model.kind == "ae" and train.beta_schedule != "constant":
-        return "β schedule: an autoencoder has no KL term; use 'constant'"
     name = st.session_state["run_name"].strip()
     try:
         if name:

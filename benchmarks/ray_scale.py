@@ -1,0 +1,148 @@
+"""The Ray backend against the local one: 8 runs on a 2-node cluster vs 1 local worker.
+
+    python benchmarks/ray_scale.py [--runs 8] [--epochs 12] [--hidden 256,128] [--smoke]
+
+(a) starts a local 2-node Ray cluster (``ray start --head`` and a second raylet, each
+    ``--num-cpus 1``, a 100 MB object store, no dashboard), submits ``--runs`` digits runs
+    through the app's engine API (:class:`explorer.engine.backend_ray.RayEngine`, each run
+    a detached actor, the scheduler actor running one run per CPU) and waits for all of
+    them: ``makespan_s``, submit of the first to the end of the last. Meanwhile it pauses
+    and resumes running runs and times each control from the call until the run's
+    published progress shows it applied (``control_p95_ms``: the pages' view of it). It
+    also times each run's start-up on Ray (``startup_s``: the scheduler starting its
+    actor to its first metrics row, median) and reads each raylet's resident memory;
+(b) the same runs through the local backend with 1 worker process (``local_makespan_s``).
+
+``speedup`` = local_makespan_s / makespan_s. Goal on a 2-core machine: ≥ 1.7, with
+control_p95_ms ≤ 500. Run it on a quiet machine. Last line:
+``backend=ray nodes=2 runs=8 makespan_s=… local_makespan_s=… speedup=… control_p95_ms=…
+startup_s=… raylet_rss_mib=…``.
+"""
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from explorer.config import RunConfig  # noqa: E402
+
+
+def config(epochs: int, hidden: list[int]) -> RunConfig:
+    return RunConfig.from_dict({"data": {"name": "digits"}, "model": {"hidden": hidden, "latent_dim": 2},
+                                "train": {"epochs": epochs, "batch_size": 32, "seed": 0,
+                                          "log_every": 1}})
+
+
+def first_row_time(eng, rid: str, out: dict, stop: threading.Event) -> None:
+    while not stop.is_set():
+        v = eng.entry(rid)
+        if v is not None and v.progress.step > 0:
+            out[rid] = time.time()
+            return
+        time.sleep(0.02)
+
+
+def run_all(eng, cfg: RunConfig, n: int, controls: bool) -> dict:
+    """Submit ``n`` runs, wait for them all; time controls on running ones meanwhile."""
+    t0 = time.time()
+    ids = [eng.submit(cfg, f"bench-{i}") for i in range(n)]
+    first_row: dict[str, float] = {}
+    stop = threading.Event()
+    watchers = [threading.Thread(target=first_row_time, args=(eng, r, first_row, stop), daemon=True)
+                for r in ids]
+    for w in watchers:
+        w.start()
+    lat: list[float] = []
+    if controls:
+        pending = list(ids)
+        while pending:
+            running = [r for r in pending if eng.entry(r).status == "running"]
+            for rid in running[:2]:
+                owner = eng.entry(rid).owner
+                for kind in ("pause", "resume"):
+                    a = time.perf_counter()
+                    try:
+                        getattr(eng, kind)(rid, owner)
+                    except Exception:  # noqa: BLE001 - it ended meanwhile
+                        break
+                    want = kind == "pause"
+                    while time.perf_counter() - a < 5:
+                        v = eng.view(rid)
+                        if v.progress.paused == want or v.status.ended:
+                            break
+                        time.sleep(0.005)
+                    if not v.status.ended:
+                        lat.append(time.perf_counter() - a)
+            time.sleep(0.5)
+            pending = [r for r in pending if eng.entry(r).status.live]
+    for r in ids:
+        eng.wait(r, 3600)
+    stop.set()
+    makespan = max(eng.view(r).ended for r in ids) - t0
+    starts = [first_row[r] - eng.view(r).started for r in ids if r in first_row and eng.view(r).started]
+    return {"makespan": makespan, "lat": lat, "startup": starts,
+            "statuses": [str(eng.view(r).status) for r in ids]}
+
+
+def raylet_rss_mib() -> list[float]:
+    import psutil
+    out = []
+    for p in psutil.process_iter(["name", "memory_info"]):
+        if p.info["name"] == "raylet" and p.info["memory_info"] is not None:
+            out.append(p.info["memory_info"].rss / 2**20)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--hidden", default="256,128")
+    ap.add_argument("--smoke", action="store_true", help="2 runs of 1 epoch: checks that it works")
+    args = ap.parse_args()
+    if args.smoke:
+        args.runs, args.epochs = 2, 1
+    cfg = config(args.epochs, [int(h) for h in args.hidden.split(",")])
+    from explorer.engine import Engine
+    from explorer.engine.backend_ray import RayEngine, connect, start_local_cluster, stop_local_cluster
+    tmp = Path(tempfile.mkdtemp(prefix="le-ray-bench-"))
+    address = start_local_cluster(tmp / "ray", nodes=2, cpus_per_node=1)
+    try:
+        connect(address, "latent-explorer-bench")
+        eng = RayEngine(tmp / "runs-ray", namespace=f"bench-{secrets.token_hex(3)}", snapshot_seconds=1.0,
+                        max_running_per_owner=8, load_existing=False)
+        eng.wait_workers_ready(120)          # as the app's start-up does (explorer.ui.warmup)
+        ray_res = run_all(eng, cfg, args.runs, controls=True)
+        rss = raylet_rss_mib()
+        eng.shutdown()
+    finally:
+        import ray
+        ray.shutdown()
+        stop_local_cluster()
+    local = Engine(tmp / "runs-local", max_jobs=1, prestart=1, snapshot_seconds=1.0,
+                   max_running_per_owner=8, load_existing=False)
+    local.wait_workers_ready(60)
+    local_res = run_all(local, cfg, args.runs, controls=False)
+    local.shutdown()
+    lat = sorted(ray_res["lat"])
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000 if lat else float("nan")
+    print(f"ray statuses: {ray_res['statuses']}; local: {local_res['statuses']}")
+    print(f"controls timed: {len(lat)}; start-up on Ray (actor start to first row), per run: "
+          f"{[round(s, 2) for s in ray_res['startup']]}")
+    print(f"backend=ray nodes=2 runs={args.runs} makespan_s={ray_res['makespan']:.1f} "
+          f"local_makespan_s={local_res['makespan']:.1f} "
+          f"speedup={local_res['makespan'] / ray_res['makespan']:.2f} control_p95_ms={p95:.0f} "
+          f"startup_s={statistics.median(ray_res['startup']):.2f} "
+          f"raylet_rss_mib={'/'.join(f'{r:.0f}' for r in rss)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""Classes: a teacher, students who joined with a short code, settings, pushes ("follow me").
+
+Pure library (no Streamlit): the Class page, the follow-mode fragment and the tests use it.
+
+* A teacher creates a class (:meth:`Classroom.create`) and gets a join code (four letters
+  and digits with no look-alikes: ``?class=ABCD``) and a **teacher key**, a secret shown once
+  and kept in the teacher's browser; only its hash is stored. Without a login, whoever holds
+  the key is the teacher. With a login, the class's teacher is also the logged-in user who
+  created it (``u-…`` owner id; teacher roles come from ``LATENT_EXPLORER_TEACHERS`` or
+  ``LATENT_EXPLORER_TEACHER_CLAIM``, :mod:`explorer.settings`).
+* Students join under a display name; an owner is a student of at most one open class at a
+  time (joining another leaves the first). Leaving, removing a student and closing a class
+  keep every run.
+* A class's :class:`ClassSettings`: locked or open hyperparameters, the dataset, a per-student
+  cap on runs and on run time, whether students see each other's runs. Runs started in a
+  class go through :func:`start_run`, which checks them (:func:`start_refusal`; each message
+  names the class setting) before the engine's own per-owner caps.
+* A push is the teacher's "follow me": a configuration (and whether to start it) or a view
+  (Explore at a run and a z), versioned per class; students' pages poll the latest.
+
+Everything lives in ``<runs>/.classroom.sqlite`` (standard ``sqlite3``, WAL mode, every write
+in a transaction), so classes survive a server restart. The teacher's power over students'
+runs is the one ownership rule's: :func:`teacher_actor` gives an
+:class:`~explorer.runs.Actor` whose ``teacher_of`` holds the students' owner ids.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from .runs import Actor
+
+DB_NAME = ".classroom.sqlite"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
+CODE_LEN = 4
+PUSH_KINDS = ("config", "view")
+#: every class setting's range, used by the Class page's widgets and by ClassSettings.checked
+SETTING_LIMITS = {"max_runs": (1, 200), "max_run_seconds": (5.0, 3600.0)}
+SETTING_LABELS = {"locked": "lock hyperparameters", "dataset": "dataset",
+                  "max_runs": "runs per student", "max_run_seconds": "run time per run (s)",
+                  "see_others": "students see each other's runs"}
+
+
+class ClassroomError(ValueError):
+    """A request about a class that cannot be carried out (unknown code, closed, not allowed)."""
+
+
+@dataclass(frozen=True)
+class ClassSettings:
+    """What the teacher controls. ``dataset`` "" leaves the dataset open."""
+    locked: bool = False
+    dataset: str = ""
+    max_runs: int = 20
+    max_run_seconds: float = 300.0
+    see_others: bool = True
+
+    def checked(self) -> "ClassSettings":
+        """A validated copy; a value out of range raises :class:`ClassroomError` naming it."""
+        from .config import DATASETS_TOY
+        for name, (lo, hi) in SETTING_LIMITS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise ClassroomError(f"the class setting “{SETTING_LABELS[name]}” must lie in "
+                                     f"[{lo:g}, {hi:g}], not {v!r}")
+        known = ("digits", "mnist", "fashion-mnist") + tuple(DATASETS_TOY)
+        if self.dataset and self.dataset not in known:
+            raise ClassroomError(f"the class setting “dataset” must be one of {', '.join(known)} "
+                                 f"(or empty for any), not {self.dataset!r}")
+        return replace(self, max_runs=int(self.max_runs), max_run_seconds=float(self.max_run_seconds),
+                       locked=bool(self.locked), see_others=bool(self.see_others))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClassSettings":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names}).checked()
+
+
+@dataclass(frozen=True)
+class Klass:
+    code: str
+    name: str
+    teacher: str                 # the creator's owner id
+    teacher_name: str
+    created: float
+    closed: bool
+    settings: ClassSettings = field(default_factory=ClassSettings)
+
+    @property
+    def link(self) -> str:
+        return f"?class={self.code}"
+
+
+@dataclass(frozen=True)
+class Member:
+    code: str
+    owner: str
+    name: str
+    joined: float
+
+
+@dataclass(frozen=True)
+class Push:
+    code: str
+    version: int
+    kind: str                    # "config" | "view"
+    payload: dict
+    created: float
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def normalise_code(code: str | None) -> str:
+    return "".join(ch for ch in str(code or "").upper() if ch.isalnum())
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS classes (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL, teacher TEXT NOT NULL,
+    teacher_name TEXT NOT NULL DEFAULT '', created REAL NOT NULL, closed INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS members (
+    code TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, joined REAL NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (code, owner));
+CREATE INDEX IF NOT EXISTS members_owner ON members (owner, active);
+CREATE TABLE IF NOT EXISTS class_runs (
+    code TEXT NOT NULL, owner TEXT NOT NULL, run_id TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (code, run_id));
+CREATE INDEX IF NOT EXISTS class_runs_owner ON class_runs (code, owner, created);
+CREATE TABLE IF NOT EXISTS pushes (
+    code TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+    created REAL NOT NULL, PRIMARY KEY (code, version));
+"""
+
+
+class Classroom:
+    """The classes of one runs folder, in its SQLite file. Safe to share between threads."""
+
+    def __init__(self, runs_dir: Path):
+        self.path = Path(runs_dir) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    # ------------------------------------------------------------ plumbing
+    class _Tx:
+        def __init__(self, room: "Classroom"):
+            self.room = room
+
+        def __enter__(self):
+            self.room._lock.acquire()
+            self.room._db.execute("BEGIN IMMEDIATE")
+            return self.room._db
+
+        def __exit__(self, exc_type, *_):
+            try:
+                self.room._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.room._lock.release()
+
+    def _tx(self) -> "_Tx":
+        return Classroom._Tx(self)
+
+    def _read(self, sql: str, args=()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------ classes
+    def create(self, name: str, teacher: Actor, settings: ClassSettings | None = None) -> tuple[Klass, str]:
+        """A new class; returns it and its teacher key (shown once: only its hash is kept)."""
+        name = (name or "").strip()[:80]
+        if not name:
+            raise ClassroomError("give the class a name")
+        settings = (settings or ClassSettings()).checked()
+        key = secrets.token_urlsafe(18)
+        with self._tx() as db:
+            for _ in range(50):
+                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LEN))
+                if db.execute("SELECT 1 FROM classes WHERE code = ?", (code,)).fetchone() is None:
+                    break
+            else:
+                raise ClassroomError("no free class code: close old classes first")
+            db.execute("INSERT INTO classes VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                       (code, name, _hash(key), teacher.id, teacher.name or "", time.time(),
+                        json.dumps(asdict(settings))))
+        return self.get(code), key
+
+    def get(self, code: str) -> Klass | None:
+        rows = self._read("SELECT code, name, teacher, teacher_name, created, closed, settings "
+                          "FROM classes WHERE code = ?", (normalise_code(code),))
+        if not rows:
+            return None
+        c, n, t, tn, cr, cl, s = rows[0]
+        return Klass(c, n, t, tn, cr, bool(cl), ClassSettings.from_dict(json.loads(s)))
+
+    def open_class(self, code: str) -> Klass:
+        """The open class of this code, or :class:`ClassroomError` saying why not."""
+        k = self.get(code)
+        if k is None:
+            raise ClassroomError(f"there is no class with the code {normalise_code(code)!r}: check it "
+                                 f"with your teacher")
+        if k.closed:
+            raise ClassroomError(f"the class “{k.name}” ({k.code}) has been closed by its teacher")
+        return k
+
+    def is_teacher(self, code: str, actor: Actor | str, key: str | None = None) -> bool:
+        """Whether ``actor`` (holding ``key``, if any) is this class's teacher: the key
+        matches, or the actor is the logged-in user who created it."""
+        actor = Actor.of(actor)
+        rows = self._read("SELECT key_hash, teacher FROM classes WHERE code = ?", (normalise_code(code),))
+        if not rows:
+            return False
+        key_hash, teacher = rows[0]
+        if key and hmac.compare_digest(_hash(key), key_hash):
+            return True
+        return teacher.startswith("u-") and actor.id == teacher
+
+    def taught_by(self, actor: Actor | str) -> list[Klass]:
+        """The open classes a logged-in teacher created (no key needed), newest first."""
+        rows = self._read("SELECT code FROM classes WHERE teacher = ? AND closed = 0 ORDER BY created DESC",
+                          (Actor.of(actor).id,))
+        return [self.get(c) for (c,) in rows if Actor.of(actor).id.startswith("u-")]
+
+    def update_settings(self, code: str, settings: ClassSettings) -> Klass:
+        settings = settings.checked()
+        with self._tx() as db:
+            db.execute("UPDATE classes SET settings = ? WHERE code = ?", (json.dumps(asdict(settings)), code))
+        return self.get(code)
+
+    def close_class(self, code: str) -> None:
+        """Close a class: no one may join; its students are back on their own (runs kept)."""
+        with self._tx() as db:
+            db.execute("UPDATE classes SET closed = 1 WHERE code = ?", (code,))
+            db.execute("UPDATE members SET active = 0 WHERE code = ?", (code,))
+
+    # ------------------------------------------------------------ members
+    def join(self, code: str, who: Actor, name: str) -> Member:
+        """``who`` joins as a student under ``name`` (leaving any other class)."""
+        k = self.open_class(code)
+        name = " ".join((name or "").split())[:40]
+        if not name:
+            raise ClassroomError("type the name your teacher will see")
+        if k.teacher == who.id:
+            raise ClassroomError("you are this class's teacher; students join from their own browsers")
+        with self._tx() as db:
+            db.execute("UPDATE members SET active = 0 WHERE owner = ? AND code != ?", (who.id, k.code))
+            db.execute("INSERT INTO members VALUES (?, ?, ?, ?, 1) ON CONFLICT (code, owner) DO UPDATE "
+                       "SET name = excluded.name, active = 1", (k.code, who.id, name, time.time()))
+        return Member(k.code, who.id, name, time.time())
+
+    def leave(self, code: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE members SET active = 0 WHERE code = ? AND owner = ?", (code, owner))
+
+    remove = leave          # the teacher removes a student: the same row change
+
+    def members(self, code: str) -> list[Member]:
+        rows = self._read("SELECT code, owner, name, joined FROM members WHERE code = ? AND active = 1 "
+                          "ORDER BY joined", (code,))
+        return [Member(*r) for r in rows]
+
+    def membership(self, owner: str) -> tuple[Klass, Member] | None:
+        """The open class ``owner`` is a student of, with their membership, or None."""
+        rows = self._read("SELECT m.code, m.owner, m.name, m.joined FROM members m JOIN classes c "
+                          "ON c.code = m.code WHERE m.owner = ? AND m.active = 1 AND c.closed = 0",
+                          (owner,))
+        if not rows:
+            return None
+        m = Member(*rows[0])
+        return self.get(m.code), m
+
+    # ------------------------------------------------------------ runs
+    def record_run(self, code: str, owner: str, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO class_runs VALUES (?, ?, ?, ?)", (code, owner, run_id, time.time()))
+
+    def runs_of(self, code: str, owner: str | None = None, since: float = 0.0) -> list[tuple[str, str]]:
+        """(owner, run id) of the class's runs, oldest first (one owner's with ``owner``;
+        those started after ``since``)."""
+        sql = "SELECT owner, run_id FROM class_runs WHERE code = ? AND created >= ?"
+        args = (code, since)
+        if owner:
+            sql, args = sql + " AND owner = ?", args + (owner,)
+        return self._read(sql + " ORDER BY created", args)
+
+    def latest_runs(self, code: str) -> dict[str, str]:
+        """Each student's newest run in the class: owner -> run id."""
+        return {o: r for o, r in self.runs_of(code)}
+
+    # ------------------------------------------------------------ pushes
+    def push(self, code: str, kind: str, payload: dict) -> Push:
+        if kind not in PUSH_KINDS:
+            raise ClassroomError(f"a push is one of {PUSH_KINDS}, not {kind!r}")
+        with self._tx() as db:
+            (v,) = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM pushes WHERE code = ?", (code,)).fetchone()
+            db.execute("INSERT INTO pushes VALUES (?, ?, ?, ?, ?)", (code, v, kind, json.dumps(payload), time.time()))
+        return Push(code, v, kind, payload, time.time())
+
+    def latest_push(self, code: str, kind: str | None = None) -> Push | None:
+        """The newest push of the class (of one ``kind``), or None."""
+        rows = self._read("SELECT code, version, kind, payload, created FROM pushes WHERE code = ? "
+                          "AND kind LIKE ? ORDER BY version DESC LIMIT 1", (code, kind or "%"))
+        if not rows:
+            return None
+        c, v, k, p, t = rows[0]
+        return Push(c, v, k, json.loads(p), t)
+
+    def latest_config_push(self, code: str) -> Push | None:
+        return self.latest_push(code, "config")
+
+
+_ROOMS: dict[str, Classroom] = {}
+_ROOMS_LOCK = threading.Lock()
+
+
+def classroom(runs_dir: Path | None = None) -> Classroom:
+    """The :class:`Classroom` of ``runs_dir`` (default: the settings' runs folder), one per process."""
+    from . import settings
+    path = str(Path(runs_dir or settings.get().runs_dir).resolve())
+    with _ROOMS_LOCK:
+        room = _ROOMS.get(path)
+        if room is None or not Path(room.path).exists():
+            room = _ROOMS[path] = Classroom(Path(path))
+        return room
+
+
+# ------------------------------------------------------------------ rules
+
+def teacher_actor(room: Classroom, klass: Klass, me: Actor) -> Actor:
+    """``me`` as this class's teacher: may act for every student of the class."""
+    return replace(me, teacher_of=frozenset(m.owner for m in room.members(klass.code)))
+
+
+def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
+    """Why a student may not start this run in the class, naming the class setting; or None."""
+    s = klass.settings
+    if klass.closed:
+        return f"the class “{klass.name}” is closed"
+    if s.locked:
+        p = room.latest_config_push(klass.code)
+        if p is None:
+            return ("your teacher has locked the hyperparameters (the class setting “lock "
+                    "hyperparameters”) and has not pushed a configuration yet: wait for it")
+        if config.replace(name="").to_dict() != type(config).from_dict(p.payload["config"]).replace(name="").to_dict():
+            return ("your teacher has locked the hyperparameters (the class setting “lock "
+                    "hyperparameters”): the sidebar shows the class's configuration; start that one")
+    if s.dataset and config.data.name != s.dataset:
+        return (f"this class trains on “{s.dataset}” (the class setting “dataset”, chosen by your "
+                f"teacher); pick it under Data")
+    n = len(room.runs_of(klass.code, owner))
+    if n >= s.max_runs:
+        return (f"you have started {n} runs in this class; the class setting “runs per student” is "
+                f"{s.max_runs}. Ask your teacher to raise it")
+    return None
+
+
+def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -> str:
+    """Start ``config`` for a student of ``klass`` (class caps first, then the engine's);
+    returns the run id. Raises :class:`ClassroomError` with the class setting's name."""
+    why = start_refusal(room, klass, who.id, config)
+    if why:
+        raise ClassroomError(why)
+    rid = engine.submit(config, who, **kw)
+    room.record_run(klass.code, who.id, rid)
+    return rid
+
+
+def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:
+    """Stop the class's live runs that trained longer than the class setting
+    ``max_run_seconds`` (stopped runs are saved); returns their ids."""
+    from .engine import EngineError
+    stopped = []
+    boss = Actor(id=klass.teacher, teacher_of=frozenset(o for o, _ in room.runs_of(klass.code)))
+    recent = time.time() - 6 * 3600        # runs queued or started in the last hours
+    for owner, rid in room.runs_of(klass.code, since=recent):
+        e = engine.entry(rid)
+        if e is not None and e.status.live and (e.progress.elapsed_s or 0) > klass.settings.max_run_seconds:
+            try:
+                engine.stop(rid, boss)
+                stopped.append(rid)
+            except EngineError:
+                pass
+    return stopped

@@ -1,0 +1,123 @@
+"""The teacher's dashboard as plain data: one :class:`StudentRun` per student, read from the
+engine's views (no Streamlit). The Class page draws it with :mod:`explorer.figures.classroom`.
+
+Cheap by construction: one :meth:`~explorer.engine.Engine.view` per student's newest class
+run (the engine copies what it holds; no file is read for a live run), rows thinned to a
+trail and a curve of at most ``CURVE_POINTS`` points, the latent scatter subsampled to
+``LATENT_POINTS`` codes: a 30-student refresh is a few thousand table rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .classroom import Classroom, Klass
+
+CURVE_POINTS = 40
+LATENT_POINTS = 150
+TRAIL_POINTS = 12
+
+
+@dataclass
+class StudentRun:
+    owner: str
+    name: str
+    run_id: str | None = None
+    status: str = "no run yet"
+    beta: float | None = None
+    kl: float | None = None               # smoothed, of the last training rows
+    recon: float | None = None
+    epoch: float = 0.0
+    kind: str = ""
+    latent_dim: int = 0
+    trail: list = field(default_factory=list)     # [(kl, recon)], oldest first
+    curve: list = field(default_factory=list)     # [(step, recon, kl)]
+    mu: np.ndarray | None = None                  # [n, 2] latent means (first two dims)
+    labels: np.ndarray | None = None
+    queue_position: int | None = None
+
+
+def _smooth_tail(rows: list[dict], n: int) -> list[tuple[float, float]]:
+    """The last rows' (KL, recon), an exponential moving average sampled at ``n`` points."""
+    pts = [(r.get("kl"), r.get("recon")) for r in rows if r.get("kl") is not None and r.get("recon") is not None]
+    if not pts:
+        return []
+    a = np.asarray(pts[-max(n * 20, 200):], dtype=float)
+    alpha = 2.0 / (min(50.0, max(3.0, len(a) / 10)) + 1)
+    out = np.empty_like(a)
+    acc = a[0]
+    for i, p in enumerate(a):
+        acc = alpha * p + (1 - alpha) * acc
+        out[i] = acc
+    idx = np.unique(np.linspace(0, len(out) - 1, min(n, len(out))).round().astype(int))
+    return [(float(k), float(r)) for k, r in out[idx]]
+
+
+def _curve(rows: list[dict], n: int) -> list[tuple[float, float, float]]:
+    good = [r for r in rows if r.get("recon") is not None and r.get("kl") is not None]
+    if not good:
+        return []
+    idx = np.unique(np.linspace(0, len(good) - 1, min(n, len(good))).round().astype(int))
+    return [(float(good[i]["step"]), float(good[i]["recon"]), float(good[i]["kl"])) for i in idx]
+
+
+def student_run(engine, owner: str, name: str, run_id: str | None) -> StudentRun:
+    """One student's newest class run as the dashboard draws it."""
+    s = StudentRun(owner=owner, name=name, run_id=run_id)
+    v = engine.view(run_id) if run_id else None
+    if v is None:
+        return s
+    s.status, s.beta, s.epoch = v.status.value, v.beta, float(v.progress.epoch or 0)
+    s.kind, s.latent_dim, s.queue_position = v.config.model.kind, v.config.model.latent_dim, v.queue_position
+    s.trail = _smooth_tail(v.rows, TRAIL_POINTS)
+    if s.trail:
+        s.kl, s.recon = s.trail[-1]
+    s.curve = _curve(v.rows, CURVE_POINTS)
+    snap = v.snapshot
+    if snap is not None and snap.mu is not None and snap.mu.ndim == 2 and snap.mu.shape[1] >= 2:
+        k = min(LATENT_POINTS, len(snap.mu))
+        idx = np.linspace(0, len(snap.mu) - 1, k).round().astype(int)
+        s.mu = np.asarray(snap.mu[idx, :2], dtype=np.float32)
+        lab = v.info.probe_labels if v.info is not None else None
+        s.labels = None if lab is None else np.asarray(lab)[idx]
+    return s
+
+
+def board(engine, room: Classroom, klass: Klass) -> list[StudentRun]:
+    """Every student of the class, in joining order, with their newest class run."""
+    latest = room.latest_runs(klass.code)
+    return [student_run(engine, m.owner, m.name, latest.get(m.owner)) for m in room.members(klass.code)]
+
+
+def queue(engine, room: Classroom, klass: Klass) -> list[dict]:
+    """The class's runs that wait or train now: one row each, the next to start first."""
+    names = {m.owner: m.name for m in room.members(klass.code)}
+    out = []
+    for owner, rid in room.runs_of(klass.code):
+        e = engine.entry(rid)
+        if e is not None and e.status.live:
+            out.append({"student": names.get(owner, "(left)"), "run": e.name or rid, "status": e.status.value,
+                        "place in queue": e.queue_position, "epoch": round(float(e.progress.epoch or 0), 1),
+                        "β": e.beta})
+    return sorted(out, key=lambda r: (r["place in queue"] is not None, r["place in queue"] or 0))
+
+
+def notice_rd(students: list[StudentRun]) -> str:
+    """The "what to notice" line under the class's rate–distortion plane, from its numbers."""
+    pts = [s for s in students if s.kl is not None and s.beta is not None]
+    if len(pts) < 2:
+        return ("What to notice: once two or more students train, each point is one student's model; "
+                "β sets where on the rate–distortion curve it settles.")
+    hi = [s for s in pts if s.beta > 1.5]
+    lo = [s for s in pts if s.beta <= 1.5]
+    if hi and lo:
+        kl_hi, kl_lo = np.mean([s.kl for s in hi]), np.mean([s.kl for s in lo])
+        rec_hi, rec_lo = np.mean([s.recon for s in hi]), np.mean([s.recon for s in lo])
+        return (f"What to notice: the {len(hi)} models with β > 1.5 sit at KL {kl_hi:.1f} nats against "
+                f"{kl_lo:.1f} for the other {len(lo)}, and reconstruct {'worse' if rec_hi > rec_lo else 'better'} "
+                f"({rec_hi:.1f} vs {rec_lo:.1f} nats): a larger β buys a smaller rate with more distortion, "
+                f"and pushed far enough the latent collapses (KL → 0).")
+    return (f"What to notice: all {len(pts)} models share a β range, so they lie close together; "
+            f"push β up for half the class and watch their points slide left (less KL) and up "
+            f"(more distortion).")

@@ -1,0 +1,129 @@
+"""The teacher's dashboard figures (Altair, updated in place): the class's rate–distortion
+plane (one point per student, a trail, coloured by β), and small multiples of the students'
+latent scatters and reconstruction/KL curves.
+
+As in :mod:`explorer.figures.training`, each figure is a ``*_frame`` (plain
+:class:`~explorer.classroom_board.StudentRun` objects in, one table out) and a specification
+without data (:func:`class_spec`, serialised once), so a refresh sends only new tables.
+``present=True`` gives the projector's version: larger type, thicker marks, a high-contrast
+palette.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .common import CLASS_COLORS
+
+RD_COLUMNS = ["student", "kind", "order", "kl", "recon", "beta", "label"]
+LATENT_COLUMNS = ["student", "z1", "z2", "label"]
+CURVE_COLUMNS = ["student", "step", "term", "value"]
+#: high contrast for a projector (Okabe–Ito, colour-blind safe)
+PRESENT_COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+                  "#000000", "#999999", "#882255"]
+
+
+def rd_frame(students) -> pd.DataFrame:
+    """One row per trail point and one "now" row per student with a run that has rows."""
+    recs = []
+    for s in students:
+        if not s.trail:
+            continue
+        for i, (k, r) in enumerate(s.trail):
+            recs.append({"student": s.name, "kind": "trail", "order": i, "kl": k, "recon": r,
+                         "beta": s.beta, "label": ""})
+        recs.append({"student": s.name, "kind": "now", "order": len(s.trail), "kl": s.kl, "recon": s.recon,
+                     "beta": s.beta, "label": f"{s.name}: β {s.beta:g}, KL {s.kl:.1f}, recon {s.recon:.1f}"})
+    return pd.DataFrame(recs, columns=RD_COLUMNS)
+
+
+def latent_frame(students) -> pd.DataFrame:
+    recs = []
+    for s in students:
+        if s.mu is None:
+            continue
+        lab = s.labels if s.labels is not None else np.zeros(len(s.mu), dtype=int)
+        recs += [{"student": s.name, "z1": float(a), "z2": float(b), "label": str(int(c))}
+                 for (a, b), c in zip(s.mu, lab)]
+    return pd.DataFrame(recs, columns=LATENT_COLUMNS)
+
+
+def curves_frame(students) -> pd.DataFrame:
+    recs = []
+    for s in students:
+        for step, rec, kl in s.curve:
+            recs.append({"student": s.name, "step": step, "term": "reconstruction", "value": rec})
+            recs.append({"student": s.name, "step": step, "term": "KL", "value": kl})
+    return pd.DataFrame(recs, columns=CURVE_COLUMNS)
+
+
+def _font(present: bool) -> dict:
+    return dict(labelFontSize=18 if present else 11, titleFontSize=20 if present else 12)
+
+
+def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
+    """The class's R–D plane: x = rate (KL), y = distortion (reconstruction); colour = β."""
+    enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False), axis=alt.Axis(**_font(present))),
+               y=alt.Y("recon:Q", title="distortion: reconstruction (nats)", scale=alt.Scale(zero=False),
+                       axis=alt.Axis(**_font(present))),
+               color=alt.Color("beta:Q", title="β", scale=alt.Scale(type="symlog", scheme="plasma" if present else "viridis"),
+                               legend=alt.Legend(**_font(present))))
+    trail = alt.Chart().transform_filter(alt.datum.kind == "trail").mark_line(
+        opacity=0.6, strokeWidth=3 if present else 1.5).encode(**enc, detail="student:N", order="order:Q")
+    now = alt.Chart().transform_filter(alt.datum.kind == "now").mark_circle(
+        size=400 if present else 140, opacity=1, stroke="black", strokeWidth=1).encode(
+        **enc, tooltip=[alt.Tooltip("label:N", title="")])
+    names = alt.Chart().transform_filter(alt.datum.kind == "now").mark_text(
+        dx=12 if present else 8, align="left", fontSize=18 if present else 11,
+        color="white" if present else "black").encode(x="kl:Q", y="recon:Q", text="student:N")
+    return alt.layer(trail, now, names, data=pd.DataFrame(columns=RD_COLUMNS)).properties(
+        height=height, title=alt.Title("The class on one rate–distortion plane", fontSize=22 if present else 14))
+
+
+def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
+    base = alt.Chart(pd.DataFrame(columns=LATENT_COLUMNS)).mark_circle(size=20 if present else 8, opacity=0.7).encode(
+        x=alt.X("z1:Q", title="z₁", scale=alt.Scale(domain=[-4, 4], clamp=True), axis=alt.Axis(**_font(present))),
+        y=alt.Y("z2:Q", title="z₂", scale=alt.Scale(domain=[-4, 4], clamp=True), axis=alt.Axis(**_font(present))),
+        color=alt.Color("label:N", title="class", legend=None,
+                        scale=alt.Scale(domain=[str(i) for i in range(10)],
+                                        range=PRESENT_COLORS if present else CLASS_COLORS)))
+    return base.properties(width=200 if present else 150, height=200 if present else 150).facet(
+        facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
+        columns=columns)
+
+
+def curves_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
+    base = alt.Chart(pd.DataFrame(columns=CURVE_COLUMNS)).mark_line(strokeWidth=3 if present else 1.5).encode(
+        x=alt.X("step:Q", title="step", axis=alt.Axis(**_font(present), tickCount=3)),
+        y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False), axis=alt.Axis(**_font(present))),
+        color=alt.Color("term:N", title=None, scale=alt.Scale(domain=["reconstruction", "KL"],
+                                                             range=["#0072B2", "#D55E00"]),
+                        legend=alt.Legend(orient="top", **_font(present))))
+    return base.properties(width=200 if present else 150, height=120 if present else 90).facet(
+        facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
+        columns=columns).resolve_scale(y="independent")
+
+
+@functools.lru_cache(maxsize=16)
+def _spec_json(kind: str, present: bool) -> str:
+    chart = {"rd": rd_chart, "latent": latent_chart, "curves": curves_chart}[kind](present)
+    d = chart.to_dict()
+    d.pop("data", None)
+    d.pop("datasets", None)
+    if present:
+        d["config"] = {"background": "#111111", "axis": {"labelColor": "white", "titleColor": "white",
+                                                         "gridColor": "#444444"},
+                       "legend": {"labelColor": "white", "titleColor": "white"},
+                       "header": {"labelColor": "white"}, "title": {"color": "white"},
+                       "view": {"stroke": "#666666"}}
+    return json.dumps(d)
+
+
+def class_spec(kind: str, present: bool = False) -> dict:
+    """The Vega-Lite specification of a dashboard chart without its data ("rd", "latent",
+    "curves"); draw it with ``st.vega_lite_chart(frame, class_spec(...))``."""
+    return json.loads(_spec_json(kind, bool(present)))

@@ -1,0 +1,432 @@
+"""The β lab's helpers: its sweeps as one view-model, the form of a new sweep, and the
+pieces of the screen (pictures, the three measures, the tour, the details).
+
+A sweep on the page is a :class:`SweepView`: the runs' final numbers (``summary.json``),
+their measures (:mod:`explorer.analysis.beta_report`), validation curves and pictures.
+A shipped sweep's measures were made at pretrain time and ship beside it
+(``trained/sweeps/<name>/``), so it is drawn without loading a model; a live sweep's
+runs are measured here as each one finishes (cached per weights file), on the run's
+own data, with fewer images and importance samples than at pretrain time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .. import data, settings, store
+from ..analysis import beta_reading as W
+from ..analysis import beta_report as R
+from ..analysis import sweep as S
+from ..config import ConfigError, DataConfig, RunConfig
+from ..engine import EngineError, Status
+from ..figures import beta as fb
+from . import common
+
+MANIFEST = store.SHIPPED_ROOT / "manifest.json"
+LIVE_N, LIVE_K = 500, 50          # a live sweep's measures: images per split, IWAE samples
+DATASETS = {"digits": "8×8 digits (offline)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+            "file": "your own data (.npz, .npy, .csv)"}
+COLUMNS = ("input", "reconstruction", "prior sample", "nearest training image")
+
+
+def md(text: str) -> str:
+    """Text shown in Markdown without being read as Markdown."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+
+
+@dataclass
+class SweepView:
+    """Everything the page shows of a sweep (plain data)."""
+    key: str
+    members: list[dict]                         # beta, status, progress, reason, queue_position
+    config: RunConfig | None = None
+    n_train: int | None = None
+    points: list[S.BetaPoint] = field(default_factory=list)
+    measures: list[dict] = field(default_factory=list)
+    curves: dict[float, dict] = field(default_factory=dict)
+    inputs: np.ndarray | None = None
+    images: dict[float, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)   # what makes a run not comparable
+
+    @property
+    def betas(self) -> list[float]:
+        return sorted(m["beta"] for m in self.measures)
+
+    @property
+    def sweet(self) -> float | None:
+        return R.sweet_spot(self.measures)
+
+    def shown_curves(self, betas=None) -> dict[float, dict]:
+        """The validation curves to draw: of ``betas`` (default all), without the runs whose
+        q(z|x) is a point (their ELBO, thousands of nats below, would flatten the rest)."""
+        point = {m["beta"] for m in self.measures if W.pointlike(m)}
+        return {b: c for b, c in self.curves.items() if b not in point and (betas is None or b in betas)}
+
+    @property
+    def left_out(self) -> list[float]:
+        return [m["beta"] for m in self.measures if W.pointlike(m)]
+
+    @property
+    def live(self) -> bool:
+        return any(m["status"].live for m in self.members)
+
+
+# =================================================================== the sweeps
+
+def live_sweeps() -> dict[str, list[tuple[float, object]]]:
+    """Sweeps started on this server (any session), by tag: the engine's runs whose names
+    mark them as sweep runs."""
+    return S.group_sweep_runs(common.engine().list(name_prefix=S.NAME_PREFIX))
+
+
+def sweep_choices(me: str) -> dict[str, str]:
+    """key -> label, shipped sweeps first, then live ones (yours marked)."""
+    out = {}
+    for name, ids in S.shipped_sweeps(MANIFEST).items():
+        if (R.shipped_folder(name) / R.MEASURES).is_file():
+            cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
+            out[f"shipped:{name}"] = (f"📦 shipped: {name} ({cfg.data.subset or 'all'} training images, "
+                                      f"{cfg.model.latent_dim}-D latent, {len(ids)} β values)")
+    for tag, runs in sorted(live_sweeps().items(), key=lambda kv: -max(e.created for _, e in kv[1])):
+        cfg = runs[0][1].config
+        who = "your" if any(e.owner == me for _, e in runs) else "another visitor's"
+        # the label stays fixed while the runs progress (a selectbox keeps its first labels)
+        out[f"live:{tag}"] = (f"🧪 {who} sweep {tag}: {cfg.data.name}, {cfg.data.subset or 'all'} "
+                              f"training images, z={cfg.model.latent_dim}, {len(runs)} β values")
+    return out
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _measured(folder: str, mtime: float) -> R.Measured | None:
+    return R.load(Path(folder))
+
+
+def shipped_view(key: str, name: str) -> SweepView:
+    """A shipped sweep: summaries from its run folders, the rest from its measures file."""
+    folder = R.shipped_folder(name)
+    got = _measured(str(folder), (folder / R.MEASURES).stat().st_mtime)
+    if got is None:
+        raise store.StoreError(f"{folder}: its measures are unreadable; rebuild them with "
+                               f"`python -m explorer pretrain`")
+    ids = S.shipped_sweeps(MANIFEST).get(name, [])
+    summaries = [store.read_summary(store.SHIPPED_ROOT / i) for i in ids]
+    cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
+    points = [S.point_from_summary(s, run_id=i) for s, i in zip(summaries, ids)]
+    members = [{"beta": m["beta"], "status": Status.FINISHED} for m in got.measures]
+    return SweepView(key=key, members=members, config=cfg, n_train=summaries[0].get("n_train"),
+                     points=[p for p in points if p], measures=got.measures, curves=got.curves,
+                     inputs=got.inputs, images=got.images)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Training the classifier that judges the samples…")
+def _live_probe(data_json: str) -> tuple[R.Probe, np.ndarray]:
+    ds = data.load(DataConfig(**json.loads(data_json)), max_bytes=settings.get().dataset_bytes)
+    probe = R.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val, n=LIVE_N, iwae_k=LIVE_K)
+    return probe, probe.x_val[probe.show].numpy()
+
+
+@st.cache_resource(max_entries=48, show_spinner="Measuring a finished run…")
+def _live_measure(run_dir: str, mtime: float, data_json: str, beta: float):
+    probe, _ = _live_probe(data_json)
+    return R.measure_run(common.load_model(Path(run_dir)), probe, beta=beta,
+                         summary=store.read_summary(Path(run_dir)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _disk_curve(run_dir: str, mtime: float) -> dict:
+    return R.val_curve(store.read_metrics(Path(run_dir)))
+
+
+def live_view(key: str, tag: str) -> SweepView:
+    """A sweep started here: its runs from the engine, each measured once it finished."""
+    eng = common.engine()
+    pairs = live_sweeps().get(tag, [])
+    view = SweepView(key=key, members=[{"beta": b, "status": e.status, "progress": e.progress,
+                                        "reason": e.reason, "queue_position": e.queue_position,
+                                        "epochs": e.config.train.epochs} for b, e in pairs])
+    for beta, e in pairs:
+        weights = Path(e.run_dir) / store.WEIGHTS
+        if e.status.live:
+            v = eng.view(e.run_id)
+            if v is not None and v.val_rows:
+                view.curves[beta] = R.val_curve(v.val_rows)
+        elif weights.is_file():
+            view.curves[beta] = _disk_curve(str(e.run_dir), weights.stat().st_mtime)
+        changed = [ev for ev in (e.summary or {}).get("events", []) if ev.get("param") == "beta"]
+        if changed:
+            view.notes.append(f"β = {beta:g}: its β was changed while it trained (to "
+                              f"{changed[-1]['value']:g} at step {changed[-1]['step']}), so it is not "
+                              f"the run its name says; its numbers are shown under β = {beta:g}.")
+        point = S.point_from_summary(e.summary, beta=beta, run_id=e.run_id)
+        if e.status != Status.FINISHED or point is None or not weights.is_file():
+            continue
+        data_json = json.dumps(dataclasses.asdict(e.config.data), sort_keys=True)
+        m, imgs = _live_measure(str(e.run_dir), weights.stat().st_mtime, data_json, beta)
+        view.config, view.n_train = e.config, e.summary.get("n_train")
+        view.points.append(point)
+        view.measures.append(m)
+        view.images[beta] = imgs
+        view.inputs = _live_probe(data_json)[1]
+    return view
+
+
+def is_live(key: str) -> bool:
+    """Whether any run of the sweep ``key`` is still queued, starting, running or paused."""
+    kind, _, tag = key.partition(":")
+    return kind == "live" and any(e.status.live for _, e in live_sweeps().get(tag, []))
+
+
+def build_view(key: str) -> SweepView:
+    kind, _, name = key.partition(":")
+    return shipped_view(key, name) if kind == "shipped" else live_view(key, name)
+
+
+# =================================================================== a new sweep
+
+def init_form() -> None:
+    """The form's widget state, set once per session (widgets then take no ``value=``)."""
+    defaults = {"sw_dataset": "digits", "sw_path": "", "sw_subset": 400, "sw_latent": 8,
+                "sw_epochs": 150, "sw_pixels": "binary",
+                "sw_betas": ", ".join(f"{b:g}" for b in S.DEFAULT_BETAS)}
+    for k, v in defaults.items():
+        st.session_state.setdefault(k, v)
+
+
+def _own_data(eng, me: str) -> str | None:
+    """An uploaded file (stored by the engine, checked, never unpickled) or a path typed
+    inside this server's data folders; returns the path a run reads, or None."""
+    s = settings.get()
+    f = st.file_uploader("Your data (.npz, .npy or .csv)", type=["npz", "npy", "csv"], key="sw_upload",
+                         max_upload_size=max(1, s.upload_bytes // 2**20),
+                         help="Images N×H×W (uint8, or floats in [0, 1]) with labels y for the "
+                              "sample-quality classifier; or a data file's path below.")
+    if f is not None:
+        done = st.session_state.setdefault("sw_uploaded", {})
+        if f.file_id not in done:
+            done[f.file_id] = str(eng.save_upload(
+                f.getvalue(), f.name, me, max_bytes=s.upload_bytes,
+                check=lambda p: data.load_array_file(p, max_bytes=s.dataset_bytes)))
+        return done[f.file_id]
+    typed = st.session_state["sw_path"].strip()
+    return str(data.confine_path(typed, s.allowed_data_roots)) if typed else None
+
+
+def new_sweep_form(me: str) -> None:
+    """Settings of a sweep of one's own; Start submits one run per β to the engine."""
+    eng = common.engine()
+    init_form()
+    st.markdown("**Run a sweep of your own**: one run per β, everything else equal. A small "
+                "training subset and many epochs make overfitting visible.")
+    c1, c2, c3, c4 = st.columns(4)
+    dataset = c1.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="sw_dataset")
+    c2.number_input("Training subset (images; 0 = all)", 0, 60_000, step=100, key="sw_subset")
+    c3.number_input("Latent dimension", 1, 64, step=1, key="sw_latent")
+    c4.number_input("Epochs", 1, 1000, step=10, key="sw_epochs")
+    if dataset != "digits":
+        st.text_input("Data file or folder (inside this server's data folders)", key="sw_path",
+                      help="MNIST / Fashion-MNIST: an .npz with x_train, y_train, x_test, y_test or the "
+                           "IDX files; empty: the data folder's copy. Own data: an .npz/.npy/.csv.")
+    c5, c6 = st.columns([3, 2])
+    c5.text_input("β values", key="sw_betas",
+                  help=f"Up to {S.MAX_BETAS} values in [0, 1000]. β = 0 is the reconstruction term "
+                       "alone (the AE loss of eq. 1, with a noisy encoder).")
+    c6.selectbox("Pixels and likelihood", list(S.PIXELS), format_func=S.PIXELS.get, key="sw_pixels",
+                 help="Binarised pixels with a Bernoulli likelihood give numbers that are true "
+                      "bounds on log p(x); grey pixels with a Bernoulli do not; a Gaussian gives "
+                      "densities, which can be negative.")
+    path, problem = None, None
+    try:
+        if dataset == "file":
+            path = _own_data(eng, me)
+        elif dataset != "digits" and st.session_state["sw_path"].strip():
+            path = str(data.confine_path(st.session_state["sw_path"], settings.get().allowed_data_roots))
+    except (data.DataError, EngineError, store.StoreError, ValueError) as e:
+        problem = f"Data: {e}"
+        st.error(problem)
+    if st.button("Start the sweep", type="primary", key="sw_start", disabled=problem is not None):
+        start_sweep(eng, me, dataset, path)
+
+
+def start_sweep(eng, me: str, dataset: str, path: str | None) -> None:
+    ss, s = st.session_state, settings.get()
+    try:
+        if dataset == "file" and not path:
+            raise ValueError("own data: upload a file, or type its path inside the data folders")
+        betas = S.parse_betas(ss["sw_betas"])
+        base = S.base_config(dataset, subset=int(ss["sw_subset"]) or None, latent_dim=int(ss["sw_latent"]),
+                             epochs=int(ss["sw_epochs"]), pixels=ss["sw_pixels"], path=path)
+        if dataset in ("digits", "file"):
+            ds = data.load(base.data, max_bytes=s.dataset_bytes)   # read now: a bad file is said here
+            if not ds.is_image:
+                raise ValueError("the β lab measures images (sharpness, samples); this file holds "
+                                 "a feature table: train it on the Train page instead")
+    except (ValueError, ConfigError, data.DataError) as e:
+        st.error(f"Cannot start this sweep: {e}")
+        return
+    mine = eng.runs_of(me)
+    if mine + len(betas) > s.max_runs_per_owner:
+        st.error(f"One person may keep {s.max_runs_per_owner} runs on this server (setting "
+                 f"LATENT_EXPLORER_MAX_RUNS_PER_OWNER); you have {mine}, and this sweep needs "
+                 f"{len(betas)}. Use fewer β values, or delete runs on the Runs page.")
+        return
+    if len(betas) > s.max_queued_per_owner:
+        st.error(f"This sweep needs {len(betas)} runs in the queue at once; one person may have "
+                 f"{s.max_queued_per_owner} (setting LATENT_EXPLORER_MAX_QUEUED_PER_OWNER). "
+                 f"Use fewer β values.")
+        return
+    tag = S.make_tag()
+    try:
+        for cfg in S.sweep_configs(base, betas, tag):
+            eng.submit(cfg, owner=me)
+    except EngineError as e:
+        st.error(f"The training engine refused the sweep: {e}")
+        return
+    common.query_set(sweep=f"live:{tag}")
+    ss["bl_sweep_next"] = f"live:{tag}"   # shown next run (the selector above is drawn already)
+    st.rerun()
+
+
+# =================================================================== the screen
+
+def progress_panel(view: SweepView) -> None:
+    """How many runs finished; one line per run that has not."""
+    for note in view.notes:
+        st.warning(note)
+    done = sum(m["status"] == Status.FINISHED for m in view.members)
+    if done < len(view.members):
+        st.caption(f"{done} of {len(view.members)} runs finished")
+    for m in view.members:
+        s, b = m["status"], m["beta"]
+        if s == Status.FINISHED:
+            continue
+        if s == Status.QUEUED:
+            st.caption(f"β = {b:g}: queued (position {m['queue_position']})")
+        elif s.active:
+            pr = m["progress"]
+            st.progress(min(1.0, pr.step / max(1, pr.total_steps)),
+                        text=f"β = {b:g}: {s}, epoch {pr.epoch:.0f} of {pr.epochs or m['epochs']}")
+        else:
+            st.warning(f"β = {b:g}: {s}. {m.get('reason') or ''}")
+
+
+def data_caption(view: SweepView) -> str:
+    """What the sweep was trained on, and how to read its numbers."""
+    cfg = view.config
+    lik = cfg.model.likelihood + (f" (σ = {cfg.model.sigma:g})" if cfg.model.likelihood == "gaussian" else "")
+    pixels = "binarised" if cfg.data.binarize != "none" else "grey"
+    s = (f"{cfg.data.name}, {view.n_train or '?'} training images ({pixels} pixels), "
+         f"{cfg.model.latent_dim}-D latent, {lik} likelihood, {cfg.train.epochs} epochs, seed "
+         f"{cfg.train.seed}. Numbers are per image, in nats.")
+    notes = W.likelihood_notes(cfg, _n_pixels(view), mse=_mean_mse(view))
+    return " ".join([s] + notes)
+
+
+def _n_pixels(view: SweepView) -> int:
+    return int(np.prod(view.inputs.shape[1:])) if view.inputs is not None else 0
+
+
+def _mean_mse(view: SweepView) -> float | None:
+    v = [m["recon_mse"] for m in view.measures if m.get("recon_mse") is not None]
+    return float(np.mean(v)) if v else None
+
+
+def pictures(view: SweepView, betas=None, n: int = R.N_SHOW) -> None:
+    """One row per β (one image each): inputs, their reconstructions, prior samples (the
+    same z for every β) and the nearest training image of each sample."""
+    betas = betas or view.betas
+    widths = [0.7, 8]
+    heads = st.columns(widths)[1].columns(len(COLUMNS))
+    for c, t in zip(heads, COLUMNS):
+        c.markdown(f"**{t}s**" if t != "input" else "**inputs** (validation)")
+    for b in betas:
+        imgs = view.images.get(b)
+        if imgs is None:
+            continue
+        label, row = st.columns(widths, vertical_alignment="center")
+        label.markdown(f"**β = {b:g}**" + (" ⭐" if b == view.sweet else ""))
+        groups = (view.inputs, imgs["recon"], imgs["samples"], imgs["nearest"])
+        row.image(fb.picture_row([g[:n] for g in groups]), clamp=True, width="stretch")
+    st.caption("⭐ the sweet spot: the β whose samples score best. Each sample is decoded from the "
+               "same z ~ N(0, I) at every β; beside it, the training image nearest to it (pixel "
+               "distance): a copy means memorised, a stranger means a hole.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _measure_spec(kind: str, measures: list[dict], sweet: float | None) -> dict:
+    """A small chart's Vega-Lite specification with its data (Altair validates a chart
+    against the schema when it serialises it: ~80 ms a chart, paid once per sweep)."""
+    return fb.measure_chart(measures, kind, sweet).to_dict()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _curves_spec(curves: dict) -> dict:
+    return fb.curves_chart(curves).to_dict()
+
+
+def measure_charts(view: SweepView, kinds=("sharpness", "gap", "quality"), key: str = "bl") -> None:
+    cols = st.columns(len(kinds))
+    for c, kind in zip(cols, kinds):
+        c.vega_lite_chart(spec=_measure_spec(kind, view.measures, view.sweet), key=f"{key}_{kind}",
+                          width="stretch")
+
+
+def curves_chart(curves: dict, key: str) -> None:
+    st.vega_lite_chart(spec=_curves_spec(curves), key=key, width="stretch")
+
+
+def tour(view: SweepView) -> None:
+    """The "show me" walk: one step at a time, each with its picture or chart."""
+    steps = W.tour_steps(view.measures, view.curves)
+    i = st.session_state.get("bl_tour")
+    if i is None or not steps:
+        return
+    i = min(int(i), len(steps) - 1)
+    step = steps[i]
+    with st.container(border=True):
+        st.markdown(f"#### 🎓 {step['title']} ({i + 1} of {len(steps)})")
+        st.markdown(md(step["text"]))
+        if step["show"] == "pictures":
+            pictures(view, step["betas"])
+        elif step["show"] == "curves":
+            curves_chart(view.shown_curves(step["betas"]), key="tour_curves")
+        else:
+            measure_charts(view, (step["show"],), key="tour")
+        a, b, c = st.columns([1, 1, 4])
+        a.button("◀ Back", key="tour_back", disabled=i == 0, on_click=_tour_go, args=(i - 1,))
+        if i + 1 < len(steps):
+            b.button("Next ▶", key="tour_next", type="primary", on_click=_tour_go, args=(i + 1,))
+        c.button("End the tour", key="tour_end", on_click=_tour_go, args=(None,))
+
+
+def _tour_go(i) -> None:
+    st.session_state["bl_tour"] = i
+
+
+def start_tour() -> None:
+    st.button("🎓 Show me", key="bl_show_me", on_click=_tour_go, args=(0,),
+              help="A walk through this sweep for a class, one picture at a time.")
+
+
+def details(view: SweepView) -> None:
+    """The rate–distortion plane, active units and every number, on request."""
+    pts = view.points
+    rates = np.array([p.val["kl"] for p in pts] + [p.train["kl"] for p in pts])
+    spread = rates.max() / max(rates.min(), fb.RATE_FLOOR) if len(rates) else 1.0
+    c1, c2 = st.columns([3, 2])
+    log_rate = c2.toggle("Log scale for the rate", value=bool(spread > 10), key="bl_rd_log")
+    c1.plotly_chart(fb.rd_figure(pts, log_rate=log_rate), width="stretch", key="bl_rd")
+    c2.markdown(
+        "Each run is a point: **rate** = KL (how many nats z carries about the image), "
+        "**distortion** = reconstruction error. Grey dotted **iso-ELBO lines** (recon + KL = c) "
+        "join points of equal ELBO; lower-left is better. A run with weight β minimises "
+        "recon + β·KL, whose level lines have slope −β (dashed, through its training point). "
+        "Open circle: training; filled: validation; a long segment is overfitting.")
+    st.plotly_chart(fb.active_units_figure(pts, view.config.model.latent_dim), width="stretch",
+                    key="bl_au")
+    st.dataframe(fb.numbers_table(pts, view.measures), hide_index=True, width="stretch")

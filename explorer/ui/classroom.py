@@ -1,0 +1,255 @@
+"""Classroom mode on the pages: the teacher's key in the browser, the teacher actor,
+starting runs inside a class, follow mode, presentation mode.
+
+* The teacher key (:mod:`explorer.classroom`) is shown once and kept in the teacher's
+  browser: this session's state and a cookie ``le_tk_<CODE>`` (path ``/``,
+  ``SameSite=Strict``), read back through ``st.context.cookies`` on later visits.
+* :func:`page_actor`: the person on the page; a teacher who pressed "Take control" of their
+  class acts for its students (``Actor.teacher_of``, the one ownership rule's override).
+  Without it the teacher watches read-only.
+* :func:`submit`: the Train page's Start; a student's run goes through the class's caps.
+* :func:`follow_bar`: every page of a student in a class polls the class's latest push
+  (``run_every`` 1 s, one SQLite read) and takes a new one: a configuration (into the Train
+  page's widgets, started when the push says so) or a view (Explore at a run and a z).
+* :func:`presentation_css`: ``?present=1`` or the dashboard's toggle: large type, no sidebar.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from .. import classroom as C
+from ..config import RunConfig
+from ..runs import Actor
+
+KEYS = "le_class_keys"          # session state: {code: teacher key}
+SEEN = "le_seen_push"           # session state: {code: version already taken}
+FOLLOW = "le_follow"            # the follow-mode switch (a widget key)
+FOLLOW_ON = "le_follow_on"      # session state: follow mode on (default) or off, kept across pages
+CONTROL = "le_control"          # session state: the class code whose students the teacher controls
+PENDING = "le_pending_config"   # session state: a pushed config for the Train page's widgets
+PRESENT = "le_present"
+COOKIE_PREFIX = "le_tk_"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
+FOLLOW_S = 1.0
+
+
+def room() -> C.Classroom:
+    return C.classroom()
+
+
+# ------------------------------------------------------------------ the teacher key
+
+def held_keys() -> dict[str, str]:
+    """The teacher keys this browser holds: {class code: key} (session state, then cookies)."""
+    keys = dict(st.session_state.get(KEYS) or {})
+    try:
+        cookies = dict(st.context.cookies)
+    except Exception:  # noqa: BLE001 - outside a browser session (AppTest)
+        cookies = {}
+    for name, value in cookies.items():
+        if name.startswith(COOKIE_PREFIX) and isinstance(value, str) and _KEY_RE.match(value):
+            keys.setdefault(C.normalise_code(name[len(COOKIE_PREFIX):]), value)
+    return keys
+
+
+def remember_key(code: str, key: str) -> None:
+    """Keep a new class's teacher key in this session and in the browser's cookie."""
+    st.session_state.setdefault(KEYS, {})[code] = key
+    st.html(f"<script>document.cookie = '{COOKIE_PREFIX}{code}={key}; path=/; max-age=31536000; "
+            f"SameSite=Strict';</script>", unsafe_allow_javascript=True, width="content")
+
+
+def forget_key(code: str) -> None:
+    (st.session_state.get(KEYS) or {}).pop(code, None)
+    st.html(f"<script>document.cookie = '{COOKIE_PREFIX}{code}=; path=/; max-age=0; SameSite=Strict';"
+            f"</script>", unsafe_allow_javascript=True, width="content")
+
+
+def use_key(code: str, key: str) -> bool:
+    """A teacher typed a key (another device): keep it when it is this class's."""
+    code = C.normalise_code(code)
+    if room().is_teacher(code, "", key.strip()):
+        remember_key(code, key.strip())
+        return True
+    return False
+
+
+def teaching(me: Actor) -> list[C.Klass]:
+    """The open classes the person on the page teaches (by key, or as their logged-in creator)."""
+    r, out = room(), {}
+    for code, key in held_keys().items():
+        k = r.get(code)
+        if k is not None and not k.closed and r.is_teacher(code, me, key):
+            out[code] = k
+    for k in r.taught_by(me):
+        out.setdefault(k.code, k)
+    return sorted(out.values(), key=lambda k: -k.created)
+
+
+def is_teacher(code: str, me: Actor) -> bool:
+    return room().is_teacher(code, me, held_keys().get(C.normalise_code(code)))
+
+
+def page_actor(base: Actor) -> Actor:
+    """``base``, or its teacher actor when it took control of its class's students."""
+    code = st.session_state.get(CONTROL)
+    if code:
+        k = room().get(code)
+        if k is not None and not k.closed and is_teacher(code, base):
+            return C.teacher_actor(room(), k, base)
+        st.session_state.pop(CONTROL, None)
+    return base
+
+
+# ------------------------------------------------------------------ students' runs
+
+def membership(me: Actor):
+    """(class, member) of the student on the page, or None."""
+    try:
+        return room().membership(me.id)
+    except Exception:  # noqa: BLE001 - an unreadable classroom file never breaks a page
+        return None
+
+
+def submit(eng, config: RunConfig, me: Actor, **kw) -> str:
+    """Start a run: a student's inside their class (class caps, then the engine's). Raises
+    :class:`~explorer.classroom.ClassroomError` or the engine's error, each saying why."""
+    mine = membership(me)
+    if mine is None:
+        return eng.submit(config, me, **kw)
+    klass, _ = mine
+    C.overdue_runs(eng, room(), klass)
+    locked = locked_config(klass)
+    if locked is not None:                   # the class's configuration, whatever the sidebar says
+        config = locked.replace(name=config.name or locked.name)
+    return C.start_run(eng, room(), klass, me, config, **kw)
+
+
+def class_run_entries(eng, klass: C.Klass) -> list:
+    """The students' newest class runs that can be opened (they have weights)."""
+    out = []
+    for rid in room().latest_runs(klass.code).values():
+        e = eng.entry(rid)
+        if e is not None and e.status.value != "queued" and (e.saved or e.status.live):
+            out.append(e)
+    return out
+
+
+def shipped_choices() -> dict[str, str]:
+    """The shipped 2-D models: picker key -> label."""
+    from ..runs import shipped_runs
+    return {e.key: e.label for e in shipped_runs() if e.config.model.latent_dim == 2
+            and not e.run_id.startswith("sweep-")}
+
+
+def locked_config(klass: C.Klass) -> RunConfig | None:
+    """The configuration a locked class trains (its latest pushed one), or None."""
+    if not klass.settings.locked:
+        return None
+    p = room().latest_config_push(klass.code)
+    return RunConfig.from_dict(p.payload["config"]) if p is not None else None
+
+
+def train_page_state(apply_config, me: Actor) -> C.Klass | None:
+    """On the Train page, before its widgets: a pushed configuration waiting for them, and a
+    locked class's configuration, are shown in the widgets. Returns the student's class."""
+    pending = st.session_state.pop(PENDING, None)
+    mine = membership(me)
+    if mine is not None and (cfg := locked_config(mine[0])) is not None:
+        pending = cfg.to_dict()
+    if pending:
+        apply_config(RunConfig.from_dict(pending))
+    return None if mine is None else mine[0]
+
+
+# ------------------------------------------------------------------ follow mode
+
+def take_push(push: C.Push, klass: C.Klass, me: Actor, eng, page: str) -> None:
+    """Apply a new push on this student's page (navigates; never returns normally when it does)."""
+    S = st.session_state
+    if push.kind == "view":
+        key, z = push.payload.get("model", ""), push.payload.get("z", "")
+        S["ex_model"] = key
+        mk = hashlib.sha1(key.encode()).hexdigest()[:10]
+        for k in [k for k in S if str(k).startswith(f"ex_z_{mk}_")]:
+            del S[k]
+        _go("pages/2_Explore.py", {"model": key, **({"z": z} if z else {})})
+        return
+    cfg = RunConfig.from_dict(push.payload["config"])
+    if push.payload.get("start"):
+        try:
+            rid = submit(eng, cfg, me)
+        except Exception as e:  # noqa: BLE001 - a cap reached: say which, keep following
+            S["train_msg"] = f"Your teacher started a run for the class, but yours could not start: {e}"
+            S[PENDING] = cfg.to_dict()
+            _go("pages/1_Train.py", {})
+            return
+        S["train_run"], S["sync_controls"] = rid, True
+        S[PENDING] = cfg.to_dict()
+        _go("pages/1_Train.py", {"run": rid})
+    else:
+        S[PENDING] = cfg.to_dict()
+        _go("pages/1_Train.py", {})
+
+
+def _go(page: str, query: dict) -> None:
+    try:
+        st.switch_page(page, query_params=query)
+    except StreamlitAPIException:       # AppTest runs one page alone: rerun it
+        for k, v in query.items():
+            st.query_params[k] = v
+        st.rerun()
+
+
+def follow_bar(page: str, me: Actor) -> None:
+    """For a student in a class: a line saying so, the follow-mode switch, and the poll."""
+    mine = membership(me)
+    if mine is None:
+        return
+    klass, member = mine
+    S = st.session_state
+    S[FOLLOW] = S.setdefault(FOLLOW_ON, True)       # a widget's state does not outlive its page
+    seen = S.setdefault(SEEN, {})
+    if klass.code not in seen:           # joining: earlier pushes are history, not orders
+        p = room().latest_push(klass.code)
+        seen[klass.code] = p.version if p is not None else 0
+
+    def poll() -> None:
+        p = room().latest_push(klass.code)
+        if p is None or p.version <= seen.get(klass.code, 0):
+            return
+        seen[klass.code] = p.version
+        if S.get(FOLLOW_ON):
+            from . import common
+            take_push(p, klass, me, common.engine(), page)
+
+    c1, c2 = st.columns([4, 1.3], vertical_alignment="center")
+    c1.caption(f"🎓 Class “{klass.name}” ({klass.code}) as **{member.name}** · "
+               + ("following your teacher: their pushes open here" if S[FOLLOW_ON] else "follow mode off"))
+    c2.toggle("Follow my teacher", key=FOLLOW, on_change=lambda: S.update({FOLLOW_ON: bool(S[FOLLOW])}),
+              help="When on, what your teacher pushes (a configuration to train, a view to explore) "
+                   "opens on your page within a second or two.")
+    if S[FOLLOW_ON]:
+        st.fragment(run_every=FOLLOW_S, key="le_follow_poll")(poll)()
+
+
+# ------------------------------------------------------------------ presentation mode
+
+def presenting() -> bool:
+    S = st.session_state
+    if PRESENT not in S:
+        S[PRESENT] = st.query_params.get("present") == "1"
+    return bool(S[PRESENT])
+
+
+def presentation_css() -> None:
+    """Large type and no sidebar, for a projector."""
+    st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'] {display: none;}"
+            "html, .stMarkdown p, .stCaption, [data-testid='stMetricValue'] {font-size: 1.45rem !important;}"
+            "h1 {font-size: 3.2rem !important;} h2, h3 {font-size: 2.2rem !important;}"
+            ".stApp {background: #111111; color: #ffffff;}"
+            ".stApp p, .stApp span, .stApp label, .stApp h1, .stApp h2, .stApp h3 {color: #ffffff;}</style>")

@@ -1,0 +1,231 @@
+"""The Class page's screens: join or create, the teacher's dashboard and controls, a
+student's view. Plain data comes from :mod:`explorer.classroom` and
+:mod:`explorer.classroom_board`; figures from :mod:`explorer.figures.classroom`.
+
+Every teacher action re-checks the key (:func:`explorer.ui.classroom.is_teacher`) before it
+writes, so a student's session can never change a class's settings, push, or remove anyone,
+whatever it sends.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from .. import classroom as C
+from .. import classroom_board as B
+from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
+from ..figures import classroom as fc
+from ..runs import Actor
+from . import classroom as cu
+from . import common
+
+DASHBOARD_S = 2.0
+NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
+
+
+def _refuse_unless_teacher(code: str, me: Actor) -> bool:
+    if cu.is_teacher(code, me):
+        return False
+    st.error("Only this class's teacher may do that (the teacher key is not held by this browser).")
+    return True
+
+
+# ------------------------------------------------------------------ no class yet
+
+def join_form(me: Actor, code_in_link: str) -> None:
+    st.subheader("Join a class")
+    with st.form("join"):
+        code = st.text_input("Class code", value=code_in_link, max_chars=8, key="join_code",
+                             help="Four letters or digits, from your teacher (or the link they shared).")
+        name = st.text_input("Your name, as your teacher will see it", max_chars=40, key="join_name")
+        if st.form_submit_button("Join", type="primary"):
+            try:
+                k = cu.room().open_class(code)
+                cu.room().join(k.code, me, name)
+            except C.ClassroomError as e:
+                st.error(f"Could not join: {e}.")
+                return
+            st.query_params["class"] = k.code
+            st.rerun()
+
+
+def create_form(me: Actor) -> None:
+    st.subheader("Create a class (teachers)")
+    with st.form("create"):
+        name = st.text_input("Class name", max_chars=80, key="create_name", placeholder="e.g. Year 12, Tuesday")
+        if st.form_submit_button("Create the class"):
+            try:
+                k, key = cu.room().create(name, me)
+            except C.ClassroomError as e:
+                st.error(f"Could not create the class: {e}.")
+                return
+            st.session_state.setdefault(NEW_KEY, {})[k.code] = key
+            st.session_state.setdefault(cu.KEYS, {})[k.code] = key
+            st.query_params["class"] = k.code
+            st.rerun()
+    with st.expander("I am this class's teacher on another device"):
+        with st.form("teacher_key"):
+            code = st.text_input("Class code", max_chars=8, key="tk_code")
+            key = st.text_input("Teacher key", type="password", key="tk_key")
+            if st.form_submit_button("Use this key"):
+                if cu.use_key(code, key):
+                    st.query_params["class"] = C.normalise_code(code)
+                    st.rerun()
+                st.error("That key is not this class's teacher key.")
+
+
+# ------------------------------------------------------------------ the teacher
+
+def teacher_header(k: C.Klass) -> None:
+    st.title(f"🎓 {k.name}")
+    link = f"{common.share_url('Class').split('?')[0]}?class={k.code}"
+    st.markdown(f"Join code **`{k.code}`** · link: `{link}` · {len(cu.room().members(k.code))} students")
+    new = st.session_state.get(NEW_KEY, {}).pop(k.code, None)
+    if new:
+        cu.remember_key(k.code, new)
+        st.warning(f"Your teacher key, shown once: `{new}` — this browser keeps it. Write it down to "
+                   f"teach from another device; never show it to the class.", icon=":material/key:")
+
+
+def dashboard(k: C.Klass, eng, present: bool) -> None:
+    """Every student's newest run, live: the R–D plane, small multiples, the queue."""
+    C.overdue_runs(eng, cu.room(), k)
+    students = B.board(eng, cu.room(), k)
+    cols = 4 if present else 6
+    st.vega_lite_chart(fc.rd_frame(students), fc.class_spec("rd", present), key="class_rd", width="stretch")
+    st.caption(B.notice_rd(students))
+    if any(s.mu is not None for s in students):
+        st.vega_lite_chart(fc.latent_frame(students), fc.class_spec("latent", present) | {"columns": cols},
+                           key="class_latent")
+        st.caption("What to notice: a model with a small β spreads its codes and separates the classes; "
+                   "a collapsed one (large β) piles every code on the prior's centre.")
+    if any(s.curve for s in students):
+        st.vega_lite_chart(fc.curves_frame(students), fc.class_spec("curves", present) | {"columns": cols},
+                           key="class_curves")
+        st.caption("What to notice: reconstruction falls as each model learns; where KL heads for 0, "
+                   "that student's latent code carries no information (posterior collapse).")
+    q = B.queue(eng, cu.room(), k)
+    st.markdown("**The class queue**")
+    if q:
+        st.dataframe(pd.DataFrame(q), hide_index=True, width="stretch", key="class_queue")
+    st.caption(f"What to notice: {len(q)} class runs are live; the server trains "
+               f"{eng.max_jobs} at a time and the rest wait in order." if q else
+               "What to notice: no class run is waiting or training now.")
+
+
+def push_config_form(k: C.Klass, me: Actor) -> None:
+    st.markdown("**Push a configuration** — every following student's Train page takes it")
+    d = RunConfig()
+    with st.form("push_config"):
+        c1, c2, c3, c4 = st.columns(4)
+        names = (k.settings.dataset,) if k.settings.dataset else DATASETS_IMAGE[:1] + DATASETS_TOY
+        data = c1.selectbox("Dataset", names, key="push_data")
+        zl, el = LIMITS["model.latent_dim"], LIMITS["train.epochs"]
+        beta = c2.number_input("β", BETA.lo, BETA.hi, value=float(d.train.beta), key="push_beta")
+        z = c3.number_input("Latent dimensions", int(zl.lo), int(zl.hi), value=2, key="push_z")
+        epochs = c4.number_input("Epochs", int(el.lo), int(el.hi), value=10, key="push_epochs")
+        start = st.checkbox("…and start it on every student's page", value=True, key="push_start")
+        if st.form_submit_button("Push to the class", type="primary") and not _refuse_unless_teacher(k.code, me):
+            cfg = d.replace(data={"name": data}, model={"latent_dim": int(z)},
+                            train={"beta": float(beta), "epochs": int(epochs)}, name=f"{k.code} β={beta:g}")
+            p = cu.room().push(k.code, "config", {"config": cfg.to_dict(), "start": bool(start)})
+            st.success(f"Pushed (#{p.version}): β = {beta:g}, latent {int(z)}, {data}"
+                       + (", start" if start else "") + ".")
+
+
+def push_view_form(k: C.Klass, me: Actor, eng) -> None:
+    st.markdown("**Push a view** — Explore opens at this run and this z on every following student's page")
+    runs = {e.key: e.label for e in cu.class_run_entries(eng, k)} | cu.shipped_choices()
+    with st.form("push_view"):
+        c1, c2 = st.columns([3, 1])
+        model = c1.selectbox("Run", list(runs), format_func=runs.get, key="push_model")
+        z = c2.text_input("z (comma-separated)", value="0,0", key="push_z_text")
+        if st.form_submit_button("Push this view") and not _refuse_unless_teacher(k.code, me):
+            p = cu.room().push(k.code, "view", {"model": model, "z": z.replace(" ", "")})
+            st.success(f"Pushed (#{p.version}): Explore at {runs.get(model)}, z = ({z}).")
+
+
+def students_panel(k: C.Klass, me: Actor, eng) -> None:
+    members = cu.room().members(k.code)
+    if not members:
+        st.info(f"No students yet: they open the Class page and type the code {k.code}.")
+        return
+    latest = cu.room().latest_runs(k.code)
+    entries = {o: eng.entry(r) for o, r in latest.items()}
+    st.dataframe(pd.DataFrame([{
+        "student": m.name, "run": (entries.get(m.owner).name or latest[m.owner]) if entries.get(m.owner) else "",
+        "status": entries[m.owner].status.value if entries.get(m.owner) else "no run yet",
+        "β": entries[m.owner].beta if entries.get(m.owner) else None,
+        "runs in class": len(cu.room().runs_of(k.code, m.owner))} for m in members]),
+        hide_index=True, width="stretch", key="class_students")
+    names = {m.owner: m.name for m in members}
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    who = c1.selectbox("Student", list(names), format_func=names.get, key="class_pick")
+    if who in latest:
+        c2.page_link("pages/1_Train.py", label="Open their run", icon=":material/visibility:",
+                     query_params={"run": latest[who]})
+    if c3.button("Remove from class", key="class_remove") and not _refuse_unless_teacher(k.code, me):
+        cu.room().remove(k.code, who)
+        st.rerun()
+    st.session_state[cu.CONTROL + "_on"] = st.session_state.get(cu.CONTROL) == k.code
+    st.toggle("Take control of my students' runs", key=cu.CONTROL + "_on",
+              on_change=lambda: st.session_state.update({cu.CONTROL: k.code if st.session_state[
+                  cu.CONTROL + "_on"] else None}),
+              help="Off: you watch their runs read-only. On: pause, stop and change β on their runs "
+                   "from the Train page.")
+
+
+def settings_form(k: C.Klass, me: Actor) -> None:
+    s = k.settings
+    with st.form("class_settings"):
+        locked = st.checkbox(C.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
+                             "you push)", value=s.locked, key="set_locked")
+        opts = ("",) + DATASETS_IMAGE + DATASETS_TOY
+        dataset = st.selectbox("Dataset", opts, index=opts.index(s.dataset), key="set_dataset",
+                               format_func=lambda d: d or "any")
+        lo, hi = C.SETTING_LIMITS["max_runs"]
+        runs = st.number_input(C.SETTING_LABELS["max_runs"].capitalize(), lo, hi, value=s.max_runs, key="set_runs")
+        lo, hi = C.SETTING_LIMITS["max_run_seconds"]
+        secs = st.number_input(C.SETTING_LABELS["max_run_seconds"].capitalize(), lo, hi,
+                               value=float(s.max_run_seconds), step=10.0, key="set_secs")
+        others = st.checkbox(C.SETTING_LABELS["see_others"].capitalize(), value=s.see_others, key="set_others")
+        if st.form_submit_button("Save the settings") and not _refuse_unless_teacher(k.code, me):
+            try:
+                cu.room().update_settings(k.code, C.ClassSettings(locked, dataset, int(runs), float(secs), others))
+                st.success("Saved.")
+            except C.ClassroomError as e:
+                st.error(f"Not saved: {e}.")
+    with st.popover("Close the class"):
+        st.caption("No one can join a closed class; students keep their runs.")
+        if st.button("Close it now", key="class_close", type="primary") and not _refuse_unless_teacher(k.code, me):
+            cu.room().close_class(k.code)
+            cu.forget_key(k.code)
+            st.query_params.pop("class", None)
+            st.rerun()
+
+
+# ------------------------------------------------------------------ a student
+
+def student_view(k: C.Klass, member: C.Member, me: Actor, eng) -> None:
+    st.title(f"🎓 {k.name}")
+    st.markdown(f"You are in this class as **{member.name}**. Your teacher sees your runs on the class "
+                f"dashboard. Limits: {k.settings.max_runs} runs, {k.settings.max_run_seconds:g} s per run"
+                + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
+                + (", hyperparameters locked by your teacher" if k.settings.locked else "") + ".")
+    mine = [eng.entry(r) for _, r in cu.room().runs_of(k.code, me.id)]
+    rows = [{"run": e.name or e.run_id, "status": e.status.value, "β": e.beta} for e in mine if e is not None]
+    st.markdown("**Your runs in this class**")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="my_class_runs")
+    else:
+        st.caption("None yet: open **Train** and press Start, or wait for your teacher's push.")
+    if k.settings.see_others:
+        others = [s for s in B.board(eng, cu.room(), k) if s.owner != me.id]
+        st.markdown("**Your classmates' latest runs**")
+        st.dataframe(pd.DataFrame([{"student": s.name, "status": s.status, "β": s.beta, "KL": s.kl,
+                                    "reconstruction": s.recon} for s in others]),
+                     hide_index=True, width="stretch", key="class_others")
+    if st.button("Leave the class", key="class_leave"):
+        cu.room().leave(k.code, me.id)
+        st.query_params.pop("class", None)
+        st.rerun()

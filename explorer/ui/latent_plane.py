@@ -1,0 +1,301 @@
+"""The latent-plane component's Python side: decode under the pointer, in the browser.
+
+:func:`mount` draws the component (``explorer/ui/components/latent_plane``, a Streamlit
+components-v2 module): the plane with the points by label, the prior's circles and the
+current z, the decoded image beside it, and optional per-dimension sliders and path
+scrubbers (traversals, interpolation) with a play mode. The browser holds the run's
+decoder (ONNX, from :func:`explorer.export.onnx.run_decoder`) and decodes the z under the
+pointer, a finger or the arrow keys at display rate, sending nothing to the server; a
+click (a tap, Enter, a slider's release) pins z, which comes back as the component's
+value (``on_pin`` is called with it before the page reruns).
+
+What reaches the browser: only the decoder (weights and graph, validated and capped by
+:func:`~explorer.export.onnx.check_onnx`), sent once per browser tab and decoder (the
+component asks again, ``need``, if it lacks one). When the component cannot be used —
+its built files are missing, Streamlit cannot register it, the decoder is over the cap,
+or the browser reports that it cannot run it (``failed``) — :func:`mount` returns None
+after a one-line notice, and the page decodes on the server as before.
+
+:func:`payload` builds the data the component is given (plain values; tests call it).
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .. import store
+from ..export import onnx as onnx_export
+
+NAME = "latent_explorer.latent_plane"
+FOLDER = Path(__file__).resolve().parent / "components" / "latent_plane"
+ASSETS = FOLDER / "build"
+JS, CSS = "latent_plane.js", "latent_plane.css"
+MAX_POINTS = 4000             # points drawn on the component's plane (a seeded subset)
+FAILED = "_lp_failed"         # session: why the browser could not decode (then: the server)
+SENT = "_lp_sent"             # session: decoder keys this browser tab holds
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrowserDecoder:
+    """A run's decoder as sent to the browser: its key (the weights' hash) and bytes."""
+    key: str
+    b64: str
+    nbytes: int
+
+
+# ------------------------------------------------------------- the decoder
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _decoder(run_dir: str, mtime_ns: int, size: int) -> BrowserDecoder | str:
+    try:
+        data, key = onnx_export.run_decoder(Path(run_dir))
+    except onnx_export.OnnxError as e:
+        return str(e)
+    return BrowserDecoder(key, base64.b64encode(data).decode("ascii"), len(data))
+
+
+def browser_decoder(run_dir: Path) -> BrowserDecoder | str:
+    """The run's decoder for the browser, exported once per weights file (a live run's
+    checkpoints each get theirs), or the reason it cannot be sent (too large)."""
+    s = (Path(run_dir) / store.WEIGHTS).stat()
+    return _decoder(str(run_dir), s.st_mtime_ns, s.st_size)
+
+
+# ----------------------------------------------------------- registration
+
+@functools.cache
+def _renderer():
+    return st.components.v2.component(NAME, js=JS, css=CSS)
+
+
+def _register() -> None:
+    """Declare the component's asset folder on the running server (what an installed
+    package's pyproject.toml would declare), then the component itself."""
+    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+    manager = get_bidi_component_manager()
+    if manager.get_component_asset_root(NAME) is None:
+        pkg, comp = NAME.split(".")
+        manifest = ComponentManifest(name=pkg, version="1", components=[ComponentConfig(comp, "build")])
+        manager.register_from_manifest(manifest, FOLDER)
+
+
+def unavailable() -> str | None:
+    """Why the component cannot be used in this session (None: it can)."""
+    if st.session_state.get(FAILED):
+        return st.session_state[FAILED]
+    if st.query_params.get("decode") == "server":
+        return "asked for in the link (decode=server)"
+    if not all((ASSETS / f).is_file() for f in (JS, CSS)):
+        return (f"the component's built files are missing from {ASSETS} (its README says how to "
+                "build them)")
+    try:
+        _register()
+        _renderer()
+    except Exception as e:  # noqa: BLE001 - any Streamlit API mismatch means: fall back
+        _log.warning("latent-plane component unavailable: %s", e)
+        return f"this Streamlit cannot load the component ({type(e).__name__})"
+    if not _web_browser():
+        return "this client is not a web browser"
+    return None
+
+
+def _web_browser() -> bool:
+    """Whether this session's client is a web browser (every one's user agent starts
+    ``Mozilla/5.0``); script clients (AppTest, the load test's websocket client) cannot
+    run the component and get the server's decoding."""
+    try:
+        return "Mozilla/" in (st.context.headers.get("User-Agent") or "")
+    except Exception:  # noqa: BLE001 - no session context (bare mode)
+        return False
+
+
+def notice(reason: str) -> None:
+    """The one-line notice shown above the server-side decoder."""
+    st.caption(f"ⓘ Decoding on the server: {reason}.")
+
+
+# ---------------------------------------------------------------- the data
+
+def plane_spec(projection, hold, ranges, *, prior: bool = True) -> dict:
+    """The plane: a linear map z -> p = (z - mean) @ components.T (``explorer.analysis.latent.
+    Projection``), the coordinates held for the dimensions it does not show, its extent."""
+    mean, comp = np.asarray(projection.mean, float), np.asarray(projection.components, float)
+    hold = np.zeros(comp.shape[1]) if hold is None else np.asarray(hold, float)
+    return {"mean": _r(mean), "comp": [_r(c) for c in comp], "hold": _r(hold),
+            "ranges": [[float(a), float(b)] for a, b in ranges], "axis": list(projection.axis_titles),
+            "prior": prior, "prior_center": _r((np.zeros_like(mean) - mean) @ comp.T)}
+
+
+def _r(a, nd: int = 4) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), nd).tolist()
+
+
+def points_spec(xy, labels=None, names=None, limit: int = MAX_POINTS) -> dict:
+    """Plane points (``[N, 2]``), at most ``limit`` (a seeded subset), with labels and names."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    keep = np.arange(len(xy))
+    if len(xy) > limit:
+        keep = np.sort(np.random.default_rng(0).choice(len(xy), limit, replace=False))
+    return {"xy": np.round(xy[keep], 3).ravel().tolist(),
+            "labels": None if labels is None else np.asarray(labels)[keep].astype(int).tolist(),
+            "names": [str(n) for n in names] if names else None}
+
+
+def payload(decoder: BrowserDecoder, *, latent_dim: int, out_shape, z, send_decoder: bool,
+            plane: dict | None = None, points: dict | None = None, sliders=None, paths=None,
+            toy: dict | None = None, plane_px: int = 360, image_px: int = 220) -> dict:
+    """The component's data. ``sliders``: ``explorer.analysis.latent.DimSlider``s (shown in
+    that order); ``paths``: ``(name, zs [K, D], (start, end))`` to scrub and play; ``toy``:
+    a 2-D data set ``{"x": [N, 2], "y": labels}`` drawn behind the decoded point."""
+    data = {"v": 1, "latent_dim": int(latent_dim), "out_shape": [int(s) for s in out_shape],
+            "z": _r(z), "decoder": {"key": decoder.key}, "plane": plane, "points": points,
+            "plane_px": plane_px, "image_px": image_px,
+            "sliders": [{"dim": int(s.dim), "label": s.label, "lo": float(s.range[0]),
+                         "hi": float(s.range[1]), "help": s.help} for s in (sliders or [])],
+            "paths": [{"name": n, "zs": _r(zs), "ends": list(ends)} for n, zs, ends in (paths or [])]}
+    if send_decoder:
+        data["decoder"]["b64"] = decoder.b64
+    if toy is not None:
+        x = np.asarray(toy["x"], dtype=np.float64)[:800]
+        lo, hi = x.min(0), x.max(0)
+        pad = 0.08 * np.maximum(hi - lo, 1e-6)
+        data["toy"] = {"xy": np.round(x, 3).ravel().tolist(),
+                       "labels": None if toy.get("y") is None else np.asarray(toy["y"])[:800].astype(int).tolist()}
+        data["toy_ranges"] = [[float(lo[0] - pad[0]), float(hi[0] + pad[0])],
+                              [float(lo[1] - pad[1]), float(hi[1] + pad[1])]]
+    return data
+
+
+# ------------------------------------------------------------------ mounting
+
+def _noop() -> None:
+    pass
+
+
+def _pinned(key: str, on_pin) -> None:
+    """The component pinned a z (runs before the page reruns): hand it to ``on_pin``."""
+    got = (st.session_state.get(key) or {}).get("pinned") or {}
+    z = got.get("z") if isinstance(got, dict) else None
+    if isinstance(z, list) and z and all(isinstance(v, (int, float)) for v in z):
+        on_pin(np.asarray(z, dtype=np.float64))
+
+
+def _failed(key: str) -> None:
+    why = (st.session_state.get(key) or {}).get("failed")
+    if why:
+        st.session_state[FAILED] = f"this browser could not run the decoder ({str(why)[:160]})"
+
+
+def mount(key: str, run_dir: Path, model, *, z, on_pin=None, quiet: bool = False,
+          height: int | str = "content", decoder: BrowserDecoder | str | None = None,
+          **parts) -> dict | None:
+    """Draw the component for the run in ``run_dir`` (``model``: its loaded copy, for its
+    shapes) at ``z``; ``parts`` are :func:`payload`'s (plane, points, sliders, paths, toy,
+    sizes). Returns the component's state (``pinned``: ``{"z", "seq"}`` once a z was
+    pinned), or None when the page must decode on the server instead, after a one-line
+    notice (not when ``quiet``: a page's second instance)."""
+    why = unavailable()
+    dec = None
+    if why is None:
+        dec = decoder if decoder is not None else browser_decoder(run_dir)
+        if isinstance(dec, str):
+            why = dec
+    if why is not None:
+        if not quiet:
+            notice(why)
+        return None
+    S = st.session_state
+    sent = S.setdefault(SENT, set())
+    state = S.get(key) or {}
+    need = state.get("need") if isinstance(state, dict) else None
+    served = S.get(f"_lp_served_{key}")
+    asked = isinstance(need, dict) and need.get("key") == dec.key and need.get("seq") != served
+    if asked:
+        S[f"_lp_served_{key}"] = need.get("seq")
+    data = payload(dec, latent_dim=model.latent_dim, out_shape=model.data_shape, z=z,
+                   send_decoder=asked or dec.key not in sent, **parts)
+    sent.add(dec.key)
+    result = _renderer()(key=key, data=data, height=height,
+                         on_pinned_change=functools.partial(_pinned, key, on_pin or (lambda z: None)),
+                         on_need_change=_noop, on_failed_change=functools.partial(_failed, key))
+    return dict(result)
+
+
+def pinned_z(state: dict | None) -> np.ndarray | None:
+    """The z pinned in the component (its value), or None."""
+    got = (state or {}).get("pinned")
+    if isinstance(got, dict) and isinstance(got.get("z"), list):
+        return np.asarray(got["z"], dtype=np.float64)
+    return None
+
+
+# ------------------------------------------------------------ a live run's
+
+def _snapshot_model(config_json: str, data_shape: tuple):
+    """A model of the run's shape (made afresh: sessions must not share one they fill in)."""
+    from ..config import RunConfig
+    from ..models import build_model
+    return build_model(RunConfig.from_json(config_json).model, data_shape, "cpu").eval()
+
+
+def snapshot_decoder(run_id: str, config_json: str, data_shape: tuple, step: int, state: dict):
+    """A live run's decoder at a snapshot (its tensors travel with the snapshot): the model to
+    take shapes from, and the decoder for the browser (or why it cannot be sent)."""
+    from ..probe import load_decoder_state
+    model = _snapshot_model(config_json, data_shape)
+    load_decoder_state(model, state)
+    try:
+        data = onnx_export.decoder_onnx(model, tag=f"{run_id}@{step}")
+        onnx_export.check_onnx(data, onnx_export.BROWSER_MAX_BYTES)
+    except onnx_export.OnnxError as e:
+        return model, str(e)
+    return model, BrowserDecoder(f"{run_id}@{step}", base64.b64encode(data).decode("ascii"), len(data))
+
+
+def live_decoder(v) -> None:
+    """The Train page: decode under the pointer with a live run's latest checkpoint, over
+    its latest snapshot's codes (``v``: the run's :class:`~explorer.runs.RunView`). The
+    browser gets the new decoder when a new checkpoint lands (the fragment that calls this
+    polls)."""
+    from ..analysis import latent as L
+    from ..figures.training import pick_dims
+    from . import common
+    run_dir, snap, info = Path(v.run_dir), v.snapshot, v.info
+    weights = run_dir / store.WEIGHTS
+    if snap is None or info is None or (snap.decoder is None and not weights.is_file()):
+        return
+    decoder = None
+    if snap.decoder is not None:          # the snapshot's own decoder: refreshed at each snapshot
+        model, decoder = snapshot_decoder(v.run_id, v.config.to_json(), tuple(info.data_shape),
+                                          snap.step, snap.decoder)
+    else:
+        model = common.load_model(run_dir)
+    mu, d = np.asarray(snap.mu), model.latent_dim
+    if mu.ndim != 2 or mu.shape[1] != d:
+        return                                       # the snapshot and checkpoint disagree for now
+    proj = L.dims_projection(d, pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1)))
+    key = f"train_lp_{v.run_id}"
+    z = pinned_z(st.session_state.get(key))
+    z = np.zeros(d) if z is None or len(z) != d else z
+    st.markdown("**Decode a point** with the latest checkpoint: move the pointer over the plane")
+    toy = {"x": info.probe_x, "y": info.probe_labels} if info.probe_x is not None and not info.is_image else None
+    state = mount(key, run_dir, model, z=z, toy=toy, plane_px=320, image_px=200, decoder=decoder,
+                  plane=plane_spec(proj, None, L.plane_extent(proj.transform(mu), proj.transform(np.zeros(d)))),
+                  points=points_spec(proj.transform(mu), info.probe_labels, info.class_names))
+    if state is not None:
+        when = (f"the model at step {snap.step:,}, the same moment as the points; each new snapshot "
+                "reaches your browser within seconds" if decoder is not None else
+                f"the checkpoint saved at {time.strftime('%H:%M:%S', time.localtime(weights.stat().st_mtime))} "
+                "(each epoch's end); a newer one reaches your browser within seconds")
+        st.caption(f"Points: the probe set's posterior means at step {snap.step:,}. Decoder: {when}."
+                   + (f" Showing z{proj.axis_titles[0][1:]} and z{proj.axis_titles[1][1:]}; the others "
+                      "held at 0." if d > 2 else ""))

@@ -1,0 +1,185 @@
+"""Classes in the library: codes, teacher keys, joining and leaving, settings, caps, pushes,
+the teacher actor, persistence across a restart (a new process's Classroom on the same file)."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from explorer import classroom as C
+from explorer import classroom_board as B
+from explorer.config import RunConfig
+from explorer.figures import classroom as fc
+from explorer.runs import Action, Actor, refusal
+
+T, S1, S2 = Actor("b-teacher", "Ms T"), Actor("b-ann"), Actor("b-bob")
+
+
+@pytest.fixture
+def room(tmp_path):
+    r = C.Classroom(tmp_path / "runs")
+    yield r
+    r.close()
+
+
+def tiny(**train) -> RunConfig:
+    return RunConfig().replace(data={"name": "moons", "n_points": 256}, model={"hidden": [16]},
+                               train={"epochs": 1, "batch_size": 64, **train})
+
+
+def test_create_gives_a_code_and_a_key_only_its_hash_is_stored(room):
+    k, key = room.create("Year 12", T)
+    assert len(k.code) == C.CODE_LEN and set(k.code) <= set(C.CODE_ALPHABET)
+    assert room.is_teacher(k.code, S1, key) and not room.is_teacher(k.code, S1, key[:-1] + "x")
+    assert not room.is_teacher(k.code, T)            # no login: the key is what counts
+    raw = sqlite3.connect(room.path).execute("SELECT * FROM classes").fetchall()
+    assert key not in repr(raw)                      # the secret itself is never written
+    assert sqlite3.connect(room.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(C.ClassroomError, match="name"):
+        room.create("  ", T)
+
+
+def test_logged_in_creator_is_teacher_without_key(room):
+    u = Actor("u-abc", "T")
+    k, _ = room.create("Logged", u)
+    assert room.is_teacher(k.code, u) and [c.code for c in room.taught_by(u)] == [k.code]
+    assert room.taught_by(T) == []
+
+
+def test_join_leave_remove_close(room):
+    k, _ = room.create("C", T)
+    room.join(k.code.lower(), S1, "  Ann  ")          # codes are case-insensitive
+    room.join(k.code, S2, "Bob")
+    assert [m.name for m in room.members(k.code)] == ["Ann", "Bob"]
+    assert room.membership(S1.id)[0].code == k.code
+    with pytest.raises(C.ClassroomError, match="name"):
+        room.join(k.code, Actor("b-x"), "")
+    with pytest.raises(C.ClassroomError, match="no class"):
+        room.join("ZZZZ", Actor("b-x"), "X")
+    with pytest.raises(C.ClassroomError, match="teacher"):
+        room.join(k.code, T, "me")
+    room.leave(k.code, S1.id)
+    assert room.membership(S1.id) is None and [m.name for m in room.members(k.code)] == ["Bob"]
+    room.remove(k.code, S2.id)
+    assert room.members(k.code) == []
+    room.join(k.code, S1, "Ann")
+    room.close_class(k.code)
+    assert room.membership(S1.id) is None
+    with pytest.raises(C.ClassroomError, match="closed"):
+        room.join(k.code, S2, "Bob")
+
+
+def test_joining_another_class_leaves_the_first(room):
+    a, _ = room.create("A", T)
+    b, _ = room.create("B", T)
+    room.join(a.code, S1, "Ann")
+    room.join(b.code, S1, "Ann")
+    assert room.membership(S1.id)[0].code == b.code and room.members(a.code) == []
+
+
+def test_settings_are_checked_and_name_the_setting(room):
+    k, _ = room.create("C", T)
+    k = room.update_settings(k.code, C.ClassSettings(max_runs=3, dataset="moons", max_run_seconds=60))
+    assert room.get(k.code).settings.max_runs == 3
+    with pytest.raises(C.ClassroomError, match="runs per student"):
+        room.update_settings(k.code, C.ClassSettings(max_runs=0))
+    with pytest.raises(C.ClassroomError, match="dataset"):
+        room.update_settings(k.code, C.ClassSettings(dataset="nope"))
+
+
+def test_class_caps_refuse_with_the_class_setting(room):
+    k, _ = room.create("C", T)
+    k = room.update_settings(k.code, C.ClassSettings(max_runs=2, dataset="moons"))
+    room.join(k.code, S1, "Ann")
+    assert "“dataset”" in C.start_refusal(room, k, S1.id, tiny().replace(data={"name": "circles"}))
+    assert C.start_refusal(room, k, S1.id, tiny()) is None
+    room.record_run(k.code, S1.id, "r1")
+    room.record_run(k.code, S1.id, "r2")
+    assert "“runs per student” is 2" in C.start_refusal(room, k, S1.id, tiny())
+    assert C.start_refusal(room, k, S2.id, tiny()) is None        # per student
+
+
+def test_locked_class_only_starts_the_pushed_config(room):
+    k, _ = room.create("C", T)
+    k = room.update_settings(k.code, C.ClassSettings(locked=True))
+    assert "not pushed" in C.start_refusal(room, k, S1.id, tiny())
+    room.push(k.code, "config", {"config": tiny(beta=4.0).to_dict(), "start": False})
+    assert "lock hyperparameters" in C.start_refusal(room, k, S1.id, tiny())
+    assert C.start_refusal(room, k, S1.id, tiny(beta=4.0).replace(name="mine")) is None
+
+
+def test_pushes_are_versioned_per_class(room):
+    a, _ = room.create("A", T)
+    b, _ = room.create("B", T)
+    assert room.latest_push(a.code) is None
+    room.push(a.code, "config", {"config": tiny().to_dict(), "start": True})
+    p = room.push(a.code, "view", {"model": "shipped:x", "z": "1,2"})
+    assert (p.version, room.latest_push(a.code).payload["z"]) == (2, "1,2")
+    assert room.latest_config_push(a.code).version == 1 and room.latest_push(b.code) is None
+    with pytest.raises(C.ClassroomError):
+        room.push(a.code, "other", {})
+
+
+def test_teacher_actor_acts_for_students_only(room):
+    k, _ = room.create("C", T)
+    room.join(k.code, S1, "Ann")
+    boss = C.teacher_actor(room, k, T)
+    rule = dict(shipped=False, status="running")
+    assert refusal(Action.CONTROL, run_owner=S1.id, actor=boss, **rule) is None
+    assert refusal(Action.CONTROL, run_owner="b-stranger", actor=boss, **rule) is not None
+    assert refusal(Action.CONTROL, run_owner=S2.id, actor=S1, **rule) is not None   # student vs student
+    room.remove(k.code, S1.id)
+    assert refusal(Action.CONTROL, run_owner=S1.id, actor=C.teacher_actor(room, k, T), **rule) is not None
+
+
+def test_classes_survive_a_restart(tmp_path):
+    room = C.Classroom(tmp_path / "runs")
+    k, key = room.create("Persist", T)
+    room.join(k.code, S1, "Ann")
+    room.push(k.code, "config", {"config": tiny().to_dict(), "start": True})
+    room.close()
+    code = ("from explorer import classroom as C; from pathlib import Path; import sys;"
+            f"r = C.Classroom(Path(sys.argv[1])); k = r.get({k.code!r});"
+            f"print(k.name, [m.name for m in r.members(k.code)], r.latest_push(k.code).version,"
+            f" r.is_teacher(k.code, '', {key!r}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs")], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "Persist ['Ann'] 1 True"
+
+
+def test_start_run_records_and_time_cap_stops(room, engine):
+    k, _ = room.create("C", T)
+    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=5))
+    room.join(k.code, S1, "Ann")
+    rid = C.start_run(engine, room, k, S1, tiny(epochs=5000))
+    assert room.runs_of(k.code, S1.id) == [(S1.id, rid)]
+    with pytest.raises(C.ClassroomError, match="runs per student"):
+        C.start_run(engine, room, k, S1, tiny())
+    engine.wait(rid, 60, statuses={"running"})
+    assert C.overdue_runs(engine, room, k) == []                  # 5 s not reached yet
+    while (engine.entry(rid).progress.elapsed_s or 0) <= 5.2 and engine.entry(rid).status.live:
+        time.sleep(0.3)
+    assert C.overdue_runs(engine, room, k) == [rid]
+    assert engine.wait(rid, 60) == "stopped"
+
+
+def test_board_and_figures_from_a_live_class(room, engine):
+    k, _ = room.create("C", T)
+    for who, name, beta in ((S1, "Ann", 0.5), (S2, "Bob", 8.0)):
+        room.join(k.code, who, name)
+        C.start_run(engine, room, k, who, tiny(beta=beta, epochs=3))
+    for _, rid in room.runs_of(k.code):
+        engine.wait(rid, 120)
+    students = B.board(engine, room, k)
+    assert [s.name for s in students] == ["Ann", "Bob"] and all(s.trail and s.curve for s in students)
+    assert {s.beta for s in students} == {0.5, 8.0}
+    rd = fc.rd_frame(students)
+    assert set(rd[rd.kind == "now"].student) == {"Ann", "Bob"} and rd.beta.notna().all()
+    assert set(fc.curves_frame(students).term) == {"reconstruction", "KL"}
+    assert "β > 1.5" in B.notice_rd(students)
+    for kind in ("rd", "latent", "curves"):
+        assert fc.class_spec(kind, True)["config"]["background"] == "#111111"
+    assert B.queue(engine, room, k) == []                        # all ended

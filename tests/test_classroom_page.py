@@ -1,0 +1,157 @@
+"""The Class page and follow mode under AppTest: create, join, the dashboard, presentation
+mode, pushes reaching a student's Train and Explore pages, and the permission rules through
+the pages (a student never sees the key, cannot act on another student's run, cannot change
+the class). Each AppTest is one browser session; a session's owner is fixed by its token."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from conftest import app_factory, assert_page_ok
+from explorer import classroom as C
+from explorer.config import RunConfig
+from explorer.runs import Actor
+from explorer.ui.identity import owner_id_of_token
+
+CLASS_PAGE, TRAIN_PAGE, EXPLORE_PAGE = "pages/6_Class.py", "pages/1_Train.py", "pages/2_Explore.py"
+
+
+def session(page: str, token: str, **query):
+    at = app_factory(page)(**query)
+    at.session_state["_le_token"] = token           # this session's browser: a fixed owner
+    return at
+
+
+def texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "warning", "info", "success", "error", "title",
+                                  "code", "text") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def tiny(**train) -> RunConfig:
+    return RunConfig().replace(data={"name": "moons", "n_points": 256}, model={"hidden": [16]},
+                               train={"epochs": 1, "batch_size": 64, **train})
+
+
+@pytest.fixture
+def lesson(page_engine):
+    """A class created through the page by a teacher session; Ann joined through the page."""
+    teacher = session(CLASS_PAGE, "t" * 24)
+    teacher.run()
+    teacher.text_input(key="create_name").input("Year 12")
+    [b for b in teacher.button if b.label == "Create the class"][0].click().run()
+    assert_page_ok(teacher)
+    (k,) = [C.classroom().get(c) for (c,) in C.classroom()._read("SELECT code FROM classes")]
+    student = session(CLASS_PAGE, "a" * 24, **{"class": k.code})
+    student.run()
+    assert student.text_input(key="join_code").value == k.code          # the link fills the code
+    student.text_input(key="join_name").input("Ann")
+    [b for b in student.button if b.label == "Join"][0].click().run()
+    assert_page_ok(student)
+    return teacher, student, k
+
+
+def test_create_shows_the_key_once_and_join_puts_the_student_on_the_dashboard(lesson, page_engine):
+    teacher, student, k = lesson
+    key = teacher.session_state["le_class_keys"][k.code]
+    assert key in texts(teacher) and k.code in texts(teacher)
+    assert "You are in this class as **Ann**" in texts(student)
+    teacher.run()
+    assert key not in texts(teacher)                                     # shown once
+    students = [d for d in teacher.dataframe if "student" in d.value.columns][0].value
+    assert list(students["student"]) == ["Ann"]
+    assert any("What to notice" in c.value for c in teacher.caption)
+
+
+def test_a_student_never_sees_the_key_nor_changes_the_class(lesson, page_engine):
+    teacher, student, k = lesson
+    key = teacher.session_state["le_class_keys"][k.code]
+    student.run()
+    assert key not in texts(student)
+    labels = {b.label for b in student.button}
+    assert not labels & {"Push to the class", "Save the settings", "Remove from class", "Close it now"}
+    assert "Leave the class" in labels
+    # a wrong key typed by a student on another session changes nothing
+    other = session(CLASS_PAGE, "b" * 24)
+    other.run()
+    other.text_input(key="tk_code").input(k.code)
+    other.text_input(key="tk_key").input("x" * 24)
+    [b for b in other.button if b.label == "Use this key"][0].click().run()
+    assert any("not this class's teacher key" in e.value for e in other.error)
+    assert not C.classroom().is_teacher(k.code, Actor(owner_id_of_token("b" * 24)))
+
+
+def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
+    teacher, student, k = lesson
+    bob = Actor(owner_id_of_token("c" * 24))
+    C.classroom().join(k.code, bob, "Bob")
+    rid = C.start_run(page_engine, C.classroom(), k, bob, tiny(epochs=500), start_paused=True)
+    ann = session(TRAIN_PAGE, "a" * 24, run=rid)
+    ann.run()
+    assert any(i.value.startswith("Read-only:") for i in ann.info)
+    assert ann.button(key="stop").disabled and ann.button(key="pause").disabled
+    # the teacher watches read-only, and acts after taking control
+    t = session(TRAIN_PAGE, "t" * 24, run=rid)
+    t.session_state["le_class_keys"] = dict(teacher.session_state["le_class_keys"])
+    t.run()
+    assert t.button(key="stop").disabled
+    t.session_state["le_control"] = k.code
+    t.run()
+    assert not t.button(key="stop").disabled
+    t.button(key="stop").click().run()
+    assert page_engine.wait(rid, 30) in ("stopped", "finished")
+
+
+def test_pushed_config_reaches_the_train_page_and_starts(lesson, page_engine):
+    teacher, _, k = lesson
+    ann = session(TRAIN_PAGE, "a" * 24)
+    ann.run()
+    assert any("Class “Year 12”" in c.value for c in ann.caption)
+    teacher.number_input(key="push_beta").set_value(4.0)
+    teacher.number_input(key="push_epochs").set_value(2)
+    teacher.selectbox(key="push_data").set_value("moons")
+    teacher.checkbox(key="push_start").uncheck()
+    [b for b in teacher.button if b.label == "Push to the class"][0].click().run()
+    assert_page_ok(teacher)
+    ann.run()                                              # the poll takes the push
+    assert ann.session_state["beta"] == 4.0 and ann.session_state["dataset"] == "moons"
+    assert ann.sidebar.number_input(key="epochs").value == 2
+    C.classroom().push(k.code, "config", {"config": tiny(beta=2.0).to_dict(), "start": True})
+    ann.run()
+    rid = ann.session_state["train_run"]
+    assert C.classroom().runs_of(k.code, owner_id_of_token("a" * 24))[-1][1] == rid
+    page_engine.wait(rid, 120)
+    ann.toggle(key="le_follow").set_value(False).run()      # follow mode off: pushes wait
+    C.classroom().push(k.code, "config", {"config": tiny(beta=7.0).to_dict(), "start": False})
+    ann.run()
+    assert ann.session_state["beta"] != 7.0
+
+
+def test_pushed_view_opens_explore_at_the_run_and_z(lesson, page_engine):
+    _, _, k = lesson
+    ann = session(EXPLORE_PAGE, "a" * 24)
+    ann.run()
+    C.classroom().push(k.code, "view", {"model": "shipped:digits-vae-z2-b1", "z": "1.5,-0.5"})
+    ann.run()
+    assert_page_ok(ann)
+    key = "shipped:digits-vae-z2-b1"
+    assert ann.session_state["ex_model"] == key
+    mk = hashlib.sha1(key.encode()).hexdigest()[:10]
+    assert sorted(ann.session_state[f"ex_z_{mk}_{d}"] for d in (0, 1)) == [-0.5, 1.5]
+
+
+def test_class_caps_and_presentation_mode(lesson, page_engine):
+    teacher, _, k = lesson
+    C.classroom().update_settings(k.code, C.ClassSettings(max_runs=1, dataset="moons"))
+    ann = session(TRAIN_PAGE, "a" * 24)
+    ann.run()
+    ann.button(key="start").click().run()                  # digits: the class trains moons
+    assert any("“dataset”" in e.value for e in ann.error)
+    pres = session(CLASS_PAGE, "t" * 24, **{"class": k.code, "present": "1"})
+    pres.session_state["le_class_keys"] = dict(teacher.session_state["le_class_keys"])
+    pres.run()
+    assert_page_ok(pres)
+    assert pres.toggle(key="le_present").value is True and not pres.tabs
+    assert any("display: none" in h.proto.body for h in pres.get("html"))
+    assert len(pres.get("vega_lite_chart")) >= 1

@@ -1,0 +1,147 @@
+"""The shipped β sweeps (trained/sweeps/, trained/sweep-*) show what they were designed to
+show, in their measured numbers: (a) reconstructions lose sharpness as β grows, (b) the
+train − validation IWAE gap shrinks as β grows, (c) samples are best at an interior β.
+Their measures are re-made from the shipped weights where the data are offline (digits),
+or checked against the weights and probe images (MNIST); `sweep-report` prints them, and
+`sweep` runs a small sweep through the engine end to end."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import data, store
+from explorer.analysis import beta_reading as W
+from explorer.analysis import beta_report as R
+from explorer.analysis import sweep as S
+
+ROOT = store.PROJECT_ROOT
+SWEEPS = S.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json")
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_both_sweeps_ship_with_their_measures():
+    assert list(SWEEPS) == ["mnist", "digits"]
+    for name, ids in SWEEPS.items():
+        got = R.load(R.shipped_folder(name))
+        assert got is not None and got.name == name
+        assert got.betas == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+        assert [store.read_config(store.SHIPPED_ROOT / i).train.beta for i in ids] == got.betas
+        assert set(got.images) == set(got.betas) and set(got.curves) == set(got.betas)
+        assert all(len(c["epoch"]) == 300 for c in got.curves.values())   # a validation point an epoch
+
+
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_sweep_is_one_design_that_differs_only_in_beta(name):
+    cfgs = [store.read_config(store.SHIPPED_ROOT / i) for i in SWEEPS[name]]
+
+    def without_beta(cfg):
+        d = cfg.to_dict()
+        d["train"].pop("beta")
+        d.pop("name")
+        return d
+    assert all(without_beta(c) == without_beta(cfgs[0]) for c in cfgs)
+    c = cfgs[0]
+    assert (c.data.binarize, c.model.likelihood, c.train.beta_schedule) == ("threshold", "bernoulli", "constant")
+    assert 10 <= c.model.latent_dim <= 16 and c.train.free_bits == 0.0
+
+
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_sweep_shows_blur_overfitting_and_a_sweet_spot(name):
+    ms = R.load(R.shipped_folder(name)).measures
+    rs = np.array([m["recon_sharpness"] for m in ms])
+    assert np.all(np.diff(rs) < 0), rs                                   # (a)
+    assert W.pointlike(ms[0]) and not any(W.pointlike(m) for m in ms[1:])  # β = 0: q(z|x) is a point
+    gap = np.array([m["gap_iwae"] for m in ms[1:]])
+    se = np.array([m["gap_iwae_se"] for m in ms[1:]])
+    assert np.all(np.diff(gap) < 0.5), gap                                # (b), within noise
+    assert gap[0] - gap[-1] > 10 * np.hypot(se[0], se[-1])
+    q = np.array([m["sample_quality"] for m in ms])
+    best = int(np.argmax(q))
+    assert 0 < best < len(ms) - 1                                         # (c): an interior β
+    assert q[best] > q[0] + 0.3 and q[best] > q[-1] + 0.3
+    assert ms[0]["code_radius"] > 5 * np.sqrt(ms[0]["latent_dim"])      # holes: codes far outside the prior
+    assert ms[-1]["sample_sharpness"] < 0.5 * ms[best]["sample_sharpness"]   # blur
+
+
+def test_the_digits_sweeps_measures_are_remade_from_its_weights():
+    ids = SWEEPS["digits"]
+    cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
+    ds = data.load(cfg.data)
+    runs = {store.read_config(store.SHIPPED_ROOT / i).train.beta: store.SHIPPED_ROOT / i for i in ids}
+    measures, images, inputs, curves = R.measure_folders(runs, ds)
+    got = R.load(R.shipped_folder("digits"))
+    assert np.allclose(inputs, got.inputs, atol=1e-3)
+    for new, old in zip(measures, got.measures):
+        assert new["beta"] == old["beta"]
+        for k in ("recon_sharpness", "sample_sharpness", "val_iwae", "gap_iwae", "code_radius"):
+            assert new[k] == pytest.approx(old[k], rel=1e-3, abs=1e-3), (new["beta"], k)
+        assert new["sample_quality"] == pytest.approx(old["sample_quality"], abs=0.02)
+        assert new["active_units"] == old["active_units"]
+        assert np.allclose(images[new["beta"]]["recon"], got.images[new["beta"]]["recon"], atol=2e-3)
+    assert curves[1.0]["elbo"] == pytest.approx(got.curves[1.0]["elbo"])
+
+
+def test_the_mnist_sweeps_pictures_come_from_its_weights():
+    """No MNIST file here: the pictures are checked against the shipped weights and the
+    probe images each run carries."""
+    got = R.load(R.shipped_folder("mnist"))
+    x, _, _ = store.load_probe(store.SHIPPED_ROOT / SWEEPS["mnist"][0])
+    for rid in SWEEPS["mnist"]:
+        run = store.open_run(store.SHIPPED_ROOT / rid)
+        model = run.load_model("cpu")
+        b = run.config.train.beta
+        recon = model.reconstruct(torch.as_tensor(got.inputs)).numpy()
+        assert np.allclose(recon, got.images[b]["recon"], atol=2e-3)
+        samples = model.decode_mean(R.prior_z(model.latent_dim, R.N_SAMPLES))[:len(got.inputs)].numpy()
+        assert np.allclose(samples, got.images[b]["samples"], atol=2e-3)
+        m = next(m for m in got.measures if m["beta"] == b)
+        assert m["active_units"] == run.summary["val"]["active_units"]
+        # sharpness on the 500 probe images agrees with the 1,000 it was measured on
+        from explorer.analysis.beta_measures import relative_sharpness
+        assert relative_sharpness(model.reconstruct(x).numpy(), x.numpy()) == pytest.approx(
+            m["recon_sharpness"], abs=0.03)
+    assert np.isin(got.inputs, [0.0, 1.0]).all()                         # binarised inputs
+
+
+def test_sweep_report_lists_and_prints_the_shipped_sweeps():
+    r = _cli("sweep-report", "--list")
+    assert r.returncode == 0 and r.stdout.split() == ["mnist", "digits"]
+    for name in ("mnist", "digits"):
+        r = _cli("sweep-report", name, "--json")
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(r.stdout.strip().splitlines()[-1])
+        assert rep["sweep"] == name
+        assert [list(row) for row in rep["rows"]] == [list(R.ROW_KEYS)] * 7
+        assert [row["beta"] for row in rep["rows"]] == sorted(row["beta"] for row in rep["rows"])
+        want = R.report(name, R.load(R.shipped_folder(name)).measures)
+        assert rep == json.loads(json.dumps(want))
+    r = _cli("sweep-report", "--help")
+    for k in R.ROW_KEYS:
+        assert f"  {k} " in r.stdout
+    r = _cli("sweep-report", "nope")
+    assert r.returncode == 2 and "no shipped sweep of that name" in r.stderr
+
+
+def test_sweep_command_trains_through_the_engine_and_reports(tmp_path):
+    out = tmp_path / "sweep"
+    r = _cli("sweep", "--dataset", "digits", "--subset", "120", "--epochs", "3", "--latent-dim", "2",
+             "--hidden", "32", "--betas", "0,4", "--out", str(out), "--measure-n", "60",
+             "--measure-iwae-k", "5", "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    assert "β=0 finished" in r.stderr and "100.0%" in r.stderr           # the progress bar
+    rep = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [row["beta"] for row in rep["rows"]] == [0.0, 4.0]
+    runs = store.list_runs(out)
+    assert len(runs) == 2 and {S.parse_run_name(x.config.name)[0] for x in runs} == {rep["sweep"]}
+    assert all(x.config.data.subset == 120 and x.config.model.latent_dim == 2 for x in runs)
+    r2 = _cli("sweep-report", str(out), "--json")
+    assert r2.returncode == 0 and json.loads(r2.stdout.strip().splitlines()[-1]) == rep
+    bad = _cli("sweep", "--dataset", "digits", "--betas", "0,x", "--out", str(tmp_path / "b"))
+    assert bad.returncode == 2 and "'x' is not a number" in bad.stderr
