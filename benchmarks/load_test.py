@@ -369,8 +369,8 @@ async def class_student(i: int, url: str, stats: Stats, code_q: asyncio.Queue, t
         else:
             stats.error(who, "the push never reached this page")
         idle = 0
-        while time.time() < t_end and idle < 4:            # watch the run until it ends
-            idle = idle + 1 if not s.auto else 0
+        while time.time() < t_end and idle < 4:            # watch the run until it ends: only
+            idle = idle + 1 if not set(s.auto.values()) - {1.0} else 0   # the follow poll (1 s) is left
             await asyncio.sleep(0.5)
         await open_page(s, "Explore", EXPLORE_QUERY, "open_explore", stats, who)
         while time.time() < t_end:

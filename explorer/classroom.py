@@ -331,6 +331,12 @@ _ROOMS: dict[str, Classroom] = {}
 _ROOMS_LOCK = threading.Lock()
 
 
+def exists(runs_dir: Path | None = None) -> bool:
+    """Whether this runs folder has any class yet (pages of a server with no class open no file)."""
+    from . import settings
+    return (Path(runs_dir or settings.get().runs_dir) / DB_NAME).exists()
+
+
 def classroom(runs_dir: Path | None = None) -> Classroom:
     """The :class:`Classroom` of ``runs_dir`` (default: the settings' runs folder), one per process."""
     from . import settings

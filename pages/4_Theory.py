@@ -126,7 +126,7 @@ c_grad_var = cached(T.gradient_variance, "Estimating gradient variances…")
 
 # ================================================================== page
 
-st.title("📐 Theory: the seed's mathematics, live and checked")
+st.title("📐 Theory: the seed's mathematics, checked")
 say("intro")
 with st.expander(f"✏️ The seed's {len(S.SLIPS)} slips at a glance (each is shown again where it occurs)"):
     st.markdown(S.overview_markdown())

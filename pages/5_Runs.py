@@ -91,12 +91,12 @@ def curves(usable: list, labels: dict) -> None:
         st.info("These runs have no values of this metric yet (validation rows come at epoch ends).")
     else:
         st.altair_chart(fr.curves_chart(frame, metric, x, runs=names), width="stretch")
-        d1, d2, _ = st.columns([1, 1, 3])
-        d1.download_button("⬇️ Curves (CSV)", data=frame.to_csv(index=False), file_name=f"curves-{metric}.csv",
-                           mime="text/csv", on_click="ignore", key="dl_curves_csv")
-        d2.download_button("⬇️ Curves (PNG)", data=lambda: fr.curves_png(frame, metric, x, runs=names),
-                           file_name=f"curves-{metric}.png", mime="image/png", on_click="ignore",
-                           key="dl_curves_png")
+        row = st.container(horizontal=True)
+        row.download_button("⬇️ Curves (CSV)", data=frame.to_csv(index=False), file_name=f"curves-{metric}.csv",
+                            mime="text/csv", on_click="ignore", key="dl_curves_csv")
+        row.download_button("⬇️ Curves (PNG)", data=lambda: fr.curves_png(frame, metric, x, runs=names),
+                            file_name=f"curves-{metric}.png", mime="image/png", on_click="ignore",
+                            key="dl_curves_png")
     st.caption("Per image, in nats. Training curves average consecutive minibatches (at most 300 "
                "points per run); validation values are measured at the end of each epoch.")
 
@@ -180,7 +180,7 @@ def manage(entries: list, selected: list) -> None:
     st.caption(f"Status: {e.status} · source: {e.source(me.id)} · folder id: `{run_id}`")
     with st.expander("Configuration (config.json)"):
         st.json(e.config.to_dict())
-    c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([1.3, 2, 0.8], vertical_alignment="bottom")
     active = e.status.live
     c1.download_button("⬇️ Export run (.zip)", data=lambda d=e.run_dir: exchange.export_run(d),
                        file_name=exchange.export_file_name(run_id), mime="application/zip",

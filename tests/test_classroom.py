@@ -150,29 +150,23 @@ def test_classes_survive_a_restart(tmp_path):
     assert out == "Persist ['Ann'] 1 True"
 
 
-def test_start_run_records_and_time_cap_stops(room, engine):
+def test_start_run_board_figures_and_the_time_cap(room, engine):
+    """Two students train: caps are counted per student, the board and its figures show
+    both, and the run still going past the class's run-time cap is stopped (and saved)."""
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=5))
+    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=3600))
     room.join(k.code, S1, "Ann")
-    rid = C.start_run(engine, room, k, S1, tiny(epochs=5000))
-    assert room.runs_of(k.code, S1.id) == [(S1.id, rid)]
+    room.join(k.code, S2, "Bob")
+    long = C.start_run(engine, room, k, S1, tiny(beta=0.5, epochs=5000))
+    short = C.start_run(engine, room, k, S2, tiny(beta=8.0, epochs=2))
+    assert room.runs_of(k.code, S1.id) == [(S1.id, long)]
     with pytest.raises(C.ClassroomError, match="runs per student"):
         C.start_run(engine, room, k, S1, tiny())
-    engine.wait(rid, 60, statuses={"running"})
-    assert C.overdue_runs(engine, room, k) == []                  # 5 s not reached yet
-    while (engine.entry(rid).progress.elapsed_s or 0) <= 5.2 and engine.entry(rid).status.live:
-        time.sleep(0.3)
-    assert C.overdue_runs(engine, room, k) == [rid]
-    assert engine.wait(rid, 60) == "stopped"
-
-
-def test_board_and_figures_from_a_live_class(room, engine):
-    k, _ = room.create("C", T)
-    for who, name, beta in ((S1, "Ann", 0.5), (S2, "Bob", 8.0)):
-        room.join(k.code, who, name)
-        C.start_run(engine, room, k, who, tiny(beta=beta, epochs=3))
-    for _, rid in room.runs_of(k.code):
-        engine.wait(rid, 120)
+    engine.wait(short, 120)
+    engine.wait(long, 60, statuses={"running"})
+    while not engine.view(long).rows:
+        time.sleep(0.2)
+    assert C.overdue_runs(engine, room, k) == []                  # an hour not reached yet
     students = B.board(engine, room, k)
     assert [s.name for s in students] == ["Ann", "Bob"] and all(s.trail and s.curve for s in students)
     assert {s.beta for s in students} == {0.5, 8.0}
@@ -182,4 +176,9 @@ def test_board_and_figures_from_a_live_class(room, engine):
     assert "β > 1.5" in B.notice_rd(students)
     for kind in ("rd", "latent", "curves"):
         assert fc.class_spec(kind, True)["config"]["background"] == "#111111"
-    assert B.queue(engine, room, k) == []                        # all ended
+    assert [q["student"] for q in B.queue(engine, room, k)] == ["Ann"]      # Bob's has ended
+    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=5))
+    while (engine.entry(long).progress.elapsed_s or 0) <= 5.2 and engine.entry(long).status.live:
+        time.sleep(0.3)
+    assert C.overdue_runs(engine, room, k) == [long]
+    assert engine.wait(long, 60) == "stopped"

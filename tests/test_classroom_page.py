@@ -5,6 +5,7 @@ the class). Each AppTest is one browser session; a session's owner is fixed by i
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,8 @@ from explorer.config import RunConfig
 from explorer.runs import Actor
 from explorer.ui.identity import owner_id_of_token
 
-CLASS_PAGE, TRAIN_PAGE, EXPLORE_PAGE = "pages/6_Class.py", "pages/1_Train.py", "pages/2_Explore.py"
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+CLASS_PAGE, TRAIN_PAGE, EXPLORE_PAGE = (str(PAGES / p) for p in ("6_Class.py", "1_Train.py", "2_Explore.py"))
 
 
 def session(page: str, token: str, **query):
@@ -100,10 +102,12 @@ def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
     t.run()
     assert not t.button(key="stop").disabled
     t.button(key="stop").click().run()
-    assert page_engine.wait(rid, 30) in ("stopped", "finished")
+    assert not t.error
+    e = page_engine.entry(rid)                  # a queued run is dropped, a started one stopped
+    assert e is None or not e.status.live
 
 
-def test_pushed_config_reaches_the_train_page_and_starts(lesson, page_engine):
+def test_pushed_config_reaches_the_train_page_unless_follow_is_off(lesson, page_engine):
     teacher, _, k = lesson
     ann = session(TRAIN_PAGE, "a" * 24)
     ann.run()
@@ -117,11 +121,6 @@ def test_pushed_config_reaches_the_train_page_and_starts(lesson, page_engine):
     ann.run()                                              # the poll takes the push
     assert ann.session_state["beta"] == 4.0 and ann.session_state["dataset"] == "moons"
     assert ann.sidebar.number_input(key="epochs").value == 2
-    C.classroom().push(k.code, "config", {"config": tiny(beta=2.0).to_dict(), "start": True})
-    ann.run()
-    rid = ann.session_state["train_run"]
-    assert C.classroom().runs_of(k.code, owner_id_of_token("a" * 24))[-1][1] == rid
-    page_engine.wait(rid, 120)
     ann.toggle(key="le_follow").set_value(False).run()      # follow mode off: pushes wait
     C.classroom().push(k.code, "config", {"config": tiny(beta=7.0).to_dict(), "start": False})
     ann.run()

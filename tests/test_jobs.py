@@ -420,8 +420,7 @@ def test_history_is_bounded_in_frames_and_bytes():
 
 # ------------------------------------------------------------------ ownership
 
-def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(any_eng):
-    eng = any_eng
+def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(eng):
     rid = eng.submit(tiny(epochs=500), "owner-a", start_paused=True)
     eng.wait(rid, 90, statuses=("paused",))
     eng.step(rid, "owner-a", 2)

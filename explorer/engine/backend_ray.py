@@ -147,7 +147,6 @@ class RayEngine(Engine):
             self._sync()                    # runs live on the cluster are listed from the start
 
     def _scheduler(self):
-        import ray
         from .ray_actors import SCHEDULER_NAME, Scheduler
         return Scheduler.options(name=SCHEDULER_NAME, namespace=self.namespace, lifetime="detached",
                                  get_if_exists=True).remote(self.namespace)
@@ -381,13 +380,6 @@ class RayEngine(Engine):
         self._thread.join(timeout=5)
         if self.index is not None:
             self.index.close()
-
-
-def cluster_resources() -> dict:
-    """The connected cluster's resources (CPU, GPU, memory, nodes), for the benchmark and ops."""
-    import ray
-    return {"resources": ray.cluster_resources(), "nodes": [n for n in ray.nodes() if n.get("Alive")],
-            "pid": os.getpid()}
 
 
 def ray_cli(*args: str) -> str:

@@ -71,7 +71,7 @@ def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
                y=alt.Y("recon:Q", title="distortion: reconstruction (nats)", scale=alt.Scale(zero=False),
                        axis=alt.Axis(**_font(present))),
                color=alt.Color("beta:Q", title="β", scale=alt.Scale(type="symlog", scheme="plasma" if present else "viridis"),
-                               legend=alt.Legend(**_font(present))))
+                               legend=alt.Legend(format=".3~g", **_font(present))))
     trail = alt.Chart().transform_filter(alt.datum.kind == "trail").mark_line(
         opacity=0.6, strokeWidth=3 if present else 1.5).encode(**enc, detail="student:N", order="order:Q")
     now = alt.Chart().transform_filter(alt.datum.kind == "now").mark_circle(

@@ -27,6 +27,11 @@ def prior_circles(radii=(1, 2, 3), n: int = 120) -> list[go.Scatter]:
             for r in radii]
 
 
+def title_margin(title: str) -> int:
+    """Room above the plot for its title: 40 px a line (a ``<br>`` starts another), 10 if none."""
+    return 40 + 20 * title.count("<br>") if title else 10
+
+
 def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
                    class_names: list[str] | None = None, *, title: str = "",
                    marker_size: float = 5, show_prior: bool = True,
@@ -58,7 +63,7 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
     legend = (dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=10))
               if small else dict(itemsizing="constant"))
     fig.update_layout(title=title or None, height=height + (70 if small else 0),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      margin=dict(l=10, r=10, t=title_margin(title), b=10),
                       legend=legend, plot_bgcolor="white",
                       xaxis=dict(title=axis_titles[0], zeroline=True, gridcolor="#eee"),
                       yaxis=dict(title=axis_titles[1], zeroline=True, gridcolor="#eee",
@@ -233,7 +238,7 @@ def plane_figure(points: np.ndarray, labels: np.ndarray | None = None,
     (x0, x1), (y0, y1) = ranges
     fig.update_layout(xaxis=dict(range=[x0, x1], constrain="domain", autorange=False),
                       yaxis=dict(range=[y0, y1], constrain="domain", autorange=False),
-                      uirevision="plane", margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      uirevision="plane", margin=dict(l=10, r=10, t=title_margin(title), b=10),
                       legend=dict(itemsizing="constant", orientation="h", y=-0.12))
     return fig
 
@@ -316,7 +321,7 @@ def manifold_figure(tiled: np.ndarray, ranges, *, axis_titles: tuple[str, str] =
             fig.add_trace(c)
     (x0, x1), (y0, y1) = ranges
     fig.update_layout(title=title or None, height=height, plot_bgcolor="white",
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False,
+                      margin=dict(l=10, r=10, t=title_margin(title), b=10), showlegend=False,
                       xaxis=dict(title=axis_titles[0], range=[x0, x1], constrain="domain", showgrid=False,
                                  zeroline=False),
                       yaxis=dict(title=axis_titles[1], range=[y0, y1], constrain="domain", showgrid=False,
@@ -360,7 +365,7 @@ def data_space_figure(x: np.ndarray, labels: np.ndarray | None = None,
         fig.add_trace(marker_trace(point, "decoded z"))
     (x0, x1), (y0, y1) = ranges
     fig.update_layout(title=title or None, height=height, plot_bgcolor="white",
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      margin=dict(l=10, r=10, t=title_margin(title), b=10),
                       legend=dict(itemsizing="constant", orientation="h", y=-0.15),
                       xaxis=dict(title="x₁", range=[x0, x1], gridcolor="#eee", constrain="domain"),
                       yaxis=dict(title="x₂", range=[y0, y1], gridcolor="#eee", constrain="domain",

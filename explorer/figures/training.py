@@ -76,7 +76,7 @@ SVG = {"embedOptions": {"renderer": "svg"}}   # SVG marks: a browser test can re
 # Axis labels: at most 4 significant digits, integers for steps (Vega's default label of a
 # one-point domain is "44.601929")
 NUM_AXIS = {"format": ",.4~g"}
-STEP_AXIS = {"format": ",d", "tickMinStep": 1}
+STEP_AXIS = {"format": ",d", "tickMinStep": 1, "labelFlush": True}   # the last tick stays inside
 
 
 # ------------------------------------------------------------------ helpers

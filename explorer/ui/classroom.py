@@ -110,7 +110,7 @@ def page_actor(base: Actor) -> Actor:
 def membership(me: Actor):
     """(class, member) of the student on the page, or None."""
     try:
-        return room().membership(me.id)
+        return room().membership(me.id) if C.exists() else None
     except Exception:  # noqa: BLE001 - an unreadable classroom file never breaks a page
         return None
 

@@ -65,7 +65,7 @@ def create_form(me: Actor) -> None:
             st.rerun()
     with st.expander("I am this class's teacher on another device"):
         with st.form("teacher_key"):
-            code = st.text_input("Class code", max_chars=8, key="tk_code")
+            code = st.text_input("Code of the class you teach", max_chars=8, key="tk_code")
             key = st.text_input("Teacher key", type="password", key="tk_key")
             if st.form_submit_button("Use this key"):
                 if cu.use_key(code, key):

@@ -443,12 +443,12 @@ def browser_panel(view: View, toy: dict | None) -> bool:
 
 def z_buttons(mk: str, d: int, ranges: list) -> None:
     """z = 0, a random z, and redraw the plane with z marked."""
-    b1, b2, b3 = st.columns(3)
-    b1.button("z = 0", on_click=set_sliders, args=(mk, np.zeros(d), ranges),
+    row = st.container(horizontal=True)                # buttons as wide as their labels
+    row.button("z = 0", on_click=set_sliders, args=(mk, np.zeros(d), ranges),
               help="Move every slider to 0, the prior's mean.")
-    b2.button("🎲 random", on_click=random_z, args=(mk, ranges), help="A random z from the prior.")
-    if b3.button("📍 mark", help="Redraw the plane with this z marked (the marker does not follow "
-                                "the sliders live, so the plane is not redrawn at every move)."):
+    row.button("🎲 random", on_click=random_z, args=(mk, ranges), help="A random z from the prior.")
+    if row.button("📍 mark", help="Redraw the plane with this z marked (the marker does not follow "
+                                 "the sliders live, so the plane is not redrawn at every move)."):
         st.rerun(scope="app")
 
 
@@ -490,7 +490,7 @@ def plane_title(view: View) -> str:
     if kind == "tsne":
         return f"t-SNE of {len(view.plane_pts)} codes (a click decodes the nearest point)"
     source = SOURCE_LABELS.get(view.points.source, "points").capitalize()
-    return f"{source}: {n} encoded ({view.points.position})"
+    return f"{source}:<br>{n} encoded ({view.points.position})"   # two lines fit a narrow column
 
 
 def background_image(view: View, background: str) -> np.ndarray | None:

@@ -26,8 +26,11 @@ from . import common, latent_plane
 from . import train as tu
 
 TRAIN_STATUS_S = 0.75     # the progress line: cheap, and what a learner watches tick
-TRAIN_CURVES_S = 1.5      # the curves and the R–D plane: most of the browser's work per poll
-TRAIN_SLOW_S = 3.0        # the latent scatter, reconstructions, KL bars, the browser decoder
+TRAIN_CURVES_S = 2.5      # the curves and the R–D plane: most of the browser's work per poll
+TRAIN_SLOW_S = 5.0        # the latent scatter, reconstructions, KL bars, the browser decoder
+# Measured with benchmarks/live_overhead.py on a quiet 2-core machine: in-app training ran at
+# 0.82 of headless speed with the curves every 1.5 s and the latent views every 3 s, and at
+# 0.95 with 2.5 s and 5 s (the tab's renderer: 4.4 then 3.2 CPU-seconds during the run).
 
 
 def _poll(fn, every: float, live: bool, key: str, *args) -> None:

@@ -118,18 +118,18 @@ def export_buttons(entry: RunEntry, disabled: bool) -> None:
     from ..export.script import script_for_run
     from ..export.tensorboard import tensorboard_zip
     d, rid = entry.run_dir, entry.run_id
-    cols = st.columns([1, 1, 1.45, 0.8] if onnx_available() else [1, 1, 2.25])
-    cols[0].download_button("⬇️ TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
-                            file_name=f"{rid}-tensorboard.zip", mime="application/zip", on_click="ignore",
-                            key="export_tb", disabled=disabled, help=EXPORT_HELP["tb"])
-    cols[1].download_button("⬇️ PyTorch script (.py)", data=lambda: script_for_run(d),
-                            file_name="train_vae.py", mime="text/x-python", on_click="ignore",
-                            key="export_script", disabled=disabled, help=EXPORT_HELP["script"])
+    row = st.container(horizontal=True)                # buttons as wide as their labels
+    row.download_button("⬇️ TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
+                        file_name=f"{rid}-tensorboard.zip", mime="application/zip", on_click="ignore",
+                        key="export_tb", disabled=disabled, help=EXPORT_HELP["tb"])
+    row.download_button("⬇️ PyTorch script (.py)", data=lambda: script_for_run(d),
+                        file_name="train_vae.py", mime="text/x-python", on_click="ignore",
+                        key="export_script", disabled=disabled, help=EXPORT_HELP["script"])
     if onnx_available():
-        cols[2].download_button("⬇️ ONNX encoder + decoder (.zip)",
-                                data=lambda: zip_bytes({f"{rid}/{k}": v for k, v in onnx_files(d).items()}),
-                                file_name=f"{rid}-onnx.zip", mime="application/zip", on_click="ignore",
-                                key="export_onnx", disabled=disabled, help=EXPORT_HELP["onnx"])
+        row.download_button("⬇️ ONNX encoder + decoder (.zip)",
+                            data=lambda: zip_bytes({f"{rid}/{k}": v for k, v in onnx_files(d).items()}),
+                            file_name=f"{rid}-onnx.zip", mime="application/zip", on_click="ignore",
+                            key="export_onnx", disabled=disabled, help=EXPORT_HELP["onnx"])
 
 
 # ------------------------------------------------------------------ actions
