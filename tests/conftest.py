@@ -59,6 +59,22 @@ def page_engine():
     set_engine(None)
 
 
+def shared_page_engine(folder: Path, **options):
+    """A generator for module-scoped fixtures: the process-wide engine the pages use, over
+    ``folder`` (its worker started once: spawning workers is the slow part), with Streamlit's
+    resource cache cleared before and after; the previous engine is put back at the end."""
+    import streamlit as st
+
+    from explorer.engine import Engine, set_engine
+    st.cache_resource.clear()
+    eng = Engine(folder, **options)
+    old = set_engine(eng)
+    yield eng
+    eng.shutdown()
+    set_engine(old)
+    st.cache_resource.clear()
+
+
 def app_factory(page: str):
     """``make(**query)`` -> a fresh AppTest of ``page`` with the given query string; Streamlit's
     process-wide caches are cleared so the page sees this test's engine and runs folder."""

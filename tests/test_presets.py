@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.presets import PRESETS
 from explorer.ui.train_form import widget_state
+from conftest import shared_page_engine
 
 PAGE = "../pages/1_Train.py"
 
@@ -15,17 +16,8 @@ PAGE = "../pages/1_Train.py"
 @pytest.fixture(scope="module")
 def page_engine(tmp_path_factory):
     """One engine for the module (its worker started once), as the pages see it."""
-    import streamlit as st
-
-    from explorer.engine import Engine, set_engine
-    st.cache_resource.clear()
-    eng = Engine(tmp_path_factory.mktemp("presets") / "runs", max_jobs=1, snapshot_seconds=0.5,
-                 prestart=1, load_existing=False)
-    old = set_engine(eng)
-    yield eng
-    eng.shutdown()
-    set_engine(old)
-    st.cache_resource.clear()
+    yield from shared_page_engine(tmp_path_factory.mktemp("presets") / "runs", max_jobs=1,
+                                  snapshot_seconds=0.5, prestart=1, load_existing=False)
 
 
 @pytest.fixture

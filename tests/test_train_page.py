@@ -17,6 +17,7 @@ from explorer.engine.protocol import Progress
 from explorer.config import ConfigError, RunConfig
 from explorer.figures import training as figs
 from explorer.ui import train as tu
+from conftest import shared_page_engine
 
 PAGE = "../pages/1_Train.py"
 
@@ -177,14 +178,8 @@ def engine_(tmp_path_factory):
     """The process-wide engine the page uses, shared by this module's AppTests (its worker
     is started once: spawning workers is the slow part). AppTest gives every test the same
     session id, so they share one owner too."""
-    st.cache_resource.clear()
-    eng = Engine(tmp_path_factory.mktemp("train_page") / "runs", max_jobs=2,
-                 snapshot_seconds=0.2, prestart=1, load_existing=True)
-    old = set_engine(eng)
-    yield eng
-    eng.shutdown()
-    set_engine(old)
-    st.cache_resource.clear()
+    yield from shared_page_engine(tmp_path_factory.mktemp("train_page") / "runs", max_jobs=2,
+                                  snapshot_seconds=0.2, prestart=1, load_existing=True)
 
 
 @pytest.fixture
