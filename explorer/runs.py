@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .engine.protocol import ENDED, Progress, RunInfo, Snapshot, Status
+from .engine.protocol import ENDED, Progress, RunInfo, Snapshot, Status, status_of
 
 
 # ------------------------------------------------------------------ the actor
@@ -161,8 +161,7 @@ def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped
                       created: float, saved: bool) -> RunEntry:
     """A saved run's entry from its files. A run saved as live was interrupted (its server
     stopped): the status says so, and the reason names the checkpoint kept."""
-    status = Status(summary.get("status", "finished")) if summary.get("status") in set(Status) \
-        else Status.INTERRUPTED
+    status = status_of(summary.get("status"))
     reason = summary.get("reason")
     if status.live:
         status = Status.INTERRUPTED
