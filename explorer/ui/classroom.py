@@ -252,4 +252,7 @@ def presentation_css() -> None:
             "html, .stMarkdown p, .stCaption, [data-testid='stMetricValue'] {font-size: 1.45rem !important;}"
             "h1 {font-size: 3.2rem !important;} h2, h3 {font-size: 2.2rem !important;}"
             ".stApp {background: #111111; color: #ffffff;}"
-            ".stApp p, .stApp span, .stApp label, .stApp h1, .stApp h2, .stApp h3 {color: #ffffff;}</style>")
+            ".stApp p, .stApp span, .stApp label, .stApp h1, .stApp h2, .stApp h3 {color: #ffffff;}"
+            # buttons and inputs keep their light theme otherwise: white labels on white
+            ".stApp button, .stApp input, .stApp [data-baseweb='select'] > div {background: #222222 "
+            "!important; color: #ffffff !important; border-color: #888888 !important;}</style>")
