@@ -83,7 +83,7 @@ def test_a_logged_in_lesson_create_join_follow_dashboard_presentation(server, tw
     t.get_by_role("tab", name="Students").click()
     t.get_by_text("Sam").first.wait_for(state="attached", timeout=30_000)   # a dataframe cell
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_label("β").fill("4")
+    t.get_by_role("spinbutton", name="β").fill("4")   # not the R–D legend titled β
     t.get_by_label("Epochs").fill("3")
     t.get_by_role("button", name="Push to the class").click()
     t.get_by_text("Pushed (#1)").wait_for(timeout=30_000)
