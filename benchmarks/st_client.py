@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
@@ -59,9 +60,11 @@ class RunResult:
 class Session:
     """One browser session of the app at ``base_url`` (``http://host:port``)."""
 
-    def __init__(self, base_url: str, *, fetch_media: bool = True):
+    def __init__(self, base_url: str, *, fetch_media: bool = True, cookies: dict | None = None):
         self.base_url = base_url.rstrip("/")
         self.fetch_media = fetch_media
+        self.cookies = dict(cookies or {})      # sent with the websocket's handshake, as a
+                                                 # browser sends its cookies (st.context.cookies)
         self.ws = None
         self.pages: dict[str, str] = {}          # url path -> page script hash
         self.page = ""
@@ -75,6 +78,7 @@ class Session:
         self._busy = asyncio.Lock()
         self.closed_reason: str | None = None
         self.auto_runs = 0
+        self.superseded_images = 0              # 404s of images a newer run had replaced
         self._run = ""
         self.navigated_at: float | None = None  # when the server last moved this session to
                                                  # another page (st.switch_page) or query
@@ -83,8 +87,10 @@ class Session:
     # ----------------------------------------------------------- connection
     async def connect(self) -> None:
         url = "ws" + self.base_url[len("http"):] + "/_stcore/stream"
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else None
         self.ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None,
-                                           open_timeout=60, ping_interval=None)
+                                           open_timeout=60, ping_interval=None,
+                                           additional_headers=headers)
         self._reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
@@ -210,11 +216,25 @@ class Session:
             t.cancel()
         self._auto_tasks, self.auto = {}, {}
 
-    async def _fetch_images(self) -> None:
-        urls = [img.url for it in self.items.values() if it.kind == "imgs" for img in it.proto.imgs
+    def _image_urls(self) -> list[str]:
+        return [img.url for it in self.items.values() if it.kind == "imgs" for img in it.proto.imgs
                 if img.url.startswith("/media/")]
-        for u in urls:
-            await asyncio.to_thread(_get, self.base_url + u)
+
+    async def _fetch_images(self) -> None:
+        """Fetch the page's images, as the browser does. An image that another fragment's
+        run replaced meanwhile (its timer fired during the fetch) is gone from the server,
+        and from the page too: a browser then loads the new one. A 404 counts only if the
+        page still shows that image."""
+        for u in self._image_urls():
+            try:
+                await asyncio.to_thread(_get, self.base_url + u)
+            except urllib.error.HTTPError as e:
+                if e.code != 404:
+                    raise
+                await asyncio.sleep(0.3)           # the replacing run's deltas are on their way
+                if u in self._image_urls():
+                    raise ClientError(f"image {u} on the page is missing on the server (404)") from None
+                self.superseded_images += 1
 
     # ------------------------------------------------------------ elements
     def find(self, kind: str, label: str = "", *, caption: str = "") -> Item:

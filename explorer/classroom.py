@@ -384,14 +384,17 @@ def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -
     why = start_refusal(room, klass, who.id, config)
     if why:
         raise ClassroomError(why)
-    rid = engine.submit(config, who, **kw)
+    rid = engine.submit(config, who, max_seconds=klass.settings.max_run_seconds,
+                        max_seconds_setting=f"the class's “{SETTING_LABELS['max_run_seconds']}” setting", **kw)
     room.record_run(klass.code, who.id, rid)
     return rid
 
 
 def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:
     """Stop the class's live runs that trained longer than the class setting
-    ``max_run_seconds`` (stopped runs are saved); returns their ids."""
+    ``max_run_seconds`` (stopped runs are saved); returns their ids. A run stops itself at
+    the limit it was started with (:func:`start_run`); this catches the runs started before
+    the teacher lowered it."""
     from .engine import EngineError
     stopped = []
     boss = Actor(id=klass.teacher, teacher_of=frozenset(o for o, _ in room.runs_of(klass.code)))

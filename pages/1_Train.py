@@ -30,6 +30,8 @@ eng, me = common.engine(), common.actor()
 S = st.session_state
 form.init_state()
 klass = class_ui.train_page_state(form.apply_config, me)     # a push, a locked class's settings
+locked = (f"Your teacher locked the hyperparameters of the class “{klass.name}”"
+          if klass is not None and klass.settings.locked else None)
 
 
 # ------------------------------------------------------------ the page's run
@@ -77,7 +79,9 @@ def send_live(setter: str, key: str) -> None:
     """Send a live control (``set_beta`` or ``set_lr``) to the page's run, if it is live."""
     rid = S.get(RUN_KEY)
     v = eng.entry(rid) if rid else None
-    if v is not None and v.status.live and v.refusal(Action.CONTROL, me) is None:
+    if locked:                               # a locked class: no live β or lr either
+        S["train_msg"] = f"{locked}: β and the learning rate stay as the class's configuration sets them."
+    elif v is not None and v.status.live and v.refusal(Action.CONTROL, me) is None:
         try:
             getattr(eng, setter)(rid, me, float(S[key]))
         except EngineError as e:
@@ -116,7 +120,8 @@ st.caption("Train a small VAE (or autoencoder) and watch it learn. Numbers are p
            "averaged over the batch.")
 
 cols = st.columns([1.1, 1.1, 0.9, 0.9, 0.9, 1.6, 2.0])
-form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"), cols[5], cols[6])
+form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"), cols[5], cols[6],
+                   locked)
 paused_now = view is not None and view.status == Status.PAUSED
 clicked = {
     "start": cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="start",
@@ -161,9 +166,9 @@ try:
 except EngineError as e:
     S["train_msg"] = str(e)
 
-if klass is not None and klass.settings.locked:
-    st.info(f"Your teacher has locked the hyperparameters of the class “{klass.name}”: Start trains "
-            f"the class's configuration, shown in the sidebar.", icon=":material/lock:")
+if locked:
+    st.info(f"{locked}: Start trains the class's configuration, shown in the sidebar; β and the "
+            f"learning rate cannot change during the run either.", icon=":material/lock:")
 if msg := S.pop("train_msg", None):
     st.error(msg)
 if note := S.get("train_note") if live_now else S.pop("train_note", None):

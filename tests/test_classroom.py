@@ -11,6 +11,7 @@ import pytest
 
 from explorer import classroom as C
 from explorer import classroom_board as B
+from explorer import store
 from explorer.config import RunConfig
 from explorer.figures import classroom as fc
 from explorer.runs import Action, Actor, refusal
@@ -182,3 +183,16 @@ def test_start_run_board_figures_and_the_time_cap(room, engine):
         time.sleep(0.3)
     assert C.overdue_runs(engine, room, k) == [long]
     assert engine.wait(long, 60) == "stopped"
+
+
+def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
+    """The class's run-time limit travels with the run: its loop stops it, saved, with the
+    class setting named, whether or not a class page is open."""
+    k, _ = room.create("C", T)
+    k = room.update_settings(k.code, C.ClassSettings(max_run_seconds=5))
+    room.join(k.code, S1, "Ann")
+    rid = C.start_run(engine, room, k, S1, tiny(epochs=100_000))
+    assert engine.wait(rid, 90) == "stopped"
+    v = engine.view(rid)
+    assert "run time per run" in v.reason and v.progress.step > 0
+    assert store.read_summary(v.run_dir)["status"] == "stopped"

@@ -154,3 +154,18 @@ def test_class_caps_and_presentation_mode(lesson, page_engine):
     assert pres.toggle(key="le_present").value is True and not pres.tabs
     assert any("display: none" in h.proto.body for h in pres.get("html"))
     assert len(pres.get("vega_lite_chart")) >= 1
+
+
+def test_a_locked_class_locks_the_live_controls_too(lesson, page_engine):
+    """Locked hyperparameters: a student's Train page shows the class's β and lr and cannot
+    change them, not even live during a run."""
+    _, _, k = lesson
+    C.classroom().update_settings(k.code, C.ClassSettings(locked=True, dataset="moons"))
+    ann = session(TRAIN_PAGE, "a" * 24)
+    ann.run()
+    assert_page_ok(ann)
+    assert ann.number_input(key="beta").proto.disabled and ann.select_slider(key="lr").proto.disabled
+    assert "locked the hyperparameters of the class" in texts(ann)
+    free = session(TRAIN_PAGE, "z" * 24)                       # not in the class: free to change
+    free.run()
+    assert not free.number_input(key="beta").proto.disabled

@@ -201,8 +201,20 @@ def test_maximum_run_duration_stops_and_saves(eng):
     assert eng.wait(rid, 90) == "stopped"
     v = eng.view(rid)
     assert "maximum run duration" in v.reason and v.progress.step > 0
+    assert "LATENT_EXPLORER_MAX_RUN_SECONDS" in v.reason                  # the setting that sets it
     s = store.read_summary(v.run_dir)
     assert s["status"] == "stopped" and "maximum run duration" in s["reason"]
+
+
+def test_a_shorter_limit_given_at_submit_stops_the_run_itself(eng):
+    """A class's run-time limit: the run loop enforces it, whichever page is open."""
+    rid = eng.submit(tiny(epochs=100_000), "gina", max_seconds=1.0, max_seconds_setting="the class's limit")
+    assert eng.wait(rid, 90) == "stopped"
+    v = eng.view(rid)
+    assert v.reason.startswith("stopped at the maximum run duration (1 s; the class's limit")
+    longer = eng.submit(tiny(epochs=1), "gina", max_seconds=10.0 ** 6)     # never above the server's
+    assert eng.wait(longer, 90) == "finished"
+    assert eng._jobs[longer].options.max_seconds == eng.max_run_seconds      # what its worker got
 
 
 def test_bad_data_fails_with_the_reason(any_eng, tmp_path):

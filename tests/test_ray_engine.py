@@ -2,9 +2,13 @@
 several app servers on one cluster, a run that outlives the server that started it, a
 server that restarts and reattaches, and a cluster that cannot be reached.
 
-"App servers" here are engine processes: one in a child process (started, then killed
-mid-run, as a crashed server would be) and the test process's own. They share a real
-Ray cluster (the ``ray_cluster`` fixture: 2 raylets of 1 CPU each) and one runs folder.
+The first test runs two real app servers (``streamlit run app.py`` on two ports, the same
+cluster, namespace and runs folder) and drives their pages through Streamlit's own
+protocol (``benchmarks/st_client.py``), as one browser would behind a load balancer: the
+same owner cookie on both. The next one uses engine processes as "app servers": one in a
+child process (started, then killed mid-run, as a crashed server would be) and the test
+process's own. They share a real Ray cluster (the ``ray_cluster`` fixture: 2 raylets of 1
+CPU each) and one runs folder.
 """
 from __future__ import annotations
 
@@ -22,8 +26,11 @@ import pytest
 from explorer import store
 from explorer.engine import NotAllowed
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, start_server, stop_server
 from test_jobs import ray_engine, tiny, until
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from st_client import Session  # noqa: E402
 
 pytest.importorskip("ray")
 
@@ -45,6 +52,86 @@ CHILD = textwrap.dedent("""
 @pytest.fixture
 def namespace():
     return f"le-test-{secrets.token_hex(4)}"
+
+
+def _progress(s: Session) -> tuple[int, bool] | None:
+    """(step, paused) from the Train page's progress bar, or None when it shows none."""
+    import re
+    for t in s.texts():
+        m = re.search(r"step ([\d,]+) / ", t)
+        if m:
+            return int(m.group(1).replace(",", "")), t.startswith("⏸ paused")
+    return None
+
+
+async def _until(pred, timeout: float = 90.0, what: str = "condition"):
+    import asyncio
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if v := pred():
+            return v
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_app_servers_on_one_cluster_share_runs_through_their_pages(ray_cluster, tmp_path, namespace):
+    """A run started on server A's Train page is shown and controlled on server B's (same
+    owner cookie), read-only to another person there, and trains on when A is killed."""
+    import asyncio
+    runs = tmp_path / "runs"
+    env = {"LATENT_EXPLORER_ENGINE": "ray", "RAY_ADDRESS": ray_cluster, "LATENT_EXPLORER_RAY_NAMESPACE": namespace,
+           "LATENT_EXPLORER_RUNS": str(runs)}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    server_a = start_server(tmp_path / "a", env, timeout=120)
+    server_b = start_server(tmp_path / "b", env, timeout=120)
+    alice, bob = {"le_owner": secrets.token_urlsafe(24)}, {"le_owner": secrets.token_urlsafe(24)}
+
+    async def go():
+        a = Session(server_a.url, cookies=alice, fetch_media=False)
+        await a.open("Train")
+        await a.set_number("Epochs", 400)
+        await a.click("Start")
+        rid = await _until(lambda: next((q.split("run=")[1].split("&")[0] for _, q in a.query_log if "run=" in q), None),
+                           what="server A's page to show its run")
+        await _until(lambda: _progress(a), what="the run's progress on A")
+        b = Session(server_b.url, cookies=alice, fetch_media=False)     # the same person, on B
+        await b.open("Train", f"run={rid}")
+        await _until(lambda: (p := _progress(b)) and p[0] > 0, what="the live run on B")
+        assert not any(t.startswith("Read-only") for t in b.texts()) and b.page_errors() == []
+        r = await b.click("Pause")
+        assert r.errors == []
+        await _until(lambda: (p := _progress(b)) and p[1], what="the pause through B")
+        c = Session(server_b.url, cookies=bob, fetch_media=False)       # someone else, on B
+        await c.open("Train", f"run={rid}")
+        assert any(t.startswith("Read-only") for t in c.texts())
+        assert c.find("button", "Resume").proto.disabled and c.find("button", "Stop").proto.disabled
+        await c.close()
+        server_a.proc.kill()                                             # A crashes mid-run
+        server_a.proc.wait(10)
+        paused_at = _progress(b)[0]
+        await b.click("Resume")
+        await _until(lambda: (p := _progress(b)) and not p[1] and p[0] > paused_at + 20,
+                     what="the run training on after A died")
+        await b.click("Stop")
+        await _until(lambda: store.read_summary(runs / rid).get("status") == "stopped",
+                     what="the stop, saved in the shared runs folder")
+        await a.close()
+        await b.close()
+        return rid
+
+    try:
+        rid = asyncio.run(go())
+        assert store.read_summary(runs / rid)["owner"] and "Traceback" not in server_b.log_text()
+    finally:
+        for srv in (server_a, server_b):
+            if srv.proc.poll() is None:
+                stop_server(srv)
+        import ray
+        from explorer.engine.ray_actors import SCHEDULER_NAME
+        sched = ray.get_actor(SCHEDULER_NAME, namespace=namespace)
+        ray.get(sched.close.remote())
+        ray.kill(sched)
 
 
 def test_a_run_started_through_one_server_is_seen_controlled_and_outlives_it(

@@ -35,6 +35,9 @@ from .record import Job, apply_to_options
 from .server import Engine, EngineError
 
 POLL_SECONDS = 0.1            # how often live runs' logs are read
+STATE_SECONDS = 0.5           # how often the scheduler's queue and live runs are read (a submit
+                              # or a control here asks it at once; each read costs it a copy of
+                              # every live run's spec)
 CALL_TIMEOUT = 10.0           # seconds a call to the scheduler or a run actor may take
 PROBE_TIMEOUT = 3.0           # seconds to reach the cluster's address at start-up
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -133,6 +136,7 @@ class RayEngine(Engine):
         self._submitted: dict[str, float] = {}      # run id -> when the scheduler took it
         self._dropped: set[str] = set()             # queued runs dropped here (a stale state may list them)
         self._inflight: dict[str, tuple] = {}       # run id -> (handle, its poll in flight)
+        self._state_at, self._state_now = 0.0, True
         self._sync_lock = threading.Lock()
         try:
             connect(self.address, self.namespace)
@@ -176,6 +180,7 @@ class RayEngine(Engine):
         self._jobs[job.run_id] = job
         self._queue.append(job.run_id)
         self._submitted[job.run_id] = time.time()
+        self._state_now = True
 
     def _caps(self) -> dict:
         """The scheduler's settings, from this server's."""
@@ -280,60 +285,78 @@ class RayEngine(Engine):
         return job
 
     def _sync(self) -> None:
-        """One pass: the scheduler's queue and live runs, then every followed run's new messages."""
-        import ray
+        """One pass: the scheduler's queue and live runs (every ``STATE_SECONDS``, or at once
+        after a submit or a run's end), then every followed run's new messages."""
         with self._sync_lock:
-            asked = time.time()
-            state = ray.get(self._sched.state.remote(), timeout=CALL_TIMEOUT)
+            if time.time() - self._state_at >= STATE_SECONDS or self._state_now:
+                self._read_state()
+            self._poll_runs()
+
+    def _read_state(self) -> None:
+        """The scheduler's queue, live runs and recent outcomes, into this server's records."""
+        import ray
+        asked = time.time()
+        self._state_now = False
+        state = ray.get(self._sched.state.remote(), timeout=CALL_TIMEOUT)
+        self._state_at = asked
+        with self._lock:
+            self.max_jobs = state["max_jobs"]
+            queue = list(state["queue"])       # runs this server queued since it asked: last
+            self._queue = queue + [r for r in self._queue if r not in queue and r in self._jobs
+                                   and self._jobs[r].status == Status.QUEUED
+                                   and self._submitted.get(r, 0.0) >= asked]
+            for rid, meta in state["live"].items():
+                if rid in self._dropped:
+                    continue
+                job = self._jobs.get(rid)
+                if job is None or job.from_disk:
+                    job = self._adopt(rid, meta)
+                if meta["active"] and job.worker is None and job.status.live:
+                    self._attach(job, meta.get("actor"))
+                    job.started = job.started or meta.get("started")
+            for rid, job in list(self._jobs.items()):
+                if job.status.live and rid not in state["live"]:
+                    done = state["ended"].get(rid)
+                    if done is not None and job.worker is None:    # it ran between two reads
+                        self._end_unfollowed(job, done)
+                    elif done is None and job.status == Status.QUEUED \
+                            and self._submitted.get(rid, 0.0) < asked:
+                        self._jobs.pop(rid, None)        # dropped through another server
+            self._ended_seen = state["ended"]
+
+    def _poll_runs(self) -> None:
+        """Every followed run's new messages (one poll in flight per run), applied with ``_handle``."""
+        import ray
+        with self._lock:
+            followed = {r: j.worker for r, j in self._jobs.items()
+                        if j.worker is not None and j.status.live}
+        for r, w in followed.items():         # one poll in flight per run (an actor still
+            if r not in self._inflight:       # starting answers once it is up)
+                self._inflight[r] = (w, w.actor.poll.remote(r, self._cursor.get(r, 0)))
+        refs = [ref for _, ref in self._inflight.values()]
+        ready = set(ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) if refs else set()
+        for rid, (w, ref) in list(self._inflight.items()):
+            if ref not in ready:
+                continue
+            del self._inflight[rid]
+            try:
+                got = ray.get(ref, timeout=CALL_TIMEOUT)
+            except ray.exceptions.RayActorError:
+                got = None
+            if got is None:                    # its actor died, or holds the run no more
+                self._lost(rid, w)
+                continue
+            msgs, cursor, done_at = got
             with self._lock:
-                self.max_jobs = state["max_jobs"]
-                queue = list(state["queue"])       # runs this server queued since it asked: last
-                self._queue = queue + [r for r in self._queue if r not in queue and r in self._jobs
-                                       and self._jobs[r].status == Status.QUEUED
-                                       and self._submitted.get(r, 0.0) >= asked]
-                for rid, meta in state["live"].items():
-                    if rid in self._dropped:
-                        continue
-                    job = self._jobs.get(rid)
-                    if job is None or job.from_disk:
-                        job = self._adopt(rid, meta)
-                    if meta["active"] and job.worker is None and job.status.live:
-                        self._attach(job, meta.get("actor"))
-                        job.started = job.started or meta.get("started")
-                for rid, job in list(self._jobs.items()):
-                    if job.status.live and rid not in state["live"]:
-                        done = state["ended"].get(rid)
-                        if done is not None and job.worker is None:
-                            self._end_with(job, done)
-                        elif done is None and job.status == Status.QUEUED \
-                                and self._submitted.get(rid, 0.0) < asked:
-                            self._jobs.pop(rid, None)        # dropped through another server
-                self._ended_seen = state["ended"]
-                followed = {r: j.worker for r, j in self._jobs.items()
-                            if j.worker is not None and j.status.live}
-            for r, w in followed.items():         # one poll in flight per run (an actor still
-                if r not in self._inflight:       # starting answers once it is up)
-                    self._inflight[r] = (w, w.actor.poll.remote(self._cursor.get(r, 0)))
-            refs = [ref for _, ref in self._inflight.values()]
-            ready = set(ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) if refs else set()
-            for rid, (w, ref) in list(self._inflight.items()):
-                if ref not in ready:
-                    continue
-                del self._inflight[rid]
-                try:
-                    msgs, cursor, done_at = ray.get(ref, timeout=CALL_TIMEOUT)
-                except ray.exceptions.RayActorError:
-                    self._lost(rid, w)
-                    continue
-                with self._lock:
-                    self._cursor[rid] = cursor
-                    job = w.job
-                    for m in msgs:
-                        self._handle(w, m)
-                    if job is not None and job.progress.seq >= job.ctl_sent:
-                        self._follow_params(job)
-                    if done_at is not None and job is not None and job.status.ended:
-                        job.ended = done_at          # when it ended, not when this server read it
+                self._cursor[rid] = cursor
+                job = w.job
+                for m in msgs:
+                    self._handle(w, m)
+                if job is not None and job.progress.seq >= job.ctl_sent:
+                    self._follow_params(job)
+                if done_at is not None and job is not None and job.status.ended:
+                    job.ended = done_at          # when it ended, not when this server read it
+                    self._state_now = True       # the scheduler starts the next run now
 
     @staticmethod
     def _follow_params(job: Job) -> None:
@@ -364,11 +387,18 @@ class RayEngine(Engine):
             if done is None:
                 done = {"status": str(Status.FAILED), "reason": DIED, "summary": None}
             job.worker = None
-            self._end_with(job, done)
-            from ..store import METRICS
-            if done["summary"] and (job.run_dir / METRICS).is_file():   # ended before we read its
-                job.log, job.val_rows = type(job.log)(job.log.max_rows), []  # last rows: from disk
-                job.rows_on_disk = True
+            self._end_unfollowed(job, done)
+
+    def _end_unfollowed(self, job: Job, done: dict) -> None:
+        """End a run whose last messages this server did not read (it started and ended
+        between two reads of the scheduler, or its actor is gone): its outcome from the
+        scheduler, its rows from its folder."""
+        self._end_with(job, done)
+        job.ended = done.get("at", job.ended)          # when the scheduler saw it end
+        from ..store import METRICS
+        if done["summary"] and (job.run_dir / METRICS).is_file():
+            job.log, job.val_rows = type(job.log)(job.log.max_rows), []
+            job.rows_on_disk = True
 
     # ------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 10.0) -> None:

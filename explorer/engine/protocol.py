@@ -97,6 +97,7 @@ class JobOptions:
     iwae_k: int = 0                      # IWAE-k of the final summary (0: none)
     snapshot_seconds: float = 1.0
     max_seconds: float = math.inf
+    max_seconds_setting: str = "LATENT_EXPLORER_MAX_RUN_SECONDS"   # what sets it, for the message
     max_bytes: int | None = None         # largest dataset to read (None: data.DEFAULT_MAX_BYTES)
     data_dir: str | None = None          # the server's data folder (MNIST cache; None: the worker's)
     device: str = "cpu"                  # "auto", "cpu", "cuda", "cuda:1", ...

@@ -1,10 +1,10 @@
-"""The Ray backend's cluster side: one detached actor per run, and one scheduler actor.
+"""The Ray backend's cluster side: each run in a detached actor, and one scheduler actor.
 
-:class:`RunActor` trains one run: the same :class:`~explorer.engine.worker.JobRunner`
+:class:`RunActor` trains one run at a time: the same :class:`~explorer.engine.worker.JobRunner`
 (the same run loop) as a local worker process, in a thread of its own, talking through
 a :class:`QueueChannel`: controls arrive in a queue the loop reads between two steps,
 and every message the runner sends (the protocol's ``Started``, ``Rows``,
-``SnapshotMsg``, ``Saving``, ``Done``) is kept in the actor's log. Each app server
+``SnapshotMsg``, ``Saving``, ``Done``) is kept in that run's log. Each app server
 reads that log from its own cursor (:meth:`RunActor.poll`), so any number of app
 servers can show one live run, and one that attaches late (or after a restart) replays
 it from the start. Controls and reads run in two concurrency groups, apart from the
@@ -14,13 +14,16 @@ training thread, so a pause or a β lands between two steps while the run trains
 per-owner caps on queued and running runs, and how many runs train at once on the
 cluster: each node's CPUs divided by ``LATENT_EXPLORER_RAY_CPUS_PER_RUN`` (runs on GPUs:
 one GPU each, placed by Ray). It places each CPU run on the least loaded node and keeps
-one warmed-up actor waiting on every node (torch imported: a process start-up is ~4 s on a
-small machine), so a run starts in the time its data takes to load; since the scheduler
-counts each node's runs itself, those actors reserve no Ray CPU. It watches every run's
-actor, and when one dies (killed, out of memory, its node lost) ends its run as
-**failed** with the reason, and writes that into the run folder's summary (the last
-epoch checkpoint stays). Runs are not resumed. Each actor trains one run and is ended
-``KEEP_DONE_SECONDS`` after it.
+one warmed-up actor waiting on every node with a free slot (torch imported: a process
+start-up is ~4 s of CPU on a small machine), so a run starts in the time its data takes
+to load; since the scheduler counts each node's runs itself, those actors reserve no Ray
+CPU. An actor whose run ended takes the next run on its node, as a local worker process
+takes its next job (``benchmarks/ray_scale.py``: a new process per run took its start-up
+from the runs training beside it, and 2 nodes were no faster than 1 local worker). It
+watches every run's actor, and when one dies (killed, out of memory, its node lost) ends
+its run as **failed** with the reason, and writes that into the run folder's summary (the
+last epoch checkpoint stays). Runs are not resumed. An actor that is not reused (its node
+has a warm one already; runs on GPUs) is ended ``KEEP_DONE_SECONDS`` after its run.
 
 Nothing here imports Streamlit or the app server's side (:mod:`.server`).
 """
@@ -44,6 +47,8 @@ KEEP_DONE_SECONDS = 3.0        # an ended run's actor lives this long, so the ap
                                # last messages (a later one asks the scheduler)
 KEEP_ENDED_SECONDS = 120.0     # the scheduler remembers an ended run's outcome this long
 WATCH_SECONDS = 0.2            # the scheduler looks at its runs this often
+OUTCOME_WAIT = 30.0            # a run actor answers "has it ended?" once it has, or after this
+NODES_SECONDS = 2.0            # the cluster's nodes and resources are asked for this often
 DIED = ("its Ray actor died (the process was killed, ran out of memory, or its node was lost); "
         "the run is not resumed: the last epoch checkpoint, if any, is kept")
 
@@ -59,6 +64,7 @@ class QueueChannel:
         self.lock = threading.Lock()
         self._last_snap: int | None = None
         self.done_at: float | None = None        # when the run's Done was sent
+        self.ended = threading.Event()
 
     def send(self, msg) -> None:
         with self.lock:
@@ -71,6 +77,8 @@ class QueueChannel:
             elif isinstance(msg, P.Done):
                 self.done_at = time.time()
             self.log.append(msg)
+        if isinstance(msg, P.Done):
+            self.ended.set()
 
     def recv(self, timeout: float | None):
         try:
@@ -85,46 +93,80 @@ class QueueChannel:
             return self.log[cursor:], len(self.log), self.done_at
 
 
-@ray.remote(concurrency_groups={"control": 1, "read": 2})
+@ray.remote(concurrency_groups={"control": 1, "read": 2, "watch": 1})
 class RunActor:
-    """One run, trained in a thread of this actor by the engine's one run loop."""
+    """Runs, trained one at a time in a thread of this actor by the engine's one run loop.
+
+    The scheduler gives an actor its next run once the last one ended, as a local worker
+    process takes its next job: a new process would import torch again (~4 s of CPU,
+    taken from the runs training beside it). Each run has its own message log; an ended
+    run's log is kept ``KEEP_DONE_SECONDS`` (the app servers read its last messages; a
+    later one asks the scheduler)."""
 
     def __init__(self, threads: int):
         from .worker import warm_up
         warm_up(threads)                 # a warm actor waits here for its run (see Scheduler)
-        self.channel = QueueChannel()
-        self.received = 0
+        self.channels: dict[str, QueueChannel] = {}
+        self.dropped: set[str] = set()   # ended runs whose log was let go
+        self.received: dict[str, int] = {}
         self.thread: threading.Thread | None = None
 
     @ray.method(concurrency_group="control")
-    def start(self, start: P.StartJob) -> None:
-        """Train this run (once: an actor trains one run, and is ended after it)."""
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._train, args=(start,), daemon=True,
-                                           name="latent-explorer-train")
-            self.thread.start()
+    def start(self, start: P.StartJob) -> bool:
+        """Train this run. A last run here has sent its ``Done`` (the scheduler reuses an
+        actor only then): its thread is returning, waited for here."""
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+            if self.thread.is_alive():
+                return False
+        now = time.time()
+        for rid, ch in list(self.channels.items()):
+            if ch.done_at is not None and now - ch.done_at > KEEP_DONE_SECONDS:
+                del self.channels[rid]
+                self.received.pop(rid, None)
+                self.dropped.add(rid)
+        channel = self.channels.setdefault(start.run_id, QueueChannel())
+        self.thread = threading.Thread(target=self._train, args=(start, channel), daemon=True,
+                                       name="latent-explorer-train")
+        self.thread.start()
+        return True
 
-    def _train(self, start: P.StartJob) -> None:
+    @staticmethod
+    def _train(start: P.StartJob, channel: QueueChannel) -> None:
         from .worker import run_job
-        run_job(start, self.channel)
+        run_job(start, channel)
 
     @ray.method(concurrency_group="control")
     def control(self, msg: P.Control) -> int:
-        """Queue a control for the loop; returns how many this run has received (the
-        runner's ``Progress.seq`` reaches it once this one is applied)."""
-        self.received += 1
-        self.channel.inbox.put(msg)
-        return self.received
+        """Queue a control for its run's loop; returns how many that run has received (the
+        runner's ``Progress.seq`` reaches it once this one is applied); 0: not this actor's run."""
+        channel = self.channels.get(msg.run_id)
+        if channel is None or channel.done_at is not None:
+            return 0
+        self.received[msg.run_id] = self.received.get(msg.run_id, 0) + 1
+        channel.inbox.put(msg)
+        return self.received[msg.run_id]
 
     @ray.method(concurrency_group="read")
-    def poll(self, cursor: int) -> tuple[list, int, float | None]:
-        """The messages from ``cursor`` on, the next cursor, and when the run ended (or None)."""
-        return self.channel.since(cursor)
+    def poll(self, run_id: str, cursor: int) -> tuple[list, int, float | None] | None:
+        """The run's messages from ``cursor`` on, the next cursor, and when the run ended
+        (or None); None when this actor let that ended run's log go (nothing yet: its start
+        is on its way)."""
+        channel = self.channels.get(run_id)
+        if channel is None:
+            return None if run_id in self.dropped else ([], cursor, None)
+        return channel.since(cursor)
 
-    @ray.method(concurrency_group="read")
-    def outcome(self) -> P.Done | None:
-        """The run's ``Done``, once it ended."""
-        log, _, _ = self.channel.since(0)
+    @ray.method(concurrency_group="watch")
+    def outcome(self, run_id: str, wait: float = 0.0) -> P.Done | None:
+        """The run's ``Done`` once it ended, waiting up to ``wait`` seconds for it (the
+        scheduler keeps one such call open per run instead of asking again and again)."""
+        channel = self.channels.get(run_id)
+        if channel is None:          # its start is on its way (the next call finds it)
+            time.sleep(min(wait, 0.2))
+            return None
+        channel.ended.wait(wait)
+        log = channel.since(0)[0]
         return log[-1] if log and isinstance(log[-1], P.Done) else None
 
     @ray.method(concurrency_group="read")
@@ -160,6 +202,15 @@ class Scheduler:
         self.warm: dict[str, object] = {}        # node id -> a warmed-up actor waiting for a run
         self.node_of: dict[str, str | None] = {}
         self._task = None
+        self._nodes_at, self._nodes, self._resources = 0.0, [], {}
+
+    def _cluster(self) -> tuple[list, dict]:
+        """``ray.nodes()`` and ``ray.cluster_resources()``, asked at most every
+        ``NODES_SECONDS`` (each is a call to the cluster's control store)."""
+        if time.time() - self._nodes_at >= NODES_SECONDS:
+            self._nodes, self._resources = ray.nodes(), ray.cluster_resources()
+            self._nodes_at = time.time()
+        return self._nodes, self._resources
 
     def _ensure_loop(self) -> None:
         if self._task is None or self._task.done():
@@ -212,7 +263,7 @@ class Scheduler:
 
     # ------------------------------------------------------------ scheduling
     def _capacity(self) -> int:
-        res = ray.cluster_resources()
+        res = self._cluster()[1]
         n = sum(self._node_slots().values())
         if self.caps.get("max_jobs"):                # LATENT_EXPLORER_MAX_JOBS, when set: a bound
             n = min(n, int(self.caps["max_jobs"]))
@@ -237,10 +288,10 @@ class Scheduler:
         """Runs each alive node may train at once: its CPUs / CPUs per run."""
         per_run = float(self.caps.get("cpus_per_run", 1.0))
         return {n["NodeID"]: int(n["Resources"].get("CPU", 0) // per_run)
-                for n in ray.nodes() if n.get("Alive")}
+                for n in self._cluster()[0] if n.get("Alive")}
 
     def _uses_gpus(self) -> bool:
-        return bool(self.caps.get("gpus")) and ray.cluster_resources().get("GPU", 0) >= 1
+        return bool(self.caps.get("gpus")) and self._cluster()[1].get("GPU", 0) >= 1
 
     def _new_actor(self, node: str | None):
         """A run actor, warming up. CPU runs: placed on ``node`` by this scheduler (which
@@ -268,7 +319,7 @@ class Scheduler:
                     max(slots, key=lambda n: slots[n])
             actor = self.warm.pop(node, None) if node is not None else None
             actor = actor or self._new_actor(node)
-            actor.start.remote(spec["start"])
+            actor.start.remote(spec["start"])      # a reused actor's last run ended: it takes it
         except Exception as e:  # noqa: BLE001 - no node, or Ray refused: the run cannot start
             self._ended(run_id, P.Status.FAILED, f"could not start its Ray actor: {e}", None)
             return
@@ -277,8 +328,10 @@ class Scheduler:
         spec["actor"] = actor
 
     def _refill(self) -> None:
-        """One warm actor waiting on every node (CPU runs, once a first run was submitted):
-        a run then starts in the time its data takes to load, not a process start-up."""
+        """One warm actor waiting on every node with a free slot (CPU runs): a run then
+        starts in the time its data takes to load, not a process start-up. A node whose
+        slots all train gets none: the actor of its next run to end is the warm one (a new
+        process would take its start-up from the runs)."""
         if not self.caps.get("threads") or self._uses_gpus():
             return
         slots = self._node_slots()
@@ -286,8 +339,16 @@ class Scheduler:
             if node not in slots:
                 ray.kill(self.warm.pop(node))
         for node, c in slots.items():
-            if c > 0 and node not in self.warm:
+            load = sum(1 for r in self.active if self.node_of.get(r) == node)
+            if c > load and node not in self.warm:
                 self.warm[node] = self._new_actor(node)
+
+    def _reuse(self, actor, node: str | None) -> bool:
+        """Keep an actor whose run ended as its node's warm actor (True), if the node has none."""
+        if node is None or node in self.warm or node not in self._node_slots() or self._uses_gpus():
+            return False
+        self.warm[node] = actor
+        return True
 
     async def configure(self, caps: dict) -> None:
         """An app server's settings (the last one to connect wins); starts the warm actors."""
@@ -343,7 +404,7 @@ class Scheduler:
         for rid, actor in list(self.active.items()):
             fut = self.checks.get(rid)
             if fut is None:
-                self.checks[rid] = asyncio.wrap_future(actor.outcome.remote().future())
+                self.checks[rid] = asyncio.wrap_future(actor.outcome.remote(rid, OUTCOME_WAIT).future())
                 continue
             if not fut.done():
                 continue
@@ -359,8 +420,10 @@ class Scheduler:
                 self._ended(rid, P.Status.FAILED, f"{DIED} ({type(e).__name__}: {e})", None)
                 continue
             if done is not None:
+                node = self.node_of.get(rid)
                 self._ended(rid, done.status, done.reason, done.summary)
-                self.to_kill[rid] = (now + KEEP_DONE_SECONDS, actor)
+                if not self._reuse(actor, node):
+                    self.to_kill[rid] = (now + KEEP_DONE_SECONDS, actor)
         for rid, (when, actor) in list(self.to_kill.items()):
             if when <= now:
                 del self.to_kill[rid]

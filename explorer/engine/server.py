@@ -111,9 +111,12 @@ class Engine:
 
     # ------------------------------------------------------------ submit
     def submit(self, config: RunConfig, owner: "Actor | str" = "", *, start_paused: bool = False,
-               iwae_k: int = 0, max_bytes: int | None = None) -> str:
+               iwae_k: int = 0, max_bytes: int | None = None, max_seconds: float | None = None,
+               max_seconds_setting: str = "") -> str:
         """Queue a run for ``owner``; returns its id. It starts when a worker is free (FIFO),
-        and when its owner trains fewer than ``max_running_per_owner`` runs."""
+        and when its owner trains fewer than ``max_running_per_owner`` runs. ``max_seconds``
+        (with the name of the setting behind it, for the message): a shorter run-time limit
+        than the server's (a class's), which the run loop itself enforces."""
         actor = Actor.of(owner)
         config = RunConfig.from_dict(config.to_dict())   # validated private copy
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -122,6 +125,9 @@ class Engine:
                                snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
                                max_bytes=max_bytes or self.dataset_bytes, device=self.device,
                                data_dir=str(settings_mod.get().data_dir))
+        if max_seconds is not None and max_seconds < options.max_seconds:
+            options.max_seconds = float(max_seconds)
+            options.max_seconds_setting = max_seconds_setting or "the run's time limit"
         job = Job(run_id=run_id, owner=actor.id, owner_name=actor.name, config=config,
                   run_dir=self.runs_dir / run_id, options=options)
         job.options.created = job.created

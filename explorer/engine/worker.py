@@ -274,7 +274,8 @@ class JobRunner(LoopHooks):
         if trainer.done:
             return P.Status.FINISHED, None
         if time.time() - self.t0 > limit:
-            return P.Status.STOPPED, f"reached the maximum run duration ({limit:.0f} s)"
+            return P.Status.STOPPED, (f"stopped at the maximum run duration ({limit:.0f} s; "
+                                      f"{self.opts.max_seconds_setting} sets it)")
         return None
 
     def may_step(self, trainer) -> bool:

@@ -188,15 +188,17 @@ def train_section() -> TrainConfig:
         seed=int(s["seed"]), mc_samples=int(s["mc_samples"]), beta=float(s["beta"]), lr=float(s["lr"]))
 
 
-def live_controls(on_beta, on_lr, col_beta, col_lr) -> None:
-    """β and the learning rate: settings of the next run and live controls of this one."""
+def live_controls(on_beta, on_lr, col_beta, col_lr, locked: str | None = None) -> None:
+    """β and the learning rate: settings of the next run and live controls of this one
+    (``locked``: why they cannot change, e.g. a class with locked hyperparameters)."""
     with col_beta:
-        st.number_input("β", BETA.lo, BETA.hi, step=0.25, key="beta", on_change=on_beta,
-                        help="Weight of the KL term (β-VAE). Live: a change applies from the next step "
-                             "and is marked on every curve.")
+        st.number_input("β", BETA.lo, BETA.hi, step=0.25, key="beta", on_change=on_beta, disabled=bool(locked),
+                        help=locked or "Weight of the KL term (β-VAE). Live: a change applies from the "
+                                       "next step and is marked on every curve.")
     with col_lr:
         st.select_slider("Learning rate", [v for v in tu.LR_CHOICES if LR.contains(v)], key="lr",
-                         on_change=on_lr, format_func=lambda x: f"{x:g}", help="Adam's step size. Live, like β.")
+                         on_change=on_lr, format_func=lambda x: f"{x:g}", disabled=bool(locked),
+                         help=locked or "Adam's step size. Live, like β.")
 
 
 NO_PRESET = "your own settings"
