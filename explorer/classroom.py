@@ -25,6 +25,7 @@ runs is the one ownership rule's: :func:`teacher_actor` gives an
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -42,6 +43,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
 CODE_LEN = 4
 PUSH_KINDS = ("config", "view")
 #: every class setting's range, used by the Class page's widgets and by ClassSettings.checked
+PUSH_CACHE_S = 0.25          # follow polls of one process share a read of the newest push this long
 SETTING_LIMITS = {"max_runs": (1, 200), "max_run_seconds": (5.0, 3600.0)}
 SETTING_LABELS = {"locked": "lock hyperparameters", "dataset": "dataset",
                   "max_runs": "runs per student", "max_run_seconds": "run time per run (s)",
@@ -148,6 +150,8 @@ class Classroom:
         self.path = Path(runs_dir) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._push_lock = threading.Lock()
+        self._push_cache: dict[str, tuple[float, Push | None]] = {}
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -312,6 +316,8 @@ class Classroom:
         with self._tx() as db:
             (v,) = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM pushes WHERE code = ?", (code,)).fetchone()
             db.execute("INSERT INTO pushes VALUES (?, ?, ?, ?, ?)", (code, v, kind, json.dumps(payload), time.time()))
+        with self._push_lock:
+            self._push_cache.pop(code, None)
         return Push(code, v, kind, payload, time.time())
 
     def latest_push(self, code: str, kind: str | None = None) -> Push | None:
@@ -326,8 +332,24 @@ class Classroom:
     def latest_config_push(self, code: str) -> Push | None:
         return self.latest_push(code, "config")
 
+    def latest_push_shared(self, code: str, max_age: float = PUSH_CACHE_S) -> Push | None:
+        """:meth:`latest_push`, read at most every ``max_age`` seconds for all the sessions
+        of this process (30 students' follow polls, once a second each, make one read); a
+        push through this process is seen at once, one through another server within
+        ``max_age``."""
+        now = time.monotonic()
+        with self._push_lock:
+            hit = self._push_cache.get(code)
+            if hit is not None and now - hit[0] < max_age:
+                return hit[1]
+        p = self.latest_push(code)
+        with self._push_lock:
+            self._push_cache[code] = (now, p)
+        return p
+
 
 _ROOMS: dict[str, Classroom] = {}
+_CHECKED: dict[str, float] = {}     # when each file's existence was last checked (once a second)
 _ROOMS_LOCK = threading.Lock()
 
 
@@ -340,12 +362,21 @@ def exists(runs_dir: Path | None = None) -> bool:
 def classroom(runs_dir: Path | None = None) -> Classroom:
     """The :class:`Classroom` of ``runs_dir`` (default: the settings' runs folder), one per process."""
     from . import settings
-    path = str(Path(runs_dir or settings.get().runs_dir).resolve())
-    with _ROOMS_LOCK:
+    path = _resolved(str(runs_dir or settings.get().runs_dir))
+    now = time.monotonic()
+    with _ROOMS_LOCK:            # every follow poll comes here: the file is looked at once a second
         room = _ROOMS.get(path)
-        if room is None or not Path(room.path).exists():
+        stale = now - _CHECKED.get(path, 0.0) > 1.0
+        if room is None or (stale and not Path(room.path).exists()):
             room = _ROOMS[path] = Classroom(Path(path))
+        if stale:
+            _CHECKED[path] = now
         return room
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
 
 
 # ------------------------------------------------------------------ rules

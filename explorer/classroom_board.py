@@ -4,11 +4,16 @@ engine's views (no Streamlit). The Class page draws it with :mod:`explorer.figur
 Cheap by construction: one :meth:`~explorer.engine.Engine.view` per student's newest class
 run (the engine copies what it holds; no file is read for a live run), rows thinned to a
 trail and a curve of at most ``CURVE_POINTS`` points, the latent scatter subsampled to
-``LATENT_POINTS`` codes: a 30-student refresh is a few thousand table rows.
+``LATENT_POINTS`` codes: a 30-student refresh is a few thousand table rows. An ended run
+does not change: its entry is kept (``ENDED_KEPT`` of them), since the engine re-reads an
+older ended run's rows from its folder (a 30-student board read 30 CSV files every 2 s).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +22,10 @@ from .classroom import Classroom, Klass
 CURVE_POINTS = 40
 LATENT_POINTS = 150
 TRAIL_POINTS = 12
+ENDED_KEPT = 512
+
+_ENDED: "OrderedDict[str, tuple[Path, StudentRun]]" = OrderedDict()   # run id -> (folder, entry)
+_ENDED_LOCK = threading.Lock()
 
 
 @dataclass
@@ -65,6 +74,10 @@ def _curve(rows: list[dict], n: int) -> list[tuple[float, float, float]]:
 def student_run(engine, owner: str, name: str, run_id: str | None) -> StudentRun:
     """One student's newest class run as the dashboard draws it."""
     s = StudentRun(owner=owner, name=name, run_id=run_id)
+    with _ENDED_LOCK:
+        hit = _ENDED.get(run_id) if run_id else None
+    if hit is not None and hit[0].is_dir():             # (a deleted run is gone from the board)
+        return replace(hit[1], owner=owner, name=name)
     v = engine.view(run_id) if run_id else None
     if v is None:
         return s
@@ -81,6 +94,11 @@ def student_run(engine, owner: str, name: str, run_id: str | None) -> StudentRun
         s.mu = np.asarray(snap.mu[idx, :2], dtype=np.float32)
         lab = v.info.probe_labels if v.info is not None else None
         s.labels = None if lab is None else np.asarray(lab)[idx]
+    if v.status.ended and not v.saving:
+        with _ENDED_LOCK:
+            _ENDED[run_id] = (Path(v.run_dir), s)
+            while len(_ENDED) > ENDED_KEPT:
+                _ENDED.popitem(last=False)
     return s
 
 

@@ -219,7 +219,7 @@ def follow_bar(page: str, me: Actor) -> None:
         seen[klass.code] = p.version if p is not None else 0
 
     def poll() -> None:
-        p = room().latest_push(klass.code)
+        p = room().latest_push_shared(klass.code)
         if p is None or p.version <= seen.get(klass.code, 0):
             return
         seen[klass.code] = p.version

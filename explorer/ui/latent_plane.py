@@ -88,13 +88,19 @@ def _register() -> None:
         manager.register_from_manifest(manifest, FOLDER)
 
 
+@functools.lru_cache(maxsize=4)
+def _built(assets: Path) -> bool:
+    """Whether the component's built files are in ``assets`` (looked at once per process)."""
+    return all((assets / f).is_file() for f in (JS, CSS))
+
+
 def unavailable() -> str | None:
     """Why the component cannot be used in this session (None: it can)."""
     if st.session_state.get(FAILED):
         return st.session_state[FAILED]
     if st.query_params.get("decode") == "server":
         return "asked for in the link (decode=server)"
-    if not all((ASSETS / f).is_file() for f in (JS, CSS)):
+    if not _built(ASSETS):
         return (f"the component's built files are missing from {ASSETS} (its README says how to "
                 "build them)")
     try:
