@@ -394,6 +394,7 @@ class RayEngine(Engine):
         between two reads of the scheduler, or its actor is gone): its outcome from the
         scheduler, its rows from its folder."""
         self._end_with(job, done)
+        job.started = job.started or done.get("started")
         job.ended = done.get("at", job.ended)          # when the scheduler saw it end
         from ..store import METRICS
         if done["summary"] and (job.run_dir / METRICS).is_file():

@@ -382,7 +382,9 @@ class Scheduler:
         return len(actors)
 
     def _ended(self, run_id: str, status, reason, summary) -> None:
-        self.ended[run_id] = {"status": str(status), "reason": reason, "summary": summary, "at": time.time()}
+        started = (self.specs.get(run_id) or {}).get("started")
+        self.ended[run_id] = {"status": str(status), "reason": reason, "summary": summary,
+                              "started": started, "at": time.time()}
         self.active.pop(run_id, None)
         self.node_of.pop(run_id, None)
         self.checks.pop(run_id, None)
