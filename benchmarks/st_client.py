@@ -79,6 +79,7 @@ class Session:
         self.closed_reason: str | None = None
         self.auto_runs = 0
         self.superseded_images = 0              # 404s of images a newer run had replaced
+        self._loaded: set[str] = set()          # image URLs fetched once: a browser keeps them
         self._run = ""
         self.navigated_at: float | None = None  # when the server last moved this session to
                                                  # another page (st.switch_page) or query
@@ -224,10 +225,16 @@ class Session:
         """Fetch the page's images, as the browser does. An image that another fragment's
         run replaced meanwhile (its timer fired during the fetch) is gone from the server,
         and from the page too: a browser then loads the new one. A 404 counts only if the
-        page still shows that image."""
+        page still shows that image. Like a browser, an image already loaded is not fetched
+        again (an interrupted run leaves the page's earlier images up, their files may be gone)."""
+        if len(self._loaded) > 10_000:
+            self._loaded.clear()
         for u in self._image_urls():
+            if u in self._loaded:
+                continue
             try:
                 await asyncio.to_thread(_get, self.base_url + u)
+                self._loaded.add(u)
             except urllib.error.HTTPError as e:
                 if e.code != 404:
                     raise

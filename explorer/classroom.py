@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .runs import Actor
+from .text import count
 
 DB_NAME = ".classroom.sqlite"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
@@ -404,7 +405,7 @@ def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | No
                 f"teacher); pick it under Data")
     n = len(room.runs_of(klass.code, owner))
     if n >= s.max_runs:
-        return (f"you have started {n} runs in this class; the class setting “runs per student” is "
+        return (f"you have started {count(n, 'run')} in this class; the class setting “runs per student” is "
                 f"{s.max_runs}. Ask your teacher to raise it")
     return None
 

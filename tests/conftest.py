@@ -142,6 +142,14 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 120) -> str:
+        """The server's log once it holds ``text`` (fails after ``timeout`` seconds)."""
+        t_end = time.time() + timeout
+        while text not in (log := self.log_text()) and time.time() < t_end:
+            time.sleep(0.2)
+        assert text in log, log[-3000:]
+        return log
+
 
 def start_server(tmp_path: Path, env_extra: dict | None = None, timeout: float = 60) -> Server:
     port = free_port()

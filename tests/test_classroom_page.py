@@ -61,6 +61,7 @@ def test_create_shows_the_key_once_and_join_puts_the_student_on_the_dashboard(le
     assert "You are in this class as **Ann**" in texts(student)
     teacher.run()
     assert key not in texts(teacher)                                     # shown once
+    assert f"`{k.code}`" in texts(teacher) and "· 1 student\n" in texts(teacher) + "\n"
     students = [d for d in teacher.dataframe if "student" in d.value.columns][0].value
     assert list(students["student"]) == ["Ann"]
     assert any("What to notice" in c.value for c in teacher.caption)

@@ -20,7 +20,7 @@ CAPTION = "decoder mean at z"
 
 
 def test_client_opens_pages_and_moves_sliders_like_a_browser(server):
-    assert "Latent Explorer warmed up" in server.log_text()    # st.App's lifespan ran
+    server.wait_for_log("Latent Explorer warmed up")           # st.App's lifespan ran
 
     async def go():
         s = Session(server.url)

@@ -1,5 +1,5 @@
 """Server start-up: ``app.py`` is an ``st.App`` whose lifespan warms the server before its
-first visitor (imports, the engine and its first worker)."""
+first visitor (imports, the engine) and lets its first worker warm up in the background."""
 from __future__ import annotations
 
 import asyncio
@@ -47,19 +47,29 @@ def test_warm_imports_starts_the_engine_and_waits_for_its_worker(fresh_engine, t
     assert get_engine() is engine           # pages get the engine the warm-up made
 
 
-def test_lifespan_runs_the_warm_up_before_serving_and_survives_its_failure(monkeypatch, capsys):
+def test_lifespan_serves_after_the_imports_and_logs_when_the_worker_is_ready(fresh_engine, monkeypatch, capsys):
+    import time
+
+    from explorer import engine as engine_pkg
     from explorer.ui import warmup
     calls = []
-    monkeypatch.setattr(warmup, "warm", lambda: calls.append("warm") or {"imports": 0.5})
+    real_warm = warmup.warm
+    monkeypatch.setattr(warmup, "warm", lambda **kw: calls.append(("warm", kw)) or real_warm(**kw))
 
     async def serve():
         async with warmup.lifespan(None):
             calls.append("serving")
     asyncio.run(serve())
-    assert calls == ["warm", "serving"]
-    assert "warmed up: imports 0.5 s" in capsys.readouterr().out
+    assert calls == [("warm", {"worker_timeout": None}), "serving"]     # no wait for the worker
+    assert engine_pkg._ENGINE is not None                               # but it was started
+    out, t_end = "", time.time() + 120
+    while "warmed up" not in out and time.time() < t_end:     # logged once the worker is ready
+        time.sleep(0.2)
+        out += capsys.readouterr().out
+    assert "Latent Explorer warmed up: engine" in out and "worker" in out
+    assert engine_pkg._ENGINE.workers()[0]["ready"]
 
-    def broken():
+    def broken(**kw):
         raise OSError("disk gone")
     monkeypatch.setattr(warmup, "warm", broken)
     calls.clear()

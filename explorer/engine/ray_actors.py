@@ -41,6 +41,7 @@ import ray
 
 from . import protocol as P
 from .record import apply_to_options
+from ..text import count
 
 SCHEDULER_NAME = "latent-explorer-scheduler"
 KEEP_DONE_SECONDS = 3.0        # an ended run's actor lives this long, so the app servers read its
@@ -224,7 +225,7 @@ class Scheduler:
         owner = spec["owner"]
         queued = sum(1 for r in self.queue if self.specs[r]["owner"] == owner)
         if owner and queued >= self.caps["queued"]:
-            return (f"you already have {queued} runs waiting in the queue; the limit "
+            return (f"you already have {count(queued, 'run')} waiting in the queue; the limit "
                     f"(LATENT_EXPLORER_MAX_QUEUED_PER_OWNER) is {self.caps['queued']}. "
                     f"Wait for one to start, or stop one")
         self.specs[spec["start"].run_id] = dict(spec, started=None)

@@ -37,6 +37,8 @@ from . import protocol as P
 from .local import LocalWorker
 from .protocol import Status
 from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, apply_to_options, from_entry  # noqa: F401
+from ..text import count
+
 KEEP_ENDED = 8                   # ended runs whose records stay in memory
 MAX_STEPS_PER_CALL = 100_000
 
@@ -148,12 +150,12 @@ class Engine:
     def _check_caps(self, owner: str) -> None:
         queued = sum(1 for r in self._queue if self._jobs[r].owner == owner)
         if queued >= self.max_queued_per_owner:
-            raise EngineError(f"you already have {queued} runs waiting in the queue; the limit "
+            raise EngineError(f"you already have {count(queued, 'run')} waiting in the queue; the limit "
                               f"(LATENT_EXPLORER_MAX_QUEUED_PER_OWNER) is {self.max_queued_per_owner}. "
                               f"Wait for one to start, or stop one")
         held = self.runs_of(owner)
         if held >= self.max_runs_per_owner:
-            raise EngineError(f"you already have {held} runs on this server; the limit "
+            raise EngineError(f"you already have {count(held, 'run')} on this server; the limit "
                               f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {self.max_runs_per_owner}. "
                               f"Delete runs you no longer need on the Runs page")
         used = self.disk_bytes_of(owner)

@@ -65,11 +65,16 @@ def _font(present: bool) -> dict:
     return dict(labelFontSize=18 if present else 11, titleFontSize=20 if present else 12)
 
 
+def _axis(present: bool) -> alt.Axis:
+    """A numeric axis that stays readable on a projector: few ticks, short labels, none overlapping."""
+    return alt.Axis(**_font(present), tickCount=5 if present else 8, format="~g", labelOverlap="greedy")
+
+
 def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
     """The class's R–D plane: x = rate (KL), y = distortion (reconstruction); colour = β."""
-    enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False), axis=alt.Axis(**_font(present))),
+    enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False), axis=_axis(present)),
                y=alt.Y("recon:Q", title="distortion: reconstruction (nats)", scale=alt.Scale(zero=False),
-                       axis=alt.Axis(**_font(present))),
+                       axis=_axis(present)),
                color=alt.Color("beta:Q", title="β", scale=alt.Scale(type="symlog", scheme="plasma" if present else "viridis"),
                                legend=alt.Legend(format=".3~g", **_font(present))))
     trail = alt.Chart().transform_filter(alt.datum.kind == "trail").mark_line(
@@ -99,7 +104,8 @@ def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
 def curves_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
     base = alt.Chart(pd.DataFrame(columns=CURVE_COLUMNS)).mark_line(strokeWidth=3 if present else 1.5).encode(
         x=alt.X("step:Q", title="step", axis=alt.Axis(**_font(present), tickCount=3)),
-        y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False), axis=alt.Axis(**_font(present))),
+        y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False),
+                    axis=alt.Axis(**_font(present), tickCount=4, format="~g", labelOverlap="greedy")),
         color=alt.Color("term:N", title=None, scale=alt.Scale(domain=["reconstruction", "KL"],
                                                              range=["#0072B2", "#D55E00"]),
                         legend=alt.Legend(orient="top", **_font(present))))

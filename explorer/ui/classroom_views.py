@@ -18,6 +18,7 @@ from ..figures import classroom as fc
 from ..runs import Actor
 from . import classroom as cu
 from . import common
+from ..text import count
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
@@ -79,7 +80,8 @@ def create_form(me: Actor) -> None:
 def teacher_header(k: C.Klass) -> None:
     st.title(f"🎓 {k.name}")
     link = f"{common.share_url('Class').split('?')[0]}?class={k.code}"
-    st.markdown(f"Join code **`{k.code}`** · link: `{link}` · {len(cu.room().members(k.code))} students")
+    n = len(cu.room().members(k.code))
+    st.markdown(f"Join code **`{k.code}`** · link: `{link}` · {count(n, 'student')}")
     new = st.session_state.get(NEW_KEY, {}).pop(k.code, None)
     if new:
         cu.remember_key(k.code, new)

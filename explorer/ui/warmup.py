@@ -3,13 +3,15 @@
 ``streamlit run app.py`` serves ``home.py`` and ``pages/`` through ``st.App`` (see
 ``app.py``), whose ``lifespan`` runs :func:`warm` before the server accepts connections:
 it imports torch, plotly and the modules every page needs, runs one forward pass, creates
-the training engine (which reloads the runs on disk), waits for its first worker process
-to warm up, and freezes the heap so that garbage collections stop walking it.
+the training engine (which reloads the runs on disk and starts its first worker process)
+and freezes the heap so that garbage collections stop walking it. The server then serves
+(~2-3 s after launch) while the worker warms up on the other core (~6 s, niced: it
+imports torch, sklearn and Adam's machinery); a run started meanwhile waits in the queue
+for it. The log says "Latent Explorer warmed up" when the worker is ready.
 
 On 2 cores: without this the first page view of a fresh server spent ~2.5 s importing,
 and automatic full garbage collections (~100 ms each, ``benchmarks/gc_pause.py``) were
-the slider's latency outliers. The server prints its URL when this is done (~6-7 s after
-launch; ``benchmarks/explore_latency.py`` prints it).
+the slider's latency outliers.
 
 The lifespan also caps glibc's malloc arenas and trims the heap once a minute
 (:func:`limit_malloc_arenas`, :func:`trim_heap`), so that a server with many sessions
@@ -29,9 +31,9 @@ from contextlib import asynccontextmanager
 log = logging.getLogger(__name__)
 
 
-def warm(worker_timeout: float = 30.0) -> dict[str, float]:
-    """Import and exercise what the first page run needs, start the engine and wait for
-    its first worker. Returns the seconds each stage took."""
+def warm(worker_timeout: float | None = 30.0) -> dict[str, float]:
+    """Import and exercise what the first page run needs, start the engine and (unless
+    ``worker_timeout`` is None) wait for its first worker. Returns the seconds each stage took."""
     times = {}
     t0 = time.perf_counter()
     from ..engine import get_engine
@@ -50,9 +52,10 @@ def warm(worker_timeout: float = 30.0) -> dict[str, float]:
     with torch.no_grad():
         models.build_model(ModelConfig(), (1, 8, 8), "cpu").reconstruct(torch.zeros(2, 1, 8, 8))
     times["imports"] = time.perf_counter() - t0 - times["engine"]
-    t1 = time.perf_counter()
-    engine.wait_workers_ready(worker_timeout)
-    times["worker"] = time.perf_counter() - t1
+    if worker_timeout is not None:
+        t1 = time.perf_counter()
+        engine.wait_workers_ready(worker_timeout)
+        times["worker"] = time.perf_counter() - t1
     return times
 
 
@@ -65,14 +68,28 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _warm_logged() -> None:
+def _warm_logged() -> dict[str, float] | None:
+    """:func:`warm` without the wait for the worker, then :func:`freeze_heap`; None on failure."""
     try:
-        times = warm()
+        times = warm(worker_timeout=None)
         freeze_heap()
-        print("Latent Explorer warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
-              flush=True)
+        return times
     except Exception:  # noqa: BLE001 - never stop the server; pages report their own errors
         log.exception("warm-up failed; pages will load what they need themselves")
+        return None
+
+
+def _report_when_ready(times: dict[str, float], timeout: float = 120.0) -> None:
+    """Wait (in the background) for the engine's first worker, then log the start-up times."""
+    try:
+        from ..engine import get_engine
+        t1 = time.perf_counter()
+        get_engine().wait_workers_ready(timeout)
+        times = dict(times, worker=time.perf_counter() - t1)
+    except Exception:  # noqa: BLE001 - the Train page reports an engine that cannot start
+        log.exception("the training engine's first worker did not start")
+    print("Latent Explorer warmed up: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
+          flush=True)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:
@@ -125,6 +142,9 @@ def match_upload_limit() -> int | None:
 async def lifespan(_app):
     limit_malloc_arenas()
     match_upload_limit()
-    await asyncio.to_thread(_warm_logged)
+    times = await asyncio.to_thread(_warm_logged)
+    if times is not None:            # serve now; the first worker finishes warming meanwhile
+        threading.Thread(target=_report_when_ready, args=(times,), name="latent-explorer-ready",
+                         daemon=True).start()
     threading.Thread(target=_trim_forever, args=(60.0,), name="latent-explorer-trim", daemon=True).start()
     yield
