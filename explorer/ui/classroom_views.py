@@ -64,6 +64,7 @@ def create_form(me: Actor) -> None:
             st.session_state.setdefault(cu.KEYS, {})[k.code] = key
             st.query_params["class"] = k.code
             st.rerun()
+    refused = False
     with st.expander("I am this class's teacher on another device"):
         with st.form("teacher_key"):
             code = st.text_input("Code of the class you teach", max_chars=8, key="tk_code")
@@ -72,7 +73,10 @@ def create_form(me: Actor) -> None:
                 if cu.use_key(code, key):
                     st.query_params["class"] = C.normalise_code(code)
                     st.rerun()
-                st.error("That key is not this class's teacher key.")
+                refused = True
+    if refused:              # outside the expander: the rerun may have folded it
+        st.error("That key is not this class's teacher key (it was shown once to whoever created "
+                 "the class).")
 
 
 # ------------------------------------------------------------------ the teacher
@@ -94,7 +98,12 @@ def dashboard(k: C.Klass, eng, present: bool) -> None:
     C.overdue_runs(eng, cu.room(), k)
     students = B.board(eng, cu.room(), k)
     cols = 4 if present else 6
-    st.vega_lite_chart(fc.rd_frame(students), fc.class_spec("rd", present), key="class_rd", width="stretch")
+    rd = fc.rd_frame(students)
+    if len(rd):
+        st.vega_lite_chart(rd, fc.class_spec("rd", present), key="class_rd", width="stretch")
+    else:
+        st.info("No student's run has reported yet: each one appears here as a point on the class's "
+                "rate–distortion plane once it has trained a few steps.")
     st.caption(B.notice_rd(students))
     if any(s.mu is not None for s in students):
         st.vega_lite_chart(fc.latent_frame(students), fc.class_spec("latent", present) | {"columns": cols},

@@ -1,0 +1,57 @@
+"""The teacher key without a login, in real browsers: shown once, kept in the teacher's
+browser (a cookie) across a reload, never sent to a student's browser; a wrong key typed
+by a student is refused with a message."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import assert_no_error, open_app, screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+MAIN = '[data-testid="stMain"]'
+
+
+def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, two_profiles):
+    teacher_ctx, student_ctx = two_profiles
+    t = open_app(teacher_ctx, server.url + "/Class")
+    t.get_by_label("Class name").fill("Tuesday")
+    t.get_by_role("button", name="Create the class").click()
+    t.get_by_text("Your teacher key, shown once").wait_for(timeout=30_000)
+    wait_for_app(t)
+    key = re.search(r"shown once: (\S+) —", t.inner_text(MAIN)).group(1)
+    code = re.search(r"[?&]class=([A-Z0-9]+)", t.url).group(1)
+    assert {c["name"]: c["value"] for c in teacher_ctx.cookies()}.get(f"le_tk_{code}") == key
+
+    t.reload()                                              # a new session: the cookie says who
+    wait_for_app(t)
+    t.get_by_text("The class queue").wait_for(timeout=30_000)
+    text = t.inner_text(MAIN)
+    assert "Tuesday" in text and f"Join code {code}" in text and "0 students" in text
+    assert key not in t.content()                           # shown once, never again
+    assert_no_error(t)
+    t.get_by_text("No student's run has reported yet").wait_for(timeout=30_000)   # not a blank plane
+    screenshot(t, "class_teacher_after_reload")
+
+    s = open_app(student_ctx, server.url + f"/Class?class={code}")
+    expect(s.get_by_role("textbox", name="Class code", exact=True)).to_have_value(code)   # from the link
+    s.get_by_text("I am this class's teacher on another device").click()
+    s.get_by_label("Code of the class you teach").fill(code)
+    s.get_by_label("Teacher key").fill("not-" + key)
+    s.get_by_role("button", name="Use this key").click()
+    s.get_by_text("That key is not this class's teacher key").wait_for(timeout=30_000)
+    s.get_by_label("Your name, as your teacher will see it").fill("Ann")
+    s.get_by_role("button", name="Join", exact=True).click()
+    s.get_by_text("You are in this class as").wait_for(timeout=30_000)
+    wait_for_app(s)
+    assert_no_error(s)
+    assert key not in s.content() and "The class queue" not in s.inner_text(MAIN)
+    assert not [c for c in student_ctx.cookies() if c["name"].startswith("le_tk_")]
+    screenshot(s, "class_student_joined")
+
+    t.reload()
+    wait_for_app(t)
+    t.get_by_text("· 1 student", exact=False).first.wait_for(timeout=30_000)    # Ann joined
+    assert key not in t.content()
