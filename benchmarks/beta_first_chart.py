@@ -73,6 +73,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "runs").mkdir()
             server = start_server(Path(tmp), {"LATENT_EXPLORER_MAX_JOBS": "1"}, timeout=120)
+            server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
             try:
                 first, full = run(server.url, args.sweep, args.repeats)
             finally:

@@ -148,6 +148,7 @@ def bench_cold() -> tuple[float, float]:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "runs").mkdir()
             server = start_server(Path(tmp), {"LATENT_EXPLORER_MAX_JOBS": "1"})
+            server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
             try:
                 with sync_playwright() as p:
                     browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -182,6 +183,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "runs").mkdir()
             server = start_server(Path(tmp), {"LATENT_EXPLORER_MAX_JOBS": "1"})
+            server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
             try:
                 results = run_all(server.url)
             finally:

@@ -138,6 +138,7 @@ def bench_cold(model_key: str) -> tuple[float, float]:
         (tmp / "runs").mkdir()
         t_start = time.perf_counter()
         server = start_server(tmp, {"LATENT_EXPLORER_MAX_JOBS": "1"})
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
         started = time.perf_counter() - t_start
         try:
             with sync_playwright() as p:
@@ -181,6 +182,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "runs").mkdir()
             server = start_server(Path(tmp), {"LATENT_EXPLORER_MAX_JOBS": "1"})
+            server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
             try:
                 server_ms, browser_ms = bench_slider(server.url, args.model, args.moves)
             finally:

@@ -119,6 +119,7 @@ def in_app(a, work: Path) -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
     server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": "2"}, timeout=120)
+    server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
     runs, url = work / "runs", server.url
     probe = HealthProbe(url)
     try:

@@ -264,6 +264,7 @@ async def main_async(a) -> None:
     work = Path(tempfile.mkdtemp(prefix="load-test-"))
     t_launch = time.perf_counter()
     server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs)}, timeout=120)
+    server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
     proc, url = server.proc, server.url
     print(f"server ready {time.perf_counter() - t_launch:.1f} s after launch (warm-up included)")
     stats = Stats()
@@ -395,6 +396,7 @@ async def classroom_async(a) -> None:
     work = Path(tempfile.mkdtemp(prefix="class-load-"))
     server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs),
                                  "LATENT_EXPLORER_MAX_QUEUED_PER_OWNER": "2"}, timeout=120)
+    server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
     proc, url = server.proc, server.url
     stats, pushed, code_q = Stats(), [], asyncio.Queue()
     stats.joined = 0

@@ -54,6 +54,7 @@ def page_times(runs_dir: Path, repeats: int) -> dict[str, list[float]]:
     for _ in range(repeats):
         t0 = time.perf_counter()
         server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": "1"}, timeout=300)
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
         out["healthy"].append(time.perf_counter() - t0)
         try:
             with sync_playwright() as p:

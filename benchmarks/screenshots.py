@@ -98,6 +98,7 @@ def main() -> None:
     if a.readme:
         from conftest import start_server, stop_server
         server = start_server(Path(tempfile.mkdtemp(prefix="screens-")), {}, timeout=120)
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
         try:
             readme_shot(server.url, ROOT / "docs" / "screenshot.png")
         finally:
@@ -112,6 +113,7 @@ def main() -> None:
     else:
         from conftest import start_server, stop_server
         server = start_server(Path(tempfile.mkdtemp(prefix="screens-")), {}, timeout=120)
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
         try:
             shots, errors, clipped = shoot(server.url, out, pages)
         finally:

@@ -639,6 +639,7 @@ def _train_page_showing(eng: Engine, run_id: str) -> AppTest:
         st.cache_resource.clear()
 
 
+@pytest.mark.slow
 def test_a_diverging_run_ends_as_diverged_and_keeps_finite_weights(fault_engine):
     eng = fault_engine
     rid = eng.submit(RunConfig.from_dict(DIVERGES))

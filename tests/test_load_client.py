@@ -19,6 +19,7 @@ from st_client import ClientError, Session  # noqa: E402
 CAPTION = "decoder mean at z"
 
 
+@pytest.mark.slow
 def test_client_opens_pages_and_moves_sliders_like_a_browser(server):
     server.wait_for_log("Latent Explorer warmed up")           # st.App's lifespan ran
 
@@ -41,6 +42,7 @@ def test_client_opens_pages_and_moves_sliders_like_a_browser(server):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_client_starts_a_run_and_polls_the_train_page_until_it_ends(server):
     async def go():
         s = Session(server.url)
@@ -59,8 +61,9 @@ def test_client_starts_a_run_and_polls_the_train_page_until_it_ends(server):
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_load_test_script_runs_a_small_classroom_without_errors():
-    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.4",
+    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.25",
                           "--trainers", "1", "--epochs", "20"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

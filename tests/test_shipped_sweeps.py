@@ -110,6 +110,7 @@ def test_the_mnist_sweeps_pictures_come_from_its_weights():
     assert np.isin(got.inputs, [0.0, 1.0]).all()                         # binarised inputs
 
 
+@pytest.mark.slow
 def test_sweep_report_lists_and_prints_the_shipped_sweeps():
     r = _cli("sweep-report", "--list")
     assert r.returncode == 0 and r.stdout.split() == ["mnist", "digits"]
@@ -129,6 +130,7 @@ def test_sweep_report_lists_and_prints_the_shipped_sweeps():
     assert r.returncode == 2 and "no shipped sweep of that name" in r.stderr
 
 
+@pytest.mark.slow
 def test_sweep_command_trains_through_the_engine_and_reports(tmp_path):
     out = tmp_path / "sweep"
     r = _cli("sweep", "--dataset", "digits", "--subset", "120", "--epochs", "3", "--latent-dim", "2",
