@@ -323,7 +323,9 @@ async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_
         await t.click("Create the class")
         code = next(m.group(1) for m in (re.search(r"Join code \*\*`([A-Z0-9]{4})`", x) for x in t.texts()) if m)
         await ready.put(code)
-        board = next(it.fragment_id for it in t.items.values() if it.kind == "vega_lite_chart")
+        board = next(it.fragment_id for it in t.items.values()      # the dashboard's fragment: its
+                     if it.fragment_id and (it.kind == "vega_lite_chart"  # R–D plane, or the line
+                                            or "rate–distortion plane" in getattr(it.proto, "body", "")))
         t._stop_auto()                      # the teacher's refreshes are timed here, every 2 s
         t_push = None
         while time.time() < t_end:

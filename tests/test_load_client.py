@@ -74,3 +74,15 @@ def test_load_test_script_runs_a_small_classroom_without_errors():
     waits = re.search(r"queue waits .* n=(\d+) ", out.stdout)
     assert waits and int(waits.group(1)) >= 1               # the trainer's runs started
     assert re.search(r"Train-page polls .* sent: [1-9]", out.stdout)
+
+
+@pytest.mark.slow
+def test_load_test_script_runs_a_short_lesson_without_errors():
+    """``--classroom``: a teacher's dashboard, students joining, a push followed, Explore."""
+    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--classroom", "3", "--minutes", "0.4",
+                          "--epochs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fields = dict(kv.split("=") for kv in out.stdout.strip().splitlines()[-1].split())
+    assert fields["students"] == "3" and fields["errors"] == "0", out.stdout
+    for k in ("dashboard_p95_ms", "follow_p95_ms", "slider_p95_ms"):     # each was measured
+        assert float(fields[k]) > 0, out.stdout
