@@ -28,34 +28,24 @@ sys.path.insert(0, str(ROOT))
 RAY_GROUP = "ray"
 
 
-def _shares_module_fixtures(item) -> bool:
-    """Whether the test uses a module-scoped fixture (an engine, a server): its module's
-    tests then stay together, so that the fixture starts once."""
-    return any(defs and defs[-1].scope in ("module", "package", "class")
-               for defs in item._fixtureinfo.name2fixturedefs.values())
-
-
 @pytest.hookimpl(tryfirst=True)          # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """The suite runs on two pytest-xdist workers (``-n 2 --dist loadgroup``, pytest.ini).
-    A test that shares a module-scoped fixture stays on one worker with the rest of its
-    module; every test that uses the Ray cluster runs on one worker, so that only one process
+    Each module's tests stay on one worker, so its module-scoped engines and servers start
+    once; every test that uses the Ray cluster runs on one worker, so that only one process
     connects to it and at most one local cluster is started (``ray stop`` at its end stops
-    every Ray process on the machine); any other test goes wherever a worker is free. Long
-    ones first (xdist hands work out in this order), the many short ones fill in at the end."""
+    every Ray process on the machine)."""
     group = {}
     for item in items:
         spec = getattr(item, "callspec", None)
         ray_param = spec is not None and any(isinstance(v, str) and v == "ray" for v in spec.params.values())
         uses_ray = ray_param or "ray_cluster" in item.fixturenames or item.path.name == "test_ray_engine.py"
-        group[item] = RAY_GROUP if uses_ray else item.path.name if _shares_module_fixtures(item) else None
-        if group[item]:
-            item.add_marker(pytest.mark.xdist_group(group[item]))
-
-    def long(i) -> bool:
-        return bool(i.get_closest_marker("browser") or i.get_closest_marker("slow"))
-    slow = {group[i] for i in items if group[i] and long(i)}
-    items.sort(key=lambda i: 0 if group[i] == RAY_GROUP else 1 if group[i] in slow or long(i) else 2)
+        group[item] = RAY_GROUP if uses_ray else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group[item]))
+    # long groups first (xdist hands groups out in this order): the Ray group, then modules
+    # with a browser or slow test; the many short ones then fill both workers to the end
+    slow = {group[i] for i in items if i.get_closest_marker("browser") or i.get_closest_marker("slow")}
+    items.sort(key=lambda i: 0 if group[i] == RAY_GROUP else 1 if group[i] in slow else 2)
 
 
 @pytest.fixture(autouse=True)
