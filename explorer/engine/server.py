@@ -153,16 +153,24 @@ class Engine:
             raise EngineError(f"you already have {count(queued, 'run')} waiting in the queue; the limit "
                               f"(LATENT_EXPLORER_MAX_QUEUED_PER_OWNER) is {self.max_queued_per_owner}. "
                               f"Wait for one to start, or stop one")
-        held = self.runs_of(owner)
-        if held >= self.max_runs_per_owner:
-            raise EngineError(f"you already have {count(held, 'run')} on this server; the limit "
-                              f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {self.max_runs_per_owner}. "
-                              f"Delete runs you no longer need on the Runs page")
+        why = self.runs_cap_refusal(owner)
+        if why:
+            raise EngineError(why)
         used = self.disk_bytes_of(owner)
         if used >= self.disk_bytes_per_owner:
             raise EngineError(f"your runs and uploads use {used / 2**20:.1f} MiB of disk; the limit "
                               f"(LATENT_EXPLORER_DISK_MB_PER_OWNER) is "
                               f"{self.disk_bytes_per_owner / 2**20:.0f} MiB. Delete runs on the Runs page")
+
+    def runs_cap_refusal(self, owner: str) -> str | None:
+        """Why ``owner`` may not hold one more run on this server (a new one, an upload, an
+        import), or None."""
+        held = self.runs_of(owner)
+        if held < self.max_runs_per_owner:
+            return None
+        return (f"you already have {count(held, 'run')} on this server; the limit "
+                f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {self.max_runs_per_owner}. "
+                f"Delete runs you no longer need on the Runs page")
 
     def runs_of(self, owner: str) -> int:
         """Runs ``owner`` holds on this server: live, and saved in the runs folder."""

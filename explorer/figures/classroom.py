@@ -65,9 +65,10 @@ def _font(present: bool) -> dict:
     return dict(labelFontSize=18 if present else 11, titleFontSize=20 if present else 12)
 
 
-def _axis(present: bool) -> alt.Axis:
+def _axis(present: bool, ticks: int | None = None) -> alt.Axis:
     """A numeric axis that stays readable on a projector: few ticks, short labels, none overlapping."""
-    return alt.Axis(**_font(present), tickCount=5 if present else 8, format="~g", labelOverlap="greedy")
+    return alt.Axis(**_font(present), tickCount=ticks or (5 if present else 8), format="~g",
+                    labelOverlap="greedy")
 
 
 def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
@@ -104,8 +105,7 @@ def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
 def curves_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
     base = alt.Chart(pd.DataFrame(columns=CURVE_COLUMNS)).mark_line(strokeWidth=3 if present else 1.5).encode(
         x=alt.X("step:Q", title="step", axis=alt.Axis(**_font(present), tickCount=3)),
-        y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False),
-                    axis=alt.Axis(**_font(present), tickCount=4, format="~g", labelOverlap="greedy")),
+        y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False), axis=_axis(present, ticks=4)),
         color=alt.Color("term:N", title=None, scale=alt.Scale(domain=["reconstruction", "KL"],
                                                              range=["#0072B2", "#D55E00"]),
                         legend=alt.Legend(orient="top", **_font(present))))

@@ -9,7 +9,6 @@ from .. import settings
 from ..export.own_model import CONVERT, EXPECTED, UPLOAD_TYPES, OwnModelError, open_own_model
 from . import common
 from .runs_page import md
-from ..text import count
 
 KEY = "ex_own_upload"
 FLASH = "ex_own_flash"
@@ -22,9 +21,9 @@ def on_upload() -> None:
         return
     eng, me = common.engine(), common.owner()
     try:
-        if me and eng.runs_of(me) >= eng.max_runs_per_owner:
-            raise OwnModelError(f"you already have {count(eng.runs_of(me), 'run')} on this server; the limit "
-                                f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {eng.max_runs_per_owner}")
+        why = eng.runs_cap_refusal(me) if me else None
+        if why:
+            raise OwnModelError(why)
         run_id = open_own_model({f.name: f.getvalue() for f in files}, eng.runs_dir,
                                 max_bytes=settings.get().upload_bytes, owner=me)
     except OwnModelError as e:

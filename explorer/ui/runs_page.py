@@ -16,7 +16,6 @@ from .. import exchange, settings, store
 from ..figures import runs as fr
 from ..runs import Action, RunEntry, list_runs
 from . import common
-from ..text import count
 
 PROBE_N = 2000           # points per latent scatter
 CHEAP_DATA = ("digits", "moons", "circles", "swissroll", "pinwheel", "gaussians")
@@ -166,10 +165,9 @@ def on_import() -> None:
         return
     eng, me = common.engine(), common.owner()
     try:
-        if me and eng.runs_of(me) >= eng.max_runs_per_owner:
-            raise exchange.ExchangeError(
-                f"you already have {count(eng.runs_of(me), 'run')} on this server; the limit "
-                f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {eng.max_runs_per_owner}")
+        why = eng.runs_cap_refusal(me) if me else None
+        if why:
+            raise exchange.ExchangeError(why)
         run_id = exchange.import_run(f.getvalue(), eng.runs_dir, max_bytes=limit, owner=me,
                                      file_name=f.name)
     except exchange.ExchangeError as e:
