@@ -159,8 +159,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
-        self.url, self.proc, self.log = url, proc, log
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path, runs: Path):
+        self.url, self.proc, self.log, self.runs = url, proc, log, runs   # runs: its runs folder
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -179,6 +179,7 @@ def start_server(tmp_path: Path, env_extra: dict | None = None, timeout: float =
     env = dict(os.environ)
     env.update({"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "PYTHONUNBUFFERED": "1"})
     env.update(env_extra or {})
+    runs = Path(env["LATENT_EXPLORER_RUNS"])
     log = tmp_path / f"streamlit-{port}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -190,7 +191,7 @@ def start_server(tmp_path: Path, env_extra: dict | None = None, timeout: float =
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
                 if r.status == 200:
-                    return Server(url, proc, log)
+                    return Server(url, proc, log, runs)
         except OSError:
             time.sleep(0.2)
         if proc.poll() is not None:
@@ -212,6 +213,15 @@ def stop_server(server: Server) -> None:
 def server(tmp_path):
     """`streamlit run app.py` on a free loopback port, with its own runs folder."""
     s = start_server(tmp_path, {"LATENT_EXPLORER_MAX_JOBS": "2"})
+    yield s
+    stop_server(s)
+
+
+def module_server(tmp_path_factory, name: str):
+    """The ``server`` fixture's server, for a module whose tests can share one (none needs a
+    runs folder of its own): ``yield from module_server(tmp_path_factory, "name")`` in a
+    module-scoped fixture pays the server's start-up once per module."""
+    s = start_server(tmp_path_factory.mktemp(name), {"LATENT_EXPLORER_MAX_JOBS": "2"})
     yield s
     stop_server(s)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, module_server, screenshot, wait_for_app
 from explorer import store
 
 pytestmark = pytest.mark.browser
@@ -38,6 +38,12 @@ PIXELS = """([el, h, w]) => {
 FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 # the component's module, as Streamlit loaded it (the same instance: the same URL)
 MODULE = "import(document.querySelector('script[type=module][src*=\"latent_plane.js\"]').src)"
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for this module's tests (they read the shipped runs; the last trains one of its own)."""
+    yield from module_server(tmp_path_factory, "decode_server")
+
 
 
 def _open(page, url: str) -> list:

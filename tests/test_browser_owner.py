@@ -81,6 +81,8 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     assert tab.get_by_text("Read-only:").count() == 0 and _enabled(tab, "Stop")
 
     b.get_by_role("button", name="Start a run with these settings").click()   # B's own copy
+    b.get_by_text("Read-only:").wait_for(state="detached", timeout=60_000)   # (the rerun may lag)
+    b.wait_for_function("() => !location.search.includes('run=')", timeout=30_000)
     wait_for_app(b)
     assert b.get_by_text("Read-only:").count() == 0 and "run=" not in b.url
     assert_no_error(b)

@@ -9,11 +9,17 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, module_server, screenshot, wait_for_app
 from explorer import store
 
 pytestmark = pytest.mark.browser
 RUN = "digits-vae-z2-b1"
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for this module's tests (one exports a shipped run, one opens a model of its own)."""
+    yield from module_server(tmp_path_factory, "export_server")
+
 
 
 def _download(page, label, tmp_path):
@@ -82,7 +88,7 @@ def test_explore_opens_your_own_model(server, browser_context, tmp_path):
     msg.wait_for(timeout=60_000)
     wait_for_app(page, 90_000)
     run_id = re.search(r"your run (\S+?):", msg.inner_text()).group(1)
-    assert (tmp_path / "runs" / run_id / store.WEIGHTS).is_file()
+    assert (server.runs / run_id / store.WEIGHTS).is_file()
     expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(f"Run folder: {run_id}", timeout=60_000)
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible(timeout=60_000)
     assert f"model=run%3A{run_id}" in page.url or f"model=run:{run_id}" in page.url

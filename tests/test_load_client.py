@@ -14,9 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from conftest import module_server  # noqa: E402
 from st_client import ClientError, Session  # noqa: E402
 
 CAPTION = "decoder mean at z"
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for this module's tests (one moves sliders, one trains a run)."""
+    yield from module_server(tmp_path_factory, "client_server")
+
 
 
 @pytest.mark.slow
