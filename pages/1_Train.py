@@ -19,7 +19,7 @@ from explorer.engine import EngineError, Status
 from explorer.runs import Action
 from explorer.classroom import ClassroomError
 from explorer.ui import classroom as class_ui
-from explorer.ui import common, live, runlist
+from explorer.ui import common, live, load, runlist
 from explorer.ui import train_form as form
 
 RUN_KEY = "train_run"
@@ -221,4 +221,4 @@ def run_list() -> None:
 
 
 st.divider()
-st.fragment(run_every=5.0 if live_now else None, key="train_runs")(run_list)()
+st.fragment(run_every=load.every(5.0) if live_now else None, key="train_runs")(run_list)()

@@ -24,6 +24,7 @@ from streamlit.errors import StreamlitAPIException
 from .. import classroom as C
 from ..config import RunConfig
 from ..runs import Actor
+from . import load
 
 KEYS = "le_class_keys"          # session state: {code: teacher key}
 SEEN = "le_seen_push"           # session state: {code: version already taken}
@@ -218,6 +219,7 @@ def follow_bar(page: str, me: Actor) -> None:
         seen[klass.code] = p.version if p is not None else 0
 
     def poll() -> None:
+        load.note_session()
         p = room().latest_push_shared(klass.code)
         if p is None or p.version <= seen.get(klass.code, 0):
             return

@@ -31,6 +31,8 @@ def page_setup(title: str, icon: str = "🧭") -> None:
         st.error(f"This server's settings are wrong: {e}. Fix that environment variable and "
                  "restart the server (the README lists them all). Nothing was changed.")
         st.stop()
+    from . import load
+    load.note_session()         # how busy the server is: live views poll slower with many
     me = identity.actor()       # this browser's owner token, made on its first visit ...
     identity.write_cookie()     # ... and kept in its cookie
     from . import classroom     # a student in a class: the class line and follow mode

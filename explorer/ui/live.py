@@ -22,7 +22,7 @@ import streamlit as st
 from ..engine import Status
 from ..figures import training as figs
 from ..runs import RunEntry, RunView
-from . import common, latent_plane
+from . import common, latent_plane, load
 from . import train as tu
 
 TRAIN_STATUS_S = 0.75     # the progress line: cheap, and what a learner watches tick
@@ -31,10 +31,16 @@ TRAIN_SLOW_S = 5.0        # the latent scatter, reconstructions, KL bars, the br
 # Measured with benchmarks/live_overhead.py on a quiet 2-core machine: in-app training ran at
 # 0.82 of headless speed with the curves every 1.5 s and the latent views every 3 s, and at
 # 0.95 with 2.5 s and 5 s (the tab's renderer: 4.4 then 3.2 CPU-seconds during the run).
+# With many sessions on the server all three are polled slower (explorer/ui/load.py).
 
 
 def _poll(fn, every: float, live: bool, key: str, *args) -> None:
-    st.fragment(run_every=every if live else None, key=key)(fn)(*args, live)
+    """``fn(*args, live)`` as a fragment, polled every ``every`` seconds while ``live``, slower
+    on a busy server (:func:`explorer.ui.load.every`)."""
+    def counted(*a):
+        load.note_session()
+        fn(*a)
+    st.fragment(run_every=load.every(every) if live else None, key=key)(counted)(*args, live)
 
 
 # ===================================================================== Train
