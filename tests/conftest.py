@@ -209,21 +209,23 @@ def stop_server(server: Server) -> None:
         server.proc.wait(5)
 
 
+def _serve(folder: Path):
+    s = start_server(folder, {"LATENT_EXPLORER_MAX_JOBS": "2"})
+    yield s
+    stop_server(s)
+
+
 @pytest.fixture
 def server(tmp_path):
     """`streamlit run app.py` on a free loopback port, with its own runs folder."""
-    s = start_server(tmp_path, {"LATENT_EXPLORER_MAX_JOBS": "2"})
-    yield s
-    stop_server(s)
+    yield from _serve(tmp_path)
 
 
 def module_server(tmp_path_factory, name: str):
     """The ``server`` fixture's server, for a module whose tests can share one (none needs a
     runs folder of its own): ``yield from module_server(tmp_path_factory, "name")`` in a
     module-scoped fixture pays the server's start-up once per module."""
-    s = start_server(tmp_path_factory.mktemp(name), {"LATENT_EXPLORER_MAX_JOBS": "2"})
-    yield s
-    stop_server(s)
+    yield from _serve(tmp_path_factory.mktemp(name))
 
 
 # --------------------------------------------------------------------- browser
