@@ -89,6 +89,8 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     page.wait_for_function(f"() => ({READ_PANEL})({RECON!r})?.lines.some(l => l.stroke === "
                            f"{VALIDATION_RED!r} && l.points >= 2)", timeout=120_000)
     page.get_by_text("Probe set in latent space").wait_for(timeout=30_000)   # the slow views too
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg')"
+                           ".length >= 7", timeout=30_000)     # (the last chart may mount a poll later)
     assert page.evaluate(WATCH_CHARTS) >= 7
     counts = [val_points(page)]
     for _ in range(3):                        # the curve grows from poll to poll, in place
