@@ -14,9 +14,11 @@
 (b) the same runs through the local backend with 1 worker process (``local_makespan_s``).
 
 ``speedup`` = local_makespan_s / makespan_s. Goal on a 2-core machine: ≥ 1.7, with
-control_p95_ms ≤ 500. Run it on a quiet machine. Last line:
+control_p95_ms ≤ 500. Run it on a quiet machine: ``machine_parallelism`` (two busy
+processes against one, timed before and after the runs) is the ceiling of any
+speedup on this machine at that time. Last line:
 ``backend=ray nodes=2 runs=8 makespan_s=… local_makespan_s=… speedup=… control_p95_ms=…
-startup_s=… raylet_rss_mib=…``.
+startup_s=… raylet_rss_mib=… machine_parallelism=…``.
 """
 from __future__ import annotations
 
@@ -92,6 +94,25 @@ def run_all(eng, cfg: RunConfig, n: int, controls: bool) -> dict:
             "statuses": [str(eng.view(r).status) for r in ids]}
 
 
+_SPIN = "s = 0\nfor i in range(10_000_000):\n    s += i\n"
+
+
+def machine_parallelism() -> float:
+    """What two busy processes get on this machine against one, in [1, 2]: the ceiling of
+    any speedup here. Shared or hyper-threaded virtual cores give well under 2, and it moves
+    from hour to hour; quote it beside ``speedup``."""
+    import subprocess
+
+    def wall(n: int) -> float:
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(n)]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t
+    one, two = min(wall(1) for _ in range(2)), min(wall(2) for _ in range(2))
+    return 2 * one / two
+
+
 def raylet_rss_mib() -> list[float]:
     import psutil
     out = []
@@ -111,6 +132,7 @@ def main() -> None:
     if args.smoke:
         args.runs, args.epochs = 2, 1
     cfg = config(args.epochs, [int(h) for h in args.hidden.split(",")])
+    par_before = machine_parallelism()
     from explorer.engine import Engine
     from explorer.engine.backend_ray import RayEngine, connect, start_local_cluster, stop_local_cluster
     tmp = Path(tempfile.mkdtemp(prefix="le-ray-bench-"))
@@ -134,6 +156,7 @@ def main() -> None:
     local.wait_workers_ready(60)
     local_res = run_all(local, cfg, args.runs, controls=False)
     local.shutdown()
+    par_after = machine_parallelism()
     lat = sorted(ray_res["lat"])
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000 if lat else float("nan")
     print(f"ray statuses: {ray_res['statuses']}; local: {local_res['statuses']}")
@@ -143,7 +166,7 @@ def main() -> None:
           f"local_makespan_s={local_res['makespan']:.1f} "
           f"speedup={local_res['makespan'] / ray_res['makespan']:.2f} control_p95_ms={p95:.0f} "
           f"startup_s={statistics.median(ray_res['startup']):.2f} "
-          f"raylet_rss_mib={'/'.join(f'{r:.0f}' for r in rss)}")
+          f"raylet_rss_mib={'/'.join(f'{r:.0f}' for r in rss)} machine_parallelism={par_before:.2f}/{par_after:.2f}")
 
 
 if __name__ == "__main__":
