@@ -95,29 +95,32 @@ def run_all(eng, cfg: RunConfig, n: int, controls: bool) -> dict:
 
 
 _SPIN = """
-import time, torch
+import sys, time, torch
+sys.path.insert(0, sys.argv[2])
+from explorer.config import RunConfig
+from explorer.models import build_model
 torch.set_num_threads(1)
-m = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
-                        torch.nn.ReLU(), torch.nn.Linear(128, 4))
-opt, x = torch.optim.Adam(m.parameters()), torch.randn(32, 64)
+m = build_model(RunConfig.from_json(sys.argv[1]).model, (1, 8, 8), "cpu")
+opt, x = torch.optim.Adam(m.parameters()), torch.rand(32, 1, 8, 8)
 t = time.perf_counter()
-for _ in range(3000):
-    opt.zero_grad(); m(x).pow(2).mean().backward(); opt.step()
+for _ in range(1500):
+    mu, logvar = m.encode(x)
+    opt.zero_grad(); (m.decode(mu).pow(2).mean() + logvar.pow(2).mean()).backward(); opt.step()
 print(time.perf_counter() - t)
 """
 
 
-def machine_parallelism() -> float:
-    """What two processes taking training steps (the digits runs' MLP, one torch thread
-    each) get on this machine against one, in [1, 2]: the ceiling of any speedup of two
-    trainers here. Shared virtual cores give well under 2 (pure Python loops can show 2.0
-    while torch's vector maths shares the core), and it moves from hour to hour; quote it
-    beside ``speedup``."""
+def machine_parallelism(cfg: RunConfig) -> float:
+    """What two processes taking training steps of ``cfg``'s model (one torch thread each)
+    get on this machine against one, about 1 to 2 (a noisy hour can put it a little
+    outside): the ceiling of any speedup of two trainers here. Shared virtual cores give
+    well under 2 (pure Python loops can show 2.0 while torch's vector maths shares the
+    core), and it moves from hour to hour; quote it beside ``speedup``."""
     import subprocess
 
     def loop_seconds(n: int) -> float:       # the slowest process's loop, without its imports
-        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
-                 for _ in range(n)]
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN, cfg.to_json(), str(ROOT)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(n)]
         return max(float(p.communicate()[0]) for p in procs)
     one, two = min(loop_seconds(1) for _ in range(2)), min(loop_seconds(2) for _ in range(2))
     return 2 * one / two
@@ -142,7 +145,7 @@ def main() -> None:
     if args.smoke:
         args.runs, args.epochs = 2, 1
     cfg = config(args.epochs, [int(h) for h in args.hidden.split(",")])
-    par_before = machine_parallelism()
+    par_before = machine_parallelism(cfg)
     from explorer.engine import Engine
     from explorer.engine.backend_ray import RayEngine, connect, start_local_cluster, stop_local_cluster
     tmp = Path(tempfile.mkdtemp(prefix="le-ray-bench-"))
@@ -166,7 +169,7 @@ def main() -> None:
     local.wait_workers_ready(60)
     local_res = run_all(local, cfg, args.runs, controls=False)
     local.shutdown()
-    par_after = machine_parallelism()
+    par_after = machine_parallelism(cfg)
     lat = sorted(ray_res["lat"])
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000 if lat else float("nan")
     print(f"ray statuses: {ray_res['statuses']}; local: {local_res['statuses']}")
