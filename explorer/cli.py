@@ -188,7 +188,13 @@ def cmd_eval(ns: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(ns: argparse.Namespace) -> int:
-    from .pretrain import pretrain
+    from .pretrain import pretrain, train_sweep_seeds
+    if ns.sweep_seeds:
+        if not ns.sweep or not ns.seeds_dir:
+            raise ValueError("--sweep-seeds needs --sweep NAME and --seeds-dir FOLDER")
+        import torch
+        torch.set_num_threads(ns.threads)
+        return train_sweep_seeds(ns.sweep, ns.sweep_seeds, Path(ns.seeds_dir), mnist=ns.mnist)
     return pretrain(only=ns.only, mnist=ns.mnist, threads=ns.threads, iwae_k=ns.iwae_k,
                     measure_only=ns.measure_only)
 
@@ -402,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--iwae-k", type=int, default=1000)
     r.add_argument("--measure-only", action="store_true",
                    help="do not train: only measure the shipped sweeps among the chosen runs again")
+    r.add_argument("--sweep-seeds", type=int, nargs="*", default=None,
+                   help="train the runs of shipped sweep --sweep again with these training seeds, "
+                        "into --seeds-dir (not into trained/; the shipped runs stay as they are)")
+    r.add_argument("--sweep", default=None, help="a shipped sweep's name, for --sweep-seeds")
+    r.add_argument("--seeds-dir", default=None,
+                   help="folder of the shipped sweeps' extra-seed runs (written by --sweep-seeds, "
+                        "read when a sweep is measured)")
     r.set_defaults(fn=cmd_pretrain)
     _add_sweep_parsers(sub)
     from .cli_export import add_parser as add_export_parser   # export: TensorBoard, script, ONNX, zip

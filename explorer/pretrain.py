@@ -12,6 +12,10 @@ labels, so that the app can draw a latent scatter of MNIST models offline).
     python -m explorer pretrain --only digits-vae-z2-b1
     python -m explorer pretrain --only sweep-digits-b0 --measure-only   # re-measure that sweep
 
+    # the shipped sweeps' extra training seeds (weights not shipped: only their measures)
+    python -m explorer pretrain --sweep-seeds 1 2 --sweep mnist --seeds-dir ../sweep-seeds --threads 1
+    python -m explorer pretrain --sweep-seeds 1 2 3 4 --sweep digits --seeds-dir ../sweep-seeds --threads 1
+
 Runs with a ``"sweep"`` key form the shipped β sweeps. Once a sweep's runs are rebuilt,
 the sweep is measured (:func:`explorer.analysis.beta_report.measure_folders`: sharpness,
 sample quality, the IWAE gap, memorisation, validation curves and the pictures) and the
@@ -93,6 +97,79 @@ def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: i
     for name in sorted(sweeps):
         measure_sweep(name, mnist=mnist, manifest_path=manifest_path, out_root=out_root)
     return 0
+
+
+SEED_VAL_N = 1000      # validation images an extra seed's run checks at each epoch end
+
+
+def seed_run_id(run_id: str, seed: int) -> str:
+    """The folder name of shipped run ``run_id`` trained again with training seed ``seed``."""
+    return store.check_run_id(f"{run_id}-s{int(seed)}")
+
+
+def seed_config(entry: dict, seed: int, mnist: str | None) -> RunConfig:
+    """A shipped sweep run's config with another training seed (model initialisation,
+    reparameterisation noise and batch order); the data, split and subset stay the same."""
+    cfg = _config(entry, mnist)
+    return cfg.replace(train={"seed": int(seed)}, name=f"{cfg.name} · seed {int(seed)}")
+
+
+def seed_validation(ds, n: int):
+    """``ds`` with its validation split cut to a seeded random subset of ``n`` images (the
+    first ``n`` of the permutation the sweep's measures draw their probe from). Validating
+    on all 10,000 MNIST test images at each epoch end is ~75% of a sweep run's time; the
+    training itself does not depend on it (validation has its own generator)."""
+    import dataclasses
+
+    from .analysis.beta_report import probe_indices
+    if n >= len(ds.x_val):
+        return ds
+    keep = torch.as_tensor(probe_indices(len(ds.x_val), n, "val"))
+    return dataclasses.replace(
+        ds, x_val=ds.x_val[keep].contiguous(),
+        y_val=None if ds.y_val is None else ds.y_val[keep].contiguous(),
+        x_val_grey=None if ds.x_val_grey is None else ds.x_val_grey[keep].contiguous())
+
+
+def train_sweep_seeds(name: str, seeds: list[int], seeds_dir: Path, *, mnist: str | None = None,
+                      val_n: int = SEED_VAL_N, manifest_path: Path = MANIFEST) -> int:
+    """Train every run of shipped sweep ``name`` again with each training seed in ``seeds``
+    into ``seeds_dir/<run id>-s<seed>/`` (a finished folder is kept, so the command can be
+    run again after an interruption). The seed-0 runs in ``trained/`` are not touched."""
+    entries = [e for e in read_manifest(manifest_path)["runs"] if e.get("sweep") == name]
+    if not entries:
+        print(f"error: no shipped sweep named {name!r}", file=sys.stderr)
+        return 2
+    seeds_dir = Path(seeds_dir)
+    ds = None
+    for seed in seeds:
+        for entry in sorted(entries, key=lambda e: e["config"]["train"]["beta"]):
+            if int(seed) == int(entry["config"]["train"]["seed"]):
+                continue                                   # that is the shipped run itself
+            run_dir = seeds_dir / seed_run_id(entry["id"], seed)
+            if (store.read_summary(run_dir) or {}).get("status") == "finished":
+                print(f"== {run_dir.name}: already trained", flush=True)
+                continue
+            cfg = seed_config(entry, seed, mnist)
+            if ds is None:
+                ds = data.load(cfg.data)
+                if entry.get("dataset_checksum") and entry["dataset_checksum"] != ds.checksum:
+                    print(f"error: {name}: dataset checksum {ds.checksum[:12]}… differs from the "
+                          f"manifest's", file=sys.stderr)
+                    return 2
+                ds = seed_validation(ds, val_n)
+            print(f"== {run_dir.name}: training", flush=True)
+            t0 = time.perf_counter()
+            _, _, summary = fit(cfg, ds, run_dir)
+            print(f"   {summary['status']} in {time.perf_counter() - t0:.0f} s: val "
+                  f"{_bound_name(cfg)} {summary['val']['elbo']:.2f}", flush=True)
+    return 0
+
+
+def _bound_name(cfg: RunConfig) -> str:
+    """What a run's recon + KL is called: an autoencoder has no ELBO (its KL is 0 and its
+    recon term is its loss, not a bound on log p(x))."""
+    return "ELBO" if cfg.model.kind == "vae" else "loss"
 
 
 def finish_entry(entry: dict, run_dir: Path, ds, summary: dict, elapsed_s: float) -> None:

@@ -20,12 +20,15 @@ import torch
 
 from . import beta_classifier as C
 from . import beta_measures as M
+from . import stats
 
 N_MEASURE = 1000      # images of each split the measures use (fewer when the data have fewer)
 N_SAMPLES = 1000      # prior samples per run
 IWAE_K = 100          # importance samples of the IWAE bound
 N_SHOW = 6            # images of each kind shown per β
 SAMPLE_SEED = 0       # the same z ~ N(0, I) for every run of a sweep
+PROBE_SEED = 0        # the seeded random subsets of each split that every run is measured on
+PROBE_STREAMS = {"train": 1, "val": 2}
 MEASURES = "measures.json"
 IMAGES = "images.safetensors"
 
@@ -85,6 +88,13 @@ def make_probe(x_train, y_train, x_val, y_val, *, n: int = N_MEASURE, iwae_k: in
                  classifier=classifier, val_feats=feats,
                  val_sharpness=float(M.sharpness(x_val[:n]).mean()), iwae_k=iwae_k,
                  n_samples=n_samples)
+
+
+def probe_indices(n_total: int, n: int, split: str, seed: int = PROBE_SEED) -> np.ndarray:
+    """The indices of a split's images that a sweep is measured on: a seeded random subset
+    (:func:`explorer.analysis.stats.seeded_subset`), never "the first n" (MNIST's validation
+    split is the official test file, ordered by writer: its first images are the easier)."""
+    return stats.seeded_subset(n_total, n, seed, PROBE_STREAMS[split])
 
 
 def prior_z(latent_dim: int, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
