@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-DATASETS_IMAGE = ("digits", "mnist", "fashion-mnist")
+DATASETS_IMAGE = ("digits", "mnist", "fashion-mnist", "shapes")
 DATASETS_TOY = ("moons", "circles", "swissroll", "pinwheel", "gaussians")
 DATASETS = DATASETS_IMAGE + DATASETS_TOY + ("file",)
 BINARIZE = ("none", "dynamic", "threshold")
@@ -103,7 +103,7 @@ class DataConfig:
     split_seed: int = 0              # seeds the train/validation split and the fixed binarisation of validation
     binarize: str = "none"           # "none" | "dynamic" (resampled per batch) | "threshold"
     threshold: float = 0.5
-    n_points: int = 4000             # toy sets: number of points
+    n_points: int = 4000             # toy sets: number of points; shapes: number of images
     noise: float = 0.05              # toy sets: noise level
 
     def validate(self) -> None:

@@ -19,6 +19,11 @@ Sources (``DataConfig.name``):
     (:func:`default_cache_dir`): from ``<name>/<name>.npz`` or ``<name>.npz``
     there if present, else from the IDX files in ``<name>/``, which are
     downloaded on first use with pooch, which verifies their SHA-256 checksums.
+``shapes``
+    32×32 binary images of a square, ellipse or triangle whose five generating
+    factors (shape, scale, rotation, x, y) are known: ``n_points`` images made from
+    ``split_seed`` by :mod:`.shapes` (offline, no download), split by ``val_fraction``.
+    Labels are the shapes; ``factors_train``/``factors_val`` hold every factor.
 ``moons``, ``circles``, ``swissroll``, ``pinwheel``, ``gaussians``
     2-D toy sets generated from ``split_seed``, ``n_points`` and ``noise``,
     scaled into [0.05, 0.95], split by ``val_fraction``.
@@ -37,7 +42,8 @@ checked by :func:`confine_path` to lie in the server's data folders.
 
 This package holds the public API and the common steps; the sources live in
 :mod:`.mnist` (MNIST, Fashion-MNIST), :mod:`.files` (own files and array
-validation) and :mod:`.toys` (2-D toy sets), on top of :mod:`.common`.
+validation), :mod:`.toys` (2-D toy sets) and :mod:`.shapes` (images with known factors),
+on top of :mod:`.common`.
 """
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ from .common import (_SPLIT_STREAM, _SUBSET_STREAM, DEFAULT_MAX_BYTES, DataError
                      _rng, _Source)
 from .files import MAX_SIDE, MIN_SIDE, _own_file, _read_own
 from .mnist import DIGIT_CLASSES, FASHION_CLASSES, IDX_FILES, _REMOTES, _idx_dataset, _in_cache
+from .shapes import _shapes
 from .toys import _toy
 
 __all__ = ["DEFAULT_MAX_BYTES", "DIGIT_CLASSES", "FASHION_CLASSES", "IDX_FILES", "MAX_SIDE", "MIN_SIDE",
@@ -76,6 +83,8 @@ class Dataset:
     trainer draws binary images from them each batch; the validation split is
     already binarised once. ``x_val_grey`` keeps the grey originals of the validation
     images (binarised data only), for pages to show what an image looked like.
+    ``factors_*`` (``shapes`` only) are the generating factors of each image, as level
+    indices in the order of :data:`explorer.data.shapes.FACTORS`.
     """
 
     name: str
@@ -88,6 +97,8 @@ class Dataset:
     checksum: str
     binarize: str = "none"
     x_val_grey: torch.Tensor | None = None
+    factors_train: torch.Tensor | None = None   # generated sets: [N, F] level indices of each factor
+    factors_val: torch.Tensor | None = None
 
     def val_display(self, n: int) -> torch.Tensor:
         """The first ``n`` validation items as a person should see them: grey, not the
@@ -144,6 +155,8 @@ def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,
         source = _idx_dataset(cfg, root / cfg.name, max_bytes)
     elif cfg.name in DATASETS_TOY:
         source = _toy(cfg)
+    elif cfg.name == "shapes":
+        source = _shapes(cfg.n_points, cfg.split_seed)
     else:
         source = _own_file(pathlib.Path(cfg.path or "").expanduser(), max_bytes)
     return _assemble(cfg, source)
@@ -151,7 +164,7 @@ def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,
 
 def available_offline(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None) -> bool:
     """True when :func:`load` can read ``cfg``'s data here without downloading anything."""
-    if cfg.name == "digits" or cfg.is_toy:
+    if cfg.name in ("digits", "shapes") or cfg.is_toy:
         return True
     if cfg.path:
         return pathlib.Path(cfg.path).expanduser().exists()
@@ -264,16 +277,18 @@ def _assemble(cfg: DataConfig, src: _Source) -> Dataset:
     if cfg.binarize != "none" and not src.is_image:
         raise DataError("binarisation is for images: set data.binarize to 'none' for this dataset")
     x, y, x_val, y_val = src.x, src.y, src.x_val, src.y_val
+    f, f_val = src.factors, None
     if x_val is None:
         train_idx, val_idx = _split_indices(len(x), cfg.val_fraction, cfg.split_seed)
         x, y, x_val, y_val = x[train_idx], _take(y, train_idx), x[val_idx], _take(y, val_idx)
+        f, f_val = _take(f, train_idx), _take(f, val_idx)
     if cfg.subset is not None:
         if cfg.subset > len(x):
             kind = "images" if src.is_image else "examples"
             raise DataError(f"subset {cfg.subset} is larger than the {len(x)} training {kind}: "
                             f"choose at most {len(x)}, or no subset to use them all")
         keep = _rng(cfg.split_seed, _SUBSET_STREAM).permutation(len(x))[: cfg.subset]
-        x, y = x[keep], _take(y, keep)
+        x, y, f = x[keep], _take(y, keep), _take(f, keep)
 
     x_train_t, x_val_t = torch.from_numpy(_as_float32(x)), torch.from_numpy(_as_float32(x_val))
     grey = x_val_t.clone() if cfg.binarize != "none" else None      # to show, not to train on
@@ -295,6 +310,8 @@ def _assemble(cfg: DataConfig, src: _Source) -> Dataset:
         checksum=src.checksum,
         binarize=cfg.binarize,
         x_val_grey=grey,
+        factors_train=_label_tensor(f),
+        factors_val=_label_tensor(f_val),
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 DEFAULT_MAX_BYTES = 200 * 2**20
 
 # Independent random streams derived from split_seed.
-_SPLIT_STREAM, _SUBSET_STREAM, _TOY_STREAM = 0, 1, 2
+_SPLIT_STREAM, _SUBSET_STREAM, _TOY_STREAM, _SHAPES_STREAM = 0, 1, 2, 3
 
 # The settings that set the byte limits passed down as ``max_bytes``.
 _LIMIT_SETTINGS = "setting LATENT_EXPLORER_DATASET_MB for datasets, LATENT_EXPLORER_UPLOAD_MB for uploads"
@@ -36,6 +36,7 @@ class _Source:
     class_names: list[str] | None
     checksum: str
     is_image: bool
+    factors: np.ndarray | None = None  # generated sets: each item's generating factors (level indices)
 
 
 def _hash_arrays(*arrays: np.ndarray | None) -> str:

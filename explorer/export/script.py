@@ -164,6 +164,10 @@ def portable(config: RunConfig) -> RunConfig:
 def render(config: RunConfig, data_shape: tuple[int, ...], *, run_id: str = "",
            file_name: str = "train_vae.py", events=()) -> str:
     """The script for ``config`` (items of ``data_shape``); checked to compile."""
+    if config.data.name == "shapes":
+        raise ScriptError("a run on the generated shapes data cannot be written as a stand-alone script: "
+                          "its images are made by this app (explorer.data.shapes); train it with "
+                          "`python -m explorer train --dataset shapes` instead")
     config = portable(RunConfig.from_dict(config.to_dict()))
     values = _values(config, tuple(data_shape), run_id or "unnamed", file_name, list(events or []))
     text = cut(TEMPLATE.read_text("utf-8"), flags_of(config))
