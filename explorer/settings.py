@@ -10,6 +10,8 @@
 | ``LATENT_EXPLORER_SNAPSHOT_SECONDS``      | 1.0                | a live snapshot (latent, reconstructions) this often |
 | ``LATENT_EXPLORER_UPLOAD_MB``             | 50                 | largest file a visitor may upload (data, images, run zips) |
 | ``LATENT_EXPLORER_DATASET_MB``            | 1024               | largest dataset a run may read, unpacked (full MNIST: 52 MiB) |
+| ``LATENT_EXPLORER_MAX_FEATURES``          | 16384              | values per example an own data file may hold (an image's H×W×C, a table's columns; 64×64×4) |
+| ``LATENT_EXPLORER_MAX_EXAMPLES``          | 1000000            | examples (images, table rows) an own data file may hold |
 | ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER`` | 2                  | runs one person may train at once (others wait in the queue) |
 | ``LATENT_EXPLORER_MAX_QUEUED_PER_OWNER``  | 12                 | runs one person may have waiting in the queue |
 | ``LATENT_EXPLORER_MAX_RUNS_PER_OWNER``    | 200                | runs one person may keep on this server (live and saved) |
@@ -100,6 +102,8 @@ class Settings:
     ray_address: str = ""
     ray_namespace: str = "latent-explorer"
     ray_cpus_per_run: float = 1.0
+    max_features: int = 16_384
+    max_examples: int = 1_000_000
 
     @property
     def upload_bytes(self) -> int:
@@ -147,6 +151,8 @@ def get() -> Settings:
         ray_address=os.environ.get("RAY_ADDRESS", "").strip(),
         ray_namespace=os.environ.get("LATENT_EXPLORER_RAY_NAMESPACE", "").strip() or "latent-explorer",
         ray_cpus_per_run=_float("LATENT_EXPLORER_RAY_CPUS_PER_RUN", 1.0, 0.01, 256.0),
+        max_features=_int("LATENT_EXPLORER_MAX_FEATURES", 16_384, 2, 1_000_000),
+        max_examples=_int("LATENT_EXPLORER_MAX_EXAMPLES", 1_000_000, 4, 100_000_000),
     )
 
 

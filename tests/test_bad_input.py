@@ -279,6 +279,8 @@ def test_bad_own_data_file_is_refused_with_its_reason(case, tmp_path, kept):
     path = tmp_path / name
     path.write_bytes(make())
     with pytest.raises(DataError, match=pattern):           # the upload check (Train page)
+        data.check_array_file(path, max_bytes=LIMIT)
+    with pytest.raises(DataError, match=pattern):           # the full read
         data.load_array_file(path, max_bytes=LIMIT)
     with pytest.raises(DataError, match=pattern):           # the worker's load, same reason
         data.load(DataConfig(name="file", path=str(path)), max_bytes=LIMIT)
@@ -314,6 +316,11 @@ def test_train_page_shows_bad_uploads_as_messages(kept, page_engine, monkeypatch
     _no_traceback(at)
     assert "good.npy" in at.session_state["uploads"]
     assert len(list((page_engine.runs_dir / "uploads").glob("*"))) == 1
+    newer = _npy(np.zeros((4, 8, 8), np.uint8) + 9)        # a newer upload is the one picked
+    at.sidebar.get("file_uploader")[0].set_value(("newer.npy", newer, "application/octet-stream")).run()
+    _no_traceback(at)
+    assert at.sidebar.selectbox(key="upload_pick").value == "newer.npy"
+    assert at.sidebar.selectbox(key="upload_pick").options == ["good.npy", "newer.npy"]
     kept.assert_intact()
 
 

@@ -18,7 +18,8 @@ import torch
 
 from explorer import data
 from explorer.config import DATASETS_TOY, DataConfig
-from explorer.data import DataError, Dataset, binarize, describe, load, load_array_file
+from explorer.data import (DEFAULT_MAX_BYTES, DataError, Dataset, binarize, check_array_file, describe, load,
+                           load_array_file)
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -506,6 +507,8 @@ def test_bad_own_files(tmp_path, case):
         load_array_file(path)
     with pytest.raises(DataError, match=message):
         load(DataConfig(name="file", path=str(path)))
+    with pytest.raises(DataError, match=message):          # the upload's streaming check: same reason
+        check_array_file(path, max_bytes=DEFAULT_MAX_BYTES)
 
 
 def test_file_size_is_checked_before_reading(tmp_path, monkeypatch):

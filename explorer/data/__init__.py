@@ -60,12 +60,14 @@ import torch
 from ..config import DATASETS_TOY, ConfigError, DataConfig
 from .common import (_SPLIT_STREAM, _SUBSET_STREAM, DEFAULT_MAX_BYTES, DataError, _as_float32, _hash_arrays,
                      _rng, _Source)
-from .files import MAX_SIDE, MIN_SIDE, _own_file, _read_own
+from .checks import Footprint, check_array_file, inspect_file
+from .files import DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_FEATURES, MAX_SIDE, MIN_SIDE, _own_file, _read_own
 from .mnist import DIGIT_CLASSES, FASHION_CLASSES, IDX_FILES, _REMOTES, _idx_dataset, _in_cache
 from .shapes import _shapes
 from .toys import _toy
 
-__all__ = ["DEFAULT_MAX_BYTES", "DIGIT_CLASSES", "FASHION_CLASSES", "IDX_FILES", "MAX_SIDE", "MIN_SIDE",
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_FEATURES", "Footprint",
+           "check_array_file", "inspect_file", "DIGIT_CLASSES", "FASHION_CLASSES", "IDX_FILES", "MAX_SIDE", "MIN_SIDE",
            "DataError", "Dataset", "available_offline", "binarize", "confine_path", "default_cache_dir",
            "describe", "load", "load_array_file"]
 
@@ -137,12 +139,15 @@ def default_cache_dir() -> pathlib.Path:
 
 
 def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,
-         max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
+         max_bytes: int = DEFAULT_MAX_BYTES, max_features: int = DEFAULT_MAX_FEATURES,
+         max_examples: int = DEFAULT_MAX_EXAMPLES) -> Dataset:
     """Read, split, subset and binarise the dataset that ``cfg`` describes.
 
     ``cfg.path`` is used by mnist, fashion-mnist and file only. ``cache_dir``
     overrides :func:`default_cache_dir` for the MNIST downloads; ``max_bytes``
-    caps the size of each file read (and of what a compressed file unpacks to).
+    caps the size of each file read (and of what a compressed file unpacks to);
+    ``max_features`` and ``max_examples`` limit an own file's values per example and its
+    examples, checked from its headers before it is parsed in full.
     """
     try:
         cfg.validate()
@@ -158,7 +163,9 @@ def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,
     elif cfg.name == "shapes":
         source = _shapes(cfg.n_points, cfg.split_seed)
     else:
-        source = _own_file(pathlib.Path(cfg.path or "").expanduser(), max_bytes)
+        path = pathlib.Path(cfg.path or "").expanduser()
+        _inspect_first(path, max_bytes, max_features, max_examples)
+        source = _own_file(path, max_bytes, max_features, max_examples)
     return _assemble(cfg, source)
 
 
@@ -190,8 +197,9 @@ def binarize(x: torch.Tensor, mode: str, *, threshold: float = 0.5,
     raise DataError(f"binarize: {mode!r} is not one of none, dynamic, threshold")
 
 
-def load_array_file(path: str | os.PathLike, *,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[np.ndarray, np.ndarray | None]:
+def load_array_file(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    max_features: int = DEFAULT_MAX_FEATURES,
+                    max_examples: int = DEFAULT_MAX_EXAMPLES) -> tuple[np.ndarray, np.ndarray | None]:
     """The user's own data as ``(x, y)``: float32 in [0, 1] and int64 labels or None.
 
     Accepted files (at most ``max_bytes``):
@@ -211,8 +219,17 @@ def load_array_file(path: str | os.PathLike, *,
     booleans, or floats already in [0, 1]. Pickled/object arrays are never
     loaded.
     """
-    own = _read_own(pathlib.Path(path).expanduser(), max_bytes)
+    path = pathlib.Path(path).expanduser()
+    _inspect_first(path, max_bytes, max_features, max_examples)
+    own = _read_own(path, max_bytes, max_features, max_examples)
     return _as_float32(own.x), own.y
+
+
+def _inspect_first(path: pathlib.Path, max_bytes: int, max_features: int, max_examples: int) -> None:
+    """An own file's headers and limits, checked before it is parsed in full (a CSV's parse
+    makes that check itself in its first pass, a row at a time)."""
+    if path.suffix.lower() != ".csv":
+        inspect_file(path, max_bytes=max_bytes, max_features=max_features, max_examples=max_examples)
 
 
 def describe(ds: Dataset) -> dict[str, Any]:

@@ -25,10 +25,14 @@ import numpy as np
 from .common import DataError, _hash_arrays, _mib, _over_limit, _shape, _Source
 
 MIN_SIDE, MAX_SIDE = 2, 256          # allowed image height/width for own files
+DEFAULT_MAX_FEATURES = 16_384        # values per image or row (64×64×4); setting LATENT_EXPLORER_MAX_FEATURES
+DEFAULT_MAX_EXAMPLES = 1_000_000     # images or rows; setting LATENT_EXPLORER_MAX_EXAMPLES
+FEATURES_SETTING, EXAMPLES_SETTING = "LATENT_EXPLORER_MAX_FEATURES", "LATENT_EXPLORER_MAX_EXAMPLES"
 
 
-def _own_file(path: pathlib.Path, max_bytes: int) -> _Source:
-    own = _read_own(path, max_bytes)
+def _own_file(path: pathlib.Path, max_bytes: int, max_features: int = DEFAULT_MAX_FEATURES,
+              max_examples: int = DEFAULT_MAX_EXAMPLES) -> _Source:
+    own = _read_own(path, max_bytes, max_features, max_examples)
     y, y_val, class_names = own.y, own.y_val, None
     present = [a for a in (y, y_val) if a is not None]
     if present:
@@ -51,7 +55,10 @@ class _OwnData:
     is_image: bool
 
 
-def _read_own(path: pathlib.Path, max_bytes: int) -> _OwnData:
+def _read_own(path: pathlib.Path, max_bytes: int, max_features: int = DEFAULT_MAX_FEATURES,
+              max_examples: int = DEFAULT_MAX_EXAMPLES) -> _OwnData:
+    """The whole file, validated (callers check it first with :mod:`.checks`, whose limits on
+    examples and values per example then hold before anything is parsed in full)."""
     _require_file(path)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".npy", ".csv"):
@@ -59,7 +66,7 @@ def _read_own(path: pathlib.Path, max_bytes: int) -> _OwnData:
                         f"use .npz or .npy (images) or .csv (feature table)")
     _check_size(path, max_bytes)
     if suffix == ".csv":
-        raw, x, y = _read_csv(path)
+        raw, x, y = _read_csv(path, max_features, max_examples)
         return _OwnData(x=x, y=y, x_val=None, y_val=None, checksum=_hash_arrays(raw), is_image=False)
 
     if suffix == ".npy":
@@ -173,110 +180,230 @@ def _unreadable(name: str, e: Exception) -> str:
             f"save plain numeric arrays with numpy.save or numpy.savez")
 
 
-def _images(a: np.ndarray, where: str) -> np.ndarray:
-    """Validated images as C-contiguous N×C×H×W, uint8 (0..255) or float32 in [0, 1]."""
-    if a.dtype.kind not in "buif":
-        raise DataError(f"{where}: pixel values must be numbers, found dtype {a.dtype}")
-    if a.size == 0:
-        raise DataError(f"{where}: the array is empty (shape {a.shape}); it needs at least 2 images")
-    if a.ndim == 3:
-        a = a[:, None]
-    elif a.ndim == 4 and a.shape[3] in (1, 3, 4):
-        a = a.transpose(0, 3, 1, 2)[:, :3]   # channels first; drop alpha
-    elif a.ndim == 4:
-        raise DataError(f"{where}: shape {a.shape} has {a.shape[3]} channels in the last axis; expected "
+def _image_layout(shape: tuple[int, ...], dtype: np.dtype, where: str,
+                  max_features: int | None = None, max_examples: int | None = None) -> tuple[int, int, int, int]:
+    """N, C, H, W of an image array of ``shape`` and ``dtype``, or :class:`DataError` saying
+    what is wrong. Needs only a header: the streaming check and the full read share it."""
+    if dtype.kind not in "buif":
+        raise DataError(f"{where}: pixel values must be numbers, found dtype {dtype}")
+    if math.prod(shape) == 0:
+        raise DataError(f"{where}: the array is empty (shape {tuple(shape)}); it needs at least 2 images")
+    if len(shape) == 3:
+        n, h, w = shape
+        c = 1
+    elif len(shape) == 4 and shape[3] in (1, 3, 4):
+        n, h, w, c = shape
+        c = min(c, 3)                               # the alpha channel is dropped
+    elif len(shape) == 4:
+        raise DataError(f"{where}: shape {tuple(shape)} has {shape[3]} channels in the last axis; expected "
                         f"N×H×W×C with C = 1, 3 or 4 (channels last). For channels-first data, "
                         f"use x.transpose(0, 2, 3, 1) before saving")
     else:
-        raise DataError(f"{where}: expected images of shape N×H×W or N×H×W×C, got shape {a.shape} "
-                        f"({a.ndim} axes). For feature vectors, use a .csv file")
-    n, _, h, w = a.shape
+        raise DataError(f"{where}: expected images of shape N×H×W or N×H×W×C, got shape {tuple(shape)} "
+                        f"({len(shape)} axes). For feature vectors, use a .csv file")
     if n < 2:
         raise DataError(f"{where}: found {n} image; at least 2 are needed to train and validate")
     if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
         raise DataError(f"{where}: images are {h}×{w} pixels; height and width must be between "
                         f"{MIN_SIDE} and {MAX_SIDE}; resize them before saving")
+    _check_counts(n, c * h * w, where, "images", f"{h}×{w}×{c}", max_features, max_examples)
+    return n, c, h, w
+
+
+def _check_counts(n: int, features: int, where: str, items: str, size: str,
+                  max_features: int | None, max_examples: int | None) -> None:
+    """The settings' limits on the number of examples and of values per example."""
+    if max_features is not None and features > max_features:
+        raise DataError(f"{where}: {items} of {size} = {features:,} values each; this server takes at most "
+                        f"{max_features:,} (setting {FEATURES_SETTING})")
+    if max_examples is not None and n > max_examples:
+        raise DataError(f"{where}: holds {n:,} {items}; this server takes at most {max_examples:,} "
+                        f"(setting {EXAMPLES_SETTING})")
+
+
+class _ValueRange:
+    """The pixel-value checks of :func:`_images`, over one array or chunk after chunk."""
+
+    def __init__(self, dtype: np.dtype, where: str):
+        self.kind, self.where = dtype.kind, where
+        self.lo = self.hi = None
+
+    def add(self, a: np.ndarray) -> None:
+        if a.size == 0 or self.kind == "b":
+            return
+        if self.kind == "f" and not np.isfinite(a).all():
+            raise DataError(f"{self.where}: contains NaN or infinite values; remove or replace them")
+        lo, hi = a.min(), a.max()
+        self.lo = lo if self.lo is None else min(self.lo, lo)
+        self.hi = hi if self.hi is None else max(self.hi, hi)
+
+    def check(self) -> None:
+        if self.lo is None:
+            return
+        if self.kind in "ui" and (int(self.lo) < 0 or int(self.hi) > 255):
+            raise DataError(f"{self.where}: integer pixel values must lie in 0..255, found {int(self.lo)}.."
+                            f"{int(self.hi)}; scale them to 0..255 (uint8) or to floats in [0, 1]")
+        if self.kind == "f" and (float(self.lo) < 0.0 or float(self.hi) > 1.0):
+            raise DataError(f"{self.where}: float pixel values must already lie in [0, 1], found "
+                            f"{float(self.lo):g}..{float(self.hi):g}; rescale them (e.g. x / 255 for 8-bit "
+                            f"images) or save them as uint8")
+
+
+def _images(a: np.ndarray, where: str, max_features: int | None = None,
+            max_examples: int | None = None) -> np.ndarray:
+    """Validated images as C-contiguous N×C×H×W, uint8 (0..255) or float32 in [0, 1]."""
+    _image_layout(a.shape, a.dtype, where, max_features, max_examples)
+    if a.ndim == 3:
+        a = a[:, None]
+    else:
+        a = a.transpose(0, 3, 1, 2)[:, :3]   # channels first; drop alpha
     if a.dtype == np.uint8:
         return np.ascontiguousarray(a)
     if a.dtype.kind == "b":
         return a.astype(np.float32, order="C")
-    if a.dtype.kind in "ui":
-        lo, hi = int(a.min()), int(a.max())
-        if lo < 0 or hi > 255:
-            raise DataError(f"{where}: integer pixel values must lie in 0..255, found {lo}..{hi}; "
-                            f"scale them to 0..255 (uint8) or to floats in [0, 1]")
-        return a.astype(np.uint8, order="C")
-    if not np.isfinite(a).all():
-        raise DataError(f"{where}: contains NaN or infinite values; remove or replace them")
-    lo, hi = float(a.min()), float(a.max())
-    if lo < 0.0 or hi > 1.0:
-        raise DataError(f"{where}: float pixel values must already lie in [0, 1], found {lo:g}..{hi:g}; "
-                        f"rescale them (e.g. x / 255 for 8-bit images) or save them as uint8")
-    return a.astype(np.float32, order="C")
+    values = _ValueRange(a.dtype, where)
+    values.add(a)
+    values.check()
+    return a.astype(np.uint8 if a.dtype.kind in "ui" else np.float32, order="C")
 
 
-def _labels(a: np.ndarray, n: int, where: str) -> np.ndarray:
-    """Validated labels: one whole number per example, as int64."""
-    if a.dtype.kind not in "buif":
-        raise DataError(f"{where}: labels must be whole numbers, found dtype {a.dtype}")
-    if a.ndim != 1:
-        raise DataError(f"{where}: labels must be a flat list (1 axis), got shape {a.shape}")
-    if len(a) != n:
-        raise DataError(f"{where}: {len(a)} labels for {n} examples; give exactly one label per example")
+def _label_layout(shape: tuple[int, ...], dtype: np.dtype, n: int, where: str) -> None:
+    """Labels of ``shape`` and ``dtype`` for ``n`` examples, or :class:`DataError`."""
+    if dtype.kind not in "buif":
+        raise DataError(f"{where}: labels must be whole numbers, found dtype {dtype}")
+    if len(shape) != 1:
+        raise DataError(f"{where}: labels must be a flat list (1 axis), got shape {tuple(shape)}")
+    if shape[0] != n:
+        raise DataError(f"{where}: {shape[0]} labels for {n} examples; give exactly one label per example")
+
+
+def _label_values(a: np.ndarray, where: str) -> None:
     if a.dtype.kind == "f":
         bad = ~np.isfinite(a) | (a != np.round(a))
         if bad.any():
             raise DataError(f"{where}: labels must be whole numbers, found {a[bad][0]:g}")
+
+
+def _labels(a: np.ndarray, n: int, where: str) -> np.ndarray:
+    """Validated labels: one whole number per example, as int64."""
+    _label_layout(a.shape, a.dtype, n, where)
+    _label_values(a, where)
     return a.astype(np.int64)
 
 
-def _read_csv(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(raw values, features scaled to [0, 1], labels or None) of a numeric CSV file."""
+CSV_CELL_CHARS = 64     # a CSV line may hold this many characters per column the settings allow
+
+
+def _csv_lines(f, name: str, max_features: int):
+    """The lines of an open text file. A line longer than ``max_features`` columns can
+    hold is refused before anything splits it (10 million cells would be 10 million
+    Python strings); its columns are counted a chunk at a time for the message."""
+    max_chars = (max_features + 1) * CSV_CELL_CHARS
+    line_no = 0
+    while True:
+        line = f.readline(max_chars)
+        if not line:
+            return
+        line_no += 1
+        if len(line) >= max_chars and not line.endswith("\n"):
+            columns = line.count(",") + 1
+            while (more := f.readline(2**20)):
+                columns += more.count(",")
+                if more.endswith("\n"):
+                    break
+            raise DataError(f"{name}, line {line_no}: {columns:,} columns; this server takes at most "
+                            f"{max_features:,} features per row (setting {FEATURES_SETTING})")
+        yield line
+
+
+def _csv_rows(path: pathlib.Path, max_features: int, max_examples: int, header_out: list):
+    """(line number, float64 values) of each data row of a numeric CSV file, validated as
+    it is read: one row in memory at a time. ``header_out`` receives the header (or None)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+            reader = csv.reader(_csv_lines(f, path.name, max_features))
+            header, width, n = None, None, 0
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                line = reader.line_num
+                if width is None:
+                    width = len(row)
+                    _check_counts(1, width, path.name, "rows", f"{width} columns", max_features, None)
+                    if not all(_is_number(cell) for cell in row):
+                        header = [cell.strip() for cell in row]
+                        header_out.append(header)
+                        continue
+                    header_out.append(None)
+                if len(row) != width:
+                    raise DataError(f"{path.name}, line {line}: {len(row)} cells where the file has {width} columns")
+                n += 1
+                if n > max_examples:
+                    raise DataError(f"{path.name}: holds more than {max_examples:,} rows; this server takes at "
+                                    f"most {max_examples:,} (setting {EXAMPLES_SETTING})")
+                try:
+                    values = np.array(row, dtype=np.float64)
+                except ValueError:
+                    col, cell = next((j, c) for j, c in enumerate(row) if not _is_number(c))
+                    column = repr(header[col]) if header is not None else str(col + 1)
+                    raise DataError(f"{path.name}, line {line}, column {column}: {cell!r} is not a number. The "
+                                    f"file must hold comma-separated numbers, with an optional header line and "
+                                    f"an optional integer 'label' column") from None
+                if not np.isfinite(values).all():
+                    raise DataError(f"{path.name}, line {line}: contains NaN or infinite values; remove or "
+                                    f"replace them")
+                yield line, values
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path.name} is not a readable CSV text file ({e})") from None
-    if not rows:
-        raise DataError(f"{path.name} holds no data")
-    header: list[str] | None = None
-    if not all(_is_number(cell) for cell in rows[0][1]):
-        header = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-    if len(rows) < 2:
-        raise DataError(f"{path.name}: found {len(rows)} data row(s); at least 2 are needed")
-    width = len(header) if header is not None else len(rows[0][1])
-    for line, row in rows:
-        if len(row) != width:
-            raise DataError(f"{path.name}, line {line}: {len(row)} cells where the file has {width} columns")
-    try:
-        raw = np.array([row for _, row in rows], dtype=np.float64)
-    except ValueError:
-        line, col, cell = next((line, j, cell) for line, row in rows for j, cell in enumerate(row)
-                               if not _is_number(cell))
-        column = repr(header[col]) if header is not None else str(col + 1)
-        raise DataError(f"{path.name}, line {line}, column {column}: {cell!r} is not a number. The file must "
-                        f"hold comma-separated numbers, with an optional header line and an optional "
-                        f"integer 'label' column") from None
-    if not np.isfinite(raw).all():
-        line, row = rows[int(np.argwhere(~np.isfinite(raw))[0, 0])]
-        raise DataError(f"{path.name}, line {line}: contains NaN or infinite values; remove or replace them")
 
+
+def _csv_shape(path: pathlib.Path, max_features: int, max_examples: int) -> tuple[int, int, list | None]:
+    """(data rows, columns, header) of a CSV file, every row validated, none kept."""
+    header: list = []
+    n, width, label_col = 0, 0, None
+    for _, values in _csv_rows(path, max_features, max_examples, header):
+        if n == 0 and header[0] is not None:
+            label_col = next((j for j, h in enumerate(header[0]) if h.lower() == "label"), None)
+        if label_col is not None:
+            _label_values(values[label_col:label_col + 1], f"{path.name}: column 'label'")
+        n, width = n + 1, len(values)
+    if not header:
+        raise DataError(f"{path.name} holds no data")
+    if n < 2:
+        raise DataError(f"{path.name}: found {n} data row(s); at least 2 are needed")
+    head = header[0]
+    width = width or len(head)
+    label_col = None if head is None else next((j for j, h in enumerate(head) if h.lower() == "label"), None)
+    if label_col is not None and width == 1:
+        raise DataError(f"{path.name}: has a label column but no feature columns")
+    return n, width, head
+
+
+def _read_csv(path: pathlib.Path, max_features: int = 0,
+              max_examples: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(raw values, features scaled to [0, 1], labels or None) of a numeric CSV file. Read
+    twice, a row at a time (checked and counted, then copied into one array), so it never
+    holds more than its numbers."""
+    max_features, max_examples = max_features or DEFAULT_MAX_FEATURES, max_examples or DEFAULT_MAX_EXAMPLES
+    n, width, header = _csv_shape(path, max_features, max_examples)
+    raw = np.empty((n, width), dtype=np.float64)
+    for i, (_, values) in enumerate(_csv_rows(path, max_features, max_examples, [])):
+        raw[i] = values
     label_col = None
     if header is not None:
         label_col = next((j for j, name in enumerate(header) if name.lower() == "label"), None)
     labels = None
+    keep = np.arange(width)
     if label_col is not None:
-        labels = _labels(raw[:, label_col], len(raw), f"{path.name}: column 'label'")
-        features = np.delete(raw, label_col, axis=1)
-    else:
-        features = raw
-    if features.shape[1] == 0:
-        raise DataError(f"{path.name}: has a label column but no feature columns")
-    lo, span = features.min(axis=0), np.ptp(features, axis=0)
+        labels = _labels(raw[:, label_col], n, f"{path.name}: column 'label'")
+        keep = keep[keep != label_col]
+    lo, hi = raw[:, keep].min(axis=0), raw[:, keep].max(axis=0)
+    span = hi - lo
     span[span == 0] = 1.0
-    return raw, ((features - lo) / span).astype(np.float32), labels
+    features = np.empty((n, len(keep)), dtype=np.float32)
+    for i in range(0, n, 4096):                         # scaled a block at a time: no float64 copy
+        features[i:i + 4096] = (raw[i:i + 4096][:, keep] - lo) / span
+    return raw, features, labels
 
 
 def _is_number(cell: str) -> bool:

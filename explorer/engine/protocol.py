@@ -99,6 +99,8 @@ class JobOptions:
     max_seconds: float = math.inf
     max_seconds_setting: str = "LATENT_EXPLORER_MAX_RUN_SECONDS"   # what sets it, for the message
     max_bytes: int | None = None         # largest dataset to read (None: data.DEFAULT_MAX_BYTES)
+    max_features: int | None = None      # an own file's values per example (None: data's default)
+    max_examples: int | None = None      # an own file's examples (None: data's default)
     data_dir: str | None = None          # the server's data folder (MNIST cache; None: the worker's)
     device: str = "cpu"                  # "auto", "cpu", "cuda", "cuda:1", ...
     created: float = 0.0                 # when the run was submitted (recorded in its summary)

@@ -119,14 +119,15 @@ class Engine:
         and when its owner trains fewer than ``max_running_per_owner`` runs. ``max_seconds``
         (with the name of the setting behind it, for the message): a shorter run-time limit
         than the server's (a class's), which the run loop itself enforces."""
-        actor = Actor.of(owner)
+        actor, s = Actor.of(owner), settings_mod.get()
         config = RunConfig.from_dict(config.to_dict())   # validated private copy
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
         options = P.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused, iwae_k=iwae_k,
                                snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
                                max_bytes=max_bytes or self.dataset_bytes, device=self.device,
-                               data_dir=str(settings_mod.get().data_dir))
+                               data_dir=str(s.data_dir), max_features=s.max_features,
+                               max_examples=s.max_examples)
         if max_seconds is not None and max_seconds < options.max_seconds:
             options.max_seconds = float(max_seconds)
             options.max_seconds_setting = max_seconds_setting or "the run's time limit"
@@ -286,13 +287,20 @@ class Engine:
     def save_upload(self, content: bytes, filename: str, owner: "Actor | str" = "", *,
                     max_bytes: int | None = None, check=None) -> Path:
         """Store an uploaded data file of ``owner`` where the workers can read it
-        (:func:`explorer.store.save_upload`), within the owner's disk cap."""
+        (:func:`explorer.store.save_upload`), within the owner's disk cap, after ``check``
+        (default: :func:`explorer.data.check_array_file` with the server's limits, which reads
+        the file a chunk at a time: the server never parses an upload in full)."""
+        from .. import data
         from ..store import save_upload
         oid = Actor.of(owner).id
         if oid and self.disk_bytes_of(oid) + len(content) > self.disk_bytes_per_owner:
             raise EngineError(f"{filename}: your runs and uploads would use more than "
                               f"{self.disk_bytes_per_owner / 2**20:.0f} MiB of disk, the limit "
                               f"(LATENT_EXPLORER_DISK_MB_PER_OWNER). Delete runs on the Runs page")
+        s = settings_mod.get()
+        check = check or (lambda p: data.check_array_file(p, max_bytes=self.dataset_bytes,
+                                                          max_features=s.max_features,
+                                                          max_examples=s.max_examples))
         return save_upload(self.runs_dir, content, filename, owner=oid, max_bytes=max_bytes, check=check)
 
     # ------------------------------------------------------------- reads

@@ -150,6 +150,8 @@ class JobRunner(LoopHooks):
         self.channel = channel
         self.cfg = RunConfig.from_dict(job.config)
         ds = data.load(self.cfg.data, max_bytes=self.opts.max_bytes or data.DEFAULT_MAX_BYTES,
+                       max_features=self.opts.max_features or data.DEFAULT_MAX_FEATURES,
+                       max_examples=self.opts.max_examples or data.DEFAULT_MAX_EXAMPLES,
                        cache_dir=self.opts.data_dir)
         self.device = resolve_device(self.opts.device)
         self.trainer = Trainer(self.cfg, ds, device=self.device)

@@ -209,9 +209,7 @@ def _own_data(eng, me: str) -> str | None:
     if f is not None:
         done = st.session_state.setdefault("sw_uploaded", {})
         if f.file_id not in done:
-            done[f.file_id] = str(eng.save_upload(
-                f.getvalue(), f.name, me, max_bytes=s.upload_bytes,
-                check=lambda p: data.load_array_file(p, max_bytes=s.dataset_bytes)))
+            done[f.file_id] = str(eng.save_upload(f.getvalue(), f.name, me, max_bytes=s.upload_bytes))
         return done[f.file_id]
     typed = st.session_state["sw_path"].strip()
     return str(data.confine_path(typed, s.allowed_data_roots)) if typed else None

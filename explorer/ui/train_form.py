@@ -110,8 +110,7 @@ def data_section(eng, owner: str) -> DataConfig:
 
 def own_file(eng, owner: str) -> str | None:
     """Upload (or pick an earlier upload of this session); return its stored path."""
-    from .. import data
-    limit, unpacked = settings.get().upload_bytes, settings.get().dataset_bytes
+    limit = settings.get().upload_bytes
     uploads: dict = st.session_state.setdefault("uploads", {})
     f = st.file_uploader("Your data (.npz, .npy or .csv)", type=["npz", "npy", "csv"], key="upload",
                          max_upload_size=max(1, limit // 2**20),
@@ -123,9 +122,10 @@ def own_file(eng, owner: str) -> str | None:
         seen.add(f.file_id)
         st.session_state.pop("upload_error", None)
         try:                                                     # validated, never unpickled
-            path = eng.save_upload(f.getvalue(), f.name, owner, max_bytes=limit,
-                                   check=lambda p: data.load_array_file(p, max_bytes=unpacked))
-            uploads[f.name] = str(path)
+            path = eng.save_upload(f.getvalue(), f.name, owner, max_bytes=limit)
+            uploads.pop(f.name, None)                            # the newest upload is picked, and
+            uploads[f.name] = str(path)                          # listed last
+            st.session_state["upload_pick"] = f.name
         except Exception as e:  # noqa: BLE001 - EngineError, UploadError, DataError: say why
             st.session_state["upload_error"] = f"{f.name}: {e}"
     if st.session_state.get("upload_error") and f is not None:
