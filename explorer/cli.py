@@ -109,18 +109,26 @@ class Progress:
 def cmd_train(ns: argparse.Namespace) -> int:
     import torch
 
-    from . import data
+    from . import data, memory, settings
     from .training import Trainer, fit
 
     cfg = config_from_args(ns)
+    budget = memory.cli_budget(settings.get().run_memory_mb)
+    memory.check(cfg, budget, iwae_k=ns.iwae_k)    # over it: the message, not the kernel's killer
     torch.set_num_threads(cfg.train.threads)
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])   # its first use imports ~1 s of torch:
                                                              # not part of the training time
-    ds = data.load(cfg.data)
     out = Path(ns.out) if ns.out else _default_out(cfg)
-    steps = Trainer(cfg, ds).total_steps if not ns.quiet else 0
-    progress = None if ns.quiet else Progress(steps)
-    _, _, summary = fit(cfg, ds, out, on_row=progress, iwae_k=ns.iwae_k)
+    try:
+        with memory.held_to(budget):
+            ds = data.load(cfg.data)
+            steps = Trainer(cfg, ds).total_steps if not ns.quiet else 0
+            progress = None if ns.quiet else Progress(steps)
+            _, _, summary = fit(cfg, ds, out, on_row=progress, iwae_k=ns.iwae_k)
+    except (MemoryError, RuntimeError) as e:
+        if not memory.over_budget(e):
+            raise
+        raise memory.BudgetExceeded(memory.exceeded_message(cfg, budget)) from None
     if progress:
         progress.close()
     v = summary["val"]
@@ -429,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     from .store import SaveError, StoreError
     try:
         return ns.fn(ns)
-    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError, EngineError) as e:
+    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError, EngineError,
+            MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

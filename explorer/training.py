@@ -359,7 +359,8 @@ def summarize(trainer: Trainer, status: str, elapsed_s: float, *, final: bool = 
             x = ds.x_val[:min(len(ds.x_val), 1000)].to(trainer.device)
             gen = torch.Generator(device=trainer.device).manual_seed(0)
             trainer.model.eval()
-            s["val"]["iwae"] = float(objective.iwae_bound(trainer.model, x, iwae_k, generator=gen).mean())
+            with torch.no_grad():        # no graph: k samples of 1,000 images (a conv body: GBs)
+                s["val"]["iwae"] = float(objective.iwae_bound(trainer.model, x, iwae_k, generator=gen).mean())
             s["val"]["iwae_k"] = iwae_k
     elif trainer.last_val:
         s["val"] = {k: trainer.last_val[k] for k in _SUMMARY_SPLIT_KEYS + ("kl_per_dim",)}
