@@ -11,14 +11,14 @@ import numpy as np
 import streamlit as st
 
 from explorer import store
-from explorer.analysis import latent as L
+from explorer.analysis import latent
+from explorer.catalog import shipped_runs
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
-from explorer.runs import shipped_runs
-from explorer.ui import common
-from explorer.ui import latent_plane as lp
+from explorer.ui import common, frame
+from explorer.ui import latent_plane
 
-common.page_setup("Home")
+frame.page_setup("Home")
 st.title("🧭 Latent Explorer")
 st.markdown(
     "Train a small **variational autoencoder** and watch it learn: the loss split into "
@@ -71,7 +71,7 @@ def probe_mse(run_dir: str) -> float | None:
 def validation_caption(summary: dict, run_dir: Path) -> None:
     """The run's validation numbers, with what keeps them honest (a Gaussian's numbers can
     be negative; a Bernoulli on grey pixels is no bound: ``beta_reading.likelihood_notes``)."""
-    from explorer.analysis.beta_reading import likelihood_notes
+    from explorer.analysis.beta.reading import likelihood_notes
     v = summary.get("val", {})
     if v:
         cfg = store.read_config(Path(run_dir))
@@ -88,17 +88,17 @@ def browser_plane(run, enc) -> bool:
     the browser cannot (the notice is shown; the page then decodes on the server)."""
     mu, y, class_names = enc if enc is not None else (np.zeros((0, 2)), None, None)
     key = f"home_plane_{run.path.name}"
-    z = lp.pinned_z(st.session_state.get(key))
-    state = lp.mount(key, run.path, common.load_model(run.path), z=np.zeros(2) if z is None else z,
-                     plane=lp.plane_spec(L.dims_projection(2), None, L.plane_extent(mu, (0, 0))),
-                     points=lp.points_spec(mu, y, class_names),
-                     sliders=[L.DimSlider(d, (-3.0, 3.0), f"z{d + 1}", "") for d in range(2)],
-                     plane_px=460, image_px=260)
+    z = latent_plane.pinned_z(st.session_state.get(key))
+    state = latent_plane.mount(key, run.path, common.load_model(run.path), z=np.zeros(2) if z is None else z,
+                               plane=latent_plane.plane_spec(latent.dims_projection(2), None, latent.plane_extent(mu, (0, 0))),
+                               points=latent_plane.points_spec(mu, y, class_names),
+                               sliders=[latent.DimSlider(d, (-3.0, 3.0), f"z{d + 1}", "") for d in range(2)],
+                               plane_px=460, image_px=260)
     if state is None:
         return False
-    if (z := lp.pinned_z(state)) is not None:            # the component's value, on the server
-        st.markdown(f"📌 Pinned: z = {L.format_z(z)} · [open it in Explore]"
-                    f"(Explore?model=shipped:{run.path.name}&z={L.format_z(z, sep=',')})")
+    if (z := latent_plane.pinned_z(state)) is not None:            # the component's value, on the server
+        st.markdown(f"📌 Pinned: z = {latent.format_z(z)} · [open it in Explore]"
+                    f"(Explore?model=shipped:{run.path.name}&z={latent.format_z(z, sep=',')})")
     st.caption("Move the pointer (or a finger, or the arrow keys) over the plane: the image beside it "
                "is the decoder's mean at that z, computed in your browser. Click to pin a z. Points: "
                "validation images, encoded (posterior means); dotted: the prior's 1, 2, 3σ circles.")

@@ -4,7 +4,7 @@
 root, with ``.streamlit/config.toml`` beside them and the shipped runs in ``trained/``. They
 stay there (the README's two commands use them as they are); a build copies them into the
 package as ``explorer/_app/``, where the installed ``latent-explorer app`` runs them and
-``explorer.store`` finds ``trained/`` (``store.INSTALLED``). Metadata: pyproject.toml.
+``explorer.paths`` finds ``trained/`` (``paths.INSTALLED``). Metadata: pyproject.toml.
 """
 import shutil
 from pathlib import Path

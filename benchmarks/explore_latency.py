@@ -54,7 +54,7 @@ def bench_compute(model_key: str, n: int) -> list[float]:
     from PIL import Image
 
     from explorer import store
-    from explorer.analysis import latent as L
+    from explorer.analysis import latent
     from explorer.figures.common import image_grid, upscale
     run_dir = store.SHIPPED_ROOT / model_key.split(":", 1)[1]
     model = store.load_model(run_dir)
@@ -62,7 +62,7 @@ def bench_compute(model_key: str, n: int) -> list[float]:
     out = []
     for i in range(n + 5):
         t0 = time.perf_counter()
-        img = L.decode(model, rng.standard_normal((1, model.latent_dim)))[0]
+        img = latent.decode(model, rng.standard_normal((1, model.latent_dim)))[0]
         tile = image_grid(img[None], pad=0)
         big = upscale(tile, max(1, 280 // tile.shape[0]))
         Image.fromarray(np.uint8(big * 255)).save(io.BytesIO(), format="PNG")

@@ -39,7 +39,7 @@ def main() -> None:
 
     from explorer import data, jobs, models, objective, store  # noqa: F401
     from explorer.analysis import latent  # noqa: F401
-    from explorer.figures import latent as figures  # noqa: F401
+    from explorer.figures import latent as latent_figures  # noqa: F401
     from explorer.ui import warmup
     n = len(gc.get_objects())
     before = sorted(collect_ms(a.repeats))

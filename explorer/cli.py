@@ -264,13 +264,13 @@ def run_sweep(base: RunConfig, betas_text: str, out: Path, *, jobs: int | None =
     import os
 
     from . import data
-    from .analysis import beta_report as R
-    from .analysis import sweep as S
+    from .analysis.beta import report as beta_report
+    from .analysis.beta import sweep as beta_sweep
     from .engine import Engine
 
-    betas = S.parse_betas(betas_text)
-    tag = S.make_tag()
-    configs = S.sweep_configs(base, betas, tag)
+    betas = beta_sweep.parse_betas(betas_text)
+    tag = beta_sweep.make_tag()
+    configs = beta_sweep.sweep_configs(base, betas, tag)
     ds = data.load(base.data)                       # bad data: said now, before any training
     if not ds.is_image:
         raise ValueError(f"--dataset {base.data.name}: a sweep's measures (sharpness, samples) need "
@@ -300,33 +300,33 @@ def run_sweep(base: RunConfig, betas_text: str, out: Path, *, jobs: int | None =
     if not runs:
         return 1
     kw = {k: v for k, v in (("n", n), ("iwae_k", iwae_k)) if v}
-    measured = R.measure_folders(runs, ds, **kw)
-    R.save(out, tag, *measured, about={"config": base.to_dict(), "betas": betas})
-    _print_report(R.report(tag, measured[0]), as_json=False)
+    measured = beta_report.measure_folders(runs, ds, **kw)
+    beta_report.save(out, tag, *measured, about={"config": base.to_dict(), "betas": betas})
+    _print_report(beta_report.report(tag, measured[0]), as_json=False)
     return 1 if failed else 0
 
 
 def shipped_names() -> list[str]:
-    from .analysis import sweep as S
+    from .analysis.beta import sweep as beta_sweep
     from .store import SHIPPED_ROOT
-    return list(S.shipped_sweeps(SHIPPED_ROOT / "manifest.json"))
+    return list(beta_sweep.shipped_sweeps(SHIPPED_ROOT / "manifest.json"))
 
 
 def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
     """The report of a sweep: a folder with its measures (from ``sweep``, measured now if it
     holds only runs) or a shipped sweep's name."""
     from . import data, store
-    from .analysis import beta_report as R
-    from .analysis import sweep as S
+    from .analysis.beta import report as beta_report
+    from .analysis.beta import sweep as beta_sweep
     folder = Path(sweep)
     if not folder.is_dir():
         if sweep not in shipped_names():
             raise ValueError(f"{sweep}: no such folder, and no shipped sweep of that name "
                              f"(shipped: {', '.join(shipped_names()) or 'none'})")
-        folder = R.shipped_folder(sweep)
-    got = R.load(folder)
+        folder = beta_report.shipped_folder(sweep)
+    got = beta_report.load(folder)
     if got is None:                                   # a folder of runs: measure it now
-        groups = S.group_sweep_runs(
+        groups = beta_sweep.group_sweep_runs(
             [type("E", (), {"name": r.config.name, "run": r}) for r in store.list_runs(folder)])
         if not groups:
             raise ValueError(f"{folder}: no measured sweep and no sweep runs in it")
@@ -335,10 +335,10 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
         cfg = pairs[0][1].run.config
         if data_path:
             cfg.data.path = data_path
-        measured = R.measure_folders(runs, data.load(cfg.data))
-        R.save(folder, tag, *measured, about={"config": cfg.to_dict()})
-        got = R.load(folder)
-    return R.report(got.name, got.measures)
+        measured = beta_report.measure_folders(runs, data.load(cfg.data))
+        beta_report.save(folder, tag, *measured, about={"config": cfg.to_dict()})
+        got = beta_report.load(folder)
+    return beta_report.report(got.name, got.measures)
 
 
 def _print_report(rep: dict, *, as_json: bool) -> None:
@@ -354,7 +354,7 @@ def _print_report(rep: dict, *, as_json: bool) -> None:
 # -------------------------------------------------------------------- main
 
 def _add_sweep_parsers(sub) -> None:
-    from .analysis.beta_report import ROW_HELP
+    from .analysis.beta.report import ROW_HELP
     w = sub.add_parser("sweep", help="train one run per β (the same engine as the β lab) and measure the sweep",
                        description="Train one run per β, everything else equal, through the training "
                                    "engine (one worker process per run, at most --jobs at once), then "

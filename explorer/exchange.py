@@ -55,8 +55,8 @@ from safetensors.torch import save as st_save
 
 from . import store
 from .config import DATASETS_IMAGE, ConfigError, RunConfig
-from .engine.protocol import ENDED
 from .models import VAE
+from .runs import ENDED
 
 REQUIRED = (store.CONFIG, store.WEIGHTS, store.METRICS, store.SUMMARY)
 OPTIONAL = (store.PROBE,)

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from . import cli
+from . import cli, paths
 
 PROG = "latent-explorer"
 PLANNED = {"sweep": "run a β sweep on the β lab page"}   # subcommands some versions lack
@@ -38,8 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def app_script():
-    from . import store
-    return store.PROJECT_ROOT / "app.py"
+    return paths.PROJECT_ROOT / "app.py"
 
 
 def run_app(args: list[str]) -> int:

@@ -8,7 +8,7 @@ average over the batch. Equation numbers refer to the seed,
 
 Corrections to the seed that matter for the code here (the full list of the seed's
 slips, each with the seed's text, the correction and the reason, is
-:mod:`explorer.analysis.theory_slips`, shown on the Theory page):
+:mod:`explorer.analysis.theory.slips`, shown on the Theory page):
 
 * eq. 15 has the wrong direction for the *loss*: the ELBO is a lower bound,
   ``ELBO(x) <= log p(x)``, so the loss ``L = -ELBO`` satisfies

@@ -17,13 +17,15 @@ labels, so that the app can draw a latent scatter of MNIST models offline).
     python -m explorer pretrain --sweep-seeds 1 2 3 4 --sweep digits --seeds-dir ../sweep-seeds --threads 1
 
 Runs with a ``"sweep"`` key form the shipped β sweeps. Once a sweep's runs are rebuilt,
-the sweep is measured (:func:`explorer.analysis.beta_report.measure_folders`: sharpness,
+the sweep is measured (:func:`explorer.analysis.beta.report.measure_folders`: sharpness,
 sample quality, the IWAE gap, memorisation, validation curves and the pictures) and the
 result is written to ``trained/sweeps/<name>/``, so the β lab draws it without loading a
 model; the sweep's report rows are copied into the manifest under ``"sweeps"``.
 """
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import sys
 import time
@@ -31,12 +33,13 @@ from pathlib import Path
 
 import torch
 
-from . import data, objective, store
+from . import data, objective, paths, store
+from .analysis.beta import report as beta_report
 from .config import RunConfig
 from .training import fit
 
 MANIFEST = store.SHIPPED_ROOT / "manifest.json"
-DEFAULT_MNIST = store.PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"
+DEFAULT_MNIST = paths.PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"
 CHECK_BATCH = 64          # images in the fixed check batch
 CHECK_SEED = 0
 PROBE_N = 2000
@@ -119,12 +122,9 @@ def seed_validation(ds, n: int):
     first ``n`` of the permutation the sweep's measures draw their probe from). Validating
     on all 10,000 MNIST test images at each epoch end is ~75% of a sweep run's time; the
     training itself does not depend on it (validation has its own generator)."""
-    import dataclasses
-
-    from .analysis.beta_report import probe_indices
     if n >= len(ds.x_val):
         return ds
-    keep = torch.as_tensor(probe_indices(len(ds.x_val), n, "val"))
+    keep = torch.as_tensor(beta_report.probe_indices(len(ds.x_val), n, "val"))
     return dataclasses.replace(
         ds, x_val=ds.x_val[keep].contiguous(),
         y_val=None if ds.y_val is None else ds.y_val[keep].contiguous(),
@@ -191,7 +191,6 @@ def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = 
                   out_root: Path | None = None) -> dict:
     """Measure the shipped sweep ``name`` from its run folders and its dataset; write
     ``trained/sweeps/<name>/`` and the report rows into the manifest. Returns the report."""
-    from .analysis import beta_report as R
     out_root = Path(out_root or store.SHIPPED_ROOT)
     entries = [e for e in read_manifest(manifest_path)["runs"] if e.get("sweep") == name]
     cfg = _config(entries[0], mnist)
@@ -199,21 +198,20 @@ def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = 
     runs = {float(e["config"]["train"]["beta"]): out_root / e["id"] for e in entries}
     print(f"== sweep {name}: measuring {len(runs)} runs", flush=True)
     t0 = time.perf_counter()
-    measured = R.measure_folders(runs, ds, on_run=lambda b, m: print(
+    measured = beta_report.measure_folders(runs, ds, on_run=lambda b, m: print(
         f"   β={b:g} recon sharpness {m['recon_sharpness']:.3f} sample quality "
         f"{m['sample_quality'] if m['sample_quality'] is None else round(m['sample_quality'], 3)} "
         f"IWAE gap {m['gap_iwae']:.2f} ± {m['gap_iwae_se']:.2f}", flush=True))
-    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": R.IWAE_K, "n_samples": R.N_SAMPLES,
+    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": beta_report.IWAE_K, "n_samples": beta_report.N_SAMPLES,
                              "dataset_checksum": ds.checksum},
              "config": entries[0]["config"], "elapsed_s": round(time.perf_counter() - t0, 1)}
-    R.save(out_root / "sweeps" / store.check_run_id(name), name, *measured, about=about)
-    rep = R.report(name, measured[0])
+    beta_report.save(out_root / "sweeps" / store.check_run_id(name), name, *measured, about=about)
+    rep = beta_report.report(name, measured[0])
     _update_sweep(manifest_path, rep)
     return rep
 
 
 def _update_sweep(manifest_path: Path, rep: dict) -> None:
-    import fcntl
     with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = read_manifest(manifest_path)
@@ -224,7 +222,6 @@ def _update_sweep(manifest_path: Path, rep: dict) -> None:
 def _update_entry(manifest_path: Path, entry: dict) -> None:
     """Write one run's results into the manifest, re-reading it under a lock so that
     several ``pretrain --only`` processes can run side by side."""
-    import fcntl
     with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = read_manifest(manifest_path)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from . import objective
-from .engine.protocol import Snapshot
+from .runs import Snapshot
 from .training import active_units
 
 PROBE_N = 2000     # validation points whose latent means are published

@@ -1,10 +1,14 @@
-"""A run as every page sees it, the one list of runs, and the one rule of who may change one.
+"""A run's vocabulary, low enough for every layer: its status, what it reports, its one
+shape as pages see it, and the one rule of who may change it.
 
+* :class:`Status` (and the sets :data:`ACTIVE`, :data:`LIVE`, :data:`ENDED`): a run's life.
+* :class:`RunInfo`, :class:`Progress`, :class:`Snapshot`: what a started run knows about its
+  data, where it is, and its probe set seen through the model. The engine's messages
+  (:mod:`explorer.engine.protocol`) carry them; the store and the pages read them.
 * :class:`RunEntry`: one run, shipped or a user's, live or saved, in one shape. The
   engine's :meth:`~explorer.engine.Engine.view` returns its larger sibling
-  :class:`RunView` (rows, snapshots, replay frames).
-* :func:`list_runs`: the shipped runs, then the engine's (live ones and the runs folder's
-  index), newest first, a page at a time.
+  :class:`RunView` (rows, snapshots, replay frames). Listing and finding runs:
+  :mod:`explorer.catalog`.
 * :func:`refusal`: whether an :class:`Actor` may control, rename or delete a run. The
   engine, the Train page, the Runs page, Explore and imports all ask it.
 
@@ -19,8 +23,109 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .config import RunConfig
-from .engine.protocol import ENDED, Progress, RunInfo, Snapshot, Status, status_of
+
+
+# ------------------------------------------------------------------ status
+
+class Status(enum.StrEnum):
+    """A run's life: queued → starting → running ⇄ paused → one of the ended states."""
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def active(self) -> bool:
+        """Holding a worker: starting, running or paused."""
+        return self in ACTIVE
+
+    @property
+    def live(self) -> bool:
+        """Not ended yet: queued or active (a page polls while its run is live)."""
+        return self in LIVE
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ACTIVE = frozenset({Status.STARTING, Status.RUNNING, Status.PAUSED})
+LIVE = ACTIVE | {Status.QUEUED}
+ENDED = frozenset(set(Status) - LIVE)
+
+
+def status_of(text: Any) -> Status:
+    """A status read from a file; anything unknown counts as interrupted."""
+    try:
+        return Status(text)
+    except ValueError:
+        return Status.INTERRUPTED
+
+
+
+# ------------------------------------------------------------------ what a run reports
+
+@dataclass
+class RunInfo:
+    """What a started run knows about its data and schedule."""
+    total_steps: int
+    steps_per_epoch: int
+    batch_size: int
+    n_train: int
+    n_val: int
+    data_shape: list[int]
+    is_image: bool
+    class_names: list[str] | None
+    probe_labels: np.ndarray | None       # labels of the probe set (validation items)
+    probe_x: np.ndarray | None            # the probe points themselves (2-D data only)
+    originals: np.ndarray | None          # images whose reconstructions are published
+    checksum: str
+    device: str = "cpu"
+
+
+@dataclass
+class Progress:
+    """Where a run is. The worker fills it; the server adds nothing but its β and lr
+    (the values a page set, which the worker confirms)."""
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    epochs: int = 0
+    samples: int = 0
+    img_s: float = 0.0                    # wall-clock images/s (pauses excluded)
+    step_img_s: float = 0.0               # images/s inside training steps
+    eta_s: float | None = None
+    elapsed_s: float | None = None
+    events: list[dict] = field(default_factory=list)   # β / lr changes: {step, param, value}
+    paused: bool = False
+    seq: int = 0                          # controls the worker has applied
+
+
+@dataclass
+class Snapshot:
+    """The probe set seen through the model at one step (see :func:`explorer.probe.snapshot`)."""
+    step: int
+    epoch: float
+    time: float
+    mu: np.ndarray                        # [N, D] posterior means of the probe set
+    logvar: np.ndarray
+    recon: np.ndarray | None              # reconstructions of RunInfo.originals (or probe_x)
+    kl_per_dim: np.ndarray                # [D] mean KL per latent dimension (eq. 14)
+    active_units: int
+    mu_var: np.ndarray                    # [D] variance of the means (Burda's criterion)
+    beta: float = 1.0
+    lr: float = 0.0
+    decoder: dict | None = None           # the decoder's tensors at this step (numpy), when small
+                                          # enough to send (the Train page decodes with them)
+
 
 
 # ------------------------------------------------------------------ the actor
@@ -180,37 +285,6 @@ def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped
         progress=Progress(step=int(summary.get("steps") or 0), total_steps=int(summary.get("steps") or 0),
                           epoch=float(summary.get("epochs") or 0), samples=int(summary.get("samples") or 0),
                           elapsed_s=summary.get("elapsed_s"), events=list(summary.get("events") or [])))
-
-
-# ------------------------------------------------------------------ the list
-
-def shipped_runs() -> list[RunEntry]:
-    """The read-only runs in ``trained/``, by id."""
-    from .store.index import shipped_index
-    return shipped_index().entries(newest_first=False, order="run_id")
-
-
-def list_runs(engine=None, *, owner: str | None = None, shipped: bool = True, limit: int | None = None,
-              offset: int = 0, openable: bool = False) -> list[RunEntry]:
-    """Shipped runs first (unless ``shipped=False``), then the engine's runs, newest first.
-    ``owner`` keeps one owner's runs; ``openable`` keeps runs with weights to open (not
-    queued, not ended before saving). ``limit``/``offset`` page the engine's part."""
-    out = shipped_runs() if shipped and owner is None else []
-    if engine is not None:
-        out += [e for e in engine.list(owner=owner, limit=limit, offset=offset)
-                if not openable or (e.status != Status.QUEUED and (e.saved or e.status not in ENDED))]
-    return out
-
-
-def find(engine, key_or_id: str) -> RunEntry | None:
-    """A run by picker key (``shipped:<id>``, ``run:<id>``) or id: shipped runs, then the engine's."""
-    kind, _, rid = key_or_id.partition(":") if ":" in key_or_id else ("", "", key_or_id)
-    if kind in ("", "shipped"):
-        from .store.index import shipped_index
-        e = shipped_index().get(rid)
-        if e is not None or kind == "shipped":
-            return e
-    return engine.entry(rid) if engine is not None else None
 
 
 def jsonable(v: Any) -> Any:

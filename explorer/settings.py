@@ -2,7 +2,7 @@
 
 | variable                                  | default            | meaning |
 |-------------------------------------------|--------------------|---------|
-| ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``) |
+| ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``; an installed package: ``./runs``) |
 | ``LATENT_EXPLORER_MAX_JOBS``              | number of cores    | training jobs running at once; others queue (FIFO) |
 | ``LATENT_EXPLORER_MAX_RUN_SECONDS``       | 1800               | a run is stopped (and saved) after this long |
 | ``LATENT_EXPLORER_TORCH_THREADS``         | 1                  | torch threads per worker process |
@@ -28,17 +28,20 @@
 | ``LATENT_EXPLORER_RAY_CPUS_PER_RUN``      | 1                  | with ``ray``: CPUs each run's actor reserves; the scheduler runs (cluster CPUs / this) at once |
 
 Teacher roles: with neither teacher setting, anyone may create a class (and becomes its
-teacher by holding its key, :mod:`explorer.classroom`); with either, only the users they name.
+teacher by holding its key, :mod:`explorer.classroom.classes`); with either, only the users they name.
 
 "One person" is an owner: a browser (a cookie that survives reloads and new tabs) or,
 with a login, the user. Read once per call (cheap), so tests can change them with
-``monkeypatch.setenv``.
+``monkeypatch.setenv``. This is the only module that reads the environment; it imports
+nothing of ``explorer`` but the leaf :mod:`explorer.paths`.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .paths import INSTALLED, PROJECT_ROOT
 
 MB = 2**20
 
@@ -99,6 +102,7 @@ class Settings:
     data_dirs: tuple[Path, ...]
     teachers: tuple[str, ...] = ()
     teacher_claim: tuple[str, str] | None = None
+    max_jobs_set: bool = False       # LATENT_EXPLORER_MAX_JOBS was given (the Ray backend's bound)
     engine: str = "local"
     ray_address: str = ""
     ray_namespace: str = "latent-explorer"
@@ -125,13 +129,26 @@ class Settings:
         return (self.data_dir,) + self.data_dirs
 
 
+def runs_dir() -> Path:
+    """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project
+    (an installed package: in the current folder)."""
+    default = Path.cwd() / "runs" if INSTALLED else PROJECT_ROOT / "runs"
+    return Path(os.environ.get("LATENT_EXPLORER_RUNS", default))
+
+
+def data_dir() -> Path:
+    """Folder for downloaded datasets: ``$LATENT_EXPLORER_DATA`` or ``~/.cache/latent-explorer``."""
+    env = os.environ.get("LATENT_EXPLORER_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "latent-explorer"
+
+
 def get() -> Settings:
-    from .data import default_cache_dir
-    from .store import runs_root
     extra = tuple(Path(p).expanduser() for p in os.environ.get("LATENT_EXPLORER_DATA_DIRS", "").split(":")
                   if p.strip())
     return Settings(
-        runs_dir=runs_root(),
+        runs_dir=runs_dir(),
         max_jobs=_int("LATENT_EXPLORER_MAX_JOBS", os.cpu_count() or 1, 1, 256),
         max_run_seconds=_float("LATENT_EXPLORER_MAX_RUN_SECONDS", 1800.0, 1.0, 7 * 24 * 3600.0),
         torch_threads=_int("LATENT_EXPLORER_TORCH_THREADS", 1, 1, 256),
@@ -143,8 +160,9 @@ def get() -> Settings:
         max_queued_per_owner=_int("LATENT_EXPLORER_MAX_QUEUED_PER_OWNER", 12, 1, 10_000),
         max_runs_per_owner=_int("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", 200, 1, 1_000_000),
         disk_mb_per_owner=_int("LATENT_EXPLORER_DISK_MB_PER_OWNER", 2048, 1, 10_000_000),
+        max_jobs_set=bool(os.environ.get("LATENT_EXPLORER_MAX_JOBS", "").strip()),
         delete_any=os.environ.get("LATENT_EXPLORER_DELETE_ANY", "0") == "1",
-        data_dir=default_cache_dir(),
+        data_dir=data_dir(),
         data_dirs=extra,
         teachers=tuple(e.strip().lower() for e in os.environ.get("LATENT_EXPLORER_TEACHERS", "").split(",")
                        if e.strip()),

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from . import objective
+from . import objective, store
 from .config import BETA, LR, ConfigError, RunConfig, TrainConfig
 from .data import Dataset
 from .models import VAE, build_model
+from .rowlog import RowLog
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: unit u is active if Cov_x(E_q[z_u]) > 0.01
 
@@ -372,7 +373,6 @@ def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed
                *, final: bool = False, iwae_k: int = 0, extra: dict | None = None) -> dict:
     """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`;
     returns the summary written (see :func:`summarize`)."""
-    from . import store
     summary = summarize(trainer, status, elapsed_s, final=final, iwae_k=iwae_k, extra=extra)
     # epoch checkpoints survive a killed process (atomic renames); the final one is also fsynced
     store.save_run(run_dir, trainer.config, trainer.model, rows, summary, durable=final)
@@ -388,7 +388,6 @@ class _FitHooks(LoopHooks):
 
     def on_row(self, trainer, row):
         if self.rows is None:
-            from .engine.rowlog import RowLog
             self.rows = RowLog(MAX_DISK_ROWS, trainer.config.train.log_every)
         self.rows.add(row)
         if self.callback:

@@ -15,21 +15,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explorer.classroom.classes import ClassroomError
 from explorer.engine import EngineError, Status
 from explorer.runs import Action
-from explorer.classroom import ClassroomError
-from explorer.ui import classroom as class_ui
-from explorer.ui import common, live, load, runlist
-from explorer.ui import train_form as form
+from explorer.ui import classroom as classroom_ui
+from explorer.ui import common, frame, live, load, runlist
+from explorer.ui import train_form
 
 RUN_KEY = "train_run"
 RUNS_PER_PAGE = 20
 
-common.page_setup("Train", "🏋️")
-eng, me = common.engine(), common.actor()
-S = st.session_state
-form.init_state()
-klass = class_ui.train_page_state(form.apply_config, me)     # a push, a locked class's settings
+frame.page_setup("Train", "🏋️")
+eng, me = common.engine(), frame.actor()
+session = st.session_state
+train_form.init_state()
+klass = classroom_ui.train_page_state(train_form.apply_config, me)     # a push, a locked class's settings
 locked = (f"Your teacher locked the hyperparameters of the class “{klass.name}”"
           if klass is not None and klass.settings.locked else None)
 
@@ -40,69 +40,69 @@ def attach(run_id: str | None) -> None:
     """Make ``run_id`` the page's run (None: no run) and mirror it in the URL; the β and lr
     controls show the run's values from the next script run on."""
     if run_id is None:
-        S.pop(RUN_KEY, None)
+        session.pop(RUN_KEY, None)
     else:
-        S[RUN_KEY] = run_id
-        S["sync_controls"] = True
+        session[RUN_KEY] = run_id
+        session["sync_controls"] = True
     common.query_set(run=run_id)
 
 
 def sync_controls(v) -> None:
     """Show the attached run's current β and learning rate in the live controls."""
     if v.beta is not None:
-        S["beta"] = float(v.beta)
-    if v.lr in form.tu.LR_CHOICES:
-        S["lr"] = v.lr
+        session["beta"] = float(v.beta)
+    if v.lr in train_form.tu.LR_CHOICES:
+        session["lr"] = v.lr
 
 
-if RUN_KEY not in S and (wanted := common.query_get("run")):
+if RUN_KEY not in session and (wanted := common.query_get("run")):
     if eng.entry(wanted) is None:
         st.warning(f"Run {wanted!r} is not known here: it may have been queued in a browser "
                    f"session that ended (queued runs are then dropped), or deleted.")
         common.query_set(run=None)
     else:
         attach(wanted)
-view = eng.view(S[RUN_KEY]) if S.get(RUN_KEY) else None
-if S.get(RUN_KEY) and view is None:          # e.g. a queued run dropped, or deleted elsewhere
+view = eng.view(session[RUN_KEY]) if session.get(RUN_KEY) else None
+if session.get(RUN_KEY) and view is None:          # e.g. a queued run dropped, or deleted elsewhere
     attach(None)
 live_now = view is not None and view.status.live
 read_only = view is not None and view.refusal(Action.CONTROL, me) is not None and live_now
-if S.pop("sync_controls", False) and view is not None:
+if session.pop("sync_controls", False) and view is not None:
     sync_controls(view)
 
-settings_form = form.sidebar(eng, me.id)
+settings_form = train_form.sidebar(eng, me.id)
 
 
 # ---------------------------------------------------------------- controls
 
 def send_live(setter: str, key: str) -> None:
     """Send a live control (``set_beta`` or ``set_lr``) to the page's run, if it is live."""
-    rid = S.get(RUN_KEY)
+    rid = session.get(RUN_KEY)
     v = eng.entry(rid) if rid else None
     if locked:                               # a locked class: no live β or lr either
-        S["train_msg"] = f"{locked}: β and the learning rate stay as the class's configuration sets them."
+        session["train_msg"] = f"{locked}: β and the learning rate stay as the class's configuration sets them."
     elif v is not None and v.status.live and v.refusal(Action.CONTROL, me) is None:
         try:
-            getattr(eng, setter)(rid, me, float(S[key]))
+            getattr(eng, setter)(rid, me, float(session[key]))
         except EngineError as e:
-            S["train_msg"] = str(e)
+            session["train_msg"] = str(e)
 
 
 def start(paused: bool = False) -> str | None:
     """Submit the sidebar's settings; returns the run id, or None after saying why not."""
     why = settings_form.error or settings_form.data_problem
     if why:
-        S["train_msg"] = f"Cannot start: {why}"
+        session["train_msg"] = f"Cannot start: {why}"
         return None
     try:
-        rid = class_ui.submit(eng, settings_form.config, me, start_paused=paused)
+        rid = classroom_ui.submit(eng, settings_form.config, me, start_paused=paused)
         if settings_form.twin is not None:                       # "AE vs VAE": both runs
-            twin = class_ui.submit(eng, settings_form.twin.replace(train={"beta": float(S["beta"]),
-                                                                "lr": float(S["lr"])}), me)
-            S["train_note"] = (f"Started its twin too, “{settings_form.twin.name}”: compare both "
+            twin = classroom_ui.submit(eng, settings_form.twin.replace(train={"beta": float(session["beta"]),
+                                                                "lr": float(session["lr"])}), me)
+            session["train_note"] = (f"Started its twin too, “{settings_form.twin.name}”: compare both "
                                f"on the Runs page — [open the comparison](/Runs?runs={rid},{twin}).")
     except (EngineError, ClassroomError) as e:
-        S["train_msg"] = f"Cannot start: {e}"
+        session["train_msg"] = f"Cannot start: {e}"
         return None
     attach(rid)
     return rid
@@ -110,7 +110,7 @@ def start(paused: bool = False) -> str | None:
 
 def copy_settings(cfg) -> None:
     """"Start a run with these settings": put another run's settings into the sidebar."""
-    form.apply_config(cfg)
+    train_form.apply_config(cfg)
     attach(None)
 
 
@@ -120,8 +120,8 @@ st.caption("Train a small VAE (or autoencoder) and watch it learn. Numbers are p
            "averaged over the batch.")
 
 cols = st.columns([1.1, 1.1, 0.9, 0.9, 0.9, 1.6, 2.0])
-form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"), cols[5], cols[6],
-                   locked)
+train_form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"), cols[5], cols[6],
+                         locked)
 paused_now = view is not None and view.status == Status.PAUSED
 clicked = {
     "start": cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="start",
@@ -164,14 +164,14 @@ try:
         attach(None)
         st.rerun()
 except EngineError as e:
-    S["train_msg"] = str(e)
+    session["train_msg"] = str(e)
 
 if locked:
     st.info(f"{locked}: Start trains the class's configuration, shown in the sidebar; β and the "
             f"learning rate cannot change during the run either.", icon=":material/lock:")
-if msg := S.pop("train_msg", None):
+if msg := session.pop("train_msg", None):
     st.error(msg)
-if note := S.get("train_note") if live_now else S.pop("train_note", None):
+if note := session.get("train_note") if live_now else session.pop("train_note", None):
     st.info(note)
 if read_only:
     c1, c2 = st.columns([3, 1.3], vertical_alignment="center")

@@ -20,34 +20,34 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis import latent as L
-from explorer.ui import common, live, own_model
-from explorer.ui import explore as ex
-from explorer.ui import explore_tabs as tabs
+from explorer.analysis import latent
+from explorer.ui import common, frame, live, own_model
+from explorer.ui import explore
+from explorer.ui import explore_tabs
 
-common.page_setup("Explore", "🔭")
-S = st.session_state
-ex.keep_tab_widgets()
+frame.page_setup("Explore", "🔭")
+session = st.session_state
+explore.keep_tab_widgets()
 st.title("🔭 Explore the latent space")
 
 # ================================================================ sidebar: the model
 
-choices = ex.openable_runs(common.query_get("model"), S.get("ex_model"))
+choices = explore.openable_runs(common.query_get("model"), session.get("ex_model"))
 if not choices:
     st.warning("No model to open: the shipped models are missing from trained/ and you have no runs. "
                "Train one on the **Train** page.")
     st.stop()
 keys = list(choices)
 asked = common.query_get("model")
-default = ex.default_model(keys, asked)
+default = explore.default_model(keys, asked)
 if asked and asked not in choices:
     st.warning(f"The model in the link ({asked}) is not available here; showing {choices[default].label}.")
-ex.init_choice("ex_model", keys, default)
+explore.init_choice("ex_model", keys, default)
 with st.sidebar:
     model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label, key="ex_model")
     own_model.uploader()                       # a run zip, or safetensors + config.json: a new run
 common.query_set(model=model_key)
-run = ex.open_run(choices[model_key])          # stops: no checkpoint yet, or unreadable
+run = explore.open_run(choices[model_key])          # stops: no checkpoint yet, or unreadable
 D, mk = run.D, run.mk
 with st.sidebar:
     if not run.entry.shipped and run.entry.status.active:
@@ -62,16 +62,16 @@ source, enc, position = None, None, "μ"
 with st.sidebar:
     st.subheader("Points")
     if sources:
-        source = st.radio("Encode", sources, format_func=ex.SOURCE_LABELS.get, key=f"ex_source_{mk}",
+        source = st.radio("Encode", sources, format_func=explore.SOURCE_LABELS.get, key=f"ex_source_{mk}",
                           help="Shipped runs carry up to 2000 validation images; the full splits need "
                                "the dataset on this server (up to 10,000 points).")
         with common.friendly_errors("Could not load the data to encode"):
-            n = n_all = ex.count_items(run, source)
+            n = n_all = explore.count_items(run, source)
             if n_all > 100:
-                top = min(n_all, ex.MAX_POINTS)
-                ex.init_value(f"ex_n_{mk}", min(n_all, 2000), bounds=(100, top, 100))
+                top = min(n_all, explore.MAX_POINTS)
+                explore.init_value(f"ex_n_{mk}", min(n_all, 2000), bounds=(100, top, 100))
                 n = st.slider("Points shown", 100, top, step=100, key=f"ex_n_{mk}")
-            enc = ex.encode_items(run, source, n)
+            enc = explore.encode_items(run, source, n)
     else:
         st.info("This run's dataset is not available on this server, so there are no points to "
                 "plot. The decoder still works.")
@@ -79,9 +79,9 @@ with st.sidebar:
         position = st.radio("Position of each point", ["μ", "sampled z"], horizontal=True, key="ex_pos",
                             help="μ: the posterior mean. Sampled z: one draw z = μ + σ·ε (the "
                                  "reparameterisation), which shows the spread the decoder is trained on.")
-points = ex.points(run, source, enc, position)
-specs = L.slider_specs(D, points.mu, points.logvar, run.kind)
-ex.restore_sliders(mk, L.in_dim_order(specs), common.query_get("z") if asked == model_key else None)
+points = explore.points(run, source, enc, position)
+specs = latent.slider_specs(D, points.mu, points.logvar, run.kind)
+explore.restore_sliders(mk, latent.in_dim_order(specs), common.query_get("z") if asked == model_key else None)
 
 # ================================================================ sidebar: the plane
 
@@ -91,14 +91,14 @@ with st.sidebar:
     if D > 2:
         kinds = ["pca", "tsne", "dims"] if len(points.z) >= 5 else ["dims"]
         asked_proj = common.query_get("proj")
-        ex.init_choice(f"ex_proj_{mk}", kinds, asked_proj if asked_proj in kinds else kinds[0])
-        proj_kind = st.radio("Projection", kinds, format_func=ex.PROJECTIONS.get, key=f"ex_proj_{mk}",
+        explore.init_choice(f"ex_proj_{mk}", kinds, asked_proj if asked_proj in kinds else kinds[0])
+        proj_kind = st.radio("Projection", kinds, format_func=explore.PROJECTIONS.get, key=f"ex_proj_{mk}",
                              horizontal=True)
         dims = (specs[0].dim, specs[1].dim)                      # the two most important
         if proj_kind == "dims":
-            dims = L.parse_dims(common.query_get("dims"), D) or dims
-            ex.init_choice(f"ex_dx_{mk}", list(range(D)), dims[0])
-            ex.init_choice(f"ex_dy_{mk}", list(range(D)), dims[1])
+            dims = latent.parse_dims(common.query_get("dims"), D) or dims
+            explore.init_choice(f"ex_dx_{mk}", list(range(D)), dims[0])
+            explore.init_choice(f"ex_dy_{mk}", list(range(D)), dims[1])
             c1, c2 = st.columns(2)
             a = c1.selectbox("x axis", list(range(D)), format_func=lambda i: f"z{i + 1}", key=f"ex_dx_{mk}")
             b = c2.selectbox("y axis", list(range(D)), format_func=lambda i: f"z{i + 1}", key=f"ex_dy_{mk}")
@@ -107,7 +107,7 @@ with st.sidebar:
                 b = (a + 1) % D
             dims = (a, b)
         if proj_kind == "tsne":
-            ex.init_value("ex_tsne_cap", 1000)
+            explore.init_value("ex_tsne_cap", 1000)
             tsne_cap = st.slider("t-SNE points (capped subset)", 200, 3000, step=100, key="ex_tsne_cap",
                                  help="t-SNE is slow; it runs once per setting and is cached.")
         common.query_set(proj=proj_kind,
@@ -122,27 +122,27 @@ with st.sidebar:
                                   "fixes two directions; the others take this value.")
     if hold_mode == "class mean":
         c = st.selectbox("Class", points.classes(), key="ex_hold_class", format_func=points.class_label)
-        hold = L.class_means(points.z, points.labels)[int(c)]
+        hold = latent.class_means(points.z, points.labels)[int(c)]
     elif hold_mode == "clicked point":
-        hold = S.get(f"ex_own_{mk}")
+        hold = session.get(f"ex_own_{mk}")
         if hold is None:
             st.caption("Click a data point on the plane first; until then, 0.")
 
 # ================================================================ the view-model
 
-view = ex.build_view(run, points, specs, proj_kind, dims, tsne_cap, hold_mode, hold)
+view = explore.build_view(run, points, specs, proj_kind, dims, tsne_cap, hold_mode, hold)
 
 # ================================================================ sidebar: the layers
 
 with st.sidebar:
     st.subheader("Layers")
     backgrounds = ["none", "density"] + (["manifold"] if view.invertible and not run.is_toy else [])
-    background = st.radio("Beneath the points", backgrounds, key="ex_bg", format_func=ex.BACKGROUNDS.get,
+    background = st.radio("Beneath the points", backgrounds, key="ex_bg", format_func=explore.BACKGROUNDS.get,
                           help="The density of q(z) = 1/N Σ q(z|xᵢ): where it is white, the decoder "
                                "never saw a code — a hole.")
     show_ellipses = False
     if run.kind == "vae" and view.invertible:
-        ex.init_value("ex_ellipses", True)
+        explore.init_value("ex_ellipses", True)
         show_ellipses = st.toggle("σ ellipses of selected points", key="ex_ellipses",
                                   help="1σ and 2σ contours of q(z|x) for the points you click or select.")
 
@@ -153,20 +153,20 @@ left, right = st.columns([3, 2], gap="medium")
 plane_box, selection_box = left.container(), left.container()
 with right:
     st.subheader("Decoder")
-    ex.decoder_panel(run.model, mk, specs, view.slider_ranges, points.toy() if run.is_toy else None,
-                     view=view)                # in the browser when it can (decode under the pointer)
+    explore.decoder_panel(run.model, mk, specs, view.slider_ranges, points.toy() if run.is_toy else None,
+                          view=view)                # in the browser when it can (decode under the pointer)
 
 # the tabs: lazy (only the open one runs); the open tab is in the URL as ?tab=...
-names = ex.TOY_TABS if run.is_toy else ex.IMAGE_TABS
+names = explore.TOY_TABS if run.is_toy else explore.IMAGE_TABS
 tab = dict(zip(names, st.tabs(names, key="tab", bind="query-params")))
-overlay = ex.Overlay()                         # what the open tab adds to the plane
-for name, (what, draw) in tabs.TABS.items():
+overlay = explore.Overlay()                         # what the open tab adds to the plane
+for name, (what, draw) in explore_tabs.TABS.items():
     if name in tab and tab[name].open is not False:
         with tab[name], common.friendly_errors(what):
             draw(view, overlay)
 
 # the plane, drawn last (it needs the layers chosen in the tabs), and the selected points
 with plane_box:
-    selection = ex.draw_plane(view, background, show_ellipses, overlay)
+    selection = explore.draw_plane(view, background, show_ellipses, overlay)
 with selection_box:
-    ex.show_selection(view, selection)
+    explore.show_selection(view, selection)

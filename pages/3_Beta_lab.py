@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.analysis import beta_reading as W
-from explorer.ui import beta_lab as B
-from explorer.ui import common, live
+from explorer.analysis.beta import reading as beta_reading
+from explorer.ui import beta_lab
+from explorer.ui import common, frame, live
 
-common.page_setup("β lab", "⚖️")
+frame.page_setup("β lab", "⚖️")
 
 st.title("⚖️ β lab: blurriness against overfitting")
 st.markdown(
@@ -33,17 +33,17 @@ st.markdown(
     "KL term: the autoencoder loss of eq. 1, with the VAE's noisy encoder.")
 
 me = common.owner()
-choices = B.sweep_choices(me)
+choices = beta_lab.sweep_choices(me)
 if not choices:
     st.warning("No sweep found: the shipped ones are missing from trained/ (rebuild them with "
                "`python -m explorer pretrain`), and none has been started here yet.")
     with st.expander("🧪 Run a sweep of your own", expanded=True):
-        B.new_sweep_form(me)
+        beta_lab.new_sweep_form(me)
     st.stop()
 keys = list(choices)
 wanted = common.query_get("sweep", keys[0])
 if wanted not in choices:
-    st.warning(f"Sweep {B.md(wanted.partition(':')[2] or wanted)} is not on this server (any "
+    st.warning(f"Sweep {beta_lab.md(wanted.partition(':')[2] or wanted)} is not on this server (any "
                f"more); showing another.")
     wanted = keys[0]
 if "bl_sweep_next" in st.session_state:            # a sweep just started below
@@ -55,29 +55,29 @@ key = pick.selectbox("Sweep", keys, format_func=choices.get, key="bl_sweep",
                      help="The shipped sweeps, then the ones started on this server. Run one of "
                           "your own at the bottom of the page.")
 with show_me:
-    B.start_tour()
+    beta_lab.start_tour()
 common.query_set(sweep=key)
 
 
 def draw(key: str) -> None:
     with common.friendly_errors("Could not show this sweep"):
-        show(B.build_view(key))
+        show(beta_lab.build_view(key))
 
 
-def show(view: B.SweepView) -> None:
+def show(view: beta_lab.SweepView) -> None:
     """The whole screen of one sweep, from its view-model."""
-    B.progress_panel(view)
+    beta_lab.progress_panel(view)
     if not view.measures:
         st.info("No run of this sweep has finished yet; results appear here as each one does.")
         return
-    st.caption(B.data_caption(view))
-    B.tour(view)
+    st.caption(beta_lab.data_caption(view))
+    beta_lab.tour(view)
 
     st.subheader("What each β makes of the same images")
-    B.pictures(view)
+    beta_lab.pictures(view)
 
     st.subheader("Three measures against β")
-    B.measure_charts(view)
+    beta_lab.measure_charts(view)
     st.caption(
         "**Sharpness**: the share of an image's fine detail (spectral energy at periods under "
         "5 pixels, the image's contrast divided out), reconstructions relative to their own "
@@ -89,12 +89,12 @@ def show(view: B.SweepView) -> None:
         "of the data they cover; quality is their harmonic mean.")
 
     st.subheader("What the numbers say")
-    lines = W.reading(view.measures, view.curves, latent_dim=view.config.model.latent_dim)
-    st.markdown("\n".join(f"- {B.md(s)}" for s in lines))
+    lines = beta_reading.reading(view.measures, view.curves, latent_dim=view.config.model.latent_dim)
+    st.markdown("\n".join(f"- {beta_lab.md(s)}" for s in lines))
 
     st.subheader("Validation curves, one per β")
     if view.shown_curves():
-        B.curves_chart(view.shown_curves(), key="bl_curves")
+        beta_lab.curves_chart(view.shown_curves(), key="bl_curves")
         st.caption("The validation ELBO at every epoch end; a dot marks each run's best epoch. "
                    "A line that turns down after its dot is a run that began to memorise its "
                    "training images: it kept improving on them while getting worse on new ones."
@@ -102,10 +102,10 @@ def show(view: B.SweepView) -> None:
                              f"thousands of nats below." for b in view.left_out))
 
     if st.toggle("More: the rate–distortion plane, active units and every number", key="bl_more"):
-        B.details(view)
+        beta_lab.details(view)
 
 
-live.poll_sweep(draw, key, B.is_live(key), B.is_live)
+live.poll_sweep(draw, key, beta_lab.is_live(key), beta_lab.is_live)
 
 with st.expander("🧪 Run a sweep of your own", expanded=False):
-    B.new_sweep_form(me)
+    beta_lab.new_sweep_form(me)

@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.analysis import theory as T
-from explorer.analysis import theory_equations as E
-from explorer.analysis import theory_models as TM
-from explorer.analysis import theory_slips as S
-from explorer.analysis import theory_text as X
-from explorer.analysis import theory_views as V
-from explorer.figures import theory as TF
-from explorer.ui import common
+from explorer.analysis import theory
+from explorer.analysis.theory import equations as theory_equations
+from explorer.analysis.theory import models as theory_models
+from explorer.analysis.theory import slips as theory_slips
+from explorer.analysis.theory import text as theory_text
+from explorer.analysis.theory import views as theory_views
+from explorer.figures import theory as theory_figures
+from explorer.ui import common, frame
 
-common.page_setup("Theory", "📐")
+frame.page_setup("Theory", "📐")
 
 
 # ------------------------------------------------------------ pieces of the screen
@@ -29,25 +29,25 @@ common.page_setup("Theory", "📐")
 def slip(*ids: str) -> None:
     """Each of the seed's slips ``ids`` in an expander: its text, the correction, the reason."""
     for sid in ids:
-        with st.expander(S.label(S.BY_ID[sid])):
-            st.markdown(S.markdown(S.BY_ID[sid]))
+        with st.expander(theory_slips.label(theory_slips.BY_ID[sid])):
+            st.markdown(theory_slips.markdown(theory_slips.BY_ID[sid]))
 
 
 def eq(n: int, *slips: str) -> None:
     """The seed's equation ``n`` (this page's notation, corrected), then the slips in it."""
-    st.latex(E.latex(n))
+    st.latex(theory_equations.latex(n))
     slip(*slips)
 
 
 def say(key: str, *slips: str) -> None:
     """A paragraph of the page's prose, then the slips it introduces."""
-    st.markdown(X.TEXT[key])
+    st.markdown(theory_text.TEXT[key])
     slip(*slips)
 
 
 def formula(key: str, *slips: str) -> None:
     """A formula the seed does not number (this page's notation), then the slips in it."""
-    st.latex(E.FORMULAS[key])
+    st.latex(theory_equations.FORMULAS[key])
     slip(*slips)
 
 
@@ -77,11 +77,11 @@ def seed_input(key: str, box=st) -> int:
 
 
 def pick_vae(key: str, label: str = "Trained VAE (shipped)", runs=None, box=st):
-    runs = {r.run_id: r for r in (runs if runs is not None else TM.shipped_runs("vae"))}
+    runs = {r.run_id: r for r in (runs if runs is not None else theory_models.shipped_runs("vae"))}
     if not runs:
         st.warning("No shipped VAE with probe images was found in trained/.")
         return None
-    pick = box.selectbox(label, list(runs), index=TM.default_index(list(runs)), key=key,
+    pick = box.selectbox(label, list(runs), index=theory_models.default_index(list(runs)), key=key,
                          format_func=lambda i: runs[i].config.name or i)
     return runs[pick]
 
@@ -105,33 +105,33 @@ def on_trained_vae(prefix: str, n_label: str, n_range: tuple, extra, fn: str, ar
 @st.cache_data(max_entries=32, show_spinner="Computing both losses…")
 def c_ae_vs_vae(vae_dir: str, ae_dir: str, n: int, samples: int, seed: int) -> dict:
     vae, ae = common.load_model(Path(vae_dir)), common.load_model(Path(ae_dir))
-    return T.ae_vs_vae(vae, ae, TM.probe_batch(vae_dir, n, seed), samples, seed)
+    return theory.ae_vs_vae(vae, ae, theory_models.probe_batch(vae_dir, n, seed), samples, seed)
 
 
 @st.cache_data(max_entries=48, show_spinner="Computing on the trained VAE (a few seconds)…")
 def c_on_batch(fn: str, run_dir: str, n: int, seed: int, *args) -> dict:
     """``T.<fn>(model, x, *args)`` on a batch of ``n`` probe images of a shipped run."""
-    return getattr(T, fn)(common.load_model(Path(run_dir)), TM.probe_batch(run_dir, n, seed), *args)
+    return getattr(theory, fn)(common.load_model(Path(run_dir)), theory_models.probe_batch(run_dir, n, seed), *args)
 
 
 def cached(fn, spinner: str | bool = "Computing…", entries: int = 64):
     return st.cache_data(max_entries=entries, show_spinner=spinner)(fn)
 
 
-c_mc_kl, c_half = cached(T.mc_kl, "Sampling…"), cached(T.proof_half_check, False)
-c_elbo, c_sweep = cached(T.demo_elbo, False), cached(T.demo_sweep, "Sweeping the encoder…", 32)
-c_iwae_exact = cached(T.demo_iwae, "Importance sampling…", 32)
-c_grad_summary = cached(T.gradient_summary, "Estimating gradients…")
-c_grad_var = cached(T.gradient_variance, "Estimating gradient variances…")
+c_mc_kl, c_half = cached(theory.mc_kl, "Sampling…"), cached(theory.proof_half_check, False)
+c_elbo, c_sweep = cached(theory.demo_elbo, False), cached(theory.demo_sweep, "Sweeping the encoder…", 32)
+c_iwae_exact = cached(theory.demo_iwae, "Importance sampling…", 32)
+c_grad_summary = cached(theory.gradient_summary, "Estimating gradients…")
+c_grad_var = cached(theory.gradient_variance, "Estimating gradient variances…")
 
 # ================================================================== page
 
 st.title("📐 Theory: the seed's mathematics, checked")
 say("intro")
-with st.expander(f"✏️ The seed's {len(S.SLIPS)} slips at a glance (each is shown again where it occurs)"):
-    st.markdown(S.overview_markdown())
+with st.expander(f"✏️ The seed's {len(theory_slips.SLIPS)} slips at a glance (each is shown again where it occurs)"):
+    st.markdown(theory_slips.overview_markdown())
 
-tabs = st.tabs(list(S.TABS), key="section", bind="query-params")
+tabs = st.tabs(list(theory_slips.TABS), key="section", bind="query-params")
 
 
 # ------------------------------------------------------- 1-2 AE vs VAE
@@ -143,7 +143,7 @@ def section_ae_vae() -> None:
     st.markdown("**VAE**, eq. 2: a reconstruction term and a KL term that pulls q_φ(z|x) towards the prior p(z).")
     eq(2, "S03")
     say("ae.terms", "S32", "S33")
-    pairs = dict((v.run_id, (v, a)) for v, a in TM.paired_runs())
+    pairs = dict((v.run_id, (v, a)) for v, a in theory_models.paired_runs())
     if not pairs:
         st.warning("This needs a shipped VAE and a shipped autoencoder trained on the same data "
                    "(trained/digits-vae-z2-b1 and trained/digits-ae-z2).")
@@ -156,13 +156,13 @@ def section_ae_vae() -> None:
     st.caption(f"The same {n} validation images go through **{vae_run.config.name}** and **{ae_run.config.name}**.")
     with common.friendly_errors("Could not compute the losses"):
         r = c_ae_vs_vae(str(vae_run.path), str(ae_run.path), n, L, seed)
-        view = V.ae_vae_view(r, L)
+        view = theory_views.ae_vae_view(r, L)
         for col, who, key in zip(st.columns(2), ("Autoencoder", "VAE"), ("ae", "vae")):
             col.markdown(f"##### {who}")
             metrics(view[key], col)
             if view[f"{key}_caption"]:
                 col.caption(view[f"{key}_caption"])
-        for col, (img, cap) in zip(st.columns(3), TF.reconstruction_grids(r)):
+        for col, (img, cap) in zip(st.columns(3), theory_figures.reconstruction_grids(r)):
             col.image(img, caption=cap, clamp=True)
 
 
@@ -178,12 +178,12 @@ def section_kl() -> None:
     q_text = c2.text_input("Q: weights (normalised for you)", "2, 2, 5, 1", key="kl_q",
                            help="Try a 0 in Q where P is positive, Q equal to P, or P = 1, 4 and Q = 4, 1.")
     try:
-        r = T.discrete_kl(T.parse_weights(p_text, "P"), T.parse_weights(q_text, "Q"))
+        r = theory.discrete_kl(theory.parse_weights(p_text, "P"), theory.parse_weights(q_text, "Q"))
     except ValueError as e:
         st.error(str(e))
         return
-    show(V.kl_view(r))
-    chart(TF.discrete_kl_bars(r["p"], r["q"], r["terms_pq"], r["terms_qp"]))
+    show(theory_views.kl_view(r))
+    chart(theory_figures.discrete_kl_bars(r["p"], r["q"], r["terms_pq"], r["terms_qp"]))
 
 
 # --------------------------------------------------------------- Lemma 1
@@ -191,7 +191,7 @@ def section_kl() -> None:
 def gaussian_inputs(tag: str, label: str, defaults, box) -> tuple:
     box.markdown(f"**{label}**")
     v = [c.number_input(name, lo, hi, d, step, format="%g", key=f"{tag}_{k}")
-         for c, (k, name, lo, hi, step), d in zip(box.columns(5), T.GAUSSIAN_FIELDS, defaults)]
+         for c, (k, name, lo, hi, step), d in zip(box.columns(5), theory.GAUSSIAN_FIELDS, defaults)]
     return (v[0], v[1]), v[2], v[3], v[4]
 
 
@@ -204,10 +204,10 @@ def section_lemma() -> None:
     p_in = gaussian_inputs("p", "p = N(μ₁, Σ₁)", (0.5, 0.0, 0.8, 1.2, 0.6), c1)
     q_in = gaussian_inputs("q", "q = N(μ₂, Σ₂)", (1.5, -0.5, 1.5, 0.7, -0.3), c2)
     c1, c2 = st.columns(2)
-    n = int(c1.number_input("Monte Carlo samples n", 10, T.MC_MAX, 10_000, 1000, key="l1_n"))
+    n = int(c1.number_input("Monte Carlo samples n", 10, theory.MC_MAX, 10_000, 1000, key="l1_n"))
     seed = seed_input("l1_seed", c2)
     try:
-        mu1, cov1, mu2, cov2, notes = T.two_gaussians_2d(p_in, q_in)
+        mu1, cov1, mu2, cov2, notes = theory.two_gaussians_2d(p_in, q_in)
         args = (mu1, cov1, mu2, cov2, n, seed)
     except ValueError as e:
         st.error(str(e))
@@ -216,19 +216,19 @@ def section_lemma() -> None:
     if args:
         with common.friendly_errors("Could not compute the KL divergence"):
             r = c_mc_kl(*args)
-            metrics(V.lemma_view(r, n))
+            metrics(theory_views.lemma_view(r, n))
             c1, c2 = st.columns(2)
-            chart(TF.two_gaussians(mu1, cov1, mu2, cov2), c1)
-            chart(TF.mc_convergence(r["n"], r["mean"], r["se_curve"], r["closed"],
-                                    title="Monte Carlo converging on eq. 5"), c2)
-            st.caption(f"The other direction, KL(q‖p) = {V.fmt(T.kl_lemma1(mu2, cov2, mu1, cov1), 6)} (eq. 5 "
+            chart(theory_figures.two_gaussians(mu1, cov1, mu2, cov2), c1)
+            chart(theory_figures.mc_convergence(r["n"], r["mean"], r["se_curve"], r["closed"],
+                                                title="Monte Carlo converging on eq. 5"), c2)
+            st.caption(f"The other direction, KL(q‖p) = {theory_views.fmt(theory.kl_lemma1(mu2, cov2, mu1, cov1), 6)} (eq. 5 "
                        "with the roles swapped): asymmetry again.")
 
     st.markdown("##### The proof (eq. 6 and after), one step checked")
     formula("proof_step", "S07", "S08", "S09")
     if args:
         with common.friendly_errors("Could not check the proof step"):
-            show(V.half_view(c_half(*args)))
+            show(theory_views.half_view(c_half(*args)))
 
     st.markdown("##### Against the prior N(0, I), with a diagonal covariance: the KL term of eq. 14")
     slip("S14", "S15", "S16", "S17", "S18", "S19")
@@ -237,7 +237,7 @@ def section_lemma() -> None:
     if args:
         st.markdown("With p's means μ₁ and standard deviations, ρ set to 0, and q = N(0, I):")
         logvar = 2.0 * np.log(p_in[1:3])
-        show(V.diagonal_view(T.diagonal_vs_eq14(mu1, logvar), mu1, logvar))
+        show(theory_views.diagonal_view(theory.diagonal_vs_eq14(mu1, logvar), mu1, logvar))
 
 
 # ------------------------------------------------------------------ ELBO
@@ -260,34 +260,34 @@ def section_elbo() -> None:
     say("elbo.encoder")
     c1, c2, c3 = st.columns(3)
     d1, d2, g1, g2 = [col.slider(label, lo, hi, 0.0, step, key=f"elbo_{key}", help=tip)
-                      for col, (key, label, lo, hi, step, tip) in zip((c1, c1, c2, c2), T.ENCODER_SLIDERS)]
+                      for col, (key, label, lo, hi, step, tip) in zip((c1, c1, c2, c2), theory.ENCODER_SLIDERS)]
     x_seed = int(c3.number_input("data point x (seed)", 0, 1000, 0, key="elbo_x"))
     samples = int(c3.number_input("Monte Carlo samples for the ELBO", 100, 100_000, 20_000, 1000, key="elbo_samples"))
     shift, scale = (d1, d2), (10.0 ** g1, 10.0 ** g2)
     with common.friendly_errors("Could not compute the ELBO"):
         r = c_elbo(x_seed, shift, scale, samples)
-        show(V.elbo_view(r))
+        show(theory_views.elbo_view(r))
         c1, c2 = st.columns(2)
-        chart(TF.encoder_and_posterior(r), c1)
+        chart(theory_figures.encoder_and_posterior(r), c1)
         sw = c_sweep(x_seed, d2, scale)
-        chart(TF.elbo_sweep(sw["shift"], sw["elbo"], sw["elbo_se"], sw["kl_post"], sw["log_px"], current=d1,
-                            title="the gap is KL(q ‖ p(z|x))"), c2)
+        chart(theory_figures.elbo_sweep(sw["shift"], sw["elbo"], sw["elbo_se"], sw["kl_post"], sw["log_px"], current=d1,
+                                        title="the gap is KL(q ‖ p(z|x))"), c2)
         say("elbo.iwae")
         formula("iwae")
         iw = c_iwae_exact(x_seed, shift, scale)
-        chart(TF.bound_curve(iw["ks"], iw["mean"], iw["se"], log_px=iw["log_px"], spread=(iw["lo"], iw["hi"]),
-                             title=f"IWAE-k on the exact model, {iw['draws']:,} independent estimates per k"))
-        st.caption(V.iwae_exact_caption(iw))
+        chart(theory_figures.bound_curve(iw["ks"], iw["mean"], iw["se"], log_px=iw["log_px"], spread=(iw["lo"], iw["hi"]),
+                                         title=f"IWAE-k on the exact model, {iw['draws']:,} independent estimates per k"))
+        st.caption(theory_views.iwae_exact_caption(iw))
 
     st.markdown("#### A trained VAE: the gap closing")
     got = on_trained_vae("iwae", "Images", (4, 64, 16), lambda box: box.select_slider(
-        "largest k", [k for k in T.IWAE_KS if k >= 10], 1000, key="iwae_kmax"),
-        "iwae_curve", lambda kmax, seed: ([k for k in T.IWAE_KS if k <= kmax], seed, 250, 100), "compute the bounds")
+        "largest k", [k for k in theory.IWAE_KS if k >= 10], 1000, key="iwae_kmax"),
+        "iwae_curve", lambda kmax, seed: ([k for k in theory.IWAE_KS if k <= kmax], seed, 250, 100), "compute the bounds")
     if got:
         iw, run, n, _ = got
-        chart(TF.bound_curve(iw["ks"], iw["mean"], iw["se"],
-                             title=f"ELBO and IWAE-k on {n} validation images of {run.config.name}"))
-        show(V.iwae_vae_view(iw))
+        chart(theory_figures.bound_curve(iw["ks"], iw["mean"], iw["se"],
+                                         title=f"ELBO and IWAE-k on {n} validation images of {run.config.name}"))
+        show(theory_views.iwae_vae_view(iw))
 
 
 # ------------------------------------------------------ 5 reparameterisation
@@ -300,7 +300,7 @@ def section_reparam() -> None:
     got = on_trained_vae("theta", "Images", (4, 64, 16), lambda box: box.slider("L", 1, 20, 1, key="theta_L"),
                          "theta_gradient_sign", lambda L, seed: (L, seed), "differentiate the loss")
     if got:
-        show(V.theta_view(got[0]))
+        show(theory_views.theta_view(got[0]))
 
     st.markdown("#### The φ-gradient: why the trick")
     formula("grad_exchange", "S26", "S27")
@@ -308,24 +308,24 @@ def section_reparam() -> None:
     say("reparam.three")
     formula("score")
     c1, c2, c3 = st.columns(3)
-    f_name = c1.selectbox("f(z)", list(T.TEST_FUNCTIONS), key="rp_f")
-    L = c1.select_slider("L, samples per estimate", list(T.GRAD_LS), 10, key="rp_L")
+    f_name = c1.selectbox("f(z)", list(theory.TEST_FUNCTIONS), key="rp_f")
+    L = c1.select_slider("L, samples per estimate", list(theory.GRAD_LS), 10, key="rp_L")
     mu = c2.slider("μ", -3.0, 3.0, 0.5, 0.05, key="rp_mu")
     sigma = c2.slider("σ", 0.05, 3.0, 1.0, 0.05, key="rp_sigma")
     repeats = c3.slider("repeats (estimates drawn)", 50, 2000, 500, 50, key="rp_repeats")
     seed = seed_input("rp_seed", c3)
     with common.friendly_errors("Could not estimate the gradients"):
         s = c_grad_summary(f_name, mu, sigma, L, repeats, seed)
-        show({"table": V.gradient_table(s, repeats)})
-        d = T.function_and_density(f_name, mu, sigma)
+        show({"table": theory_views.gradient_table(s, repeats)})
+        d = theory.function_and_density(f_name, mu, sigma)
         c1, c2 = st.columns(2)
-        chart(TF.function_and_density(d["z"], d["f"], d["q"], f_name, title="f and q"), c1)
-        chart(TF.estimator_histogram(s["reparam"][:, 0], s["score"][:, 0], s["exact"][0],
-                                     title=f"{repeats} estimates of ∂/∂μ, L = {L} each"), c2)
-        v = c_grad_var(f_name, mu, sigma, T.GRAD_LS, 200, seed)
-        chart(TF.gradient_variance(v["Ls"], v["var_reparam"], v["var_score"],
-                                   title="variance of each estimator against L (200 repeats each)"))
-        st.caption(V.variance_caption(T.variance_ratio(v["var_score"], v["var_reparam"]), 200))
+        chart(theory_figures.function_and_density(d["z"], d["f"], d["q"], f_name, title="f and q"), c1)
+        chart(theory_figures.estimator_histogram(s["reparam"][:, 0], s["score"][:, 0], s["exact"][0],
+                                                 title=f"{repeats} estimates of ∂/∂μ, L = {L} each"), c2)
+        v = c_grad_var(f_name, mu, sigma, theory.GRAD_LS, 200, seed)
+        chart(theory_figures.gradient_variance(v["Ls"], v["var_reparam"], v["var_score"],
+                                               title="variance of each estimator against L (200 repeats each)"))
+        st.caption(theory_views.variance_caption(theory.variance_ratio(v["var_score"], v["var_reparam"]), 200))
 
 
 # ----------------------------------------------------- Monte Carlo with L
@@ -336,11 +336,11 @@ def section_mc() -> None:
     say("mc.why")
     got = on_trained_vae("mc", "Images in the batch", (1, 64, 16),
                          lambda box: box.slider("Draws of the loss per L", 5, 100, 20, key="mc_repeats"),
-                         "loss_spread", lambda repeats, seed: (T.LOSS_LS, repeats, seed), "estimate the spread")
+                         "loss_spread", lambda repeats, seed: (theory.LOSS_LS, repeats, seed), "estimate the spread")
     if got:
         r, _, n, repeats = got
-        chart(TF.loss_spread(r["Ls"], r["std"], title=f"spread of the loss on a batch of {n}, {repeats} draws per L"))
-        show(V.spread_view(r))
+        chart(theory_figures.loss_spread(r["Ls"], r["std"], title=f"spread of the loss on a batch of {n}, {repeats} draws per L"))
+        show(theory_views.spread_view(r))
 
 
 for tab, body in zip(tabs, (section_ae_vae, section_kl, section_lemma, section_elbo, section_reparam, section_mc)):

@@ -20,14 +20,14 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import exchange, settings, store
-from explorer.figures import runs as fr
+from explorer.figures import runs as runs_figures
 from explorer.figures.common import image_grid, upscale
 from explorer.figures.latent import latent_scatter
 from explorer.runs import Action
-from explorer.ui import common, runlist
-from explorer.ui import runs_page as rp
+from explorer.ui import common, frame, runlist
+from explorer.ui import runs_page
 
-common.page_setup("Runs", "🗂️")
+frame.page_setup("Runs", "🗂️")
 
 TABLE_KEY = "runs_table"
 PER_PAGE = 50            # table rows per page
@@ -51,19 +51,19 @@ def keep_selection(ids: list[str]) -> None:
 
 def table(entries: list, me: str) -> list:
     """The runs table (one page); returns the ticked entries."""
-    df = fr.runs_table(entries, me)
+    df = runs_figures.runs_table(entries, me)
     ids = df["Run id"].tolist()
     keep_selection(ids)
     from_url = [r for r in (common.query_get("runs") or "").split(",") if r in ids]
-    number = {c: st.column_config.NumberColumn(c, format="%.2f", help=fr.TABLE_HELP.get(c))
+    number = {c: st.column_config.NumberColumn(c, format="%.2f", help=runs_figures.TABLE_HELP.get(c))
               for c in ("Train ELBO", "Train recon", "Train KL", "Val ELBO", "Val recon", "Val KL", "IWAE")}
     config = {**number,
               "Name": st.column_config.TextColumn("Name", width="medium", pinned=True),
-              "Source": st.column_config.TextColumn("Source", help=fr.TABLE_HELP["Source"]),
+              "Source": st.column_config.TextColumn("Source", help=runs_figures.TABLE_HELP["Source"]),
               "Latent dim": st.column_config.NumberColumn("Latent dim", format="%d"),
               "Active units": st.column_config.NumberColumn("Active units", format="%d",
-                                                            help=fr.TABLE_HELP["Active units"]),
-              "β": st.column_config.NumberColumn("β", format="%g", help=fr.TABLE_HELP["β"]),
+                                                            help=runs_figures.TABLE_HELP["Active units"]),
+              "β": st.column_config.NumberColumn("β", format="%g", help=runs_figures.TABLE_HELP["β"]),
               "Epochs": st.column_config.NumberColumn("Epochs", format="%.4g")}
     event = st.dataframe(df, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row",
                          hide_index=True, column_config=config, width="stretch",
@@ -74,27 +74,30 @@ def table(entries: list, me: str) -> list:
 def curves(usable: list, labels: dict) -> None:
     names = [labels[e.run_id] for e in usable]
     c1, c2 = st.columns([3, 2])
-    metrics, axes = list(fr.METRICS), list(fr.X_AXES)
+    metrics, axes = list(runs_figures.METRICS), list(runs_figures.X_AXES)
     url_metric, url_x = common.query_get("metric"), common.query_get("x")
-    metric = c1.selectbox("Curve", metrics, format_func=fr.METRICS.get, key="metric",
+    metric = c1.selectbox("Curve", metrics, format_func=runs_figures.METRICS.get, key="metric",
                           index=metrics.index(url_metric) if url_metric in metrics else 0)
-    x = c2.radio("Horizontal axis", axes, format_func=fr.X_AXES.get, horizontal=True, key="x_axis",
+    x = c2.radio("Horizontal axis", axes, format_func=runs_figures.X_AXES.get, horizontal=True, key="x_axis",
                  index=axes.index(url_x) if url_x in axes else 0,
                  help="images seen compares runs with different batch sizes fairly")
     common.query_set(metric=metric, x=x)
-    frame = fr.curves_frame({labels[e.run_id]: rp.metrics_rows(e) for e in usable
-                             if fr.metric_applies(e.config.model.kind, metric)}, metric, x)
-    if any(not fr.metric_applies(e.config.model.kind, metric) for e in usable):
+    rows = {labels[e.run_id]: runs_page.metrics_rows(e) for e in usable
+            if runs_figures.metric_applies(e.config.model.kind, metric)}
+    curve_table = runs_figures.curves_frame(rows, metric, x)
+    if any(not runs_figures.metric_applies(e.config.model.kind, metric) for e in usable):
         st.caption("Autoencoder runs are left out of this curve: an autoencoder has a "
                    "reconstruction loss, not an ELBO.")
-    if frame.empty:
+    if curve_table.empty:
         st.info("These runs have no values of this metric yet (validation rows come at epoch ends).")
     else:
-        st.altair_chart(fr.curves_chart(frame, metric, x, runs=names), width="stretch")
+        st.altair_chart(runs_figures.curves_chart(curve_table, metric, x, runs=names), width="stretch")
         row = st.container(horizontal=True)
-        row.download_button("⬇️ Curves (CSV)", data=frame.to_csv(index=False), file_name=f"curves-{metric}.csv",
-                            mime="text/csv", on_click="ignore", key="dl_curves_csv")
-        row.download_button("⬇️ Curves (PNG)", data=lambda: fr.curves_png(frame, metric, x, runs=names),
+        row.download_button("⬇️ Curves (CSV)", data=curve_table.to_csv(index=False),
+                            file_name=f"curves-{metric}.csv", mime="text/csv", on_click="ignore",
+                            key="dl_curves_csv")
+        row.download_button("⬇️ Curves (PNG)",
+                            data=lambda: runs_figures.curves_png(curve_table, metric, x, runs=names),
                             file_name=f"curves-{metric}.png", mime="image/png", on_click="ignore",
                             key="dl_curves_png")
     st.caption("Per image, in nats. Training curves average consecutive minibatches (at most 300 "
@@ -102,22 +105,22 @@ def curves(usable: list, labels: dict) -> None:
 
 
 def scatter_cell(e, label: str) -> None:
-    got = rp.latents(e)
-    st.markdown(f"**{rp.md(label)}**")
+    got = runs_page.latents(e)
+    st.markdown(f"**{runs_page.md(label)}**")
     if got is None:
         st.info("No probe images are stored with this run, and its data are not quick to load here.")
         return
     z, y, class_names, ax = got
     st.plotly_chart(latent_scatter(z, y, class_names, axis_titles=ax, height=360, marker_size=4),
                     width="stretch", key=f"scatter_{e.run_id}")
-    st.download_button("⬇️ PNG", data=lambda: fr.scatter_png(z, y, class_names, title=label, axis_titles=ax),
+    st.download_button("⬇️ PNG", data=lambda: runs_figures.scatter_png(z, y, class_names, title=label, axis_titles=ax),
                        file_name=f"latent-{e.run_id}.png", mime="image/png", on_click="ignore",
                        key=f"dl_scatter_{e.run_id}")
 
 
 def samples_cell(e, label: str) -> None:
-    st.markdown(f"**{rp.md(label)}**")
-    imgs = rp.sample_grid_of(e, N_SAMPLES)
+    st.markdown(f"**{runs_page.md(label)}**")
+    imgs = runs_page.sample_grid_of(e, N_SAMPLES)
     if imgs is None:
         st.caption("This model's data are points, not images: see its samples on Explore.")
         return
@@ -126,7 +129,7 @@ def samples_cell(e, label: str) -> None:
                    "z ~ N(0, I) shows why it does not generate well.")
     grid = image_grid(imgs, ncol=6)
     st.image(upscale(grid, max(1, 240 // grid.shape[0])), clamp=True, width="stretch")
-    st.download_button("⬇️ PNG", data=lambda: fr.grid_png(imgs, ncol=6, scale=4),
+    st.download_button("⬇️ PNG", data=lambda: runs_figures.grid_png(imgs, ncol=6, scale=4),
                        file_name=f"samples-{e.run_id}.png", mime="image/png", on_click="ignore",
                        key=f"dl_samples_{e.run_id}")
 
@@ -141,7 +144,7 @@ def compare(selected: list) -> None:
         usable = usable[:MAX_COMPARE]
     if not usable:
         return
-    labels = fr.run_labels(usable)
+    labels = runs_figures.run_labels(usable)
     curves(usable, labels)
     side = usable[:MAX_SIDE_BY_SIDE]
     st.subheader("Latent space")
@@ -161,7 +164,7 @@ def compare(selected: list) -> None:
 
 def manage(entries: list, selected: list) -> None:
     st.header("Export, rename, delete")
-    rp.show_flash("manage")
+    runs_page.show_flash("manage")
     by_id = {e.run_id: e for e in entries}
     url_run = common.query_get("run")
     if url_run and url_run not in by_id and (found := common.engine().entry(url_run)):
@@ -175,7 +178,7 @@ def manage(entries: list, selected: list) -> None:
                           format_func=lambda r: f"{by_id[r].config.name or r}  ·  {r}")
     common.query_set(run=run_id)
     e = by_id[run_id]
-    me, delete_any = common.actor(), settings.get().delete_any
+    me, delete_any = frame.actor(), settings.get().delete_any
     refusal = e.refusal(Action.DELETE, me, delete_any)
     st.caption(f"Status: {e.status} · source: {e.source(me.id)} · folder id: `{run_id}`")
     with st.expander("Configuration (config.json)"):
@@ -189,9 +192,9 @@ def manage(entries: list, selected: list) -> None:
                             "probe images, when the run has them)" + (" — stop the run first" if active else ""))
     c2.text_input("Name", value=e.config.name, max_chars=store.MAX_NAME, key=f"rename_{run_id}",
                   disabled=refusal is not None, help=refusal)
-    c3.button("Rename", key="rename_button", disabled=refusal is not None, on_click=rp.on_rename,
+    c3.button("Rename", key="rename_button", disabled=refusal is not None, on_click=runs_page.on_rename,
               args=(e,), help=refusal)
-    rp.export_buttons(e, disabled=active or not e.saved)      # TensorBoard, PyTorch script, ONNX
+    runs_page.export_buttons(e, disabled=active or not e.saved)      # TensorBoard, PyTorch script, ONNX
     if refusal:
         st.caption(f"Renaming and deleting: {refusal}.")
         return
@@ -199,10 +202,10 @@ def manage(entries: list, selected: list) -> None:
         st.button("🗑️ Delete this run…", key="delete_button",
                   on_click=lambda: st.session_state.update(confirm_delete=run_id))
         return
-    st.warning(f"Delete **{rp.md(e.config.name or run_id)}** ({run_id}) for good? Its folder, weights "
+    st.warning(f"Delete **{runs_page.md(e.config.name or run_id)}** ({run_id}) for good? Its folder, weights "
                "and metrics are removed from the server. Export it first to keep a copy.")
     y, n, _ = st.columns([1, 1, 4])
-    y.button("Yes, delete", key="delete_yes", type="primary", on_click=rp.on_delete, args=(e,))
+    y.button("Yes, delete", key="delete_yes", type="primary", on_click=runs_page.on_delete, args=(e,))
     n.button("Cancel", key="delete_no", on_click=lambda: st.session_state.pop("confirm_delete", None))
 
 
@@ -210,13 +213,13 @@ def import_section() -> None:
     st.header("Import a run")
     s = settings.get()
     st.file_uploader(
-        "A run zip exported from this app", type=["zip"], key="import_zip", on_change=rp.on_import,
+        "A run zip exported from this app", type=["zip"], key="import_zip", on_change=runs_page.on_import,
         max_upload_size=s.upload_mb,
         help=f"At most {s.upload_mb} MiB. It must hold exactly config.json, weights.safetensors, "
              "metrics.csv and summary.json (and optionally probe.safetensors). Everything is "
              "checked before anything is saved, and nothing in the file is ever executed.")
     st.caption("An import becomes a new run of yours; it never replaces an existing run.")
-    rp.show_flash("import")
+    runs_page.show_flash("import")
 
 
 def main() -> None:
@@ -224,15 +227,15 @@ def main() -> None:
     st.markdown("Every run on this server, shipped (📦, read-only) and trained here. Numbers are "
                 "**per image, in nats** (ELBO: higher is better). Click a column header to sort; "
                 "**tick rows to compare** their curves, latent spaces and samples below.")
-    total = rp.total_runs()
+    total = runs_page.total_runs()
     if not total:
         st.warning("No runs yet: train one on the Train page, or import a run zip below.")
-        rp.show_flash("manage")
+        runs_page.show_flash("manage")
         import_section()
         return
     newest = st.toggle("Newest first", key="runs_newest", help="Order of this server's runs")
     offset = runlist.page_picker("runs_page", total, PER_PAGE)
-    entries = rp.entries_page(PER_PAGE, offset, newest)
+    entries = runs_page.entries_page(PER_PAGE, offset, newest)
     selected = table(entries, common.owner())
     common.query_set(runs=",".join(e.run_id for e in selected))
     share_slot = st.container()          # filled last, when every setting is in the URL

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import classroom as C
-from explorer.ui import classroom as cu
+from explorer.classroom import classes
+from explorer.ui import classroom as classroom_ui
 from explorer.ui import classroom_views as views
-from explorer.ui import common, identity
+from explorer.ui import common, frame, identity
 
-common.page_setup("Class", "🎓")
+frame.page_setup("Class", "🎓")
 eng, me = common.engine(), identity.actor()
-S = st.session_state
-present = cu.presenting()
+session = st.session_state
+present = classroom_ui.presenting()
 if present:
-    cu.presentation_css()
+    classroom_ui.presentation_css()
 
 if identity.login_configured():
     who = identity.user_claims()
@@ -39,9 +39,9 @@ if identity.login_configured():
     elif st.button(f"Log out ({who.get('email', '')})", key="logout"):
         st.logout()
 
-code_in_link = C.normalise_code(common.query_get("class"))
-taught = {k.code: k for k in cu.teaching(me)}
-mine = cu.membership(me)
+code_in_link = classes.normalise_code(common.query_get("class"))
+taught = {k.code: k for k in classroom_ui.teaching(me)}
+mine = classroom_ui.membership(me)
 
 # ------------------------------------------------------------ the teacher
 if code_in_link in taught or (taught and not code_in_link and mine is None):
@@ -56,7 +56,7 @@ if code_in_link in taught or (taught and not code_in_link and mine is None):
             st.rerun()
     k = taught[code_in_link]
     views.teacher_header(k)
-    st.toggle("Presentation mode (large type, no sidebar, high contrast)", key=cu.PRESENT)
+    st.toggle("Presentation mode (large type, no sidebar, high contrast)", key=classroom_ui.PRESENT)
     if present:
         st.fragment(run_every=views.DASHBOARD_S, key="class_board")(views.dashboard)(k, eng, True)
         st.stop()
@@ -90,7 +90,7 @@ st.markdown("A teacher creates a class and shares its code; students join it wit
             "a name. The teacher then sees every student's model learning on one dashboard and can "
             "push a configuration or a view to the whole class.")
 if code_in_link:
-    k = cu.room().get(code_in_link)
+    k = classroom_ui.room().get(code_in_link)
     if k is None or k.closed:
         st.warning(f"The class {code_in_link} is {'closed' if k else 'not known on this server'}.")
 left, right = st.columns(2)

@@ -33,23 +33,22 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
+from conftest import folder_items, replaced_members
 from numpy.lib import format as npy_format
 from PIL import Image
 from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
-from explorer import data, exchange, settings, store, training
+from explorer import data, exchange, paths, settings, store, training
 from explorer.analysis import images
-from explorer.analysis import latent as L
+from explorer.analysis import latent
 from explorer.config import ConfigError, DataConfig, RunConfig
 from explorer.data import DataError
 from explorer.engine import Engine, EngineError, set_engine
 from explorer.models import build_model
-from explorer.ui import train as tu
+from explorer.ui import train as train_ui
 
-from conftest import folder_items, replaced_members
-
-PAGES = store.PROJECT_ROOT / "pages"
+PAGES = paths.PROJECT_ROOT / "pages"
 MB = 2**20
 LIMIT = 50 * MB                       # the default upload limit (LATENT_EXPLORER_UPLOAD_MB=50)
 SHIPPED = store.SHIPPED_ROOT / "digits-vae-z2-b1"
@@ -551,9 +550,9 @@ def test_batch_larger_than_the_dataset_uses_the_whole_set():
     assert tr.batch_size == n and tr.steps_per_epoch == 1 and tr.total_steps == 2
     row = tr.step()
     assert row["samples"] == n and np.isfinite(row["loss"])
-    note = tu.batch_note(50_000, n)
+    note = train_ui.batch_note(50_000, n)
     assert f"{n:,} training examples" in note and "one step per epoch" in note
-    assert tu.batch_note(32, n) is None and tu.batch_note(50_000, None) is None
+    assert train_ui.batch_note(32, n) is None and train_ui.batch_note(50_000, None) is None
 
 
 def test_train_page_settings_out_of_range_never_reach_a_run(page_engine):
@@ -600,7 +599,7 @@ def test_the_config_the_page_builds_names_the_bad_setting(d, words):
     with pytest.raises(ConfigError, match=re.escape(words)):
         RunConfig.from_dict(d)
     with pytest.raises(ConfigError, match="hidden widths"):
-        tu.parse_widths("a lot")
+        train_ui.parse_widths("a lot")
 
 
 # ====================================================== 3. runtime faults
@@ -783,8 +782,12 @@ def test_the_upload_limit_comes_from_the_setting(monkeypatch, tmp_path, good_zip
     limit = settings.get().upload_bytes
     assert limit == MB
     big = _npy(np.zeros((2, 1100, 1100), np.uint8))            # 2.3 MiB
-    with pytest.raises(store.UploadError, match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
-        store.save_upload(kept.run_dir.parent, big, "big.npy")  # the limit from the setting
+    eng = Engine(tmp_path / "engine-runs", prestart=0)
+    try:
+        with pytest.raises(store.UploadError, match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
+            eng.save_upload(big, "big.npy")             # the engine's limit: the setting
+    finally:
+        eng.shutdown()
     path = tmp_path / "big.npy"
     path.write_bytes(big)
     with pytest.raises(DataError, match=r"big\.npy is 2\.3 MiB, more than the limit of 1\.0 MiB"):

@@ -9,9 +9,9 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from explorer import data, objective
-from explorer.analysis import beta_classifier as C
-from explorer.analysis import beta_measures as M
-from explorer.analysis import beta_report as R
+from explorer.analysis.beta import classifier as beta_classifier
+from explorer.analysis.beta import measures as beta_measures
+from explorer.analysis.beta import report as beta_report
 from explorer.config import DataConfig, ModelConfig
 from explorer.models import build_model
 
@@ -32,21 +32,21 @@ def test_sharpness_by_hand():
     checker = ((i + j) % 2)[None].astype(float)                   # all energy at (1/2, 1/2)
     slow = np.cos(2 * np.pi * j / 8)[None]                        # 1/8 cycle per pixel: coarse
     fast = np.cos(2 * np.pi * 3 * j / 8)[None]                    # 3/8 cycle per pixel: fine
-    assert M.sharpness(checker)[0] == pytest.approx(1.0)
-    assert M.sharpness(slow)[0] == pytest.approx(0.0, abs=1e-12)
-    assert M.sharpness(fast)[0] == pytest.approx(1.0)
-    assert M.sharpness(np.full((1, 8, 8), 0.3))[0] == 0.0        # flat: no detail at all
+    assert beta_measures.sharpness(checker)[0] == pytest.approx(1.0)
+    assert beta_measures.sharpness(slow)[0] == pytest.approx(0.0, abs=1e-12)
+    assert beta_measures.sharpness(fast)[0] == pytest.approx(1.0)
+    assert beta_measures.sharpness(np.full((1, 8, 8), 0.3))[0] == 0.0        # flat: no detail at all
     # white noise: its energy is spread evenly over the 63 non-constant frequency bins
-    fine = (M.frequency_radius(8, 8) > M.DETAIL_CUTOFF).sum()
+    fine = (beta_measures.frequency_radius(8, 8) > beta_measures.DETAIL_CUTOFF).sum()
     noise = np.random.default_rng(0).random((4000, 8, 8))
-    assert M.sharpness(noise).mean() == pytest.approx(fine / 63, abs=0.005)
+    assert beta_measures.sharpness(noise).mean() == pytest.approx(fine / 63, abs=0.005)
 
 
 def test_contrast_and_brightness_do_not_count(digits):
     x = digits.x_val[:200].numpy().astype(np.float64)
-    assert np.allclose(M.sharpness(0.5 * x), M.sharpness(x))
-    assert np.allclose(M.sharpness(0.3 * x + 0.6), M.sharpness(x))
-    assert M.relative_sharpness(0.5 * x, x) == pytest.approx(1.0)
+    assert np.allclose(beta_measures.sharpness(0.5 * x), beta_measures.sharpness(x))
+    assert np.allclose(beta_measures.sharpness(0.3 * x + 0.6), beta_measures.sharpness(x))
+    assert beta_measures.relative_sharpness(0.5 * x, x) == pytest.approx(1.0)
 
 
 def test_half_contrast_blur_and_the_mean_digit_are_ordered_right(digits):
@@ -54,12 +54,12 @@ def test_half_contrast_blur_and_the_mean_digit_are_ordered_right(digits):
     of σ = 0.7 px loses much of the fine detail, the mean digit loses more. (The old blur
     score ranked them 0.50, 0.44, 0.46: half contrast the blurriest.)"""
     x = digits.x_val[:300].numpy().astype(np.float64)
-    half = M.relative_sharpness(0.5 * x, x)
-    blur = M.relative_sharpness(_blur(x, 0.7), x)
-    mean = M.relative_sharpness(np.repeat(x.mean(0, keepdims=True), len(x), 0), x)
+    half = beta_measures.relative_sharpness(0.5 * x, x)
+    blur = beta_measures.relative_sharpness(_blur(x, 0.7), x)
+    mean = beta_measures.relative_sharpness(np.repeat(x.mean(0, keepdims=True), len(x), 0), x)
     assert half == pytest.approx(1.0)
     assert 1.0 > blur > mean > 0
-    assert M.relative_sharpness(_blur(x, 1.0), x) < blur          # more blur, less detail
+    assert beta_measures.relative_sharpness(_blur(x, 1.0), x) < blur          # more blur, less detail
 
 
 def test_the_same_order_on_28x28_strokes():
@@ -75,19 +75,19 @@ def test_the_same_order_on_28x28_strokes():
             rr = np.clip((r0 + dr * t).astype(int), 0, 27)
             cc = np.clip((c0 + dc * t).astype(int), 0, 27)
             im[rr, cc] = 1.0
-    half = M.relative_sharpness(0.5 * x, x)
-    blur = M.relative_sharpness(_blur(x[:, None], 0.7)[:, 0], x)
-    mean = M.relative_sharpness(np.repeat(x.mean(0, keepdims=True), len(x), 0), x)
+    half = beta_measures.relative_sharpness(0.5 * x, x)
+    blur = beta_measures.relative_sharpness(_blur(x[:, None], 0.7)[:, 0], x)
+    mean = beta_measures.relative_sharpness(np.repeat(x.mean(0, keepdims=True), len(x), 0), x)
     assert half == pytest.approx(1.0) and 1.0 > blur > mean
 
 
 def test_relative_sharpness_bad_input():
     with pytest.raises(ValueError, match="one image per input"):
-        M.relative_sharpness(np.zeros((2, 4, 4)), np.zeros((3, 4, 4)))
+        beta_measures.relative_sharpness(np.zeros((2, 4, 4)), np.zeros((3, 4, 4)))
     with pytest.raises(ValueError, match="flat"):
-        M.relative_sharpness(np.zeros((2, 4, 4)), np.ones((2, 4, 4)))
+        beta_measures.relative_sharpness(np.zeros((2, 4, 4)), np.ones((2, 4, 4)))
     with pytest.raises(ValueError, match="N×C×H×W"):
-        M.sharpness(np.zeros((4, 5)))
+        beta_measures.sharpness(np.zeros((4, 5)))
 
 
 # ------------------------------------------------------------------ feature statistics
@@ -95,40 +95,40 @@ def test_relative_sharpness_bad_input():
 def test_frechet_distance_of_known_gaussians():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(20000, 3))
-    assert M.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert beta_measures.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     shift = np.array([1.0, 2.0, 0.0])
     b = rng.normal(size=(20000, 3)) + shift                      # same covariance: |Δm|² = 5
-    assert M.frechet_distance(a, b) == pytest.approx(5.0, abs=0.1)
+    assert beta_measures.frechet_distance(a, b) == pytest.approx(5.0, abs=0.1)
     c = 2 * rng.normal(size=(20000, 3))                          # N(0, 4I): tr(I + 4I − 2·2I) = 3
-    assert M.frechet_distance(a, c) == pytest.approx(3.0, abs=0.15)
+    assert beta_measures.frechet_distance(a, c) == pytest.approx(3.0, abs=0.15)
     with pytest.raises(ValueError):
-        M.frechet_distance(a[:, :2], b)
+        beta_measures.frechet_distance(a[:, :2], b)
 
 
 def test_precision_and_recall_separate_off_data_from_collapsed_samples():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(400, 2))
-    assert M.precision_recall(real, real.copy()) == (1.0, 1.0)
+    assert beta_measures.precision_recall(real, real.copy()) == (1.0, 1.0)
     far = rng.normal(size=(400, 2)) + 50.0                       # samples off the data ("holes")
-    assert M.precision_recall(real, far) == (0.0, 0.0)
+    assert beta_measures.precision_recall(real, far) == (0.0, 0.0)
     collapsed = np.repeat(real[:1], 400, 0) + 1e-3 * rng.normal(size=(400, 2))   # one blurry average
-    p, r = M.precision_recall(real, collapsed)
+    p, r = beta_measures.precision_recall(real, collapsed)
     assert p == 1.0 and r < 0.05
     fresh = rng.normal(size=(400, 2))                            # new samples of the same distribution
-    p, r = M.precision_recall(real, fresh)
+    p, r = beta_measures.precision_recall(real, fresh)
     assert p > 0.8 and r > 0.8
-    assert R.sample_quality(1.0, 0.0) == 0.0 and R.sample_quality(0.5, 0.5) == pytest.approx(0.5)
-    assert R.sample_quality(1.0, 0.5) == pytest.approx(2 / 3) and R.sample_quality(None, 1) is None
+    assert beta_report.sample_quality(1.0, 0.0) == 0.0 and beta_report.sample_quality(0.5, 0.5) == pytest.approx(0.5)
+    assert beta_report.sample_quality(1.0, 0.5) == pytest.approx(2 / 3) and beta_report.sample_quality(None, 1) is None
 
 
 # ------------------------------------------------------------------ overfitting
 
 def test_gap_with_se_by_hand():
-    g, se = M.gap_with_se([1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 1.0])
+    g, se = beta_measures.gap_with_se([1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 1.0])
     assert g == pytest.approx(2.0 - 0.5)
     assert se == pytest.approx(math.sqrt(1.0 / 3 + (1 / 3) / 4))
     with pytest.raises(ValueError):
-        M.gap_with_se([1.0], [1.0, 2.0])
+        beta_measures.gap_with_se([1.0], [1.0, 2.0])
 
 
 def test_iwae_per_image_tends_to_the_exact_log_likelihood():
@@ -139,7 +139,7 @@ def test_iwae_per_image_tends_to_the_exact_log_likelihood():
     model.device = torch.device("cpu")
     x = model.decode(torch.randn(50, 2, dtype=torch.float64)) + 0.5 * torch.randn(50, 6, dtype=torch.float64)
     exact = model.exact_log_px(x).numpy()
-    e1, e100 = M.iwae_per_image(model, x, 1), M.iwae_per_image(model, x, 2000)
+    e1, e100 = beta_measures.iwae_per_image(model, x, 1), beta_measures.iwae_per_image(model, x, 2000)
     assert e1.shape == (50,)
     assert np.mean(e1) < np.mean(e100) <= np.mean(exact) + 0.01
     assert np.mean(exact - e100) < 0.1 * np.mean(exact - e1)   # most of the gap closed
@@ -153,7 +153,7 @@ def test_iwae_of_a_posterior_too_narrow_for_float32_is_still_finite():
         model.head.weight[3:] = 0.0
     x = torch.rand(8, 1, 8, 8).round()
     assert not torch.isfinite(objective.iwae_bound(model, x, 5)).all()
-    v = M.iwae_per_image(model, x, 5)
+    v = beta_measures.iwae_per_image(model, x, 5)
     assert np.isfinite(v).all()
 
 
@@ -162,39 +162,39 @@ def test_iwae_of_a_posterior_too_narrow_for_float32_is_still_finite():
 def test_memorisation_of_copies_and_of_fresh_images(digits):
     train, val = digits.x_train[:300].numpy(), digits.x_val[:300].numpy()
     copies = train[[5, 17, 200]]
-    m = M.memorisation(copies, train, val)
+    m = beta_measures.memorisation(copies, train, val)
     assert m["share_nearer_train"] == 1.0 and m["nearest_train"].tolist() == [5, 17, 200]
     assert np.allclose(m["dist_train"], 0.0)
     # "reconstructions" that are exactly their validation inputs: their own input is left
     # out, so the nearest training and nearest other validation image compete evenly
-    m = M.memorisation(val, train, val, self_in_val=True)
+    m = beta_measures.memorisation(val, train, val, self_in_val=True)
     assert 0.35 < m["share_nearer_train"] < 0.65
     assert 0.85 < m["ratio"] < 1.15
     # the same, without leaving the input out: every one is nearest to itself, in val
-    assert M.memorisation(val, train, val)["share_nearer_train"] == 0.0
+    assert beta_measures.memorisation(val, train, val)["share_nearer_train"] == 0.0
 
 
 # ------------------------------------------------------------------ the classifier
 
 def test_the_classifier_learns_the_digits_and_round_trips(digits):
-    clf = C.train_classifier(digits.x_train, digits.y_train, epochs=30)
+    clf = beta_classifier.train_classifier(digits.x_train, digits.y_train, epochs=30)
     assert clf.accuracy(digits.x_val, digits.y_val) > 0.85
     probs, feats = clf.read(digits.x_val[:20])
-    assert probs.shape == (20, 10) and feats.shape == (20, C.HIDDEN[-1])
+    assert probs.shape == (20, 10) and feats.shape == (20, beta_classifier.HIDDEN[-1])
     assert np.allclose(probs.sum(1), 1.0)
-    again = C.from_state(C.state(clf))
+    again = beta_classifier.from_state(beta_classifier.state(clf))
     assert np.allclose(again.read(digits.x_val[:20])[0], probs)
     with pytest.raises(ValueError):
-        C.train_classifier(digits.x_train[:1], digits.y_train[:1])
+        beta_classifier.train_classifier(digits.x_train[:1], digits.y_train[:1])
 
 
 def test_measure_run_on_a_small_model(digits):
     torch.manual_seed(0)
     model = build_model(ModelConfig(latent_dim=4, hidden=[32]), (1, 8, 8), "cpu")
-    probe = R.make_probe(digits.x_train, digits.y_train, digits.x_val, digits.y_val, n=100,
+    probe = beta_report.make_probe(digits.x_train, digits.y_train, digits.x_val, digits.y_val, n=100,
                          iwae_k=5, n_samples=200)
-    m, imgs = R.measure_run(model, probe, beta=2.0, summary={"val": {"active_units": 3}, "gap_elbo": 1.5})
-    assert set(R.ROW_KEYS) <= set(m) and m["beta"] == 2.0 and m["active_units"] == 3
+    m, imgs = beta_report.measure_run(model, probe, beta=2.0, summary={"val": {"active_units": 3}, "gap_elbo": 1.5})
+    assert set(beta_report.ROW_KEYS) <= set(m) and m["beta"] == 2.0 and m["active_units"] == 3
     assert m["gap_elbo"] == 1.5 and m["n"] == 100 and m["iwae_k"] == 5
     assert 0 <= m["sample_quality"] <= 1 and 0 <= m["precision"] <= 1
     assert m["gap_iwae"] == pytest.approx(m["train_iwae"] - m["val_iwae"])
@@ -205,5 +205,5 @@ def test_measure_run_on_a_small_model(digits):
         d = ((probe.x_train.numpy() - s) ** 2).sum((1, 2, 3))
         assert np.allclose(near, probe.x_train.numpy()[d.argmin()])
     # the same z for every run: a second model's samples come from the same prior draws
-    z = R.prior_z(4, 200)
+    z = beta_report.prior_z(4, 200)
     assert np.allclose(imgs["samples"], model.decode_mean(z)[:n].numpy(), atol=1e-6)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import app_factory, assert_page_ok
+
 from explorer import store
-from explorer.analysis import beta_report as R
-from explorer.analysis import sweep as S
+from explorer.analysis.beta import report as beta_report
+from explorer.analysis.beta import sweep
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "3_Beta_lab.py")
-SHIPPED = list(S.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json"))
+SHIPPED = list(sweep.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json"))
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_page_shows_a_shipped_sweep_with_its_measured_numbers(app, name):
     heads = [h.value for h in at.subheader]
     assert heads[:4] == ["What each β makes of the same images", "Three measures against β",
                          "What the numbers say", "Validation curves, one per β"]
-    got = R.load(R.shipped_folder(name))
+    got = beta_report.load(beta_report.shipped_folder(name))
     betas = got.betas
     assert len(betas) >= 7 and betas[0] == 0.0 and betas[-1] == 8.0
     assert len(at.get("image")) == len(betas)             # one row of four strips per β
@@ -55,7 +55,7 @@ def test_page_shows_a_shipped_sweep_with_its_measured_numbers(app, name):
     text = _reading(at)
     rs = [m["recon_sharpness"] for m in got.measures]
     assert f"keep {100 * rs[0]:.0f}% of their inputs' fine detail at β = 0 and {100 * rs[-1]:.0f}%" in text
-    best = R.sweet_spot(got.measures)
+    best = beta_report.sweet_spot(got.measures)
     assert f"score best at β = {best:g}" in text
     assert any(f"**β = {best:g}** ⭐" == m.value for m in at.markdown)       # the sweet spot's row
     assert not at.dataframe and not at.get("plotly_chart")             # the details wait to be asked for
@@ -171,7 +171,7 @@ def test_a_live_sweep_runs_one_job_per_beta_fills_in_and_is_measured(app, page_e
     assert key.startswith("live:")
     tag = key[5:]
     assert any("of 2 runs finished" in c.value for c in at.caption)       # progress while training
-    pairs = S.group_sweep_runs(page_engine.list())[tag]
+    pairs = sweep.group_sweep_runs(page_engine.list())[tag]
     assert [beta for beta, _ in pairs] == [0.0, 4.0]
     for beta, r in pairs:
         cfg = r.config

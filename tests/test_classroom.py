@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from explorer import classroom as C
-from explorer import classroom_board as B
 from explorer import store
+from explorer.classroom import board
+from explorer.classroom import classes
 from explorer.config import RunConfig
-from explorer.figures import classroom as fc
+from explorer.figures import classroom as classroom_figures
 from explorer.runs import Action, Actor, refusal
 
 T, S1, S2 = Actor("b-teacher", "Ms T"), Actor("b-ann"), Actor("b-bob")
@@ -21,7 +21,7 @@ T, S1, S2 = Actor("b-teacher", "Ms T"), Actor("b-ann"), Actor("b-bob")
 
 @pytest.fixture
 def room(tmp_path):
-    r = C.Classroom(tmp_path / "runs")
+    r = classes.Classroom(tmp_path / "runs")
     yield r
     r.close()
 
@@ -33,13 +33,13 @@ def tiny(**train) -> RunConfig:
 
 def test_create_gives_a_code_and_a_key_only_its_hash_is_stored(room):
     k, key = room.create("Year 12", T)
-    assert len(k.code) == C.CODE_LEN and set(k.code) <= set(C.CODE_ALPHABET)
+    assert len(k.code) == classes.CODE_LEN and set(k.code) <= set(classes.CODE_ALPHABET)
     assert room.is_teacher(k.code, S1, key) and not room.is_teacher(k.code, S1, key[:-1] + ("y" if key.endswith("x") else "x"))
     assert not room.is_teacher(k.code, T)            # no login: the key is what counts
     raw = sqlite3.connect(room.path).execute("SELECT * FROM classes").fetchall()
     assert key not in repr(raw)                      # the secret itself is never written
     assert sqlite3.connect(room.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with pytest.raises(C.ClassroomError, match="name"):
+    with pytest.raises(classes.ClassroomError, match="name"):
         room.create("  ", T)
 
 
@@ -56,11 +56,11 @@ def test_join_leave_remove_close(room):
     room.join(k.code, S2, "Bob")
     assert [m.name for m in room.members(k.code)] == ["Ann", "Bob"]
     assert room.membership(S1.id)[0].code == k.code
-    with pytest.raises(C.ClassroomError, match="name"):
+    with pytest.raises(classes.ClassroomError, match="name"):
         room.join(k.code, Actor("b-x"), "")
-    with pytest.raises(C.ClassroomError, match="no class"):
+    with pytest.raises(classes.ClassroomError, match="no class"):
         room.join("ZZZZ", Actor("b-x"), "X")
-    with pytest.raises(C.ClassroomError, match="teacher"):
+    with pytest.raises(classes.ClassroomError, match="teacher"):
         room.join(k.code, T, "me")
     room.leave(k.code, S1.id)
     assert room.membership(S1.id) is None and [m.name for m in room.members(k.code)] == ["Bob"]
@@ -69,7 +69,7 @@ def test_join_leave_remove_close(room):
     room.join(k.code, S1, "Ann")
     room.close_class(k.code)
     assert room.membership(S1.id) is None
-    with pytest.raises(C.ClassroomError, match="closed"):
+    with pytest.raises(classes.ClassroomError, match="closed"):
         room.join(k.code, S2, "Bob")
 
 
@@ -83,33 +83,33 @@ def test_joining_another_class_leaves_the_first(room):
 
 def test_settings_are_checked_and_name_the_setting(room):
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(max_runs=3, dataset="moons", max_run_seconds=60))
+    k = room.update_settings(k.code, classes.ClassSettings(max_runs=3, dataset="moons", max_run_seconds=60))
     assert room.get(k.code).settings.max_runs == 3
-    with pytest.raises(C.ClassroomError, match="runs per student"):
-        room.update_settings(k.code, C.ClassSettings(max_runs=0))
-    with pytest.raises(C.ClassroomError, match="dataset"):
-        room.update_settings(k.code, C.ClassSettings(dataset="nope"))
+    with pytest.raises(classes.ClassroomError, match="runs per student"):
+        room.update_settings(k.code, classes.ClassSettings(max_runs=0))
+    with pytest.raises(classes.ClassroomError, match="dataset"):
+        room.update_settings(k.code, classes.ClassSettings(dataset="nope"))
 
 
 def test_class_caps_refuse_with_the_class_setting(room):
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(max_runs=2, dataset="moons"))
+    k = room.update_settings(k.code, classes.ClassSettings(max_runs=2, dataset="moons"))
     room.join(k.code, S1, "Ann")
-    assert "“dataset”" in C.start_refusal(room, k, S1.id, tiny().replace(data={"name": "circles"}))
-    assert C.start_refusal(room, k, S1.id, tiny()) is None
+    assert "“dataset”" in classes.start_refusal(room, k, S1.id, tiny().replace(data={"name": "circles"}))
+    assert classes.start_refusal(room, k, S1.id, tiny()) is None
     room.record_run(k.code, S1.id, "r1")
     room.record_run(k.code, S1.id, "r2")
-    assert "“runs per student” is 2" in C.start_refusal(room, k, S1.id, tiny())
-    assert C.start_refusal(room, k, S2.id, tiny()) is None        # per student
+    assert "“runs per student” is 2" in classes.start_refusal(room, k, S1.id, tiny())
+    assert classes.start_refusal(room, k, S2.id, tiny()) is None        # per student
 
 
 def test_locked_class_only_starts_the_pushed_config(room):
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(locked=True))
-    assert "not pushed" in C.start_refusal(room, k, S1.id, tiny())
+    k = room.update_settings(k.code, classes.ClassSettings(locked=True))
+    assert "not pushed" in classes.start_refusal(room, k, S1.id, tiny())
     room.push(k.code, "config", {"config": tiny(beta=4.0).to_dict(), "start": False})
-    assert "lock hyperparameters" in C.start_refusal(room, k, S1.id, tiny())
-    assert C.start_refusal(room, k, S1.id, tiny(beta=4.0).replace(name="mine")) is None
+    assert "lock hyperparameters" in classes.start_refusal(room, k, S1.id, tiny())
+    assert classes.start_refusal(room, k, S1.id, tiny(beta=4.0).replace(name="mine")) is None
 
 
 def test_pushes_are_versioned_per_class(room):
@@ -120,30 +120,30 @@ def test_pushes_are_versioned_per_class(room):
     p = room.push(a.code, "view", {"model": "shipped:x", "z": "1,2"})
     assert (p.version, room.latest_push(a.code).payload["z"]) == (2, "1,2")
     assert room.latest_config_push(a.code).version == 1 and room.latest_push(b.code) is None
-    with pytest.raises(C.ClassroomError):
+    with pytest.raises(classes.ClassroomError):
         room.push(a.code, "other", {})
 
 
 def test_teacher_actor_acts_for_students_only(room):
     k, _ = room.create("C", T)
     room.join(k.code, S1, "Ann")
-    boss = C.teacher_actor(room, k, T)
+    boss = classes.teacher_actor(room, k, T)
     rule = dict(shipped=False, status="running")
     assert refusal(Action.CONTROL, run_owner=S1.id, actor=boss, **rule) is None
     assert refusal(Action.CONTROL, run_owner="b-stranger", actor=boss, **rule) is not None
     assert refusal(Action.CONTROL, run_owner=S2.id, actor=S1, **rule) is not None   # student vs student
     room.remove(k.code, S1.id)
-    assert refusal(Action.CONTROL, run_owner=S1.id, actor=C.teacher_actor(room, k, T), **rule) is not None
+    assert refusal(Action.CONTROL, run_owner=S1.id, actor=classes.teacher_actor(room, k, T), **rule) is not None
 
 
 def test_classes_survive_a_restart(tmp_path):
-    room = C.Classroom(tmp_path / "runs")
+    room = classes.Classroom(tmp_path / "runs")
     k, key = room.create("Persist", T)
     room.join(k.code, S1, "Ann")
     room.push(k.code, "config", {"config": tiny().to_dict(), "start": True})
     room.close()
-    code = ("from explorer import classroom as C; from pathlib import Path; import sys;"
-            f"r = C.Classroom(Path(sys.argv[1])); k = r.get({k.code!r});"
+    code = ("from explorer.classroom import classes; from pathlib import Path; import sys;"
+            f"r = classes.Classroom(Path(sys.argv[1])); k = r.get({k.code!r});"
             f"print(k.name, [m.name for m in r.members(k.code)], r.latest_push(k.code).version,"
             f" r.is_teacher(k.code, '', {key!r}))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs")], capture_output=True,
@@ -155,33 +155,33 @@ def test_start_run_board_figures_and_the_time_cap(room, engine):
     """Two students train: caps are counted per student, the board and its figures show
     both, and the run still going past the class's run-time cap is stopped (and saved)."""
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=3600))
+    k = room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=3600))
     room.join(k.code, S1, "Ann")
     room.join(k.code, S2, "Bob")
-    long = C.start_run(engine, room, k, S1, tiny(beta=0.5, epochs=5000))
-    short = C.start_run(engine, room, k, S2, tiny(beta=8.0, epochs=2))
+    long = classes.start_run(engine, room, k, S1, tiny(beta=0.5, epochs=5000))
+    short = classes.start_run(engine, room, k, S2, tiny(beta=8.0, epochs=2))
     assert room.runs_of(k.code, S1.id) == [(S1.id, long)]
-    with pytest.raises(C.ClassroomError, match="runs per student"):
-        C.start_run(engine, room, k, S1, tiny())
+    with pytest.raises(classes.ClassroomError, match="runs per student"):
+        classes.start_run(engine, room, k, S1, tiny())
     engine.wait(short, 120)
     engine.wait(long, 60, statuses={"running"})
     while not engine.view(long).rows:
         time.sleep(0.2)
-    assert C.overdue_runs(engine, room, k) == []                  # an hour not reached yet
-    students = B.board(engine, room, k)
+    assert classes.overdue_runs(engine, room, k) == []                  # an hour not reached yet
+    students = board.board(engine, room, k)
     assert [s.name for s in students] == ["Ann", "Bob"] and all(s.trail and s.curve for s in students)
     assert {s.beta for s in students} == {0.5, 8.0}
-    rd = fc.rd_frame(students)
+    rd = classroom_figures.rd_frame(students)
     assert set(rd[rd.kind == "now"].student) == {"Ann", "Bob"} and rd.beta.notna().all()
-    assert set(fc.curves_frame(students).term) == {"reconstruction", "KL"}
-    assert "β > 1.5" in B.notice_rd(students)
+    assert set(classroom_figures.curves_frame(students).term) == {"reconstruction", "KL"}
+    assert "β > 1.5" in board.notice_rd(students)
     for kind in ("rd", "latent", "curves"):
-        assert fc.class_spec(kind, True)["config"]["background"] == "#111111"
-    assert [q["student"] for q in B.queue(engine, room, k)] == ["Ann"]      # Bob's has ended
-    k = room.update_settings(k.code, C.ClassSettings(max_runs=1, max_run_seconds=5))
+        assert classroom_figures.class_spec(kind, True)["config"]["background"] == "#111111"
+    assert [q["student"] for q in board.queue(engine, room, k)] == ["Ann"]      # Bob's has ended
+    k = room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=5))
     while (engine.entry(long).progress.elapsed_s or 0) <= 5.2 and engine.entry(long).status.live:
         time.sleep(0.3)
-    assert C.overdue_runs(engine, room, k) == [long]
+    assert classes.overdue_runs(engine, room, k) == [long]
     assert engine.wait(long, 60) == "stopped"
 
 
@@ -189,9 +189,9 @@ def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
     """The class's run-time limit travels with the run: its loop stops it, saved, with the
     class setting named, whether or not a class page is open."""
     k, _ = room.create("C", T)
-    k = room.update_settings(k.code, C.ClassSettings(max_run_seconds=5))
+    k = room.update_settings(k.code, classes.ClassSettings(max_run_seconds=5))
     room.join(k.code, S1, "Ann")
-    rid = C.start_run(engine, room, k, S1, tiny(epochs=100_000))
+    rid = classes.start_run(engine, room, k, S1, tiny(epochs=100_000))
     assert engine.wait(rid, 90) == "stopped"
     v = engine.view(rid)
     assert "run time per run" in v.reason and v.progress.step > 0

@@ -8,9 +8,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from conftest import app_factory, assert_page_ok
-from explorer import classroom as C
+
+from explorer.classroom import classes
 from explorer.config import RunConfig
 from explorer.runs import Actor
 from explorer.ui.identity import owner_id_of_token
@@ -44,7 +44,7 @@ def lesson(page_engine):
     teacher.text_input(key="create_name").input("Year 12")
     [b for b in teacher.button if b.label == "Create the class"][0].click().run()
     assert_page_ok(teacher)
-    (k,) = [C.classroom().get(c) for (c,) in C.classroom()._read("SELECT code FROM classes")]
+    (k,) = [classes.classroom().get(c) for (c,) in classes.classroom()._read("SELECT code FROM classes")]
     student = session(CLASS_PAGE, "a" * 24, **{"class": k.code})
     student.run()
     assert student.text_input(key="join_code").value == k.code          # the link fills the code
@@ -82,14 +82,14 @@ def test_a_student_never_sees_the_key_nor_changes_the_class(lesson, page_engine)
     other.text_input(key="tk_key").input("x" * 24)
     [b for b in other.button if b.label == "Use this key"][0].click().run()
     assert any("not this class's teacher key" in e.value for e in other.error)
-    assert not C.classroom().is_teacher(k.code, Actor(owner_id_of_token("b" * 24)))
+    assert not classes.classroom().is_teacher(k.code, Actor(owner_id_of_token("b" * 24)))
 
 
 def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
     teacher, student, k = lesson
     bob = Actor(owner_id_of_token("c" * 24))
-    C.classroom().join(k.code, bob, "Bob")
-    rid = C.start_run(page_engine, C.classroom(), k, bob, tiny(epochs=500), start_paused=True)
+    classes.classroom().join(k.code, bob, "Bob")
+    rid = classes.start_run(page_engine, classes.classroom(), k, bob, tiny(epochs=500), start_paused=True)
     ann = session(TRAIN_PAGE, "a" * 24, run=rid)
     ann.run()
     assert any(i.value.startswith("Read-only:") for i in ann.info)
@@ -123,7 +123,7 @@ def test_pushed_config_reaches_the_train_page_unless_follow_is_off(lesson, page_
     assert ann.session_state["beta"] == 4.0 and ann.session_state["dataset"] == "moons"
     assert ann.sidebar.number_input(key="epochs").value == 2
     ann.toggle(key="le_follow").set_value(False).run()      # follow mode off: pushes wait
-    C.classroom().push(k.code, "config", {"config": tiny(beta=7.0).to_dict(), "start": False})
+    classes.classroom().push(k.code, "config", {"config": tiny(beta=7.0).to_dict(), "start": False})
     ann.run()
     assert ann.session_state["beta"] != 7.0
 
@@ -132,7 +132,7 @@ def test_pushed_view_opens_explore_at_the_run_and_z(lesson, page_engine):
     _, _, k = lesson
     ann = session(EXPLORE_PAGE, "a" * 24)
     ann.run()
-    C.classroom().push(k.code, "view", {"model": "shipped:digits-vae-z2-b1", "z": "1.5,-0.5"})
+    classes.classroom().push(k.code, "view", {"model": "shipped:digits-vae-z2-b1", "z": "1.5,-0.5"})
     ann.run()
     assert_page_ok(ann)
     key = "shipped:digits-vae-z2-b1"
@@ -143,7 +143,7 @@ def test_pushed_view_opens_explore_at_the_run_and_z(lesson, page_engine):
 
 def test_class_caps_and_presentation_mode(lesson, page_engine):
     teacher, _, k = lesson
-    C.classroom().update_settings(k.code, C.ClassSettings(max_runs=1, dataset="moons"))
+    classes.classroom().update_settings(k.code, classes.ClassSettings(max_runs=1, dataset="moons"))
     ann = session(TRAIN_PAGE, "a" * 24)
     ann.run()
     ann.button(key="start").click().run()                  # digits: the class trains moons
@@ -161,7 +161,7 @@ def test_a_locked_class_locks_the_live_controls_too(lesson, page_engine):
     """Locked hyperparameters: a student's Train page shows the class's β and lr and cannot
     change them, not even live during a run."""
     _, _, k = lesson
-    C.classroom().update_settings(k.code, C.ClassSettings(locked=True, dataset="moons"))
+    classes.classroom().update_settings(k.code, classes.ClassSettings(locked=True, dataset="moons"))
     ann = session(TRAIN_PAGE, "a" * 24)
     ann.run()
     assert_page_ok(ann)

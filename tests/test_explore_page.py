@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import app_factory, assert_page_ok
 from PIL import Image, ImageDraw
 
-from conftest import app_factory, assert_page_ok
 from explorer import store
-from explorer.analysis import latent as L
+from explorer.analysis import latent
 from explorer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from explorer.figures import latent as F
+from explorer.figures import latent as latent_figures
 from explorer.figures.common import image_grid
 from explorer.models import build_model
 
@@ -106,8 +106,8 @@ def test_manifold_grid_follows_its_size_and_is_the_decoder_over_the_plane(app):
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(li["source"].split(",", 1)[1]))))
     ranges = ((li["x"], li["x"] + li["sizex"]), (li["y"] - li["sizey"], li["y"]))
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
-    _, imgs = L.decode_grid(model, ranges, 6)
-    expected = F.manifold_tiles(imgs, 6)              # tiles 1 pixel apart (issue 17)
+    _, imgs = latent.decode_grid(model, ranges, 6)
+    expected = latent_figures.manifold_tiles(imgs, 6)              # tiles 1 pixel apart (issue 17)
     f = shown.shape[0] // expected.shape[0]
     assert f >= 1 and shown.shape[0] == f * (6 * 9 + 1)
     assert np.allclose(shown[::f, ::f] / 255.0, expected, atol=1.5 / 255)
@@ -226,7 +226,7 @@ def test_a_toy_run_shows_data_and_latent_side_by_side(app, page_engine, _isolate
 
 def test_a_run_still_training_shows_once_its_first_checkpoint_exists(app, page_engine, _isolated_runs):
     from explorer.engine import Status
-    from explorer.engine.protocol import Progress
+    from explorer.runs import Progress
     from explorer.engine.server import Job
     cfg = RunConfig(data=DataConfig(name="digits"),
                     model=ModelConfig(hidden=[32], latent_dim=2, likelihood="gaussian"), name="live")

@@ -9,10 +9,10 @@ import pickle
 
 import pytest
 import torch
+from conftest import folder_items
 from safetensors.torch import save as st_save
 
-from conftest import folder_items
-from explorer import exchange, store
+from explorer import exchange, paths, store
 from explorer.export.own_model import CONVERT, OwnModelError, open_own_model, pickle_refusal
 
 SHIPPED = store.SHIPPED_ROOT / "digits-vae-z2-b4"
@@ -106,11 +106,11 @@ def test_explore_page_opens_an_uploaded_pair(page_engine):
     """The Explore page's uploader under AppTest: a .pt gets the message and the snippet; a
     weights + config pair becomes a new run of this session's, opened on the page."""
     from conftest import app_factory, assert_page_ok
-    from explorer.ui import own_model as ui
-    at = app_factory(str(store.PROJECT_ROOT / "pages" / "2_Explore.py"))()
+    from explorer.ui import own_model
+    at = app_factory(str(paths.PROJECT_ROOT / "pages" / "2_Explore.py"))()
     at.run()
     assert_page_ok(at)
-    up = at.file_uploader(key=ui.KEY)
+    up = at.file_uploader(key=own_model.KEY)
     assert {".zip", ".safetensors", ".json", ".pt", ".pth"} <= set(up.allowed_type) and up.accept_multiple_files
 
     up.set_value(("model.pt", pickle.dumps({"w": 1}), "application/octet-stream")).run()
@@ -118,7 +118,7 @@ def test_explore_page_opens_an_uploaded_pair(page_engine):
     assert any(c.value == CONVERT for c in at.code)
     assert not [p for p in page_engine.runs_dir.iterdir() if not p.name.startswith(".")]
 
-    at.file_uploader(key=ui.KEY).set_value([(k, v, "application/octet-stream") for k, v in _pair().items()]).run()
+    at.file_uploader(key=own_model.KEY).set_value([(k, v, "application/octet-stream") for k, v in _pair().items()]).run()
     assert_page_ok(at)
     assert any("Opened as your run" in m.value for m in at.success)
     key = at.session_state["ex_model"]

@@ -21,7 +21,7 @@ import torch
 
 from explorer import cli, data, store
 from explorer.config import BETA_SCHEDULES, RunConfig
-from explorer.export import script as sc
+from explorer.export import script
 from explorer.export.own_model import open_own_model
 from explorer.training import evaluate, fit
 
@@ -50,7 +50,7 @@ def _app_and_script(cfg: RunConfig, tmp_path, *args):
     ds = data.load(cfg.data)
     trainer, _, _ = fit(cfg, ds, tmp_path / "app-run")
     path = tmp_path / "train_vae.py"
-    path.write_text(sc.script_for_run(tmp_path / "app-run"))
+    path.write_text(script.script_for_run(tmp_path / "app-run"))
     return trainer, _numbers(_run_script(path, *args, cwd=tmp_path)), path.read_text()
 
 
@@ -163,7 +163,7 @@ def test_every_setting_renders_to_a_script_that_compiles():
     for d, label in combos:
         cfg = RunConfig.from_dict(d)
         shape = store.data_shape_of(cfg)
-        text = sc.render(cfg, shape)
+        text = script.render(cfg, shape)
         assert "{{" not in text and "#[" not in text and "#]" not in text, label
         n = len(text.splitlines())
         assert 120 <= n <= 215, (label, n)
@@ -171,17 +171,17 @@ def test_every_setting_renders_to_a_script_that_compiles():
             assert "class ConvEncoder" not in text and "load_digits" not in text
         if cfg.model.kind == "ae":
             assert "beta_at" not in text and "ELBO" in text          # says there is none
-    conv = sc.render(RunConfig.from_dict({"model": {"body": "conv"}}), (1, 8, 8))
+    conv = script.render(RunConfig.from_dict({"model": {"body": "conv"}}), (1, 8, 8))
     assert "class ConvEncoder" in conv and "nn.Flatten(), mlp(" not in conv
-    warm = sc.render(RunConfig.from_dict({"train": {"beta_schedule": "warmup", "warmup_steps": 321}}), (1, 8, 8))
+    warm = script.render(RunConfig.from_dict({"train": {"beta_schedule": "warmup", "warmup_steps": 321}}), (1, 8, 8))
     assert '"warmup_steps": 321' in warm and "capacity" not in warm
-    const = sc.render(RunConfig.from_dict({"train": {"beta_schedule": "constant"}}), (1, 8, 8))
+    const = script.render(RunConfig.from_dict({"train": {"beta_schedule": "constant"}}), (1, 8, 8))
     assert "warmup_steps" not in const
 
 
 def test_template_errors_are_reported():
-    with pytest.raises(sc.ScriptError, match="never opened"):
-        sc.cut("a\n#]\n", set())
-    with pytest.raises(sc.ScriptError, match="open"):
-        sc.cut("#[x\na\n", set())
-    assert sc.cut("#[a|b\nkept\n#]\n#[!a\ndropped\n#]\n", {"a"}) == "kept\n"
+    with pytest.raises(script.ScriptError, match="never opened"):
+        script.cut("a\n#]\n", set())
+    with pytest.raises(script.ScriptError, match="open"):
+        script.cut("#[x\na\n", set())
+    assert script.cut("#[a|b\nkept\n#]\n#[!a\ndropped\n#]\n", {"a"}) == "kept\n"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from explorer import cli, data, store
 from explorer.config import RunConfig
-from explorer.export import tensorboard as tb
+from explorer.export import tensorboard
 from explorer.training import fit
 
 ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
@@ -59,14 +59,14 @@ def vae_run(tmp_path_factory):
 
 def test_every_scalar_matches_metrics_csv(vae_run, tmp_path):
     run_dir, trainer, _ = vae_run
-    report = tb.write_tensorboard(run_dir, tmp_path / "tb")
+    report = tensorboard.write_tensorboard(run_dir, tmp_path / "tb")
     assert report.folder == tmp_path / "tb" / run_dir.name
     tr, va = _accumulator(report.folder / "training"), _accumulator(report.folder / "validation")
     rows = _csv_rows(run_dir)
     assert len(rows) == trainer.step_count                       # one row per step (log_every = 1)
     checked = 0
-    for column, (which, tag) in tb.TAGS.items():
-        acc = tr if which == tb.TRAINING else va
+    for column, (which, tag) in tensorboard.TAGS.items():
+        acc = tr if which == tensorboard.TRAINING else va
         want = [(int(float(r["step"])), float(r[column])) for r in rows if r.get(column, "") != ""]
         got = [(e.step, e.value) for e in acc.Scalars(tag)]
         assert [s for s, _ in got] == [s for s, _ in want], column
@@ -93,7 +93,7 @@ def test_every_scalar_matches_metrics_csv(vae_run, tmp_path):
 
 def test_text_images_and_projector(vae_run, tmp_path):
     run_dir, trainer, ds = vae_run
-    report = tb.write_tensorboard(run_dir, tmp_path / "tb")
+    report = tensorboard.write_tensorboard(run_dir, tmp_path / "tb")
     tr, va = _accumulator(report.folder / "training"), _accumulator(report.folder / "validation")
     config_text = tr.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
     assert json.loads(config_text.strip("`\njson")) == json.loads(store.read_config(run_dir).to_json())
@@ -104,8 +104,8 @@ def test_text_images_and_projector(vae_run, tmp_path):
     assert report.images_from == "final" and report.image_steps == [trainer.step_count]
     model = store.load_model(run_dir, device="cpu")
     probe_x = store.load_probe(run_dir)[0]
-    z = torch.randn(tb.N_IMAGES, model.latent_dim, generator=torch.Generator().manual_seed(0))
-    want = tb.epoch_images(model, probe_x[:tb.N_IMAGES], z)
+    z = torch.randn(tensorboard.N_IMAGES, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    want = tensorboard.epoch_images(model, probe_x[:tensorboard.N_IMAGES], z)
     for tag in ("reconstructions", "prior_samples"):
         (event,) = va.Images(tag)
         assert event.step == trainer.step_count
@@ -132,7 +132,7 @@ def test_text_images_and_projector(vae_run, tmp_path):
 
 def test_replay_draws_every_epoch_and_matches_the_record(vae_run, tmp_path):
     run_dir, trainer, _ = vae_run
-    report = tb.write_tensorboard(run_dir, tmp_path / "tb", replay=True)
+    report = tensorboard.write_tensorboard(run_dir, tmp_path / "tb", replay=True)
     steps = [s for s in range(1, trainer.step_count + 1) if s % trainer.steps_per_epoch == 0]
     assert report.images_from == "replay" and report.image_steps == steps
     # the replay re-applies the β change at its step: on this machine it retraces the run
@@ -150,7 +150,7 @@ def test_replay_draws_every_epoch_and_matches_the_record(vae_run, tmp_path):
 def test_an_autoencoder_has_no_kl_or_elbo_tags(tmp_path):
     run_dir = tmp_path / "runs" / "tb-ae"
     _train(run_dir, kind="ae", epochs=1)
-    report = tb.write_tensorboard(run_dir, tmp_path / "tb")
+    report = tensorboard.write_tensorboard(run_dir, tmp_path / "tb")
     tr, va = _accumulator(report.folder / "training"), _accumulator(report.folder / "validation")
     for acc in (tr, va):
         assert not {"kl", "beta_kl", "elbo", "beta"} & set(acc.Tags()["scalars"])
@@ -173,7 +173,7 @@ def test_cli_and_zip(vae_run, tmp_path, capsys):
     assert "not an earlier TensorBoard export" in capsys.readouterr().err
     assert (tmp_path / "other" / run_dir.name / "notes.txt").read_text() == "mine"
 
-    with zipfile.ZipFile(io.BytesIO(tb.tensorboard_zip(run_dir))) as zf:
+    with zipfile.ZipFile(io.BytesIO(tensorboard.tensorboard_zip(run_dir))) as zf:
         names = zf.namelist()
         extract = tmp_path / "unzipped"
         zf.extractall(extract)

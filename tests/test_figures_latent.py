@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from explorer.figures import latent as F
+from explorer.figures import latent as latent_figures
 
 
 def _decode_uri(uri: str) -> np.ndarray:
@@ -27,23 +27,23 @@ RANGES = ((-4.0, 4.0), (-3.0, 5.0))
 
 def test_latent_scatter_still_works_for_the_home_page():
     z = np.random.default_rng(0).standard_normal((50, 2))
-    fig = F.latent_scatter(z, np.arange(50) % 3, ["a", "b", "c"], title="t")
+    fig = latent_figures.latent_scatter(z, np.arange(50) % 3, ["a", "b", "c"], title="t")
     names = [t.name for t in fig.data]
     assert names[:3] == ["prior 1σ", "prior 2σ", "prior 3σ"] and names[3:] == ["a", "b", "c"]
     assert np.array_equal(_trace(fig, "b").customdata, np.arange(1, 50, 3))
-    unlabelled = F.latent_scatter(z, show_prior=False)
+    unlabelled = latent_figures.latent_scatter(z, show_prior=False)
     assert np.array_equal(unlabelled.data[0].customdata, np.arange(50))
-    assert isinstance(F.latent_scatter(np.zeros((2000, 2))).data[-1], go.Scattergl)
+    assert isinstance(latent_figures.latent_scatter(np.zeros((2000, 2))).data[-1], go.Scattergl)
     with pytest.raises(ValueError):
-        F.latent_scatter(np.zeros(5))
+        latent_figures.latent_scatter(np.zeros(5))
 
 
 def test_plane_has_an_invisible_selectable_click_grid_over_its_exact_ranges():
     z = np.random.default_rng(1).standard_normal((30, 2))
-    fig = F.plane_figure(z, np.arange(30) % 2, ["even", "odd"], ranges=RANGES, click_grid=11)
+    fig = latent_figures.plane_figure(z, np.arange(30) % 2, ["even", "odd"], ranges=RANGES, click_grid=11)
     grid = _trace(fig, "click grid")
     assert isinstance(grid, go.Scatter) and len(grid.x) == 121       # SVG beside SVG points
-    assert set(np.asarray(grid.customdata).tolist()) == {F.CLICK_GRID_ID}
+    assert set(np.asarray(grid.customdata).tolist()) == {latent_figures.CLICK_GRID_ID}
     assert grid.marker.opacity == 0 and not grid.showlegend
     assert (min(grid.x), max(grid.x), min(grid.y), max(grid.y)) == (-4, 4, -3, 5)
     assert np.allclose(np.unique(grid.x), np.linspace(-4, 4, 11))
@@ -53,8 +53,8 @@ def test_plane_has_an_invisible_selectable_click_grid_over_its_exact_ranges():
     even = _trace(fig, "even")
     assert even.unselected.marker.opacity == even.marker.opacity
     assert np.array_equal(even.customdata, np.arange(0, 30, 2))
-    assert F.plane_figure(z, ranges=RANGES, click_grid=0).data[-1].name != "click grid"
-    many = F.plane_figure(np.zeros((1500, 2)), ranges=RANGES)
+    assert latent_figures.plane_figure(z, ranges=RANGES, click_grid=0).data[-1].name != "click grid"
+    many = latent_figures.plane_figure(np.zeros((1500, 2)), ranges=RANGES)
     assert isinstance(_trace(many, "click grid"), go.Scattergl)       # WebGL beside WebGL points
 
 
@@ -63,10 +63,10 @@ def test_plane_layers_line_up_with_the_axes():
     img = np.random.default_rng(2).uniform(size=(6, 6))
     ex, ey = np.array([0.0, 1.0, np.nan]), np.array([1.0, 0.0, np.nan])
     path = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
-    fig = F.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(ex, ey),
-                         paths=[(path, "linear path", "#123456")], marker=[1.5, -0.5],
-                         extra_markers=[([[2.0, 2.0]], "your image (μ)", "red", "star")],
-                         lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0, -1.0))
+    fig = latent_figures.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(ex, ey),
+                                      paths=[(path, "linear path", "#123456")], marker=[1.5, -0.5],
+                                      extra_markers=[([[2.0, 2.0]], "your image (μ)", "red", "star")],
+                                      lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0, -1.0))
     (li,) = fig.layout.images
     assert (li.x, li.y, li.sizex, li.sizey) == (-4, 5, 8, 8)
     assert li.xref == "x" and li.yref == "y" and li.layer == "below" and li.opacity == 0.4
@@ -88,25 +88,25 @@ def test_density_image_is_flipped_log_scaled_and_transparent_in_holes():
     d[0, 2] = 2.0          # the bottom row (smallest y) has the peak
     d[3, 0] = 0.02         # two decades below it
     d[2, 2] = 2e-5         # five decades below: a hole
-    rgba = F.density_image(d, max_alpha=0.5, decades=3)
+    rgba = latent_figures.density_image(d, max_alpha=0.5, decades=3)
     assert rgba.shape == (4, 5, 4)
     assert rgba[3, 2, 3] == pytest.approx(0.5)                  # peak drawn in the last image row
     assert rgba[0, 0, 3] == pytest.approx(0.5 / 3)              # 1 - 2/3 of the way
     assert rgba[1, 2, 3] == 0 and rgba[1, 1, 3] == 0
-    assert np.all(F.density_image(np.zeros((2, 2)))[..., 3] == 0)
+    assert np.all(latent_figures.density_image(np.zeros((2, 2)))[..., 3] == 0)
 
 
 def test_png_data_uri_round_trips():
     grey = np.linspace(0, 1, 12).reshape(3, 4)
-    assert np.array_equal(_decode_uri(F.png_data_uri(grey)), np.uint8(np.round(grey * 255)))
+    assert np.array_equal(_decode_uri(latent_figures.png_data_uri(grey)), np.uint8(np.round(grey * 255)))
     rgba = np.random.default_rng(3).uniform(size=(2, 3, 4))
-    assert _decode_uri(F.png_data_uri(rgba)).shape == (2, 3, 4)
+    assert _decode_uri(latent_figures.png_data_uri(rgba)).shape == (2, 3, 4)
 
 
 def test_image_pairs_put_reconstructions_under_originals():
     x = np.stack([np.full((1, 2, 2), v) for v in (0.1, 0.2, 0.3)])
     xh = x + 0.5
-    out = F.image_pairs(x, xh, ncol=2)
+    out = latent_figures.image_pairs(x, xh, ncol=2)
     assert out.shape == (4 * 3 + 1, 2 * 3 + 1)                   # 4 rows of 2 tiles, pad 1
     tile = lambda r, c: out[1 + 3 * r: 3 + 3 * r, 1 + 3 * c: 3 + 3 * c]   # noqa: E731
     assert np.allclose(tile(0, 1), 0.2) and np.allclose(tile(1, 1), 0.7)
@@ -116,7 +116,7 @@ def test_image_pairs_put_reconstructions_under_originals():
 
 def test_image_rows_figure_labels_rows_and_columns():
     imgs = np.random.default_rng(4).uniform(size=(3, 4, 1, 5, 5))
-    fig = F.image_rows_figure(imgs, ["z1", "z2", "z3"], ["-1", "0", "1", "2"], title="T")
+    fig = latent_figures.image_rows_figure(imgs, ["z1", "z2", "z3"], ["-1", "0", "1", "2"], title="T")
     (im,) = fig.data
     assert isinstance(im, go.Image) and np.asarray(im.z).shape == (3 * 6 + 1, 4 * 6 + 1, 3)
     assert list(fig.layout.yaxis.ticktext) == ["z1", "z2", "z3"]
@@ -128,68 +128,68 @@ def test_image_rows_figure_labels_rows_and_columns():
 
 def test_manifold_figure_spans_the_plane():
     tiled = np.random.default_rng(5).uniform(size=(40, 40))
-    fig = F.manifold_figure(tiled, RANGES, axis_titles=("PC1", "PC2"))
+    fig = latent_figures.manifold_figure(tiled, RANGES, axis_titles=("PC1", "PC2"))
     (li,) = fig.layout.images
     assert (li.x, li.y, li.sizex, li.sizey) == (-4, 5, 8, 8)
     assert tuple(fig.layout.xaxis.range) == (-4, 4) and fig.layout.xaxis.title.text == "PC1"
     assert len(fig.data) == 3                                    # the prior's circles
-    assert len(F.manifold_figure(tiled, RANGES, show_prior=False).data) == 0
+    assert len(latent_figures.manifold_figure(tiled, RANGES, show_prior=False).data) == 0
 
 
 def test_data_space_figure_layers():
     x = np.random.default_rng(6).uniform(size=(100, 2))
-    fig = F.data_space_figure(x, np.arange(100) % 2, ["a", "b"], samples=np.zeros((7, 2)),
-                              lines=(np.array([0.0, 1.0]), np.array([1.0, 0.0])),
-                              path=np.array([[0.1, 0.1], [np.nan, np.nan], [0.2, 0.3]]), point=[0.5, 0.5])
+    fig = latent_figures.data_space_figure(x, np.arange(100) % 2, ["a", "b"], samples=np.zeros((7, 2)),
+                                           lines=(np.array([0.0, 1.0]), np.array([1.0, 0.0])),
+                                           path=np.array([[0.1, 0.1], [np.nan, np.nan], [0.2, 0.3]]), point=[0.5, 0.5])
     assert len(_trace(fig, "a").x) == 50 and len(_trace(fig, "decoded prior samples").x) == 7
     assert _trace(fig, "decoded path").y[2] == 0.3
     assert tuple(_trace(fig, "decoded z").y) == (0.5,)
     assert _trace(fig, "decoder's image of a latent grid").hoverinfo == "skip"
-    capped = F.data_space_figure(x, max_points=10)
+    capped = latent_figures.data_space_figure(x, max_points=10)
     assert len(capped.data[0].x) == 10
 
 
 def test_read_selection_separates_clicks_points_boxes_and_lassos():
-    sel = F.read_selection({"selection": {"points": [
-        {"customdata": F.CLICK_GRID_ID, "x": 1.5, "y": -2.0}, {"customdata": [7], "x": 0, "y": 0},
-        {"customdata": F.CLICK_GRID_ID, "x": 9.0, "y": 9.0}, {"customdata": 3}, {"customdata": None},
+    sel = latent_figures.read_selection({"selection": {"points": [
+        {"customdata": latent_figures.CLICK_GRID_ID, "x": 1.5, "y": -2.0}, {"customdata": [7], "x": 0, "y": 0},
+        {"customdata": latent_figures.CLICK_GRID_ID, "x": 9.0, "y": 9.0}, {"customdata": 3}, {"customdata": None},
         {"customdata": []}], "box": [{"x": [0, 1], "y": [0, 1]}, {"x": [-1.0, 3.0], "y": [2.0, 4.0]}]}})
     assert sel.points == [7, 3] and sel.grid == (1.5, -2.0) and sel.box == (1.0, 3.0) and not sel.lasso
-    lasso = F.read_selection({"selection": {"points": [], "lasso": [{"x": [0], "y": [0]}]}})
+    lasso = latent_figures.read_selection({"selection": {"points": [], "lasso": [{"x": [0], "y": [0]}]}})
     assert lasso.lasso and lasso.box is None and lasso.grid is None and lasso.points == []
     for empty in (None, {}, {"selection": None}, {"selection": {"points": []}}):
-        assert F.read_selection(empty) == F.PlaneSelection()
+        assert latent_figures.read_selection(empty) == latent_figures.PlaneSelection()
 
 
 def test_item_image_and_widened_enlarge_by_whole_factors():
     item = np.random.default_rng(7).uniform(size=(1, 8, 8))
-    img = F.item_image(item, 200)
+    img = latent_figures.item_image(item, 200)
     assert img.shape == (200, 200) and np.allclose(img[::25, ::25], item[0])
-    assert F.item_image(item, 4).shape == (8, 8)                      # never smaller
-    assert F.widened(np.zeros((10, 30)), 100).shape == (30, 90)
-    assert F.widened(np.zeros((10, 300, 3)), 100).shape == (10, 300, 3)
+    assert latent_figures.item_image(item, 4).shape == (8, 8)                      # never smaller
+    assert latent_figures.widened(np.zeros((10, 30)), 100).shape == (30, 90)
+    assert latent_figures.widened(np.zeros((10, 300, 3)), 100).shape == (10, 300, 3)
 
 
 def test_manifold_tiles_match_single_decodes_with_a_gap_between_them():
     """The tiled manifold is assembled right: tile (r, c) is the decode of grid point r·n + c
     (the top row first), and a 1-pixel grey gap separates the tiles."""
     from explorer import store
-    from explorer.analysis import latent as L
+    from explorer.analysis import latent
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
     n = 8
-    z, imgs = L.decode_grid(model, ((-3.0, 3.0), (-3.0, 3.0)), n)
-    tiled = F.manifold_tiles(imgs, n)
+    z, imgs = latent.decode_grid(model, ((-3.0, 3.0), (-3.0, 3.0)), n)
+    tiled = latent_figures.manifold_tiles(imgs, n)
     h = w = 8
     assert tiled.shape == (n * (h + 1) + 1, n * (w + 1) + 1)
     for r, c in ((0, 0), (0, n - 1), (n - 1, 0), (3, 5)):
         tile = tiled[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w]
-        single = L.decode(model, z[r * n + c][None])[0][0]
+        single = latent.decode(model, z[r * n + c][None])[0][0]
         assert np.abs(tile - single).max() < 1e-5
     assert z[0, 1] > z[-1, 1] and z[0, 0] < z[n - 1, 0]           # top-left is (−x, +y)
     gaps = tiled[::h + 1, :]                                      # every gap row is the gap grey
-    assert np.all(gaps == F.MANIFOLD_GAP) and np.all(tiled[:, ::w + 1] == F.MANIFOLD_GAP)
+    assert np.all(gaps == latent_figures.MANIFOLD_GAP) and np.all(tiled[:, ::w + 1] == latent_figures.MANIFOLD_GAP)
     tiles = imgs.reshape(n * n, -1)
     assert tiles.std(0).mean() > 0.05                             # the tiles differ from each other
-    fig = F.manifold_figure(tiled, ((-3.0, 3.0), (-3.0, 3.0)))
+    fig = latent_figures.manifold_figure(tiled, ((-3.0, 3.0), (-3.0, 3.0)))
     assert fig.layout.xaxis.zeroline is False and fig.layout.yaxis.zeroline is False
     assert fig.layout.yaxis.scaleanchor == "x"                    # equal scales: circles stay round

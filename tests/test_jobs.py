@@ -19,9 +19,11 @@ import torch
 from explorer import probe, store
 from explorer.config import RunConfig
 from explorer.engine import Engine, EngineError, Job, NotAllowed, server, worker
-from explorer.engine.protocol import Snapshot
-from explorer.engine.rowlog import RowLog
 from explorer.models import build_model
+from explorer.rowlog import RowLog
+from explorer.runs import Snapshot
+
+MB = 2**20
 
 
 def tiny(epochs: int = 2, **train) -> RunConfig:
@@ -323,14 +325,14 @@ def test_save_upload(tmp_path):
     import io
     buf = io.BytesIO()
     np.savez(buf, x=x)
-    p1 = store.save_upload(runs, buf.getvalue(), "mine.npz", owner="o1")
-    p2 = store.save_upload(runs, buf.getvalue(), "mine.npz", owner="o1")
+    p1 = store.save_upload(runs, buf.getvalue(), "mine.npz", owner="o1", max_bytes=MB)
+    p2 = store.save_upload(runs, buf.getvalue(), "mine.npz", owner="o1", max_bytes=MB)
     assert p1 == p2 and p1.parent.parent == runs / "uploads" / "o1" and p1.name == "mine.npz"
     from explorer import data
     xs, _ = data.load_array_file(p1)
     assert xs.shape == (20, 1, 8, 8)
     with pytest.raises(store.UploadError, match="unsupported file type"):
-        store.save_upload(runs, b"abc", "evil.pkl")
+        store.save_upload(runs, b"abc", "evil.pkl", max_bytes=MB)
     with pytest.raises(store.UploadError, match="limit"):
         store.save_upload(runs, b"x" * 2000, "big.csv", max_bytes=1000)
     assert store.list_runs(runs) == []                           # uploads are not runs
@@ -531,7 +533,7 @@ def test_a_stored_upload_keeps_the_name_the_user_gave_it(tmp_path):
     """Messages about an uploaded file name the file the user chose, not a hashed name."""
     from explorer import data
     bad = io_npz(x=np.full((4, 8, 8), np.nan, np.float32))
-    path = store.save_upload(tmp_path / "runs", bad, "My digits (v2).npz", owner="b-1")
+    path = store.save_upload(tmp_path / "runs", bad, "My digits (v2).npz", owner="b-1", max_bytes=MB)
     assert path.name == "My_digits_v2.npz" and path.parent.parent.name == "b-1"
     with pytest.raises(data.DataError) as e:
         data.load_array_file(path)
@@ -549,7 +551,7 @@ def test_a_run_the_cli_writes_appears_in_a_running_engine(tmp_path):
     """`python -m explorer train --out <runs folder>/<id>` while the app runs: the run shows up
     in the app's lists (and its pickers) without a restart."""
     from explorer.cli import main
-    from explorer.runs import list_runs
+    from explorer.catalog import list_runs
     e = Engine(tmp_path / "runs", max_jobs=1, load_existing=True)
     try:
         assert e.list() == []

@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from conftest import app_factory
-from explorer import store
+
+from explorer import paths, store
 from explorer.config import RunConfig, TrainConfig
 from explorer.engine import Status
-from explorer.figures import runs as fr
-from explorer.figures import training as figs
+from explorer.figures import runs as runs_figures
+from explorer.figures import training as training_figures
 from explorer.runs import RunEntry, RunView
 from explorer.ui.live import number_notes
 
@@ -28,30 +28,30 @@ def _val(df, term):
 
 def test_capacity_runs_plot_beta_times_the_distance_from_c_on_validation_too():
     train = TrainConfig(beta_schedule="capacity", capacity_max=20.0, capacity_steps=400)
-    df = figs.curve_frame([], _val_rows(), train=train)
+    df = training_figures.curve_frame([], _val_rows(), train=train)
     # C = 20·min(1, step/400): 5, 10, 20; penalty 2·|KL − C|
     assert _val(df, "beta_kl") == pytest.approx([2 * 1.0, 0.0, 2 * 10.0])
     assert _val(df, "total") == pytest.approx([32.0, 30.0, 50.0])
-    assert figs.term_title("beta_kl", "capacity") == "β·|KL − C| (the capacity penalty)"
-    spec = figs.live_spec("loss", term="total", legend=False, schedule="capacity")
+    assert training_figures.term_title("beta_kl", "capacity") == "β·|KL − C| (the capacity penalty)"
+    spec = training_figures.live_spec("loss", term="total", legend=False, schedule="capacity")
     assert spec["title"] == "Total loss = recon + β·|KL − C|"
 
 
 def test_free_bits_runs_plot_the_floored_sum_and_leave_out_what_they_cannot_compute():
     train = TrainConfig(beta_schedule="free_bits", free_bits=3.0)
     rows = _val_rows()
-    df = figs.curve_frame([], rows, train=train)
+    df = training_figures.curve_frame([], rows, train=train)
     # per dimension KL/2 = 2, 5, 15, floored at 3: 2·(3+3), 2·(5+5), 2·(15+15)
     assert _val(df, "beta_kl") == pytest.approx([12.0, 20.0, 60.0])
     del rows[0]["val_kl_per_dim"]
-    got = _val(figs.curve_frame([], rows, train=train), "beta_kl")
+    got = _val(training_figures.curve_frame([], rows, train=train), "beta_kl")
     assert np.isnan(got[0]) and got[1:] == pytest.approx([20.0, 60.0])     # not drawn, not guessed
-    assert "max(KL_d, λ)" in figs.term_title("beta_kl", "free_bits")
+    assert "max(KL_d, λ)" in training_figures.term_title("beta_kl", "free_bits")
     with_penalty = [dict(r, val_penalty=7.0) for r in rows]           # a row that carries its penalty
-    assert _val(figs.curve_frame([], with_penalty, train=train), "beta_kl") == [7.0, 7.0, 7.0]
-    plain = figs.curve_frame([], _val_rows(), train=TrainConfig(beta_schedule="constant"))
+    assert _val(training_figures.curve_frame([], with_penalty, train=train), "beta_kl") == [7.0, 7.0, 7.0]
+    plain = training_figures.curve_frame([], _val_rows(), train=TrainConfig(beta_schedule="constant"))
     assert _val(plain, "beta_kl") == pytest.approx([8.0, 20.0, 60.0])      # β·KL
-    assert figs.term_title("beta_kl") == figs.TERM_TITLES["beta_kl"]
+    assert training_figures.term_title("beta_kl") == training_figures.TERM_TITLES["beta_kl"]
 
 
 def _entry(kind="vae", beta_now=None, likelihood="bernoulli", binarize="none"):
@@ -65,17 +65,17 @@ def _entry(kind="vae", beta_now=None, likelihood="bernoulli", binarize="none"):
 
 
 def test_an_autoencoder_has_no_elbo_in_the_runs_table_or_its_curves():
-    row = fr.table_row(_entry(kind="ae"))
+    row = runs_figures.table_row(_entry(kind="ae"))
     assert np.isnan(row["Train ELBO"]) and np.isnan(row["Val ELBO"]) and row["Val recon"] == 12.0
-    assert fr.table_row(_entry())["Val ELBO"] == -14.0
-    assert not fr.metric_applies("ae", "val_elbo") and not fr.metric_applies("ae", "train_elbo")
-    assert fr.metric_applies("ae", "val_recon") and fr.metric_applies("vae", "val_elbo")
-    assert "blank for an autoencoder" in fr.TABLE_HELP["Val ELBO"]
+    assert runs_figures.table_row(_entry())["Val ELBO"] == -14.0
+    assert not runs_figures.metric_applies("ae", "val_elbo") and not runs_figures.metric_applies("ae", "train_elbo")
+    assert runs_figures.metric_applies("ae", "val_recon") and runs_figures.metric_applies("vae", "val_elbo")
+    assert "blank for an autoencoder" in runs_figures.TABLE_HELP["Val ELBO"]
 
 
 def test_beta_in_the_table_is_the_live_beta_even_when_it_is_zero():
-    assert fr.table_row(_entry(beta_now=0.0))["β"] == 0.0          # set live to 0, not the config's 4
-    assert fr.table_row(_entry())["β"] == 4.0
+    assert runs_figures.table_row(_entry(beta_now=0.0))["β"] == 0.0          # set live to 0, not the config's 4
+    assert runs_figures.table_row(_entry())["β"] == 4.0
 
 
 def _view(likelihood, binarize="none", originals=None, recon=None):
@@ -95,7 +95,7 @@ def test_final_numbers_explain_a_gaussian_and_a_grey_bernoulli():
 
 
 def test_home_explains_its_shipped_gaussian_numbers():
-    at = app_factory(str(store.PROJECT_ROOT / "home.py"))()
+    at = app_factory(str(paths.PROJECT_ROOT / "home.py"))()
     at.run()
     cap = next(c.value for c in at.caption if c.value.startswith("Validation: ELBO"))
     assert "either sign" in cap and "mean squared error is" in cap

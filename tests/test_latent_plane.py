@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, _need_chromium, assert_page_ok
+
 from explorer import store
-from explorer.analysis import latent as L
+from explorer.analysis import latent
 from explorer.config import ModelConfig, RunConfig
 from explorer.export.onnx import decoder_onnx, encoder_onnx, onnx_tag, run_decoder, weights_key
 from explorer.models import build_model
-from explorer.ui import latent_plane as lp
+from explorer.ui import latent_plane
 
 BUILD = ROOT / "explorer" / "ui" / "components" / "latent_plane" / "build"
 
@@ -98,8 +98,8 @@ def test_plane_spec_is_the_projection_the_page_uses():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
     hold = rng.standard_normal(5)
-    for proj in (L.pca_plane(z, 5), L.dims_projection(5, (3, 1))):
-        spec = lp.plane_spec(proj, hold, ((-3, 3), (-2, 4)))
+    for proj in (latent.pca_plane(z, 5), latent.dims_projection(5, (3, 1))):
+        spec = latent_plane.plane_spec(proj, hold, ((-3, 3), (-2, 4)))
         mean, comp, held = (np.asarray(spec[k]) for k in ("mean", "comp", "hold"))
         p = np.array([0.7, -1.2])
         t = (held - mean) @ comp.T                       # what view.js computes
@@ -113,21 +113,21 @@ def test_plane_spec_is_the_projection_the_page_uses():
 def test_points_are_capped_by_a_fixed_subset_with_their_labels():
     xy = np.arange(2 * 9000, dtype=float).reshape(9000, 2) / 100
     labels = np.arange(9000) % 10
-    a, b = lp.points_spec(xy, labels, list("abcdefghij")), lp.points_spec(xy, labels, list("abcdefghij"))
-    assert a == b and len(a["xy"]) == 2 * lp.MAX_POINTS and len(a["labels"]) == lp.MAX_POINTS
+    a, b = latent_plane.points_spec(xy, labels, list("abcdefghij")), latent_plane.points_spec(xy, labels, list("abcdefghij"))
+    assert a == b and len(a["xy"]) == 2 * latent_plane.MAX_POINTS and len(a["labels"]) == latent_plane.MAX_POINTS
     pts = np.asarray(a["xy"]).reshape(-1, 2)
     rows = np.round(pts[:, 0] * 50).astype(int)          # x = 2 row / 100
     assert (np.asarray(a["labels"]) == rows % 10).all()  # each point keeps its own label
-    assert lp.points_spec(xy[:10])["labels"] is None and len(lp.points_spec(xy[:10])["xy"]) == 20
+    assert latent_plane.points_spec(xy[:10])["labels"] is None and len(latent_plane.points_spec(xy[:10])["xy"]) == 20
 
 
 def test_payload_sends_the_decoder_only_when_asked():
-    dec = lp.BrowserDecoder("k" * 32, "QUJD", 3)
-    specs = L.slider_specs(3, None, None, "vae")
+    dec = latent_plane.BrowserDecoder("k" * 32, "QUJD", 3)
+    specs = latent.slider_specs(3, None, None, "vae")
     zs = np.zeros((2, 3))
-    with_bytes = lp.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=True,
-                            sliders=specs, paths=[("z1", zs, ("−3", "+3"))])
-    without = lp.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=False)
+    with_bytes = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=True,
+                                      sliders=specs, paths=[("z1", zs, ("−3", "+3"))])
+    without = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=False)
     assert with_bytes["decoder"] == {"key": dec.key, "b64": "QUJD"} and without["decoder"] == {"key": dec.key}
     assert with_bytes["z"] == [0.1235, 1.0, 2.0] and with_bytes["out_shape"] == [1, 8, 8]
     assert [s["dim"] for s in with_bytes["sliders"]] == [s.dim for s in specs]
@@ -192,7 +192,7 @@ def test_without_a_browser_the_home_page_decodes_on_the_server(page_engine):
 
 
 def test_missing_built_files_are_reported_and_the_server_decodes(page_engine, monkeypatch, tmp_path):
-    monkeypatch.setattr(lp, "ASSETS", tmp_path / "nothing")
+    monkeypatch.setattr(latent_plane, "ASSETS", tmp_path / "nothing")
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
     assert_page_ok(at)

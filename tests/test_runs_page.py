@@ -4,25 +4,26 @@ import, rename, delete with confirmation, and who may do what."""
 import io
 import math
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from conftest import folder_items, app_factory
 from PIL import Image
 
-from conftest import folder_items, app_factory
-from explorer import exchange, store
+from explorer import exchange, paths, store
 from explorer.config import RunConfig
-from explorer.figures import runs as fr
+from explorer.figures import runs as runs_figures
 from explorer.figures.common import class_color, image_grid
 from explorer.models import build_model
 
-PAGE = str(store.PROJECT_ROOT / "pages" / "5_Runs.py")
+PAGE = str(paths.PROJECT_ROOT / "pages" / "5_Runs.py")
 DIGITS = ["digits-ae-z2", "digits-vae-z2-b1", "digits-vae-z2-b4"]
 
 
 def _shipped_entries():
-    from explorer.runs import shipped_runs
+    from explorer.catalog import shipped_runs
     return shipped_runs()
 
 
@@ -41,7 +42,7 @@ def _has_colour(a: np.ndarray, hex_colour: str) -> bool:
 
 def test_runs_table_shows_each_runs_numbers():
     entries = _shipped_entries()
-    df = fr.runs_table(entries)
+    df = runs_figures.runs_table(entries)
     assert df["Run id"].tolist() == [e.run_id for e in entries]
     assert set(df["Source"]) == {"📦 shipped"}
     for e, (_, row) in zip(entries, df.iterrows()):
@@ -56,15 +57,14 @@ def test_runs_table_shows_each_runs_numbers():
         assert math.isnan(row["IWAE"]) if iwae is None else row["IWAE"] == pytest.approx(iwae)
         assert (math.isnan(row["Train ELBO"]) if "train" not in s
                 else row["Train ELBO"] == pytest.approx(s["train"]["elbo"]))
-    assert all(str(df[c].dtype) == "float64" for c in fr.NUMBER_COLUMNS)   # sortable as numbers
+    assert all(str(df[c].dtype) == "float64" for c in runs_figures.NUMBER_COLUMNS)   # sortable as numbers
 
 
 def test_run_labels_tell_runs_with_the_same_name_apart():
     cfg = RunConfig.from_dict({"name": "same"})
     other = RunConfig.from_dict({"name": "other"})
-    from types import SimpleNamespace as E
-    labels = fr.run_labels([E(run_id="a", config=cfg), E(run_id="b", config=cfg),
-                            E(run_id="c", config=other)])
+    labels = runs_figures.run_labels([SimpleNamespace(run_id="a", config=cfg), SimpleNamespace(run_id="b", config=cfg),
+                                      SimpleNamespace(run_id="c", config=other)])
     assert labels == {"a": "same [a]", "b": "same [b]", "c": "other"}
 
 
@@ -80,27 +80,27 @@ def _rows(n=1000, every=100):
 
 def test_curves_frame_bins_training_rows_and_keeps_validation_rows():
     rows = _rows()
-    f = fr.curves_frame({"A": rows, "B": rows[:500]}, "train_elbo", "step", max_points=300)
+    f = runs_figures.curves_frame({"A": rows, "B": rows[:500]}, "train_elbo", "step", max_points=300)
     a = f[f["run"] == "A"]
     assert len(a) == 300 and len(f[f["run"] == "B"]) == 300
     # each point is a bin mean of -(recon + kl) = -(step + 3): a line of slope -1
     assert np.allclose(a["train_elbo"], -(a["step"] + 3))
     assert a["step"].iloc[0] < 5 and a["step"].iloc[-1] > 995
-    v = fr.curves_frame({"A": rows}, "val_elbo", "epoch")
+    v = runs_figures.curves_frame({"A": rows}, "val_elbo", "epoch")
     assert v["epoch"].tolist() == [float(k) for k in range(1, 11)]
     assert v["val_elbo"].tolist() == [-10.0 * k for k in range(1, 11)]
-    assert fr.curves_frame({"A": [{"step": 1, "loss": 1.0}]}, "val_kl").empty
+    assert runs_figures.curves_frame({"A": [{"step": 1, "loss": 1.0}]}, "val_kl").empty
     with pytest.raises(ValueError, match="unknown metric"):
-        fr.curves_frame({"A": rows}, "accuracy")
+        runs_figures.curves_frame({"A": rows}, "accuracy")
 
 
 def test_curves_chart_and_png_use_one_colour_per_run():
-    f = fr.curves_frame({"A": _rows(), "B": _rows(400)}, "loss", "samples")
-    spec = fr.curves_chart(f, "loss", "samples", runs=["A", "B"]).to_dict()
+    f = runs_figures.curves_frame({"A": _rows(), "B": _rows(400)}, "loss", "samples")
+    spec = runs_figures.curves_chart(f, "loss", "samples", runs=["A", "B"]).to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == ["A", "B"]
     assert spec["encoding"]["color"]["scale"]["range"] == [class_color(0), class_color(1)]
     assert spec["encoding"]["x"]["field"] == "samples" and spec["encoding"]["y"]["field"] == "loss"
-    img = _png(fr.curves_png(f, "loss", "samples", runs=["A", "B"], width=700, height=400))
+    img = _png(runs_figures.curves_png(f, "loss", "samples", runs=["A", "B"], width=700, height=400))
     assert img.shape[:2] == (400, 700)
     assert _has_colour(img, class_color(0)) and _has_colour(img, class_color(1))
     assert not _has_colour(img, class_color(2))
@@ -110,17 +110,17 @@ def test_scatter_png_draws_each_class():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 2))
     y = np.repeat([0, 3], 150)
-    img = _png(fr.scatter_png(z, y, [str(i) for i in range(10)], title="β test", size=400))
+    img = _png(runs_figures.scatter_png(z, y, [str(i) for i in range(10)], title="β test", size=400))
     assert img.shape[0] == 400 and img.shape[1] > 400             # the legend widens it
     assert _has_colour(img, class_color(0)) and _has_colour(img, class_color(3))
     assert not _has_colour(img, class_color(5))
     with pytest.raises(ValueError):
-        fr.scatter_png(np.zeros(5))
+        runs_figures.scatter_png(np.zeros(5))
 
 
 def test_grid_png_is_the_image_grid_enlarged():
     imgs = np.random.default_rng(1).random((6, 1, 8, 8)).astype(np.float32)
-    a = np.asarray(Image.open(io.BytesIO(fr.grid_png(imgs, ncol=3, scale=2))))
+    a = np.asarray(Image.open(io.BytesIO(runs_figures.grid_png(imgs, ncol=3, scale=2))))
     grid = image_grid(imgs, ncol=3)
     assert a.shape == (grid.shape[0] * 2, grid.shape[1] * 2)
     assert np.abs(a[::2, ::2] / 255.0 - grid).max() <= 0.5 / 255 + 1e-6
@@ -129,12 +129,12 @@ def test_grid_png_is_the_image_grid_enlarged():
 def test_project_2d_keeps_2d_and_finds_principal_axes():
     rng = np.random.default_rng(2)
     z2 = rng.normal(size=(50, 2))
-    p, axes = fr.project_2d(z2)
+    p, axes = runs_figures.project_2d(z2)
     assert np.allclose(p, z2, atol=1e-6) and axes == ("z₁", "z₂")
-    p1, axes1 = fr.project_2d(z2[:, :1])
+    p1, axes1 = runs_figures.project_2d(z2[:, :1])
     assert np.allclose(p1[:, 1], 0) and axes1[0] == "z₁"
     z5 = rng.normal(size=(400, 5)) * np.array([5.0, 0.1, 2.0, 0.1, 0.1])
-    p5, axes5 = fr.project_2d(z5)
+    p5, axes5 = runs_figures.project_2d(z5)
     # independently: the top two eigenvectors of the covariance matrix
     c = z5 - z5.mean(0)
     w, v = np.linalg.eigh(c.T @ c / len(c))

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import data, store
-from explorer.analysis import beta_reading as W
-from explorer.analysis import beta_report as R
-from explorer.analysis import sweep as S
+from explorer import data, paths, store
+from explorer.analysis.beta import reading as beta_reading
+from explorer.analysis.beta import report as beta_report
+from explorer.analysis.beta import sweep
 
-ROOT = store.PROJECT_ROOT
-SWEEPS = S.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json")
+ROOT = paths.PROJECT_ROOT
+SWEEPS = sweep.shipped_sweeps(store.SHIPPED_ROOT / "manifest.json")
 
 
 def _cli(*args, timeout=600):
@@ -29,7 +29,7 @@ def _cli(*args, timeout=600):
 def test_both_sweeps_ship_with_their_measures():
     assert list(SWEEPS) == ["mnist", "digits"]
     for name, ids in SWEEPS.items():
-        got = R.load(R.shipped_folder(name))
+        got = beta_report.load(beta_report.shipped_folder(name))
         assert got is not None and got.name == name
         assert got.betas == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
         assert [store.read_config(store.SHIPPED_ROOT / i).train.beta for i in ids] == got.betas
@@ -54,10 +54,10 @@ def test_sweep_is_one_design_that_differs_only_in_beta(name):
 
 @pytest.mark.parametrize("name", list(SWEEPS))
 def test_sweep_shows_blur_overfitting_and_a_sweet_spot(name):
-    ms = R.load(R.shipped_folder(name)).measures
+    ms = beta_report.load(beta_report.shipped_folder(name)).measures
     rs = np.array([m["recon_sharpness"] for m in ms])
     assert np.all(np.diff(rs) < 0), rs                                   # (a)
-    assert W.pointlike(ms[0]) and not any(W.pointlike(m) for m in ms[1:])  # β = 0: q(z|x) is a point
+    assert beta_reading.pointlike(ms[0]) and not any(beta_reading.pointlike(m) for m in ms[1:])  # β = 0: q(z|x) is a point
     gap = np.array([m["gap_iwae"] for m in ms[1:]])
     se = np.array([m["gap_iwae_se"] for m in ms[1:]])
     assert np.all(np.diff(gap) < 0.5), gap                                # (b), within noise
@@ -75,8 +75,8 @@ def test_the_digits_sweeps_measures_are_remade_from_its_weights():
     cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
     ds = data.load(cfg.data)
     runs = {store.read_config(store.SHIPPED_ROOT / i).train.beta: store.SHIPPED_ROOT / i for i in ids}
-    measures, images, inputs, curves = R.measure_folders(runs, ds)
-    got = R.load(R.shipped_folder("digits"))
+    measures, images, inputs, curves = beta_report.measure_folders(runs, ds)
+    got = beta_report.load(beta_report.shipped_folder("digits"))
     assert np.allclose(inputs, got.inputs, atol=1e-3)
     for new, old in zip(measures, got.measures):
         assert new["beta"] == old["beta"]
@@ -91,7 +91,7 @@ def test_the_digits_sweeps_measures_are_remade_from_its_weights():
 def test_the_mnist_sweeps_pictures_come_from_its_weights():
     """No MNIST file here: the pictures are checked against the shipped weights and the
     probe images each run carries."""
-    got = R.load(R.shipped_folder("mnist"))
+    got = beta_report.load(beta_report.shipped_folder("mnist"))
     x, _, _ = store.load_probe(store.SHIPPED_ROOT / SWEEPS["mnist"][0])
     for rid in SWEEPS["mnist"]:
         run = store.open_run(store.SHIPPED_ROOT / rid)
@@ -99,12 +99,12 @@ def test_the_mnist_sweeps_pictures_come_from_its_weights():
         b = run.config.train.beta
         recon = model.reconstruct(torch.as_tensor(got.inputs)).numpy()
         assert np.allclose(recon, got.images[b]["recon"], atol=2e-3)
-        samples = model.decode_mean(R.prior_z(model.latent_dim, R.N_SAMPLES))[:len(got.inputs)].numpy()
+        samples = model.decode_mean(beta_report.prior_z(model.latent_dim, beta_report.N_SAMPLES))[:len(got.inputs)].numpy()
         assert np.allclose(samples, got.images[b]["samples"], atol=2e-3)
         m = next(m for m in got.measures if m["beta"] == b)
         assert m["active_units"] == run.summary["val"]["active_units"]
         # sharpness on the 500 probe images agrees with the 1,000 it was measured on
-        from explorer.analysis.beta_measures import relative_sharpness
+        from explorer.analysis.beta.measures import relative_sharpness
         assert relative_sharpness(model.reconstruct(x).numpy(), x.numpy()) == pytest.approx(
             m["recon_sharpness"], abs=0.03)
     assert np.isin(got.inputs, [0.0, 1.0]).all()                         # binarised inputs
@@ -119,12 +119,12 @@ def test_sweep_report_lists_and_prints_the_shipped_sweeps():
         assert r.returncode == 0, r.stderr
         rep = json.loads(r.stdout.strip().splitlines()[-1])
         assert rep["sweep"] == name
-        assert [list(row) for row in rep["rows"]] == [list(R.ROW_KEYS)] * 7
+        assert [list(row) for row in rep["rows"]] == [list(beta_report.ROW_KEYS)] * 7
         assert [row["beta"] for row in rep["rows"]] == sorted(row["beta"] for row in rep["rows"])
-        want = R.report(name, R.load(R.shipped_folder(name)).measures)
+        want = beta_report.report(name, beta_report.load(beta_report.shipped_folder(name)).measures)
         assert rep == json.loads(json.dumps(want))
     r = _cli("sweep-report", "--help")
-    for k in R.ROW_KEYS:
+    for k in beta_report.ROW_KEYS:
         assert f"  {k} " in r.stdout
     r = _cli("sweep-report", "nope")
     assert r.returncode == 2 and "no shipped sweep of that name" in r.stderr
@@ -141,7 +141,7 @@ def test_sweep_command_trains_through_the_engine_and_reports(tmp_path):
     rep = json.loads(r.stdout.strip().splitlines()[-1])
     assert [row["beta"] for row in rep["rows"]] == [0.0, 4.0]
     runs = store.list_runs(out)
-    assert len(runs) == 2 and {S.parse_run_name(x.config.name)[0] for x in runs} == {rep["sweep"]}
+    assert len(runs) == 2 and {sweep.parse_run_name(x.config.name)[0] for x in runs} == {rep["sweep"]}
     assert all(x.config.data.subset == 120 and x.config.model.latent_dim == 2 for x in runs)
     r2 = _cli("sweep-report", str(out), "--json")
     assert r2.returncode == 0 and json.loads(r2.stdout.strip().splitlines()[-1]) == rep

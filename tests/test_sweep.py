@@ -2,14 +2,15 @@
 rate–distortion geometry; the reading in words (built from measured numbers, never
 canned) and the β lab's figures."""
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from explorer.analysis import beta_reading as W
-from explorer.analysis import sweep as S
+from explorer.analysis.beta import reading as beta_reading
+from explorer.analysis.beta import sweep
 from explorer.config import RunConfig
-from explorer.figures import beta as fb
+from explorer.figures import beta as beta_figures
 
 
 # ------------------------------------------------------------------ gap
@@ -17,93 +18,92 @@ from explorer.figures import beta as fb
 def test_generalisation_gap_signs():
     train = {"elbo": 10.0, "recon": 20.0, "kl": 5.0}
     val = {"elbo": 4.0, "recon": 27.0, "kl": 4.5}
-    g = S.generalisation_gap(train, val)
+    g = sweep.generalisation_gap(train, val)
     assert g == {"elbo": 6.0, "recon": 7.0, "kl": -0.5}
-    p = S.BetaPoint(beta=1.0, train=train, val=val)
+    p = sweep.BetaPoint(beta=1.0, train=train, val=val)
     assert p.gap == g
 
 
 def test_point_from_summary_needs_final_numbers():
     good = {"beta": 2.0, "n_train": 400, "train": {"recon": 1.0, "kl": 2.0, "elbo": -3.0},
             "val": {"recon": 1.5, "kl": 2.1, "elbo": -3.6, "active_units": 2, "kl_per_dim": [1.0, 1.1]}}
-    p = S.point_from_summary(good, run_id="r")
+    p = sweep.point_from_summary(good, run_id="r")
     assert (p.beta, p.run_id, p.n_train) == (2.0, "r", 400)
     assert p.kl_per_dim.tolist() == [1.0, 1.1]
-    assert S.point_from_summary(good, beta=4.0).beta == 4.0
-    assert S.point_from_summary(None) is None
-    assert S.point_from_summary({"val": good["val"]}) is None             # still running
+    assert sweep.point_from_summary(good, beta=4.0).beta == 4.0
+    assert sweep.point_from_summary(None) is None
+    assert sweep.point_from_summary({"val": good["val"]}) is None             # still running
     bad = json.loads(json.dumps(good))
     bad["val"]["elbo"] = None                                             # NaN stored as null
-    assert S.point_from_summary(bad) is None
+    assert sweep.point_from_summary(bad) is None
 
 
 # ------------------------------------------------------------------ rate–distortion
 
 def test_iso_elbo_lines_hold_recon_plus_kl_constant():
     rates = np.linspace(0, 50, 11)
-    d = S.iso_elbo_line(120.0, rates)
+    d = sweep.iso_elbo_line(120.0, rates)
     assert np.allclose(d + rates, 120.0)
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 4.0])
 def test_beta_line_passes_through_the_run_with_slope_minus_beta(beta):
     rates = np.array([0.0, 3.0, 7.0, 20.0])
-    d = S.beta_line(7.0, 30.0, beta, rates)
+    d = sweep.beta_line(7.0, 30.0, beta, rates)
     assert d[2] == pytest.approx(30.0)                                    # through the point
     assert np.allclose(np.diff(d) / np.diff(rates), -beta)                # slope −β
-    obj = [S.beta_objective(r, y, beta) for r, y in zip(rates, d)]
-    assert np.allclose(obj, S.beta_objective(7.0, 30.0, beta))            # a level line of recon + β·KL
+    obj = [sweep.beta_objective(r, y, beta) for r, y in zip(rates, d)]
+    assert np.allclose(obj, sweep.beta_objective(7.0, 30.0, beta))            # a level line of recon + β·KL
     if beta == 1.0:                                                       # β = 1: an iso-ELBO line
-        assert np.allclose(d, S.iso_elbo_line(37.0, rates))
+        assert np.allclose(d, sweep.iso_elbo_line(37.0, rates))
 
 
 def test_iso_elbo_levels_span_the_runs():
-    pts = [S.BetaPoint(0.0, {"recon": 10.0, "kl": 30.0, "elbo": -40.0},
+    pts = [sweep.BetaPoint(0.0, {"recon": 10.0, "kl": 30.0, "elbo": -40.0},
                        {"recon": 20.0, "kl": 29.0, "elbo": -49.0}),
-           S.BetaPoint(4.0, {"recon": 25.0, "kl": 2.0, "elbo": -27.0},
+           sweep.BetaPoint(4.0, {"recon": 25.0, "kl": 2.0, "elbo": -27.0},
                        {"recon": 26.0, "kl": 2.0, "elbo": -28.0})]
-    lv = S.iso_elbo_levels(pts, 5)
+    lv = sweep.iso_elbo_levels(pts, 5)
     assert lv[0] == pytest.approx(27.0) and lv[-1] == pytest.approx(49.0) and len(lv) == 5
 
 
 # ------------------------------------------------------------------ setup helpers
 
 def test_parse_betas():
-    assert S.parse_betas("4, 0 0.5;1, 1") == [0.0, 0.5, 1.0, 4.0]
+    assert sweep.parse_betas("4, 0 0.5;1, 1") == [0.0, 0.5, 1.0, 4.0]
     for bad, msg in (("", "at least one"), ("0, abc", "not a number"), ("-1", "out of range"),
                      ("nan", "out of range"), (",".join(str(i) for i in range(11)), "at most")):
         with pytest.raises(ValueError, match=msg):
-            S.parse_betas(bad)
+            sweep.parse_betas(bad)
 
 
 def test_sweep_configs_differ_only_in_beta_and_are_found_again_by_name():
-    base = S.base_config("digits", subset=300, latent_dim=3, epochs=5)
+    base = sweep.base_config("digits", subset=300, latent_dim=3, epochs=5)
     base = base.replace(model={"kind": "ae"}, train={"beta_schedule": "warmup"})
-    cfgs = S.sweep_configs(base, [0.0, 2.0], "t1")
+    cfgs = sweep.sweep_configs(base, [0.0, 2.0], "t1")
     assert [c.train.beta for c in cfgs] == [0.0, 2.0]
     for c in cfgs:
         assert c.model.kind == "vae" and c.train.beta_schedule == "constant"
         assert c.data.subset == 300 and c.model.latent_dim == 3 and c.train.epochs == 5
-    assert S.parse_run_name(cfgs[1].name) == ("t1", 2.0)
-    assert S.parse_run_name("my run") is None
-    from types import SimpleNamespace as E
-    entries = [E(name=cfgs[1].name, run_id="b"), E(name="other", run_id="x"),
-               E(name=cfgs[0].name, run_id="a"), E(name=S.run_name("t2", 1), run_id="c")]
-    groups = S.group_sweep_runs(entries)
+    assert sweep.parse_run_name(cfgs[1].name) == ("t1", 2.0)
+    assert sweep.parse_run_name("my run") is None
+    entries = [SimpleNamespace(name=cfgs[1].name, run_id="b"), SimpleNamespace(name="other", run_id="x"),
+               SimpleNamespace(name=cfgs[0].name, run_id="a"), SimpleNamespace(name=sweep.run_name("t2", 1), run_id="c")]
+    groups = sweep.group_sweep_runs(entries)
     assert set(groups) == {"t1", "t2"}
     assert [(e.run_id, beta) for beta, e in groups["t1"]] == [("a", 0.0), ("b", 2.0)]
 
 
 def test_base_config_pixels_choose_binarisation_and_likelihood():
-    cfg = S.base_config("digits")
+    cfg = sweep.base_config("digits")
     assert (cfg.data.binarize, cfg.model.likelihood) == ("threshold", "bernoulli")
-    cfg = S.base_config("mnist", pixels="grey-bernoulli")
+    cfg = sweep.base_config("mnist", pixels="grey-bernoulli")
     assert (cfg.data.binarize, cfg.model.likelihood) == ("none", "bernoulli")
-    cfg = S.base_config("mnist", pixels="grey-gaussian", sigma=0.2)
+    cfg = sweep.base_config("mnist", pixels="grey-gaussian", sigma=0.2)
     assert (cfg.data.binarize, cfg.model.likelihood, cfg.model.sigma) == ("none", "gaussian", 0.2)
-    assert S.base_config("digits").train.free_bits == 0.0          # a plain β·KL, no floor
+    assert sweep.base_config("digits").train.free_bits == 0.0          # a plain β·KL, no floor
     with pytest.raises(ValueError, match="pixels"):
-        S.base_config("digits", pixels="colour")
+        sweep.base_config("digits", pixels="colour")
 
 
 def test_shipped_sweeps_reads_the_manifest_sweep_key(tmp_path):
@@ -111,17 +111,17 @@ def test_shipped_sweeps_reads_the_manifest_sweep_key(tmp_path):
                   {"id": "b", "sweep": "s", "config": {"train": {"beta": 0.0}}},
                   {"id": "c", "config": {"train": {"beta": 1.0}}}]}
     (tmp_path / "m.json").write_text(json.dumps(m))
-    assert S.shipped_sweeps(tmp_path / "m.json") == {"s": ["b", "a"]}
+    assert sweep.shipped_sweeps(tmp_path / "m.json") == {"s": ["b", "a"]}
     (tmp_path / "bad.json").write_text("{not json")
-    assert S.shipped_sweeps(tmp_path / "bad.json") == {}
+    assert sweep.shipped_sweeps(tmp_path / "bad.json") == {}
 
 
 def test_pick_examples_takes_one_image_per_class_first():
     labels = np.array([3, 1, 1, 0, 2, 3, 0])
-    idx = S.pick_examples(labels, 5)
+    idx = sweep.pick_examples(labels, 5)
     assert len(set(idx.tolist())) == 5
     assert labels[idx[:4]].tolist() == [0, 1, 2, 3]
-    assert S.pick_examples(None, 3).tolist() == [0, 1, 2]
+    assert sweep.pick_examples(None, 3).tolist() == [0, 1, 2]
 
 
 # ------------------------------------------------------------------ the reading
@@ -145,7 +145,7 @@ def test_reading_quotes_the_numbers_and_says_what_they_show():
     curves = {0.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -140.0, -145.0]},
               1.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -100.0, -99.5]},
               8.0: {"epoch": [1, 2, 3], "elbo": [-140.0, -131.0, -130.0]}}
-    text = " ".join(W.reading(_sweep(), curves, latent_dim=16))
+    text = " ".join(beta_reading.reading(_sweep(), curves, latent_dim=16))
     assert "keep 90% of their inputs' fine detail at β = 0 and 30% at β = 8" in text
     assert "falls steadily from 90% to 30%" in text
     assert "score best at β = 1: quality 0.75" in text
@@ -167,52 +167,52 @@ def test_reading_does_not_claim_what_the_numbers_do_not_show():
     ms = _sweep()
     ms[0].update(precision=0.9, recall=0.9, sample_quality=0.9)     # β = 0 samples are best now
     ms[2].update(recon_sharpness=0.95, gap_iwae=39.0)               # no blur, no smaller gap
-    text = " ".join(W.reading(ms, {}, latent_dim=16))
+    text = " ".join(beta_reading.reading(ms, {}, latent_dim=16))
     assert "score best at β = 0" in text and "holes" not in text
     assert "smallest β tried" in text
     assert "did not blur them" in text
     assert "The KL term limits" not in text and "did not shrink it" in text
     assert "Validation curves" not in text                          # none given
-    assert W.reading(ms[:1])[0].startswith("Two or more")
+    assert beta_reading.reading(ms[:1])[0].startswith("Two or more")
     nolabels = [dict(m, precision=None, recall=None, sample_quality=None) for m in ms]
-    assert "needs labels" in " ".join(W.reading(nolabels, latent_dim=16))
+    assert "needs labels" in " ".join(beta_reading.reading(nolabels, latent_dim=16))
 
 
 def test_a_point_posterior_gap_is_said_to_measure_no_overfitting():
     ms = _sweep()
     ms[0].update(val_kl=7000.0, gap_iwae=-374.0, gap_iwae_se=156.0)     # β = 0: KL 437 nats a dimension
-    text = " ".join(W.reading(ms, latent_dim=16))
+    text = " ".join(beta_reading.reading(ms, latent_dim=16))
     assert "At β = 0 the IWAE-100 gap is -374.0 ± 156.0 nats, but it does not measure overfitting" in text
     assert "KL 7000 nats per image" in text
     assert "from β = 1 to β = 8 the train − validation IWAE-100 gap falls steadily from 10.0 to 1.0" in text
-    assert "buys a smaller overfitting gap (10.0 → 1.0 nats)" in " ".join(W.trade_off(ms))
-    assert not W.pointlike(ms[1]) and W.pointlike(ms[0])
+    assert "buys a smaller overfitting gap (10.0 → 1.0 nats)" in " ".join(beta_reading.trade_off(ms))
+    assert not beta_reading.pointlike(ms[1]) and beta_reading.pointlike(ms[0])
 
 
 def test_tour_steps_are_built_from_the_same_sentences():
-    steps = W.tour_steps(_sweep(), {0.0: {"epoch": [1, 2], "elbo": [-10.0, -12.0]},
+    steps = beta_reading.tour_steps(_sweep(), {0.0: {"epoch": [1, 2], "elbo": [-10.0, -12.0]},
                                     8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
     assert [s["show"] for s in steps] == ["pictures", "pictures", "sharpness", "gap", "curves", "quality"]
     assert all(s["betas"] == [0.0, 1.0, 8.0] for s in steps)
-    assert W.sharpness_sentence(_sweep()) in steps[0]["text"]
+    assert beta_reading.sharpness_sentence(_sweep()) in steps[0]["text"]
     assert "score best at β = 1" in steps[-1]["text"]
     assert "(40.0 → 1.0 nats)" in steps[-1]["text"] and "(90% → 30%" in steps[-1]["text"]
-    assert W.tour_steps(_sweep()[:1]) == []
+    assert beta_reading.tour_steps(_sweep()[:1]) == []
 
 
 def test_likelihood_notes_explain_negative_densities_and_grey_bernoulli():
     gauss = RunConfig.from_dict({"model": {"likelihood": "gaussian", "sigma": 0.1}})
-    notes = W.likelihood_notes(gauss, 64, mse=0.0121)
+    notes = beta_reading.likelihood_notes(gauss, 64, mse=0.0121)
     assert "50 nats per unit of squared error" in notes[0] and "-88.6 nats for D = 64" in notes[0]
     assert "either sign" in notes[0] and "0.0121 per pixel (RMS 0.110" in notes[1]
     # the constant is −log N(x; x, σ²I) of a perfect reconstruction
-    assert W.gaussian_constant(64, 0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
+    assert beta_reading.gaussian_constant(64, 0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
     grey = RunConfig.from_dict({"data": {"name": "mnist"}, "model": {"likelihood": "bernoulli"}})
-    assert "not a bound on log p(x)" in W.likelihood_notes(grey, 784)[0]
+    assert "not a bound on log p(x)" in beta_reading.likelihood_notes(grey, 784)[0]
     binary = RunConfig.from_dict({"data": {"name": "mnist", "binarize": "threshold"}})
-    assert W.likelihood_notes(binary, 784) == []
+    assert beta_reading.likelihood_notes(binary, 784) == []
     toy = RunConfig.from_dict({"data": {"name": "moons"}})
-    assert W.likelihood_notes(toy, 2) == []
+    assert beta_reading.likelihood_notes(toy, 2) == []
 
 
 # ------------------------------------------------------------------ figures
@@ -220,7 +220,7 @@ def test_likelihood_notes_explain_negative_densities_and_grey_bernoulli():
 def _pts():
     out = []
     for b, k, rt, rv in ((0.0, 40.0, 5.0, 25.0), (1.0, 10.0, 9.0, 20.0), (8.0, 2.0, 30.0, 33.0)):
-        out.append(S.BetaPoint(b, {"recon": rt, "kl": k, "elbo": -(rt + k), "active_units": 4},
+        out.append(sweep.BetaPoint(b, {"recon": rt, "kl": k, "elbo": -(rt + k), "active_units": 4},
                                {"recon": rv, "kl": k, "elbo": -(rv + k), "active_units": 4,
                                 "kl_per_dim": [k / 4] * 4}))
     return out
@@ -228,53 +228,53 @@ def _pts():
 
 def test_measure_charts_carry_the_numbers_and_mark_the_sweet_spot():
     ms = _sweep()
-    df = fb.measure_frame(ms, "gap", sweet=1.0)
+    df = beta_figures.measure_frame(ms, "gap", sweet=1.0)
     iwae = df[df["series"].str.startswith("IWAE")]
     assert iwae["value"].tolist() == [40.0, 10.0, 1.0]
     assert (iwae["hi"] - iwae["lo"]).tolist() == pytest.approx([4.0, 2.0, 1.0])     # ±1 s.e.
     assert df[df["series"].str.startswith("ELBO")]["value"].tolist() == [60.0, 14.0, 2.0]
     assert df[df["kind"] == "ref"]["value"].tolist() == [0.0]                        # the zero line
     assert df[df["kind"] == "sweet"]["beta"].tolist() == ["1"]
-    q = fb.measure_frame(ms, "quality")
+    q = beta_figures.measure_frame(ms, "quality")
     assert q[q["series"].str.startswith("quality")]["value"].tolist() == pytest.approx(
         [m["sample_quality"] for m in ms])
     assert "sweet" not in set(q["kind"])
-    spec = fb.measure_chart(ms, "quality", sweet=1.0).to_dict()
-    rules = [l for l in spec["layer"] if l.get("mark", {}).get("color") == fb.SWEET_COLOR]
-    assert len(rules) == 1 and spec["height"] == fb.SMALL_H
+    spec = beta_figures.measure_chart(ms, "quality", sweet=1.0).to_dict()
+    rules = [l for l in spec["layer"] if l.get("mark", {}).get("color") == beta_figures.SWEET_COLOR]
+    assert len(rules) == 1 and spec["height"] == beta_figures.SMALL_H
     rows = spec["datasets"][spec["data"]["name"]]
     assert [r["beta"] for r in rows if r["kind"] == "sweet"] == ["1"]
-    assert list(fb.measure_frame(ms, "sharpness").query("kind == 'point'")["beta"].unique()) == ["0", "1", "8"]
+    assert list(beta_figures.measure_frame(ms, "sharpness").query("kind == 'point'")["beta"].unique()) == ["0", "1", "8"]
 
 
 def test_curves_chart_marks_each_runs_best_epoch():
     curves = {0.0: {"epoch": [1.0, 2.0, 3.0], "elbo": [-150.0, -140.0, -145.0]},
               4.0: {"epoch": [1.0, 2.0], "elbo": [-160.0, -150.0]}}
-    df = fb.curves_frame(curves)
+    df = beta_figures.curves_frame(curves)
     assert df[df["best"]][["beta", "epoch"]].values.tolist() == [["0", 2.0], ["4", 2.0]]
     assert len(df) == 5
-    assert fb.curves_chart(curves).to_dict()["layer"][1]["mark"]["type"] == "point"
+    assert beta_figures.curves_chart(curves).to_dict()["layer"][1]["mark"]["type"] == "point"
 
 
 def test_plotly_figures_and_the_table():
     pts = _pts()
     for log in (False, True):
-        fig = fb.rd_figure(pts, log_rate=log)
+        fig = beta_figures.rd_figure(pts, log_rate=log)
         vals = [t for t in fig.data if t.name and t.name.startswith("β=")]
         assert [float(t.x[0]) for t in vals] == [40.0, 10.0, 2.0]
         lines = [t for t in fig.data if t.legendgroup == "betaline"]
         for t, p in zip(lines, pts):     # each β-line: recon + β·KL of the run's training point
-            want = S.beta_objective(p.train["kl"], p.train["recon"], p.beta)
-            assert np.allclose([S.beta_objective(r, d, p.beta) for r, d in zip(t.x, t.y)], want)
-    assert list(fb.active_units_figure(pts, 4).data[0].y) == [4, 4, 4]
-    df = fb.numbers_table(pts, _sweep())
+            want = sweep.beta_objective(p.train["kl"], p.train["recon"], p.beta)
+            assert np.allclose([sweep.beta_objective(r, d, p.beta) for r, d in zip(t.x, t.y)], want)
+    assert list(beta_figures.active_units_figure(pts, 4).data[0].y) == [4, 4, 4]
+    df = beta_figures.numbers_table(pts, _sweep())
     assert df["gap IWAE"].tolist() == [40.0, 10.0, 1.0]
     assert df["sample quality"].tolist() == pytest.approx([m["sample_quality"] for m in _sweep()])
     assert df["val KL"].tolist() == [40.0, 10.0, 2.0]
     imgs = np.random.default_rng(0).random((4, 1, 8, 8))
-    img = fb.strip(imgs, target_px=40)                       # 8×8 enlarged 5× (40 px), 5 px gaps
+    img = beta_figures.strip(imgs, target_px=40)                       # 8×8 enlarged 5× (40 px), 5 px gaps
     assert img.shape == (5 + 40 + 5, 5 + 4 * 45, 3)
     assert np.allclose(img[5:45, 5:45, 0], np.repeat(np.repeat(imgs[0, 0], 5, 0), 5, 1))
-    assert np.allclose(img[0, 0], fb.PAD_RGB) and np.allclose(img[20, 47], fb.PAD_RGB)
-    row = fb.picture_row([imgs, imgs[:2]], target_px=40, gap_px=10)
+    assert np.allclose(img[0, 0], beta_figures.PAD_RGB) and np.allclose(img[20, 47], beta_figures.PAD_RGB)
+    row = beta_figures.picture_row([imgs, imgs[:2]], target_px=40, gap_px=10)
     assert row.shape == (50, img.shape[1] + 10 + (5 + 2 * 45), 3)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer.analysis import theory as T
+from explorer.analysis import theory
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "4_Theory.py")
@@ -107,7 +107,7 @@ def test_ae_vs_vae_controls():
 
 def test_kl_shows_the_functions_numbers_and_handles_zeros_and_bad_input():
     at = _open("KL divergence")
-    r = T.discrete_kl(T.parse_weights("1, 2, 3, 4"), T.parse_weights("2, 2, 5, 1"))
+    r = theory.discrete_kl(theory.parse_weights("1, 2, 3, 4"), theory.parse_weights("2, 2, 5, 1"))
     m = _metrics(at)
     assert _num(m["KL(P‖Q)"]) == pytest.approx(r["kl_pq"], rel=1e-3)
     assert _num(m["KL(Q‖P)"]) == pytest.approx(r["kl_qp"], rel=1e-3)
@@ -137,10 +137,10 @@ def test_lemma1_every_control_and_agreement_with_the_closed_form():
         at.number_input(key=key).set_value(value)
     _run(at)
     assert not at.error
-    mu1, c1, _ = T.gaussian_2d((-1.0, 2.0), 0.5, 2.0, -0.7)
-    mu2, c2, _ = T.gaussian_2d((0.3, 0.4), 1.1, 0.9, 0.5)
+    mu1, c1, _ = theory.gaussian_2d((-1.0, 2.0), 0.5, 2.0, -0.7)
+    mu2, c2, _ = theory.gaussian_2d((0.3, 0.4), 1.1, 0.9, 0.5)
     m = _metrics(at)
-    assert _num(m["eq. 5, closed form"]) == pytest.approx(T.kl_lemma1(mu1, c1, mu2, c2), rel=1e-5)
+    assert _num(m["eq. 5, closed form"]) == pytest.approx(theory.kl_lemma1(mu1, c1, mu2, c2), rel=1e-5)
     assert abs(_num(m["(MC − closed)/SE"])) < 4.5
     assert _num(m["Lemma 1 (eq. 5), Σ₁ = diag(σ²), Σ₂ = I"]) == pytest.approx(
         _num(m["KL term of eq. 14, log-variance form"]), rel=1e-6)
@@ -214,11 +214,11 @@ def test_reparameterisation_controls_for_every_function():
     at.selectbox(key="theta_model").set_value(opts[-1])
     _run(at)
     at.slider(key="rp_repeats").set_value(100)
-    for f_name in T.TEST_FUNCTIONS:
+    for f_name in theory.TEST_FUNCTIONS:
         at.selectbox(key="rp_f").set_value(f_name)
         _run(at)
         table = at.dataframe[0].value
-        exact = T.exact_gradient(f_name, 0.5, 1.0)
+        exact = theory.exact_gradient(f_name, 0.5, 1.0)
         np.testing.assert_allclose(table["exact (quadrature)"].to_numpy(), exact, rtol=1e-6)
         assert (table["naive (samples held fixed)"] == 0).all()
     for key, value in (("rp_mu", 3.0), ("rp_sigma", 3.0)):
@@ -237,7 +237,7 @@ def test_reparameterisation_controls_for_every_function():
 def test_monte_carlo_controls():
     at = _open("Monte Carlo")
     t0 = at.dataframe[0].value
-    assert list(t0["L"]) == list(T.LOSS_LS)
+    assert list(t0["L"]) == list(theory.LOSS_LS)
     assert t0["std of the draws"].iloc[0] > t0["std of the draws"].iloc[-1]
     at.slider(key="mc_n").set_value(1)
     at.slider(key="mc_repeats").set_value(5)
@@ -277,31 +277,31 @@ def test_a_linked_section_and_a_tab_click_in_a_real_browser(server, browser_cont
 # ---------------------------------------------- the seed's slips, notation, numbers
 
 def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds():
-    from explorer.analysis import theory_equations as E
-    from explorer.analysis import theory_slips as S
+    from explorer.analysis.theory import equations as theory_equations
+    from explorer.analysis.theory import slips as theory_slips
     at = AppTest.from_file(PAGE, default_timeout=180)
     for i, sec in enumerate(SECTIONS):
         tab = _goto(at, sec).tabs[i]
         text = " ".join(m.value for m in tab.markdown)
         labels = [e.label for e in tab.expander]
-        for s in S.for_tab(sec):
-            assert f"**{S.marker(s)}**" in text, (sec, s.id)           # the seed's text, correction, reason
-            assert S.label(s) in labels, (sec, s.id)
-            body = S.markdown(s)
+        for s in theory_slips.for_tab(sec):
+            assert f"**{theory_slips.marker(s)}**" in text, (sec, s.id)           # the seed's text, correction, reason
+            assert theory_slips.label(s) in labels, (sec, s.id)
+            body = theory_slips.markdown(s)
             assert body in text, (sec, s.id)
-        for other in set(S.SLIPS) - set(S.for_tab(sec)):
-            assert S.label(other) not in labels, (sec, other.id)         # each slip where it occurs, once
+        for other in set(theory_slips.SLIPS) - set(theory_slips.for_tab(sec)):
+            assert theory_slips.label(other) not in labels, (sec, other.id)         # each slip where it occurs, once
         for tex in (x.value.strip().strip("$").strip() for x in tab.latex):
             assert r"\Sigma_\phi" not in tex and "^{1/2}" not in tex, (sec, tex)   # one notation: log σ²
-            n = E.tag_of(tex)
+            n = theory_equations.tag_of(tex)
             if n is not None:
-                assert tex == E.latex(n), (sec, n)                       # the seed's number, E's formula
+                assert tex == theory_equations.latex(n), (sec, n)                       # the seed's number, E's formula
     text = " ".join(m.value for m in at.expander[0].markdown)
-    assert all(f"**{s.id}**" in text for s in S.SLIPS)                    # the overview lists them all
+    assert all(f"**{s.id}**" in text for s in theory_slips.SLIPS)                    # the overview lists them all
 
 
 def test_reparameterisation_caption_is_written_from_the_measured_ratio():
-    from explorer.analysis import theory_views as V
+    from explorer.analysis.theory import views as theory_views
     at = _open("Reparameterisation")
     at.slider(key="rp_repeats").set_value(50)
     for f_name, sigma, verdict in (("z²", 1.0, "reparameterised estimator is less noisy"),
@@ -309,21 +309,21 @@ def test_reparameterisation_caption_is_written_from_the_measured_ratio():
         at.selectbox(key="rp_f").set_value(f_name)
         at.slider(key="rp_sigma").set_value(sigma)
         _run(at)
-        v = T.gradient_variance(f_name, 0.5, sigma, T.GRAD_LS, 200, 0)
-        expected = V.variance_caption(T.variance_ratio(v["var_score"], v["var_reparam"]), 200)
+        v = theory.gradient_variance(f_name, 0.5, sigma, theory.GRAD_LS, 200, 0)
+        expected = theory_views.variance_caption(theory.variance_ratio(v["var_score"], v["var_reparam"]), 200)
         captions = [c.value for c in at.caption]
         assert expected in captions and verdict in expected, f_name
         assert not any("that is why VAEs use the trick" in c for c in captions)
 
 
 def test_elbo_iwae_captions_match_their_numbers():
-    from explorer.analysis import theory_views as V
+    from explorer.analysis.theory import views as theory_views
     at = _open("ELBO")
     at.select_slider(key="iwae_kmax").set_value(10)
     at.slider(key="elbo_d1").set_value(1.0)
     at.slider(key="elbo_g1").set_value(0.3)
     _run(at)
-    iw = T.demo_iwae(0, (1.0, 0.0), (10.0 ** 0.3, 1.0))
+    iw = theory.demo_iwae(0, (1.0, 0.0), (10.0 ** 0.3, 1.0))
     captions = [c.value for c in at.caption]
-    assert V.iwae_exact_caption(iw) in captions and iw["above"][-1] > 0
+    assert theory_views.iwae_exact_caption(iw) in captions and iw["above"][-1] > 0
     assert any("**at least** IWAE-10 − ELBO" in c for c in captions)

@@ -1,4 +1,4 @@
-"""What the Theory page says about its numbers (explorer/analysis/theory_views.py), the
+"""What the Theory page says about its numbers (explorer/analysis/theory/views.py), the
 IWAE-k estimates on the exact model (theory_elbo.iwae_draws) and the new figure builders:
 captions are written from the measured values and never claim what they contradict."""
 import math
@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from explorer.analysis import theory as T
-from explorer.analysis import theory_models as TM
-from explorer.analysis import theory_views as V
-from explorer.figures import theory as TF
+from explorer.analysis import theory
+from explorer.analysis.theory import models as theory_models
+from explorer.analysis.theory import views as theory_views
+from explorer.figures import theory as theory_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,15 +31,15 @@ def teardown_module():
 
 
 def test_fmt():
-    assert V.fmt(None) == "—" and V.fmt(float("nan")) == "—"
-    assert V.fmt(float("inf")) == "∞" and V.fmt(-float("inf")) == "−∞"
-    assert V.fmt(1e-15) == "0" and V.fmt(3.14159, 3) == "3.14"
+    assert theory_views.fmt(None) == "—" and theory_views.fmt(float("nan")) == "—"
+    assert theory_views.fmt(float("inf")) == "∞" and theory_views.fmt(-float("inf")) == "−∞"
+    assert theory_views.fmt(1e-15) == "0" and theory_views.fmt(3.14159, 3) == "3.14"
 
 
 # ------------------------------------------------- the estimators' variances
 
 def _ratios(score, reparam):
-    return T.variance_ratio(np.asarray(score, float), np.asarray(reparam, float))
+    return theory.variance_ratio(np.asarray(score, float), np.asarray(reparam, float))
 
 
 def test_variance_ratio_names_a_winner_only_when_it_wins_at_every_L():
@@ -53,10 +53,10 @@ def test_variance_ratio_names_a_winner_only_when_it_wins_at_every_L():
 
 
 def test_variance_caption_follows_the_measured_ratio():
-    wins = V.variance_caption(_ratios([[5.0, 9.0]] * 3, [[1.0, 1.0]] * 3), 200)
+    wins = theory_views.variance_caption(_ratios([[5.0, 9.0]] * 3, [[1.0, 1.0]] * 3), 200)
     assert "5× the reparameterised one's" in wins and "reparameterised estimator is less noisy" in wins
     assert "score function** is less noisy" not in wins
-    loses = V.variance_caption(_ratios([[0.1, 0.2]] * 3, [[1.0, 1.0]] * 3), 200)
+    loses = theory_views.variance_caption(_ratios([[0.1, 0.2]] * 3, [[1.0, 1.0]] * 3), 200)
     assert "score function** is less noisy" in loses and "reparameterised estimator is less noisy" not in loses
     assert "0.1× the reparameterised one's" in loses and "can win" in loses
     for text in (wins, loses):
@@ -68,26 +68,26 @@ def test_variance_verdict_on_real_estimates(f_name, mu, sigma, winner):
     """z² under a unit-width q: the reparameterised estimator is less noisy (variance 4σ²/L against
     about 18.6/L); sin z under a wide q (σ = 3): f′ = cos z swings over many periods while
     f(z)·ε/σ stays small, so the score function wins."""
-    v = T.gradient_variance(f_name, mu, sigma, Ls=(1, 10, 100), repeats=200, seed=0)
-    r = T.variance_ratio(v["var_score"], v["var_reparam"])
+    v = theory.gradient_variance(f_name, mu, sigma, Ls=(1, 10, 100), repeats=200, seed=0)
+    r = theory.variance_ratio(v["var_score"], v["var_reparam"])
     assert r[0]["winner"] == winner
-    text = V.variance_caption(r, 200)
-    assert V.fmt(r[0]["median"], 3) + "×" in text
+    text = theory_views.variance_caption(r, 200)
+    assert theory_views.fmt(r[0]["median"], 3) + "×" in text
 
 
 # ------------------------------------------------------------- IWAE-k
 
 def test_iwae_draws_on_the_posterior_are_exact_and_the_caption_says_so():
-    iw = T.demo_iwae(0, (0.0, 0.0), (1.0, 1.0), draws=50)
+    iw = theory.demo_iwae(0, (0.0, 0.0), (1.0, 1.0), draws=50)
     np.testing.assert_allclose(iw["mean"], iw["log_px"], atol=1e-9)
     assert (iw["above"] == 0).all()
-    assert "log p(x) exactly" in V.iwae_exact_caption(iw)
+    assert "log p(x) exactly" in theory_views.iwae_exact_caption(iw)
 
 
 def test_iwae_draws_off_the_posterior_are_below_in_mean_but_not_every_draw():
-    iw = T.demo_iwae(0, (1.0, 0.0), (2.0, 1.0), draws=1000)
-    m0 = T.demo_linear_gaussian()
-    x = T.sample_x(m0, 0)
+    iw = theory.demo_iwae(0, (1.0, 0.0), (2.0, 1.0), draws=1000)
+    m0 = theory.demo_linear_gaussian()
+    x = theory.sample_x(m0, 0)
     assert iw["log_px"] == pytest.approx(float(m0.exact_log_px(x)[0]))
     assert np.all(iw["mean"] <= iw["log_px"] + 4.5 * iw["se"])          # a lower bound in expectation
     assert iw["mean"][-1] > iw["mean"][0] + 3.0                          # it tightens with k
@@ -95,18 +95,18 @@ def test_iwae_draws_off_the_posterior_are_below_in_mean_but_not_every_draw():
     assert iw["se"][-1] < iw["se"][0] / 10
     assert np.all(iw["lo"] <= iw["mean"]) and np.all(iw["mean"] <= iw["hi"])
     assert iw["above"][0] > 0.05 and iw["above"][-1] > 0.2               # single draws do overshoot
-    text = V.iwae_exact_caption(iw)
+    text = theory_views.iwae_exact_caption(iw)
     assert f"{iw['above'][-1]:.1%}" in text and "**above** log p(x)" in text and "in expectation" in text
     with pytest.raises(ValueError):
-        T.iwae_draws(m0, x, ks=(0,))
+        theory.iwae_draws(m0, x, ks=(0,))
     with pytest.raises(ValueError):
-        T.iwae_draws(m0, x, draws=1)
+        theory.iwae_draws(m0, x, draws=1)
 
 
 def test_iwae_vae_view_calls_the_gain_a_lower_bound_on_the_kl():
     iw = {"ks": np.array([1, 10, 100]), "mean": np.array([-10.0, -9.0, -8.5]), "se": np.ones(3) * 0.1,
           "gain": np.array([0.0, 1.0, 1.5]), "gain_se": np.array([0.0, 0.1, 0.2])}
-    view = V.iwae_vae_view(iw)
+    view = theory_views.iwae_vae_view(iw)
     assert list(view["table"]["IWAE-k − ELBO"]) == [0.0, 1.0, 1.5]
     cap = view["caption"]
     assert "**at least** IWAE-100 − ELBO = 1.5 nats" in cap and "IWAE-k − ELBO ≤" in cap
@@ -116,60 +116,60 @@ def test_iwae_vae_view_calls_the_gain_a_lower_bound_on_the_kl():
 # ---------------------------------------------------------- other views
 
 def test_elbo_view_reports_the_functions_numbers():
-    r = T.demo_elbo(3, (0.5, -0.5), (1.5, 0.8), 2000)
-    view = V.elbo_view(r)
+    r = theory.demo_elbo(3, (0.5, -0.5), (1.5, 0.8), 2000)
+    view = theory_views.elbo_view(r)
     labels = {m.label: m.value for m in view["metrics"]}
-    assert labels["log p(x), exact"] == V.fmt(r["log_px"], 5)
-    assert labels["KL(q(z|x) ‖ p(z|x)), Lemma 1"] == V.fmt(r["kl_post"], 4)
-    assert V.fmt(-r["log_px"], 5) in view["caption"] and "eq. 15, corrected" in view["caption"]
+    assert labels["log p(x), exact"] == theory_views.fmt(r["log_px"], 5)
+    assert labels["KL(q(z|x) ‖ p(z|x)), Lemma 1"] == theory_views.fmt(r["kl_post"], 4)
+    assert theory_views.fmt(-r["log_px"], 5) in view["caption"] and "eq. 15, corrected" in view["caption"]
 
 
 def test_kl_view_explains_infinities_and_checks_non_negativity():
-    view = V.kl_view(T.discrete_kl(np.array([0.5, 0.5]), np.array([1.0, 0.0])))
-    assert [m.value for m in view["metrics"]] == ["∞", V.fmt(math.log(2)), "no"]
+    view = theory_views.kl_view(theory.discrete_kl(np.array([0.5, 0.5]), np.array([1.0, 0.0])))
+    assert [m.value for m in view["metrics"]] == ["∞", theory_views.fmt(math.log(2)), "no"]
     assert len(view["notes"]) == 1 and "outcome 2" in view["notes"][0]
     assert view["verdict"] is not None
-    same = V.kl_view(T.discrete_kl(np.array([0.2, 0.8]), np.array([0.8, 0.2])))
+    same = theory_views.kl_view(theory.discrete_kl(np.array([0.2, 0.8]), np.array([0.8, 0.2])))
     assert same["metrics"][2].value == "yes" and not same["notes"]       # S05: equal, though P ≠ Q
 
 
 def test_half_and_diagonal_views():
-    mu1, c1 = np.zeros(2), T.covariance_2d(1.0, 0.5, 0.3)
-    mu2, c2 = np.array([2.0, -1.0]), T.covariance_2d(1.2, 0.9, 0.0)
-    h = T.proof_half_check(mu1, c1, mu2, c2, 20_000, seed=1)
-    view = V.half_view(h)
-    assert [m.value for m in view["metrics"]][1:] == [V.fmt(h["corrected_value"], 6), V.fmt(h["seed_value"], 6)]
-    assert V.fmt(h["maha"] / 2, 4) in view["caption"]
-    d = V.diagonal_view(T.diagonal_vs_eq14([0.5, 0.0], [0.1, -0.3]), [0.5, 0.0], [0.1, -0.3])
+    mu1, c1 = np.zeros(2), theory.covariance_2d(1.0, 0.5, 0.3)
+    mu2, c2 = np.array([2.0, -1.0]), theory.covariance_2d(1.2, 0.9, 0.0)
+    h = theory.proof_half_check(mu1, c1, mu2, c2, 20_000, seed=1)
+    view = theory_views.half_view(h)
+    assert [m.value for m in view["metrics"]][1:] == [theory_views.fmt(h["corrected_value"], 6), theory_views.fmt(h["seed_value"], 6)]
+    assert theory_views.fmt(h["maha"] / 2, 4) in view["caption"]
+    d = theory_views.diagonal_view(theory.diagonal_vs_eq14([0.5, 0.0], [0.1, -0.3]), [0.5, 0.0], [0.1, -0.3])
     assert d["metrics"][0].value == d["metrics"][1].value and len(d["table"]) == 2
 
 
 def test_two_gaussians_2d_validates_and_collects_notes():
-    mu1, c1, mu2, c2, notes = T.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 0.0), ((1.0, 1.0), 1e-4, 1e4, 0.999999))
+    mu1, c1, mu2, c2, notes = theory.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 0.0), ((1.0, 1.0), 1e-4, 1e4, 0.999999))
     assert notes and notes[0].startswith("Σ₂:") and np.allclose(c1, np.eye(2))
     with pytest.raises(ValueError, match="strictly between"):
-        T.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 1.0), ((0.0, 0.0), 1.0, 1.0, 0.0))
+        theory.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 1.0), ((0.0, 0.0), 1.0, 1.0, 0.0))
 
 
 # ------------------------------------------------------------------ figures
 
 def test_bound_curve_with_spread_and_the_new_builders():
-    plain = TF.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0)
-    banded = TF.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0, spread=([-4.0, -2.0], [0.0, -1.1]))
+    plain = theory_figures.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0)
+    banded = theory_figures.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0, spread=([-4.0, -2.0], [0.0, -1.1]))
     assert len(banded.data) == len(plain.data) + 1
     np.testing.assert_allclose(banded.data[0].y, [0.0, -1.1, -2.0, -4.0])       # the polygon: hi, then lo reversed
-    mu, cov = np.zeros(2), T.covariance_2d(1.0, 2.0, 0.3)
-    fig = TF.two_gaussians(mu, cov, mu + 1, np.eye(2))
+    mu, cov = np.zeros(2), theory.covariance_2d(1.0, 2.0, 0.3)
+    fig = theory_figures.two_gaussians(mu, cov, mu + 1, np.eye(2))
     assert isinstance(fig, go.Figure) and len(fig.data) == 6
-    r = T.demo_elbo(0, (1.0, 0.0), (1.0, 1.0), 200)
-    fig = TF.encoder_and_posterior(r)
+    r = theory.demo_elbo(0, (1.0, 0.0), (1.0, 1.0), 200)
+    fig = theory_figures.encoder_and_posterior(r)
     assert [t.name for t in fig.data if t.showlegend] == ["p(z|x), exact", "q(z|x), the encoder"]
 
 
 def test_reconstruction_grids_tile_and_enlarge():
     r = {"x": np.random.default_rng(0).random((20, 1, 8, 8)), "ae_recon": np.zeros((20, 1, 8, 8)),
          "vae_recon": np.ones((20, 1, 8, 8))}
-    grids = TF.reconstruction_grids(r, n=16, ncol=4, width=160)
+    grids = theory_figures.reconstruction_grids(r, n=16, ncol=4, width=160)
     assert [c for _, c in grids] == ["the batch x", "autoencoder: f_θ(g_φ(x))", "VAE: mean of p(x | z = μ_φ(x))"]
     k = 160 // 8
     for img, _ in grids:
@@ -181,11 +181,11 @@ def test_reconstruction_grids_tile_and_enlarge():
 @pytest.mark.skipif(not (ROOT / "trained" / "digits-vae-z2-b1" / "probe.safetensors").is_file(),
                     reason="needs the shipped digits models")
 def test_shipped_runs_pairs_and_probe_batches():
-    vaes = TM.shipped_runs("vae")
+    vaes = theory_models.shipped_runs("vae")
     ids = [r.run_id for r in vaes]
-    assert ids[TM.default_index(ids)] == TM.DEFAULT_VAE and TM.default_index(["a", "b"]) == 0
-    for v, a in TM.paired_runs():
+    assert ids[theory_models.default_index(ids)] == theory_models.DEFAULT_VAE and theory_models.default_index(["a", "b"]) == 0
+    for v, a in theory_models.paired_runs():
         assert v.config.model.kind == "vae" and a.config.model.kind == "ae"
         assert v.config.data.name == a.config.data.name
-    x = TM.probe_batch(vaes[0].path, 5, seed=1)
-    assert x.shape[0] == 5 and torch.equal(x, TM.probe_batch(vaes[0].path, 5, seed=1))
+    x = theory_models.probe_batch(vaes[0].path, 5, seed=1)
+    assert x.shape[0] == 5 and torch.equal(x, theory_models.probe_batch(vaes[0].path, 5, seed=1))

@@ -9,15 +9,15 @@ import time
 import numpy as np
 import pytest
 import streamlit as st
+from conftest import shared_page_engine
 from streamlit.testing.v1 import AppTest
 
 from explorer import probe
-from explorer.engine import Engine, set_engine
-from explorer.engine.protocol import Progress
 from explorer.config import ConfigError, RunConfig
-from explorer.figures import training as figs
-from explorer.ui import train as tu
-from conftest import shared_page_engine
+from explorer.engine import Engine, set_engine
+from explorer.figures import training as training_figures
+from explorer.runs import Progress
+from explorer.ui import train as train_ui
 
 PAGE = "../pages/1_Train.py"
 
@@ -31,35 +31,35 @@ def rows_fixture(n=100, beta=1.0):
 
 def test_bin_rows_averages_consecutive_rows():
     rows = [{"step": s, "recon": float(s)} for s in range(1, 11)]
-    b = figs.bin_rows(rows, ("recon",), max_points=4)          # bins of 3: 1-3, 4-6, 7-9, 10
+    b = training_figures.bin_rows(rows, ("recon",), max_points=4)          # bins of 3: 1-3, 4-6, 7-9, 10
     assert b["step"].tolist() == [3, 6, 9, 10]
     assert b["recon"].tolist() == [2.0, 5.0, 8.0, 10.0]
-    assert figs.bin_rows([], ("recon",)).empty
+    assert training_figures.bin_rows([], ("recon",)).empty
 
 
 def test_curve_frame_has_every_term_split_and_event():
     val = [{"step": 50, "val_recon": 20.0, "val_kl": 2.0, "beta": 4.0, "val_elbo": -22.0}]
     events = [{"step": 40, "param": "beta", "value": 4.0}, {"step": 60, "param": "lr", "value": 1e-3}]
-    df = figs.curve_frame(rows_fixture(), val, events, max_points=50)
+    df = training_figures.curve_frame(rows_fixture(), val, events, max_points=50)
     curves = df[df["kind"] == "curve"]
-    assert set(zip(curves["term"], curves["split"])) == {(t, s) for t in figs.TERMS
+    assert set(zip(curves["term"], curves["split"])) == {(t, s) for t in training_figures.TERMS
                                                         for s in ("training", "validation")}
     v = curves[curves["split"] == "validation"].set_index("term")["value"]
     assert v["beta_kl"] == 8.0 and v["total"] == 28.0          # recon + β·KL with the row's β
     assert (curves["split"] == "training").sum() == 4 * 50
     ev = df[df["kind"] == "event"]
     assert ev["param"].tolist() == ["β", "lr"] and ev["step"].tolist() == [40, 60]
-    panel = figs.panel_frame(df, "kl")
+    panel = training_figures.panel_frame(df, "kl")
     assert set(panel["term"]) == {"kl", ""} and (panel["kind"] == "event").sum() == 2
 
 
 def test_loss_panels_have_curves_and_event_rules():
-    df = figs.curve_frame(rows_fixture(), [], [{"step": 40, "param": "beta", "value": 2.0}])
-    for term in figs.TERMS:
-        chart = figs.loss_panel_chart(figs.panel_frame(df, term), term)
+    df = training_figures.curve_frame(rows_fixture(), [], [{"step": 40, "param": "beta", "value": 2.0}])
+    for term in training_figures.TERMS:
+        chart = training_figures.loss_panel_chart(training_figures.panel_frame(df, term), term)
         d = chart.to_dict()
         marks = [layer["mark"]["type"] for layer in d["layer"]]
-        assert marks == ["line", "rule", "text"] and d["title"] == figs.TERM_TITLES[term]
+        assert marks == ["line", "rule", "text"] and d["title"] == training_figures.TERM_TITLES[term]
         tags = d["layer"][2]                                   # each change is labelled with its value
         assert tags["encoding"]["text"]["field"] == "tag" and "format(datum.value" in \
             tags["transform"][1]["calculate"]
@@ -72,23 +72,23 @@ def test_live_spec_does_not_depend_on_the_data():
         d.pop("datasets", None)
         d.pop("data", None)
         return d
-    a = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(10), []), "kl"), "kl", False)
-    b = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(500), [], [
+    a = training_figures.loss_panel_chart(training_figures.panel_frame(training_figures.curve_frame(rows_fixture(10), []), "kl"), "kl", False)
+    b = training_figures.loss_panel_chart(training_figures.panel_frame(training_figures.curve_frame(rows_fixture(500), [], [
         {"step": 3, "param": "beta", "value": 2.0}]), "kl"), "kl", False)
-    assert spec(a) == spec(b) == figs.live_spec("loss", term="kl", legend=False)
-    assert spec(figs.rd_chart(figs.rd_frame(rows_fixture(), 2.0))) == figs.live_spec("rd")
+    assert spec(a) == spec(b) == training_figures.live_spec("loss", term="kl", legend=False)
+    assert spec(training_figures.rd_chart(training_figures.rd_frame(rows_fixture(), 2.0))) == training_figures.live_spec("rd")
     mu = np.random.default_rng(0).normal(size=(50, 2))
     lab = np.arange(50) % 10
     names = [str(i) for i in range(10)]
-    assert spec(figs.latent_chart(mu, lab, names)) == figs.live_spec(
+    assert spec(training_figures.latent_chart(mu, lab, names)) == training_figures.live_spec(
         "latent", domain=tuple(names), dims=(0, 1))
 
 
 def test_rate_distortion_lines():
     beta = 3.0
-    df = figs.rd_frame(rows_fixture(300, beta), beta)
+    df = training_figures.rd_frame(rows_fixture(300, beta), beta)
     now = df[df["kind"] == "now"].iloc[0]
-    trail = figs.rd_trail(rows_fixture(300, beta))
+    trail = training_figures.rd_trail(rows_fixture(300, beta))
     assert (now["kl"], now["recon"]) == (trail["kl"].iloc[-1], trail["recon"].iloc[-1])
     x0, y0 = df[df["kind"] == "corner"][["kl", "recon"]].min()
     x1, y1 = df[df["kind"] == "corner"][["kl", "recon"]].max()
@@ -102,7 +102,7 @@ def test_rate_distortion_lines():
     inside = df[df["kind"] != "corner"]
     assert inside["kl"].between(x0 - 1e-9, x1 + 1e-9).all()
     assert inside["recon"].between(y0 - 1e-9, y1 + 1e-9).all()
-    assert figs.rd_frame([], 1.0).empty
+    assert training_figures.rd_frame([], 1.0).empty
 
 
 def test_segment_clips_to_the_box():
@@ -112,25 +112,25 @@ def test_segment_clips_to_the_box():
 
 
 def test_kl_frame_pick_dims_latent_frame():
-    k = figs.kl_frame([0.5, 0.0, 2.0], [0.3, 0.001, 1.2])
+    k = training_figures.kl_frame([0.5, 0.0, 2.0], [0.3, 0.001, 1.2])
     assert k["state"].tolist() == ["active", "inactive", "active"]
-    assert figs.pick_dims([0.1, 5.0, 0.2, 3.0]) == (1, 3)
-    f = figs.latent_frame(np.array([[1.0, 2.0, 3.0]]), [1], ["a", "b"], dims=(0, 2))
+    assert training_figures.pick_dims([0.1, 5.0, 0.2, 3.0]) == (1, 3)
+    f = training_figures.latent_frame(np.array([[1.0, 2.0, 3.0]]), [1], ["a", "b"], dims=(0, 2))
     pt = f[f["kind"] == "point"].iloc[0]
     assert (pt["x"], pt["y"], pt["label"]) == (1.0, 3.0, "b")
     assert (f["kind"] == "prior").sum() == 3 * 73
-    assert figs.label_domain(None) == ("all",) and figs.label_domain(np.array([0, 2])) == ("0", "1", "2")
+    assert training_figures.label_domain(None) == ("all",) and training_figures.label_domain(np.array([0, 2])) == ("0", "1", "2")
 
 
 def test_recon_pairs_puts_each_row_above_its_reconstruction():
     o = np.zeros((10, 1, 8, 8), np.float32)
     r = np.ones((10, 1, 8, 8), np.float32)
-    img = figs.recon_pairs(o, r, per_row=5, target_px=16)     # 4 rows of 5, upscaled ×2
+    img = training_figures.recon_pairs(o, r, per_row=5, target_px=16)     # 4 rows of 5, upscaled ×2
     assert img.shape == ((4 * 9 + 1) * 2, (5 * 9 + 1) * 2)
     assert img[2:18, 2:18].max() == 0.0                        # first original
     assert img[20:36, 2:18].min() == 1.0                       # its reconstruction below it
     with pytest.raises(ValueError):
-        figs.recon_pairs(o, r[:3])
+        training_figures.recon_pairs(o, r[:3])
 
 
 # ======================================================================= helpers
@@ -146,19 +146,19 @@ def test_widget_state_round_trips_a_config():
     assert train_form.widget_state(RunConfig())["hidden"] == "256, 128"
     for text, msg in [("a, b", "hidden widths"), ("", "at least one")]:
         with pytest.raises(ConfigError, match=msg):
-            tu.parse_widths(text)
+            train_ui.parse_widths(text)
     with pytest.raises(ConfigError, match="conv body"):
         RunConfig.from_dict({"data": {"name": "moons"}, "model": {"body": "conv"}})
 
 
 def test_collapse_alarm_and_progress_line():
-    assert tu.collapse_alarm("vae", 0.01, 0, 2, epoch=3) and "β" in tu.collapse_alarm("vae", 0.01, 0, 2, 3)
-    assert tu.collapse_alarm("vae", 5.0, 0, 2, epoch=3)        # no active unit
-    assert tu.collapse_alarm("vae", 5.0, 2, 2, epoch=3) is None
-    assert tu.collapse_alarm("vae", 0.0, 0, 2, epoch=0.5) is None   # too early to tell
-    assert tu.collapse_alarm("ae", 0.0, 0, 2, epoch=3) is None
-    frac, text = tu.progress_line(Progress(step=450, total_steps=1800, epoch=10.0, epochs=40,
-                                           img_s=2500.0, eta_s=75.0))
+    assert train_ui.collapse_alarm("vae", 0.01, 0, 2, epoch=3) and "β" in train_ui.collapse_alarm("vae", 0.01, 0, 2, 3)
+    assert train_ui.collapse_alarm("vae", 5.0, 0, 2, epoch=3)        # no active unit
+    assert train_ui.collapse_alarm("vae", 5.0, 2, 2, epoch=3) is None
+    assert train_ui.collapse_alarm("vae", 0.0, 0, 2, epoch=0.5) is None   # too early to tell
+    assert train_ui.collapse_alarm("ae", 0.0, 0, 2, epoch=3) is None
+    frac, text = train_ui.progress_line(Progress(step=450, total_steps=1800, epoch=10.0, epochs=40,
+                                                 img_s=2500.0, eta_s=75.0))
     assert frac == 0.25 and "epoch 10.0 / 40" in text and "2,500 images/s" in text and "1:15" in text
 
 
@@ -238,9 +238,9 @@ def test_short_digits_run_completes_and_shows_its_numbers(app, engine_):
     assert metrics["KL"] == f"{summary['val']['kl']:.2f}"
     assert metrics["Active units"] == f"{summary['val']['active_units']} / 2"
     charts = {json.loads(c.proto.spec).get("title"): c for c in at.get("vega_lite_chart")}
-    assert set(figs.TERM_TITLES.values()) | {"Rate–distortion plane", "Probe set in latent space",
-                                             "KL per latent dimension"} <= set(charts)
-    curve = chart_table(charts[figs.TERM_TITLES["recon"]])      # the data the browser plots
+    assert set(training_figures.TERM_TITLES.values()) | {"Rate–distortion plane", "Probe set in latent space",
+                                                         "KL per latent dimension"} <= set(charts)
+    curve = chart_table(charts[training_figures.TERM_TITLES["recon"]])      # the data the browser plots
     spe = engine_.view(rid).info.steps_per_epoch
     val = curve[curve["split"] == "validation"]
     assert val["step"].tolist() == [spe, 2 * spe, 3 * spe]
@@ -447,23 +447,23 @@ def test_axes_of_a_chart_with_one_point_read_as_short_numbers():
     """A run's first step: one point per curve. Vega's default labels of a one-point axis read
     "44.601929" and "1.000000"; the live charts format numbers to 4 significant digits and
     steps as whole numbers."""
-    d = figs.loss_panel_chart(figs.panel_frame(figs.curve_frame(rows_fixture(1), []), "recon"),
-                              "recon").to_dict()
+    d = training_figures.loss_panel_chart(training_figures.panel_frame(training_figures.curve_frame(rows_fixture(1), []), "recon"),
+                                          "recon").to_dict()
     enc = d["layer"][0]["encoding"]
     assert enc["y"]["axis"]["format"] == ",.4~g" and enc["x"]["axis"]["format"] == ",d"
-    rd = figs.rd_chart(figs.rd_frame(rows_fixture(1), 1.0)).to_dict()
+    rd = training_figures.rd_chart(training_figures.rd_frame(rows_fixture(1), 1.0)).to_dict()
     assert all(layer["encoding"]["x"]["axis"]["format"] == ",.4~g" for layer in rd["layer"])
 
 
 def test_the_latent_chart_has_equal_scales():
     """Both axes span the same length on a square plotting area: the prior's circles stay round."""
     mu = np.column_stack([np.linspace(-1, 9, 50), np.linspace(-0.5, 0.5, 50)])   # wide, flat codes
-    df = figs.latent_frame(mu, np.arange(50) % 3, ["a", "b", "c"])
+    df = training_figures.latent_frame(mu, np.arange(50) % 3, ["a", "b", "c"])
     c = df[df["kind"] == "corner"]
     assert np.ptp(c["x"]) == pytest.approx(np.ptp(c["y"]))
     pts = df[df["kind"] != "corner"]
     assert c["x"].min() <= pts["x"].min() and c["x"].max() >= pts["x"].max()
     assert c["y"].min() <= pts["y"].min() and c["y"].max() >= pts["y"].max()
-    d = figs.latent_chart(mu, np.arange(50) % 3, ["a", "b", "c"]).to_dict()
+    d = training_figures.latent_chart(mu, np.arange(50) % 3, ["a", "b", "c"]).to_dict()
     assert d["width"] == d["height"]
     assert all(layer["encoding"]["x"]["scale"] == {"nice": False, "zero": False} for layer in d["layer"])

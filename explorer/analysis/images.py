@@ -8,6 +8,7 @@ import math
 import warnings
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 
 class ImageError(ValueError):
@@ -22,7 +23,6 @@ ACCEPTED_FORMATS = ("PNG", "JPEG")
 def _limit_pil() -> None:
     """PIL refuses images above 2 × ``Image.MAX_IMAGE_PIXELS`` and warns above it: lower its
     limit to ours (never raise it), once, so a decompression bomb fails at ``Image.open``."""
-    from PIL import Image
     Image.MAX_IMAGE_PIXELS = min(Image.MAX_IMAGE_PIXELS or MAX_PIXELS, MAX_PIXELS)
 
 
@@ -40,7 +40,6 @@ def prepare_upload(data: bytes, image_shape, *, max_bytes: int = MAX_UPLOAD_BYTE
     Colour datasets: RGB, resized. Raises :class:`ImageError` for anything else: not an
     image, another format, too large (decompression bombs included), damaged, or blank.
     """
-    from PIL import Image, UnidentifiedImageError
 
     c, h, w = (int(s) for s in image_shape)
     if c not in (1, 3):
@@ -84,7 +83,6 @@ def prepare_upload(data: bytes, image_shape, *, max_bytes: int = MAX_UPLOAD_BYTE
 
 
 def _grey_to_item(g: np.ndarray, h: int, w: int) -> np.ndarray:
-    from PIL import Image
 
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     if np.median(border) > 0.5:

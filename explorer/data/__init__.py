@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import settings
 from ..config import DATASETS_TOY, ConfigError, DataConfig
 from .common import (_SPLIT_STREAM, _SUBSET_STREAM, DEFAULT_MAX_BYTES, DataError, _as_float32, _hash_arrays,
                      _rng, _Source)
@@ -132,10 +133,7 @@ class Dataset:
 
 def default_cache_dir() -> pathlib.Path:
     """Folder for downloaded datasets: $LATENT_EXPLORER_DATA or ~/.cache/latent-explorer."""
-    env = os.environ.get("LATENT_EXPLORER_DATA")
-    if env:
-        return pathlib.Path(env).expanduser()
-    return pathlib.Path.home() / ".cache" / "latent-explorer"
+    return settings.data_dir()
 
 
 def load(cfg: DataConfig, *, cache_dir: str | os.PathLike | None = None,

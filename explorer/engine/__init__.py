@@ -4,14 +4,14 @@ Training never runs in the Streamlit server's process (two training threads ther
 reach ~1 core between them, because of the GIL, and slow every page) and never calls
 Streamlit. The pieces, one module each::
 
-    protocol.py   statuses and the typed messages both sides exchange (the contract)
+    protocol.py   the typed messages both sides exchange (the contract; a run's status and
+                  what a run reports are the run's vocabulary, explorer.runs)
     server.py     Engine: submit, control, the queue, dispatch
     record.py     Job: the server's record of one run (rows, snapshots, replay frames)
     local.py      the local backend's worker processes and their pipes
     worker.py     a worker process: one job at a time, run by training.run_loop
     backend_ray.py   the Ray backend's app-server side: RayEngine (LATENT_EXPLORER_ENGINE=ray)
     ray_actors.py    the Ray backend's cluster side: a scheduler actor and one actor per run
-    rowlog.py     metrics rows, thinned evenly
 
 One run's path: a page calls ``Engine.submit`` → the run waits in the FIFO queue →
 the dispatcher thread sends ``StartJob`` to a free worker → the worker builds a
@@ -25,18 +25,10 @@ from __future__ import annotations
 
 import threading
 
-from .protocol import ACTIVE, ENDED, LIVE, Status
-
-_SERVER_NAMES = ("Engine", "EngineError", "Job", "NotAllowed")
-
-
-def __getattr__(name: str):
-    """``Engine`` and its errors, imported on first use: ``explorer.runs`` imports the
-    protocol, and the server imports ``explorer.runs``."""
-    if name in _SERVER_NAMES:
-        from . import server
-        return getattr(server, name)
-    raise AttributeError(name)
+from .. import settings
+from ..runs import ACTIVE, ENDED, LIVE, Status
+from .backend_ray import RayEngine
+from .server import Engine, EngineError, Job, NotAllowed
 
 
 _ENGINE = None
@@ -47,13 +39,10 @@ def get_engine(prestart_delay: float = 5.0) -> "Engine":
     """The process-wide engine, created on first use with one worker pre-started
     ``prestart_delay`` seconds later (the server's start-up creates it with no delay and
     waits for the worker: see ``explorer.ui.warmup``)."""
-    from .. import settings
-    from .server import Engine
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None or _ENGINE._closed:
             if settings.get().engine == "ray":      # LATENT_EXPLORER_ENGINE=ray: runs on a Ray cluster
-                from .backend_ray import RayEngine
                 _ENGINE = RayEngine()
             else:
                 _ENGINE = Engine(prestart=1, prestart_delay=prestart_delay)

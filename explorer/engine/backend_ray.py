@@ -21,16 +21,19 @@ saved runs still list and open, and every submit says why nothing can train
 """
 from __future__ import annotations
 
-import os
 import socket
+import subprocess
+import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 
 from .. import settings as settings_mod
 from ..config import RunConfig
-from . import protocol as P
-from .protocol import Status
+from ..runs import Status
+from ..store import METRICS
+from . import protocol
 from .record import Job, apply_to_options
 from .server import Engine, EngineError
 
@@ -121,12 +124,11 @@ class RayEngine(Engine):
 
     def __init__(self, runs_dir: Path | None = None, *, address: str | None = None,
                  namespace: str | None = None, **kw):
-        import threading
         s = settings_mod.get()
         self.address = s.ray_address if address is None else address
         self.namespace = namespace or s.ray_namespace
         self.cpus_per_run = s.ray_cpus_per_run
-        explicit = kw.get("max_jobs") or (s.max_jobs if os.environ.get("LATENT_EXPLORER_MAX_JOBS") else None)
+        explicit = kw.get("max_jobs") or (s.max_jobs if s.max_jobs_set else None)
         self.max_jobs_bound: int | None = explicit       # None: as many as the cluster's CPUs allow
         self._pids: dict[str, object] = {}
         self.unavailable: str | None = None
@@ -171,7 +173,7 @@ class RayEngine(Engine):
     # ------------------------------------------------------------ submit, controls
     def _enqueue(self, job: Job) -> None:
         self._require()
-        start = P.StartJob(job.run_id, job.config.to_dict(), str(job.run_dir), job.options)
+        start = protocol.StartJob(job.run_id, job.config.to_dict(), str(job.run_dir), job.options)
         spec = {"start": start, "owner": job.owner, "owner_name": job.owner_name,
                 "created": job.created, "threads": self.torch_threads}
         why = self._call(self._sched.submit.remote(spec, self._caps()))
@@ -191,7 +193,7 @@ class RayEngine(Engine):
     def _wake(self) -> None:
         """Nothing to wake: the dispatcher polls the cluster."""
 
-    def _control_queued(self, job: Job, kind: P.ControlKind, value) -> bool:
+    def _control_queued(self, job: Job, kind: protocol.ControlKind, value) -> bool:
         self._require()
         where = self._call(self._sched.control_queued.remote(job.run_id, str(kind), value))
         if where == "queued":
@@ -276,7 +278,7 @@ class RayEngine(Engine):
     def _adopt(self, run_id: str, meta: dict) -> Job:
         """A record for a live run this server did not submit (another server's, or one
         from before a restart)."""
-        start: P.StartJob = meta["start"]
+        start: protocol.StartJob = meta["start"]
         o = start.options
         job = Job(run_id=run_id, owner=meta["owner"], owner_name=meta["owner_name"],
                   config=RunConfig.from_dict(start.config), run_dir=Path(start.run_dir), options=o,
@@ -369,7 +371,7 @@ class RayEngine(Engine):
 
     def _end_with(self, job: Job, done: dict) -> None:
         self._handle(_RunHandle(None, job) if job.worker is None else job.worker,
-                     P.Done(job.run_id, Status(done["status"]), done["reason"], done["summary"]))
+                     protocol.Done(job.run_id, Status(done["status"]), done["reason"], done["summary"]))
 
     def _lost(self, run_id: str, handle: _RunHandle) -> None:
         """A followed actor is gone: its outcome if the scheduler knows it, else failed."""
@@ -396,7 +398,6 @@ class RayEngine(Engine):
         self._end_with(job, done)
         job.started = job.started or done.get("started")
         job.ended = done.get("at", job.ended)          # when the scheduler saw it end
-        from ..store import METRICS
         if done["summary"] and (job.run_dir / METRICS).is_file():
             job.log, job.val_rows = type(job.log)(job.log.max_rows), []
             job.rows_on_disk = True
@@ -415,8 +416,6 @@ class RayEngine(Engine):
 
 def ray_cli(*args: str) -> str:
     """Run the ``ray`` command (the one next to this Python); returns its output, raises on failure."""
-    import subprocess
-    import sys
     exe = Path(sys.executable).with_name("ray")
     out = subprocess.run([str(exe) if exe.exists() else "ray", *args], capture_output=True, text=True,
                          timeout=180)

@@ -13,6 +13,8 @@ import threading
 import types
 from contextlib import contextmanager
 
+from .worker import worker_main
+
 
 _START_LOCK = threading.Lock()
 
@@ -35,7 +37,6 @@ class LocalWorker:
     """A worker process and the server's ends of its two pipes."""
 
     def __init__(self, ctx, threads: int):
-        from .worker import worker_main
         self.inbox_r, self.inbox_w = ctx.Pipe(duplex=False)
         self.out_r, self.out_w = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=worker_main, args=(self.inbox_r, self.out_w, threads),

@@ -1,4 +1,4 @@
-"""The contract between the engine's server side and a worker: statuses and typed messages.
+"""The contract between the engine's server side and a worker: the typed messages.
 
 Both sides import this module and nothing else of each other. A message is a frozen
 dataclass; the pipe carries it as is (``multiprocessing`` pickles objects of these
@@ -22,56 +22,17 @@ Worker → server::
     Done(run_id, status, reason, summary, tb)    the run ended (``tb``: a traceback, if it failed)
 
 Each ``Control`` is counted; ``Progress.seq`` echoes how many a worker has applied,
-so the server knows when a status it reads is no longer stale.
+so the server knows when a status it reads is no longer stale. What the messages carry
+about a run (``Status``, ``RunInfo``, ``Progress``, ``Snapshot``) is the run's vocabulary,
+:mod:`explorer.runs`, which the layers below the engine use too.
 """
 from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
-
-
-class Status(enum.StrEnum):
-    """A run's life: queued → starting → running ⇄ paused → one of the ended states."""
-    QUEUED = "queued"
-    STARTING = "starting"
-    RUNNING = "running"
-    PAUSED = "paused"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    DIVERGED = "diverged"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def active(self) -> bool:
-        """Holding a worker: starting, running or paused."""
-        return self in ACTIVE
-
-    @property
-    def live(self) -> bool:
-        """Not ended yet: queued or active (a page polls while its run is live)."""
-        return self in LIVE
-
-    @property
-    def ended(self) -> bool:
-        return self in ENDED
-
-
-ACTIVE = frozenset({Status.STARTING, Status.RUNNING, Status.PAUSED})
-LIVE = ACTIVE | {Status.QUEUED}
-ENDED = frozenset(set(Status) - LIVE)
-
-
-def status_of(text: Any) -> Status:
-    """A status read from a file; anything unknown counts as interrupted."""
-    try:
-        return Status(text)
-    except ValueError:
-        return Status.INTERRUPTED
+from ..runs import Progress, RunInfo, Snapshot, Status  # noqa: F401 - what the messages carry
 
 
 class ControlKind(enum.StrEnum):
@@ -104,60 +65,6 @@ class JobOptions:
     data_dir: str | None = None          # the server's data folder (MNIST cache; None: the worker's)
     device: str = "cpu"                  # "auto", "cpu", "cuda", "cuda:1", ...
     created: float = 0.0                 # when the run was submitted (recorded in its summary)
-
-
-@dataclass
-class RunInfo:
-    """What a started run knows about its data and schedule."""
-    total_steps: int
-    steps_per_epoch: int
-    batch_size: int
-    n_train: int
-    n_val: int
-    data_shape: list[int]
-    is_image: bool
-    class_names: list[str] | None
-    probe_labels: np.ndarray | None       # labels of the probe set (validation items)
-    probe_x: np.ndarray | None            # the probe points themselves (2-D data only)
-    originals: np.ndarray | None          # images whose reconstructions are published
-    checksum: str
-    device: str = "cpu"
-
-
-@dataclass
-class Progress:
-    """Where a run is. The worker fills it; the server adds nothing but its β and lr
-    (the values a page set, which the worker confirms)."""
-    step: int = 0
-    total_steps: int = 0
-    epoch: float = 0.0
-    epochs: int = 0
-    samples: int = 0
-    img_s: float = 0.0                    # wall-clock images/s (pauses excluded)
-    step_img_s: float = 0.0               # images/s inside training steps
-    eta_s: float | None = None
-    elapsed_s: float | None = None
-    events: list[dict] = field(default_factory=list)   # β / lr changes: {step, param, value}
-    paused: bool = False
-    seq: int = 0                          # controls the worker has applied
-
-
-@dataclass
-class Snapshot:
-    """The probe set seen through the model at one step (see :func:`explorer.probe.snapshot`)."""
-    step: int
-    epoch: float
-    time: float
-    mu: np.ndarray                        # [N, D] posterior means of the probe set
-    logvar: np.ndarray
-    recon: np.ndarray | None              # reconstructions of RunInfo.originals (or probe_x)
-    kl_per_dim: np.ndarray                # [D] mean KL per latent dimension (eq. 14)
-    active_units: int
-    mu_var: np.ndarray                    # [D] variance of the means (Burda's criterion)
-    beta: float = 1.0
-    lr: float = 0.0
-    decoder: dict | None = None           # the decoder's tensors at this step (numpy), when small
-                                          # enough to send (the Train page decodes with them)
 
 
 # ------------------------------------------------------------------ messages

@@ -35,13 +35,17 @@ import os
 import queue
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import ray
 
-from . import protocol as P
-from .record import apply_to_options
+from .. import store
+from ..runs import Status
 from ..text import count
+from . import protocol
+from .record import apply_to_options
+from .worker import run_job, warm_up
 
 SCHEDULER_NAME = "latent-explorer-scheduler"
 KEEP_DONE_SECONDS = 3.0        # an ended run's actor lives this long, so the app servers read its
@@ -69,16 +73,16 @@ class QueueChannel:
 
     def send(self, msg) -> None:
         with self.lock:
-            if isinstance(msg, P.SnapshotMsg):
+            if isinstance(msg, protocol.SnapshotMsg):
                 if self._last_snap is not None:
                     old = self.log[self._last_snap]
                     self.log[self._last_snap] = dataclasses.replace(
                         old, snapshot=dataclasses.replace(old.snapshot, recon=None, decoder=None))
                 self._last_snap = len(self.log)
-            elif isinstance(msg, P.Done):
+            elif isinstance(msg, protocol.Done):
                 self.done_at = time.time()
             self.log.append(msg)
-        if isinstance(msg, P.Done):
+        if isinstance(msg, protocol.Done):
             self.ended.set()
 
     def recv(self, timeout: float | None):
@@ -105,7 +109,6 @@ class RunActor:
     later one asks the scheduler)."""
 
     def __init__(self, threads: int):
-        from .worker import warm_up
         warm_up(threads)                 # a warm actor waits here for its run (see Scheduler)
         self.channels: dict[str, QueueChannel] = {}
         self.dropped: set[str] = set()   # ended runs whose log was let go
@@ -113,7 +116,7 @@ class RunActor:
         self.thread: threading.Thread | None = None
 
     @ray.method(concurrency_group="control")
-    def start(self, start: P.StartJob) -> bool:
+    def start(self, start: protocol.StartJob) -> bool:
         """Train this run. A last run here has sent its ``Done`` (the scheduler reuses an
         actor only then): its thread is returning, waited for here."""
         if self.thread is not None:
@@ -133,12 +136,11 @@ class RunActor:
         return True
 
     @staticmethod
-    def _train(start: P.StartJob, channel: QueueChannel) -> None:
-        from .worker import run_job
+    def _train(start: protocol.StartJob, channel: QueueChannel) -> None:
         run_job(start, channel)
 
     @ray.method(concurrency_group="control")
-    def control(self, msg: P.Control) -> int:
+    def control(self, msg: protocol.Control) -> int:
         """Queue a control for its run's loop; returns how many that run has received (the
         runner's ``Progress.seq`` reaches it once this one is applied); 0: not this actor's run."""
         channel = self.channels.get(msg.run_id)
@@ -159,7 +161,7 @@ class RunActor:
         return channel.since(cursor)
 
     @ray.method(concurrency_group="watch")
-    def outcome(self, run_id: str, wait: float = 0.0) -> P.Done | None:
+    def outcome(self, run_id: str, wait: float = 0.0) -> protocol.Done | None:
         """The run's ``Done`` once it ended, waiting up to ``wait`` seconds for it (the
         scheduler keeps one such call open per run instead of asking again and again)."""
         channel = self.channels.get(run_id)
@@ -168,7 +170,7 @@ class RunActor:
             return None
         channel.ended.wait(wait)
         log = channel.since(0)[0]
-        return log[-1] if log and isinstance(log[-1], P.Done) else None
+        return log[-1] if log and isinstance(log[-1], protocol.Done) else None
 
     @ray.method(concurrency_group="read")
     def pid(self) -> int:
@@ -177,13 +179,12 @@ class RunActor:
 
 def _record_failure(run_dir: str, reason: str) -> None:
     """Write a dead run's end into its folder's summary (if it saved an epoch)."""
-    from .. import store
     try:
         summary = store.read_summary(Path(run_dir))
     except Exception:  # noqa: BLE001 - no checkpoint yet: nothing on disk to mark
         return
     if summary:
-        summary.update(status=str(P.Status.FAILED), reason=reason)
+        summary.update(status=str(Status.FAILED), reason=reason)
         store.save_summary(Path(run_dir), summary)
 
 
@@ -236,7 +237,7 @@ class Scheduler:
     async def control_queued(self, run_id: str, kind: str, value) -> str:
         """Apply a control to a queued run's options: "queued", else "active" or "gone"."""
         if run_id in self.queue:
-            apply_to_options(self.specs[run_id]["start"].options, P.ControlKind(kind), value)
+            apply_to_options(self.specs[run_id]["start"].options, protocol.ControlKind(kind), value)
             return "queued"
         return "active" if run_id in self.active else "gone"
 
@@ -322,7 +323,7 @@ class Scheduler:
             actor = actor or self._new_actor(node)
             actor.start.remote(spec["start"])      # a reused actor's last run ended: it takes it
         except Exception as e:  # noqa: BLE001 - no node, or Ray refused: the run cannot start
-            self._ended(run_id, P.Status.FAILED, f"could not start its Ray actor: {e}", None)
+            self._ended(run_id, Status.FAILED, f"could not start its Ray actor: {e}", None)
             return
         self.active[run_id] = actor
         self.node_of[run_id] = node
@@ -398,7 +399,6 @@ class Scheduler:
                 self._schedule()
                 self._refill()
             except Exception:  # noqa: BLE001 - the scheduler must outlive any bug
-                import traceback
                 traceback.print_exc()
             await asyncio.sleep(WATCH_SECONDS)
 
@@ -417,10 +417,10 @@ class Scheduler:
             except ray.exceptions.RayActorError as e:
                 why = _death_reason(e)
                 _record_failure(self.specs[rid]["start"].run_dir, f"{DIED}{why}")
-                self._ended(rid, P.Status.FAILED, f"{DIED}{why}", None)
+                self._ended(rid, Status.FAILED, f"{DIED}{why}", None)
                 continue
             except Exception as e:  # noqa: BLE001 - any other error reading it: treat as failed
-                self._ended(rid, P.Status.FAILED, f"{DIED} ({type(e).__name__}: {e})", None)
+                self._ended(rid, Status.FAILED, f"{DIED} ({type(e).__name__}: {e})", None)
                 continue
             if done is not None:
                 node = self.node_of.get(rid)

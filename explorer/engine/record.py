@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RunConfig
-from ..runs import RunEntry
-from . import protocol as P
-from .protocol import Status
-from .rowlog import RowLog
+from ..rowlog import RowLog
+from ..runs import Progress, RunEntry, RunInfo, Snapshot, Status
+from ..store import WEIGHTS
+from . import protocol
 
 MAX_ROWS = 4000                  # rows kept per job in memory (thinned evenly beyond this)
 MAX_HISTORY = 150                # latent frames kept per job for the replay scrubber ...
@@ -28,7 +28,7 @@ class Job:
     config: RunConfig
     run_dir: Path
     owner_name: str = ""
-    options: P.JobOptions = field(default_factory=P.JobOptions)
+    options: protocol.JobOptions = field(default_factory=protocol.JobOptions)
     status: Status = Status.QUEUED
     reason: str | None = None
     created: float = field(default_factory=time.time)
@@ -36,11 +36,11 @@ class Job:
     ended: float | None = None
     log: RowLog = field(default_factory=lambda: RowLog(MAX_ROWS))
     val_rows: list = field(default_factory=list)
-    snapshot: P.Snapshot | None = None
+    snapshot: Snapshot | None = None
     history: list = field(default_factory=list)
     history_stride: int = 1
-    info: P.RunInfo | None = None
-    progress: P.Progress = field(default_factory=P.Progress)
+    info: RunInfo | None = None
+    progress: Progress = field(default_factory=Progress)
     beta: float | None = None                     # the base β now: the one holder on this side
     lr: float | None = None
     summary: dict | None = None
@@ -67,7 +67,7 @@ class Job:
                 self.val_rows.append(r)
             self.log.add(r)
 
-    def add_snapshot(self, snap: P.Snapshot) -> None:
+    def add_snapshot(self, snap: Snapshot) -> None:
         """Keep the latest snapshot, and every ``history_stride``-th one's latent means."""
         self.snapshot = snap
         if self._snap_count % self.history_stride == 0:
@@ -80,11 +80,10 @@ class Job:
             self.history_stride *= 2
 
     def entry(self, queue_position: int | None, cls=RunEntry, **more) -> RunEntry:
-        from ..store import WEIGHTS
         return cls(run_id=self.run_id, run_dir=self.run_dir, status=self.status, name=self.config.name,
                    owner=self.owner, owner_name=self.owner_name, created=self.created,
                    reason=self.reason, summary=dict(self.summary or {}),
-                   progress=P.Progress(**vars(self.progress)), beta=self.beta, lr=self.lr,
+                   progress=Progress(**vars(self.progress)), beta=self.beta, lr=self.lr,
                    queue_position=queue_position, saved=(Path(self.run_dir) / WEIGHTS).is_file(),
                    _config=self.config, **more)
 
@@ -94,18 +93,18 @@ def from_entry(e: RunEntry) -> Job:
     return Job(run_id=e.run_id, owner=e.owner, owner_name=e.owner_name, config=e.config,
                run_dir=e.run_dir, status=e.status, reason=e.reason, created=e.created, ended=e.created,
                summary=e.summary, from_disk=True, rows_on_disk=True, beta=e.beta, lr=e.lr,
-               progress=P.Progress(**vars(e.progress)))
+               progress=Progress(**vars(e.progress)))
 
 
-def apply_to_options(o: P.JobOptions, kind: P.ControlKind, value=None) -> None:
+def apply_to_options(o: protocol.JobOptions, kind: protocol.ControlKind, value=None) -> None:
     """A control that arrives while its run is queued: kept in the options the run starts
     with (the local engine's queue and the Ray scheduler's both use this)."""
-    if kind in (P.ControlKind.PAUSE, P.ControlKind.STEP):
+    if kind in (protocol.ControlKind.PAUSE, protocol.ControlKind.STEP):
         o.start_paused = True
         o.initial_steps += int(value or 0)
-    elif kind == P.ControlKind.RESUME:
+    elif kind == protocol.ControlKind.RESUME:
         o.start_paused, o.initial_steps = False, 0
-    elif kind == P.ControlKind.BETA:
+    elif kind == protocol.ControlKind.BETA:
         o.beta = value
-    elif kind == P.ControlKind.LR:
+    elif kind == protocol.ControlKind.LR:
         o.lr = value

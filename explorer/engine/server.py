@@ -30,14 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import data
 from .. import settings as settings_mod
+from .. import store
 from ..config import BETA, LR, RunConfig
-from ..runs import Action, Actor, RunEntry, RunView, refusal
-from . import protocol as P
-from .local import LocalWorker
-from .protocol import Status
-from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, apply_to_options, from_entry  # noqa: F401
+from ..runs import ENDED, Action, Actor, Progress, RunEntry, RunView, Status, refusal
+from ..store.index import RunIndex
 from ..text import count
+from . import protocol
+from .local import LocalWorker
+from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, apply_to_options, from_entry  # noqa: F401
 
 KEEP_ENDED = 8                   # ended runs whose records stay in memory
 MAX_STEPS_PER_CALL = 100_000
@@ -68,7 +70,6 @@ class Engine:
         """``prestart`` workers are started ``prestart_delay`` seconds after creation, so the
         first job need not wait for one (~2-5 s) and the first page view need not share the
         CPU with one. ``load_existing``: list the saved runs of ``runs_dir`` too."""
-        from ..store.index import RunIndex
         s = settings_mod.get()
         self.runs_dir = Path(runs_dir or s.runs_dir)
         self.max_jobs = max_jobs or s.max_jobs
@@ -123,11 +124,11 @@ class Engine:
         config = RunConfig.from_dict(config.to_dict())   # validated private copy
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
-        options = P.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused, iwae_k=iwae_k,
-                               snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
-                               max_bytes=max_bytes or self.dataset_bytes, device=self.device,
-                               data_dir=str(s.data_dir), max_features=s.max_features,
-                               max_examples=s.max_examples)
+        options = protocol.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused, iwae_k=iwae_k,
+                                      snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
+                                      max_bytes=max_bytes or self.dataset_bytes, device=self.device,
+                                      data_dir=str(s.data_dir), max_features=s.max_features,
+                                      max_examples=s.max_examples)
         if max_seconds is not None and max_seconds < options.max_seconds:
             options.max_seconds = float(max_seconds)
             options.max_seconds_setting = max_seconds_setting or "the run's time limit"
@@ -182,33 +183,32 @@ class Engine:
 
     def disk_bytes_of(self, owner: str) -> int:
         """Disk used by ``owner``'s run folders and uploads."""
-        from ..store import upload_bytes_of
         runs = self.index.owner_bytes(owner) if self.index else 0
-        return runs + upload_bytes_of(self.runs_dir, owner)
+        return runs + store.upload_bytes_of(self.runs_dir, owner)
 
     # ---------------------------------------------------------- controls
-    def _control(self, run_id: str, by: "Actor | str", kind: P.ControlKind, value=None) -> None:
+    def _control(self, run_id: str, by: "Actor | str", kind: protocol.ControlKind, value=None) -> None:
         with self._lock:
             job = self._job(run_id)
             why = refusal(Action.CONTROL, run_owner=job.owner, shipped=False, status=job.status,
                           actor=by, owner_name=job.owner_name)
             if why:
                 raise NotAllowed(f"run {run_id}: {why}")
-            if kind == P.ControlKind.BETA:
+            if kind == protocol.ControlKind.BETA:
                 job.beta = value
-            elif kind == P.ControlKind.LR:
+            elif kind == protocol.ControlKind.LR:
                 job.lr = value
             if job.status == Status.QUEUED and self._control_queued(job, kind, value):
                 return                               # delivered in the options when it starts
-            if job.worker is None or not job.worker.send(P.Control(run_id, kind, value)):
+            if job.worker is None or not job.worker.send(protocol.Control(run_id, kind, value)):
                 raise EngineError(f"the worker of run {run_id} is gone")
             job.ctl_sent += 1
-            if kind in (P.ControlKind.PAUSE, P.ControlKind.STEP):
+            if kind in (protocol.ControlKind.PAUSE, protocol.ControlKind.STEP):
                 job.status = Status.PAUSED
-            elif kind == P.ControlKind.RESUME:
+            elif kind == protocol.ControlKind.RESUME:
                 job.status = Status.RUNNING
 
-    def _control_queued(self, job: Job, kind: P.ControlKind, value) -> bool:
+    def _control_queued(self, job: Job, kind: protocol.ControlKind, value) -> bool:
         """Keep a control of a queued run for its start; False if it started meanwhile."""
         apply_to_options(job.options, kind, value)
         return True
@@ -220,16 +220,16 @@ class Engine:
         return job
 
     def pause(self, run_id: str, by: "Actor | str") -> None:
-        self._control(run_id, by, P.ControlKind.PAUSE)
+        self._control(run_id, by, protocol.ControlKind.PAUSE)
 
     def resume(self, run_id: str, by: "Actor | str") -> None:
-        self._control(run_id, by, P.ControlKind.RESUME)
+        self._control(run_id, by, protocol.ControlKind.RESUME)
 
     def step(self, run_id: str, by: "Actor | str", n: int = 1) -> None:
         """Run ``n`` steps, then stay paused (a running run is paused first)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STEPS_PER_CALL:
             raise EngineError(f"steps must be in [1, {MAX_STEPS_PER_CALL}], got {n!r}")
-        self._control(run_id, by, P.ControlKind.STEP, n)
+        self._control(run_id, by, protocol.ControlKind.STEP, n)
 
     def stop(self, run_id: str, by: "Actor | str") -> None:
         """Stop a running run (it is saved), or drop a queued one."""
@@ -242,19 +242,19 @@ class Engine:
                     raise NotAllowed(f"run {run_id}: {why}")
                 if self._drop_queued(run_id):
                     return
-        self._control(run_id, by, P.ControlKind.STOP)
+        self._control(run_id, by, protocol.ControlKind.STOP)
 
     def set_beta(self, run_id: str, by: "Actor | str", beta: float) -> None:
         """Change β from the next step on (the change is recorded as an event)."""
         if not BETA.contains(beta):
             raise EngineError(f"β must be in {BETA}, got {beta!r}")
-        self._control(run_id, by, P.ControlKind.BETA, float(beta))
+        self._control(run_id, by, protocol.ControlKind.BETA, float(beta))
 
     def set_lr(self, run_id: str, by: "Actor | str", lr: float) -> None:
         """Change the learning rate from the next step on (recorded as an event)."""
         if not LR.contains(lr):
             raise EngineError(f"learning rate must be in {LR}, got {lr!r}")
-        self._control(run_id, by, P.ControlKind.LR, float(lr))
+        self._control(run_id, by, protocol.ControlKind.LR, float(lr))
 
     def _drop_queued(self, run_id: str) -> bool:
         """Forget a queued run; False if it has started meanwhile (then stop it instead)."""
@@ -287,11 +287,10 @@ class Engine:
     def save_upload(self, content: bytes, filename: str, owner: "Actor | str" = "", *,
                     max_bytes: int | None = None, check=None) -> Path:
         """Store an uploaded data file of ``owner`` where the workers can read it
-        (:func:`explorer.store.save_upload`), within the owner's disk cap, after ``check``
-        (default: :func:`explorer.data.check_array_file` with the server's limits, which reads
-        the file a chunk at a time: the server never parses an upload in full)."""
-        from .. import data
-        from ..store import save_upload
+        (:func:`explorer.store.save_upload`), within the owner's disk cap and the upload limit
+        (``max_bytes``, default ``LATENT_EXPLORER_UPLOAD_MB``), after ``check`` (default:
+        :func:`explorer.data.check_array_file` with the server's limits, which reads the file a
+        chunk at a time: the server never parses an upload in full)."""
         oid = Actor.of(owner).id
         if oid and self.disk_bytes_of(oid) + len(content) > self.disk_bytes_per_owner:
             raise EngineError(f"{filename}: your runs and uploads would use more than "
@@ -301,7 +300,8 @@ class Engine:
         check = check or (lambda p: data.check_array_file(p, max_bytes=self.dataset_bytes,
                                                           max_features=s.max_features,
                                                           max_examples=s.max_examples))
-        return save_upload(self.runs_dir, content, filename, owner=oid, max_bytes=max_bytes, check=check)
+        limit = max_bytes if max_bytes is not None else s.upload_bytes
+        return store.save_upload(self.runs_dir, content, filename, owner=oid, max_bytes=limit, check=check)
 
     # ------------------------------------------------------------- reads
     def queue_position(self, run_id: str) -> int | None:
@@ -393,7 +393,7 @@ class Engine:
             time.sleep(0.05)
         return False
 
-    def wait(self, run_id: str, timeout: float = 60.0, statuses=P.ENDED) -> Status:
+    def wait(self, run_id: str, timeout: float = 60.0, statuses=ENDED) -> Status:
         """Block until the run reaches one of ``statuses`` (tests, CLI); returns the status."""
         t_end = time.time() + timeout
         while time.time() < t_end:
@@ -412,7 +412,6 @@ class Engine:
         return self.index.refresh(force=True) if self.index is not None else 0
 
     def _read_rows(self, job: Job) -> None:
-        from .. import store
         job.add_rows(store.read_metrics(job.run_dir))
         job.rows_on_disk = False
 
@@ -421,7 +420,6 @@ class Engine:
         ``KEEP_ENDED`` most recently ended or viewed; older ones are dropped and read back
         from their folder when viewed again. Without this the server's memory grew with every
         run it trained (the load test, 54 runs in 5 minutes: 462 -> 650 MiB and climbing)."""
-        from .. import store
         self._recent_ended.pop(job.run_id, None)
         self._recent_ended[job.run_id] = None
         while len(self._recent_ended) > KEEP_ENDED:
@@ -478,7 +476,7 @@ class Engine:
                 job = self._jobs[run_id]
                 job.worker, free.job = free, job
                 job.status, job.started = Status.STARTING, time.time()
-                msg = P.StartJob(run_id, job.config.to_dict(), str(job.run_dir), job.options)
+                msg = protocol.StartJob(run_id, job.config.to_dict(), str(job.run_dir), job.options)
                 if not free.send(msg):
                     self._worker_died(free)
 
@@ -507,28 +505,28 @@ class Engine:
 
     def _handle(self, w: LocalWorker, msg) -> None:
         with self._lock:
-            if isinstance(msg, P.Ready):
+            if isinstance(msg, protocol.Ready):
                 w.ready = True
                 return
             job = w.job
             if job is None or getattr(msg, "run_id", None) != job.run_id:
                 return
-            if isinstance(msg, P.Started):
+            if isinstance(msg, protocol.Started):
                 job.info = msg.info
                 if job.status == Status.STARTING:
                     job.status = Status.PAUSED if job.options.start_paused or job.options.initial_steps \
                         else Status.RUNNING
-                job.progress = P.Progress(total_steps=msg.info.total_steps, epochs=job.config.train.epochs)
-            elif isinstance(msg, P.Rows):
+                job.progress = Progress(total_steps=msg.info.total_steps, epochs=job.config.train.epochs)
+            elif isinstance(msg, protocol.Rows):
                 job.add_rows(msg.rows)
                 job.progress = msg.progress
                 if msg.progress.seq >= job.ctl_sent and job.status.active:   # no control in flight
                     job.status = Status.PAUSED if msg.progress.paused else Status.RUNNING
-            elif isinstance(msg, P.SnapshotMsg):
+            elif isinstance(msg, protocol.SnapshotMsg):
                 job.add_snapshot(msg.snapshot)
-            elif isinstance(msg, P.Saving):
+            elif isinstance(msg, protocol.Saving):
                 job.saving = True
-            elif isinstance(msg, P.Done):
+            elif isinstance(msg, protocol.Done):
                 job.summary = msg.summary
                 job.traceback = msg.traceback
                 job.saving = False
@@ -585,7 +583,7 @@ class Engine:
             self._queue.clear()
             for w in self._workers:
                 if w.job is not None:
-                    w.send(P.Control(w.job.run_id, P.ControlKind.STOP))
+                    w.send(protocol.Control(w.job.run_id, protocol.ControlKind.STOP))
         t_end = time.time() + timeout
         while time.time() < t_end:
             with self._lock:
@@ -597,7 +595,7 @@ class Engine:
             workers = list(self._workers)
         self._wake()
         for w in workers:
-            w.send(P.Quit())
+            w.send(protocol.Quit())
         for w in workers:
             w.proc.join(timeout=2)
             if w.proc.is_alive():

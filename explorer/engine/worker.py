@@ -22,10 +22,16 @@ import time
 import traceback
 from pathlib import Path
 
-from ..config import RunConfig
-from ..training import MAX_DISK_ROWS, LoopHooks
-from . import protocol as P
-from .rowlog import RowLog
+import torch
+
+from .. import data
+from ..config import ConfigError, RunConfig
+from ..data import DataError
+from ..probe import PROBE_N, RECON_N, snapshot
+from ..rowlog import RowLog
+from ..runs import Progress, RunInfo, Status
+from ..training import MAX_DISK_ROWS, LoopHooks, Trainer, checkpoint, run_loop
+from . import protocol
 
 SNAPSHOT_BUDGET = 0.05           # snapshots may take at most this share of a worker's time
 WORKER_NICE = 10                 # workers yield the CPU to the server
@@ -62,30 +68,26 @@ def resolve_device(setting: str) -> str:
     """``auto`` → ``cuda`` when a GPU is present, else ``cpu``; other values as given."""
     if setting != "auto":
         return setting
-    import torch
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def failure_reason(e: BaseException) -> str:
     """A one-line reason: the message alone for input errors (they say what to do),
     the exception type too for anything else."""
-    from ..config import ConfigError
-    from ..data import DataError
     if isinstance(e, (DataError, ConfigError)):
         return str(e)
     return f"{type(e).__name__}: {e}"
 
 
 def warm_up(threads: int) -> None:
-    """Lower the priority, set torch's threads, import what every job needs."""
+    """Lower the priority, set torch's threads, warm what every job needs (the first Adam;
+    sklearn's datasets, imported here, once, because they are heavy and optional)."""
     try:
         os.nice(WORKER_NICE)
     except (AttributeError, OSError):   # no nice() on this platform, or not permitted
         pass
-    import torch
     torch.set_num_threads(threads)
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first Adam imports dynamo (~1 s)
-    from .. import data, training  # noqa: F401 - imported once here, not at each job's start
     try:
         import sklearn.datasets  # noqa: F401 - the digits and toy sets need it (~1 s)
     except ImportError:
@@ -97,26 +99,26 @@ def worker_main(inbox, outbox, threads: int) -> None:
     warm_up(threads)
     channel = PipeChannel(inbox, outbox)
     try:
-        channel.send(P.Ready(os.getpid()))
+        channel.send(protocol.Ready(os.getpid()))
         while True:
             msg = channel.recv(None)
-            if isinstance(msg, P.Quit):
+            if isinstance(msg, protocol.Quit):
                 return
-            if isinstance(msg, P.StartJob):
+            if isinstance(msg, protocol.StartJob):
                 run_job(msg, channel)
     except ChannelClosed:
         return
 
 
-def run_job(job: P.StartJob, channel) -> None:
+def run_job(job: protocol.StartJob, channel) -> None:
     """Run one job to its end; any failure is reported as the job's ``Done``."""
     try:
         JobRunner(job, channel).run()
     except ChannelClosed:
         raise
     except Exception as e:  # noqa: BLE001 - report any failure as the job's reason
-        channel.send(P.Done(job.run_id, P.Status.FAILED, failure_reason(e), None,
-                            traceback.format_exc(limit=5)))
+        channel.send(protocol.Done(job.run_id, Status.FAILED, failure_reason(e), None,
+                                   traceback.format_exc(limit=5)))
 
 
 class _Rate:
@@ -142,10 +144,7 @@ class _Rate:
 class JobRunner(LoopHooks):
     """One job inside a worker: the hooks of :func:`explorer.training.run_loop`."""
 
-    def __init__(self, job: P.StartJob, channel):
-        from .. import data
-        from ..probe import PROBE_N, RECON_N
-        from ..training import Trainer
+    def __init__(self, job: protocol.StartJob, channel):
         self.run_id, self.run_dir, self.opts = job.run_id, Path(job.run_dir), job.options
         self.channel = channel
         self.cfg = RunConfig.from_dict(job.config)
@@ -175,7 +174,7 @@ class JobRunner(LoopHooks):
         self.rate = _Rate()
         self.last_flush = self.next_snap = 0.0
         self.single = False               # the step being taken was asked for with Step
-        self.send(P.Started(self.run_id, P.RunInfo(
+        self.send(protocol.Started(self.run_id, RunInfo(
             total_steps=self.trainer.total_steps, steps_per_epoch=self.trainer.steps_per_epoch,
             batch_size=self.trainer.batch_size, n_train=len(ds.x_train), n_val=len(ds.x_val),
             data_shape=list(ds.data_shape), is_image=ds.is_image, class_names=ds.class_names,
@@ -198,52 +197,50 @@ class JobRunner(LoopHooks):
     def idle(self) -> bool:
         return self.paused and self.pending_steps == 0
 
-    def apply(self, c: P.Control) -> None:
+    def apply(self, c: protocol.Control) -> None:
         """One control message, applied between two steps."""
         self.seq += 1
         self.last_flush = 0.0               # publish the control's effect at once (a pause, too)
-        if c.kind == P.ControlKind.PAUSE:
+        if c.kind == protocol.ControlKind.PAUSE:
             self.paused = True
-        elif c.kind == P.ControlKind.RESUME:
+        elif c.kind == protocol.ControlKind.RESUME:
             self.paused, self.pending_steps = False, 0
-        elif c.kind == P.ControlKind.STEP:              # n steps, then paused
+        elif c.kind == protocol.ControlKind.STEP:              # n steps, then paused
             self.paused = True
             self.pending_steps += int(c.value)
-        elif c.kind == P.ControlKind.STOP:
+        elif c.kind == protocol.ControlKind.STOP:
             self.stop = True
-        elif c.kind == P.ControlKind.BETA:
+        elif c.kind == protocol.ControlKind.BETA:
             self.trainer.set_beta(float(c.value))
-        elif c.kind == P.ControlKind.LR:
+        elif c.kind == protocol.ControlKind.LR:
             self.trainer.set_lr(float(c.value))
 
-    def progress(self) -> P.Progress:
+    def progress(self) -> Progress:
         tr = self.trainer
         wall = self.rate.update(tr.samples_seen, self.idle)
         left = (tr.total_steps - tr.step_count) * tr.batch_size
-        return P.Progress(step=tr.step_count, total_steps=tr.total_steps, epoch=tr.epoch_float,
-                          epochs=self.cfg.train.epochs, samples=tr.samples_seen, img_s=wall,
-                          step_img_s=tr._img_s, eta_s=left / wall if wall > 0 else None,
-                          elapsed_s=time.time() - self.t0, events=list(tr.events),
-                          paused=self.paused, seq=self.seq)
+        return Progress(step=tr.step_count, total_steps=tr.total_steps, epoch=tr.epoch_float,
+                                 epochs=self.cfg.train.epochs, samples=tr.samples_seen, img_s=wall,
+                                 step_img_s=tr._img_s, eta_s=left / wall if wall > 0 else None,
+                                 elapsed_s=time.time() - self.t0, events=list(tr.events),
+                                 paused=self.paused, seq=self.seq)
 
     def flush(self) -> None:
         """Send the rows not sent yet, with the progress."""
-        self.send(P.Rows(self.run_id, self.unsent, self.progress()))
+        self.send(protocol.Rows(self.run_id, self.unsent, self.progress()))
         self.unsent, self.last_flush = [], time.time()
 
     def snapshot(self) -> None:
         """Send a snapshot; space the next one out if this one was slow."""
-        from ..probe import snapshot
         a = time.perf_counter()
         tr = self.trainer
         snap = snapshot(tr.model, self.probe_x, self.recon_x, step=tr.step_count,
                         epoch=tr.epoch_float, beta=tr.beta, lr=tr.lr, with_decoder=True)
-        self.send(P.SnapshotMsg(self.run_id, snap))
+        self.send(protocol.SnapshotMsg(self.run_id, snap))
         cost = time.perf_counter() - a
         self.next_snap = time.time() + max(self.opts.snapshot_seconds, cost / SNAPSHOT_BUDGET)
 
     def checkpoint(self, status: str, *, final: bool = False, reason: str | None = None) -> dict:
-        from ..training import checkpoint
         extra = dict(self.extra, reason=reason) if final else self.extra
         return checkpoint(self.trainer, self.run_dir, self.disk.rows, status, time.time() - self.t0,
                           final=final, extra=extra, iwae_k=self.opts.iwae_k if final else 0)
@@ -260,24 +257,24 @@ class JobRunner(LoopHooks):
                 return
             if msg is None:
                 return
-            if isinstance(msg, P.Quit):
+            if isinstance(msg, protocol.Quit):
                 self.stop = True
-            elif isinstance(msg, P.Control) and msg.run_id == self.run_id:
+            elif isinstance(msg, protocol.Control) and msg.run_id == self.run_id:
                 self.apply(msg)
             timeout = 0.0
 
     def end_reason(self, trainer):
         limit = self.opts.max_seconds
         if self.orphaned:
-            return P.Status.INTERRUPTED, (f"the server stopped during this run; saved at step "
-                                          f"{trainer.step_count}")
+            return Status.INTERRUPTED, (f"the server stopped during this run; saved at step "
+                                                 f"{trainer.step_count}")
         if self.stop:
-            return P.Status.STOPPED, "stopped by the user"
+            return Status.STOPPED, "stopped by the user"
         if trainer.done:
-            return P.Status.FINISHED, None
+            return Status.FINISHED, None
         if time.time() - self.t0 > limit:
-            return P.Status.STOPPED, (f"stopped at the maximum run duration ({limit:.0f} s; "
-                                      f"{self.opts.max_seconds_setting} sets it)")
+            return Status.STOPPED, (f"stopped at the maximum run duration ({limit:.0f} s; "
+                                             f"{self.opts.max_seconds_setting} sets it)")
         return None
 
     def may_step(self, trainer) -> bool:
@@ -306,15 +303,14 @@ class JobRunner(LoopHooks):
 
     # ------------------------------------------------------------ the job
     def run(self) -> None:
-        from ..training import run_loop
         self.snapshot()
         status, reason = run_loop(self.trainer, self)
         self.paused = False
         self.flush()
         self.snapshot()
-        self.send(P.Saving(self.run_id))
+        self.send(protocol.Saving(self.run_id))
         reason = reason or self.trainer.stop_reason
         summary = self.checkpoint(status, final=True, reason=reason)
-        self.send(P.Done(self.run_id, P.Status(status), reason, summary, None))
+        self.send(protocol.Done(self.run_id, Status(status), reason, summary, None))
 
 

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from .. import store
+from .onnx import decoder_onnx, encoder_onnx
 
 
 class ExportUnavailable(ValueError):
@@ -25,7 +26,6 @@ def onnx_files(run_dir: Path) -> dict[str, bytes]:
     these are files to download, not decoders sent to a browser)."""
     if not onnx_available():
         raise ExportUnavailable("ONNX export is not part of this installation")
-    from .onnx import decoder_onnx, encoder_onnx
     model = store.load_model(Path(run_dir), device="cpu")
     return {"encoder.onnx": encoder_onnx(model), "decoder.onnx": decoder_onnx(model)}
 

@@ -30,6 +30,9 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from torch import nn
+
+from .. import store
 
 OPSET = 17
 IR_VERSION = 8                          # opset 17's; read by every onnxruntime since 1.12
@@ -123,7 +126,6 @@ class _Graph:
 
     def sequential(self, h: str, layers) -> str:
         """Linear / ReLU / Conv2d / ConvTranspose2d / Flatten layers, nested Sequentials."""
-        from torch import nn
         for layer in layers:
             if isinstance(layer, nn.Linear):
                 h = self.node("Gemm", [h, *self.weights(layer)], transB=1)
@@ -368,7 +370,6 @@ def onnx_tag(data: bytes) -> str:
 
 def weights_key(run_dir: Path) -> str:
     """A run's weights file, identified: the first 32 hex digits of its SHA-256."""
-    from .. import store
     return hashlib.sha256((Path(run_dir) / store.WEIGHTS).read_bytes()).hexdigest()[:32]
 
 
@@ -381,7 +382,6 @@ def run_decoder(run_dir: Path, model=None, max_bytes: int | None = BROWSER_MAX_B
     are loaded here, and a file replaced meanwhile (a live run's next checkpoint) is read
     again, so a key never names another checkpoint's decoder. Raises :class:`OnnxError`
     when the decoder is over ``max_bytes``."""
-    from .. import store
     run_dir = Path(run_dir)
     path = store.decoder_cache_path(run_dir)
     for _ in range(3):

@@ -46,6 +46,7 @@ from .. import store
 from ..figures.common import image_grid, upscale
 from ..figures.latent import image_pairs
 from ..training import LoopHooks, Trainer, run_loop
+from .downloads import zip_bytes
 
 TRAINING, VALIDATION = "training", "validation"
 #: metrics.csv column -> (TensorBoard run, tag). Validation β·KL and total are derived.
@@ -333,7 +334,6 @@ def _embed(writer, model, probe, step: int, notes: list) -> int:
 
 def tensorboard_zip(run_dir: Path) -> bytes:
     """The event files of :func:`write_tensorboard` (no replay) as a zip, for a download."""
-    from .downloads import zip_bytes
     with tempfile.TemporaryDirectory(prefix="tb-export-") as tmp:
         report = write_tensorboard(Path(run_dir), Path(tmp))
         files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(report.folder.rglob("*"))

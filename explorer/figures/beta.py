@@ -13,7 +13,7 @@
 
 β values are placed evenly along the x-axes (0, 0.25, 0.5, 1, … are categories, not to
 scale). Numbers are per image, in nats, as in ``summary.json``; the measures are defined
-in :mod:`explorer.analysis.beta_measures`.
+in :mod:`explorer.analysis.beta.measures`.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from ..analysis import rd
-from ..analysis import sweep as S
-from ..analysis.beta_reading import pointlike
+from ..analysis.beta import sweep
+from ..analysis.beta.reading import pointlike
 from .common import image_grid, to_hw, upscale
 
 SWEET_COLOR = "#e8590c"
@@ -224,10 +224,10 @@ def rd_figure(points, n_iso: int = 6, *, log_rate: bool = False) -> go.Figure:
     its training point (slope −β): the run minimised exactly this on its training images.
     ``log_rate`` puts the rate on a log axis (the lines then curve), which spreads runs
     whose KL differ by orders of magnitude."""
-    pts = S.sort_points(points)
+    pts = sweep.sort_points(points)
     colors = beta_colors(len(pts))
-    r_all = np.concatenate([S.series(pts, s, "kl") for s in ("train", "val")])
-    d_all = np.concatenate([S.series(pts, s, "recon") for s in ("train", "val")])
+    r_all = np.concatenate([sweep.series(pts, s, "kl") for s in ("train", "val")])
+    d_all = np.concatenate([sweep.series(pts, s, "recon") for s in ("train", "val")])
     yr = _padded(float(d_all.min()), float(d_all.max()))
     if log_rate:
         r_all = np.maximum(r_all, RATE_FLOOR)
@@ -239,7 +239,7 @@ def rd_figure(points, n_iso: int = 6, *, log_rate: bool = False) -> go.Figure:
         xr = _padded(min(0.0, float(r_all.min())), float(r_all.max()))
         rates = np.linspace(xr[0], xr[1], 2)
     fig = go.Figure()
-    for i, c in enumerate(S.iso_elbo_levels(pts, n_iso)):
+    for i, c in enumerate(sweep.iso_elbo_levels(pts, n_iso)):
         fig.add_trace(go.Scatter(x=rates, y=rd.iso_elbo_line(c, rates), mode="lines",
                                  line=dict(color="rgba(90,90,90,0.5)", dash="dot", width=1),
                                  name="iso-ELBO: recon + KL = c", legendgroup="iso", showlegend=(i == 0),
@@ -285,7 +285,7 @@ def active_units_figure(points, latent_dim: int | None = None) -> go.Figure:
     """Left: active units against β. Right: each run's per-dimension KL (validation),
     dimensions sorted from the largest KL down; a dimension at KL ≈ 0 has collapsed onto
     the prior."""
-    pts = S.sort_points(points)
+    pts = sweep.sort_points(points)
     cats = _cats(pts)
     d = latent_dim or max((len(p.kl_per_dim) for p in pts), default=0)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], horizontal_spacing=0.12,
@@ -332,7 +332,7 @@ def numbers_table(points, measures: list[dict] | None = None) -> pd.DataFrame:
     """One row per β: training and validation numbers (nats per image) and every measure."""
     by_beta = {m["beta"]: m for m in measures or []}
     rows = []
-    for p in S.sort_points(points):
+    for p in sweep.sort_points(points):
         row = {"β": p.beta, "train ELBO": p.train["elbo"], "val ELBO": p.val["elbo"],
                "train recon": p.train["recon"], "val recon": p.val["recon"],
                "train KL": p.train["kl"], "val KL": p.val["kl"]}

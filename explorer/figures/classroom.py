@@ -3,7 +3,7 @@ plane (one point per student, a trail, coloured by β), and small multiples of t
 latent scatters and reconstruction/KL curves.
 
 As in :mod:`explorer.figures.training`, each figure is a ``*_frame`` (plain
-:class:`~explorer.classroom_board.StudentRun` objects in, one table out) and a specification
+:class:`~explorer.classroom.board.StudentRun` objects in, one table out) and a specification
 without data (:func:`class_spec`, serialised once), so a refresh sends only new tables.
 ``present=True`` gives the projector's version: larger type, thicker marks, a high-contrast
 palette.

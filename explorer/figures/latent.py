@@ -8,11 +8,15 @@ scatters use ``Scattergl``.
 """
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
+from ..analysis.latent import lattice
 from .common import class_color, image_grid, to_hw, upscale
 
 GL_THRESHOLD = 1000   # above this many points, WebGL
@@ -111,10 +115,7 @@ def read_selection(state) -> PlaneSelection:
 
 def png_data_uri(img: np.ndarray) -> str:
     """An H×W (grey), H×W×3 or H×W×4 array in [0, 1] as a PNG data URI (for layout images)."""
-    import base64
-    import io
 
-    from PIL import Image
 
     a = np.uint8(np.round(np.clip(np.asarray(img, dtype=np.float64), 0, 1) * 255))
     buf = io.BytesIO()
@@ -233,7 +234,6 @@ def plane_figure(points: np.ndarray, labels: np.ndarray | None = None,
     if marker is not None:
         fig.add_trace(marker_trace(marker, "decoded z"))
     if click_grid:
-        from ..analysis.latent import lattice
         fig.add_trace(click_grid_trace(lattice(ranges, click_grid), gl=len(points) > GL_THRESHOLD))
     (x0, x1), (y0, y1) = ranges
     fig.update_layout(xaxis=dict(range=[x0, x1], constrain="domain", autorange=False),

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
+from ..analysis.latent import pca_plane
 from .common import class_color, image_grid, upscale
 
 # ------------------------------------------------------------------ table
@@ -178,7 +179,6 @@ def project_2d(mu: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
     """Latent means (N×d) as N×2 points with axis titles, on the one 2-D view every page
     uses (:func:`explorer.analysis.latent.pca_plane`): z₁, z₂ for d ≤ 2, else the plane of
     the two principal axes."""
-    from ..analysis.latent import pca_plane
     mu = np.asarray(mu, dtype=np.float64)
     if mu.ndim != 2 or len(mu) == 0:
         raise ValueError("project_2d needs an N×d array with N ≥ 1")

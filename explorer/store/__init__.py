@@ -18,33 +18,32 @@ config builds.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import os
 import re
+import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .. import settings
 from ..config import ConfigError, RunConfig
 from ..models import VAE, build_model
+from ..paths import SHIPPED_ROOT
 
 CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
 PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
 DECODER_ONNX = "decoder.onnx"  # derived: the decoder for the browser (explorer.export.onnx), redone when the weights change
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-# An installed package (`pip install .`) carries app.py, home.py, pages/ and trained/ in
-# explorer/_app (setup.py copies them there); its users' runs default to ./runs.
-INSTALLED = not (PROJECT_ROOT / "trained").is_dir() and (PROJECT_ROOT / "explorer" / "_app").is_dir()
-PROJECT_ROOT = PROJECT_ROOT / "explorer" / "_app" if INSTALLED else PROJECT_ROOT
-SHIPPED_ROOT = PROJECT_ROOT / "trained"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -57,10 +56,8 @@ class SaveError(OSError):
 
 
 def runs_root() -> Path:
-    """Where users' runs live: ``$LATENT_EXPLORER_RUNS`` or ``./runs`` beside the project
-    (an installed package: in the current folder)."""
-    default = Path.cwd() / "runs" if INSTALLED else PROJECT_ROOT / "runs"
-    return Path(os.environ.get("LATENT_EXPLORER_RUNS", default))
+    """Where users' runs live (``LATENT_EXPLORER_RUNS``, :func:`explorer.settings.runs_dir`)."""
+    return settings.runs_dir()
 
 
 def check_run_id(run_id: str) -> str:
@@ -267,7 +264,6 @@ def load_probe(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor | None, list[s
     p = Path(run_dir) / PROBE
     if not p.is_file():
         return None
-    from safetensors import safe_open
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
@@ -286,7 +282,6 @@ def load_probe_display(run_dir: Path) -> torch.Tensor | None:
     p = Path(run_dir) / PROBE
     if not p.is_file():
         return None
-    from safetensors import safe_open
     try:
         with safe_open(str(p), framework="pt") as f:
             x = f.get_tensor("x_grey" if "x_grey" in f.keys() else "x")
@@ -414,8 +409,6 @@ def delete_run(run_dir: Path, root: Path | None = None) -> None:
 
     The folder is first renamed to a hidden name (so it leaves every run list at once,
     and a crash half-way never leaves a half-deleted run), then removed."""
-    import secrets
-    import shutil
     run_dir = Path(run_dir)
     if is_shipped(run_dir):
         raise StoreError("shipped runs are read-only")
@@ -500,19 +493,15 @@ def owner_folder(owner: str) -> str:
 
 
 def save_upload(runs_dir: Path, content: bytes, filename: str, *, owner: str = "",
-                max_bytes: int | None = None, check=None) -> Path:
+                max_bytes: int, check=None) -> Path:
     """Store an uploaded data file and return its path. ``check(path)`` validates the stored
     file; if it raises, the file is removed again (a rejected upload leaves nothing behind)
-    and the error propagates. ``max_bytes`` defaults to ``LATENT_EXPLORER_UPLOAD_MB``."""
-    import hashlib
-    import shutil
-
-    from .. import settings
+    and the error propagates. ``max_bytes``: the server's ``LATENT_EXPLORER_UPLOAD_MB``."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise UploadError(f"{filename}: unsupported file type {suffix or '(none)'}; "
                           f"use {', '.join(UPLOAD_SUFFIXES)}")
-    limit = max_bytes or settings.get().upload_bytes
+    limit = max_bytes
     if len(content) > limit:
         raise UploadError(f"{filename}: {len(content) / 2**20:.1f} MiB is larger than the "
                           f"{limit / 2**20:.0f} MiB limit (LATENT_EXPLORER_UPLOAD_MB)")

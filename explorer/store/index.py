@@ -22,8 +22,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..engine.protocol import Status
-from ..runs import RunEntry, entry_from_folder
+from ..paths import SHIPPED_ROOT
+from ..runs import RunEntry, Status, entry_from_folder
+from . import CONFIG, WEIGHTS, StoreError, check_run_id, folder_bytes, read_config, read_summary
 
 INDEX_FILE = ".index.sqlite"
 SCHEMA_VERSION = "1"
@@ -103,7 +104,6 @@ class RunIndex:
                 return 0
 
     def _scan(self, conn: sqlite3.Connection) -> int:
-        from . import check_run_id
         known = dict(conn.execute("SELECT run_id, mtime_ns FROM runs"))
         seen, changed = set(), []
         try:
@@ -135,7 +135,6 @@ class RunIndex:
 
     def _read(self, run_id: str, mtime_ns: int) -> tuple:
         """One folder's row: ``valid`` is 0 for a folder that is not (yet) a complete run."""
-        from . import CONFIG, WEIGHTS, StoreError, folder_bytes, read_config, read_summary
         path = self.root / run_id
         try:
             cfg = read_config(path)
@@ -234,7 +233,6 @@ _SHIPPED_LOCK = threading.Lock()
 def shipped_index() -> RunIndex:
     """The shipped runs' index (in memory: ``trained/`` is read-only)."""
     global _SHIPPED
-    from . import SHIPPED_ROOT
     with _SHIPPED_LOCK:
         if _SHIPPED is None:
             _SHIPPED = RunIndex(SHIPPED_ROOT, ":memory:", shipped=True)

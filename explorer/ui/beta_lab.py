@@ -2,7 +2,7 @@
 pieces of the screen (pictures, the three measures, the tour, the details).
 
 A sweep on the page is a :class:`SweepView`: the runs' final numbers (``summary.json``),
-their measures (:mod:`explorer.analysis.beta_report`), validation curves and pictures.
+their measures (:mod:`explorer.analysis.beta.report`), validation curves and pictures.
 A shipped sweep's measures were made at pretrain time and ship beside it
 (``trained/sweeps/<name>/``), so it is drawn without loading a model; a live sweep's
 runs are measured here as each one finishes (cached per weights file), on the run's
@@ -20,12 +20,12 @@ import numpy as np
 import streamlit as st
 
 from .. import data, settings, store
-from ..analysis import beta_reading as W
-from ..analysis import beta_report as R
-from ..analysis import sweep as S
+from ..analysis.beta import reading as beta_reading
+from ..analysis.beta import report as beta_report
+from ..analysis.beta import sweep
 from ..config import ConfigError, DataConfig, RunConfig
 from ..engine import EngineError, Status
-from ..figures import beta as fb
+from ..figures import beta as beta_figures
 from . import common
 
 MANIFEST = store.SHIPPED_ROOT / "manifest.json"
@@ -47,7 +47,7 @@ class SweepView:
     members: list[dict]                         # beta, status, progress, reason, queue_position
     config: RunConfig | None = None
     n_train: int | None = None
-    points: list[S.BetaPoint] = field(default_factory=list)
+    points: list[sweep.BetaPoint] = field(default_factory=list)
     measures: list[dict] = field(default_factory=list)
     curves: dict[float, dict] = field(default_factory=dict)
     inputs: np.ndarray | None = None
@@ -60,17 +60,17 @@ class SweepView:
 
     @property
     def sweet(self) -> float | None:
-        return R.sweet_spot(self.measures)
+        return beta_report.sweet_spot(self.measures)
 
     def shown_curves(self, betas=None) -> dict[float, dict]:
         """The validation curves to draw: of ``betas`` (default all), without the runs whose
         q(z|x) is a point (their ELBO, thousands of nats below, would flatten the rest)."""
-        point = {m["beta"] for m in self.measures if W.pointlike(m)}
+        point = {m["beta"] for m in self.measures if beta_reading.pointlike(m)}
         return {b: c for b, c in self.curves.items() if b not in point and (betas is None or b in betas)}
 
     @property
     def left_out(self) -> list[float]:
-        return [m["beta"] for m in self.measures if W.pointlike(m)]
+        return [m["beta"] for m in self.measures if beta_reading.pointlike(m)]
 
     @property
     def live(self) -> bool:
@@ -82,14 +82,14 @@ class SweepView:
 def live_sweeps() -> dict[str, list[tuple[float, object]]]:
     """Sweeps started on this server (any session), by tag: the engine's runs whose names
     mark them as sweep runs."""
-    return S.group_sweep_runs(common.engine().list(name_prefix=S.NAME_PREFIX))
+    return sweep.group_sweep_runs(common.engine().list(name_prefix=sweep.NAME_PREFIX))
 
 
 def sweep_choices(me: str) -> dict[str, str]:
     """key -> label, shipped sweeps first, then live ones (yours marked)."""
     out = {}
-    for name, ids in S.shipped_sweeps(MANIFEST).items():
-        if (R.shipped_folder(name) / R.MEASURES).is_file():
+    for name, ids in sweep.shipped_sweeps(MANIFEST).items():
+        if (beta_report.shipped_folder(name) / beta_report.MEASURES).is_file():
             cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
             out[f"shipped:{name}"] = (f"📦 shipped: {name} ({cfg.data.subset or 'all'} training images, "
                                       f"{cfg.model.latent_dim}-D latent, {len(ids)} β values)")
@@ -103,21 +103,21 @@ def sweep_choices(me: str) -> dict[str, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _measured(folder: str, mtime: float) -> R.Measured | None:
-    return R.load(Path(folder))
+def _measured(folder: str, mtime: float) -> beta_report.Measured | None:
+    return beta_report.load(Path(folder))
 
 
 def shipped_view(key: str, name: str) -> SweepView:
     """A shipped sweep: summaries from its run folders, the rest from its measures file."""
-    folder = R.shipped_folder(name)
-    got = _measured(str(folder), (folder / R.MEASURES).stat().st_mtime)
+    folder = beta_report.shipped_folder(name)
+    got = _measured(str(folder), (folder / beta_report.MEASURES).stat().st_mtime)
     if got is None:
         raise store.StoreError(f"{folder}: its measures are unreadable; rebuild them with "
                                f"`python -m explorer pretrain`")
-    ids = S.shipped_sweeps(MANIFEST).get(name, [])
+    ids = sweep.shipped_sweeps(MANIFEST).get(name, [])
     summaries = [store.read_summary(store.SHIPPED_ROOT / i) for i in ids]
     cfg = store.read_config(store.SHIPPED_ROOT / ids[0])
-    points = [S.point_from_summary(s, run_id=i) for s, i in zip(summaries, ids)]
+    points = [sweep.point_from_summary(s, run_id=i) for s, i in zip(summaries, ids)]
     members = [{"beta": m["beta"], "status": Status.FINISHED} for m in got.measures]
     return SweepView(key=key, members=members, config=cfg, n_train=summaries[0].get("n_train"),
                      points=[p for p in points if p], measures=got.measures, curves=got.curves,
@@ -125,22 +125,22 @@ def shipped_view(key: str, name: str) -> SweepView:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Training the classifier that judges the samples…")
-def _live_probe(data_json: str) -> tuple[R.Probe, np.ndarray]:
+def _live_probe(data_json: str) -> tuple[beta_report.Probe, np.ndarray]:
     ds = data.load(DataConfig(**json.loads(data_json)), max_bytes=settings.get().dataset_bytes)
-    probe = R.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val, n=LIVE_N, iwae_k=LIVE_K)
+    probe = beta_report.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val, n=LIVE_N, iwae_k=LIVE_K)
     return probe, probe.x_val[probe.show].numpy()
 
 
 @st.cache_resource(max_entries=48, show_spinner="Measuring a finished run…")
 def _live_measure(run_dir: str, mtime: float, data_json: str, beta: float):
     probe, _ = _live_probe(data_json)
-    return R.measure_run(common.load_model(Path(run_dir)), probe, beta=beta,
+    return beta_report.measure_run(common.load_model(Path(run_dir)), probe, beta=beta,
                          summary=store.read_summary(Path(run_dir)))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _disk_curve(run_dir: str, mtime: float) -> dict:
-    return R.val_curve(store.read_metrics(Path(run_dir)))
+    return beta_report.val_curve(store.read_metrics(Path(run_dir)))
 
 
 def live_view(key: str, tag: str) -> SweepView:
@@ -155,7 +155,7 @@ def live_view(key: str, tag: str) -> SweepView:
         if e.status.live:
             v = eng.view(e.run_id)
             if v is not None and v.val_rows:
-                view.curves[beta] = R.val_curve(v.val_rows)
+                view.curves[beta] = beta_report.val_curve(v.val_rows)
         elif weights.is_file():
             view.curves[beta] = _disk_curve(str(e.run_dir), weights.stat().st_mtime)
         changed = [ev for ev in (e.summary or {}).get("events", []) if ev.get("param") == "beta"]
@@ -163,7 +163,7 @@ def live_view(key: str, tag: str) -> SweepView:
             view.notes.append(f"β = {beta:g}: its β was changed while it trained (to "
                               f"{changed[-1]['value']:g} at step {changed[-1]['step']}), so it is not "
                               f"the run its name says; its numbers are shown under β = {beta:g}.")
-        point = S.point_from_summary(e.summary, beta=beta, run_id=e.run_id)
+        point = sweep.point_from_summary(e.summary, beta=beta, run_id=e.run_id)
         if e.status != Status.FINISHED or point is None or not weights.is_file():
             continue
         data_json = json.dumps(dataclasses.asdict(e.config.data), sort_keys=True)
@@ -193,7 +193,7 @@ def init_form() -> None:
     """The form's widget state, set once per session (widgets then take no ``value=``)."""
     defaults = {"sw_dataset": "digits", "sw_path": "", "sw_subset": 400, "sw_latent": 8,
                 "sw_epochs": 150, "sw_pixels": "binary",
-                "sw_betas": ", ".join(f"{b:g}" for b in S.DEFAULT_BETAS)}
+                "sw_betas": ", ".join(f"{b:g}" for b in sweep.DEFAULT_BETAS)}
     for k, v in defaults.items():
         st.session_state.setdefault(k, v)
 
@@ -232,9 +232,9 @@ def new_sweep_form(me: str) -> None:
                            "IDX files; empty: the data folder's copy. Own data: an .npz/.npy/.csv.")
     c5, c6 = st.columns([3, 2])
     c5.text_input("β values", key="sw_betas",
-                  help=f"Up to {S.MAX_BETAS} values in [0, 1000]. β = 0 is the reconstruction term "
+                  help=f"Up to {sweep.MAX_BETAS} values in [0, 1000]. β = 0 is the reconstruction term "
                        "alone (the AE loss of eq. 1, with a noisy encoder).")
-    c6.selectbox("Pixels and likelihood", list(S.PIXELS), format_func=S.PIXELS.get, key="sw_pixels",
+    c6.selectbox("Pixels and likelihood", list(sweep.PIXELS), format_func=sweep.PIXELS.get, key="sw_pixels",
                  help="Binarised pixels with a Bernoulli likelihood give numbers that are true "
                       "bounds on log p(x); grey pixels with a Bernoulli do not; a Gaussian gives "
                       "densities, which can be negative.")
@@ -256,9 +256,9 @@ def start_sweep(eng, me: str, dataset: str, path: str | None) -> None:
     try:
         if dataset == "file" and not path:
             raise ValueError("own data: upload a file, or type its path inside the data folders")
-        betas = S.parse_betas(ss["sw_betas"])
-        base = S.base_config(dataset, subset=int(ss["sw_subset"]) or None, latent_dim=int(ss["sw_latent"]),
-                             epochs=int(ss["sw_epochs"]), pixels=ss["sw_pixels"], path=path)
+        betas = sweep.parse_betas(ss["sw_betas"])
+        base = sweep.base_config(dataset, subset=int(ss["sw_subset"]) or None, latent_dim=int(ss["sw_latent"]),
+                                 epochs=int(ss["sw_epochs"]), pixels=ss["sw_pixels"], path=path)
         if dataset in ("digits", "file"):
             ds = data.load(base.data, max_bytes=s.dataset_bytes)   # read now: a bad file is said here
             if not ds.is_image:
@@ -278,9 +278,9 @@ def start_sweep(eng, me: str, dataset: str, path: str | None) -> None:
                  f"{s.max_queued_per_owner} (setting LATENT_EXPLORER_MAX_QUEUED_PER_OWNER). "
                  f"Use fewer β values.")
         return
-    tag = S.make_tag()
+    tag = sweep.make_tag()
     try:
-        for cfg in S.sweep_configs(base, betas, tag):
+        for cfg in sweep.sweep_configs(base, betas, tag):
             eng.submit(cfg, owner=me)
     except EngineError as e:
         st.error(f"The training engine refused the sweep: {e}")
@@ -321,7 +321,7 @@ def data_caption(view: SweepView) -> str:
     s = (f"{cfg.data.name}, {view.n_train or '?'} training images ({pixels} pixels), "
          f"{cfg.model.latent_dim}-D latent, {lik} likelihood, {cfg.train.epochs} epochs, seed "
          f"{cfg.train.seed}. Numbers are per image, in nats.")
-    notes = W.likelihood_notes(cfg, _n_pixels(view), mse=_mean_mse(view))
+    notes = beta_reading.likelihood_notes(cfg, _n_pixels(view), mse=_mean_mse(view))
     return " ".join([s] + notes)
 
 
@@ -334,7 +334,7 @@ def _mean_mse(view: SweepView) -> float | None:
     return float(np.mean(v)) if v else None
 
 
-def pictures(view: SweepView, betas=None, n: int = R.N_SHOW) -> None:
+def pictures(view: SweepView, betas=None, n: int = beta_report.N_SHOW) -> None:
     """One row per β (one image each): inputs, their reconstructions, prior samples (the
     same z for every β) and the nearest training image of each sample."""
     betas = betas or view.betas
@@ -349,7 +349,7 @@ def pictures(view: SweepView, betas=None, n: int = R.N_SHOW) -> None:
         label, row = st.columns(widths, vertical_alignment="center")
         label.markdown(f"**β = {b:g}**" + (" ⭐" if b == view.sweet else ""))
         groups = (view.inputs, imgs["recon"], imgs["samples"], imgs["nearest"])
-        row.image(fb.picture_row([g[:n] for g in groups]), clamp=True, width="stretch")
+        row.image(beta_figures.picture_row([g[:n] for g in groups]), clamp=True, width="stretch")
     st.caption("⭐ the sweet spot: the β whose samples score best. Each sample is decoded from the "
                "same z ~ N(0, I) at every β; beside it, the training image nearest to it (pixel "
                "distance): a copy means memorised, a stranger means a hole.")
@@ -359,12 +359,12 @@ def pictures(view: SweepView, betas=None, n: int = R.N_SHOW) -> None:
 def _measure_spec(kind: str, measures: list[dict], sweet: float | None) -> dict:
     """A small chart's Vega-Lite specification with its data (Altair validates a chart
     against the schema when it serialises it: ~80 ms a chart, paid once per sweep)."""
-    return fb.measure_chart(measures, kind, sweet).to_dict()
+    return beta_figures.measure_chart(measures, kind, sweet).to_dict()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _curves_spec(curves: dict) -> dict:
-    return fb.curves_chart(curves).to_dict()
+    return beta_figures.curves_chart(curves).to_dict()
 
 
 def measure_charts(view: SweepView, kinds=("sharpness", "gap", "quality"), key: str = "bl") -> None:
@@ -380,7 +380,7 @@ def curves_chart(curves: dict, key: str) -> None:
 
 def tour(view: SweepView) -> None:
     """The "show me" walk: one step at a time, each with its picture or chart."""
-    steps = W.tour_steps(view.measures, view.curves)
+    steps = beta_reading.tour_steps(view.measures, view.curves)
     i = st.session_state.get("bl_tour")
     if i is None or not steps:
         return
@@ -415,16 +415,16 @@ def details(view: SweepView) -> None:
     """The rate–distortion plane, active units and every number, on request."""
     pts = view.points
     rates = np.array([p.val["kl"] for p in pts] + [p.train["kl"] for p in pts])
-    spread = rates.max() / max(rates.min(), fb.RATE_FLOOR) if len(rates) else 1.0
+    spread = rates.max() / max(rates.min(), beta_figures.RATE_FLOOR) if len(rates) else 1.0
     c1, c2 = st.columns([3, 2])
     log_rate = c2.toggle("Log scale for the rate", value=bool(spread > 10), key="bl_rd_log")
-    c1.plotly_chart(fb.rd_figure(pts, log_rate=log_rate), width="stretch", key="bl_rd")
+    c1.plotly_chart(beta_figures.rd_figure(pts, log_rate=log_rate), width="stretch", key="bl_rd")
     c2.markdown(
         "Each run is a point: **rate** = KL (how many nats z carries about the image), "
         "**distortion** = reconstruction error. Grey dotted **iso-ELBO lines** (recon + KL = c) "
         "join points of equal ELBO; lower-left is better. A run with weight β minimises "
         "recon + β·KL, whose level lines have slope −β (dashed, through its training point). "
         "Open circle: training; filled: validation; a long segment is overfitting.")
-    st.plotly_chart(fb.active_units_figure(pts, view.config.model.latent_dim), width="stretch",
+    st.plotly_chart(beta_figures.active_units_figure(pts, view.config.model.latent_dim), width="stretch",
                     key="bl_au")
-    st.dataframe(fb.numbers_table(pts, view.measures), hide_index=True, width="stretch")
+    st.dataframe(beta_figures.numbers_table(pts, view.measures), hide_index=True, width="stretch")

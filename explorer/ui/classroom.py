@@ -1,7 +1,7 @@
 """Classroom mode on the pages: the teacher's key in the browser, the teacher actor,
 starting runs inside a class, follow mode, presentation mode.
 
-* The teacher key (:mod:`explorer.classroom`) is shown once and kept in the teacher's
+* The teacher key (:mod:`explorer.classroom.classes`) is shown once and kept in the teacher's
   browser: this session's state and a cookie ``le_tk_<CODE>`` (path ``/``,
   ``SameSite=Strict``), read back through ``st.context.cookies`` on later visits.
 * :func:`page_actor`: the person on the page; a teacher who pressed "Take control" of their
@@ -21,10 +21,11 @@ import re
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from .. import classroom as C
+from .. import catalog
+from ..classroom import classes
 from ..config import RunConfig
 from ..runs import Actor
-from . import load
+from . import common, load
 
 KEYS = "le_class_keys"          # session state: {code: teacher key}
 SEEN = "le_seen_push"           # session state: {code: version already taken}
@@ -38,8 +39,8 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
 FOLLOW_S = 1.0
 
 
-def room() -> C.Classroom:
-    return C.classroom()
+def room() -> classes.Classroom:
+    return classes.classroom()
 
 
 # ------------------------------------------------------------------ the teacher key
@@ -53,7 +54,7 @@ def held_keys() -> dict[str, str]:
         cookies = {}
     for name, value in cookies.items():
         if name.startswith(COOKIE_PREFIX) and isinstance(value, str) and _KEY_RE.match(value):
-            keys.setdefault(C.normalise_code(name[len(COOKIE_PREFIX):]), value)
+            keys.setdefault(classes.normalise_code(name[len(COOKIE_PREFIX):]), value)
     return keys
 
 
@@ -72,14 +73,14 @@ def forget_key(code: str) -> None:
 
 def use_key(code: str, key: str) -> bool:
     """A teacher typed a key (another device): keep it when it is this class's."""
-    code = C.normalise_code(code)
+    code = classes.normalise_code(code)
     if room().is_teacher(code, "", key.strip()):
         remember_key(code, key.strip())
         return True
     return False
 
 
-def teaching(me: Actor) -> list[C.Klass]:
+def teaching(me: Actor) -> list[classes.Klass]:
     """The open classes the person on the page teaches (by key, or as their logged-in creator)."""
     r, out = room(), {}
     for code, key in held_keys().items():
@@ -92,7 +93,7 @@ def teaching(me: Actor) -> list[C.Klass]:
 
 
 def is_teacher(code: str, me: Actor) -> bool:
-    return room().is_teacher(code, me, held_keys().get(C.normalise_code(code)))
+    return room().is_teacher(code, me, held_keys().get(classes.normalise_code(code)))
 
 
 def page_actor(base: Actor) -> Actor:
@@ -101,7 +102,7 @@ def page_actor(base: Actor) -> Actor:
     if code:
         k = room().get(code)
         if k is not None and not k.closed and is_teacher(code, base):
-            return C.teacher_actor(room(), k, base)
+            return classes.teacher_actor(room(), k, base)
         st.session_state.pop(CONTROL, None)
     return base
 
@@ -111,7 +112,7 @@ def page_actor(base: Actor) -> Actor:
 def membership(me: Actor):
     """(class, member) of the student on the page, or None."""
     try:
-        return room().membership(me.id) if C.exists() else None
+        return room().membership(me.id) if classes.exists() else None
     except Exception:  # noqa: BLE001 - an unreadable classroom file never breaks a page
         return None
 
@@ -126,10 +127,10 @@ def submit(eng, config: RunConfig, me: Actor, **kw) -> str:
     locked = locked_config(klass)
     if locked is not None:                   # the class's configuration, whatever the sidebar says
         config = locked.replace(name=config.name or locked.name)
-    return C.start_run(eng, room(), klass, me, config, **kw)
+    return classes.start_run(eng, room(), klass, me, config, **kw)
 
 
-def class_run_entries(eng, klass: C.Klass) -> list:
+def class_run_entries(eng, klass: classes.Klass) -> list:
     """The students' newest class runs that can be opened (they have weights)."""
     out = []
     for rid in room().latest_runs(klass.code).values():
@@ -141,12 +142,11 @@ def class_run_entries(eng, klass: C.Klass) -> list:
 
 def shipped_choices() -> dict[str, str]:
     """The shipped 2-D models: picker key -> label."""
-    from ..runs import shipped_runs
-    return {e.key: e.label for e in shipped_runs() if e.config.model.latent_dim == 2
+    return {e.key: e.label for e in catalog.shipped_runs() if e.config.model.latent_dim == 2
             and not e.run_id.startswith("sweep-")}
 
 
-def locked_config(klass: C.Klass) -> RunConfig | None:
+def locked_config(klass: classes.Klass) -> RunConfig | None:
     """The configuration a locked class trains (its latest pushed one), or None."""
     if not klass.settings.locked:
         return None
@@ -154,7 +154,7 @@ def locked_config(klass: C.Klass) -> RunConfig | None:
     return RunConfig.from_dict(p.payload["config"]) if p is not None else None
 
 
-def train_page_state(apply_config, me: Actor) -> C.Klass | None:
+def train_page_state(apply_config, me: Actor) -> classes.Klass | None:
     """On the Train page, before its widgets: a pushed configuration waiting for them, and a
     locked class's configuration, are shown in the widgets. Returns the student's class."""
     pending = st.session_state.pop(PENDING, None)
@@ -168,15 +168,15 @@ def train_page_state(apply_config, me: Actor) -> C.Klass | None:
 
 # ------------------------------------------------------------------ follow mode
 
-def take_push(push: C.Push, klass: C.Klass, me: Actor, eng, page: str) -> None:
+def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: str) -> None:
     """Apply a new push on this student's page (navigates; never returns normally when it does)."""
-    S = st.session_state
+    session = st.session_state
     if push.kind == "view":
         key, z = push.payload.get("model", ""), push.payload.get("z", "")
-        S["ex_model"] = key
+        session["ex_model"] = key
         mk = hashlib.sha1(key.encode()).hexdigest()[:10]
-        for k in [k for k in S if str(k).startswith(f"ex_z_{mk}_")]:
-            del S[k]
+        for k in [k for k in session if str(k).startswith(f"ex_z_{mk}_")]:
+            del session[k]
         _go("pages/2_Explore.py", {"model": key, **({"z": z} if z else {})})
         return
     cfg = RunConfig.from_dict(push.payload["config"])
@@ -184,15 +184,15 @@ def take_push(push: C.Push, klass: C.Klass, me: Actor, eng, page: str) -> None:
         try:
             rid = submit(eng, cfg, me)
         except Exception as e:  # noqa: BLE001 - a cap reached: say which, keep following
-            S["train_msg"] = f"Your teacher started a run for the class, but yours could not start: {e}"
-            S[PENDING] = cfg.to_dict()
+            session["train_msg"] = f"Your teacher started a run for the class, but yours could not start: {e}"
+            session[PENDING] = cfg.to_dict()
             _go("pages/1_Train.py", {})
             return
-        S["train_run"], S["sync_controls"] = rid, True
-        S[PENDING] = cfg.to_dict()
+        session["train_run"], session["sync_controls"] = rid, True
+        session[PENDING] = cfg.to_dict()
         _go("pages/1_Train.py", {"run": rid})
     else:
-        S[PENDING] = cfg.to_dict()
+        session[PENDING] = cfg.to_dict()
         _go("pages/1_Train.py", {})
 
 
@@ -211,9 +211,9 @@ def follow_bar(page: str, me: Actor) -> None:
     if mine is None:
         return
     klass, member = mine
-    S = st.session_state
-    S[FOLLOW] = S.setdefault(FOLLOW_ON, True)       # a widget's state does not outlive its page
-    seen = S.setdefault(SEEN, {})
+    session = st.session_state
+    session[FOLLOW] = session.setdefault(FOLLOW_ON, True)       # a widget's state does not outlive its page
+    seen = session.setdefault(SEEN, {})
     if klass.code not in seen:           # joining: earlier pushes are history, not orders
         p = room().latest_push(klass.code)
         seen[klass.code] = p.version if p is not None else 0
@@ -224,27 +224,26 @@ def follow_bar(page: str, me: Actor) -> None:
         if p is None or p.version <= seen.get(klass.code, 0):
             return
         seen[klass.code] = p.version
-        if S.get(FOLLOW_ON):
-            from . import common
+        if session.get(FOLLOW_ON):
             take_push(p, klass, me, common.engine(), page)
 
     c1, c2 = st.columns([4, 1.3], vertical_alignment="center")
     c1.caption(f"🎓 Class “{klass.name}” ({klass.code}) as **{member.name}** · "
-               + ("following your teacher: their pushes open here" if S[FOLLOW_ON] else "follow mode off"))
-    c2.toggle("Follow my teacher", key=FOLLOW, on_change=lambda: S.update({FOLLOW_ON: bool(S[FOLLOW])}),
+               + ("following your teacher: their pushes open here" if session[FOLLOW_ON] else "follow mode off"))
+    c2.toggle("Follow my teacher", key=FOLLOW, on_change=lambda: session.update({FOLLOW_ON: bool(session[FOLLOW])}),
               help="When on, what your teacher pushes (a configuration to train, a view to explore) "
                    "opens on your page within a second or two.")
-    if S[FOLLOW_ON]:
+    if session[FOLLOW_ON]:
         st.fragment(run_every=FOLLOW_S, key="le_follow_poll")(poll)()
 
 
 # ------------------------------------------------------------------ presentation mode
 
 def presenting() -> bool:
-    S = st.session_state
-    if PRESENT not in S:
-        S[PRESENT] = st.query_params.get("present") == "1"
-    return bool(S[PRESENT])
+    session = st.session_state
+    if PRESENT not in session:
+        session[PRESENT] = st.query_params.get("present") == "1"
+    return bool(session[PRESENT])
 
 
 def presentation_css() -> None:

@@ -1,6 +1,6 @@
 """The Class page's screens: join or create, the teacher's dashboard and controls, a
-student's view. Plain data comes from :mod:`explorer.classroom` and
-:mod:`explorer.classroom_board`; figures from :mod:`explorer.figures.classroom`.
+student's view. Plain data comes from :mod:`explorer.classroom.classes` and
+:mod:`explorer.classroom.board`; figures from :mod:`explorer.figures.classroom`.
 
 Every teacher action re-checks the key (:func:`explorer.ui.classroom.is_teacher`) before it
 writes, so a student's session can never change a class's settings, push, or remove anyone,
@@ -11,21 +11,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from .. import classroom as C
-from .. import classroom_board as B
+from ..classroom import board
+from ..classroom import classes
 from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
-from ..figures import classroom as fc
+from ..figures import classroom as classroom_figures
 from ..runs import Actor
-from . import classroom as cu
-from . import common
 from ..text import count
+from . import classroom as classroom_ui
+from . import common
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
 
 
 def _refuse_unless_teacher(code: str, me: Actor) -> bool:
-    if cu.is_teacher(code, me):
+    if classroom_ui.is_teacher(code, me):
         return False
     st.error("Only this class's teacher may do that (the teacher key is not held by this browser).")
     return True
@@ -41,9 +41,9 @@ def join_form(me: Actor, code_in_link: str) -> None:
         name = st.text_input("Your name, as your teacher will see it", max_chars=40, key="join_name")
         if st.form_submit_button("Join", type="primary"):
             try:
-                k = cu.room().open_class(code)
-                cu.room().join(k.code, me, name)
-            except C.ClassroomError as e:
+                k = classroom_ui.room().open_class(code)
+                classroom_ui.room().join(k.code, me, name)
+            except classes.ClassroomError as e:
                 st.error(f"Could not join: {e}.")
                 return
             st.query_params["class"] = k.code
@@ -56,12 +56,12 @@ def create_form(me: Actor) -> None:
         name = st.text_input("Class name", max_chars=80, key="create_name", placeholder="e.g. Year 12, Tuesday")
         if st.form_submit_button("Create the class"):
             try:
-                k, key = cu.room().create(name, me)
-            except C.ClassroomError as e:
+                k, key = classroom_ui.room().create(name, me)
+            except classes.ClassroomError as e:
                 st.error(f"Could not create the class: {e}.")
                 return
             st.session_state.setdefault(NEW_KEY, {})[k.code] = key
-            st.session_state.setdefault(cu.KEYS, {})[k.code] = key
+            st.session_state.setdefault(classroom_ui.KEYS, {})[k.code] = key
             st.query_params["class"] = k.code
             st.rerun()
     refused = False
@@ -70,8 +70,8 @@ def create_form(me: Actor) -> None:
             code = st.text_input("Code of the class you teach", max_chars=8, key="tk_code")
             key = st.text_input("Teacher key", type="password", key="tk_key")
             if st.form_submit_button("Use this key"):
-                if cu.use_key(code, key):
-                    st.query_params["class"] = C.normalise_code(code)
+                if classroom_ui.use_key(code, key):
+                    st.query_params["class"] = classes.normalise_code(code)
                     st.rerun()
                 refused = True
     if refused:              # outside the expander: the rerun may have folded it
@@ -81,41 +81,41 @@ def create_form(me: Actor) -> None:
 
 # ------------------------------------------------------------------ the teacher
 
-def teacher_header(k: C.Klass) -> None:
+def teacher_header(k: classes.Klass) -> None:
     st.title(f"🎓 {k.name}")
     link = f"{common.share_url('Class').split('?')[0]}?class={k.code}"
-    n = len(cu.room().members(k.code))
+    n = len(classroom_ui.room().members(k.code))
     st.markdown(f"Join code **`{k.code}`** · link: `{link}` · {count(n, 'student')}")
     new = st.session_state.get(NEW_KEY, {}).pop(k.code, None)
     if new:
-        cu.remember_key(k.code, new)
+        classroom_ui.remember_key(k.code, new)
         st.warning(f"Your teacher key, shown once: `{new}` — this browser keeps it. Write it down to "
                    f"teach from another device; never show it to the class.", icon=":material/key:")
 
 
-def dashboard(k: C.Klass, eng, present: bool) -> None:
+def dashboard(k: classes.Klass, eng, present: bool) -> None:
     """Every student's newest run, live: the R–D plane, small multiples, the queue."""
-    C.overdue_runs(eng, cu.room(), k)
-    students = B.board(eng, cu.room(), k)
+    classes.overdue_runs(eng, classroom_ui.room(), k)
+    students = board.board(eng, classroom_ui.room(), k)
     cols = 4 if present else 6
-    rd = fc.rd_frame(students)
+    rd = classroom_figures.rd_frame(students)
     if len(rd):
-        st.vega_lite_chart(rd, fc.class_spec("rd", present), key="class_rd", width="stretch")
+        st.vega_lite_chart(rd, classroom_figures.class_spec("rd", present), key="class_rd", width="stretch")
     else:
         st.info("No student's run has reported yet: each one appears here as a point on the class's "
                 "rate–distortion plane once it has trained a few steps.")
-    st.caption(B.notice_rd(students))
+    st.caption(board.notice_rd(students))
     if any(s.mu is not None for s in students):
-        st.vega_lite_chart(fc.latent_frame(students), fc.class_spec("latent", present) | {"columns": cols},
+        st.vega_lite_chart(classroom_figures.latent_frame(students), classroom_figures.class_spec("latent", present) | {"columns": cols},
                            key="class_latent")
         st.caption("What to notice: a model with a small β spreads its codes and separates the classes; "
                    "a collapsed one (large β) piles every code on the prior's centre.")
     if any(s.curve for s in students):
-        st.vega_lite_chart(fc.curves_frame(students), fc.class_spec("curves", present) | {"columns": cols},
+        st.vega_lite_chart(classroom_figures.curves_frame(students), classroom_figures.class_spec("curves", present) | {"columns": cols},
                            key="class_curves")
         st.caption("What to notice: reconstruction falls as each model learns; where KL heads for 0, "
                    "that student's latent code carries no information (posterior collapse).")
-    q = B.queue(eng, cu.room(), k)
+    q = board.queue(eng, classroom_ui.room(), k)
     st.markdown("**The class queue**")
     if q:
         st.dataframe(pd.DataFrame(q), hide_index=True, width="stretch", key="class_queue")
@@ -124,7 +124,7 @@ def dashboard(k: C.Klass, eng, present: bool) -> None:
                "What to notice: no class run is waiting or training now.")
 
 
-def push_config_form(k: C.Klass, me: Actor) -> None:
+def push_config_form(k: classes.Klass, me: Actor) -> None:
     st.markdown("**Push a configuration** — every following student's Train page takes it")
     d = RunConfig()
     with st.form("push_config"):
@@ -139,35 +139,35 @@ def push_config_form(k: C.Klass, me: Actor) -> None:
         if st.form_submit_button("Push to the class", type="primary") and not _refuse_unless_teacher(k.code, me):
             cfg = d.replace(data={"name": data}, model={"latent_dim": int(z)},
                             train={"beta": float(beta), "epochs": int(epochs)}, name=f"{k.code} β={beta:g}")
-            p = cu.room().push(k.code, "config", {"config": cfg.to_dict(), "start": bool(start)})
+            p = classroom_ui.room().push(k.code, "config", {"config": cfg.to_dict(), "start": bool(start)})
             st.success(f"Pushed (#{p.version}): β = {beta:g}, latent {int(z)}, {data}"
                        + (", start" if start else "") + ".")
 
 
-def push_view_form(k: C.Klass, me: Actor, eng) -> None:
+def push_view_form(k: classes.Klass, me: Actor, eng) -> None:
     st.markdown("**Push a view** — Explore opens at this run and this z on every following student's page")
-    runs = {e.key: e.label for e in cu.class_run_entries(eng, k)} | cu.shipped_choices()
+    runs = {e.key: e.label for e in classroom_ui.class_run_entries(eng, k)} | classroom_ui.shipped_choices()
     with st.form("push_view"):
         c1, c2 = st.columns([3, 1])
         model = c1.selectbox("Run", list(runs), format_func=runs.get, key="push_model")
         z = c2.text_input("z (comma-separated)", value="0,0", key="push_z_text")
         if st.form_submit_button("Push this view") and not _refuse_unless_teacher(k.code, me):
-            p = cu.room().push(k.code, "view", {"model": model, "z": z.replace(" ", "")})
+            p = classroom_ui.room().push(k.code, "view", {"model": model, "z": z.replace(" ", "")})
             st.success(f"Pushed (#{p.version}): Explore at {runs.get(model)}, z = ({z}).")
 
 
-def students_panel(k: C.Klass, me: Actor, eng) -> None:
-    members = cu.room().members(k.code)
+def students_panel(k: classes.Klass, me: Actor, eng) -> None:
+    members = classroom_ui.room().members(k.code)
     if not members:
         st.info(f"No students yet: they open the Class page and type the code {k.code}.")
         return
-    latest = cu.room().latest_runs(k.code)
+    latest = classroom_ui.room().latest_runs(k.code)
     entries = {o: eng.entry(r) for o, r in latest.items()}
     st.dataframe(pd.DataFrame([{
         "student": m.name, "run": (entries.get(m.owner).name or latest[m.owner]) if entries.get(m.owner) else "",
         "status": entries[m.owner].status.value if entries.get(m.owner) else "no run yet",
         "β": entries[m.owner].beta if entries.get(m.owner) else None,
-        "runs in class": len(cu.room().runs_of(k.code, m.owner))} for m in members]),
+        "runs in class": len(classroom_ui.room().runs_of(k.code, m.owner))} for m in members]),
         hide_index=True, width="stretch", key="class_students")
     names = {m.owner: m.name for m in members}
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -176,54 +176,54 @@ def students_panel(k: C.Klass, me: Actor, eng) -> None:
         c2.page_link("pages/1_Train.py", label="Open their run", icon=":material/visibility:",
                      query_params={"run": latest[who]})
     if c3.button("Remove from class", key="class_remove") and not _refuse_unless_teacher(k.code, me):
-        cu.room().remove(k.code, who)
+        classroom_ui.room().remove(k.code, who)
         st.rerun()
-    st.session_state[cu.CONTROL + "_on"] = st.session_state.get(cu.CONTROL) == k.code
-    st.toggle("Take control of my students' runs", key=cu.CONTROL + "_on",
-              on_change=lambda: st.session_state.update({cu.CONTROL: k.code if st.session_state[
-                  cu.CONTROL + "_on"] else None}),
+    st.session_state[classroom_ui.CONTROL + "_on"] = st.session_state.get(classroom_ui.CONTROL) == k.code
+    st.toggle("Take control of my students' runs", key=classroom_ui.CONTROL + "_on",
+              on_change=lambda: st.session_state.update({classroom_ui.CONTROL: k.code if st.session_state[
+                  classroom_ui.CONTROL + "_on"] else None}),
               help="Off: you watch their runs read-only. On: pause, stop and change β on their runs "
                    "from the Train page.")
 
 
-def settings_form(k: C.Klass, me: Actor) -> None:
+def settings_form(k: classes.Klass, me: Actor) -> None:
     s = k.settings
     with st.form("class_settings"):
-        locked = st.checkbox(C.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
+        locked = st.checkbox(classes.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
                              "you push)", value=s.locked, key="set_locked")
         opts = ("",) + DATASETS_IMAGE + DATASETS_TOY
         dataset = st.selectbox("Dataset", opts, index=opts.index(s.dataset), key="set_dataset",
                                format_func=lambda d: d or "any")
-        lo, hi = C.SETTING_LIMITS["max_runs"]
-        runs = st.number_input(C.SETTING_LABELS["max_runs"].capitalize(), lo, hi, value=s.max_runs, key="set_runs")
-        lo, hi = C.SETTING_LIMITS["max_run_seconds"]
-        secs = st.number_input(C.SETTING_LABELS["max_run_seconds"].capitalize(), lo, hi,
+        lo, hi = classes.SETTING_LIMITS["max_runs"]
+        runs = st.number_input(classes.SETTING_LABELS["max_runs"].capitalize(), lo, hi, value=s.max_runs, key="set_runs")
+        lo, hi = classes.SETTING_LIMITS["max_run_seconds"]
+        secs = st.number_input(classes.SETTING_LABELS["max_run_seconds"].capitalize(), lo, hi,
                                value=float(s.max_run_seconds), step=10.0, key="set_secs")
-        others = st.checkbox(C.SETTING_LABELS["see_others"].capitalize(), value=s.see_others, key="set_others")
+        others = st.checkbox(classes.SETTING_LABELS["see_others"].capitalize(), value=s.see_others, key="set_others")
         if st.form_submit_button("Save the settings") and not _refuse_unless_teacher(k.code, me):
             try:
-                cu.room().update_settings(k.code, C.ClassSettings(locked, dataset, int(runs), float(secs), others))
+                classroom_ui.room().update_settings(k.code, classes.ClassSettings(locked, dataset, int(runs), float(secs), others))
                 st.success("Saved.")
-            except C.ClassroomError as e:
+            except classes.ClassroomError as e:
                 st.error(f"Not saved: {e}.")
     with st.popover("Close the class"):
         st.caption("No one can join a closed class; students keep their runs.")
         if st.button("Close it now", key="class_close", type="primary") and not _refuse_unless_teacher(k.code, me):
-            cu.room().close_class(k.code)
-            cu.forget_key(k.code)
+            classroom_ui.room().close_class(k.code)
+            classroom_ui.forget_key(k.code)
             st.query_params.pop("class", None)
             st.rerun()
 
 
 # ------------------------------------------------------------------ a student
 
-def student_view(k: C.Klass, member: C.Member, me: Actor, eng) -> None:
+def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> None:
     st.title(f"🎓 {k.name}")
     st.markdown(f"You are in this class as **{member.name}**. Your teacher sees your runs on the class "
                 f"dashboard. Limits: {k.settings.max_runs} runs, {k.settings.max_run_seconds:g} s per run"
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
                 + (", hyperparameters locked by your teacher" if k.settings.locked else "") + ".")
-    mine = [eng.entry(r) for _, r in cu.room().runs_of(k.code, me.id)]
+    mine = [eng.entry(r) for _, r in classroom_ui.room().runs_of(k.code, me.id)]
     rows = [{"run": e.name or e.run_id, "status": e.status.value, "β": e.beta} for e in mine if e is not None]
     st.markdown("**Your runs in this class**")
     if rows:
@@ -231,12 +231,12 @@ def student_view(k: C.Klass, member: C.Member, me: Actor, eng) -> None:
     else:
         st.caption("None yet: open **Train** and press Start, or wait for your teacher's push.")
     if k.settings.see_others:
-        others = [s for s in B.board(eng, cu.room(), k) if s.owner != me.id]
+        others = [s for s in board.board(eng, classroom_ui.room(), k) if s.owner != me.id]
         st.markdown("**Your classmates' latest runs**")
         st.dataframe(pd.DataFrame([{"student": s.name, "status": s.status, "β": s.beta, "KL": s.kl,
                                     "reconstruction": s.recon} for s in others]),
                      hide_index=True, width="stretch", key="class_others")
     if st.button("Leave the class", key="class_leave"):
-        cu.room().leave(k.code, me.id)
+        classroom_ui.room().leave(k.code, me.id)
         st.query_params.pop("class", None)
         st.rerun()

@@ -1,53 +1,22 @@
-"""Streamlit helpers shared by the pages: set-up, the engine, who is using the page
+"""Small Streamlit helpers shared by the pages: the engine, who owns the page
 (:mod:`explorer.ui.identity`), cached models, query-string state and friendly error display.
 
-The only part of ``explorer`` that imports Streamlit (with the rest of ``explorer.ui``).
+A leaf of ``explorer.ui``: it imports no other page helper but identity. The page's frame
+(set-up, the class line, the acting person) is :mod:`explorer.ui.frame`. Streamlit is
+imported only in ``explorer.ui`` (and the pages).
 """
 from __future__ import annotations
 
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from .. import engine as engine_mod
-from .. import settings, store
-from ..runs import Actor
+from .. import store
 from . import identity
-
-
-def page_setup(title: str, icon: str = "🧭") -> None:
-    """The first call of every page. Also keeps torch to one thread in the server process:
-    pages do many small tensor operations (measured: 17× slower with two threads on a busy
-    machine), and training runs in worker processes with their own thread count."""
-    import torch
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-    st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
-    try:
-        settings.get()
-    except ValueError as e:   # a malformed LATENT_EXPLORER_* variable: say which, run nothing
-        st.error(f"This server's settings are wrong: {e}. Fix that environment variable and "
-                 "restart the server (the README lists them all). Nothing was changed.")
-        st.stop()
-    from . import load
-    load.note_session()         # how busy the server is: live views poll slower with many
-    me = identity.actor()       # this browser's owner token, made on its first visit ...
-    identity.write_cookie()     # ... and kept in its cookie
-    from . import classroom     # a student in a class: the class line and follow mode
-    classroom.follow_bar(title, me)
-    if title in TRAINING_PAGES:
-        cluster_message()
-
-
-# ---------------------------------------------------------------- identity
-
-def actor() -> Actor:
-    """The person using this page (a browser, or a logged-in user); a teacher who took
-    control of their class acts for its students (:func:`explorer.ui.classroom.page_actor`)."""
-    from . import classroom
-    return classroom.page_actor(identity.actor())
 
 
 def owner() -> str:
@@ -56,17 +25,6 @@ def owner() -> str:
 
 
 # ------------------------------------------------------------------ engine
-
-TRAINING_PAGES = ("Train", "β lab")
-
-
-def cluster_message() -> None:
-    """On the pages that train: one clear message when this server cannot train (its Ray
-    cluster could not be reached at start-up; ``Engine.unavailable`` says why)."""
-    why = getattr(engine(), "unavailable", None)
-    if why:
-        st.error(f"Training is not available on this server: {why}")
-
 
 def engine() -> engine_mod.Engine:
     """The process-wide training engine (shared by every session). ``get_engine`` keeps
@@ -107,7 +65,6 @@ def share_url(page_path: str) -> str:
 
     ``page_path`` is the page's URL path, e.g. ``"Runs"``; it is used when the browser's
     address is unknown (AppTest), giving a link relative to the server."""
-    from urllib.parse import urlencode
     base = None
     try:
         base = st.context.url

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import common, live     # first: explorer.runs imports only after explorer.engine
-from . import latent_plane as lp
+from .. import catalog, store
 from .. import data as data_mod
-from .. import runs, store
-from ..analysis import latent as L
+from ..analysis import latent
 from ..config import RunConfig
-from ..figures import latent as F
+from ..figures import latent as latent_figures
 from ..runs import RunEntry
+from . import common, live
+from . import latent_plane
 
 MAX_POINTS = 10_000          # the whole MNIST test set
 PLANE_KEY = "ex_plane"       # the scatter's widget key (its selection state)
@@ -59,11 +59,11 @@ def init_value(key: str, default, bounds: tuple | None = None) -> None:
     """A keyed widget's first value (later runs keep the widget's own). ``bounds``: a
     slider's (min, max, step); when they change, Streamlit makes it a new widget, so it
     starts again from ``default``."""
-    S = st.session_state
-    if key not in S or (bounds is not None and S.get(f"{key}__bounds") != bounds):
-        S[key] = default
+    session = st.session_state
+    if key not in session or (bounds is not None and session.get(f"{key}__bounds") != bounds):
+        session[key] = default
     if bounds is not None:
-        S[f"{key}__bounds"] = bounds
+        session[f"{key}__bounds"] = bounds
 
 
 def init_choice(key: str, options: list, default) -> None:
@@ -81,9 +81,9 @@ def openable_runs(*also: str | None) -> dict[str, RunEntry]:
     """The runs the picker offers, by key: shipped ones first, then this server's newest
     ``PICKER_RUNS``, and any run named in ``also`` (the link's, the one picked before)."""
     eng = common.engine()
-    out = {e.key: e for e in runs.list_runs(eng, openable=True, limit=PICKER_RUNS)}
+    out = {e.key: e for e in catalog.list_runs(eng, openable=True, limit=PICKER_RUNS)}
     for key in also:
-        if key and key not in out and (e := runs.find(eng, key)) is not None and e.saved:
+        if key and key not in out and (e := catalog.find(eng, key)) is not None and e.saved:
             out[e.key] = e
     return out
 
@@ -199,20 +199,20 @@ def _encoded(run_dir: str, mtime: float, source: str, config_json: str, n: int) 
     model = common.load_model(Path(run_dir))
     order = np.random.default_rng(0).permutation(len(x))[:n]
     order.sort()
-    mu, lv = L.encode(model, x[order])
+    mu, lv = latent.encode(model, x[order])
     return {"idx": order, "mu": mu, "logvar": lv,
             "y": None if y is None else y.numpy()[order]}
 
 
 @st.cache_data(max_entries=8, show_spinner="Running t-SNE (once; the result is cached)…")
 def _tsne(z: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    return L.tsne_embed(z, max_points=cap)
+    return latent.tsne_embed(z, max_points=cap)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _density(means: np.ndarray, covs: np.ndarray | None, ranges, res: int = 200) -> np.ndarray:
     (x0, x1), (y0, y1) = ranges
-    return L.aggregate_density(means, covs, np.linspace(x0, x1, res), np.linspace(y0, y1, res))
+    return latent.aggregate_density(means, covs, np.linspace(x0, x1, res), np.linspace(y0, y1, res))
 
 
 # ------------------------------------------------------------- the points
@@ -247,7 +247,7 @@ class Points:
     def z(self) -> np.ndarray:
         """Each point's position: its μ, or one draw z = μ + σ·ε."""
         if self.position == "sampled z":
-            return L.sample_z(self.mu, self.logvar, seed=1)
+            return latent.sample_z(self.mu, self.logvar, seed=1)
         return self.mu.astype(np.float64)
 
     def class_label(self, i: int) -> str:
@@ -282,7 +282,7 @@ def slider_key(mk: str, d: int) -> str:
 
 def set_sliders(mk: str, z, ranges) -> None:
     """Move the sliders to ``z`` (call before the sliders are created: callbacks, setup)."""
-    for d, v in enumerate(L.clip_to(z, ranges)):
+    for d, v in enumerate(latent.clip_to(z, ranges)):
         st.session_state[slider_key(mk, d)] = float(v)
 
 
@@ -299,7 +299,7 @@ def restore_sliders(mk: str, ranges, link_z: str | None) -> None:
     keep the sliders' values, inside their current ranges (a live run's codes move)."""
     d = len(ranges)
     if slider_key(mk, 0) not in st.session_state:
-        z0 = L.parse_z(link_z, d)
+        z0 = latent.parse_z(link_z, d)
         set_sliders(mk, z0 if z0 is not None else np.zeros(d), ranges)
     else:
         set_sliders(mk, current_z(mk, d), ranges)
@@ -313,10 +313,10 @@ class View:
     the coordinates held for the dimensions a plane does not show."""
     run: Run
     points: Points
-    specs: list[L.DimSlider]             # the sliders, most important dimension first
+    specs: list[latent.DimSlider]             # the sliders, most important dimension first
     proj_kind: str                       # "pca", "tsne" or "dims"
     tsne_cap: int
-    projection: L.Projection             # z -> plane (t-SNE: the PCA plane its grids use)
+    projection: latent.Projection             # z -> plane (t-SNE: the PCA plane its grids use)
     plane_pts: np.ndarray                # the shown points on the plane
     tsne_idx: np.ndarray | None          # t-SNE: which points it embeds (a capped subset)
     ranges: tuple
@@ -331,7 +331,7 @@ class View:
 
     @property
     def slider_ranges(self) -> list:
-        return L.in_dim_order(self.specs)
+        return latent.in_dim_order(self.specs)
 
     @property
     def shown_z(self) -> np.ndarray:
@@ -349,30 +349,30 @@ class View:
         which has no inverse, the nearest embedded point's."""
         if self.invertible:
             return self.projection.lift(np.asarray(p), self.hold)
-        return self.shown_z[L.nearest_index(self.plane_pts, p)]
+        return self.shown_z[latent.nearest_index(self.plane_pts, p)]
 
     def manifold(self, n: int) -> np.ndarray:
         """The decoder over an n×n grid of the plane, tiled (one forward pass), a 1-pixel
         gap between tiles so that neighbouring decodes do not merge into stripes."""
-        _, imgs = L.decode_grid(self.run.model, self.grid_ranges, n, self.hold, self.projection)
-        return F.manifold_tiles(imgs, n)
+        _, imgs = latent.decode_grid(self.run.model, self.grid_ranges, n, self.hold, self.projection)
+        return latent_figures.manifold_tiles(imgs, n)
 
 
 def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int,
                hold_mode: str, hold) -> View:
     d, z = run.D, pts.z
     if proj_kind == "dims" and d > 2:
-        projection = L.dims_projection(d, dims)
+        projection = latent.dims_projection(d, dims)
     else:
-        projection = L.pca_plane(z, d)
+        projection = latent.pca_plane(z, d)
     tsne_idx = None
     if proj_kind == "tsne":
         tsne_idx, plane_pts = _tsne(z, tsne_cap)
-        ranges = L.plane_ranges(plane_pts, at_least=0.0)
-        grid_ranges = L.plane_ranges(projection.transform(z) if len(z) else np.zeros((0, 2)))
+        ranges = latent.plane_ranges(plane_pts, at_least=0.0)
+        grid_ranges = latent.plane_ranges(projection.transform(z) if len(z) else np.zeros((0, 2)))
     else:
         plane_pts = projection.transform(z)
-        ranges = grid_ranges = L.plane_extent(plane_pts, projection.transform(np.zeros(d)))
+        ranges = grid_ranges = latent.plane_extent(plane_pts, projection.transform(np.zeros(d)))
     return View(run, pts, specs, proj_kind, tsne_cap, projection, plane_pts, tsne_idx, ranges,
                 grid_ranges, hold_mode, np.zeros(d) if hold is None else np.asarray(hold, np.float64),
                 current_z(run.mk, d))
@@ -390,7 +390,7 @@ class Overlay:
 # ------------------------------------------------------------ the decoder
 
 @st.fragment
-def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: dict | None,
+def decoder_panel(model, mk: str, specs: list[latent.DimSlider], ranges: list, toy: dict | None,
                   view: View | None = None) -> None:
     """The decoded image, large, with its z, above one slider per dimension (``specs``, by
     KL; ``ranges`` in dimension order). A fragment: moving a slider reruns only this panel
@@ -401,19 +401,19 @@ def decoder_panel(model, mk: str, specs: list[L.DimSlider], ranges: list, toy: d
     t0 = time.perf_counter()
     d = model.latent_dim
     z = current_z(mk, d)
-    out = L.decode(model, z[None])[0]
+    out = latent.decode(model, z[None])[0]
     if toy is None:
-        st.image(F.item_image(out), caption=f"decoder mean at z = {L.format_z(z)}", output_format="PNG")
+        st.image(latent_figures.item_image(out), caption=f"decoder mean at z = {latent.format_z(z)}", output_format="PNG")
     else:
-        st.plotly_chart(F.data_space_figure(toy["x"], toy["y"], toy["names"], point=out,
-                                            height=300, max_points=800),
+        st.plotly_chart(latent_figures.data_space_figure(toy["x"], toy["y"], toy["names"], point=out,
+                                                         height=300, max_points=800),
                         width="stretch", key="ex_toy_point")
-        st.caption(f"decoder mean at z = {L.format_z(z)}")
+        st.caption(f"decoder mean at z = {latent.format_z(z)}")
     z_buttons(mk, d, ranges)
     with st.container(height=420) if d > 6 else st.container():
         for s in specs:
             st.slider(s.label, s.range[0], s.range[1], step=0.01, key=slider_key(mk, s.dim), help=s.help)
-    common.query_set(z=L.format_z(current_z(mk, d), sep=","))
+    common.query_set(z=latent.format_z(current_z(mk, d), sep=","))
     st.caption(f"decoded in {1000 * (time.perf_counter() - t0):.1f} ms on the server")
 
 
@@ -424,12 +424,12 @@ def browser_panel(view: View, toy: dict | None) -> bool:
     (the sliders' state). False when the browser cannot: the server decodes instead."""
     run, mk, proj = view.run, view.run.mk, view.projection
     d, pts = run.D, view.points
-    state = lp.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d),
-                     on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
-                     plane=lp.plane_spec(proj, view.hold, view.grid_ranges),
-                     points=lp.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
+    state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d),
+                               on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
+                               plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
+                               points=latent_plane.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
                                            pts.labels, pts.class_names),
-                     sliders=view.specs, toy=toy, plane_px=300, image_px=200)
+                               sliders=view.specs, toy=toy, plane_px=300, image_px=200)
     if state is None:
         return False
     st.caption("Move the pointer over the plane (or a finger, or the arrow keys): your browser decodes "
@@ -437,7 +437,7 @@ def browser_panel(view: View, toy: dict | None) -> bool:
                + (" t-SNE has no inverse, so this plane is the PCA plane." if not view.invertible else "")
                + (f" Unshown dimensions held at {view.hold_mode}." if d > 2 else ""))
     z_buttons(mk, d, view.slider_ranges)
-    common.query_set(z=L.format_z(current_z(mk, d), sep=","))
+    common.query_set(z=latent.format_z(current_z(mk, d), sep=","))
     return True
 
 
@@ -459,7 +459,7 @@ def on_plane_select(view: View) -> None:
 
     A click on the invisible grid decodes that point; on a data point, that point's z; a
     box decodes its centre; box and lasso select data points to show."""
-    sel = F.read_selection(st.session_state.get(PLANE_KEY))
+    sel = latent_figures.read_selection(st.session_state.get(PLANE_KEY))
     mk, z = view.run.mk, None
     if sel.box is not None:
         z = view.z_at(sel.box)
@@ -502,14 +502,14 @@ def background_image(view: View, background: str) -> np.ndarray | None:
         return None
     pts, proj = view.points, view.projection
     if view.invertible and view.run.kind == "vae":
-        return F.density_image(_density(proj.transform(pts.mu), proj.project_cov(np.exp(pts.logvar)),
-                                        view.ranges))
-    return F.density_image(_density(view.plane_pts, None, view.ranges))
+        return latent_figures.density_image(_density(proj.transform(pts.mu), proj.project_cov(np.exp(pts.logvar)),
+                                                     view.ranges))
+    return latent_figures.density_image(_density(view.plane_pts, None, view.ranges))
 
 
-def sigma_ellipses(proj: L.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
+def sigma_ellipses(proj: latent.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
     """The 1σ and 2σ contours of q(z|x) on the plane, for each row of ``mu``."""
-    return L.ellipse_paths(proj.transform(mu), proj.project_cov(np.exp(logvar)), (1, 2))
+    return latent.ellipse_paths(proj.transform(mu), proj.project_cov(np.exp(logvar)), (1, 2))
 
 
 def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overlay) -> list[int]:
@@ -527,15 +527,15 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
         if show_ellipses and sel_idx:
             src = np.asarray(sel_idx[:60])
             ellipses.append(sigma_ellipses(proj, pts.mu[src], pts.logvar[src]))
-        fig = F.plane_figure(view.plane_pts, labels, pts.class_names, ranges=view.ranges,
-                             title=plane_title(view),
-                             axis_titles=proj.axis_titles if inv else ("t-SNE 1", "t-SNE 2"),
-                             show_prior=inv, image=image,
-                             image_opacity=0.5 if background == "manifold" else 1.0,
-                             ellipses=L.join_paths(ellipses), paths=overlay.paths,
-                             extra_markers=overlay.markers,
-                             marker=proj.transform(view.z) if inv else None,
-                             prior_center=proj.transform(np.zeros(view.run.D)) if inv else (0, 0))
+        fig = latent_figures.plane_figure(view.plane_pts, labels, pts.class_names, ranges=view.ranges,
+                                          title=plane_title(view),
+                                          axis_titles=proj.axis_titles if inv else ("t-SNE 1", "t-SNE 2"),
+                                          show_prior=inv, image=image,
+                                          image_opacity=0.5 if background == "manifold" else 1.0,
+                                          ellipses=latent.join_paths(ellipses), paths=overlay.paths,
+                                          extra_markers=overlay.markers,
+                                          marker=proj.transform(view.z) if inv else None,
+                                          prior_center=proj.transform(np.zeros(view.run.D)) if inv else (0, 0))
         st.plotly_chart(fig, width="stretch", key=PLANE_KEY, on_select=lambda: on_plane_select(view),
                         selection_mode=("points", "box", "lasso"))
         st.caption("Click anywhere (a point or empty space) to decode that z; use the box or lasso tool "
@@ -555,12 +555,12 @@ def show_selection(view: View, sel_idx: list[int]) -> None:
             rows = view.tsne_idx[rows]
         shown = _display_items(str(view.run.dir), pts.source, view.run.config_json)
         x_sel = (shown if shown is not None else pts.x)[pts.idx[rows]].numpy()
-        recon = L.decode(view.run.model, pts.mu[rows])
+        recon = latent.decode(view.run.model, pts.mu[rows])
         st.markdown(f"**Selected: {len(sel_idx)} point{'s' if len(sel_idx) != 1 else ''}**"
                     + (" (first 40 shown)" if len(sel_idx) > 40 else ""))
         if view.run.is_toy:
             st.dataframe({"x₁": x_sel[:, 0], "x₂": x_sel[:, 1], "x̂₁": recon[:, 0], "x̂₂": recon[:, 1]})
         else:
-            st.image(F.widened(F.image_pairs(x_sel, recon, ncol=10), 640),
+            st.image(latent_figures.widened(latent_figures.image_pairs(x_sel, recon, ncol=10), 640),
                      caption="Each pair of rows: the images, then their reconstructions (decoder at μ).",
                      output_format="PNG")

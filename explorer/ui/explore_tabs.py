@@ -11,10 +11,10 @@ import streamlit as st
 
 from .. import settings
 from ..analysis import images
-from ..analysis import latent as L
-from ..figures import latent as F
+from ..analysis import latent
+from ..figures import latent as latent_figures
 from ..figures.common import image_grid
-from . import latent_plane as lp
+from . import latent_plane
 from .explore import Overlay, View, init_choice, init_value, set_sliders, sigma_ellipses
 
 NAN_ROW = np.full((1, 2), np.nan)        # breaks a decoded path into pieces
@@ -23,7 +23,7 @@ NAN_ROW = np.full((1, 2), np.nan)        # breaks a decoded path into pieces
 def _toy_figure(v: View, key: str, **layers) -> None:
     """A toy set's data space with ``layers`` (:func:`~explorer.figures.latent.data_space_figure`)."""
     toy = v.points.toy() or {"x": np.zeros((0, 2)), "y": None}
-    st.plotly_chart(F.data_space_figure(toy["x"], toy["y"], v.points.class_names, **layers),
+    st.plotly_chart(latent_figures.data_space_figure(toy["x"], toy["y"], v.points.class_names, **layers),
                     width="stretch", key=key)
 
 
@@ -31,16 +31,16 @@ def _scrubber(v: View, key: str, paths: list) -> None:
     """Play or scrub along ``paths`` (``(name, zs, (start, end))``), decoded in the browser
     (:mod:`explorer.ui.latent_plane`); nothing when it cannot (the grids above stay)."""
     toy = v.points.toy() if v.run.is_toy else None
-    if lp.mount(key, v.run.dir, v.run.model, z=v.z, paths=paths, toy=toy, quiet=True, image_px=170,
-                on_pin=lambda z: set_sliders(v.run.mk, z, v.slider_ranges)) is not None:
+    if latent_plane.mount(key, v.run.dir, v.run.model, z=v.z, paths=paths, toy=toy, quiet=True, image_px=170,
+                          on_pin=lambda z: set_sliders(v.run.mk, z, v.slider_ranges)) is not None:
         st.caption("▶ play moves along the path, decoding in your browser at every frame; drag the bar "
                    "to scrub; “use this z” moves the decoder panel's z there.")
 
 
 def manifold_grid(v: View, overlay: Overlay) -> None:
     n = st.slider("Grid size n (n × n decodes, one forward pass)", 2, 30, key="ex_grid_n")
-    st.plotly_chart(F.manifold_figure(v.manifold(n), v.grid_ranges, axis_titles=v.projection.axis_titles,
-                                      title=f"The decoder over a {n}×{n} grid of the plane"),
+    st.plotly_chart(latent_figures.manifold_figure(v.manifold(n), v.grid_ranges, axis_titles=v.projection.axis_titles,
+                                                   title=f"The decoder over a {n}×{n} grid of the plane"),
                     width="stretch", key="ex_manifold")
     st.caption("Each tile is the decoder's mean at the centre of its cell, on the plane's own axes; "
                "dotted: the prior's 1, 2, 3σ circles. "
@@ -64,18 +64,18 @@ def traversals(v: View, overlay: Overlay) -> None:
     shown = v.specs[:n_rows]
     rows = [s.dim for s in shown]
     if t_range == "aggregate" and len(pts.mu) > 1:
-        vals = L.aggregate_traversal_values(pts.mu, pts.logvar, rows, k, v.run.kind)
+        vals = latent.aggregate_traversal_values(pts.mu, pts.logvar, rows, k, v.run.kind)
         col_labels = [f"{t:+.1f}σ" for t in np.linspace(-2, 2, k)]
     else:
-        vals = L.traversal_values(k, 3.0)
+        vals = latent.traversal_values(k, 3.0)
         col_labels = [f"{t:+.1f}" for t in vals]
-    z_rows, imgs = L.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows, vals)
+    z_rows, imgs = latent.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows, vals)
     if v.run.is_toy:
         path = np.concatenate([np.vstack([imgs[i], NAN_ROW]) for i in range(len(rows))])
         _toy_figure(v, "ex_trav_fig", path=path, title="Each dimension swept, decoded into data space")
     else:
-        st.plotly_chart(F.image_rows_figure(imgs, [s.label for s in shown], col_labels,
-                                            title="Traversals: one dimension at a time, by KL"),
+        st.plotly_chart(latent_figures.image_rows_figure(imgs, [s.label for s in shown], col_labels,
+                                                         title="Traversals: one dimension at a time, by KL"),
                         width="stretch", key="ex_trav_fig")
     _scrubber(v, f"ex_lp_trav_{v.run.mk}", [(s.label, z_rows[i], (col_labels[0], col_labels[-1]))
                                             for i, s in enumerate(shown)])
@@ -107,8 +107,8 @@ def interpolation(v: View, overlay: Overlay) -> None:
         with col:
             ends.append(_end(v, j, name))
     k = st.slider("Steps", 3, 16, key="ex_int_k")
-    zl, il = L.interpolate(v.run.model, ends[0], ends[1], k, "linear")
-    zs, is_ = L.interpolate(v.run.model, ends[0], ends[1], k, "spherical")
+    zl, il = latent.interpolate(v.run.model, ends[0], ends[1], k, "linear")
+    zs, is_ = latent.interpolate(v.run.model, ends[0], ends[1], k, "spherical")
     if v.invertible and st.toggle("Draw the paths on the plane", key="ex_int_draw"):
         overlay.paths[:] = [(v.projection.transform(zl), "linear path", "#1864ab"),
                             (v.projection.transform(zs), "spherical path", "#e8590c")]
@@ -116,12 +116,12 @@ def interpolation(v: View, overlay: Overlay) -> None:
         _toy_figure(v, "ex_int_fig", path=np.vstack([il, NAN_ROW, is_]),
                     title="Linear and spherical paths, decoded")
     else:
-        st.plotly_chart(F.image_rows_figure(np.stack([il, is_]), ["linear", "spherical"],
+        st.plotly_chart(latent_figures.image_rows_figure(np.stack([il, is_]), ["linear", "spherical"],
                                             [f"{t:.2f}" for t in np.linspace(0, 1, k)],
-                                            title="From A to B"), width="stretch", key="ex_int_fig")
+                                                         title="From A to B"), width="stretch", key="ex_int_fig")
     t = np.linspace(0.0, 1.0, 33)                 # the spherical path: enough waypoints to follow its arc
-    _scrubber(v, f"ex_lp_int_{v.run.mk}", [("linear", L.lerp(ends[0], ends[1], [0.0, 1.0]), ("A", "B")),
-                                           ("spherical", L.slerp(ends[0], ends[1], t), ("A", "B"))])
+    _scrubber(v, f"ex_lp_int_{v.run.mk}", [("linear", latent.lerp(ends[0], ends[1], [0.0, 1.0]), ("A", "B")),
+                                           ("spherical", latent.slerp(ends[0], ends[1], t), ("A", "B"))])
     d = v.run.D
     st.caption(f"Smallest |z| on the linear path: {np.linalg.norm(zl, axis=1).min():.2f}; on the "
                f"spherical one: {np.linalg.norm(zs, axis=1).min():.2f}. Under N(0, I) in {d} "
@@ -130,16 +130,16 @@ def interpolation(v: View, overlay: Overlay) -> None:
 
 
 def prior_samples(v: View, overlay: Overlay) -> None:
-    S = st.session_state
+    session = st.session_state
     c1, c2 = st.columns([3, 1])
     n = c1.slider("Samples", 4, 100, key="ex_prior_n")
     if c2.button("🎲 Resample", key="ex_resample"):
-        S["ex_prior_seed"] = S.get("ex_prior_seed", 0) + 1
-    _, samples = L.prior_samples(v.run.model, n, S.get("ex_prior_seed", 0))
+        session["ex_prior_seed"] = session.get("ex_prior_seed", 0) + 1
+    _, samples = latent.prior_samples(v.run.model, n, session.get("ex_prior_seed", 0))
     if v.run.is_toy:
         _toy_figure(v, "ex_prior_fig", samples=samples, title="Decodes of z ~ N(0, I)")
     else:
-        st.image(F.widened(image_grid(samples), 560), caption="Decoder means of z ~ N(0, I)",
+        st.image(latent_figures.widened(image_grid(samples), 560), caption="Decoder means of z ~ N(0, I)",
                  output_format="PNG")
 
 
@@ -158,15 +158,15 @@ def your_image(v: View, overlay: Overlay) -> None:
     except images.ImageError as e:
         st.error(f"Could not use this file: {e}")
         return
-    mu, lv = L.encode(model, item[None])
-    recon = L.decode(model, mu)[0]
+    mu, lv = latent.encode(model, item[None])
+    recon = latent.decode(model, mu)[0]
     c1, c2, c3 = st.columns(3)
-    c1.image(F.item_image(item, 200), caption="as the model sees it", output_format="PNG")
-    c2.image(F.item_image(recon, 200), caption="reconstruction (decoder at μ)", output_format="PNG")
+    c1.image(latent_figures.item_image(item, 200), caption="as the model sees it", output_format="PNG")
+    c2.image(latent_figures.item_image(recon, 200), caption="reconstruction (decoder at μ)", output_format="PNG")
     with c3:
-        st.markdown(f"**μ** = {L.format_z(mu[0])}")
+        st.markdown(f"**μ** = {latent.format_z(mu[0])}")
         if kind == "vae":
-            st.markdown(f"**σ** = {L.format_z(np.exp(0.5 * lv[0]))}")
+            st.markdown(f"**σ** = {latent.format_z(np.exp(0.5 * lv[0]))}")
         st.button("Decode this μ with the sliders", key="ex_upload_decode",
                   on_click=set_sliders, args=(v.run.mk, mu[0], v.slider_ranges))
     if v.invertible:
@@ -181,20 +181,20 @@ def data_and_latent(v: View, overlay: Overlay) -> None:
     st.caption("In the manner of GAN Lab's manifold view. Left, data space: the data, the decoder's "
                "image of a latent grid (lines) and of prior samples (circles). Right, the latent "
                "plane: the codes and the encoder's image of a grid over the data square.")
-    lat_lines = L.map_lines(lambda p: L.decode(model, proj.lift(p, v.hold)),
-                            L.grid_lines(v.grid_ranges, 13, 60))
-    _, samples = L.prior_samples(model, 500, 3)
-    data_lines = L.map_lines(lambda x: proj.transform(L.encode(model, x)[0]),
-                             L.grid_lines(((0.0, 1.0), (0.0, 1.0)), 13, 60))
+    lat_lines = latent.map_lines(lambda p: latent.decode(model, proj.lift(p, v.hold)),
+                                 latent.grid_lines(v.grid_ranges, 13, 60))
+    _, samples = latent.prior_samples(model, 500, 3)
+    data_lines = latent.map_lines(lambda x: proj.transform(latent.encode(model, x)[0]),
+                                  latent.grid_lines(((0.0, 1.0), (0.0, 1.0)), 13, 60))
     c1, c2 = st.columns(2)
     with c1:
         _toy_figure(v, "ex_toy_data", samples=samples, lines=lat_lines, title="Data space")
     with c2:
         mu = v.points.mu
-        st.plotly_chart(F.plane_figure(proj.transform(mu) if len(mu) else np.zeros((0, 2)), v.points.labels,
-                                       v.points.class_names, ranges=v.grid_ranges, click_grid=0,
-                                       lines=data_lines, title="Latent space (μ)",
-                                       axis_titles=proj.axis_titles, height=420),
+        st.plotly_chart(latent_figures.plane_figure(proj.transform(mu) if len(mu) else np.zeros((0, 2)), v.points.labels,
+                                                    v.points.class_names, ranges=v.grid_ranges, click_grid=0,
+                                                    lines=data_lines, title="Latent space (μ)",
+                                                    axis_titles=proj.axis_titles, height=420),
                         width="stretch", key="ex_toy_latent")
 
 

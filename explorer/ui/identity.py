@@ -26,6 +26,8 @@ import threading
 
 import streamlit as st
 
+from .. import settings
+from ..engine import get_engine
 from ..runs import Actor
 
 COOKIE = "le_owner"
@@ -78,7 +80,6 @@ def may_teach() -> bool:
     """Whether the person on the page may create a class. With no teacher setting anyone
     may; with ``LATENT_EXPLORER_TEACHERS`` or ``..._TEACHER_CLAIM``, only a logged-in user
     whose e-mail is listed or whose ID token has the claim."""
-    from .. import settings
     s = settings.get()
     if not s.teachers and s.teacher_claim is None:
         return True
@@ -130,7 +131,6 @@ def _release(owner: str) -> None:
             _SESSIONS.pop(owner, None)
     if last:
         try:
-            from ..engine import get_engine
             get_engine().drop_owner(owner)
         except Exception:  # noqa: BLE001 - never fail a disconnect
             pass

@@ -29,9 +29,17 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 
 from .. import store
+from ..analysis import latent
+from ..config import RunConfig
 from ..export import onnx as onnx_export
+from ..figures.training import pick_dims
+from ..models import build_model
+from ..probe import load_decoder_state
+from . import common
 
 NAME = "latent_explorer.latent_plane"
 FOLDER = Path(__file__).resolve().parent / "components" / "latent_plane"
@@ -79,8 +87,6 @@ def _renderer():
 def _register() -> None:
     """Declare the component's asset folder on the running server (what an installed
     package's pyproject.toml would declare), then the component itself."""
-    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
-    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
     manager = get_bidi_component_manager()
     if manager.get_component_asset_root(NAME) is None:
         pkg, comp = NAME.split(".")
@@ -219,14 +225,14 @@ def mount(key: str, run_dir: Path, model, *, z, on_pin=None, quiet: bool = False
         if not quiet:
             notice(why)
         return None
-    S = st.session_state
-    sent = S.setdefault(SENT, set())
-    state = S.get(key) or {}
+    session = st.session_state
+    sent = session.setdefault(SENT, set())
+    state = session.get(key) or {}
     need = state.get("need") if isinstance(state, dict) else None
-    served = S.get(f"_lp_served_{key}")
+    served = session.get(f"_lp_served_{key}")
     asked = isinstance(need, dict) and need.get("key") == dec.key and need.get("seq") != served
     if asked:
-        S[f"_lp_served_{key}"] = need.get("seq")
+        session[f"_lp_served_{key}"] = need.get("seq")
     data = payload(dec, latent_dim=model.latent_dim, out_shape=model.data_shape, z=z,
                    send_decoder=asked or dec.key not in sent, **parts)
     sent.add(dec.key)
@@ -248,15 +254,12 @@ def pinned_z(state: dict | None) -> np.ndarray | None:
 
 def _snapshot_model(config_json: str, data_shape: tuple):
     """A model of the run's shape (made afresh: sessions must not share one they fill in)."""
-    from ..config import RunConfig
-    from ..models import build_model
     return build_model(RunConfig.from_json(config_json).model, data_shape, "cpu").eval()
 
 
 def snapshot_decoder(run_id: str, config_json: str, data_shape: tuple, step: int, state: dict):
     """A live run's decoder at a snapshot (its tensors travel with the snapshot): the model to
     take shapes from, and the decoder for the browser (or why it cannot be sent)."""
-    from ..probe import load_decoder_state
     model = _snapshot_model(config_json, data_shape)
     load_decoder_state(model, state)
     try:
@@ -272,9 +275,6 @@ def live_decoder(v) -> None:
     its latest snapshot's codes (``v``: the run's :class:`~explorer.runs.RunView`). The
     browser gets the new decoder when a new checkpoint lands (the fragment that calls this
     polls)."""
-    from ..analysis import latent as L
-    from ..figures.training import pick_dims
-    from . import common
     run_dir, snap, info = Path(v.run_dir), v.snapshot, v.info
     weights = run_dir / store.WEIGHTS
     if snap is None or info is None or (snap.decoder is None and not weights.is_file()):
@@ -288,14 +288,14 @@ def live_decoder(v) -> None:
     mu, d = np.asarray(snap.mu), model.latent_dim
     if mu.ndim != 2 or mu.shape[1] != d:
         return                                       # the snapshot and checkpoint disagree for now
-    proj = L.dims_projection(d, pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1)))
+    proj = latent.dims_projection(d, pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1)))
     key = f"train_lp_{v.run_id}"
     z = pinned_z(st.session_state.get(key))
     z = np.zeros(d) if z is None or len(z) != d else z
     st.markdown("**Decode a point** with the latest checkpoint: move the pointer over the plane")
     toy = {"x": info.probe_x, "y": info.probe_labels} if info.probe_x is not None and not info.is_image else None
     state = mount(key, run_dir, model, z=z, toy=toy, plane_px=320, image_px=200, decoder=decoder,
-                  plane=plane_spec(proj, None, L.plane_extent(proj.transform(mu), proj.transform(np.zeros(d)))),
+                  plane=plane_spec(proj, None, latent.plane_extent(proj.transform(mu), proj.transform(np.zeros(d)))),
                   points=points_spec(proj.transform(mu), info.probe_labels, info.class_names))
     if state is not None:
         when = (f"the model at step {snap.step:,}, the same moment as the points; each new snapshot "

@@ -19,11 +19,15 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from .. import store
+from ..analysis.beta.reading import likelihood_notes
+from ..config import RunConfig
 from ..engine import Status
-from ..figures import training as figs
+from ..figures import training as training_figures
 from ..runs import RunEntry, RunView
 from . import common, latent_plane, load
-from . import train as tu
+from . import train as train_ui
+from .train import snapshot_from_disk
 
 TRAIN_STATUS_S = 0.75     # the progress line: cheap, and what a learner watches tick
 TRAIN_CURVES_S = 2.5      # the curves and the R–D plane: most of the browser's work per poll
@@ -73,10 +77,10 @@ def show_status(v: RunEntry) -> None:
     elif s == Status.STARTING:
         st.info("Starting: loading the data and building the model…")
     elif s in (Status.RUNNING, Status.PAUSED):
-        frac, text = tu.progress_line(p)
+        frac, text = train_ui.progress_line(p)
         st.progress(frac, text=("⏸ paused · " if s == Status.PAUSED else "") + text)
     elif s == Status.FINISHED:
-        st.success(f"Finished {v.name or v.run_id}: {p.step:,} steps in {tu.fmt_duration(p.elapsed_s)}.")
+        st.success(f"Finished {v.name or v.run_id}: {p.step:,} steps in {train_ui.fmt_duration(p.elapsed_s)}.")
     elif s == Status.STOPPED and (v.reason or "").startswith("stopped "):
         st.warning(f"Run {v.reason} at step {p.step:,}; it is saved and listed below.")
     elif s in (Status.STOPPED, Status.INTERRUPTED, Status.DIVERGED):
@@ -124,7 +128,6 @@ def number_notes(v: RunView) -> list[str]:
     """What keeps the final numbers honest (``beta_reading.likelihood_notes``): why a
     Gaussian's numbers can be negative, with the per-pixel squared error of the probe's
     reconstructions; that a Bernoulli on grey pixels gives no bound on log p(x)."""
-    from ..analysis.beta_reading import likelihood_notes
     info, snap = v.info, v.snapshot
     n_pixels = int(np.prod(info.data_shape)) if info is not None else 0
     mse = None
@@ -150,20 +153,20 @@ def _curve_views(rid: str, polling: bool) -> None:
     if v is None:
         return
     if v.rows:
-        curves = figs.curve_frame(v.rows, v.val_rows, v.events, train=v.config.train)
+        curves = training_figures.curve_frame(v.rows, v.val_rows, v.events, train=v.config.train)
         schedule = v.config.train.beta_schedule
         c1, c2, c3 = st.columns([1, 1, 1.15])
         for col, terms in ((c1, ("recon", "beta_kl")), (c2, ("kl", "total"))):
             with col:
                 for t in terms:
-                    st.vega_lite_chart(figs.panel_frame(curves, t),
-                                       figs.live_spec("loss", term=t, legend=(t == "recon"),
-                                                      schedule=schedule),
+                    st.vega_lite_chart(training_figures.panel_frame(curves, t),
+                                       training_figures.live_spec("loss", term=t, legend=(t == "recon"),
+                                                                  schedule=schedule),
                                        key=f"curve_{t}", width="stretch")
         with c3:
             if v.config.model.kind == "vae":
                 beta = float(v.rows[-1].get("beta", v.beta))   # the β the loss uses now
-                st.vega_lite_chart(figs.rd_frame(v.rows, beta), figs.live_spec("rd"),
+                st.vega_lite_chart(training_figures.rd_frame(v.rows, beta), training_figures.live_spec("rd"),
                                    key="rd", width="stretch")
                 st.caption("The run's (KL, reconstruction), smoothed, with its recent trail. Grey: "
                            "equal ELBO. Purple: recon + β·KL = const through the current point; "
@@ -192,13 +195,13 @@ def _latent_views(rid: str, polling: bool) -> None:
     cfg = v.config
     st.subheader("Inside the model")
     a, b = st.columns([1.3, 1])
-    domain = figs.label_domain(labels, names)
+    domain = training_figures.label_domain(labels, names)
     with a:
         d = snap.mu.shape[1]
-        dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
+        dims = training_figures.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
         frame = replay_scrubber(v.history)
-        st.vega_lite_chart(figs.latent_frame(frame["mu"], labels, names, dims),
-                           figs.live_spec("latent", domain=domain, dims=dims), key="latent",
+        st.vega_lite_chart(training_figures.latent_frame(frame["mu"], labels, names, dims),
+                           training_figures.live_spec("latent", domain=domain, dims=dims), key="latent",
                            width="content")      # square, so the prior's circles stay round
         items = "images" if info.is_image else "points"
         st.caption(f"Posterior means of {len(frame['mu']):,} validation {items} at epoch "
@@ -209,10 +212,10 @@ def _latent_views(rid: str, polling: bool) -> None:
         if info.is_image and snap.recon is not None:
             st.markdown("**Reconstructions**: validation images, each row followed by the decoder "
                         "mean at z = μ(x)")
-            st.image(figs.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True)
+            st.image(training_figures.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True)
         elif snap.recon is not None and info.probe_x is not None:
-            st.vega_lite_chart(figs.toy_frame(info.probe_x, snap.recon, labels, names),
-                               figs.live_spec("toy", domain=domain), key="toy_recon", width="stretch")
+            st.vega_lite_chart(training_figures.toy_frame(info.probe_x, snap.recon, labels, names),
+                               training_figures.live_spec("toy", domain=domain), key="toy_recon", width="stretch")
         kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
                  snap.epoch, key="klbars")
     with common.friendly_errors("Could not decode in the browser"):
@@ -224,27 +227,27 @@ def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch:
     if kind != "vae":
         st.caption(f"Active units: {active} of {latent_dim}.")
         return
-    st.vega_lite_chart(figs.kl_frame(kl_per_dim, mu_var), figs.live_spec("kl"), key=key, width="stretch")
+    st.vega_lite_chart(training_figures.kl_frame(kl_per_dim, mu_var), training_figures.live_spec("kl"), key=key, width="stretch")
     kl = float(np.sum(kl_per_dim))
     st.caption(f"Active units: **{active} of {latent_dim}** (variance of the posterior mean > 0.01) · "
                f"KL of the probe set {kl:.2f} nats.")
-    alarm = tu.collapse_alarm("vae", kl, active, latent_dim, epoch)
+    alarm = train_ui.collapse_alarm("vae", kl, active, latent_dim, epoch)
     if alarm:
         st.warning(alarm, icon=":material/warning:")
 
 
 def replay_scrubber(history: list[dict]) -> dict:
     """A slider over the kept latent snapshots (epochs); it follows the newest one until moved."""
-    S = st.session_state
+    session = st.session_state
     last = history[-1]
     top = float(last["epoch"])
     if len(history) < 2 or top <= 0:
         return last
     key = "replay_epoch"
-    prev_top = S.get("replay_top")
-    if key not in S or prev_top is None or S[key] >= prev_top - 1e-9 or S[key] > top:
-        S[key] = top                                   # following the run
-    S["replay_top"] = top
+    prev_top = session.get("replay_top")
+    if key not in session or prev_top is None or session[key] >= prev_top - 1e-9 or session[key] > top:
+        session[key] = top                                   # following the run
+    session["replay_top"] = top
     at = st.slider("Replay: scrub back through training (epoch)", 0.0, top, key=key,
                    step=max(top / 200, 0.001), format="%.2f",
                    help="Latent snapshots are kept (thinned evenly) so you can watch the clusters "
@@ -254,14 +257,11 @@ def replay_scrubber(history: list[dict]) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _disk_snapshot(run_dir: str, mtime: float, config_json: str):
-    from ..config import RunConfig
-    from .train import snapshot_from_disk
     return snapshot_from_disk(Path(run_dir), RunConfig.from_json(config_json), common.load_model(run_dir))
 
 
 def disk_views(v: RunView) -> None:
     """A run read back from disk has no live snapshots: show its final latent space instead."""
-    from .. import store
     weights = Path(v.run_dir) / store.WEIGHTS
     if not weights.is_file():
         return
@@ -274,11 +274,11 @@ def disk_views(v: RunView) -> None:
         st.subheader("Final state (from the saved weights)")
         a, b = st.columns([1.3, 1])
         d = snap.mu.shape[1]
-        dims = figs.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
-        a.altair_chart(figs.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="content")
+        dims = training_figures.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
+        a.altair_chart(training_figures.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="content")
         with b:
             if originals is not None and snap.recon is not None:
-                st.image(figs.recon_pairs(originals, snap.recon), width="stretch", clamp=True)
+                st.image(training_figures.recon_pairs(originals, snap.recon), width="stretch", clamp=True)
             kl_panel(v.config.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units,
                      v.config.model.latent_dim, float(v.progress.epoch), key="klbars_disk")
 

@@ -12,10 +12,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import exchange, settings, store
-from ..figures import runs as fr
-from ..runs import Action, RunEntry, list_runs
-from . import common
+from .. import data as data_mod, exchange, settings, store
+from ..catalog import list_runs
+from ..config import DataConfig
+from ..export.downloads import onnx_available, onnx_files, zip_bytes
+from ..export.script import script_for_run
+from ..export.tensorboard import tensorboard_zip
+from ..figures import runs as runs_figures
+from ..runs import Action, RunEntry
+from . import common, frame
 
 PROBE_N = 2000           # points per latent scatter
 CHEAP_DATA = ("digits", "moons", "circles", "swissroll", "pinwheel", "gaussians")
@@ -63,8 +68,6 @@ def metrics_rows(entry: RunEntry) -> list[dict]:
 def _probe_latents(run_dir: str, mtime: float, cheap_data: bool, data_cfg: dict | None):
     """Latent means of the run's probe images (or of its validation data when that is
     cheap to load): (points N×2, labels, class names, axis titles), or None."""
-    from .. import data as data_mod
-    from ..config import DataConfig
     probe = store.load_probe(Path(run_dir))
     if probe is None and cheap_data and data_cfg is not None:
         ds = data_mod.load(DataConfig(**data_cfg))
@@ -73,7 +76,7 @@ def _probe_latents(run_dir: str, mtime: float, cheap_data: bool, data_cfg: dict 
         return None
     x, y, names = probe
     mu, _ = common.load_model(Path(run_dir)).encode_mean(x[:PROBE_N])
-    z, axes = fr.project_2d(mu.numpy())
+    z, axes = runs_figures.project_2d(mu.numpy())
     return z, None if y is None else y[:PROBE_N].numpy(), list(names or []), axes
 
 
@@ -81,7 +84,7 @@ def latents(entry: RunEntry):
     """(points, labels, class names, axis titles) for a run's scatter, or None."""
     view = common.engine().view(entry.run_id) if not entry.shipped and entry.status.live else None
     if view is not None and view.snapshot is not None and view.info is not None:
-        z, axes = fr.project_2d(view.snapshot.mu)
+        z, axes = runs_figures.project_2d(view.snapshot.mu)
         return z, view.info.probe_labels, list(view.info.class_names or []), axes
     cfg = entry.config
     return _probe_latents(str(entry.run_dir), _mtime(entry.run_dir), cfg.data.name in CHEAP_DATA,
@@ -114,9 +117,6 @@ EXPORT_HELP = {
 
 def export_buttons(entry: RunEntry, disabled: bool) -> None:
     """Downloads of a saved run in other tools' formats (built when clicked)."""
-    from ..export.downloads import onnx_available, onnx_files, zip_bytes
-    from ..export.script import script_for_run
-    from ..export.tensorboard import tensorboard_zip
     d, rid = entry.run_dir, entry.run_id
     row = st.container(horizontal=True)                # buttons as wide as their labels
     row.download_button("⬇️ TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
@@ -150,7 +150,7 @@ def refusal_now(entry: RunEntry, action: Action) -> str | None:
     """Why the person on this page may not rename or delete the run, checked again at the
     moment of acting (the run's status is read afresh from the engine)."""
     fresh = None if entry.shipped else common.engine().entry(entry.run_id)
-    return (fresh or entry).refusal(action, common.actor(), delete_any=settings.get().delete_any)
+    return (fresh or entry).refusal(action, frame.actor(), delete_any=settings.get().delete_any)
 
 
 def on_import() -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .. import data, store
 from ..config import ConfigError, RunConfig
+from ..probe import RECON_N, snapshot
 
 DATASET_LABELS = {
     "digits": "Digits 8×8 (offline, fast)", "mnist": "MNIST 28×28", "fashion-mnist": "Fashion-MNIST 28×28",
@@ -50,7 +52,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 def progress_line(p) -> tuple[float, str]:
     """The progress bar's fraction and its text: epoch, step, images/s, ETA (``p``: a
-    :class:`~explorer.engine.protocol.Progress`)."""
+    :class:`~explorer.runs.Progress`)."""
     total = max(1, int(p.total_steps or 1))
     step = int(p.step or 0)
     text = (f"epoch {float(p.epoch or 0):.1f} / {p.epochs or '?'} · "
@@ -78,7 +80,6 @@ def data_preview(data_cfg, max_bytes: int, n: int = 32) -> dict:
     """Load a (small) dataset once, as the worker will, and summarise it for the sidebar:
     :func:`explorer.data.describe` plus the first ``n`` training items. Raises DataError
     with the reason when the data cannot be used."""
-    from .. import data
     ds = data.load(data_cfg, max_bytes=max_bytes)
     out = data.describe(ds)
     out["samples"] = ds.x_train[:n].numpy()
@@ -98,8 +99,6 @@ def snapshot_from_disk(run_dir: Path, config: RunConfig, model, n: int = 2000):
     """For a run read back from disk (no live snapshot): the probe set seen through the saved
     weights (:func:`explorer.probe.snapshot`), from the run's probe file or, for digits and the
     2-D sets, from the data. Returns ``(snapshot, labels, class names, originals)`` or None."""
-    from .. import data, store
-    from ..probe import RECON_N, snapshot
     probe = store.load_probe(run_dir)
     if probe is not None:
         x, y, names = probe

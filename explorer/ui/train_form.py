@@ -16,11 +16,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import settings
+from .. import data, settings
 from ..config import (BETA, BETA_SCHEDULES, DATASETS_TOY, LIMITS, LR, ConfigError, DataConfig,
                       ModelConfig, RunConfig, TrainConfig, default_binarize)
 from ..data import DataError
-from . import train as tu
+from ..figures import training as training_figures
+from ..presets import PRESETS
+from ..store import StoreError, check_run_name
+from . import train as train_ui
 
 DEFAULTS = RunConfig()
 _MNIST = ("mnist", "fashion-mnist")
@@ -40,7 +43,7 @@ def widget_state(cfg: RunConfig) -> dict:
         "cycle_steps": t.cycle_steps, "cycle_ratio": t.cycle_ratio,
         "capacity_max": t.capacity_max, "capacity_steps": t.capacity_steps,
         "free_bits": t.free_bits, "batch_size": t.batch_size, "epochs": t.epochs, "seed": t.seed,
-        "run_name": "", "beta": t.beta, "lr": t.lr if t.lr in tu.LR_CHOICES else DEFAULTS.train.lr,
+        "run_name": "", "beta": t.beta, "lr": t.lr if t.lr in train_ui.LR_CHOICES else DEFAULTS.train.lr,
     }
 
 
@@ -79,7 +82,7 @@ class Form:
 
 def data_section(eng, owner: str) -> DataConfig:
     s = st.session_state
-    st.selectbox("Dataset", list(tu.DATASET_LABELS), format_func=tu.DATASET_LABELS.get, key="dataset")
+    st.selectbox("Dataset", list(train_ui.DATASET_LABELS), format_func=train_ui.DATASET_LABELS.get, key="dataset")
     name = s["dataset"]
     path = None
     if name in _MNIST:
@@ -156,7 +159,7 @@ def model_section() -> ModelConfig:
     _num("L samples of z per image", "train.mc_samples", "mc_samples",
          help="Monte Carlo samples for the reconstruction term")
     return dataclasses.replace(DEFAULTS.model, kind=s["kind"], body=s["body"],
-                               hidden=tu.parse_widths(s["hidden"]), latent_dim=int(s["latent_dim"]),
+                               hidden=train_ui.parse_widths(s["hidden"]), latent_dim=int(s["latent_dim"]),
                                likelihood=s["likelihood"], sigma=float(s["sigma"]))
 
 
@@ -196,7 +199,7 @@ def live_controls(on_beta, on_lr, col_beta, col_lr, locked: str | None = None) -
                         help=locked or "Weight of the KL term (β-VAE). Live: a change applies from the "
                                        "next step and is marked on every curve.")
     with col_lr:
-        st.select_slider("Learning rate", [v for v in tu.LR_CHOICES if LR.contains(v)], key="lr",
+        st.select_slider("Learning rate", [v for v in train_ui.LR_CHOICES if LR.contains(v)], key="lr",
                          on_change=on_lr, format_func=lambda x: f"{x:g}", disabled=bool(locked),
                          help=locked or "Adam's step size. Live, like β.")
 
@@ -205,7 +208,6 @@ NO_PRESET = "your own settings"
 
 
 def _on_preset() -> None:
-    from ..presets import PRESETS
     p = PRESETS.get(st.session_state.get("preset"))
     if p is not None:
         apply_config(p.config)
@@ -214,7 +216,6 @@ def _on_preset() -> None:
 
 def preset_picker():
     """Presets for a lesson: each sets every widget; returns the chosen one (or None)."""
-    from ..presets import PRESETS
     st.session_state.setdefault("preset", NO_PRESET)
     st.selectbox("Preset", [NO_PRESET] + list(PRESETS), key="preset", on_change=_on_preset,
                  help="Settings for a lesson; each sets every widget below (change any afterwards)")
@@ -252,7 +253,7 @@ def sidebar(eng, owner: str) -> Form:
                 error = str(e)
         with st.expander("Training", expanded=False):
             train = train_section()
-            if note := tu.batch_note(train.batch_size, n_train):
+            if note := train_ui.batch_note(train.batch_size, n_train):
                 st.warning(note)
         if note := mnist_size_note(data, train.epochs):
             st.warning(note)
@@ -275,7 +276,6 @@ def _assemble_error(data: DataConfig, model: ModelConfig, train: TrainConfig) ->
     name = st.session_state["run_name"].strip()
     try:
         if name:
-            from ..store import StoreError, check_run_name
             try:
                 check_run_name(name)
             except StoreError as e:
@@ -290,14 +290,13 @@ def _assemble_error(data: DataConfig, model: ModelConfig, train: TrainConfig) ->
 
 @st.cache_data(show_spinner="Reading the data…", max_entries=16)
 def _preview(data_json: str, max_bytes: int, mtime: float) -> dict:
-    return tu.data_preview(DataConfig(**json.loads(data_json)), max_bytes)
+    return train_ui.data_preview(DataConfig(**json.loads(data_json)), max_bytes)
 
 
 def check_data(cfg: DataConfig) -> tuple[str | None, int | None]:
     """Check the chosen data once, as the worker will read it, and preview it. MNIST is
     checked for where it is (paths typed here must lie in the data folders), not read: the
     worker reads or downloads it. Returns (the reason it cannot be used, the training size)."""
-    from .. import data
     s = settings.get()
     if cfg.name in _MNIST:
         if cfg.path:
@@ -319,11 +318,10 @@ def check_data(cfg: DataConfig) -> tuple[str | None, int | None]:
     except DataError as e:
         st.error(f"Data: {e}")
         return str(e), None
-    st.caption(tu.describe_line(d))
+    st.caption(train_ui.describe_line(d))
     if cfg.name == "file":
-        from ..figures import training as figs
         if d["is_image"]:
-            st.image(figs.sample_grid(d["samples"]), clamp=True, caption="the first training items")
+            st.image(training_figures.sample_grid(d["samples"]), clamp=True, caption="the first training items")
         if d["label_counts"]:
             st.caption("Labels: " + ", ".join(f"{k}: {n}" for k, n in d["label_counts"].items()))
     return None, d["n_train"]

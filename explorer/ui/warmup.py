@@ -40,7 +40,7 @@ def warm(worker_timeout: float | None = 30.0) -> dict[str, float]:
     engine = get_engine(prestart_delay=0.0)  # its worker warms up on the other core meanwhile
     times["engine"] = time.perf_counter() - t0
     import torch
-    torch.set_num_threads(1)  # as every page sets it (explorer.ui.common.page_setup)
+    torch.set_num_threads(1)  # as every page sets it (explorer.ui.frame.page_setup)
     import plotly.graph_objects  # noqa: F401
     import streamlit.elements.plotly_chart  # noqa: F401  (its theme set-up: ~0.2 s)
     import streamlit.emojis  # noqa: F401  (page icons: ~0.15 s)
@@ -48,7 +48,7 @@ def warm(worker_timeout: float | None = 30.0) -> dict[str, float]:
     from .. import data, models, objective, store  # noqa: F401
     from ..analysis import latent  # noqa: F401
     from ..config import ModelConfig
-    from ..figures import latent as figures  # noqa: F401
+    from ..figures import latent as latent_figures  # noqa: F401
     with torch.no_grad():
         models.build_model(ModelConfig(), (1, 8, 8), "cpu").reconstruct(torch.zeros(2, 1, 8, 8))
     times["imports"] = time.perf_counter() - t0 - times["engine"]

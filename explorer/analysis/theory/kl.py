@@ -12,8 +12,9 @@ import re
 import numpy as np
 import torch
 
-from .. import objective as O
-from .theory_base import F64, as_t, check_samples, finite, mean_se, mvn, running_mean_se, sample
+from ... import objective
+from ..latent import gaussian_ellipse
+from .base import F64, as_t, check_samples, finite, mean_se, mvn, running_mean_se, sample
 
 # ============================================================ eq. 3: discrete KL
 
@@ -63,11 +64,11 @@ def discrete_kl(p, q) -> dict:
         raise ValueError(f"P and Q need the same number of outcomes (P has {p.size}, Q has {q.size}).")
     pt, qt = as_t(p), as_t(q)
     # one outcome at a time is eq. 3 over a last axis of length 1: the summand P(x) log(P(x)/Q(x))
-    terms_pq = O.kl_discrete(pt[:, None], qt[:, None]).numpy()
-    terms_qp = O.kl_discrete(qt[:, None], pt[:, None]).numpy()
+    terms_pq = objective.kl_discrete(pt[:, None], qt[:, None]).numpy()
+    terms_qp = objective.kl_discrete(qt[:, None], pt[:, None]).numpy()
     return {
         "p": p, "q": q,
-        "kl_pq": float(O.kl_discrete(pt, qt)), "kl_qp": float(O.kl_discrete(qt, pt)),
+        "kl_pq": float(objective.kl_discrete(pt, qt)), "kl_qp": float(objective.kl_discrete(qt, pt)),
         "terms_pq": terms_pq, "terms_qp": terms_qp,
         "inf_pq": np.nonzero((p > 0) & (q == 0))[0], "inf_qp": np.nonzero((q > 0) & (p == 0))[0],
     }
@@ -152,7 +153,7 @@ def two_gaussians_2d(p_inputs, q_inputs) -> tuple:
 
 def kl_lemma1(mu1, cov1, mu2, cov2) -> float:
     """Eq. 5, ``KL(N(μ₁, Σ₁) || N(μ₂, Σ₂))``, by :func:`objective.kl_gaussians`."""
-    return float(O.kl_gaussians(as_t(mu1), as_t(cov1), as_t(mu2), as_t(cov2)))
+    return float(objective.kl_gaussians(as_t(mu1), as_t(cov1), as_t(mu2), as_t(cov2)))
 
 
 def mc_kl(mu1, cov1, mu2, cov2, n: int, seed: int = 0, points: int = 200) -> dict:
@@ -181,9 +182,9 @@ def diagonal_vs_eq14(mu, logvar) -> dict:
     """
     mu, logvar = as_t(mu), as_t(logvar)
     k = mu.shape[-1]
-    lemma1 = O.kl_gaussians(mu, torch.diag(torch.exp(logvar)), torch.zeros(k, dtype=F64),
-                            torch.eye(k, dtype=F64))
-    per_dim = O.kl_std_normal_per_dim(mu, logvar)
+    lemma1 = objective.kl_gaussians(mu, torch.diag(torch.exp(logvar)), torch.zeros(k, dtype=F64),
+                                    torch.eye(k, dtype=F64))
+    per_dim = objective.kl_std_normal_per_dim(mu, logvar)
     return {"lemma1": float(lemma1), "eq14": float(per_dim.sum()), "per_dim": per_dim.numpy()}
 
 
@@ -210,6 +211,5 @@ def proof_half_check(mu1, cov1, mu2, cov2, n: int, seed: int = 0) -> dict:
 def ellipse(mu, cov, nsig: float = 1.0, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Points ``(x, y)`` on the ``nsig``-σ contour of N(μ, Σ) in 2-D: the set where
     ``(x−μ)ᵀ Σ⁻¹ (x−μ) = nsig²`` (:func:`explorer.analysis.latent.gaussian_ellipse`)."""
-    from .latent import gaussian_ellipse
     x, y = gaussian_ellipse(mu, cov, nsig, n=points).T
     return x, y

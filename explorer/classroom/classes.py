@@ -36,8 +36,11 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .runs import Actor
-from .text import count
+from .. import settings
+from ..config import DATASETS_TOY
+from ..engine import EngineError
+from ..runs import Actor
+from ..text import count
 
 DB_NAME = ".classroom.sqlite"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
@@ -66,7 +69,6 @@ class ClassSettings:
 
     def checked(self) -> "ClassSettings":
         """A validated copy; a value out of range raises :class:`ClassroomError` naming it."""
-        from .config import DATASETS_TOY
         for name, (lo, hi) in SETTING_LIMITS.items():
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
@@ -356,13 +358,11 @@ _ROOMS_LOCK = threading.Lock()
 
 def exists(runs_dir: Path | None = None) -> bool:
     """Whether this runs folder has any class yet (pages of a server with no class open no file)."""
-    from . import settings
     return (Path(runs_dir or settings.get().runs_dir) / DB_NAME).exists()
 
 
 def classroom(runs_dir: Path | None = None) -> Classroom:
     """The :class:`Classroom` of ``runs_dir`` (default: the settings' runs folder), one per process."""
-    from . import settings
     path = _resolved(str(runs_dir or settings.get().runs_dir))
     now = time.monotonic()
     with _ROOMS_LOCK:            # every follow poll comes here: the file is looked at once a second
@@ -427,7 +427,6 @@ def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:
     ``max_run_seconds`` (stopped runs are saved); returns their ids. A run stops itself at
     the limit it was started with (:func:`start_run`); this catches the runs started before
     the teacher lowered it."""
-    from .engine import EngineError
     stopped = []
     boss = Actor(id=klass.teacher, teacher_of=frozenset(o for o, _ in room.runs_of(klass.code)))
     recent = time.time() - 6 * 3600        # runs queued or started in the last hours

@@ -12,11 +12,11 @@ import math
 import numpy as np
 import torch
 
-from .. import objective as O
-from .theory_base import F64, as_t, mean_se
+from ... import objective
+from .base import F64, as_t, mean_se
 
 
-def demo_linear_gaussian(sigma: float = 0.5) -> O.LinearGaussianModel:
+def demo_linear_gaussian(sigma: float = 0.5) -> objective.LinearGaussianModel:
     """A 2-D latent, 3-D data linear-Gaussian model, ``x = W z + b + σ ε``.
 
     W has orthogonal columns, so the exact posterior p(z|x) has a diagonal covariance
@@ -24,10 +24,10 @@ def demo_linear_gaussian(sigma: float = 0.5) -> O.LinearGaussianModel:
     """
     W = torch.tensor([[1.2, -0.2], [0.4, 0.6], [0.0, 0.8]], dtype=F64)
     b = torch.tensor([0.5, -0.3, 0.2], dtype=F64)
-    return O.LinearGaussianModel(W, b, sigma)
+    return objective.LinearGaussianModel(W, b, sigma)
 
 
-def sample_x(model: O.LinearGaussianModel, seed: int = 0, n: int = 1) -> torch.Tensor:
+def sample_x(model: objective.LinearGaussianModel, seed: int = 0, n: int = 1) -> torch.Tensor:
     """``n`` data points from the model's p(x): ``z ~ N(0, I)``, ``x = W z + b + σ ε``."""
     gen = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, model.W.shape[1], generator=gen, dtype=F64)
@@ -35,7 +35,7 @@ def sample_x(model: O.LinearGaussianModel, seed: int = 0, n: int = 1) -> torch.T
     return model.decode(z) + torch.exp(model.log_sigma) * eps
 
 
-def move_encoder(model: O.LinearGaussianModel, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> O.LinearGaussianModel:
+def move_encoder(model: objective.LinearGaussianModel, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> objective.LinearGaussianModel:
     """A copy of ``model`` whose encoder q(z|x) is moved off the true posterior:
     its mean shifted by ``shift`` and its standard deviations multiplied by ``scale``."""
     scale = np.asarray(scale, dtype=np.float64)
@@ -44,14 +44,14 @@ def move_encoder(model: O.LinearGaussianModel, shift=(0.0, 0.0), scale=(1.0, 1.0
         raise ValueError("the encoder's standard-deviation scale must be positive.")
     if not np.all(np.isfinite(shift)):
         raise ValueError("the encoder's mean shift must be finite.")
-    m = O.LinearGaussianModel(model.W, model.b, float(torch.exp(model.log_sigma)))
+    m = objective.LinearGaussianModel(model.W, model.b, float(torch.exp(model.log_sigma)))
     m.c = model.c + as_t(shift)
     m.q_logvar = model.q_logvar + 2.0 * torch.log(as_t(scale))
     return m
 
 
 @torch.no_grad()
-def elbo_check(model: O.LinearGaussianModel, x: torch.Tensor, samples: int = 4000, seed: int = 0) -> dict:
+def elbo_check(model: objective.LinearGaussianModel, x: torch.Tensor, samples: int = 4000, seed: int = 0) -> dict:
     """Eq. 12 on a model where everything is known, for one data point ``x`` ([1, d]).
 
     ``log_px`` exact; ``elbo`` = E_q log p(x|z) − KL(q||p(z)) by Monte Carlo
@@ -64,13 +64,13 @@ def elbo_check(model: O.LinearGaussianModel, x: torch.Tensor, samples: int = 400
     """
     x = x.to(F64).reshape(1, -1)
     gen = torch.Generator().manual_seed(int(seed))
-    terms = O.per_image_terms(model, x.repeat(int(samples), 1), samples=1, generator=gen)
+    terms = objective.per_image_terms(model, x.repeat(int(samples), 1), samples=1, generator=gen)
     elbo, elbo_se = mean_se(terms["elbo"].numpy())
     mu_q, logvar_q = model.encode(x)
     m, s = model.posterior_params()
     post_mean = m @ (x[0] - model.b)
     q_cov = torch.diag(torch.exp(logvar_q[0]))
-    kl_post = float(O.kl_gaussians(mu_q[0], q_cov, post_mean, s))
+    kl_post = float(objective.kl_gaussians(mu_q[0], q_cov, post_mean, s))
     log_px = float(model.exact_log_px(x)[0])
     return {"log_px": log_px, "elbo": elbo, "loss": -elbo, "elbo_se": elbo_se,
             "recon": float(terms["recon"].mean()), "kl_prior": float(terms["kl"][0]),
@@ -79,7 +79,7 @@ def elbo_check(model: O.LinearGaussianModel, x: torch.Tensor, samples: int = 400
             "post_mean": post_mean.numpy(), "post_cov": s.numpy()}
 
 
-def elbo_sweep(model: O.LinearGaussianModel, x: torch.Tensor, shifts, *, base_shift=(0.0, 0.0),
+def elbo_sweep(model: objective.LinearGaussianModel, x: torch.Tensor, shifts, *, base_shift=(0.0, 0.0),
                scale=(1.0, 1.0), axis: int = 0, samples: int = 500, seed: int = 0) -> dict:
     """:func:`elbo_check` as the encoder's mean moves along latent ``axis`` through
     ``shifts`` (the same random numbers at every point, so the curve is smooth).
@@ -121,7 +121,7 @@ def iwae_curve(model, x: torch.Tensor, ks=IWAE_KS, seed: int = 0, chunk: int = 2
         reps = max(1, math.ceil(int(draws) / k))
         gen = torch.Generator().manual_seed(int(seed) * 100_003 + k)
         xr = x.repeat((reps,) + (1,) * (x.dim() - 1))                # reps copies of the batch
-        vals = O.iwae_bound(model, xr, k, chunk=max(1, chunk // reps), generator=gen)
+        vals = objective.iwae_bound(model, xr, k, chunk=max(1, chunk // reps), generator=gen)
         rows.append(vals.to(F64).view(reps, b).mean(0).numpy())
     per = np.stack(rows)                                         # [K, B]
     gain = per - per[:1]
@@ -138,7 +138,7 @@ IWAE_BUDGET = 250_000    # importance samples drawn at once (memory)
 
 
 @torch.no_grad()
-def iwae_draws(model: O.LinearGaussianModel, x: torch.Tensor, ks=IWAE_KS, draws: int = IWAE_DRAWS,
+def iwae_draws(model: objective.LinearGaussianModel, x: torch.Tensor, ks=IWAE_KS, draws: int = IWAE_DRAWS,
                seed: int = 0) -> dict:
     """``draws`` independent IWAE-k estimates for one data point ``x`` ([1, d]) at each k,
     on a model whose log p(x) is exact.
@@ -162,7 +162,7 @@ def iwae_draws(model: O.LinearGaussianModel, x: torch.Tensor, ks=IWAE_KS, draws:
     out = {k: [] for k in ("mean", "se", "lo", "hi", "above")}
     for k in ks:
         gen = torch.Generator().manual_seed(int(seed) * 100_003 + k)
-        v = O.iwae_bound(model, xr, k, chunk=max(1, IWAE_BUDGET // int(draws)), generator=gen).numpy()
+        v = objective.iwae_bound(model, xr, k, chunk=max(1, IWAE_BUDGET // int(draws)), generator=gen).numpy()
         m, se = mean_se(v)
         lo, hi = np.percentile(v, [5, 95])
         for key, val in zip(out, (m, se, lo, hi, float((v > log_px + tol).mean()))):
@@ -181,7 +181,7 @@ ENCODER_SLIDERS = (("d1", "mean shift along z₁", -3.0, 3.0, 0.1, None),
                    ("g2", "std scale along z₂ (log₁₀)", -1.5, 1.5, 0.05, None))
 
 
-def demo_point(x_seed: int, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> tuple[O.LinearGaussianModel, torch.Tensor]:
+def demo_point(x_seed: int, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> tuple[objective.LinearGaussianModel, torch.Tensor]:
     """The demo model with its encoder moved by ``shift`` and ``scale`` (:func:`move_encoder`)
     and the data point drawn from p(x) with ``x_seed``."""
     m = demo_linear_gaussian()

@@ -1,7 +1,7 @@
 r"""The seed's numbered equations as the Theory page shows them: in the page's notation
 (the prior p(z) has no θ; the encoder outputs μ_φ(x) and the log-variance log σ²_φ(x);
 σ_φ = exp(½ log σ²_φ)) and with the seed's slips corrected (the slips themselves are
-in :mod:`.theory_slips`, shown beside each equation).
+in :mod:`.slips`, shown beside each equation).
 
 Each entry keeps the seed's number and an ``anchor``: a piece of the seed's own LaTeX
 that occurs in the seed's equation of that number, so tests can check that every
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .theory_slips import normalise
+from .slips import normalise
 
 
 @dataclass(frozen=True)

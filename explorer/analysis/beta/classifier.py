@@ -1,4 +1,4 @@
-"""A small classifier that reads a sweep's samples (:mod:`explorer.analysis.beta_measures`).
+"""A small classifier that reads a sweep's samples (:mod:`explorer.analysis.beta.measures`).
 
 An MLP (pixels → 128 → 64 → classes, ReLU), trained on the sweep's own training images
 and labels with Adam for a fixed number of epochs from a fixed seed, so it is the same
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..training import make_adam
+from ...training import make_adam
 
 HIDDEN = (128, 64)
 

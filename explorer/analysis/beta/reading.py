@@ -1,7 +1,7 @@
 """The β lab's words: a reading of a sweep's measured numbers, and the steps of its tour.
 
 Every number and every direction word comes from the arguments (the measures of
-:mod:`explorer.analysis.beta_report`, the validation curves, the runs' summaries):
+:mod:`explorer.analysis.beta.report`, the validation curves, the runs' summaries):
 nothing is canned, so the words cannot contradict the pictures, which are drawn from
 the same runs. A claim (holes at small β, blur at large β, a shrinking gap) is made
 only when the numbers show it; otherwise the sentence says what they show instead.
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..config import DATASETS_TOY
+from ...config import DATASETS_TOY
 
 
 def pct(v: float) -> str:

@@ -1,6 +1,6 @@
 """The Theory page's prose: the paragraphs that explain a section, keyed by where they
 stand (``"<tab>.<what>"``). Numbers never appear here; sentences that state a number or
-a conclusion from one are written by :mod:`.theory_views` from the measured values."""
+a conclusion from one are written by :mod:`.views` from the measured values."""
 from __future__ import annotations
 
 TEXT = {

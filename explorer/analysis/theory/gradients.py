@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import objective as O
-from .theory_base import F64, finite
+from ... import objective
+from .base import F64, finite
 
 TEST_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "z²": lambda z: z * z,
@@ -53,7 +53,7 @@ def reparam_estimates(f_name: str, mu: float, sigma: float, L: int, repeats: int
     f = _check_q(f_name, mu, sigma)
     m, s = _leaves(mu, sigma, repeats)
     gen = torch.Generator().manual_seed(int(seed))
-    z = O.reparameterize(m[:, None], 2.0 * torch.log(s)[:, None], int(L), gen)   # [L, R, 1]
+    z = objective.reparameterize(m[:, None], 2.0 * torch.log(s)[:, None], int(L), gen)   # [L, R, 1]
     est = f(z).mean(0).sum()            # repeats are independent: d/dm_r picks out repeat r
     gm, gs = torch.autograd.grad(est, (m, s))
     return torch.stack([gm, gs], 1).numpy()
@@ -69,9 +69,9 @@ def score_estimates(f_name: str, mu: float, sigma: float, L: int, repeats: int =
     gen = torch.Generator().manual_seed(int(seed))
     logvar = 2.0 * torch.log(s)[:, None]
     with torch.no_grad():
-        z = O.reparameterize(m[:, None], logvar, int(L), gen)      # samples, held fixed
+        z = objective.reparameterize(m[:, None], logvar, int(L), gen)      # samples, held fixed
         fz = f(z)[..., 0]                                          # [L, R]
-    logq = O.log_normal_diag(z, m[:, None], logvar)                 # [L, R], a function of (μ, σ)
+    logq = objective.log_normal_diag(z, m[:, None], logvar)                 # [L, R], a function of (μ, σ)
     gm, gs = torch.autograd.grad((fz * logq).mean(0).sum(), (m, s))
     return torch.stack([gm, gs], 1).numpy()
 
@@ -88,7 +88,7 @@ def naive_estimate(f_name: str, mu: float, sigma: float, L: int, seed: int = 0) 
     m, s = _leaves(mu, sigma, 1)
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        z = O.reparameterize(m[:, None], 2.0 * torch.log(s)[:, None], int(L), gen)
+        z = objective.reparameterize(m[:, None], 2.0 * torch.log(s)[:, None], int(L), gen)
     out = f(z).mean()
     if not out.requires_grad:
         return {"value": np.zeros(2), "connected": False}
@@ -171,8 +171,8 @@ def function_and_density(f_name: str, mu: float, sigma: float, points: int = 301
     ``q(z) = N(z; μ, σ²)`` (via :func:`objective.log_normal_diag`)."""
     f = _check_q(f_name, mu, sigma)
     z = torch.linspace(min(mu - 4 * sigma, -3.0), max(mu + 4 * sigma, 3.0), points, dtype=F64)
-    dens = torch.exp(O.log_normal_diag(z[:, None], torch.tensor([mu], dtype=F64),
-                                       torch.tensor([2 * math.log(sigma)], dtype=F64)))
+    dens = torch.exp(objective.log_normal_diag(z[:, None], torch.tensor([mu], dtype=F64),
+                                               torch.tensor([2 * math.log(sigma)], dtype=F64)))
     return {"z": z.numpy(), "f": f(z).numpy(), "q": dens.numpy()}
 
 
@@ -201,15 +201,15 @@ def theta_gradient_sign(model, x: torch.Tensor, samples: int = 1, seed: int = 0,
     params = _decoder_params(model)
 
     def loss_of(m) -> torch.Tensor:
-        return O.vae_loss(m, x, samples=samples, generator=torch.Generator().manual_seed(seed)).loss
+        return objective.vae_loss(m, x, samples=samples, generator=torch.Generator().manual_seed(seed)).loss
 
     loss = loss_of(model)
     g_loss = torch.autograd.grad(loss, params)
     gen = torch.Generator().manual_seed(seed)                   # the same ε, hence the same z^l
     mu, logvar = model.encode(x)
-    z = O.reparameterize(mu, logvar, samples, gen)
+    z = objective.reparameterize(mu, logvar, samples, gen)
     x_rep = x.repeat((samples,) + (1,) * (x.dim() - 1))
-    mc = O.log_px_given_z(model, x_rep, model.decode(z.reshape(-1, z.shape[-1]))).mean()
+    mc = objective.log_px_given_z(model, x_rep, model.decode(z.reshape(-1, z.shape[-1]))).mean()
     g_seed = torch.autograd.grad(mc, params)
     a = torch.cat([g.flatten() for g in g_loss]).to(F64)
     b = torch.cat([g.flatten() for g in g_seed]).to(F64)

@@ -11,8 +11,8 @@ with the VAE's noisy encoder. Here: the sweep's settings (:func:`base_config`,
 or in ``trained/manifest.json`` (:func:`shipped_sweeps`), and each run's final
 numbers (:class:`BetaPoint`, from ``summary.json``) with the rate–distortion geometry.
 The measures of a sweep (sharpness, sample quality, the IWAE gap, memorisation) are
-in :mod:`explorer.analysis.beta_measures` and :mod:`explorer.analysis.beta_report`,
-its reading in words in :mod:`explorer.analysis.beta_reading`.
+in :mod:`explorer.analysis.beta.measures` and :mod:`explorer.analysis.beta.report`,
+its reading in words in :mod:`explorer.analysis.beta.reading`.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import RunConfig
-from .rd import beta_line, beta_objective, iso_elbo_line  # noqa: F401 - part of the sweep API
+from ...config import RunConfig
+from ..rd import beta_line, beta_objective, iso_elbo_line  # noqa: F401 - part of the sweep API
 
 DEFAULT_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_BETAS = 10

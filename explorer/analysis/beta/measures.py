@@ -19,7 +19,7 @@ the reconstructions' mean sharpness ÷ that of the images they reconstruct; 1 = 
 as the inputs. (On 8×8 digits: half contrast 1.0, a Gaussian blur of σ = 0.7 px 0.37,
 the mean digit 0.23; on MNIST 1.0, 0.36 and 0.01.)
 
-**Sample quality** (:mod:`explorer.analysis.beta_classifier` for the classifier).
+**Sample quality** (:mod:`explorer.analysis.beta.classifier` for the classifier).
 A small classifier trained on the sweep's own training images reads every sample:
 its *confidence* (the mean largest class probability), the *Fréchet distance*
 between its features of samples and of real images (:func:`frechet_distance`), and
@@ -47,12 +47,13 @@ validation images, so that its own input does not count.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import torch
 
-from .. import objective
+from ... import objective
 
 
 def _as_nchw(images) -> np.ndarray:
@@ -159,7 +160,6 @@ def iwae_per_image(model, x, k: int, *, seed: int = 0, batch: int = 100) -> np.n
     if bad.any():
         # a posterior so narrow that its variance underflows in float32 (β = 0 runs): the
         # same bound in float64, for those images
-        import copy
         m64 = copy.deepcopy(model).double()
         gen64 = torch.Generator(device=model.device).manual_seed(seed)
         out[bad] = objective.iwae_bound(m64, x[bad].double().to(model.device), k,

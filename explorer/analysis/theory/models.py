@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import objective as O
-from .theory_base import F64
+from ... import objective, store
+from .base import F64
 
 
 def pick_batch(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -38,22 +38,22 @@ def ae_vs_vae(vae, ae, x: torch.Tensor, samples: int = 1, seed: int = 0) -> dict
     if tuple(vae.data_shape) != tuple(ae.data_shape):
         raise ValueError("the two models must take the same kind of data.")
     gen = torch.Generator().manual_seed(int(seed))
-    v = O.vae_loss(vae, x, samples=int(samples), generator=gen)
-    a = O.ae_loss(ae, x)
+    v = objective.vae_loss(vae, x, samples=int(samples), generator=gen)
+    a = objective.ae_loss(ae, x)
     vae_recon = vae.reconstruct(x)
     ae_recon = ae.reconstruct(x)
     out = {
         "vae": {"loss": float(v.loss), "recon": float(v.recon), "kl": float(v.kl),
                 "kl_per_dim": v.kl_per_dim.numpy(),
-                "sq_err": float(O.squared_error(x, vae_recon).mean())},
+                "sq_err": float(objective.squared_error(x, vae_recon).mean())},
         "ae": {"loss": float(a.loss), "recon": float(a.recon),
-               "sq_err": float(O.squared_error(x, ae_recon).mean())},
+               "sq_err": float(objective.squared_error(x, ae_recon).mean())},
         "x": x.numpy(), "vae_recon": vae_recon.numpy(), "ae_recon": ae_recon.numpy(),
         "likelihood": ae.likelihood, "nll_const": None, "sigma": None,
     }
     if ae.likelihood == "gaussian":
         sigma = float(torch.exp(ae.log_sigma))
-        out["nll_const"] = float(-O.gaussian_log_prob(x[:1], x[:1], ae.log_sigma)[0])
+        out["nll_const"] = float(-objective.gaussian_log_prob(x[:1], x[:1], ae.log_sigma)[0])
         out["sigma"] = sigma
         out["ae"]["recon_from_sq_err"] = out["ae"]["sq_err"] / (2 * sigma ** 2) + out["nll_const"]
     return out
@@ -83,7 +83,7 @@ def loss_spread(model, x: torch.Tensor, Ls=LOSS_LS, repeats: int = 30, seed: int
     xr = x.repeat((r,) + (1,) * (x.dim() - 1))
     vals, kl = [], 0.0
     for L in Ls:
-        t = O.per_image_terms(model, xr, samples=int(L), generator=gen)
+        t = objective.per_image_terms(model, xr, samples=int(L), generator=gen)
         loss = (t["recon"] + t["kl"]).to(F64).view(r, b).mean(1)
         vals.append(loss.numpy())
         kl = float(t["kl"][:b].to(F64).mean())
@@ -105,7 +105,6 @@ def default_index(run_ids: list[str]) -> int:
 
 def shipped_runs(kind: str, root=None) -> list:
     """Shipped runs (``trained/``, or ``root``) of ``kind`` ('vae' or 'ae') that carry probe images."""
-    from .. import store                    # imported here: the computations above need no run store
     return [r for r in store.list_runs(root or store.SHIPPED_ROOT)
             if r.config.model.kind == kind and (r.path / store.PROBE).is_file()]
 
@@ -119,7 +118,6 @@ def paired_runs(root=None) -> list[tuple]:
 
 def probe_batch(run_dir, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` of a run's probe images (validation images stored with it), by :func:`pick_batch`."""
-    from .. import store
     p = store.load_probe(Path(run_dir))
     if p is None:
         raise store.StoreError(f"{run_dir}: no probe images")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classroom import Classroom, Klass
+from .classes import Classroom, Klass
 
 CURVE_POINTS = 40
 LATENT_POINTS = 150

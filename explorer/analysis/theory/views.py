@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .theory_gradients import PARAMS
+from .gradients import PARAMS
 
 
 class Metric(NamedTuple):

@@ -2,7 +2,7 @@
 
 :func:`make_probe` fixes what every run of a sweep is measured on (equally many training
 and validation images, the classifier, the images shown); :func:`measure_run` measures
-one run (:mod:`explorer.analysis.beta_measures` defines each number) and returns the
+one run (:mod:`explorer.analysis.beta.measures` defines each number) and returns the
 pictures the page shows; :func:`report` turns a sweep's measures into the JSON object
 of ``python -m explorer sweep-report``. :func:`save` / :func:`load` keep a measured
 sweep beside its runs (shipped sweeps carry theirs, made at pretrain time, so the
@@ -17,10 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save as st_save
 
-from . import beta_classifier as C
-from . import beta_measures as M
-from . import stats
+from ... import store
+from ...training import active_units
+from .. import stats
+from . import classifier as beta_classifier
+from . import measures as beta_measures
+from .sweep import pick_examples
 
 N_MEASURE = 1000      # images of each split the measures use (fewer when the data have fewer)
 N_SAMPLES = 1000      # prior samples per run
@@ -61,7 +66,7 @@ class Probe:
     x_train: torch.Tensor            # [n] training images
     x_val: torch.Tensor              # [n] validation images
     show: np.ndarray                 # indices into x_val of the images shown
-    classifier: C.Classifier | None  # None without labels
+    classifier: beta_classifier.Classifier | None  # None without labels
     val_feats: np.ndarray | None     # the classifier's features of x_val
     val_sharpness: float             # mean sharpness of x_val
     iwae_k: int = IWAE_K
@@ -69,24 +74,23 @@ class Probe:
 
 
 def make_probe(x_train, y_train, x_val, y_val, *, n: int = N_MEASURE, iwae_k: int = IWAE_K,
-               n_samples: int = N_SAMPLES, classifier: C.Classifier | None = None,
+               n_samples: int = N_SAMPLES, classifier: beta_classifier.Classifier | None = None,
                seed: int = 0) -> Probe:
     """The probe of a sweep whose data are ``x_train``/``x_val`` (labels may be None: then
     there is no classifier and no sample quality). The classifier is trained on all of
     ``x_train`` unless one is given; the measures use the first ``n`` images of each split."""
-    from .sweep import pick_examples
     x_train, x_val = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (x_train, x_val))
     n = min(n, len(x_train), len(x_val))
     if n < 10:
         raise ValueError("a sweep needs at least 10 training and 10 validation images to be measured")
     labelled = y_train is not None and len(np.unique(np.asarray(y_train))) >= 2
     if classifier is None and labelled:
-        classifier = C.train_classifier(x_train, y_train, seed=seed)
+        classifier = beta_classifier.train_classifier(x_train, y_train, seed=seed)
     feats = classifier.read(x_val[:n])[1] if classifier is not None else None
     yv = None if y_val is None else np.asarray(y_val)[:n]
     return Probe(x_train=x_train[:n], x_val=x_val[:n], show=pick_examples(yv, N_SHOW),
                  classifier=classifier, val_feats=feats,
-                 val_sharpness=float(M.sharpness(x_val[:n]).mean()), iwae_k=iwae_k,
+                 val_sharpness=float(beta_measures.sharpness(x_val[:n]).mean()), iwae_k=iwae_k,
                  n_samples=n_samples)
 
 
@@ -122,27 +126,26 @@ def measure_run(model, probe: Probe, *, beta: float, summary: dict | None = None
     samples = model.decode_mean(prior_z(model.latent_dim, probe.n_samples)).cpu()
     out = {"beta": float(beta), "code_radius": float(mu.double().pow(2).sum(1).mean().sqrt()),
            "latent_dim": int(model.latent_dim),
-           "recon_sharpness": M.relative_sharpness(recon, xv),
+           "recon_sharpness": beta_measures.relative_sharpness(recon, xv),
            "recon_mse": float(((recon.double() - xv.double()) ** 2).mean()),
-           "sample_sharpness": float(M.sharpness(samples).mean() / max(probe.val_sharpness, 1e-12))}
+           "sample_sharpness": float(beta_measures.sharpness(samples).mean() / max(probe.val_sharpness, 1e-12))}
     prec = rec = None
     if probe.classifier is not None:
         probs, feats = probe.classifier.read(samples)
-        prec, rec = M.precision_recall(probe.val_feats, feats[:len(probe.val_feats)])
+        prec, rec = beta_measures.precision_recall(probe.val_feats, feats[:len(probe.val_feats)])
         out.update(confidence=float(probs.max(1).mean()),
-                   frechet=M.frechet_distance(feats, probe.val_feats))
+                   frechet=beta_measures.frechet_distance(feats, probe.val_feats))
     out.update(precision=prec, recall=rec, sample_quality=sample_quality(prec, rec))
-    it = M.iwae_per_image(model, xt, probe.iwae_k, seed=seed)
-    iv = M.iwae_per_image(model, xv, probe.iwae_k, seed=seed + 1)
-    gap, se = M.gap_with_se(it, iv)
+    it = beta_measures.iwae_per_image(model, xt, probe.iwae_k, seed=seed)
+    iv = beta_measures.iwae_per_image(model, xv, probe.iwae_k, seed=seed + 1)
+    gap, se = beta_measures.gap_with_se(it, iv)
     out.update(train_iwae=float(it.mean()), val_iwae=float(iv.mean()), gap_iwae=gap, gap_iwae_se=se,
                iwae_k=probe.iwae_k, n=len(xv))
-    mem_r = M.memorisation(recon, xt, xv, self_in_val=True)
-    mem_s = M.memorisation(samples[:len(xv)], xt, xv)
+    mem_r = beta_measures.memorisation(recon, xt, xv, self_in_val=True)
+    mem_s = beta_measures.memorisation(samples[:len(xv)], xt, xv)
     out.update(memorised_recon=mem_r["ratio"], memorised_samples=mem_s["ratio"],
                nearer_train_recon=mem_r["share_nearer_train"],
                nearer_train_samples=mem_s["share_nearer_train"])
-    from ..training import active_units
     val = (summary or {}).get("val") or {}
     out["active_units"] = int(val.get("active_units", active_units(mu)[0]))
     if isinstance(val.get("kl"), (int, float)):
@@ -185,9 +188,7 @@ def save(folder: Path, name: str, measures: list[dict], images: dict[float, dict
          inputs: np.ndarray, curves: dict[float, dict], about: dict | None = None) -> None:
     """Write a measured sweep into ``folder``: ``measures.json`` (numbers, validation
     curves, what it was measured on) and ``images.safetensors`` (the pictures, float16)."""
-    from safetensors.torch import save as st_save
 
-    from .. import store
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {"inputs": torch.as_tensor(np.asarray(inputs)).half()}
@@ -217,8 +218,6 @@ class Measured:
 
 def load(folder: Path) -> Measured | None:
     """The measured sweep in ``folder``, or None when it has none (or it is unreadable)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
     folder = Path(folder)
     try:
         doc = json.loads((folder / MEASURES).read_text("utf-8"))
@@ -243,7 +242,6 @@ def measure_folders(runs: dict[float, Path], ds, *, n: int = N_MEASURE, iwae_k: 
     """Measure a sweep's finished run folders (β -> folder) on their dataset ``ds``:
     ``(measures, images, inputs, curves)`` as :func:`save` takes them. ``on_run(β, m)``
     is called after each run."""
-    from .. import store
     probe = make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val, n=n, iwae_k=iwae_k)
     measures, images, curves = [], {}, {}
     for beta in sorted(runs):
@@ -260,5 +258,4 @@ def measure_folders(runs: dict[float, Path], ds, *, n: int = N_MEASURE, iwae_k: 
 
 def shipped_folder(name: str) -> Path:
     """Where a shipped sweep's measures live: ``trained/sweeps/<name>/``."""
-    from .. import store
     return store.SHIPPED_ROOT / "sweeps" / store.check_run_id(name)

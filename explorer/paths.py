@@ -1,0 +1,15 @@
+"""Where the app's own files are: the project (or the installed package's copy of it) and
+the shipped runs. A leaf: imports nothing of ``explorer``.
+
+An installed package (``pip install .``) carries ``app.py``, ``home.py``, ``pages/`` and
+``trained/`` in ``explorer/_app`` (setup.py copies them there); a checkout has them at its root.
+Where users' runs and downloaded data go is a setting (:mod:`explorer.settings`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+INSTALLED = not (_CHECKOUT / "trained").is_dir() and (_CHECKOUT / "explorer" / "_app").is_dir()
+PROJECT_ROOT = _CHECKOUT / "explorer" / "_app" if INSTALLED else _CHECKOUT
+SHIPPED_ROOT = PROJECT_ROOT / "trained"
