@@ -90,7 +90,8 @@ def browser_plane(run, enc) -> bool:
     key = f"home_plane_{run.path.name}"
     z = latent_plane.pinned_z(st.session_state.get(key))
     state = latent_plane.mount(key, run.path, common.load_model(run.path), z=np.zeros(2) if z is None else z,
-                               plane=latent_plane.plane_spec(latent.dims_projection(2), None, latent.plane_extent(mu, (0, 0))),
+                               plane=latent_plane.plane_spec(latent.dims_projection(2), None,
+                                                             latent.plane_extent(mu, (0, 0))),
                                points=latent_plane.points_spec(mu, y, class_names),
                                sliders=[latent.DimSlider(d, (-3.0, 3.0), f"z{d + 1}", "") for d in range(2)],
                                plane_px=460, image_px=260)

@@ -202,8 +202,8 @@ def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = 
         f"   β={b:g} recon sharpness {m['recon_sharpness']:.3f} sample quality "
         f"{m['sample_quality'] if m['sample_quality'] is None else round(m['sample_quality'], 3)} "
         f"IWAE gap {m['gap_iwae']:.2f} ± {m['gap_iwae_se']:.2f}", flush=True))
-    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": beta_report.IWAE_K, "n_samples": beta_report.N_SAMPLES,
-                             "dataset_checksum": ds.checksum},
+    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": beta_report.IWAE_K,
+                             "n_samples": beta_report.N_SAMPLES, "dataset_checksum": ds.checksum},
              "config": entries[0]["config"], "elapsed_s": round(time.perf_counter() - t0, 1)}
     beta_report.save(out_root / "sweeps" / store.check_run_id(name), name, *measured, about=about)
     rep = beta_report.report(name, measured[0])

@@ -2,7 +2,7 @@
 
 | variable                                  | default            | meaning |
 |-------------------------------------------|--------------------|---------|
-| ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``; an installed package: ``./runs``) |
+| ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``) |
 | ``LATENT_EXPLORER_MAX_JOBS``              | number of cores    | training jobs running at once; others queue (FIFO) |
 | ``LATENT_EXPLORER_MAX_RUN_SECONDS``       | 1800               | a run is stopped (and saved) after this long |
 | ``LATENT_EXPLORER_TORCH_THREADS``         | 1                  | torch threads per worker process |

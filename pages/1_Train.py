@@ -20,6 +20,7 @@ from explorer.engine import EngineError, Status
 from explorer.runs import Action
 from explorer.ui import classroom as classroom_ui
 from explorer.ui import common, frame, live, load, runlist
+from explorer.ui import train as train_ui
 from explorer.ui import train_form
 
 RUN_KEY = "train_run"
@@ -51,7 +52,7 @@ def sync_controls(v) -> None:
     """Show the attached run's current β and learning rate in the live controls."""
     if v.beta is not None:
         session["beta"] = float(v.beta)
-    if v.lr in train_form.tu.LR_CHOICES:
+    if v.lr in train_ui.LR_CHOICES:
         session["lr"] = v.lr
 
 
@@ -97,10 +98,11 @@ def start(paused: bool = False) -> str | None:
     try:
         rid = classroom_ui.submit(eng, settings_form.config, me, start_paused=paused)
         if settings_form.twin is not None:                       # "AE vs VAE": both runs
-            twin = classroom_ui.submit(eng, settings_form.twin.replace(train={"beta": float(session["beta"]),
-                                                                "lr": float(session["lr"])}), me)
+            twin_config = settings_form.twin.replace(train={"beta": float(session["beta"]),
+                                                            "lr": float(session["lr"])})
+            twin = classroom_ui.submit(eng, twin_config, me)
             session["train_note"] = (f"Started its twin too, “{settings_form.twin.name}”: compare both "
-                               f"on the Runs page — [open the comparison](/Runs?runs={rid},{twin}).")
+                                     f"on the Runs page — [open the comparison](/Runs?runs={rid},{twin}).")
     except (EngineError, ClassroomError) as e:
         session["train_msg"] = f"Cannot start: {e}"
         return None
@@ -120,8 +122,8 @@ st.caption("Train a small VAE (or autoencoder) and watch it learn. Numbers are p
            "averaged over the batch.")
 
 cols = st.columns([1.1, 1.1, 0.9, 0.9, 0.9, 1.6, 2.0])
-train_form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"), cols[5], cols[6],
-                         locked)
+train_form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"),
+                         cols[5], cols[6], locked)
 paused_now = view is not None and view.status == Status.PAUSED
 clicked = {
     "start": cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="start",

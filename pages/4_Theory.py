@@ -111,7 +111,8 @@ def c_ae_vs_vae(vae_dir: str, ae_dir: str, n: int, samples: int, seed: int) -> d
 @st.cache_data(max_entries=48, show_spinner="Computing on the trained VAE (a few seconds)…")
 def c_on_batch(fn: str, run_dir: str, n: int, seed: int, *args) -> dict:
     """``T.<fn>(model, x, *args)`` on a batch of ``n`` probe images of a shipped run."""
-    return getattr(theory, fn)(common.load_model(Path(run_dir)), theory_models.probe_batch(run_dir, n, seed), *args)
+    return getattr(theory, fn)(common.load_model(Path(run_dir)), theory_models.probe_batch(run_dir, n, seed),
+                               *args)
 
 
 def cached(fn, spinner: str | bool = "Computing…", entries: int = 64):
@@ -260,7 +261,8 @@ def section_elbo() -> None:
     say("elbo.encoder")
     c1, c2, c3 = st.columns(3)
     d1, d2, g1, g2 = [col.slider(label, lo, hi, 0.0, step, key=f"elbo_{key}", help=tip)
-                      for col, (key, label, lo, hi, step, tip) in zip((c1, c1, c2, c2), theory.ENCODER_SLIDERS)]
+                      for col, (key, label, lo, hi, step, tip) in zip((c1, c1, c2, c2),
+                                                                      theory.ENCODER_SLIDERS)]
     x_seed = int(c3.number_input("data point x (seed)", 0, 1000, 0, key="elbo_x"))
     samples = int(c3.number_input("Monte Carlo samples for the ELBO", 100, 100_000, 20_000, 1000, key="elbo_samples"))
     shift, scale = (d1, d2), (10.0 ** g1, 10.0 ** g2)
@@ -270,19 +272,21 @@ def section_elbo() -> None:
         c1, c2 = st.columns(2)
         chart(theory_figures.encoder_and_posterior(r), c1)
         sw = c_sweep(x_seed, d2, scale)
-        chart(theory_figures.elbo_sweep(sw["shift"], sw["elbo"], sw["elbo_se"], sw["kl_post"], sw["log_px"], current=d1,
-                                        title="the gap is KL(q ‖ p(z|x))"), c2)
+        chart(theory_figures.elbo_sweep(sw["shift"], sw["elbo"], sw["elbo_se"], sw["kl_post"], sw["log_px"],
+                                        current=d1, title="the gap is KL(q ‖ p(z|x))"), c2)
         say("elbo.iwae")
         formula("iwae")
         iw = c_iwae_exact(x_seed, shift, scale)
-        chart(theory_figures.bound_curve(iw["ks"], iw["mean"], iw["se"], log_px=iw["log_px"], spread=(iw["lo"], iw["hi"]),
+        chart(theory_figures.bound_curve(iw["ks"], iw["mean"], iw["se"], log_px=iw["log_px"],
+                                         spread=(iw["lo"], iw["hi"]),
                                          title=f"IWAE-k on the exact model, {iw['draws']:,} independent estimates per k"))
         st.caption(theory_views.iwae_exact_caption(iw))
 
     st.markdown("#### A trained VAE: the gap closing")
     got = on_trained_vae("iwae", "Images", (4, 64, 16), lambda box: box.select_slider(
         "largest k", [k for k in theory.IWAE_KS if k >= 10], 1000, key="iwae_kmax"),
-        "iwae_curve", lambda kmax, seed: ([k for k in theory.IWAE_KS if k <= kmax], seed, 250, 100), "compute the bounds")
+        "iwae_curve", lambda kmax, seed: ([k for k in theory.IWAE_KS if k <= kmax], seed, 250, 100),
+        "compute the bounds")
     if got:
         iw, run, n, _ = got
         chart(theory_figures.bound_curve(iw["ks"], iw["mean"], iw["se"],
@@ -325,7 +329,8 @@ def section_reparam() -> None:
         v = c_grad_var(f_name, mu, sigma, theory.GRAD_LS, 200, seed)
         chart(theory_figures.gradient_variance(v["Ls"], v["var_reparam"], v["var_score"],
                                                title="variance of each estimator against L (200 repeats each)"))
-        st.caption(theory_views.variance_caption(theory.variance_ratio(v["var_score"], v["var_reparam"]), 200))
+        st.caption(theory_views.variance_caption(theory.variance_ratio(v["var_score"], v["var_reparam"]),
+                                                 200))
 
 
 # ----------------------------------------------------- Monte Carlo with L
@@ -336,10 +341,12 @@ def section_mc() -> None:
     say("mc.why")
     got = on_trained_vae("mc", "Images in the batch", (1, 64, 16),
                          lambda box: box.slider("Draws of the loss per L", 5, 100, 20, key="mc_repeats"),
-                         "loss_spread", lambda repeats, seed: (theory.LOSS_LS, repeats, seed), "estimate the spread")
+                         "loss_spread", lambda repeats, seed: (theory.LOSS_LS, repeats, seed),
+                         "estimate the spread")
     if got:
         r, _, n, repeats = got
-        chart(theory_figures.loss_spread(r["Ls"], r["std"], title=f"spread of the loss on a batch of {n}, {repeats} draws per L"))
+        chart(theory_figures.loss_spread(r["Ls"], r["std"],
+                                         title=f"spread of the loss on a batch of {n}, {repeats} draws per L"))
         show(theory_views.spread_view(r))
 
 

@@ -113,7 +113,8 @@ def scatter_cell(e, label: str) -> None:
     z, y, class_names, ax = got
     st.plotly_chart(latent_scatter(z, y, class_names, axis_titles=ax, height=360, marker_size=4),
                     width="stretch", key=f"scatter_{e.run_id}")
-    st.download_button("⬇️ PNG", data=lambda: runs_figures.scatter_png(z, y, class_names, title=label, axis_titles=ax),
+    st.download_button("⬇️ PNG", data=lambda: runs_figures.scatter_png(z, y, class_names, title=label,
+                                                                       axis_titles=ax),
                        file_name=f"latent-{e.run_id}.png", mime="image/png", on_click="ignore",
                        key=f"dl_scatter_{e.run_id}")
 

@@ -784,7 +784,8 @@ def test_the_upload_limit_comes_from_the_setting(monkeypatch, tmp_path, good_zip
     big = _npy(np.zeros((2, 1100, 1100), np.uint8))            # 2.3 MiB
     eng = Engine(tmp_path / "engine-runs", prestart=0)
     try:
-        with pytest.raises(store.UploadError, match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
+        with pytest.raises(store.UploadError,
+                           match=r"larger than the 1 MiB limit \(LATENT_EXPLORER_UPLOAD_MB\)"):
             eng.save_upload(big, "big.npy")             # the engine's limit: the setting
     finally:
         eng.shutdown()

@@ -117,8 +117,10 @@ def test_precision_and_recall_separate_off_data_from_collapsed_samples():
     fresh = rng.normal(size=(400, 2))                            # new samples of the same distribution
     p, r = beta_measures.precision_recall(real, fresh)
     assert p > 0.8 and r > 0.8
-    assert beta_report.sample_quality(1.0, 0.0) == 0.0 and beta_report.sample_quality(0.5, 0.5) == pytest.approx(0.5)
-    assert beta_report.sample_quality(1.0, 0.5) == pytest.approx(2 / 3) and beta_report.sample_quality(None, 1) is None
+    assert beta_report.sample_quality(1.0, 0.0) == 0.0 and beta_report.sample_quality(0.5,
+                                                                                      0.5) == pytest.approx(0.5)
+    assert beta_report.sample_quality(1.0, 0.5) == pytest.approx(2 / 3) and beta_report.sample_quality(None,
+                                                                                                       1) is None
 
 
 # ------------------------------------------------------------------ overfitting
@@ -192,8 +194,9 @@ def test_measure_run_on_a_small_model(digits):
     torch.manual_seed(0)
     model = build_model(ModelConfig(latent_dim=4, hidden=[32]), (1, 8, 8), "cpu")
     probe = beta_report.make_probe(digits.x_train, digits.y_train, digits.x_val, digits.y_val, n=100,
-                         iwae_k=5, n_samples=200)
-    m, imgs = beta_report.measure_run(model, probe, beta=2.0, summary={"val": {"active_units": 3}, "gap_elbo": 1.5})
+                                   iwae_k=5, n_samples=200)
+    m, imgs = beta_report.measure_run(model, probe, beta=2.0, summary={"val": {"active_units": 3},
+                                                                       "gap_elbo": 1.5})
     assert set(beta_report.ROW_KEYS) <= set(m) and m["beta"] == 2.0 and m["active_units"] == 3
     assert m["gap_elbo"] == 1.5 and m["n"] == 100 and m["iwae_k"] == 5
     assert 0 <= m["sample_quality"] <= 1 and 0 <= m["precision"] <= 1

@@ -133,7 +133,8 @@ def test_teacher_actor_acts_for_students_only(room):
     assert refusal(Action.CONTROL, run_owner="b-stranger", actor=boss, **rule) is not None
     assert refusal(Action.CONTROL, run_owner=S2.id, actor=S1, **rule) is not None   # student vs student
     room.remove(k.code, S1.id)
-    assert refusal(Action.CONTROL, run_owner=S1.id, actor=classes.teacher_actor(room, k, T), **rule) is not None
+    assert refusal(Action.CONTROL, run_owner=S1.id, actor=classes.teacher_actor(room, k, T),
+                   **rule) is not None
 
 
 def test_classes_survive_a_restart(tmp_path):

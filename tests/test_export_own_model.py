@@ -118,7 +118,8 @@ def test_explore_page_opens_an_uploaded_pair(page_engine):
     assert any(c.value == CONVERT for c in at.code)
     assert not [p for p in page_engine.runs_dir.iterdir() if not p.name.startswith(".")]
 
-    at.file_uploader(key=own_model.KEY).set_value([(k, v, "application/octet-stream") for k, v in _pair().items()]).run()
+    at.file_uploader(key=own_model.KEY).set_value([(k, v, "application/octet-stream") for k,
+                                                   v in _pair().items()]).run()
     assert_page_ok(at)
     assert any("Opened as your run" in m.value for m in at.success)
     key = at.session_state["ex_model"]

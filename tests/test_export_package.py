@@ -70,8 +70,9 @@ def test_help_lists_the_subcommands(venv):
 
 
 def test_installed_package_carries_the_app_and_exports(venv):
-    probe = ("import json, explorer, explorer.store as s; print(json.dumps({'file': explorer.__file__, "
-             "'installed': s.INSTALLED, 'shipped': str(s.SHIPPED_ROOT), 'runs': str(s.runs_root())}))")
+    probe = ("import json, explorer, explorer.paths as p, explorer.store as s; print(json.dumps({"
+             "'file': explorer.__file__, 'installed': p.INSTALLED, 'shipped': str(p.SHIPPED_ROOT), "
+             "'runs': str(s.runs_root())}))")
     info = json.loads(_run([str(venv["py"]), "-c", probe], venv["work"], venv["env"]).stdout)
     site = Path(venv["py"]).parent.parent
     assert Path(info["file"]).is_relative_to(site) and info["installed"]

@@ -173,7 +173,8 @@ def test_every_setting_renders_to_a_script_that_compiles():
             assert "beta_at" not in text and "ELBO" in text          # says there is none
     conv = script.render(RunConfig.from_dict({"model": {"body": "conv"}}), (1, 8, 8))
     assert "class ConvEncoder" in conv and "nn.Flatten(), mlp(" not in conv
-    warm = script.render(RunConfig.from_dict({"train": {"beta_schedule": "warmup", "warmup_steps": 321}}), (1, 8, 8))
+    warm = script.render(RunConfig.from_dict({"train": {"beta_schedule": "warmup", "warmup_steps": 321}}),
+                         (1, 8, 8))
     assert '"warmup_steps": 321' in warm and "capacity" not in warm
     const = script.render(RunConfig.from_dict({"train": {"beta_schedule": "constant"}}), (1, 8, 8))
     assert "warmup_steps" not in const

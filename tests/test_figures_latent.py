@@ -66,7 +66,8 @@ def test_plane_layers_line_up_with_the_axes():
     fig = latent_figures.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(ex, ey),
                                       paths=[(path, "linear path", "#123456")], marker=[1.5, -0.5],
                                       extra_markers=[([[2.0, 2.0]], "your image (μ)", "red", "star")],
-                                      lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0, -1.0))
+                                      lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0,
+                                                                                                        -1.0))
     (li,) = fig.layout.images
     assert (li.x, li.y, li.sizex, li.sizey) == (-4, 5, 8, 8)
     assert li.xref == "x" and li.yref == "y" and li.layer == "below" and li.opacity == 0.4
@@ -140,7 +141,8 @@ def test_data_space_figure_layers():
     x = np.random.default_rng(6).uniform(size=(100, 2))
     fig = latent_figures.data_space_figure(x, np.arange(100) % 2, ["a", "b"], samples=np.zeros((7, 2)),
                                            lines=(np.array([0.0, 1.0]), np.array([1.0, 0.0])),
-                                           path=np.array([[0.1, 0.1], [np.nan, np.nan], [0.2, 0.3]]), point=[0.5, 0.5])
+                                           path=np.array([[0.1, 0.1], [np.nan, np.nan], [0.2, 0.3]]),
+                                           point=[0.5, 0.5])
     assert len(_trace(fig, "a").x) == 50 and len(_trace(fig, "decoded prior samples").x) == 7
     assert _trace(fig, "decoded path").y[2] == 0.3
     assert tuple(_trace(fig, "decoded z").y) == (0.5,)
@@ -151,8 +153,10 @@ def test_data_space_figure_layers():
 
 def test_read_selection_separates_clicks_points_boxes_and_lassos():
     sel = latent_figures.read_selection({"selection": {"points": [
-        {"customdata": latent_figures.CLICK_GRID_ID, "x": 1.5, "y": -2.0}, {"customdata": [7], "x": 0, "y": 0},
-        {"customdata": latent_figures.CLICK_GRID_ID, "x": 9.0, "y": 9.0}, {"customdata": 3}, {"customdata": None},
+        {"customdata": latent_figures.CLICK_GRID_ID, "x": 1.5, "y": -2.0}, {"customdata": [7], "x": 0,
+                                                                            "y": 0},
+        {"customdata": latent_figures.CLICK_GRID_ID, "x": 9.0, "y": 9.0}, {"customdata": 3},
+                                                                  {"customdata": None},
         {"customdata": []}], "box": [{"x": [0, 1], "y": [0, 1]}, {"x": [-1.0, 3.0], "y": [2.0, 4.0]}]}})
     assert sel.points == [7, 3] and sel.grid == (1.5, -2.0) and sel.box == (1.0, 3.0) and not sel.lasso
     lasso = latent_figures.read_selection({"selection": {"points": [], "lasso": [{"x": [0], "y": [0]}]}})
@@ -187,7 +191,8 @@ def test_manifold_tiles_match_single_decodes_with_a_gap_between_them():
         assert np.abs(tile - single).max() < 1e-5
     assert z[0, 1] > z[-1, 1] and z[0, 0] < z[n - 1, 0]           # top-left is (−x, +y)
     gaps = tiled[::h + 1, :]                                      # every gap row is the gap grey
-    assert np.all(gaps == latent_figures.MANIFOLD_GAP) and np.all(tiled[:, ::w + 1] == latent_figures.MANIFOLD_GAP)
+    assert np.all(gaps == latent_figures.MANIFOLD_GAP) and np.all(tiled[:,
+                                                                        ::w + 1] == latent_figures.MANIFOLD_GAP)
     tiles = imgs.reshape(n * n, -1)
     assert tiles.std(0).mean() > 0.05                             # the tiles differ from each other
     fig = latent_figures.manifold_figure(tiled, ((-3.0, 3.0), (-3.0, 3.0)))

@@ -68,7 +68,8 @@ def test_an_autoencoder_has_no_elbo_in_the_runs_table_or_its_curves():
     row = runs_figures.table_row(_entry(kind="ae"))
     assert np.isnan(row["Train ELBO"]) and np.isnan(row["Val ELBO"]) and row["Val recon"] == 12.0
     assert runs_figures.table_row(_entry())["Val ELBO"] == -14.0
-    assert not runs_figures.metric_applies("ae", "val_elbo") and not runs_figures.metric_applies("ae", "train_elbo")
+    assert not runs_figures.metric_applies("ae", "val_elbo") and not runs_figures.metric_applies("ae",
+                                                                                                 "train_elbo")
     assert runs_figures.metric_applies("ae", "val_recon") and runs_figures.metric_applies("vae", "val_elbo")
     assert "blank for an autoencoder" in runs_figures.TABLE_HELP["Val ELBO"]
 

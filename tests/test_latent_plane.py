@@ -113,7 +113,8 @@ def test_plane_spec_is_the_projection_the_page_uses():
 def test_points_are_capped_by_a_fixed_subset_with_their_labels():
     xy = np.arange(2 * 9000, dtype=float).reshape(9000, 2) / 100
     labels = np.arange(9000) % 10
-    a, b = latent_plane.points_spec(xy, labels, list("abcdefghij")), latent_plane.points_spec(xy, labels, list("abcdefghij"))
+    a, b = latent_plane.points_spec(xy, labels, list("abcdefghij")), latent_plane.points_spec(xy, labels,
+                                                                                              list("abcdefghij"))
     assert a == b and len(a["xy"]) == 2 * latent_plane.MAX_POINTS and len(a["labels"]) == latent_plane.MAX_POINTS
     pts = np.asarray(a["xy"]).reshape(-1, 2)
     rows = np.round(pts[:, 0] * 50).astype(int)          # x = 2 row / 100
@@ -125,9 +126,11 @@ def test_payload_sends_the_decoder_only_when_asked():
     dec = latent_plane.BrowserDecoder("k" * 32, "QUJD", 3)
     specs = latent.slider_specs(3, None, None, "vae")
     zs = np.zeros((2, 3))
-    with_bytes = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=True,
+    with_bytes = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2],
+                                      send_decoder=True,
                                       sliders=specs, paths=[("z1", zs, ("−3", "+3"))])
-    without = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2], send_decoder=False)
+    without = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0.123456, 1, 2],
+                                   send_decoder=False)
     assert with_bytes["decoder"] == {"key": dec.key, "b64": "QUJD"} and without["decoder"] == {"key": dec.key}
     assert with_bytes["z"] == [0.1235, 1.0, 2.0] and with_bytes["out_shape"] == [1, 8, 8]
     assert [s["dim"] for s in with_bytes["sliders"]] == [s.dim for s in specs]

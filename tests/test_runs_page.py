@@ -63,7 +63,8 @@ def test_runs_table_shows_each_runs_numbers():
 def test_run_labels_tell_runs_with_the_same_name_apart():
     cfg = RunConfig.from_dict({"name": "same"})
     other = RunConfig.from_dict({"name": "other"})
-    labels = runs_figures.run_labels([SimpleNamespace(run_id="a", config=cfg), SimpleNamespace(run_id="b", config=cfg),
+    labels = runs_figures.run_labels([SimpleNamespace(run_id="a", config=cfg), SimpleNamespace(run_id="b",
+                                                                                               config=cfg),
                                       SimpleNamespace(run_id="c", config=other)])
     assert labels == {"a": "same [a]", "b": "same [b]", "c": "other"}
 

@@ -99,7 +99,8 @@ def test_the_mnist_sweeps_pictures_come_from_its_weights():
         b = run.config.train.beta
         recon = model.reconstruct(torch.as_tensor(got.inputs)).numpy()
         assert np.allclose(recon, got.images[b]["recon"], atol=2e-3)
-        samples = model.decode_mean(beta_report.prior_z(model.latent_dim, beta_report.N_SAMPLES))[:len(got.inputs)].numpy()
+        samples = model.decode_mean(beta_report.prior_z(model.latent_dim,
+                                                        beta_report.N_SAMPLES))[:len(got.inputs)].numpy()
         assert np.allclose(samples, got.images[b]["samples"], atol=2e-3)
         m = next(m for m in got.measures if m["beta"] == b)
         assert m["active_units"] == run.summary["val"]["active_units"]

@@ -106,7 +106,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_scan_sees_the_library():
     """A scan that found nothing would pass every check below."""
-    assert {"explorer.runs", "explorer.engine.server", "explorer.ui.frame", "explorer.catalog"} <= set(MODULES)
+    assert {"explorer.runs", "explorer.engine.server", "explorer.ui.frame",
+            "explorer.catalog"} <= set(MODULES)
     assert "explorer.runs" in GRAPH["explorer.engine.server"]
     assert "explorer.store.index" in GRAPH["explorer.catalog"]
 

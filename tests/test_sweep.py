@@ -88,7 +88,8 @@ def test_sweep_configs_differ_only_in_beta_and_are_found_again_by_name():
     assert sweep.parse_run_name(cfgs[1].name) == ("t1", 2.0)
     assert sweep.parse_run_name("my run") is None
     entries = [SimpleNamespace(name=cfgs[1].name, run_id="b"), SimpleNamespace(name="other", run_id="x"),
-               SimpleNamespace(name=cfgs[0].name, run_id="a"), SimpleNamespace(name=sweep.run_name("t2", 1), run_id="c")]
+               SimpleNamespace(name=cfgs[0].name, run_id="a"), SimpleNamespace(name=sweep.run_name("t2", 1),
+                                                                               run_id="c")]
     groups = sweep.group_sweep_runs(entries)
     assert set(groups) == {"t1", "t2"}
     assert [(e.run_id, beta) for beta, e in groups["t1"]] == [("a", 0.0), ("b", 2.0)]
@@ -191,7 +192,7 @@ def test_a_point_posterior_gap_is_said_to_measure_no_overfitting():
 
 def test_tour_steps_are_built_from_the_same_sentences():
     steps = beta_reading.tour_steps(_sweep(), {0.0: {"epoch": [1, 2], "elbo": [-10.0, -12.0]},
-                                    8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
+                                               8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
     assert [s["show"] for s in steps] == ["pictures", "pictures", "sharpness", "gap", "curves", "quality"]
     assert all(s["betas"] == [0.0, 1.0, 8.0] for s in steps)
     assert beta_reading.sharpness_sentence(_sweep()) in steps[0]["text"]
@@ -206,7 +207,8 @@ def test_likelihood_notes_explain_negative_densities_and_grey_bernoulli():
     assert "50 nats per unit of squared error" in notes[0] and "-88.6 nats for D = 64" in notes[0]
     assert "either sign" in notes[0] and "0.0121 per pixel (RMS 0.110" in notes[1]
     # the constant is −log N(x; x, σ²I) of a perfect reconstruction
-    assert beta_reading.gaussian_constant(64, 0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
+    assert beta_reading.gaussian_constant(64,
+                                          0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
     grey = RunConfig.from_dict({"data": {"name": "mnist"}, "model": {"likelihood": "bernoulli"}})
     assert "not a bound on log p(x)" in beta_reading.likelihood_notes(grey, 784)[0]
     binary = RunConfig.from_dict({"data": {"name": "mnist", "binarize": "threshold"}})
@@ -244,7 +246,10 @@ def test_measure_charts_carry_the_numbers_and_mark_the_sweet_spot():
     assert len(rules) == 1 and spec["height"] == beta_figures.SMALL_H
     rows = spec["datasets"][spec["data"]["name"]]
     assert [r["beta"] for r in rows if r["kind"] == "sweet"] == ["1"]
-    assert list(beta_figures.measure_frame(ms, "sharpness").query("kind == 'point'")["beta"].unique()) == ["0", "1", "8"]
+    assert list(beta_figures.measure_frame(ms,
+                                           "sharpness").query("kind == 'point'")["beta"].unique()) == ["0",
+                                                                                                       "1",
+                                                                                                       "8"]
 
 
 def test_curves_chart_marks_each_runs_best_epoch():

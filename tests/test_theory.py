@@ -293,7 +293,8 @@ def _closed_grad(f_name, mu, s):
 @pytest.mark.parametrize("f_name", ["z²", "sin z", "exp z"])
 @pytest.mark.parametrize("mu, s", [(0.5, 1.0), (-1.3, 0.3)])
 def test_exact_gradient_matches_closed_forms(f_name, mu, s):
-    np.testing.assert_allclose(theory.exact_gradient(f_name, mu, s), _closed_grad(f_name, mu, s), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(theory.exact_gradient(f_name, mu, s), _closed_grad(f_name, mu, s), rtol=1e-9,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("mu, s", [(0.3, 0.7), (-1.0, 3.0), (0.05, 0.01)])
@@ -304,7 +305,8 @@ def test_exact_gradient_of_the_soft_step_matches_scipy_quad(mu, s):
     d_mu = integrate.quad(lambda z: dsig(z) * pdf(z), -np.inf, np.inf, epsabs=1e-13)[0]
     # d/dσ E f(μ + σε) = E[f'(μ + σε) ε]
     d_s = integrate.quad(lambda e: dsig(mu + s * e) * e * stats.norm.pdf(e), -np.inf, np.inf, epsabs=1e-13)[0]
-    np.testing.assert_allclose(theory.exact_gradient("sigmoid(10 z), a soft step", mu, s), [d_mu, d_s], rtol=1e-7)
+    np.testing.assert_allclose(theory.exact_gradient("sigmoid(10 z), a soft step", mu, s), [d_mu, d_s],
+                               rtol=1e-7)
 
 
 @pytest.mark.parametrize("f_name", ["z²", "sin z", "exp z"])
@@ -476,19 +478,24 @@ def test_gaussian_ellipses_and_convergence_figures():
 
 
 def test_bound_sweep_gradient_and_spread_figures():
-    fig = theory_figures.bound_curve(np.array([1, 10, 100]), np.array([-5.0, -4.5, -4.2]), np.array([0.1, 0.1, 0.1]),
+    fig = theory_figures.bound_curve(np.array([1, 10, 100]), np.array([-5.0, -4.5, -4.2]), np.array([0.1,
+                                                                                                     0.1,
+                                                                                                     0.1]),
                                      log_px=-4.0)
     assert fig.layout.xaxis.type == "log" and any(t.name == "log p(x), exact" for t in fig.data)
     assert len(theory_figures.bound_curve([1, 10], [1.0, 2.0], [0.0, 0.0]).data) == 3
-    flat = theory_figures.bound_curve(np.array([1, 10]), np.array([-4.0, -4.0 - 1e-15]), np.zeros(2), log_px=-4.0)
+    flat = theory_figures.bound_curve(np.array([1, 10]), np.array([-4.0, -4.0 - 1e-15]), np.zeros(2),
+                                      log_px=-4.0)
     lo, hi = flat.layout.yaxis.range                     # no axis magnifying rounding noise
     assert hi - lo == pytest.approx(theory_figures.MIN_SPAN) and lo < -4.0 < hi
-    fig = theory_figures.elbo_sweep(np.linspace(-1, 1, 5), np.zeros(5), np.ones(5) * 0.1, np.arange(5.0), 1.0, current=0.5)
+    fig = theory_figures.elbo_sweep(np.linspace(-1, 1, 5), np.zeros(5), np.ones(5) * 0.1, np.arange(5.0),
+                                    1.0, current=0.5)
     np.testing.assert_allclose(fig.data[-1].y, 1.0 - np.arange(5.0))
     v = theory.gradient_variance("z²", 0.0, 1.0, Ls=(1, 10), repeats=50)
     fig = theory_figures.gradient_variance(v["Ls"], v["var_reparam"], v["var_score"])
     assert fig.layout.yaxis.type == "log" and len(fig.data) == 5
-    fig = theory_figures.gradient_variance([1, 10], np.zeros((2, 2)), np.ones((2, 2)))      # zero variance: a gap, no crash
+    fig = theory_figures.gradient_variance([1, 10], np.zeros((2, 2)), np.ones((2,
+                                                                               2)))      # zero variance: a gap, no crash
     assert np.isnan(np.asarray(fig.data[0].y, dtype=float)).all()
     fig = theory_figures.loss_spread(np.array([1, 4]), np.array([2.0, 1.0]))
     np.testing.assert_allclose(fig.data[1].y, [2.0, 1.0])

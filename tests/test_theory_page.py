@@ -285,17 +285,20 @@ def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds(
         text = " ".join(m.value for m in tab.markdown)
         labels = [e.label for e in tab.expander]
         for s in theory_slips.for_tab(sec):
-            assert f"**{theory_slips.marker(s)}**" in text, (sec, s.id)           # the seed's text, correction, reason
+            assert f"**{theory_slips.marker(s)}**" in text, (sec,
+                                                             s.id)           # the seed's text, correction, reason
             assert theory_slips.label(s) in labels, (sec, s.id)
             body = theory_slips.markdown(s)
             assert body in text, (sec, s.id)
         for other in set(theory_slips.SLIPS) - set(theory_slips.for_tab(sec)):
-            assert theory_slips.label(other) not in labels, (sec, other.id)         # each slip where it occurs, once
+            assert theory_slips.label(other) not in labels, (sec,
+                                                             other.id)         # each slip where it occurs, once
         for tex in (x.value.strip().strip("$").strip() for x in tab.latex):
             assert r"\Sigma_\phi" not in tex and "^{1/2}" not in tex, (sec, tex)   # one notation: log σ²
             n = theory_equations.tag_of(tex)
             if n is not None:
-                assert tex == theory_equations.latex(n), (sec, n)                       # the seed's number, E's formula
+                assert tex == theory_equations.latex(n), (sec,
+                                                          n)                       # the seed's number, E's formula
     text = " ".join(m.value for m in at.expander[0].markdown)
     assert all(f"**{s.id}**" in text for s in theory_slips.SLIPS)                    # the overview lists them all
 

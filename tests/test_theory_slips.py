@@ -125,7 +125,8 @@ def test_latex_tags_round_trip_and_use_the_pages_notation():
     for tex in [e.latex for e in theory_equations.EQUATIONS.values()] + list(theory_equations.FORMULAS.values()):
         assert r"\Sigma_\phi" not in tex and "^{1/2}" not in tex, tex       # log σ², not the seed's Σ_φ
         assert r"p_\theta(z)" not in tex and r"p_\theta(z))" not in tex       # the prior has no θ
-    assert re.search(r"\\ge-\\log p_\\theta\(x\)", theory_equations.EQUATIONS[15].latex)      # eq. 15, corrected
+    assert re.search(r"\\ge-\\log p_\\theta\(x\)",
+                     theory_equations.EQUATIONS[15].latex)      # eq. 15, corrected
 
 
 def test_parse_reads_records_and_rejects_malformed_ones():

@@ -138,14 +138,16 @@ def test_half_and_diagonal_views():
     mu2, c2 = np.array([2.0, -1.0]), theory.covariance_2d(1.2, 0.9, 0.0)
     h = theory.proof_half_check(mu1, c1, mu2, c2, 20_000, seed=1)
     view = theory_views.half_view(h)
-    assert [m.value for m in view["metrics"]][1:] == [theory_views.fmt(h["corrected_value"], 6), theory_views.fmt(h["seed_value"], 6)]
+    assert [m.value for m in view["metrics"]][1:] == [theory_views.fmt(h["corrected_value"], 6),
+                                                      theory_views.fmt(h["seed_value"], 6)]
     assert theory_views.fmt(h["maha"] / 2, 4) in view["caption"]
     d = theory_views.diagonal_view(theory.diagonal_vs_eq14([0.5, 0.0], [0.1, -0.3]), [0.5, 0.0], [0.1, -0.3])
     assert d["metrics"][0].value == d["metrics"][1].value and len(d["table"]) == 2
 
 
 def test_two_gaussians_2d_validates_and_collects_notes():
-    mu1, c1, mu2, c2, notes = theory.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 0.0), ((1.0, 1.0), 1e-4, 1e4, 0.999999))
+    mu1, c1, mu2, c2, notes = theory.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 0.0), ((1.0, 1.0), 1e-4, 1e4,
+                                                                                    0.999999))
     assert notes and notes[0].startswith("Σ₂:") and np.allclose(c1, np.eye(2))
     with pytest.raises(ValueError, match="strictly between"):
         theory.two_gaussians_2d(((0.0, 0.0), 1.0, 1.0, 1.0), ((0.0, 0.0), 1.0, 1.0, 0.0))
@@ -155,7 +157,8 @@ def test_two_gaussians_2d_validates_and_collects_notes():
 
 def test_bound_curve_with_spread_and_the_new_builders():
     plain = theory_figures.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0)
-    banded = theory_figures.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0, spread=([-4.0, -2.0], [0.0, -1.1]))
+    banded = theory_figures.bound_curve([1, 10], [-2.0, -1.5], [0.1, 0.1], log_px=-1.0, spread=([-4.0, -2.0],
+                                                                                                [0.0, -1.1]))
     assert len(banded.data) == len(plain.data) + 1
     np.testing.assert_allclose(banded.data[0].y, [0.0, -1.1, -2.0, -4.0])       # the polygon: hi, then lo reversed
     mu, cov = np.zeros(2), theory.covariance_2d(1.0, 2.0, 0.3)

@@ -43,7 +43,7 @@ def test_curve_frame_has_every_term_split_and_event():
     df = training_figures.curve_frame(rows_fixture(), val, events, max_points=50)
     curves = df[df["kind"] == "curve"]
     assert set(zip(curves["term"], curves["split"])) == {(t, s) for t in training_figures.TERMS
-                                                        for s in ("training", "validation")}
+                                                         for s in ("training", "validation")}
     v = curves[curves["split"] == "validation"].set_index("term")["value"]
     assert v["beta_kl"] == 8.0 and v["total"] == 28.0          # recon + β·KL with the row's β
     assert (curves["split"] == "training").sum() == 4 * 50
@@ -76,7 +76,8 @@ def test_live_spec_does_not_depend_on_the_data():
     b = training_figures.loss_panel_chart(training_figures.panel_frame(training_figures.curve_frame(rows_fixture(500), [], [
         {"step": 3, "param": "beta", "value": 2.0}]), "kl"), "kl", False)
     assert spec(a) == spec(b) == training_figures.live_spec("loss", term="kl", legend=False)
-    assert spec(training_figures.rd_chart(training_figures.rd_frame(rows_fixture(), 2.0))) == training_figures.live_spec("rd")
+    assert spec(training_figures.rd_chart(training_figures.rd_frame(rows_fixture(),
+                                                                    2.0))) == training_figures.live_spec("rd")
     mu = np.random.default_rng(0).normal(size=(50, 2))
     lab = np.arange(50) % 10
     names = [str(i) for i in range(10)]
@@ -119,7 +120,8 @@ def test_kl_frame_pick_dims_latent_frame():
     pt = f[f["kind"] == "point"].iloc[0]
     assert (pt["x"], pt["y"], pt["label"]) == (1.0, 3.0, "b")
     assert (f["kind"] == "prior").sum() == 3 * 73
-    assert training_figures.label_domain(None) == ("all",) and training_figures.label_domain(np.array([0, 2])) == ("0", "1", "2")
+    assert training_figures.label_domain(None) == ("all",) and training_figures.label_domain(np.array([0,
+                                                                                                       2])) == ("0", "1", "2")
 
 
 def test_recon_pairs_puts_each_row_above_its_reconstruction():
@@ -152,7 +154,9 @@ def test_widget_state_round_trips_a_config():
 
 
 def test_collapse_alarm_and_progress_line():
-    assert train_ui.collapse_alarm("vae", 0.01, 0, 2, epoch=3) and "β" in train_ui.collapse_alarm("vae", 0.01, 0, 2, 3)
+    assert train_ui.collapse_alarm("vae", 0.01, 0, 2, epoch=3) and "β" in train_ui.collapse_alarm("vae",
+                                                                                                  0.01, 0, 2,
+                                                                                                  3)
     assert train_ui.collapse_alarm("vae", 5.0, 0, 2, epoch=3)        # no active unit
     assert train_ui.collapse_alarm("vae", 5.0, 2, 2, epoch=3) is None
     assert train_ui.collapse_alarm("vae", 0.0, 0, 2, epoch=0.5) is None   # too early to tell

@@ -124,8 +124,9 @@ class Engine:
         config = RunConfig.from_dict(config.to_dict())   # validated private copy
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
-        options = protocol.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused, iwae_k=iwae_k,
-                                      snapshot_seconds=self.snapshot_seconds, max_seconds=self.max_run_seconds,
+        options = protocol.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused,
+                                      iwae_k=iwae_k, snapshot_seconds=self.snapshot_seconds,
+                                      max_seconds=self.max_run_seconds,
                                       max_bytes=max_bytes or self.dataset_bytes, device=self.device,
                                       data_dir=str(s.data_dir), max_features=s.max_features,
                                       max_examples=s.max_examples)

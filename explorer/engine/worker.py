@@ -220,10 +220,10 @@ class JobRunner(LoopHooks):
         wall = self.rate.update(tr.samples_seen, self.idle)
         left = (tr.total_steps - tr.step_count) * tr.batch_size
         return Progress(step=tr.step_count, total_steps=tr.total_steps, epoch=tr.epoch_float,
-                                 epochs=self.cfg.train.epochs, samples=tr.samples_seen, img_s=wall,
-                                 step_img_s=tr._img_s, eta_s=left / wall if wall > 0 else None,
-                                 elapsed_s=time.time() - self.t0, events=list(tr.events),
-                                 paused=self.paused, seq=self.seq)
+                        epochs=self.cfg.train.epochs, samples=tr.samples_seen, img_s=wall,
+                        step_img_s=tr._img_s, eta_s=left / wall if wall > 0 else None,
+                        elapsed_s=time.time() - self.t0, events=list(tr.events),
+                        paused=self.paused, seq=self.seq)
 
     def flush(self) -> None:
         """Send the rows not sent yet, with the progress."""
@@ -267,14 +267,14 @@ class JobRunner(LoopHooks):
         limit = self.opts.max_seconds
         if self.orphaned:
             return Status.INTERRUPTED, (f"the server stopped during this run; saved at step "
-                                                 f"{trainer.step_count}")
+                                        f"{trainer.step_count}")
         if self.stop:
             return Status.STOPPED, "stopped by the user"
         if trainer.done:
             return Status.FINISHED, None
         if time.time() - self.t0 > limit:
             return Status.STOPPED, (f"stopped at the maximum run duration ({limit:.0f} s; "
-                                             f"{self.opts.max_seconds_setting} sets it)")
+                                    f"{self.opts.max_seconds_setting} sets it)")
         return None
 
     def may_step(self, trainer) -> bool:

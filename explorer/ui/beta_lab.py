@@ -135,7 +135,7 @@ def _live_probe(data_json: str) -> tuple[beta_report.Probe, np.ndarray]:
 def _live_measure(run_dir: str, mtime: float, data_json: str, beta: float):
     probe, _ = _live_probe(data_json)
     return beta_report.measure_run(common.load_model(Path(run_dir)), probe, beta=beta,
-                         summary=store.read_summary(Path(run_dir)))
+                                   summary=store.read_summary(Path(run_dir)))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -257,8 +257,9 @@ def start_sweep(eng, me: str, dataset: str, path: str | None) -> None:
         if dataset == "file" and not path:
             raise ValueError("own data: upload a file, or type its path inside the data folders")
         betas = sweep.parse_betas(ss["sw_betas"])
-        base = sweep.base_config(dataset, subset=int(ss["sw_subset"]) or None, latent_dim=int(ss["sw_latent"]),
-                                 epochs=int(ss["sw_epochs"]), pixels=ss["sw_pixels"], path=path)
+        base = sweep.base_config(dataset, subset=int(ss["sw_subset"]) or None,
+                                 latent_dim=int(ss["sw_latent"]), epochs=int(ss["sw_epochs"]),
+                                 pixels=ss["sw_pixels"], path=path)
         if dataset in ("digits", "file"):
             ds = data.load(base.data, max_bytes=s.dataset_bytes)   # read now: a bad file is said here
             if not ds.is_image:

@@ -228,9 +228,10 @@ def follow_bar(page: str, me: Actor) -> None:
             take_push(p, klass, me, common.engine(), page)
 
     c1, c2 = st.columns([4, 1.3], vertical_alignment="center")
-    c1.caption(f"🎓 Class “{klass.name}” ({klass.code}) as **{member.name}** · "
-               + ("following your teacher: their pushes open here" if session[FOLLOW_ON] else "follow mode off"))
-    c2.toggle("Follow my teacher", key=FOLLOW, on_change=lambda: session.update({FOLLOW_ON: bool(session[FOLLOW])}),
+    following = "following your teacher: their pushes open here" if session[FOLLOW_ON] else "follow mode off"
+    c1.caption(f"🎓 Class “{klass.name}” ({klass.code}) as **{member.name}** · " + following)
+    c2.toggle("Follow my teacher", key=FOLLOW,
+              on_change=lambda: session.update({FOLLOW_ON: bool(session[FOLLOW])}),
               help="When on, what your teacher pushes (a configuration to train, a view to explore) "
                    "opens on your page within a second or two.")
     if session[FOLLOW_ON]:

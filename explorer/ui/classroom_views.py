@@ -106,12 +106,14 @@ def dashboard(k: classes.Klass, eng, present: bool) -> None:
                 "rate–distortion plane once it has trained a few steps.")
     st.caption(board.notice_rd(students))
     if any(s.mu is not None for s in students):
-        st.vega_lite_chart(classroom_figures.latent_frame(students), classroom_figures.class_spec("latent", present) | {"columns": cols},
+        st.vega_lite_chart(classroom_figures.latent_frame(students),
+                           classroom_figures.class_spec("latent", present) | {"columns": cols},
                            key="class_latent")
         st.caption("What to notice: a model with a small β spreads its codes and separates the classes; "
                    "a collapsed one (large β) piles every code on the prior's centre.")
     if any(s.curve for s in students):
-        st.vega_lite_chart(classroom_figures.curves_frame(students), classroom_figures.class_spec("curves", present) | {"columns": cols},
+        st.vega_lite_chart(classroom_figures.curves_frame(students),
+                           classroom_figures.class_spec("curves", present) | {"columns": cols},
                            key="class_curves")
         st.caption("What to notice: reconstruction falls as each model learns; where KL heads for 0, "
                    "that student's latent code carries no information (posterior collapse).")
@@ -195,14 +197,17 @@ def settings_form(k: classes.Klass, me: Actor) -> None:
         dataset = st.selectbox("Dataset", opts, index=opts.index(s.dataset), key="set_dataset",
                                format_func=lambda d: d or "any")
         lo, hi = classes.SETTING_LIMITS["max_runs"]
-        runs = st.number_input(classes.SETTING_LABELS["max_runs"].capitalize(), lo, hi, value=s.max_runs, key="set_runs")
+        runs = st.number_input(classes.SETTING_LABELS["max_runs"].capitalize(), lo, hi, value=s.max_runs,
+                               key="set_runs")
         lo, hi = classes.SETTING_LIMITS["max_run_seconds"]
         secs = st.number_input(classes.SETTING_LABELS["max_run_seconds"].capitalize(), lo, hi,
                                value=float(s.max_run_seconds), step=10.0, key="set_secs")
-        others = st.checkbox(classes.SETTING_LABELS["see_others"].capitalize(), value=s.see_others, key="set_others")
+        others = st.checkbox(classes.SETTING_LABELS["see_others"].capitalize(), value=s.see_others,
+                             key="set_others")
         if st.form_submit_button("Save the settings") and not _refuse_unless_teacher(k.code, me):
             try:
-                classroom_ui.room().update_settings(k.code, classes.ClassSettings(locked, dataset, int(runs), float(secs), others))
+                classroom_ui.room().update_settings(k.code, classes.ClassSettings(locked, dataset, int(runs),
+                                                                                  float(secs), others))
                 st.success("Saved.")
             except classes.ClassroomError as e:
                 st.error(f"Not saved: {e}.")

@@ -403,7 +403,8 @@ def decoder_panel(model, mk: str, specs: list[latent.DimSlider], ranges: list, t
     z = current_z(mk, d)
     out = latent.decode(model, z[None])[0]
     if toy is None:
-        st.image(latent_figures.item_image(out), caption=f"decoder mean at z = {latent.format_z(z)}", output_format="PNG")
+        st.image(latent_figures.item_image(out), caption=f"decoder mean at z = {latent.format_z(z)}",
+                 output_format="PNG")
     else:
         st.plotly_chart(latent_figures.data_space_figure(toy["x"], toy["y"], toy["names"], point=out,
                                                          height=300, max_points=800),
@@ -428,7 +429,7 @@ def browser_panel(view: View, toy: dict | None) -> bool:
                                on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
                                plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
                                points=latent_plane.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
-                                           pts.labels, pts.class_names),
+                                                               pts.labels, pts.class_names),
                                sliders=view.specs, toy=toy, plane_px=300, image_px=200)
     if state is None:
         return False
@@ -502,8 +503,8 @@ def background_image(view: View, background: str) -> np.ndarray | None:
         return None
     pts, proj = view.points, view.projection
     if view.invertible and view.run.kind == "vae":
-        return latent_figures.density_image(_density(proj.transform(pts.mu), proj.project_cov(np.exp(pts.logvar)),
-                                                     view.ranges))
+        cov = proj.project_cov(np.exp(pts.logvar))
+        return latent_figures.density_image(_density(proj.transform(pts.mu), cov, view.ranges))
     return latent_figures.density_image(_density(view.plane_pts, None, view.ranges))
 
 
@@ -535,7 +536,8 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
                                           ellipses=latent.join_paths(ellipses), paths=overlay.paths,
                                           extra_markers=overlay.markers,
                                           marker=proj.transform(view.z) if inv else None,
-                                          prior_center=proj.transform(np.zeros(view.run.D)) if inv else (0, 0))
+                                          prior_center=(proj.transform(np.zeros(view.run.D))
+                                                        if inv else (0, 0)))
         st.plotly_chart(fig, width="stretch", key=PLANE_KEY, on_select=lambda: on_plane_select(view),
                         selection_mode=("points", "box", "lasso"))
         st.caption("Click anywhere (a point or empty space) to decode that z; use the box or lasso tool "

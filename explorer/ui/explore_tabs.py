@@ -39,7 +39,8 @@ def _scrubber(v: View, key: str, paths: list) -> None:
 
 def manifold_grid(v: View, overlay: Overlay) -> None:
     n = st.slider("Grid size n (n × n decodes, one forward pass)", 2, 30, key="ex_grid_n")
-    st.plotly_chart(latent_figures.manifold_figure(v.manifold(n), v.grid_ranges, axis_titles=v.projection.axis_titles,
+    st.plotly_chart(latent_figures.manifold_figure(v.manifold(n), v.grid_ranges,
+                                                   axis_titles=v.projection.axis_titles,
                                                    title=f"The decoder over a {n}×{n} grid of the plane"),
                     width="stretch", key="ex_manifold")
     st.caption("Each tile is the decoder's mean at the centre of its cell, on the plane's own axes; "
@@ -69,7 +70,8 @@ def traversals(v: View, overlay: Overlay) -> None:
     else:
         vals = latent.traversal_values(k, 3.0)
         col_labels = [f"{t:+.1f}" for t in vals]
-    z_rows, imgs = latent.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows, vals)
+    z_rows, imgs = latent.traversals(v.run.model, v.z if base_mode == "current z" else np.zeros(d), rows,
+                                     vals)
     if v.run.is_toy:
         path = np.concatenate([np.vstack([imgs[i], NAN_ROW]) for i in range(len(rows))])
         _toy_figure(v, "ex_trav_fig", path=path, title="Each dimension swept, decoded into data space")
@@ -118,7 +120,8 @@ def interpolation(v: View, overlay: Overlay) -> None:
     else:
         st.plotly_chart(latent_figures.image_rows_figure(np.stack([il, is_]), ["linear", "spherical"],
                                             [f"{t:.2f}" for t in np.linspace(0, 1, k)],
-                                                         title="From A to B"), width="stretch", key="ex_int_fig")
+                                                         title="From A to B"), width="stretch",
+                        key="ex_int_fig")
     t = np.linspace(0.0, 1.0, 33)                 # the spherical path: enough waypoints to follow its arc
     _scrubber(v, f"ex_lp_int_{v.run.mk}", [("linear", latent.lerp(ends[0], ends[1], [0.0, 1.0]), ("A", "B")),
                                            ("spherical", latent.slerp(ends[0], ends[1], t), ("A", "B"))])
@@ -162,7 +165,8 @@ def your_image(v: View, overlay: Overlay) -> None:
     recon = latent.decode(model, mu)[0]
     c1, c2, c3 = st.columns(3)
     c1.image(latent_figures.item_image(item, 200), caption="as the model sees it", output_format="PNG")
-    c2.image(latent_figures.item_image(recon, 200), caption="reconstruction (decoder at μ)", output_format="PNG")
+    c2.image(latent_figures.item_image(recon, 200), caption="reconstruction (decoder at μ)",
+             output_format="PNG")
     with c3:
         st.markdown(f"**μ** = {latent.format_z(mu[0])}")
         if kind == "vae":
@@ -191,7 +195,8 @@ def data_and_latent(v: View, overlay: Overlay) -> None:
         _toy_figure(v, "ex_toy_data", samples=samples, lines=lat_lines, title="Data space")
     with c2:
         mu = v.points.mu
-        st.plotly_chart(latent_figures.plane_figure(proj.transform(mu) if len(mu) else np.zeros((0, 2)), v.points.labels,
+        st.plotly_chart(latent_figures.plane_figure(proj.transform(mu) if len(mu) else np.zeros((0, 2)),
+                                                    v.points.labels,
                                                     v.points.class_names, ranges=v.grid_ranges, click_grid=0,
                                                     lines=data_lines, title="Latent space (μ)",
                                                     axis_titles=proj.axis_titles, height=420),

@@ -295,7 +295,8 @@ def live_decoder(v) -> None:
     st.markdown("**Decode a point** with the latest checkpoint: move the pointer over the plane")
     toy = {"x": info.probe_x, "y": info.probe_labels} if info.probe_x is not None and not info.is_image else None
     state = mount(key, run_dir, model, z=z, toy=toy, plane_px=320, image_px=200, decoder=decoder,
-                  plane=plane_spec(proj, None, latent.plane_extent(proj.transform(mu), proj.transform(np.zeros(d)))),
+                  plane=plane_spec(proj, None, latent.plane_extent(proj.transform(mu),
+                                                                   proj.transform(np.zeros(d)))),
                   points=points_spec(proj.transform(mu), info.probe_labels, info.class_names))
     if state is not None:
         when = (f"the model at step {snap.step:,}, the same moment as the points; each new snapshot "

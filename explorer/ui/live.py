@@ -215,7 +215,8 @@ def _latent_views(rid: str, polling: bool) -> None:
             st.image(training_figures.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True)
         elif snap.recon is not None and info.probe_x is not None:
             st.vega_lite_chart(training_figures.toy_frame(info.probe_x, snap.recon, labels, names),
-                               training_figures.live_spec("toy", domain=domain), key="toy_recon", width="stretch")
+                               training_figures.live_spec("toy", domain=domain), key="toy_recon",
+                               width="stretch")
         kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
                  snap.epoch, key="klbars")
     with common.friendly_errors("Could not decode in the browser"):
@@ -227,7 +228,8 @@ def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch:
     if kind != "vae":
         st.caption(f"Active units: {active} of {latent_dim}.")
         return
-    st.vega_lite_chart(training_figures.kl_frame(kl_per_dim, mu_var), training_figures.live_spec("kl"), key=key, width="stretch")
+    st.vega_lite_chart(training_figures.kl_frame(kl_per_dim, mu_var), training_figures.live_spec("kl"),
+                       key=key, width="stretch")
     kl = float(np.sum(kl_per_dim))
     st.caption(f"Active units: **{active} of {latent_dim}** (variance of the posterior mean > 0.01) · "
                f"KL of the probe set {kl:.2f} nats.")
@@ -275,7 +277,8 @@ def disk_views(v: RunView) -> None:
         a, b = st.columns([1.3, 1])
         d = snap.mu.shape[1]
         dims = training_figures.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
-        a.altair_chart(training_figures.latent_chart(snap.mu, labels, names, dims), key="latent_disk", width="content")
+        a.altair_chart(training_figures.latent_chart(snap.mu, labels, names, dims), key="latent_disk",
+                       width="content")
         with b:
             if originals is not None and snap.recon is not None:
                 st.image(training_figures.recon_pairs(originals, snap.recon), width="stretch", clamp=True)

@@ -82,7 +82,8 @@ class Form:
 
 def data_section(eng, owner: str) -> DataConfig:
     s = st.session_state
-    st.selectbox("Dataset", list(train_ui.DATASET_LABELS), format_func=train_ui.DATASET_LABELS.get, key="dataset")
+    st.selectbox("Dataset", list(train_ui.DATASET_LABELS), format_func=train_ui.DATASET_LABELS.get,
+                 key="dataset")
     name = s["dataset"]
     path = None
     if name in _MNIST:
@@ -321,7 +322,8 @@ def check_data(cfg: DataConfig) -> tuple[str | None, int | None]:
     st.caption(train_ui.describe_line(d))
     if cfg.name == "file":
         if d["is_image"]:
-            st.image(training_figures.sample_grid(d["samples"]), clamp=True, caption="the first training items")
+            st.image(training_figures.sample_grid(d["samples"]), clamp=True,
+                     caption="the first training items")
         if d["label_counts"]:
             st.caption("Labels: " + ", ".join(f"{k}: {n}" for k, n in d["label_counts"].items()))
     return None, d["n_train"]

@@ -128,7 +128,8 @@ def measure_run(model, probe: Probe, *, beta: float, summary: dict | None = None
            "latent_dim": int(model.latent_dim),
            "recon_sharpness": beta_measures.relative_sharpness(recon, xv),
            "recon_mse": float(((recon.double() - xv.double()) ** 2).mean()),
-           "sample_sharpness": float(beta_measures.sharpness(samples).mean() / max(probe.val_sharpness, 1e-12))}
+           "sample_sharpness": float(beta_measures.sharpness(samples).mean()
+                                     / max(probe.val_sharpness, 1e-12))}
     prec = rec = None
     if probe.classifier is not None:
         probs, feats = probe.classifier.read(samples)

@@ -1,7 +1,7 @@
 """The seed's ELBO (eq. 7-13) and its bound (eq. 15, corrected), computed on a model
 where everything is known exactly, plus the importance-weighted bound IWAE-k.
 
-The model is :class:`objective.LinearGaussianModel`: ``p(z) = N(0, I)``,
+The model is :class:`explorer.objective.LinearGaussianModel`: ``p(z) = N(0, I)``,
 ``p(x|z) = N(Wz + b, σ²I)``, so log p(x) and the posterior p(z|x) are closed forms
 and the gap log p(x) − ELBO can be compared with KL(q(z|x) ‖ p(z|x)) (eq. 12).
 """
@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from ... import objective
+from ...objective import LinearGaussianModel
 from .base import F64, as_t, mean_se
 
 
-def demo_linear_gaussian(sigma: float = 0.5) -> objective.LinearGaussianModel:
+def demo_linear_gaussian(sigma: float = 0.5) -> LinearGaussianModel:
     """A 2-D latent, 3-D data linear-Gaussian model, ``x = W z + b + σ ε``.
 
     W has orthogonal columns, so the exact posterior p(z|x) has a diagonal covariance
@@ -24,10 +25,10 @@ def demo_linear_gaussian(sigma: float = 0.5) -> objective.LinearGaussianModel:
     """
     W = torch.tensor([[1.2, -0.2], [0.4, 0.6], [0.0, 0.8]], dtype=F64)
     b = torch.tensor([0.5, -0.3, 0.2], dtype=F64)
-    return objective.LinearGaussianModel(W, b, sigma)
+    return LinearGaussianModel(W, b, sigma)
 
 
-def sample_x(model: objective.LinearGaussianModel, seed: int = 0, n: int = 1) -> torch.Tensor:
+def sample_x(model: LinearGaussianModel, seed: int = 0, n: int = 1) -> torch.Tensor:
     """``n`` data points from the model's p(x): ``z ~ N(0, I)``, ``x = W z + b + σ ε``."""
     gen = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, model.W.shape[1], generator=gen, dtype=F64)
@@ -35,7 +36,7 @@ def sample_x(model: objective.LinearGaussianModel, seed: int = 0, n: int = 1) ->
     return model.decode(z) + torch.exp(model.log_sigma) * eps
 
 
-def move_encoder(model: objective.LinearGaussianModel, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> objective.LinearGaussianModel:
+def move_encoder(model: LinearGaussianModel, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> LinearGaussianModel:
     """A copy of ``model`` whose encoder q(z|x) is moved off the true posterior:
     its mean shifted by ``shift`` and its standard deviations multiplied by ``scale``."""
     scale = np.asarray(scale, dtype=np.float64)
@@ -44,14 +45,14 @@ def move_encoder(model: objective.LinearGaussianModel, shift=(0.0, 0.0), scale=(
         raise ValueError("the encoder's standard-deviation scale must be positive.")
     if not np.all(np.isfinite(shift)):
         raise ValueError("the encoder's mean shift must be finite.")
-    m = objective.LinearGaussianModel(model.W, model.b, float(torch.exp(model.log_sigma)))
+    m = LinearGaussianModel(model.W, model.b, float(torch.exp(model.log_sigma)))
     m.c = model.c + as_t(shift)
     m.q_logvar = model.q_logvar + 2.0 * torch.log(as_t(scale))
     return m
 
 
 @torch.no_grad()
-def elbo_check(model: objective.LinearGaussianModel, x: torch.Tensor, samples: int = 4000, seed: int = 0) -> dict:
+def elbo_check(model: LinearGaussianModel, x: torch.Tensor, samples: int = 4000, seed: int = 0) -> dict:
     """Eq. 12 on a model where everything is known, for one data point ``x`` ([1, d]).
 
     ``log_px`` exact; ``elbo`` = E_q log p(x|z) − KL(q||p(z)) by Monte Carlo
@@ -79,7 +80,7 @@ def elbo_check(model: objective.LinearGaussianModel, x: torch.Tensor, samples: i
             "post_mean": post_mean.numpy(), "post_cov": s.numpy()}
 
 
-def elbo_sweep(model: objective.LinearGaussianModel, x: torch.Tensor, shifts, *, base_shift=(0.0, 0.0),
+def elbo_sweep(model: LinearGaussianModel, x: torch.Tensor, shifts, *, base_shift=(0.0, 0.0),
                scale=(1.0, 1.0), axis: int = 0, samples: int = 500, seed: int = 0) -> dict:
     """:func:`elbo_check` as the encoder's mean moves along latent ``axis`` through
     ``shifts`` (the same random numbers at every point, so the curve is smooth).
@@ -138,7 +139,7 @@ IWAE_BUDGET = 250_000    # importance samples drawn at once (memory)
 
 
 @torch.no_grad()
-def iwae_draws(model: objective.LinearGaussianModel, x: torch.Tensor, ks=IWAE_KS, draws: int = IWAE_DRAWS,
+def iwae_draws(model: LinearGaussianModel, x: torch.Tensor, ks=IWAE_KS, draws: int = IWAE_DRAWS,
                seed: int = 0) -> dict:
     """``draws`` independent IWAE-k estimates for one data point ``x`` ([1, d]) at each k,
     on a model whose log p(x) is exact.
@@ -181,7 +182,7 @@ ENCODER_SLIDERS = (("d1", "mean shift along z₁", -3.0, 3.0, 0.1, None),
                    ("g2", "std scale along z₂ (log₁₀)", -1.5, 1.5, 0.05, None))
 
 
-def demo_point(x_seed: int, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> tuple[objective.LinearGaussianModel, torch.Tensor]:
+def demo_point(x_seed: int, shift=(0.0, 0.0), scale=(1.0, 1.0)) -> tuple[LinearGaussianModel, torch.Tensor]:
     """The demo model with its encoder moved by ``shift`` and ``scale`` (:func:`move_encoder`)
     and the data point drawn from p(x) with ``x_seed``."""
     m = demo_linear_gaussian()
