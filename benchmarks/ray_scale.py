@@ -4,8 +4,8 @@
 
 (a) starts a local 2-node Ray cluster (``ray start --head`` and a second raylet, each
     ``--num-cpus 1``, a 100 MB object store, no dashboard), submits ``--runs`` digits runs
-    through the app's engine API (:class:`explorer.engine.backend_ray.RayEngine`, each run
-    a detached actor, the scheduler actor running one run per CPU) and waits for all of
+    through the app's engine API (:class:`explorer.engine.Engine` on a
+    :class:`explorer.engine.backend_ray.RayBackend`, each run a detached actor, the scheduler actor running one run per CPU) and waits for all of
     them: ``makespan_s``, submit of the first to the end of the last. Meanwhile, every 2 s,
     it pauses and resumes a running run and times each control from the call until the
     run's published progress shows it applied (``control_p95_ms``: the pages' view of it). It
@@ -147,13 +147,13 @@ def main() -> None:
     cfg = config(args.epochs, [int(h) for h in args.hidden.split(",")])
     par_before = machine_parallelism(cfg)
     from explorer.engine import Engine
-    from explorer.engine.backend_ray import RayEngine, connect, start_local_cluster, stop_local_cluster
+    from explorer.engine.backend_ray import RayBackend, connect, start_local_cluster, stop_local_cluster
     tmp = Path(tempfile.mkdtemp(prefix="le-ray-bench-"))
     address = start_local_cluster(tmp / "ray", nodes=2, cpus_per_node=1)
     try:
         connect(address, "latent-explorer-bench")
-        eng = RayEngine(tmp / "runs-ray", namespace=f"bench-{secrets.token_hex(3)}", snapshot_seconds=1.0,
-                        max_running_per_owner=8, load_existing=False)
+        eng = Engine(tmp / "runs-ray", backend=RayBackend(namespace=f"bench-{secrets.token_hex(3)}"),
+                     snapshot_seconds=1.0, max_running_per_owner=8, load_existing=False)
         eng.wait_workers_ready(120)          # as the app's start-up does (explorer.ui.warmup)
         ray_res = run_all(eng, cfg, args.runs, controls=True)
         rss = raylet_rss_mib()

@@ -821,7 +821,7 @@ def test_a_malformed_setting_is_a_message_on_every_page_not_a_traceback(page, mo
 
 def test_the_runs_per_owner_cap_is_a_message_and_per_owner(fault_engine):
     eng = fault_engine
-    assert eng.max_runs_per_owner == 2                          # from LATENT_EXPLORER_MAX_RUNS_PER_OWNER
+    assert eng.quotas.max_runs_per_owner == 2                          # from LATENT_EXPLORER_MAX_RUNS_PER_OWNER
     ids = [eng.submit(_tiny(1), "pupil-1") for _ in range(2)]
     with pytest.raises(EngineError, match=r"already have 2 runs on this server; the limit "
                                           r"\(LATENT_EXPLORER_MAX_RUNS_PER_OWNER\) is 2"):

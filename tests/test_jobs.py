@@ -18,7 +18,7 @@ import torch
 
 from explorer import probe, store
 from explorer.config import RunConfig
-from explorer.engine import Engine, EngineError, Job, NotAllowed, server, worker
+from explorer.engine import Engine, EngineError, Job, NotAllowed, RayBackend, server, worker
 from explorer.models import build_model
 from explorer.rowlog import RowLog
 from explorer.runs import Snapshot
@@ -70,8 +70,7 @@ def ray_engine(request, runs, **kw):
     stopped and its scheduler actor is ended (nothing outlives the module)."""
     request.getfixturevalue("ray_cluster")
     import ray
-    from explorer.engine.backend_ray import RayEngine
-    e = RayEngine(runs, namespace=f"le-test-{secrets.token_hex(4)}", **kw)
+    e = Engine(runs, backend=RayBackend(namespace=f"le-test-{secrets.token_hex(4)}"), **kw)
     yield e
     for rid, job in list(e._jobs.items()):
         if job.status.live:
@@ -80,8 +79,8 @@ def ray_engine(request, runs, **kw):
             except EngineError:
                 pass
     e.shutdown()
-    ray.get(e._sched.close.remote())                # its warm actors
-    ray.kill(e._sched)
+    ray.get(e.backend.scheduler.close.remote())     # its warm actors
+    ray.kill(e.backend.scheduler)
 
 
 DIED = {"local": ("worker process died", "signal 9"), "ray": ("Ray actor died", "not resumed")}
@@ -241,12 +240,12 @@ def test_killed_worker_fails_its_job_and_the_next_job_runs(any_eng):
     os.kill(pid, signal.SIGKILL)
     assert eng.wait(rid, 30) == "failed"
     v = eng.view(rid)
-    assert all(words in v.reason for words in DIED[eng.backend]), v.reason
-    if eng.backend == "ray":        # the scheduler writes the end into the folder; the checkpoint stays
+    assert all(words in v.reason for words in DIED[eng.backend.name]), v.reason
+    if eng.backend.name == "ray":        # the scheduler writes the end into the folder; the checkpoint stays
         s = until(lambda: (x := store.read_summary(v.run_dir)).get("status") == "failed" and x,
                   what="the folder to say failed")
         assert "Ray actor died" in s["reason"] and s["steps"] >= 23
-    assert eng._thread.is_alive()                                # the dispatcher lives on
+    assert eng.backend.dispatching                                # the dispatcher lives on
     assert pid not in [w["pid"] for w in eng.workers()]
     rid2 = eng.submit(tiny(epochs=1), "erin")
     assert eng.wait(rid2, 120) == "finished"
@@ -501,7 +500,7 @@ def test_disk_cap_per_owner(tmp_path):
         with pytest.raises(EngineError, match="LATENT_EXPLORER_DISK_MB_PER_OWNER"):
             e.save_upload(b"5,6\n" * 100, "more.csv", "p1")
         assert e.disk_bytes_of("p1") == 800 and e.submit(tiny(), "p1")
-        e.disk_bytes_per_owner = 800                               # now full: no new run
+        e.quotas.disk_bytes_per_owner = 800                               # now full: no new run
         with pytest.raises(EngineError, match=r"use 0.0 MiB of disk; the limit \(LATENT_EXPLORER_DISK_MB"):
             e.submit(tiny(), "p1")
         assert e.submit(tiny(), "p2")                             # others are not affected

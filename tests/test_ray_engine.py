@@ -24,7 +24,7 @@ import time
 import pytest
 
 from explorer import store
-from explorer.engine import NotAllowed
+from explorer.engine import Engine, NotAllowed, RayBackend
 
 from conftest import ROOT, free_port, start_server, stop_server
 from test_jobs import ray_engine, tiny, until
@@ -37,11 +37,12 @@ pytest.importorskip("ray")
 CHILD = textwrap.dedent("""
     import json, sys, time
     from explorer.config import RunConfig
-    from explorer.engine.backend_ray import RayEngine
+    from explorer.engine import Engine, RayBackend
     cfg = RunConfig.from_dict({"model": {"hidden": [32], "latent_dim": 2},
                                "train": {"epochs": 500, "batch_size": 64, "lr": 3e-3, "seed": 1,
                                          "beta_schedule": "constant"}})
-    eng = RayEngine(sys.argv[1], address=sys.argv[2], namespace=sys.argv[3], snapshot_seconds=0.2)
+    eng = Engine(sys.argv[1], backend=RayBackend(address=sys.argv[2], namespace=sys.argv[3]),
+                 snapshot_seconds=0.2)
     rid = eng.submit(cfg, "alice")
     eng.wait(rid, 120, statuses=("running",))
     print(json.dumps({"run_id": rid, "pid": __import__("os").getpid()}), flush=True)
@@ -143,8 +144,7 @@ def test_a_run_started_through_one_server_is_seen_controlled_and_outlives_it(
         line = child.stdout.readline()
         assert line, child.stderr.read()[-3000:]
         rid = json.loads(line)["run_id"]
-        from explorer.engine.backend_ray import RayEngine
-        other = RayEngine(runs, namespace=namespace, snapshot_seconds=0.2)   # the second server
+        other = Engine(runs, backend=RayBackend(namespace=namespace), snapshot_seconds=0.2)   # a second server
         try:
             seen = {e.run_id: e for e in other.list()}
             assert seen[rid].status == "running" and seen[rid].owner == "alice"
@@ -168,7 +168,7 @@ def test_a_run_started_through_one_server_is_seen_controlled_and_outlives_it(
             until(lambda: other.view(rid).progress.step == s1 + 2, what="two steps")
             assert [r["beta"] for r in other.view(rid).rows[-2:]] == [3.0, 3.0]
             # a third server (the first one, restarted) reattaches and sees the same run
-            again = RayEngine(runs, namespace=namespace)
+            again = Engine(runs, backend=RayBackend(namespace=namespace))
             try:
                 v = until(lambda: (x := again.view(rid)).progress.step == s1 + 2 and x, what="the replay")
                 assert v.status == "paused" and v.beta == 3.0
@@ -186,8 +186,8 @@ def test_a_run_started_through_one_server_is_seen_controlled_and_outlives_it(
         finally:
             other.shutdown()
             import ray
-            ray.get(other._sched.close.remote())
-            ray.kill(other._sched)
+            ray.get(other.backend.scheduler.close.remote())
+            ray.kill(other.backend.scheduler)
     finally:
         if child.poll() is None:
             child.kill()
@@ -205,7 +205,7 @@ def test_an_unreachable_cluster_says_so_and_saved_runs_still_open(tmp_path):
         from explorer.config import RunConfig
         from explorer.engine import EngineError, get_engine
         eng = get_engine()
-        out = {"backend": eng.backend, "unavailable": eng.unavailable,
+        out = {"backend": eng.backend.name, "unavailable": eng.unavailable,
                "listed": [e.run_id for e in eng.list()], "rows": len(eng.view("saved").rows)}
         try:
             eng.submit(RunConfig(), "x")

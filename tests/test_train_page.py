@@ -394,7 +394,7 @@ def test_owner_cap_is_a_message(app, engine_):
     at = app
     assert "train_run" not in at.session_state
     owner = owner_id_of_token(at.session_state["_le_token"])
-    engine_.max_runs_per_owner = engine_.runs_of(owner) + 1
+    engine_.quotas.max_runs_per_owner = engine_.runs_of(owner) + 1
     try:
         small(at, 1, "16")
         at.button(key="start").click().run()
@@ -404,7 +404,7 @@ def test_owner_cap_is_a_message(app, engine_):
         assert "limit" in at.error[0].value
         assert "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in at.error[0].value
     finally:
-        engine_.max_runs_per_owner = 200
+        engine_.quotas.max_runs_per_owner = 200
 
 
 @pytest.mark.parametrize("dataset,over,charts", [

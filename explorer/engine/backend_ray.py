@@ -1,12 +1,12 @@
-"""The Ray backend's app-server side: :class:`RayEngine` (``LATENT_EXPLORER_ENGINE=ray``).
+"""The Ray backend's app-server side: :class:`RayBackend` (``LATENT_EXPLORER_ENGINE=ray``).
 
-The same :class:`~explorer.engine.server.Engine` bookkeeping (registry of :class:`Job`
+The engine (:class:`~explorer.engine.server.Engine`: the registry of :class:`Job`
 records, ownership through :func:`explorer.runs.refusal`, caps on runs and disk per
-owner, views, the runs folder's index) over another backend: the cluster's
-:class:`~explorer.engine.ray_actors.Scheduler` owns the queue and starts one detached
+owner, views, the runs folder's index) is the same; its runs train on a cluster: the
+cluster's :class:`~explorer.engine.ray_actors.Scheduler` owns the queue and starts one detached
 :class:`~explorer.engine.ray_actors.RunActor` per run (see :mod:`.ray_actors`). This
-engine's dispatcher thread reads the scheduler's state and each live run's message log
-every ``POLL_SECONDS`` and applies the messages with the engine's own ``_handle``, as
+backend's dispatcher thread reads the scheduler's state and each live run's message log
+every ``POLL_SECONDS`` and hands the messages to the engine (:meth:`Engine.apply`), as
 the local backend does with its pipes.
 
 Several app servers (one ``RayEngine`` each) share one cluster and one runs folder:
@@ -17,7 +17,7 @@ that starts again finds its runs live on the cluster.
 
 A cluster that cannot be reached when the engine starts leaves it *unavailable*:
 saved runs still list and open, and every submit says why nothing can train
-(:attr:`RayEngine.unavailable`). It never falls back to local workers.
+(:attr:`RayBackend.unavailable`, which the engine reports as ``Engine.unavailable``). It never falls back to local workers.
 """
 from __future__ import annotations
 
@@ -34,14 +34,16 @@ from ..config import RunConfig
 from ..runs import Status
 from ..store import METRICS
 from . import protocol
+from .backend import Backend
+from .errors import EngineError
 from .record import Job, apply_to_options
-from .server import Engine, EngineError
 
 POLL_SECONDS = 0.1            # how often live runs' logs are read
 STATE_SECONDS = 0.5           # how often the scheduler's queue and live runs are read (a submit
                               # or a control here asks it at once; each read costs it a copy of
                               # every live run's spec)
 CALL_TIMEOUT = 10.0           # seconds a call to the scheduler or a run actor may take
+START_TIMEOUT = 120.0         # ... the first call to a new scheduler (its process starts first)
 PROBE_TIMEOUT = 3.0           # seconds to reach the cluster's address at start-up
 ROOT = str(Path(__file__).resolve().parents[2])
 OBJECT_STORE_BYTES = 100_000_000     # a local cluster started here: a small object store
@@ -70,7 +72,7 @@ def connect(address: str, namespace: str) -> None:
     """Connect this process to the cluster at ``address`` (``""``: the one ``ray start``
     made here, else a new local one, with a small object store). Raises EngineError."""
     try:
-        import ray
+        import ray                          # heavy and optional: only with this backend
     except ImportError:
         raise EngineError("LATENT_EXPLORER_ENGINE=ray needs Ray: pip install -r requirements-ray.txt") from None
     if ray.is_initialized():
@@ -84,7 +86,7 @@ def connect(address: str, namespace: str) -> None:
             raise EngineError(
                 f"cannot reach the Ray cluster at {target} ({why}). Start it (`ray start --head`), "
                 f"fix RAY_ADDRESS, or set LATENT_EXPLORER_ENGINE=local; then restart the app")
-    from ray.job_config import JobConfig
+    from ray.job_config import JobConfig   # (ray: imported above, only with this backend)
     common = dict(namespace=namespace, log_to_driver=False, configure_logging=False,
                   job_config=JobConfig(code_search_path=[ROOT]))
     try:
@@ -117,22 +119,20 @@ class _RunHandle:
         return True
 
 
-class RayEngine(Engine):
-    """The engine over a Ray cluster (see the module's doc). Same API as :class:`Engine`."""
+class RayBackend(Backend):
+    """Runs an engine's queue on a Ray cluster (see the module's doc): ``address`` (default
+    ``RAY_ADDRESS``) and ``namespace`` (default ``LATENT_EXPLORER_RAY_NAMESPACE``)."""
 
-    backend = "ray"
+    name = "ray"
 
-    def __init__(self, runs_dir: Path | None = None, *, address: str | None = None,
-                 namespace: str | None = None, **kw):
+    def __init__(self, *, address: str | None = None, namespace: str | None = None):
         s = settings_mod.get()
         self.address = s.ray_address if address is None else address
         self.namespace = namespace or s.ray_namespace
         self.cpus_per_run = s.ray_cpus_per_run
-        explicit = kw.get("max_jobs") or (s.max_jobs if s.max_jobs_set else None)
-        self.max_jobs_bound: int | None = explicit       # None: as many as the cluster's CPUs allow
-        self._pids: dict[str, object] = {}
         self.unavailable: str | None = None
-        self._sched = None
+        self.scheduler = None                       # the cluster's Scheduler actor
+        self._pids: dict[str, object] = {}
         self._cursor: dict[str, int] = {}
         self._ended_seen: dict[str, dict] = {}
         self._submitted: dict[str, float] = {}      # run id -> when the scheduler took it
@@ -140,86 +140,87 @@ class RayEngine(Engine):
         self._inflight: dict[str, tuple] = {}       # run id -> (handle, its poll in flight)
         self._state_at, self._state_now = 0.0, True
         self._sync_lock = threading.Lock()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, engine) -> None:
+        """Connect to the cluster (or say why not: :attr:`unavailable`), hand the scheduler
+        this server's settings, list the runs live on the cluster, start following them."""
+        super().start(engine)
         try:
             connect(self.address, self.namespace)
-            self._sched = self._scheduler()
+            self.scheduler = self._scheduler()
+            # this server's settings (it warms an actor on every node); a new scheduler's
+            # process starts first, hence the longer wait
+            self._call(self.scheduler.configure.remote(self._caps()), START_TIMEOUT)
         except EngineError as e:
-            self.unavailable = str(e)
-        kw.pop("prestart", None)
-        kw.pop("prestart_delay", None)
-        super().__init__(runs_dir, **kw)
-        if self._sched is not None:
-            self._sched.configure.remote(self._caps())    # and it warms an actor on every node
+            self.unavailable, self.scheduler = str(e), None
+        if self.scheduler is not None:
             self._sync()                    # runs live on the cluster are listed from the start
+        self._thread = threading.Thread(target=self._dispatch_loop, name="latent-explorer-dispatch",
+                                        daemon=True)
+        self._thread.start()
 
     def _scheduler(self):
-        from .ray_actors import SCHEDULER_NAME, Scheduler
+        from .ray_actors import SCHEDULER_NAME, Scheduler   # imports ray: only with this backend
         return Scheduler.options(name=SCHEDULER_NAME, namespace=self.namespace, lifetime="detached",
                                  get_if_exists=True).remote(self.namespace)
 
-    def _call(self, ref):
-        import ray
+    def _call(self, ref, timeout: float = CALL_TIMEOUT):
+        import ray                          # heavy and optional: only with this backend
         try:
-            return ray.get(ref, timeout=CALL_TIMEOUT)
+            return ray.get(ref, timeout=timeout)
         except Exception as e:  # noqa: BLE001 - the cluster went away: say so, plainly
             raise EngineError(f"the Ray cluster did not answer ({type(e).__name__}: {e})") from None
 
     def _require(self) -> None:
         if self.unavailable:
             raise EngineError(self.unavailable)
-        if self._closed:
+        if self.engine.closed:
             raise EngineError("the engine is shut down")
 
     # ------------------------------------------------------------ submit, controls
-    def _enqueue(self, job: Job) -> None:
+    def enqueue(self, job: Job) -> None:
         self._require()
         start = protocol.StartJob(job.run_id, job.config.to_dict(), str(job.run_dir), job.options)
         spec = {"start": start, "owner": job.owner, "owner_name": job.owner_name,
-                "created": job.created, "threads": self.torch_threads}
-        why = self._call(self._sched.submit.remote(spec, self._caps()))
+                "created": job.created, "threads": self.engine.torch_threads}
+        why = self._call(self.scheduler.submit.remote(spec, self._caps()))
         if why:
             raise EngineError(why)
-        self._jobs[job.run_id] = job
-        self._queue.append(job.run_id)
         self._submitted[job.run_id] = time.time()
         self._state_now = True
 
     def _caps(self) -> dict:
         """The scheduler's settings, from this server's."""
-        return {"queued": self.max_queued_per_owner, "running": self.max_running_per_owner,
-                "cpus_per_run": self.cpus_per_run, "gpus": self.device != "cpu",
-                "max_jobs": self.max_jobs_bound, "threads": self.torch_threads}
+        eng = self.engine
+        return {"queued": eng.quotas.max_queued_per_owner, "running": eng.quotas.max_running_per_owner,
+                "cpus_per_run": self.cpus_per_run, "gpus": eng.device != "cpu",
+                "max_jobs": eng.max_jobs_bound, "threads": eng.torch_threads}
 
-    def _wake(self) -> None:
-        """Nothing to wake: the dispatcher polls the cluster."""
-
-    def _control_queued(self, job: Job, kind: protocol.ControlKind, value) -> bool:
+    def control_queued(self, job: Job, kind: protocol.ControlKind, value) -> bool:
         self._require()
-        where = self._call(self._sched.control_queued.remote(job.run_id, str(kind), value))
+        where = self._call(self.scheduler.control_queued.remote(job.run_id, str(kind), value))
         if where == "queued":
             apply_to_options(job.options, kind, value)
             return True
         self._attach(job)       # it started meanwhile: the actor takes it
         return False
 
-    def _drop_queued(self, run_id: str) -> bool:
-        with self._lock:
-            job = self._jobs.get(run_id)
-            if self._sched is not None and job is not None and job.status == Status.QUEUED:
-                if self._call(self._sched.drop.remote(run_id)) == "active":
-                    self._attach(job)
-                    return False
-            self._dropped.add(run_id)
-        return super()._drop_queued(run_id)
+    def drop_queued(self, run_id: str, job: Job | None) -> bool:
+        if self.scheduler is not None and job is not None and job.status == Status.QUEUED:
+            if self._call(self.scheduler.drop.remote(run_id)) == "active":
+                self._attach(job)
+                return False
+        self._dropped.add(run_id)
+        return True
 
-    def drop_owner(self, owner: str) -> int:
-        if self._sched is None:
-            return 0
-        ids = self._call(self._sched.drop_owner.remote(owner))
-        for r in ids:
-            self._dropped.add(r)
-            super()._drop_queued(r)
-        return len(ids)
+    def drop_owner(self, owner: str) -> list[str]:
+        if self.scheduler is None:
+            return []
+        ids = self._call(self.scheduler.drop_owner.remote(owner))
+        self._dropped.update(ids)
+        return ids
 
     def _attach(self, job: Job, actor=None) -> None:
         """Follow a run's actor from now on (its log is read from the start); ``actor``:
@@ -227,22 +228,22 @@ class RayEngine(Engine):
         if job.worker is not None:
             return
         if actor is None:
-            actor = self._call(self._sched.state.remote())["live"].get(job.run_id, {}).get("actor")
+            actor = self._call(self.scheduler.state.remote())["live"].get(job.run_id, {}).get("actor")
             if actor is None:
                 return                      # not started yet: the next sync attaches it
         job.worker = _RunHandle(actor, job)
         self._pids[job.run_id] = actor.pid.remote()
         if job.status == Status.QUEUED:
-            job.status = Status.STARTING
+            job.transition(Status.STARTING)
         self._cursor.setdefault(job.run_id, 0)
 
     # ------------------------------------------------------------ reads
     def workers(self) -> list[dict]:
         """One entry per run this server follows on the cluster: its actor's process id
         (on the node that runs it), and its run."""
-        import ray
-        with self._lock:
-            followed = [r for r, j in self._jobs.items() if j.worker is not None]
+        import ray                          # heavy and optional: only with this backend
+        with self.engine._lock:
+            followed = [r for r, j in self.engine._jobs.items() if j.worker is not None]
             refs = {r: self._pids.get(r) for r in followed}
         out = []
         for r, ref in refs.items():
@@ -255,18 +256,22 @@ class RayEngine(Engine):
 
     def wait_workers_ready(self, timeout: float = 30.0) -> bool:
         """Block until a warmed-up run actor waits on every node (False on timeout)."""
-        if self._sched is None:
+        if self.scheduler is None:
             return False
-        import ray
+        import ray                          # heavy and optional: only with this backend
         try:
-            return bool(ray.get(self._sched.warm_ready.remote(timeout), timeout=timeout + CALL_TIMEOUT))
+            return bool(ray.get(self.scheduler.warm_ready.remote(timeout), timeout=timeout + CALL_TIMEOUT))
         except Exception:  # noqa: BLE001 - no answer in time: not ready
             return False
 
+    @property
+    def dispatching(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     # ------------------------------------------------------------ the dispatcher
     def _dispatch_loop(self) -> None:
-        while not self._closed:
-            if self._sched is None:
+        while not self._stopping:
+            if self.scheduler is None:
                 return
             try:
                 self._sync()
@@ -283,7 +288,7 @@ class RayEngine(Engine):
         job = Job(run_id=run_id, owner=meta["owner"], owner_name=meta["owner_name"],
                   config=RunConfig.from_dict(start.config), run_dir=Path(start.run_dir), options=o,
                   created=meta["created"], beta=o.beta, lr=o.lr)
-        self._jobs[run_id] = job
+        self.engine._jobs[run_id] = job
         return job
 
     def _sync(self) -> None:
@@ -295,42 +300,44 @@ class RayEngine(Engine):
             self._poll_runs()
 
     def _read_state(self) -> None:
-        """The scheduler's queue, live runs and recent outcomes, into this server's records."""
-        import ray
+        """The scheduler's queue, live runs and recent outcomes, into the engine's records."""
+        import ray                          # heavy and optional: only with this backend
+        eng = self.engine
         asked = time.time()
         self._state_now = False
-        state = ray.get(self._sched.state.remote(), timeout=CALL_TIMEOUT)
+        state = ray.get(self.scheduler.state.remote(), timeout=CALL_TIMEOUT)
         self._state_at = asked
-        with self._lock:
-            self.max_jobs = state["max_jobs"]
+        with eng._lock:
+            eng.max_jobs = state["max_jobs"]
             queue = list(state["queue"])       # runs this server queued since it asked: last
-            self._queue = queue + [r for r in self._queue if r not in queue and r in self._jobs
-                                   and self._jobs[r].status == Status.QUEUED
-                                   and self._submitted.get(r, 0.0) >= asked]
+            eng._queue = queue + [r for r in eng._queue if r not in queue and r in eng._jobs
+                                  and eng._jobs[r].status == Status.QUEUED
+                                  and self._submitted.get(r, 0.0) >= asked]
             for rid, meta in state["live"].items():
                 if rid in self._dropped:
                     continue
-                job = self._jobs.get(rid)
+                job = eng._jobs.get(rid)
                 if job is None or job.from_disk:
                     job = self._adopt(rid, meta)
                 if meta["active"] and job.worker is None and job.status.live:
                     self._attach(job, meta.get("actor"))
                     job.started = job.started or meta.get("started")
-            for rid, job in list(self._jobs.items()):
+            for rid, job in list(eng._jobs.items()):
                 if job.status.live and rid not in state["live"]:
                     done = state["ended"].get(rid)
                     if done is not None and job.worker is None:    # it ran between two reads
                         self._end_unfollowed(job, done)
                     elif done is None and job.status == Status.QUEUED \
                             and self._submitted.get(rid, 0.0) < asked:
-                        self._jobs.pop(rid, None)        # dropped through another server
+                        eng._jobs.pop(rid, None)        # dropped through another server
             self._ended_seen = state["ended"]
 
     def _poll_runs(self) -> None:
-        """Every followed run's new messages (one poll in flight per run), applied with ``_handle``."""
-        import ray
-        with self._lock:
-            followed = {r: j.worker for r, j in self._jobs.items()
+        """Every followed run's new messages (one poll in flight per run), applied by the engine."""
+        import ray                          # heavy and optional: only with this backend
+        eng = self.engine
+        with eng._lock:
+            followed = {r: j.worker for r, j in eng._jobs.items()
                         if j.worker is not None and j.status.live}
         for r, w in followed.items():         # one poll in flight per run (an actor still
             if r not in self._inflight:       # starting answers once it is up)
@@ -349,11 +356,11 @@ class RayEngine(Engine):
                 self._lost(rid, w)
                 continue
             msgs, cursor, done_at = got
-            with self._lock:
+            with eng._lock:
                 self._cursor[rid] = cursor
                 job = w.job
                 for m in msgs:
-                    self._handle(w, m)
+                    eng.apply(w, m)
                 if job is not None and job.progress.seq >= job.ctl_sent:
                     self._follow_params(job)
                 if done_at is not None and job is not None and job.status.ended:
@@ -370,20 +377,20 @@ class RayEngine(Engine):
                 job.lr = ev["value"]
 
     def _end_with(self, job: Job, done: dict) -> None:
-        self._handle(_RunHandle(None, job) if job.worker is None else job.worker,
-                     protocol.Done(job.run_id, Status(done["status"]), done["reason"], done["summary"]))
+        self.engine.apply(_RunHandle(None, job) if job.worker is None else job.worker,
+                          protocol.Done(job.run_id, Status(done["status"]), done["reason"], done["summary"]))
 
     def _lost(self, run_id: str, handle: _RunHandle) -> None:
         """A followed actor is gone: its outcome if the scheduler knows it, else failed."""
-        from .ray_actors import DIED
-        with self._lock:
+        from .ray_actors import DIED        # imports ray: only with this backend
+        with self.engine._lock:
             job = handle.job
             if job is None or job.status.ended:
                 return
             done = self._ended_seen.get(run_id)
             if done is None:
                 try:
-                    done = self._call(self._sched.state.remote())["ended"].get(run_id)
+                    done = self._call(self.scheduler.state.remote())["ended"].get(run_id)
                 except EngineError:
                     done = None
             if done is None:
@@ -405,13 +412,9 @@ class RayEngine(Engine):
     # ------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop following the cluster. Runs go on (they live on their actors)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._thread.join(timeout=5)
-        if self.index is not None:
-            self.index.close()
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def ray_cli(*args: str) -> str:

@@ -42,8 +42,7 @@ import ray
 
 from .. import store
 from ..runs import Status
-from ..text import count
-from . import protocol
+from . import protocol, quotas
 from .record import apply_to_options
 from .worker import run_job, warm_up
 
@@ -225,10 +224,9 @@ class Scheduler:
         self.caps.update(caps)
         owner = spec["owner"]
         queued = sum(1 for r in self.queue if self.specs[r]["owner"] == owner)
-        if owner and queued >= self.caps["queued"]:
-            return (f"you already have {count(queued, 'run')} waiting in the queue; the limit "
-                    f"(LATENT_EXPLORER_MAX_QUEUED_PER_OWNER) is {self.caps['queued']}. "
-                    f"Wait for one to start, or stop one")
+        why = quotas.queued_refusal(queued, self.caps["queued"]) if owner else None
+        if why:
+            return why
         self.specs[spec["start"].run_id] = dict(spec, started=None)
         self.queue.append(spec["start"].run_id)
         self._schedule()
@@ -276,11 +274,8 @@ class Scheduler:
     def _schedule(self) -> None:
         cap = self._capacity()
         while self.queue and len(self.active) < cap:
-            running: dict[str, int] = {}
-            for r in self.active:
-                running[self.specs[r]["owner"]] = running.get(self.specs[r]["owner"], 0) + 1
-            nxt = next((r for r in self.queue if not self.specs[r]["owner"]
-                        or running.get(self.specs[r]["owner"], 0) < self.caps["running"]), None)
+            running = quotas.running_by_owner(self.specs[r]["owner"] for r in self.active)
+            nxt = quotas.next_queued(self.queue, lambda r: self.specs[r]["owner"], running, self.caps["running"])
             if nxt is None:
                 return
             self.queue.remove(nxt)

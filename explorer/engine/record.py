@@ -1,6 +1,10 @@
 """The server's record of one run (:class:`Job`): its status, rows, snapshots and replay
 frames, mutated only under the engine's lock, and turned into the
-:class:`~explorer.runs.RunEntry` / :class:`~explorer.runs.RunView` pages read."""
+:class:`~explorer.runs.RunEntry` / :class:`~explorer.runs.RunView` pages read.
+
+A run's status moves only through :meth:`Job.transition`, which knows the legal moves
+(:data:`MOVES`): queued → starting → running ⇄ paused, and from any of these to an ended
+state, which is final."""
 from __future__ import annotations
 
 import time
@@ -11,13 +15,25 @@ import numpy as np
 
 from ..config import RunConfig
 from ..rowlog import RowLog
-from ..runs import Progress, RunEntry, RunInfo, Snapshot, Status
+from ..runs import ENDED, Progress, RunEntry, RunInfo, Snapshot, Status
 from ..store import WEIGHTS
 from . import protocol
 
 MAX_ROWS = 4000                  # rows kept per job in memory (thinned evenly beyond this)
 MAX_HISTORY = 150                # latent frames kept per job for the replay scrubber ...
 HISTORY_BYTES = 16 * 2**20       # ... and at most this many bytes of them
+
+MOVES: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.STARTING}) | ENDED,       # ended here: it could not start
+    Status.STARTING: frozenset({Status.RUNNING, Status.PAUSED}) | ENDED,
+    Status.RUNNING: frozenset({Status.PAUSED}) | ENDED,
+    Status.PAUSED: frozenset({Status.RUNNING}) | ENDED,
+}
+"""A run's legal status moves (staying put is always legal; an ended status is final)."""
+
+
+class StatusError(RuntimeError):
+    """A status move that :data:`MOVES` does not allow: a bug in the engine, never a user's."""
 
 
 @dataclass
@@ -56,6 +72,16 @@ class Job:
         self.beta = self.config.train.beta if self.beta is None else self.beta
         self.lr = self.config.train.lr if self.lr is None else self.lr
         self.progress.epochs = self.progress.epochs or self.config.train.epochs
+
+    def transition(self, new: Status | str, reason: str | None = None) -> None:
+        """Move the run to status ``new`` (with the ``reason`` an ended run keeps); raises
+        :class:`StatusError` for a move :data:`MOVES` does not allow."""
+        new = Status(new)
+        if new != self.status and new not in MOVES.get(self.status, frozenset()):
+            raise StatusError(f"run {self.run_id}: {self.status} -> {new} is not a legal move")
+        self.status = new
+        if reason is not None or new.ended:
+            self.reason = reason
 
     @property
     def rows(self) -> list[dict]:

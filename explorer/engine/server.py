@@ -1,31 +1,29 @@
-"""The server side of the engine: submit, control, the queue, dispatch to workers.
+"""The engine's bookkeeping: submit, controls, who may do what, what pages read.
 
 One :class:`Engine` per server process (:func:`get_engine`). It keeps a record
 (:class:`Job`) of every live run and of the few most recently ended or viewed ones;
 every other run is read from the runs folder's index (:mod:`explorer.store.index`)
 when a list or a page asks for it. Pages read :meth:`Engine.view` (a
 :class:`~explorer.runs.RunView`) and :meth:`Engine.list` (:class:`~explorer.runs.RunEntry`),
-plain data.
+plain data. The runs train on a :class:`~explorer.engine.backend.Backend` the engine is
+given: worker processes of this machine (:class:`~explorer.engine.local.LocalBackend`, the
+default) or a Ray cluster (:class:`~explorer.engine.backend_ray.RayBackend`).
 
 Who may do what: every state-changing call names the acting owner (``by``), and the
 engine refuses, with :class:`NotAllowed`, anything :func:`explorer.runs.refusal` refuses.
-Per-owner caps (settings ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER``, ``..._MAX_QUEUED_PER_OWNER``,
-``..._MAX_RUNS_PER_OWNER``, ``..._DISK_MB_PER_OWNER``) hold whatever tab or browser
+Per-owner caps (:class:`~explorer.engine.quotas.Quotas`) hold whatever tab or browser
 window a person uses.
 
 β has one holder here, ``Job.beta``: set by :meth:`Engine.set_beta` (the worker then
 applies it to its trainer between two steps), read by every view. Rows record the β
-each step's loss used.
+each step's loss used. A run's status moves only through ``Job.transition``.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import secrets
 import threading
 import time
-import traceback
 from collections import OrderedDict
-from multiprocessing.connection import wait
 from pathlib import Path
 
 import numpy as np
@@ -36,81 +34,65 @@ from .. import store
 from ..config import BETA, LR, RunConfig
 from ..runs import ENDED, Action, Actor, Progress, RunEntry, RunView, Status, refusal
 from ..store.index import RunIndex
-from ..text import count
 from . import protocol
-from .local import LocalWorker
-from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, apply_to_options, from_entry  # noqa: F401
+from .backend import Backend
+from .errors import EngineError, NotAllowed
+from .local import LocalBackend
+from .quotas import Quotas
+from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, from_entry  # noqa: F401
 
 KEEP_ENDED = 8                   # ended runs whose records stay in memory
 MAX_STEPS_PER_CALL = 100_000
 
 
-class EngineError(RuntimeError):
-    """A request the engine cannot carry out (unknown run, wrong state, a limit reached)."""
-
-
-class NotAllowed(EngineError):
-    """The acting owner may not do this to this run."""
-
-
 # ===================================================================== the engine
 
 class Engine:
-    """Runs training jobs in worker processes, at most ``max_jobs`` at once, FIFO beyond."""
+    """The bookkeeping of every run on this server; the runs train on its ``backend``."""
 
-    backend = "local"            # LATENT_EXPLORER_ENGINE (the Ray backend: backend_ray.RayEngine)
-
-    def __init__(self, runs_dir: Path | None = None, *, max_jobs: int | None = None,
-                 torch_threads: int | None = None, snapshot_seconds: float | None = None,
-                 max_run_seconds: float | None = None, max_runs_per_owner: int | None = None,
-                 max_running_per_owner: int | None = None, max_queued_per_owner: int | None = None,
-                 disk_bytes_per_owner: int | None = None, device: str | None = None,
-                 dataset_bytes: int | None = None, prestart: int = 0, prestart_delay: float = 0.0,
-                 load_existing: bool = True):
-        """``prestart`` workers are started ``prestart_delay`` seconds after creation, so the
-        first job need not wait for one (~2-5 s) and the first page view need not share the
-        CPU with one. ``load_existing``: list the saved runs of ``runs_dir`` too."""
+    def __init__(self, runs_dir: Path | None = None, *, backend: Backend | None = None,
+                 max_jobs: int | None = None, torch_threads: int | None = None,
+                 snapshot_seconds: float | None = None, max_run_seconds: float | None = None,
+                 max_runs_per_owner: int | None = None, max_running_per_owner: int | None = None,
+                 max_queued_per_owner: int | None = None, disk_bytes_per_owner: int | None = None,
+                 device: str | None = None, dataset_bytes: int | None = None, prestart: int = 0,
+                 prestart_delay: float = 0.0, load_existing: bool = True):
+        """``backend``: where runs train (default: a :class:`LocalBackend` that starts
+        ``prestart`` workers ``prestart_delay`` seconds from now). ``load_existing``: list the
+        saved runs of ``runs_dir`` too. Every other argument replaces its setting."""
         s = settings_mod.get()
         self.runs_dir = Path(runs_dir or s.runs_dir)
-        self.max_jobs = max_jobs or s.max_jobs
+        self.max_jobs_bound = max_jobs or (s.max_jobs if s.max_jobs_set else None)   # None: the backend's
+        self.max_jobs = max_jobs or s.max_jobs      # runs training at once (a Ray backend updates it)
         self.torch_threads = torch_threads or s.torch_threads
         self.snapshot_seconds = snapshot_seconds or s.snapshot_seconds
         self.max_run_seconds = max_run_seconds or s.max_run_seconds
-        self.max_runs_per_owner = max_runs_per_owner or s.max_runs_per_owner
-        self.max_running_per_owner = max_running_per_owner or s.max_running_per_owner
-        self.max_queued_per_owner = max_queued_per_owner or s.max_queued_per_owner
-        self.disk_bytes_per_owner = disk_bytes_per_owner or s.disk_bytes_per_owner
+        self.quotas = Quotas.from_settings(s, max_running_per_owner=max_running_per_owner,
+                                           max_queued_per_owner=max_queued_per_owner,
+                                           max_runs_per_owner=max_runs_per_owner,
+                                           disk_bytes_per_owner=disk_bytes_per_owner)
         self.device = device or s.device
         self.dataset_bytes = dataset_bytes or s.dataset_bytes
         self.index = RunIndex(self.runs_dir) if load_existing else None
-        self._ctx = mp.get_context("spawn")
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
-        self._queue: list[str] = []
-        self._workers: list[LocalWorker] = []
+        self._queue: list[str] = []          # queued run ids, in the backend's order
         self._recent_ended: OrderedDict[str, None] = OrderedDict()
         self._closed = False
-        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         if self.index is not None:
             self.index.refresh(force=True)
-        if prestart:
-            timer = threading.Timer(prestart_delay, self._prestart, args=(prestart,))
-            timer.daemon = True
-            timer.start()
-        self._thread = threading.Thread(target=self._dispatch_loop, name="latent-explorer-dispatch",
-                                        daemon=True)
-        self._thread.start()
-
-    def _prestart(self, n: int) -> None:
-        with self._lock:
-            while not self._closed and len(self._workers) < min(n, self.max_jobs):
-                self._workers.append(LocalWorker(self._ctx, self.torch_threads))
-        self._wake()
+        self.backend = backend or LocalBackend(prestart=prestart, prestart_delay=prestart_delay)
+        self.backend.start(self)                    # last: the backend sees a complete engine
 
     @property
     def closed(self) -> bool:
         """True after :meth:`shutdown`."""
         return self._closed
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why this server cannot train (its Ray cluster could not be reached), or None."""
+        return self.backend.unavailable
 
     # ------------------------------------------------------------ submit
     def submit(self, config: RunConfig, owner: "Actor | str" = "", *, start_paused: bool = False,
@@ -141,39 +123,24 @@ class Engine:
                 raise EngineError("the engine is shut down")
             if actor.id:
                 self._check_caps(actor.id)
-            self._enqueue(job)
-        self._wake()
+            self.backend.enqueue(job)
+            self._jobs[job.run_id] = job
+            self._queue.append(job.run_id)
+        self.backend.wake()
         return run_id
 
-    def _enqueue(self, job: Job) -> None:
-        """Put a new run in the queue (under the lock, its owner's caps checked)."""
-        self._jobs[job.run_id] = job
-        self._queue.append(job.run_id)
-
     def _check_caps(self, owner: str) -> None:
+        """Raise EngineError when ``owner`` may not queue one more run (the caps, in order)."""
         queued = sum(1 for r in self._queue if self._jobs[r].owner == owner)
-        if queued >= self.max_queued_per_owner:
-            raise EngineError(f"you already have {count(queued, 'run')} waiting in the queue; the limit "
-                              f"(LATENT_EXPLORER_MAX_QUEUED_PER_OWNER) is {self.max_queued_per_owner}. "
-                              f"Wait for one to start, or stop one")
-        why = self.runs_cap_refusal(owner)
+        why = (self.quotas.queued_refusal(queued) or self.runs_cap_refusal(owner)
+               or self.quotas.disk_refusal(self.disk_bytes_of(owner)))
         if why:
             raise EngineError(why)
-        used = self.disk_bytes_of(owner)
-        if used >= self.disk_bytes_per_owner:
-            raise EngineError(f"your runs and uploads use {used / 2**20:.1f} MiB of disk; the limit "
-                              f"(LATENT_EXPLORER_DISK_MB_PER_OWNER) is "
-                              f"{self.disk_bytes_per_owner / 2**20:.0f} MiB. Delete runs on the Runs page")
 
     def runs_cap_refusal(self, owner: str) -> str | None:
         """Why ``owner`` may not hold one more run on this server (a new one, an upload, an
         import), or None."""
-        held = self.runs_of(owner)
-        if held < self.max_runs_per_owner:
-            return None
-        return (f"you already have {count(held, 'run')} on this server; the limit "
-                f"(LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is {self.max_runs_per_owner}. "
-                f"Delete runs you no longer need on the Runs page")
+        return self.quotas.runs_refusal(self.runs_of(owner))
 
     def runs_of(self, owner: str) -> int:
         """Runs ``owner`` holds on this server: live, and saved in the runs folder."""
@@ -199,20 +166,15 @@ class Engine:
                 job.beta = value
             elif kind == protocol.ControlKind.LR:
                 job.lr = value
-            if job.status == Status.QUEUED and self._control_queued(job, kind, value):
+            if job.status == Status.QUEUED and self.backend.control_queued(job, kind, value):
                 return                               # delivered in the options when it starts
             if job.worker is None or not job.worker.send(protocol.Control(run_id, kind, value)):
                 raise EngineError(f"the worker of run {run_id} is gone")
             job.ctl_sent += 1
             if kind in (protocol.ControlKind.PAUSE, protocol.ControlKind.STEP):
-                job.status = Status.PAUSED
+                job.transition(Status.PAUSED)       # as the page expects; the worker confirms
             elif kind == protocol.ControlKind.RESUME:
-                job.status = Status.RUNNING
-
-    def _control_queued(self, job: Job, kind: protocol.ControlKind, value) -> bool:
-        """Keep a control of a queued run for its start; False if it started meanwhile."""
-        apply_to_options(job.options, kind, value)
-        return True
+                job.transition(Status.RUNNING)
 
     def _job(self, run_id: str) -> Job:
         job = self._jobs.get(run_id) or self._load(run_id)
@@ -260,18 +222,23 @@ class Engine:
     def _drop_queued(self, run_id: str) -> bool:
         """Forget a queued run; False if it has started meanwhile (then stop it instead)."""
         with self._lock:
+            if not self.backend.drop_queued(run_id, self._jobs.get(run_id)):
+                return False
+            self._forget_queued(run_id)
+        return True
+
+    def _forget_queued(self, run_id: str) -> None:
+        with self._lock:
             if run_id in self._queue:
                 self._queue.remove(run_id)
             self._jobs.pop(run_id, None)
-        return True
 
     def drop_owner(self, owner: str) -> int:
         """An owner left (their last browser session ended): drop their queued runs (running
         ones go on, to their end or the maximum run duration). Returns how many were dropped."""
-        with self._lock:
-            ids = [r for r in self._queue if self._jobs[r].owner == owner]
-            for r in ids:
-                self._drop_queued(r)
+        ids = self.backend.drop_owner(owner)
+        for r in ids:
+            self._forget_queued(r)
         return len(ids)
 
     def forget(self, run_id: str) -> None:
@@ -293,10 +260,9 @@ class Engine:
         :func:`explorer.data.check_array_file` with the server's limits, which reads the file a
         chunk at a time: the server never parses an upload in full)."""
         oid = Actor.of(owner).id
-        if oid and self.disk_bytes_of(oid) + len(content) > self.disk_bytes_per_owner:
-            raise EngineError(f"{filename}: your runs and uploads would use more than "
-                              f"{self.disk_bytes_per_owner / 2**20:.0f} MiB of disk, the limit "
-                              f"(LATENT_EXPLORER_DISK_MB_PER_OWNER). Delete runs on the Runs page")
+        why = self.quotas.upload_refusal(filename, self.disk_bytes_of(oid), len(content)) if oid else None
+        if why:
+            raise EngineError(why)
         s = settings_mod.get()
         check = check or (lambda p: data.check_array_file(p, max_bytes=self.dataset_bytes,
                                                           max_features=s.max_features,
@@ -378,21 +344,15 @@ class Engine:
         return len(held | (self.index.ids(owner) if self.index is not None else set()))
 
     def workers(self) -> list[dict]:
-        with self._lock:
-            return [{"pid": w.proc.pid, "alive": w.proc.is_alive(), "ready": w.ready,
-                     "run_id": w.job.run_id if w.job else None} for w in self._workers]
+        """The backend's workers: ``pid``, ``alive``, ``ready``, ``run_id`` (None: idle)."""
+        return self.backend.workers()
 
     def busy_workers(self) -> int:
         return sum(1 for w in self.workers() if w["run_id"])
 
     def wait_workers_ready(self, timeout: float = 30.0) -> bool:
         """Block until every started worker has warmed up (server start-up); False on timeout."""
-        t_end = time.time() + timeout
-        while time.time() < t_end:
-            if all(w["ready"] or not w["alive"] for w in self.workers()):
-                return True
-            time.sleep(0.05)
-        return False
+        return self.backend.wait_workers_ready(timeout)
 
     def wait(self, run_id: str, timeout: float = 60.0, statuses=ENDED) -> Status:
         """Block until the run reaches one of ``statuses`` (tests, CLI); returns the status."""
@@ -431,98 +391,32 @@ class Engine:
                 continue          # a failed run's rows may exist only here: keep them
             del self._jobs[rid]
 
-    # ---------------------------------------------------------- dispatch
-    def _wake(self) -> None:
-        try:
-            self._wake_w.send(1)
-        except (OSError, BrokenPipeError):
-            pass
-
-    def _next_queued(self) -> str | None:
-        """The first queued run whose owner is under the running-at-once cap."""
-        running: dict[str, int] = {}
-        for w in self._workers:
-            if w.job is not None:
-                running[w.job.owner] = running.get(w.job.owner, 0) + 1
-        for rid in self._queue:
-            owner = self._jobs[rid].owner
-            if not owner or running.get(owner, 0) < self.max_running_per_owner:
-                return rid
-        return None
-
-    def _schedule(self) -> None:
-        """Give queued jobs to free workers, starting workers up to ``max_jobs``."""
-        with self._lock:
-            self._workers = [w for w in self._workers if not w.dead]
-            while self._queue:
-                running = sum(1 for w in self._workers if w.job is not None)
-                if running >= self.max_jobs:
-                    return
-                run_id = self._next_queued()
-                if run_id is None:
-                    return
-                free = next((w for w in self._workers if w.job is None and w.ready), None)
-                if free is None:
-                    if any(w.job is None and not w.ready for w in self._workers):
-                        return                      # wait for its "ready"
-                    if len(self._workers) >= self.max_jobs:
-                        return
-                    try:
-                        self._workers.append(LocalWorker(self._ctx, self.torch_threads))
-                    except Exception as e:  # noqa: BLE001 - cannot start a process at all
-                        self._queue.remove(run_id)
-                        self._end(self._jobs[run_id], Status.FAILED, f"could not start a worker process: {e}")
-                    return
-                self._queue.remove(run_id)
-                job = self._jobs[run_id]
-                job.worker, free.job = free, job
-                job.status, job.started = Status.STARTING, time.time()
-                msg = protocol.StartJob(run_id, job.config.to_dict(), str(job.run_dir), job.options)
-                if not free.send(msg):
-                    self._worker_died(free)
-
+    # ------------------------------------------------ what workers report
     def _end(self, job: Job, status: Status, reason: str | None) -> None:
-        job.status, job.reason, job.ended = Status(status), reason, time.time()
+        """A run ended (under the lock): its final status and reason, its worker freed."""
+        job.transition(status, reason)
+        job.ended = time.time()
         job.worker = None
         self._keep_in_memory(job)
 
-    def _worker_died(self, w: LocalWorker) -> None:
-        if w.proc.exitcode is None:
-            w.proc.join(timeout=1.0)              # reap it, to report its exit code
+    def apply(self, handle, msg) -> None:
+        """Apply a worker's message (:mod:`.protocol`) about the run its ``handle`` trains
+        (``handle.job``); a backend calls this for every message but its own."""
         with self._lock:
-            w.dead = True
-            code = w.proc.exitcode
-            if w.job is not None and not w.job.status.ended:
-                how = (f"signal {-code}" if code is not None and code < 0 else f"exit code {code}")
-                self._end(w.job, Status.FAILED,
-                          f"the worker process died ({how}: killed, or out of memory); "
-                          f"the last epoch checkpoint, if any, is kept")
-            w.job = None
-            for conn in (w.out_r, w.inbox_w):
-                try:
-                    conn.close()
-                except OSError:
-                    pass
-
-    def _handle(self, w: LocalWorker, msg) -> None:
-        with self._lock:
-            if isinstance(msg, protocol.Ready):
-                w.ready = True
-                return
-            job = w.job
+            job = handle.job
             if job is None or getattr(msg, "run_id", None) != job.run_id:
                 return
             if isinstance(msg, protocol.Started):
                 job.info = msg.info
                 if job.status == Status.STARTING:
-                    job.status = Status.PAUSED if job.options.start_paused or job.options.initial_steps \
-                        else Status.RUNNING
+                    job.transition(Status.PAUSED if job.options.start_paused or job.options.initial_steps
+                                   else Status.RUNNING)
                 job.progress = Progress(total_steps=msg.info.total_steps, epochs=job.config.train.epochs)
             elif isinstance(msg, protocol.Rows):
                 job.add_rows(msg.rows)
                 job.progress = msg.progress
                 if msg.progress.seq >= job.ctl_sent and job.status.active:   # no control in flight
-                    job.status = Status.PAUSED if msg.progress.paused else Status.RUNNING
+                    job.transition(Status.PAUSED if msg.progress.paused else Status.RUNNING)
             elif isinstance(msg, protocol.SnapshotMsg):
                 job.add_snapshot(msg.snapshot)
             elif isinstance(msg, protocol.Saving):
@@ -534,74 +428,16 @@ class Engine:
                 if msg.summary:
                     job.beta, job.lr = msg.summary.get("beta", job.beta), msg.summary.get("lr", job.lr)
                 self._end(job, Status(msg.status), msg.reason)
-                w.job = None
-
-    def _poll_workers(self, conns: dict) -> None:
-        ready = wait(list(conns) + [self._wake_r], timeout=0.25)
-        for c in ready:
-            if c is self._wake_r:
-                while self._wake_r.poll():
-                    self._wake_r.recv()
-                continue
-            w = conns[c]
-            try:
-                while c.poll():
-                    self._handle(w, c.recv())
-            except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):
-                self._worker_died(w)      # closed or garbled pipe: the worker is gone
-        for w in list(conns.values()):
-            if not w.dead and not w.proc.is_alive():
-                try:                       # drain what it said before dying
-                    while w.out_r.poll():
-                        self._handle(w, w.out_r.recv())
-                except (EOFError, OSError, ValueError, TypeError):
-                    pass
-                self._worker_died(w)
-
-    def _dispatch_loop(self) -> None:
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-                conns = {w.out_r: w for w in self._workers if not w.dead}
-            try:
-                self._schedule()
-                self._poll_workers(conns)
-            except (EOFError, OSError):
-                if self._closed:
-                    return
-                time.sleep(0.1)
-            except Exception:  # noqa: BLE001 - the dispatcher must outlive any bug
-                traceback.print_exc()
-                time.sleep(0.1)
+                handle.job = None
 
     # ---------------------------------------------------------- shutdown
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop every running job (each is saved), drop the queue, end the workers."""
+        """Accept no more runs and end the backend's dispatcher (local workers stop their runs,
+        each saved; Ray runs go on, on their actors)."""
         with self._lock:
             if self._closed:
                 return
-            self._queue.clear()
-            for w in self._workers:
-                if w.job is not None:
-                    w.send(protocol.Control(w.job.run_id, protocol.ControlKind.STOP))
-        t_end = time.time() + timeout
-        while time.time() < t_end:
-            with self._lock:
-                if all(w.job is None or w.dead for w in self._workers):
-                    break
-            time.sleep(0.05)
-        with self._lock:
             self._closed = True
-            workers = list(self._workers)
-        self._wake()
-        for w in workers:
-            w.send(protocol.Quit())
-        for w in workers:
-            w.proc.join(timeout=2)
-            if w.proc.is_alive():
-                w.proc.kill()
-                w.proc.join(timeout=2)
-        self._thread.join(timeout=2)
+        self.backend.shutdown(timeout)
         if self.index is not None:
             self.index.close()
