@@ -196,7 +196,9 @@ def cmd_eval(ns: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(ns: argparse.Namespace) -> int:
-    from .pretrain import pretrain, train_sweep_seeds
+    from .pretrain import pretrain, pretrain_factor_sweep, train_sweep_seeds
+    if ns.factor_sweep:
+        return pretrain_factor_sweep(ns.factor_sweep, threads=ns.threads, measure_only=ns.measure_only)
     if ns.sweep_seeds:
         if not ns.sweep or not ns.seeds_dir:
             raise ValueError("--sweep-seeds needs --sweep NAME and --seeds-dir FOLDER")
@@ -307,9 +309,22 @@ def run_sweep(base: RunConfig, betas_text: str, out: Path, *, jobs: int | None =
 
 
 def shipped_names() -> list[str]:
+    """The shipped sweeps: the β sweeps, then the factor sweeps (the disentanglement lab's)."""
     from .analysis.beta import sweep as beta_sweep
+    from .analysis.disentangle import lab as factor_lab
     from .store import SHIPPED_ROOT
-    return list(beta_sweep.shipped_sweeps(SHIPPED_ROOT / "manifest.json"))
+    return (list(beta_sweep.shipped_sweeps(SHIPPED_ROOT / "manifest.json"))
+            + factor_lab.shipped_names(SHIPPED_ROOT / "manifest.json"))
+
+
+def factor_sweep_report(name: str) -> dict:
+    """The report of the shipped factor sweep ``name`` (MIG and DCI per β, over seeds)."""
+    from .analysis.disentangle import lab as factor_lab
+    got = factor_lab.load(factor_lab.shipped_folder(name))
+    if got is None:
+        raise ValueError(f"{name}: its measures are missing from {factor_lab.shipped_folder(name)}; make "
+                         f"them with `python -m explorer pretrain --factor-sweep {name} --threads 1`")
+    return factor_lab.report(got.name, got.rows)
 
 
 def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
@@ -318,7 +333,10 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
     from . import data, store
     from .analysis.beta import report as beta_report
     from .analysis.beta import sweep as beta_sweep
+    from .analysis.disentangle import lab as factor_lab
     folder = Path(sweep)
+    if not folder.is_dir() and sweep in factor_lab.shipped_names(store.SHIPPED_ROOT / "manifest.json"):
+        return factor_sweep_report(sweep)
     if not folder.is_dir():
         if sweep not in shipped_names():
             raise ValueError(f"{sweep}: no such folder, and no shipped sweep of that name "
@@ -343,11 +361,11 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
 
 def _print_report(rep: dict, *, as_json: bool) -> None:
     if not as_json:
-        keys = list(rep["rows"][0]) if rep["rows"] else []
+        keys = [k for k in rep["rows"][0] if not isinstance(rep["rows"][0][k], list)] if rep["rows"] else []
         print(f"sweep {rep['sweep']}:")
         print("  ".join(f"{k:>15}" for k in keys))
         for r in rep["rows"]:
-            print("  ".join(f"{v:>15.4g}" if isinstance(v, float) else f"{v!s:>15}" for v in r.values()))
+            print("  ".join(f"{r[k]:>15.4g}" if isinstance(r[k], float) else f"{r[k]!s:>15}" for k in keys))
     print(json.dumps(rep))
 
 
@@ -355,6 +373,7 @@ def _print_report(rep: dict, *, as_json: bool) -> None:
 
 def _add_sweep_parsers(sub) -> None:
     from .analysis.beta.report import ROW_HELP
+    from .analysis.disentangle.lab import ROW_HELP as FACTOR_ROW_HELP
     w = sub.add_parser("sweep", help="train one run per β (the same engine as the β lab) and measure the sweep",
                        description="Train one run per β, everything else equal, through the training "
                                    "engine (one worker process per run, at most --jobs at once), then "
@@ -375,11 +394,15 @@ def _add_sweep_parsers(sub) -> None:
     import textwrap
     keys = "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<16} ", subsequent_indent=" " * 19)
                      for k, v in ROW_HELP.items())
+    factor_keys = "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<18} ", subsequent_indent=" " * 21)
+                            for k, v in FACTOR_ROW_HELP.items())
     rp = sub.add_parser("sweep-report", help="print a sweep's measures per β (a folder, or a shipped sweep)",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         description="Print a sweep's report; its last line is one JSON object,\n"
                                     '  {"sweep": name, "rows": [{key: value, ...}, ...]}, rows sorted by β.\n\n'
-                                    "The keys of each row:\n" + keys)
+                                    "The keys of each row of a β sweep:\n" + keys
+                                    + "\n\nThe keys of each row of a factor sweep (the disentanglement "
+                                      "lab's, e.g. shapes):\n" + factor_keys)
     rp.add_argument("sweep", nargs="?", help="a sweep's folder (from `sweep --out`) or a shipped sweep's name")
     rp.add_argument("--json", action="store_true", help="print only the JSON object")
     rp.add_argument("--list", action="store_true", help="print the shipped sweeps' names, one a line")
@@ -423,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds-dir", default=None,
                    help="folder of the shipped sweeps' extra-seed runs (written by --sweep-seeds, "
                         "read when a sweep is measured)")
+    r.add_argument("--factor-sweep", default=None, metavar="NAME",
+                   help="train and measure the factor sweep NAME of the manifest (the disentanglement "
+                        "lab's, e.g. shapes) instead of the shipped runs")
     r.set_defaults(fn=cmd_pretrain)
     _add_sweep_parsers(sub)
     from .cli_export import add_parser as add_export_parser   # export: TensorBoard, script, ONNX, zip

@@ -21,6 +21,11 @@ the sweep is measured (:func:`explorer.analysis.beta.report.measure_folders`: sh
 sample quality, the IWAE gap, memorisation, validation curves and the pictures) and the
 result is written to ``trained/sweeps/<name>/``, so the β lab draws it without loading a
 model; the sweep's report rows are copied into the manifest under ``"sweeps"``.
+
+Factor sweeps (the disentanglement lab: β × seeds on data with known factors) are listed
+under ``"factor_sweeps"``: ``python -m explorer pretrain --factor-sweep shapes`` trains
+each of their runs into ``trained/sweeps/<name>/runs/`` (not shipped: git ignores it) and
+measures them (:mod:`explorer.analysis.disentangle.lab`) into ``trained/sweeps/<name>/``.
 """
 from __future__ import annotations
 
@@ -227,3 +232,51 @@ def _update_entry(manifest_path: Path, entry: dict) -> None:
         current = read_manifest(manifest_path)
         current["runs"] = [entry if e["id"] == entry["id"] else e for e in current["runs"]]
         store.atomic_write_text(manifest_path, store.dumps(current))
+
+
+# ================================================================ factor sweeps
+
+def factor_sweep_folder(name: str, out_root: Path | None = None) -> Path:
+    return Path(out_root or store.SHIPPED_ROOT) / "sweeps" / store.check_run_id(name)
+
+
+def pretrain_factor_sweep(name: str, *, threads: int = 1, measure_only: bool = False,
+                          manifest_path: Path = MANIFEST, out_root: Path | None = None) -> int:
+    """Train (unless ``measure_only``) and measure the factor sweep ``name`` of the manifest;
+    write its measures and pictures into ``trained/sweeps/<name>/`` and its report rows into
+    the manifest's entry."""
+    from .analysis.disentangle import lab
+    torch.set_num_threads(threads)
+    spec = (read_manifest(manifest_path).get("factor_sweeps") or {}).get(name)
+    if spec is None:
+        print(f"error: no factor sweep {name!r} in {manifest_path}", file=sys.stderr)
+        return 2
+    folder = factor_sweep_folder(name, out_root)
+    runs = lab.runs_of(name, spec)
+    for rid, beta, seed, cfg in runs if not measure_only else []:
+        t0 = time.perf_counter()
+        print(f"== {rid}: β={beta:g} seed {seed}", flush=True)
+        _, _, summary = fit(cfg, data.load(cfg.data), folder / "runs" / rid)
+        v = summary["val"]
+        print(f"   {time.perf_counter() - t0:.0f} s: val recon {v['recon']:.2f} KL {v['kl']:.2f} "
+              f"AU {v['active_units']}", flush=True)
+    t0 = time.perf_counter()
+    measured = lab.measure_folders({(beta, seed): folder / "runs" / rid for rid, beta, seed, _ in runs},
+                                   on_run=lambda key, m: print(
+                                       f"   β={key[0]:g} seed {key[1]}: MIG {m['mig']:.3f} "
+                                       f"DCI {m['dci']:.3f} AU {m['active_units']}", flush=True))
+    rep = lab.save(folder, name, measured, about={"config": spec["config"], "betas": spec["betas"],
+                                                  "seeds": spec["seeds"],
+                                                  "elapsed_s": round(time.perf_counter() - t0, 1)})
+    _update_factor_sweep(manifest_path, name, rep["rows"])
+    return 0
+
+
+def _update_factor_sweep(manifest_path: Path, name: str, rows: list[dict]) -> None:
+    import fcntl
+    with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = read_manifest(manifest_path)
+        current["factor_sweeps"][name]["rows"] = rows
+        store.atomic_write_text(manifest_path, store.dumps(current))
+
