@@ -15,7 +15,7 @@ from explorer.analysis import latent
 from explorer.catalog import shipped_runs
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
-from explorer.ui import common, frame
+from explorer.ui import common, draw_pad, frame
 from explorer.ui import latent_plane
 
 frame.page_setup("Home")
@@ -89,7 +89,9 @@ def browser_plane(run, enc) -> bool:
     mu, y, class_names = enc if enc is not None else (np.zeros((0, 2)), None, None)
     key = f"home_plane_{run.path.name}"
     z = latent_plane.pinned_z(st.session_state.get(key))
-    state = latent_plane.mount(key, run.path, common.load_model(run.path), z=np.zeros(2) if z is None else z,
+    model = common.load_model(run.path)
+    pad = draw_pad.spec(run.path, run.config, model.data_shape)
+    state = latent_plane.mount(key, run.path, model, z=np.zeros(2) if z is None else z, draw=pad,
                                plane=latent_plane.plane_spec(latent.dims_projection(2), None,
                                                              latent.plane_extent(mu, (0, 0))),
                                points=latent_plane.points_spec(mu, y, class_names),
@@ -103,6 +105,8 @@ def browser_plane(run, enc) -> bool:
     st.caption("Move the pointer (or a finger, or the arrow keys) over the plane: the image beside it "
                "is the decoder's mean at that z, computed in your browser. Click to pin a z. Points: "
                "validation images, encoded (posterior means); dotted: the prior's 1, 2, 3σ circles.")
+    if not isinstance(pad, str):
+        st.caption(draw_pad.caption(model.latent_dim, model.kind))
     validation_caption(run.summary, run.path)
     return True
 

@@ -21,9 +21,20 @@ Then the cold first view (``--cold-repeats`` fresh servers and browsers): naviga
 the home page's first image decoded in the browser, and to Explore's (the decoded image
 and the drawn plotly plane). The home page's first view must stay within 4 s.
 
-The last line: ``hover_fps=… frame_p95_ms=… server_msgs=… model=…`` for the worse of the
+Then the drawing pad (issue 29), on Explore for each model: ``--draw-steps`` pointer
+events (a pen: down, moves, up; a new stroke every 40), one per animation frame. Each
+move extends the drawing, so each frame renders the drawing at the data's size, encodes
+it (the encoder in the browser), draws q(z|x) on the plane and decodes μ. Measured as for
+hover: frames per second (``draw_encode_fps``), the time from each pointer event to the
+frame that shows its q(z|x) once presented (``draw_frame_p95_ms``, its 95th percentile),
+the work of a frame alone, and the messages the page sent to the server while drawing.
+
+The hover line: ``hover_fps=… frame_p95_ms=… server_msgs=… model=…`` for the worse of the
 two models (lower fps, then higher p95), then the click and first-view figures. Goals:
-hover_fps ≥ 30, frame_p95_ms ≤ 33, server_msgs = 0 while the pointer moves.
+hover_fps ≥ 30, frame_p95_ms ≤ 33, server_msgs = 0 while the pointer moves. The last
+line: ``draw_encode_fps=… draw_frame_p95_ms=… draw_server_msgs=… model=…`` (the worse
+model); goals ≥ 30 fps, p95 ≤ 33 ms, no server messages while drawing.
+``--draw-only`` runs only the drawing part.
 """
 from __future__ import annotations
 
@@ -87,6 +98,49 @@ MOVE = """async ([steps, kind]) => {
 }"""
 
 
+DRAW = """async ([steps]) => {
+  // strokes on the drawing pad: a pointer down, one move per animation frame, up; a new
+  // stroke every 40 moves (each move extends the drawing, so every frame encodes anew)
+  const host = [...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')]
+      .find(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.lp-pad'));
+  const pad = host.shadowRoot.querySelector('canvas.lp-pad');
+  const r = pad.getBoundingClientRect();
+  const S = globalThis.__latentPlaneStats;
+  S.draw ||= [];
+  const frame = () => new Promise(res => requestAnimationFrame(res));
+  const between = () => new Promise(res => { const c = new MessageChannel(); c.port1.onmessage = res; c.port2.postMessage(0); });
+  const rafs = [];
+  let on = true;
+  const loop = (t) => { rafs.push(t); if (on) requestAnimationFrame(loop); };
+  requestAnimationFrame(loop);
+  await frame();
+  const n0 = S.draw.length, events = [];
+  const t0 = performance.now();
+  const at = (i) => {
+    const t = (i % 40) / 39, k = Math.floor(i / 40);
+    return [r.left + r.width * (0.15 + 0.7 * t), r.top + r.height * (0.2 + 0.15 * (k % 5) + 0.1 * Math.sin(4 * Math.PI * t))];
+  };
+  const send = (type, i) => {
+    const [x, y] = at(i);
+    const ev = new PointerEvent(type, {clientX: x, clientY: y, bubbles: true, pointerId: 3, isPrimary: true,
+                                       pointerType: 'pen', buttons: type === 'pointerup' ? 0 : 1});
+    events.push(ev.timeStamp);
+    pad.dispatchEvent(ev);
+  };
+  for (let i = 0; i < steps; i++) {
+    await frame();
+    await between();
+    if (i % 40 === 0) send('pointerdown', i);
+    else send('pointermove', i);
+    if (i % 40 === 39) pad.dispatchEvent(new PointerEvent('pointerup', {bubbles: true, pointerId: 3}));
+  }
+  await frame(); await frame();
+  const t1 = performance.now();
+  on = false;
+  return {frames: S.draw.slice(n0), events, rafs, t0, t1};
+}"""
+
+
 def _pct(a, q):
     return float(np.percentile(np.asarray(a, dtype=float), q)) if len(a) else float("nan")
 
@@ -134,6 +188,34 @@ def bench_model(url: str, model: str, steps: int, taps: int) -> dict:
             "click95": _pct(tap["lat"], 95), "click50": _pct(tap["lat"], 50)}
 
 
+def bench_draw(url: str, model: str, steps: int) -> dict:
+    """Strokes on the drawing pad of Explore: frames encoded and drawn per second, the time
+    from each pointer event to the frame that shows its q(z|x), messages to the server."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM, CHROMIUM_ARGS, wait_for_app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        sent = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.perf_counter())))
+        page.goto(f"{url}/Explore?model={model}", timeout=120_000)
+        page.wait_for_function(READY_PAD, timeout=120_000)
+        wait_for_app(page, timeout=120_000)
+        page.wait_for_timeout(1500)
+        page.evaluate(DRAW, [40])                               # warm the JIT
+        n_before = len(sent)
+        got = analyse(page.evaluate(DRAW, [steps]))
+        msgs = len(sent) - n_before
+        browser.close()
+    return {"model": model.split(":", 1)[1], "fps": got["fps"], "p95": _pct(got["lat"], 95),
+            "p50": _pct(got["lat"], 50), "enc95": _pct(got["dec"], 95), "msgs": msgs}
+
+
+READY_PAD = ("() => [...document.querySelectorAll('[data-testid=\"stBidiComponentIsolated\"]')]"
+             ".some(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.lp-pad[data-mu]'))")
+
+
 FIRST_EXPLORE = ("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullData"
                  " && d._fullData.some(t => t.name === 'click grid') && d.querySelector('.main-svg'))")
 
@@ -171,11 +253,18 @@ def main() -> None:
     ap.add_argument("--taps", type=int, default=30)
     ap.add_argument("--url", default=None, help="a running server (default: start one)")
     ap.add_argument("--cold-repeats", type=int, default=3, help="fresh servers for the first view (0: skip)")
+    ap.add_argument("--draw-steps", type=int, default=200, help="pointer moves on the drawing pad (0: skip)")
+    ap.add_argument("--draw-only", action="store_true", help="only the drawing run (and no cold views)")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
+    draws: list[dict] = []
+
     def run_all(url: str) -> list[dict]:
-        return [bench_model(url, m, args.steps, args.taps) for m in MODELS]
+        out = [bench_model(url, m, args.steps, args.taps) for m in MODELS if not args.draw_only]
+        if args.draw_steps:
+            draws.extend(bench_draw(url, m, args.draw_steps) for m in MODELS)
+        return out
     if args.url:
         results = run_all(args.url)
     else:
@@ -193,16 +282,25 @@ def main() -> None:
               f"p95 {r['p95']:5.1f} ms; decode+draw p95 {r['dec95']:5.2f} ms; server messages while "
               f"moving {r['msgs']}; tap → painted median {r['click50']:5.1f} ms, p95 {r['click95']:5.1f} ms")
     cold = ""
-    if args.cold_repeats:
+    if args.cold_repeats and not args.draw_only:
         homes, explores = zip(*(bench_cold() for _ in range(args.cold_repeats)))
         print(f"first view, cold server: home median {1000 * np.median(homes):.0f} ms (each "
               + " ".join(f"{1000 * h:.0f}" for h in homes) + f"), Explore median {1000 * np.median(explores):.0f} ms "
               "(each " + " ".join(f"{1000 * e:.0f}" for e in explores) + ")   home target ≤ 4000 ms")
         cold = f" home_first_view_ms={1000 * np.median(homes):.0f} explore_first_view_ms={1000 * np.median(explores):.0f}"
-    worst = min(results, key=lambda r: (r["fps"], -r["p95"]))
-    click95 = max(r["click95"] for r in results)
-    print(f"hover_fps={worst['fps']:.1f} frame_p95_ms={worst['p95']:.1f} server_msgs={worst['msgs']} "
-          f"model={worst['model']} click_p95_ms={click95:.1f}{cold}")
+    if results:
+        worst = min(results, key=lambda r: (r["fps"], -r["p95"]))
+        click95 = max(r["click95"] for r in results)
+        print(f"hover_fps={worst['fps']:.1f} frame_p95_ms={worst['p95']:.1f} server_msgs={worst['msgs']} "
+              f"model={worst['model']} click_p95_ms={click95:.1f}{cold}")
+    if draws:
+        for r in draws:
+            print(f"{r['model']:>18}: drawing {r['fps']:5.1f} fps; stroke → painted median {r['p50']:5.1f} ms, "
+                  f"p95 {r['p95']:5.1f} ms; render+encode+decode+draw p95 {r['enc95']:5.2f} ms; server "
+                  f"messages while drawing {r['msgs']}")
+        w = min(draws, key=lambda r: (r["fps"], -r["p95"]))
+        print(f"draw_encode_fps={w['fps']:.1f} draw_frame_p95_ms={w['p95']:.1f} draw_server_msgs={w['msgs']} "
+              f"model={w['model']}")
 
 
 if __name__ == "__main__":

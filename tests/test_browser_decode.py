@@ -157,6 +157,83 @@ def test_home_plane_decodes_under_the_pointer_and_a_click_pins_z(server, browser
     _hover_matches_server(page, model, 0.33, 0.66)
 
 
+def _q(page) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """The pad's last encoding: (its input image, μ, log σ², the 1σ ellipse on the plane)."""
+    page.evaluate(FRAME)
+    pad = page.locator("canvas.lp-pad").first
+    x = np.asarray(pad.evaluate("el => Array.from(el.lastX)"), dtype=np.float32)
+    return (x, np.asarray(json.loads(pad.get_attribute("data-mu"))),
+            np.asarray(json.loads(pad.get_attribute("data-logvar"))),
+            json.loads(pad.get_attribute("data-ellipse") or "null"))
+
+
+def _stroke(page, points, steps=6):
+    """Draw one stroke on the pad through ``points`` (shares of its side), with the mouse."""
+    box = page.locator("canvas.lp-pad").first.bounding_box()
+    at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for xy in at[1:]:
+        page.mouse.move(*xy, steps=steps)
+    page.mouse.up()
+
+
+def test_drawing_moves_q_on_the_plane_as_pytorch_encodes_it(server, browser_context):
+    """Draw and watch the encoder: strokes on the pad are encoded in the browser (μ and log σ²
+    as PyTorch gives them for the same image), the 1σ ellipse and the readout move with each
+    stroke, nothing goes to the server while drawing; sample z, clear, a starting drawing."""
+    model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1", device="cpu")
+    page = browser_context.new_page()
+    sent = _open(page, server.url)
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stBidiComponentIsolated\"]')]"
+                           ".some(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.lp-pad[data-mu]'))",
+                           timeout=60_000)
+    assert_no_error(page)
+    n0 = len(sent)
+    _, mu_blank, _, _ = _q(page)
+    readout = page.locator(".lp-draw-q").first
+    _stroke(page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])                 # a 1
+    x1, mu1, lv1, e1 = _q(page)
+    text1 = readout.inner_text()
+    _stroke(page, [(0.25, 0.2), (0.75, 0.2)])                              # ... and a bar: a 7-ish
+    _stroke(page, [(0.3, 0.5), (0.7, 0.5)])
+    x2, mu2, lv2, e2 = _q(page)
+    assert x1.shape == (64,) and x1.max() > 0.5 and np.abs(x2 - x1).sum() > 1.0
+    for x, mu, lv in ((x1, mu1, lv1), (x2, mu2, lv2)):                     # the browser's q = PyTorch's
+        want_mu, want_lv = model.encode_mean(torch.as_tensor(x).reshape(1, 1, 8, 8))
+        np.testing.assert_allclose(mu, want_mu[0].numpy(), atol=1e-4)
+        np.testing.assert_allclose(lv, want_lv[0].numpy(), atol=1e-4)
+    assert np.abs(mu1 - mu_blank).max() > 0.1 and np.abs(mu2 - mu1).max() > 0.1
+    assert np.hypot(*np.subtract(e2["centre"], e1["centre"])) > 3            # the ellipse moved (pixels)
+    assert e1["axes"] == pytest.approx(sorted(np.exp(lv1 / 2), reverse=True), rel=1e-3)   # 2-D: axes = σ
+    assert readout.inner_text() != text1 and "μ = " in text1
+    z_img, _ = _shown(page)                                                # the image beside: decoder at μ
+    np.testing.assert_allclose(z_img, mu2, atol=1e-4)
+    assert len(sent) == n0, "drawing sent messages to the server"
+    screenshot(page, "browser_draw_home")
+
+    page.get_by_role("button", name=re.compile("Sample z")).first.click()  # z = μ + σ ⊙ ε
+    page.get_by_role("button", name=re.compile("Sample z")).first.click()
+    samples = page.locator(".lp-samples").first
+    assert samples.get_attribute("data-n") == "2"
+    eps = np.asarray(json.loads(samples.get_attribute("data-eps")))
+    z = mu2 + np.exp(lv2 / 2) * eps
+    assert f"z = μ + σ ⊙ ε = ({z[0]:.2f}, {z[1]:.2f})" in samples.inner_text()
+    assert page.locator("figure.lp-sample-fig canvas").count() == 2
+
+    page.get_by_role("button", name="clear").first.click()                 # clear: back to a blank pad
+    _, mu_clear, _, _ = _q(page)
+    np.testing.assert_allclose(mu_clear, mu_blank, atol=1e-6)
+    page.get_by_role("combobox", name="start from a drawing").first.select_option(label="a 0")
+    x0, mu0, _, _ = _q(page)
+    assert x0.max() > 0.5 and np.abs(mu0 - mu_blank).max() > 0.1
+    page.get_by_role("button", name="invert").first.click()                # invert: ink becomes paper
+    xi, _, _, _ = _q(page)
+    np.testing.assert_allclose(xi, 1 - x0, atol=1e-6)
+    assert len(sent) == n0, "the pad's buttons sent messages to the server"
+    assert_no_error(page)
+
+
 def test_explore_plane_sliders_and_play_decode_in_the_browser(server, browser_context):
     """A 20-D model: the PCA plane with the other coordinates held; the sliders decode while
     dragged and play, without the server; a click sets the page's z (the URL shows it)."""

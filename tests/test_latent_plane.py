@@ -84,14 +84,49 @@ def test_browser_runtime_runs_a_shipped_decoder(js_page):
 @pytest.mark.browser
 def test_browser_runtime_refuses_what_it_cannot_run(js_page):
     enc = encoder_onnx(build_model(ModelConfig(body="conv", hidden=[16]), (1, 8, 8), "cpu"))
-    with pytest.raises(Exception, match="operator Conv is not supported in the browser"):
-        _js_decode(js_page, enc, np.zeros((1, 64), np.float32))
+    cosh = enc.replace(b"Conv", b"Cosh")           # an operator the exporter never writes
+    with pytest.raises(Exception, match="operator Cosh is not supported in the browser"):
+        _js_decode(js_page, cosh, np.zeros((1, 64), np.float32))
     with pytest.raises(Exception, match="truncated|no graph"):
         dec = decoder_onnx(build_model(ModelConfig(hidden=[16]), (1, 8, 8), "cpu"))
         _js_decode(js_page, dec[: len(dec) // 2], np.zeros((1, 2), np.float32))
 
 
 # ------------------------------------------------------------ the data
+
+ENCODE_JS = """([b64, x, shape]) => {
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const enc = new window.LP.OnnxEncoder(bytes, shape);
+  return Array.from({length: x.length}, (_, k) => {
+    const q = enc.encode(Float32Array.from(x[k]));
+    return {mu: Array.from(q.mu), logvar: q.logvar ? Array.from(q.logvar) : null};
+  });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("body,shape", [("mlp", (1, 8, 8)), ("mlp", (1, 28, 28)), ("conv", (1, 28, 28)),
+                                        ("conv", (3, 13, 11)), ("mlp", (1, 32, 32))])
+@pytest.mark.parametrize("kind", ["vae", "ae"])
+def test_browser_encoder_matches_pytorch(js_page, body, shape, kind):
+    """The drawing pad's encoder, on the same runtime as the decoder: μ and log σ² as
+    PyTorch computes them, to within 1e-4 (float32 weights; conv bodies run Conv)."""
+    torch.manual_seed(7)
+    m = build_model(ModelConfig(kind=kind, body=body, latent_dim=4, hidden=[48, 24]), shape, "cpu").eval()
+    for p in m.parameters():
+        p.data.add_(0.2 * torch.randn_like(p))
+    x = torch.rand((3,) + shape, generator=torch.Generator().manual_seed(8))
+    got = js_page.evaluate(ENCODE_JS, [base64.b64encode(encoder_onnx(m)).decode(),
+                                       x.reshape(3, -1).tolist(), list(shape)])
+    mu, logvar = m.encode_mean(x)
+    np.testing.assert_allclose([g["mu"] for g in got], mu.numpy(), atol=1e-4, rtol=0)
+    if kind == "vae":
+        np.testing.assert_allclose([g["logvar"] for g in got], logvar.numpy(), atol=1e-4, rtol=0)
+        assert np.abs(logvar.numpy()).max() > 0.05            # not a trivial all-zero case
+    else:
+        assert all(g["logvar"] is None for g in got)
+
 
 def test_plane_spec_is_the_projection_the_page_uses():
     """The browser lifts a plane point with the spec's numbers exactly as Projection.lift."""

@@ -39,7 +39,7 @@ from ..export import onnx as onnx_export
 from ..figures.training import pick_dims
 from ..models import build_model
 from ..probe import load_decoder_state
-from . import common
+from . import common, draw_pad
 
 NAME = "latent_explorer.latent_plane"
 FOLDER = Path(__file__).resolve().parent / "components" / "latent_plane"
@@ -207,14 +207,25 @@ def _failed(key: str) -> None:
         st.session_state[FAILED] = f"this browser could not run the decoder ({str(why)[:160]})"
 
 
+def _asked(key: str, need, wanted: str) -> bool:
+    """Whether the component asked (``need``) for ``wanted`` and has not been sent it since."""
+    session = st.session_state
+    served = session.get(f"_lp_served_{key}")
+    if not (isinstance(need, dict) and need.get("key") == wanted and need.get("seq") != served):
+        return False
+    session[f"_lp_served_{key}"] = need.get("seq")
+    return True
+
+
 def mount(key: str, run_dir: Path, model, *, z, on_pin=None, quiet: bool = False,
           height: int | str = "content", decoder: BrowserDecoder | str | None = None,
-          **parts) -> dict | None:
+          draw=None, **parts) -> dict | None:
     """Draw the component for the run in ``run_dir`` (``model``: its loaded copy, for its
     shapes) at ``z``; ``parts`` are :func:`payload`'s (plane, points, sliders, paths, toy,
-    sizes). Returns the component's state (``pinned``: ``{"z", "seq"}`` once a z was
-    pinned), or None when the page must decode on the server instead, after a one-line
-    notice (not when ``quiet``: a page's second instance)."""
+    sizes). ``draw``: the drawing pad's :class:`~explorer.ui.draw_pad.DrawSpec` (its encoder
+    is sent like the decoder, once per tab). Returns the component's state (``pinned``:
+    ``{"z", "seq"}`` once a z was pinned), or None when the page must decode on the server
+    instead, after a one-line notice (not when ``quiet``: a page's second instance)."""
     why = unavailable()
     dec = None
     if why is None:
@@ -229,13 +240,12 @@ def mount(key: str, run_dir: Path, model, *, z, on_pin=None, quiet: bool = False
     sent = session.setdefault(SENT, set())
     state = session.get(key) or {}
     need = state.get("need") if isinstance(state, dict) else None
-    served = session.get(f"_lp_served_{key}")
-    asked = isinstance(need, dict) and need.get("key") == dec.key and need.get("seq") != served
-    if asked:
-        session[f"_lp_served_{key}"] = need.get("seq")
     data = payload(dec, latent_dim=model.latent_dim, out_shape=model.data_shape, z=z,
-                   send_decoder=asked or dec.key not in sent, **parts)
+                   send_decoder=_asked(key, need, dec.key) or dec.key not in sent, **parts)
     sent.add(dec.key)
+    if draw is not None and not isinstance(draw, str):
+        data["draw"] = draw.payload(send_encoder=_asked(key, need, draw.key) or draw.key not in sent)
+        sent.add(draw.key)
     result = _renderer()(key=key, data=data, height=height,
                          on_pinned_change=functools.partial(_pinned, key, on_pin or (lambda z: None)),
                          on_need_change=_noop, on_failed_change=functools.partial(_failed, key))
@@ -294,7 +304,8 @@ def live_decoder(v) -> None:
     z = np.zeros(d) if z is None or len(z) != d else z
     st.markdown("**Decode a point** with the latest checkpoint: move the pointer over the plane")
     toy = {"x": info.probe_x, "y": info.probe_labels} if info.probe_x is not None and not info.is_image else None
-    state = mount(key, run_dir, model, z=z, toy=toy, plane_px=320, image_px=200, decoder=decoder,
+    pad = draw_pad.spec(run_dir, v.config, tuple(info.data_shape))      # the encoder: the latest checkpoint's
+    state = mount(key, run_dir, model, z=z, toy=toy, plane_px=320, image_px=200, decoder=decoder, draw=pad,
                   plane=plane_spec(proj, None, latent.plane_extent(proj.transform(mu),
                                                                    proj.transform(np.zeros(d)))),
                   points=points_spec(proj.transform(mu), info.probe_labels, info.class_names))
@@ -306,3 +317,8 @@ def live_decoder(v) -> None:
         st.caption(f"Points: the probe set's posterior means at step {snap.step:,}. Decoder: {when}."
                    + (f" Showing z{proj.axis_titles[0][1:]} and z{proj.axis_titles[1][1:]}; the others "
                       "held at 0." if d > 2 else ""))
+        if not isinstance(pad, str):
+            saved = time.strftime('%H:%M:%S', time.localtime(weights.stat().st_mtime))
+            st.caption(draw_pad.caption(d, model.kind, plane=f"z{proj.axis_titles[0][1:]} and "
+                                        f"z{proj.axis_titles[1][1:]}")
+                       + f" The pad's encoder is the checkpoint saved at {saved}; a newer one replaces it.")

@@ -8,6 +8,8 @@
 // is missing here, ``failed`` (a reason) when it cannot run here: the page then decodes
 // on the server.
 
+import { DrawPanel } from "./draw.js";
+import { OnnxEncoder } from "./encoder.js";
 import { OnnxDecoder } from "./onnx.js";
 import { View } from "./view.js";
 
@@ -60,6 +62,7 @@ export default function (component) {
     fail(e.message);
     return undefined;
   }
+  drawing(view, data, setStateValue);
   const key = data.decoder && data.decoder.key;
   if (!key) return undefined;
   let dec = decoders.get(key);
@@ -85,8 +88,49 @@ export default function (component) {
   return undefined;
 }
 
+// ------------------------------------------------------------ the drawing pad
+
+const encoders = new Map(); // key -> OnnxEncoder, the last few used
+
+function drawing(view, data, setStateValue) {
+  // the drawing pad beside the plane (data.draw: its spec and the encoder's key/bytes)
+  const spec = data.draw;
+  if (!spec) {
+    if (view.drawPanel) {
+      view.drawPanel.box.style.display = "none";
+      view.reserved = 0;
+    }
+    return;
+  }
+  const panel = (view.drawPanel ||= new DrawPanel(view));
+  panel.box.style.display = "";
+  view.reserved = (spec.pad_px || 180) + 16;
+  panel.update(spec, data.out_shape);
+  view.layout();
+  const key = spec.encoder && spec.encoder.key;
+  let enc = encoders.get(key);
+  if (!enc && spec.encoder.b64) {
+    try {
+      enc = new OnnxEncoder(b64bytes(spec.encoder.b64), data.out_shape);
+      enc.encode(new Float32Array(enc.n)); // fail here, not mid-stroke
+      encoders.delete(key);
+      encoders.set(key, enc);
+      while (encoders.size > MAX_DECODERS) encoders.delete(encoders.keys().next().value);
+    } catch (e) {
+      panel.readout.textContent = `The encoder cannot run in this browser: ${e.message}`;
+      return;
+    }
+  }
+  if (enc) {
+    if (panel.encoder !== enc) panel.setEncoder(enc);
+  } else {
+    panel.readout.textContent = "loading the encoder…";
+    setStateValue("need", { key, seq: ++view.needSeq });
+  }
+}
+
 // for tests: the runtime alone (tests/test_latent_plane.py checks it against PyTorch), and
 // the decoders this tab holds, one of which can be dropped as the cache would drop it
-export { OnnxDecoder };
+export { OnnxDecoder, OnnxEncoder };
 export const decoderKeys = () => [...decoders.keys()];
 export const forget = (key) => decoders.delete(key);

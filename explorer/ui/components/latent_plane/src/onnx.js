@@ -1,7 +1,7 @@
 // A small ONNX runtime for the decoders Latent Explorer exports (explorer/export/onnx.py).
 //
 // It reads the standard ONNX protobuf and runs the operators those graphs use: Gemm, Relu,
-// Sigmoid, Reshape, Flatten, ConvTranspose and Slice, in float32, on the main thread, in
+// Sigmoid, Reshape, Flatten, Conv (encoders), ConvTranspose and Slice, in float32, on the main thread, in
 // plain JavaScript. Any other operator, attribute value or data type is refused with a
 // message (the component then falls back to decoding on the server). Why not
 // onnxruntime-web: see this folder's README (in short: its WebAssembly file is 14 MB, for
@@ -159,6 +159,7 @@ export function parseModel(bytes) {
 const ATTRS = {
   Gemm: ["transA", "transB", "alpha", "beta"], Relu: [], Sigmoid: [], Reshape: [], Slice: [],
   Flatten: ["axis"], ConvTranspose: ["kernel_shape", "strides", "pads", "dilations", "group"],
+  Conv: ["kernel_shape", "strides", "pads", "dilations", "group"],
 };
 
 function size(shape) {
@@ -233,6 +234,45 @@ function convTranspose(node, [x, w, bias], out) {
   return { shape: [n, m, oh, ow], data: y };
 }
 
+function conv(node, [x, w, bias], out) {
+  // the encoder's convolutions (explorer/export/onnx.py writes Conv for a conv body)
+  const { kernel_shape: ks, strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], group = 1 } = node.attrs;
+  if (group !== 1 || dilations.some((d) => d !== 1)) throw new Error("Conv: groups or dilation");
+  const [n, c, h, wd] = x.shape;
+  const [m, wc, kh, kw] = w.shape;
+  if (wc !== c || (ks && (ks[0] !== kh || ks[1] !== kw))) throw new Error("Conv: shapes do not match");
+  const [sh, sw] = strides;
+  const [pt, pl, pb, pr] = pads;
+  const oh = Math.floor((h + pt + pb - kh) / sh) + 1;
+  const ow = Math.floor((wd + pl + pr - kw) / sw) + 1;
+  const y = out(n * m * oh * ow);
+  const X = x.data, W = w.data;
+  for (let b = 0; b < n; b++) {
+    for (let o = 0; o < m; o++) {
+      const yb = (b * m + o) * oh * ow;
+      const bv = bias ? bias.data[o] : 0;
+      for (let r = 0; r < oh; r++) {
+        for (let q = 0; q < ow; q++) {
+          let s = bv;
+          for (let ci = 0; ci < c; ci++) {
+            const xb = (b * c + ci) * h * wd, wb = (o * c + ci) * kh * kw;
+            for (let u = 0; u < kh; u++) {
+              const i = r * sh - pt + u;
+              if (i < 0 || i >= h) continue;
+              for (let t = 0; t < kw; t++) {
+                const j = q * sw - pl + t;
+                if (j >= 0 && j < wd) s += X[xb + i * wd + j] * W[wb + u * kw + t];
+              }
+            }
+          }
+          y[yb + r * ow + q] = s;
+        }
+      }
+    }
+  }
+  return { shape: [n, m, oh, ow], data: y };
+}
+
 function reshape(node, [x, s]) {
   const want = s.data.map((d, k) => (d === 0 ? x.shape[k] : d));
   const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -279,6 +319,7 @@ function unary(fn) {
 
 const OPS = {
   Gemm: gemm,
+  Conv: conv,
   ConvTranspose: convTranspose,
   Reshape: reshape,
   Slice: slice,
@@ -292,8 +333,8 @@ const OPS = {
 
 // ------------------------------------------------------------------- the model
 
-/** A decoder ready to run: ``run(z)`` -> {shape, data} for one latent vector (or a batch). */
-export class OnnxDecoder {
+/** A parsed graph ready to run: ``runAll(x, shape)`` -> Map of every computed tensor. */
+export class OnnxGraph {
   constructor(bytes) {
     this.g = parseModel(bytes);
     for (const node of this.g.nodes) {
@@ -305,10 +346,9 @@ export class OnnxDecoder {
     this.buffers = new Map(); // one output buffer per node and size: no garbage per frame
   }
 
-  run(z, batch = 1) {
+  runAll(x, shape) {
     const env = new Map(this.g.weights);
-    const dim = z.length / batch;
-    env.set(this.g.input, { shape: [batch, dim], data: z instanceof Float32Array ? z : Float32Array.from(z) });
+    env.set(this.g.input, { shape, data: x instanceof Float32Array ? x : Float32Array.from(x) });
     this.g.nodes.forEach((node, k) => {
       const inputs = node.inputs.map((name) => (name ? env.get(name) : undefined));
       if (inputs.some((t, i) => node.inputs[i] && !t)) throw new Error(`${node.op} reads an unknown tensor`);
@@ -320,8 +360,14 @@ export class OnnxDecoder {
       };
       env.set(node.outputs[0], OPS[node.op](node, inputs, out));
     });
-    const y = env.get(this.g.outputs[0]);
-    if (!y) throw new Error("the graph's output is never computed");
-    return y;
+    for (const name of this.g.outputs) if (!env.get(name)) throw new Error("the graph's output is never computed");
+    return env;
+  }
+}
+
+/** A decoder ready to run: ``run(z)`` -> {shape, data} for one latent vector (or a batch). */
+export class OnnxDecoder extends OnnxGraph {
+  run(z, batch = 1) {
+    return this.runAll(z, [batch, z.length / batch]).get(this.g.outputs[0]);
   }
 }

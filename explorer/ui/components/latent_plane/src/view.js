@@ -134,7 +134,7 @@ export class View {
     const d = this.data;
     if (!d) return;
     // side by side while they fit: the image shrinks first (to 110 px), then the plane
-    const avail = (this.root.clientWidth || 600) - 16;
+    const avail = (this.root.clientWidth || 600) - 16 - (this.reserved || 0); // reserved: the drawing pad
     const wantImg = d.image_px || 200, wantPlane = d.plane_px || 360;
     let imgPx = wantImg, planePx = wantPlane;
     if (!d.plane) planePx = 0;
@@ -332,6 +332,7 @@ export class View {
     g.setTransform(1, 0, 0, 1, 0, 0);
     g.drawImage(this.bg, 0, 0);
     this.ctx(this.plane);
+    for (const f of this.overlays || []) f(g); // layers others add (the drawing pad's q(z|x))
     const mark = (p, color, r) => {
       const [x, y] = this.toPx(p);
       g.strokeStyle = color;
