@@ -24,6 +24,7 @@ from explorer.analysis import latent
 from explorer.ui import common, frame, live, own_model
 from explorer.ui import explore
 from explorer.ui import explore_tabs
+from explorer.ui import plane_reading
 
 frame.page_setup("Explore", "🔭")
 session = st.session_state
@@ -136,10 +137,16 @@ view = explore.build_view(run, points, specs, proj_kind, dims, tsne_cap, hold_mo
 
 with st.sidebar:
     st.subheader("Layers")
-    backgrounds = ["none", "density"] + (["manifold"] if view.invertible and not run.is_toy else [])
+    reads = view.invertible and not run.is_toy
+    no_reader = plane_reading.unavailable(run) if reads else "t-SNE has no inverse: nothing to decode under a point"
+    backgrounds = (["none", "density"] + (["manifold"] if reads else [])
+                   + (["classifier"] if no_reader is None else []))
     background = st.radio("Beneath the points", backgrounds, key="ex_bg", format_func=explore.BACKGROUNDS.get,
                           help="The density of q(z) = 1/N Σ q(z|xᵢ): where it is white, the decoder "
-                               "never saw a code — a hole.")
+                               "never saw a code — a hole. The classifier's reading colours each region "
+                               "of the plane by the class a classifier sees in its decode.")
+    if no_reader is not None and not run.is_toy:
+        st.caption(f"What a classifier reads: off, because {no_reader}.")
     show_ellipses = False
     if run.kind == "vae" and view.invertible:
         explore.init_value("ex_ellipses", True)

@@ -27,7 +27,7 @@ from ..analysis import latent
 from ..config import RunConfig
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
-from . import common, live
+from . import common, draw_pad, live, plane_reading
 from . import latent_plane
 
 MAX_POINTS = 10_000          # the whole MNIST test set
@@ -37,7 +37,8 @@ SOURCE_LABELS = {"probe": "validation images stored with the run",
                  "val": "validation split", "train": "training split"}
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "dims": "two dimensions"}
 BACKGROUNDS = {"none": "nothing", "density": "aggregate posterior density",
-               "manifold": "decoded manifold (grid size: Manifold tab)"}
+               "manifold": "decoded manifold (grid size: Manifold tab)",
+               "classifier": "what a classifier reads in the decodes"}
 IMAGE_TABS = ["Manifold grid", "Traversals", "Interpolation", "Prior samples", "Encode your image"]
 TOY_TABS = ["Data ↔ latent", "Traversals", "Interpolation", "Prior samples"]
 # The tabs are lazy, so their widgets vanish while another tab is open. Re-saving their
@@ -425,7 +426,8 @@ def browser_panel(view: View, toy: dict | None) -> bool:
     (the sliders' state). False when the browser cannot: the server decodes instead."""
     run, mk, proj = view.run, view.run.mk, view.projection
     d, pts = run.D, view.points
-    state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d),
+    pad = draw_pad.spec(run.dir, run.config, run.model.data_shape)
+    state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d), draw=pad,
                                on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
                                plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
                                points=latent_plane.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
@@ -437,6 +439,9 @@ def browser_panel(view: View, toy: dict | None) -> bool:
                "the z under it. Click, or release a slider, to pin z for the rest of the page."
                + (" t-SNE has no inverse, so this plane is the PCA plane." if not view.invertible else "")
                + (f" Unshown dimensions held at {view.hold_mode}." if d > 2 else ""))
+    if not isinstance(pad, str):
+        st.caption(draw_pad.caption(d, run.kind, plane="the PCA plane" if view.proj_kind != "dims" else
+                                    f"{proj.axis_titles[0]} and {proj.axis_titles[1]}"))
     z_buttons(mk, d, view.slider_ranges)
     common.query_set(z=latent.format_z(current_z(mk, d), sep=","))
     return True
@@ -522,7 +527,12 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
     with common.friendly_errors("Could not draw the plane"):
         pts, proj, inv = view.points, view.projection, view.invertible
         labels = pts.labels if view.tsne_idx is None or pts.labels is None else pts.labels[view.tsne_idx]
-        image = background_image(view, background)
+        reading = None
+        if background == "classifier":             # explorer.ui.plane_reading: its own module
+            clf = plane_reading.classifier(view.run)
+            image, reading = plane_reading.layer(view, clf) if not isinstance(clf, str) else (None, None)
+        else:
+            image = background_image(view, background)
         sel_idx = selected(view)
         ellipses = list(overlay.ellipses)
         if show_ellipses and sel_idx:
@@ -533,13 +543,18 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
                                           axis_titles=proj.axis_titles if inv else ("t-SNE 1", "t-SNE 2"),
                                           show_prior=inv, image=image,
                                           image_opacity=0.5 if background == "manifold" else 1.0,
+                                          click_grid=plane_reading.CLICK_GRID,
                                           ellipses=latent.join_paths(ellipses), paths=overlay.paths,
                                           extra_markers=overlay.markers,
                                           marker=proj.transform(view.z) if inv else None,
                                           prior_center=(proj.transform(np.zeros(view.run.D))
                                                         if inv else (0, 0)))
+        if reading is not None:
+            plane_reading.attach_hover(fig, reading)
         st.plotly_chart(fig, width="stretch", key=PLANE_KEY, on_select=lambda: on_plane_select(view),
                         selection_mode=("points", "box", "lasso"))
+        if reading is not None:
+            st.caption(plane_reading.caption(clf))
         st.caption("Click anywhere (a point or empty space) to decode that z; use the box or lasso tool "
                    "(top right of the chart) to select points"
                    + ("; a box also decodes its centre." if inv else "."))

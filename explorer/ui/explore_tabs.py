@@ -15,6 +15,7 @@ from ..analysis import latent
 from ..figures import latent as latent_figures
 from ..figures.common import image_grid
 from . import latent_plane
+from . import plane_reading
 from .explore import Overlay, View, init_choice, init_value, set_sliders, sigma_ellipses
 
 NAN_ROW = np.full((1, 2), np.nan)        # breaks a decoded path into pieces
@@ -122,6 +123,11 @@ def interpolation(v: View, overlay: Overlay) -> None:
                                             [f"{t:.2f}" for t in np.linspace(0, 1, k)],
                                                          title="From A to B"), width="stretch",
                         key="ex_int_fig")
+        reader = plane_reading.classifier(v.run)      # the classifier's label along each path
+        if isinstance(reader, str):
+            st.caption(f"The classifier's labels along the paths: off, because {reader}.")
+        else:
+            plane_reading.path_table(v, reader, {"linear": zl, "spherical": zs}, np.linspace(0, 1, k))
     t = np.linspace(0.0, 1.0, 33)                 # the spherical path: enough waypoints to follow its arc
     _scrubber(v, f"ex_lp_int_{v.run.mk}", [("linear", latent.lerp(ends[0], ends[1], [0.0, 1.0]), ("A", "B")),
                                            ("spherical", latent.slerp(ends[0], ends[1], t), ("A", "B"))])
