@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import settings
-from ..config import DATASETS_TOY
+from ..config import DATASETS_IMAGE, DATASETS_TOY
 from ..engine import EngineError
 from ..runs import Actor
 from ..text import count
@@ -74,7 +74,7 @@ class ClassSettings:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
                 raise ClassroomError(f"the class setting “{SETTING_LABELS[name]}” must lie in "
                                      f"[{lo:g}, {hi:g}], not {v!r}")
-        known = ("digits", "mnist", "fashion-mnist") + tuple(DATASETS_TOY)
+        known = tuple(DATASETS_IMAGE) + tuple(DATASETS_TOY)
         if self.dataset and self.dataset not in known:
             raise ClassroomError(f"the class setting “dataset” must be one of {', '.join(known)} "
                                  f"(or empty for any), not {self.dataset!r}")

@@ -14,6 +14,7 @@ from ..probe import RECON_N, snapshot
 
 DATASET_LABELS = {
     "digits": "Digits 8×8 (offline, fast)", "mnist": "MNIST 28×28", "fashion-mnist": "Fashion-MNIST 28×28",
+    "shapes": "Shapes 32×32 (offline; known factors: shape, scale, rotation, x, y)",
     "moons": "2-D: two moons", "circles": "2-D: circles", "swissroll": "2-D: swiss roll",
     "pinwheel": "2-D: pinwheel", "gaussians": "2-D: Gaussian mixture", "file": "Your own file",
 }

@@ -98,6 +98,8 @@ def data_section(eng, owner: str) -> DataConfig:
     if name in DATASETS_TOY:
         _num("Points", "data.n_points", "n_points", 100)
         _num("Noise", "data.noise", "noise", 0.01)
+    if name == "shapes":
+        _num("Images (made from the seed, no download)", "data.n_points", "n_points", 500)
     if name == "file":
         path = own_file(eng, owner)
     _num("Training subset (0 = all)", "data.subset", "subset", 100, lo=0,
