@@ -40,6 +40,7 @@ import torch
 
 from . import data, objective, paths, store
 from .analysis.beta import report as beta_report
+from .analysis.disentangle import lab as factor_lab
 from .config import RunConfig
 from .training import fit
 
@@ -245,14 +246,13 @@ def pretrain_factor_sweep(name: str, *, threads: int = 1, measure_only: bool = F
     """Train (unless ``measure_only``) and measure the factor sweep ``name`` of the manifest;
     write its measures and pictures into ``trained/sweeps/<name>/`` and its report rows into
     the manifest's entry."""
-    from .analysis.disentangle import lab
     torch.set_num_threads(threads)
     spec = (read_manifest(manifest_path).get("factor_sweeps") or {}).get(name)
     if spec is None:
         print(f"error: no factor sweep {name!r} in {manifest_path}", file=sys.stderr)
         return 2
     folder = factor_sweep_folder(name, out_root)
-    runs = lab.runs_of(name, spec)
+    runs = factor_lab.runs_of(name, spec)
     for rid, beta, seed, cfg in runs if not measure_only else []:
         t0 = time.perf_counter()
         print(f"== {rid}: β={beta:g} seed {seed}", flush=True)
@@ -261,11 +261,11 @@ def pretrain_factor_sweep(name: str, *, threads: int = 1, measure_only: bool = F
         print(f"   {time.perf_counter() - t0:.0f} s: val recon {v['recon']:.2f} KL {v['kl']:.2f} "
               f"AU {v['active_units']}", flush=True)
     t0 = time.perf_counter()
-    measured = lab.measure_folders({(beta, seed): folder / "runs" / rid for rid, beta, seed, _ in runs},
+    measured = factor_lab.measure_folders({(beta, seed): folder / "runs" / rid for rid, beta, seed, _ in runs},
                                    on_run=lambda key, m: print(
                                        f"   β={key[0]:g} seed {key[1]}: MIG {m['mig']:.3f} "
                                        f"DCI {m['dci']:.3f} AU {m['active_units']}", flush=True))
-    rep = lab.save(folder, name, measured, about={"config": spec["config"], "betas": spec["betas"],
+    rep = factor_lab.save(folder, name, measured, about={"config": spec["config"], "betas": spec["betas"],
                                                   "seeds": spec["seeds"],
                                                   "elapsed_s": round(time.perf_counter() - t0, 1)})
     _update_factor_sweep(manifest_path, name, rep["rows"])

@@ -25,8 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 
+from ... import store
 from ...config import RunConfig
+from ...data import shapes
+from ...training import active_units
 from .. import stats
 from . import metrics
 
@@ -94,7 +100,6 @@ def shipped_names(manifest_path: Path) -> list[str]:
 
 def shipped_folder(name: str) -> Path:
     """Where a shipped factor sweep's measures live: ``trained/sweeps/<name>/``."""
-    from ... import store
     return store.SHIPPED_ROOT / "sweeps" / store.check_run_id(name)
 
 
@@ -102,14 +107,12 @@ def shipped_folder(name: str) -> Path:
 
 def measurement_set(n: int = N_MEASURE) -> tuple[torch.Tensor, np.ndarray]:
     """The images every run is measured on (float32 in [0, 1]) and their factors."""
-    from ...data import shapes
     x, f = shapes.generate(n, MEASURE_SEED)
     return torch.from_numpy(x.astype(np.float32) / 255), f
 
 
 def reference_image() -> np.ndarray:
     """The image whose code the traversals start from ([1, H, W] in [0, 1])."""
-    from ...data import shapes
     return shapes.render(*REFERENCE)[None].astype(np.float32) / 255
 
 
@@ -132,8 +135,6 @@ def measure_run(model, x: torch.Tensor, factors: np.ndarray, *, beta: float, see
                 summary: dict | None = None) -> tuple[dict, np.ndarray]:
     """One run's measures on images ``x`` with known ``factors``, and its traversal grid
     (uint8, ``[D, STEPS, H, W]``)."""
-    from ...data import shapes
-    from ...training import active_units
     model.eval()
     mu, _ = model.encode_mean(x)
     codes = mu.double().cpu().numpy()
@@ -160,7 +161,6 @@ def measure_folders(runs: dict[tuple[float, int], Path], *, n: int = N_MEASURE,
                     on_run=None) -> tuple[list[dict], dict[tuple[float, int], np.ndarray]]:
     """Measure a factor sweep's run folders (``(β, seed)`` -> folder): per-run measures and
     traversal grids, as :func:`save` takes them. ``on_run((β, seed), m)`` after each run."""
-    from ... import store
     x, factors = measurement_set(n)
     measures, grids = [], {}
     for key in sorted(runs):
@@ -200,7 +200,6 @@ def per_beta(measures: list[dict]) -> list[dict]:
 def report(name: str, rows: list[dict]) -> dict:
     """The ``sweep-report`` object: ``{"sweep", "kind": "factors", "factors", "rows"}``, each
     row with the :data:`ROW_KEYS` and the seeds' own values."""
-    from ...data import shapes
     keep = ROW_KEYS + ("seeds", "mig_seeds", "dci_seeds", "mig_per_factor", "mig_per_factor_se")
     return {"sweep": name, "kind": "factors", "factors": list(shapes.FACTORS),
             "rows": [{k: r.get(k) for k in keep} for r in rows]}
@@ -212,10 +211,6 @@ def save(folder: Path, name: str, measured, about: dict | None = None) -> dict:
     """Write a measured factor sweep into ``folder`` (``measures.json``: every run's numbers
     and the rows per β; ``traversals.safetensors``: the grids, uint8) and return its
     :func:`report`."""
-    from safetensors.torch import save as st_save
-
-    from ... import store
-    from ...data import shapes
     measures, grids = measured
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,8 +251,6 @@ class FactorSweep:
 
 def load(folder: Path) -> FactorSweep | None:
     """The measured factor sweep in ``folder``, or None when it has none (or it is unreadable)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
     folder = Path(folder)
     try:
         doc = json.loads((folder / MEASURES).read_text("utf-8"))
