@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 PAGES = ["", "Train", "Explore", "Explore?tab=Manifold+grid", "Explore?tab=Traversals",
-         "Explore?tab=Interpolation", "Beta_lab", "Theory", "Runs",
+         "Explore?tab=Interpolation", "Beta_lab", "Disentangle", "Theory", "Runs",
          "Runs?runs=digits-vae-z2-b1,digits-ae-z2"]
 SIZES = ((1400, 1000), (1000, 800))
 

@@ -147,6 +147,7 @@ SCREENS = [
     ("explore", "any", "Explore"),
     ("explore-traversals", "any", "Explore?tab=Traversals"),
     ("beta-lab", "any", "Beta_lab"),
+    ("disentangle", "any", "Disentangle"),
     ("theory", "any", "Theory"),
     ("runs", "any", "Runs"),
     ("class-teacher", "teacher", "Class"),

@@ -351,39 +351,51 @@ export class DrawPanel {
     if (!this.q || !this.strokes.length || !v.data || !v.data.plane) return;
     const m = v.project(this.q.mu);
     const [mx, my] = v.toPx(m);
+    // black on a white halo: readable over every class colour of the points
+    const trace = (pts) => {
+      g.beginPath();
+      pts.forEach((p, i) => {
+        const [x, y] = v.toPx(p);
+        if (i) g.lineTo(x, y);
+        else g.moveTo(x, y);
+      });
+    };
     if (this.q.logvar) {
-      for (const [k, alpha] of [[2, 0.35], [1, 0.9]]) {
+      for (const [k, dash] of [[2, [5, 4]], [1, []]]) {
         const e = this.ellipse(k);
-        g.beginPath();
-        e.pts.forEach((p, i) => {
-          const [x, y] = v.toPx(p);
-          if (i) g.lineTo(x, y);
-          else g.moveTo(x, y);
-        });
-        g.fillStyle = `rgba(199, 0, 57, ${alpha * 0.12})`;
+        trace(e.pts);
+        g.fillStyle = "rgba(0, 0, 0, 0.06)";
         g.fill();
-        g.strokeStyle = `rgba(199, 0, 57, ${alpha})`;
+        g.setLineDash(dash);
+        g.strokeStyle = "rgba(255, 255, 255, 0.9)";
+        g.lineWidth = 4;
+        g.stroke();
+        g.strokeStyle = "#111";
         g.lineWidth = 2;
         g.stroke();
-        if (k === 1) {
-          this.pad.dataset.ellipse = JSON.stringify({ centre: [mx, my], axes: e.axes });
-        }
+        g.setLineDash([]);
+        if (k === 1) this.pad.dataset.ellipse = JSON.stringify({ centre: [mx, my], axes: e.axes });
       }
     }
-    g.fillStyle = "#c70039";
+    g.fillStyle = "#111";
+    g.strokeStyle = "#fff";
+    g.lineWidth = 2;
     g.beginPath();
-    g.arc(mx, my, 4, 0, 2 * Math.PI);
+    g.arc(mx, my, 4.5, 0, 2 * Math.PI);
     g.fill();
-    g.lineWidth = 1.5;
-    g.strokeStyle = "#c70039";
+    g.stroke();
     for (const s of this.samples) {
       const [x, y] = v.toPx(v.project(s.z));
-      g.beginPath();
-      g.moveTo(x - 4, y - 4);
-      g.lineTo(x + 4, y + 4);
-      g.moveTo(x + 4, y - 4);
-      g.lineTo(x - 4, y + 4);
-      g.stroke();
+      for (const [color, width] of [["#fff", 4], ["#111", 2]]) {
+        g.strokeStyle = color;
+        g.lineWidth = width;
+        g.beginPath();
+        g.moveTo(x - 5, y - 5);
+        g.lineTo(x + 5, y + 5);
+        g.moveTo(x + 5, y - 5);
+        g.lineTo(x - 5, y + 5);
+        g.stroke();
+      }
     }
     g.lineWidth = 1;
   }
