@@ -336,5 +336,10 @@ def test_a_live_run_decodes_with_its_latest_checkpoint(server, browser_context):
     page.evaluate(FRAME)
     assert page.locator("canvas.lp-image").first.get_attribute("data-decoded") == "browser"
     assert_no_error(page)
+    # the drawing pad beside the live plane: the latest checkpoint's encoder reads a stroke
+    page.locator("canvas.lp-pad[data-mu]").first.wait_for(timeout=60_000)
+    _stroke(page, [(0.5, 0.15), (0.5, 0.85)])
+    _, mu, lv, ellipse = _q(page)
+    assert mu.shape == (2,) and lv.shape == (2,) and ellipse is not None
     page.locator("canvas.lp-plane").first.scroll_into_view_if_needed()
     screenshot(page, "browser_decode_train")
