@@ -169,7 +169,9 @@ def _q(page) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
 
 def _stroke(page, points, steps=6):
     """Draw one stroke on the pad through ``points`` (shares of its side), with the mouse."""
-    box = page.locator("canvas.lp-pad").first.bounding_box()
+    pad = page.locator("canvas.lp-pad").first
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
     at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
     page.mouse.move(*at[0])
     page.mouse.down()

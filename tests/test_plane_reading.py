@@ -101,7 +101,7 @@ def test_explore_shows_the_layer_and_its_confidence(page_engine):
     at.run()
     assert_page_ok(at)
     radio = at.radio(key="ex_bg")
-    assert "classifier" in radio.options
+    assert "what a classifier reads in the decodes" in radio.options        # the options' labels
     radio.set_value("classifier").run()
     assert_page_ok(at)
     assert any(c.value.startswith("**What a classifier reads**") for c in at.caption)
