@@ -8,7 +8,7 @@ from conftest import assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-MENU = ["home", "Train", "Explore", "Beta lab", "Theory", "Runs", "Class"]
+MENU = ["home", "Train", "Explore", "Beta lab", "Theory", "Runs", "Class", "Disentangle"]
 
 
 def test_first_visitor_sees_the_pages_menu_and_it_navigates(server, browser_context):

@@ -3,11 +3,14 @@ decode-then-classify of the same points, the labels along a path, the layer on E
 and a run without labels, which gets no layer and a reason."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import ROOT, app_factory, assert_page_ok
 from explorer import data, store
@@ -16,6 +19,7 @@ from explorer.config import DataConfig, RunConfig
 from explorer.figures import plane_reading as figures
 from explorer.figures.common import CLASS_COLORS
 from explorer.training import fit
+from explorer.ui import plane_reading as ui_reading
 
 RUN = store.SHIPPED_ROOT / "digits-vae-z2-b1"
 
@@ -65,7 +69,8 @@ def test_the_layer_is_a_direct_decode_then_classify_of_the_grid(digits_reader):
     k = int(np.argmax(got.confidence))
     r, c = divmod(k, n)
     hexc = CLASS_COLORS[int(got.labels[k])].lstrip("#")
-    assert tuple(img[r, c, :3]) == tuple(int(hexc[i:i + 2], 16) for i in (0, 2, 4))
+    assert tuple(np.round(img[r, c, :3] * 255)) == tuple(int(hexc[i:i + 2], 16) for i in (0, 2, 4))
+    assert 0 < img[..., 3].min() and img[..., 3].max() <= 1                 # floats in [0, 1], as layers take them
     lo = int(np.argmin(got.confidence))
     assert img[r, c, 3] > img[lo // n, lo % n, 3]                      # surer: more opaque
 
@@ -86,7 +91,6 @@ def test_a_path_is_labelled_at_every_step(digits_reader):
 
 
 def test_a_run_without_labels_gets_no_classifier_and_a_reason(tmp_path):
-    from explorer.ui import plane_reading as ui_reading
     x = np.random.default_rng(1).random((120, 6, 6)).astype(np.float32)
     np.savez(tmp_path / "mine.npz", x=x)                                # images, no labels
     cfg = RunConfig.from_dict({"data": {"name": "file", "path": str(tmp_path / "mine.npz")},
@@ -108,5 +112,8 @@ def test_explore_shows_the_layer_and_its_confidence(page_engine):
     plane = next(c for c in at.get("plotly_chart") if "click grid" in c.proto.spec)
     spec = json.loads(plane.proto.spec)
     assert spec["layout"]["images"], "no coloured layer on the plane"
+    png = Image.open(io.BytesIO(base64.b64decode(spec["layout"]["images"][0]["source"].split(",", 1)[1])))
+    rgba = np.asarray(png.convert("RGBA"))                                  # coloured, not blank
+    assert len({tuple(px) for px in rgba[..., :3].reshape(-1, 3)}) >= 3 and rgba[..., 3].max() < 255
     grid = next(t for t in spec["data"] if t.get("name") == "click grid")
     assert all(t.startswith("reads ") and t.endswith("% sure)") for t in grid["text"])

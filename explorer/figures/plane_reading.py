@@ -22,7 +22,8 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
 
 
 def reading_image(labels, confidence, n: int, n_classes: int) -> np.ndarray:
-    """An n×n RGBA image (uint8; the top row is the plane's largest y, as
+    """An n×n RGBA image (floats in [0, 1], as the plane's image layers take them; the top
+    row is the plane's largest y, as
     :func:`explorer.analysis.latent.grid_points` orders the cells): each cell in its read
     class's colour, opaque where the classifier is sure, faint where its confidence is
     near chance (1 / classes)."""
@@ -30,10 +31,10 @@ def reading_image(labels, confidence, n: int, n_classes: int) -> np.ndarray:
     conf = np.asarray(confidence, dtype=np.float64).reshape(n, n)
     chance = 1.0 / max(2, n_classes)
     sure = np.clip((conf - chance) / (1.0 - chance), 0.0, 1.0)
-    palette = np.array([_rgb(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(max(n_classes, 1))], np.uint8)
-    out = np.zeros((n, n, 4), np.uint8)
+    palette = np.array([_rgb(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(max(n_classes, 1))]) / 255.0
+    out = np.zeros((n, n, 4))
     out[..., :3] = palette[labels]
-    out[..., 3] = np.round(255 * (MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * sure)).astype(np.uint8)
+    out[..., 3] = MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * sure
     return out
 
 

@@ -40,7 +40,7 @@ def names() -> list[str]:
     return lab.shipped_names(MANIFEST)
 
 
-def dataset_preview(n: int = 12) -> None:
+def dataset_preview(n: int = 8) -> None:
     """A row of the data's images, each captioned with its five factors."""
     x, f = shapes.generate(n, seed=0)
     values = shapes.factor_values(f)

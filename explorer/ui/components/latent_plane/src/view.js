@@ -134,7 +134,10 @@ export class View {
     const d = this.data;
     if (!d) return;
     // side by side while they fit: the image shrinks first (to 110 px), then the plane
-    const avail = (this.root.clientWidth || 600) - 16 - (this.reserved || 0); // reserved: the drawing pad
+    // the drawing pad (this.reserved px) sits beside the plane where the plane and the image
+    // keep 380 px; in a narrower column it wraps onto its own line above them
+    const full = (this.root.clientWidth || 600) - 16, pad = this.reserved || 0;
+    const avail = full - pad >= 380 ? full - pad : full;
     const wantImg = d.image_px || 200, wantPlane = d.plane_px || 360;
     let imgPx = wantImg, planePx = wantPlane;
     if (!d.plane) planePx = 0;
