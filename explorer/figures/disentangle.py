@@ -44,9 +44,9 @@ def traversal_picture(grid: np.ndarray, dims: list[int], scale: int = 2) -> np.n
 
 
 def traversal_figure(grid: np.ndarray, run: dict, *, span=(-2.5, 2.5), title: str = "",
-                     scale: int = 2) -> go.Figure:
+                     scale: int = 2, row_px: int = 50) -> go.Figure:
     """One run's traversals as a figure: an image with a labelled row per used dimension
-    and the swept values under the columns."""
+    and the swept values under the columns (``row_px``: about the height a row is shown at)."""
     dims, labels, unused = traversal_rows(run)
     pic = traversal_picture(grid, dims, scale)
     rgb = np.repeat((pic * 255).astype(np.uint8)[:, :, None], 3, axis=2)
@@ -60,8 +60,9 @@ def traversal_figure(grid: np.ndarray, run: dict, *, span=(-2.5, 2.5), title: st
             else "all dimensions used")
     fig.update_layout(
         title={"text": f"{title}<br><sup>{note}</sup>" if title else note, "x": 0.0, "font": {"size": 14}},
-        margin={"l": 120, "r": 8, "t": 56, "b": 34}, height=int(90 + max(1, len(dims)) * (side + pad) * 0.9),
-        xaxis={"tickvals": cols, "ticktext": [f"{v:+.1f}" if abs(v) > 1e-9 else "0" for v in values],
+        margin={"l": 112, "r": 8, "t": 56, "b": 40}, height=int(110 + max(1, len(dims)) * row_px),
+        xaxis={"tickvals": [cols[0], cols[steps // 2], cols[-1]],
+               "ticktext": [f"{values[0]:+g}", f"{values[steps // 2]:+g}".replace("+0", "0"), f"{values[-1]:+g}"],
                "title": {"text": "value of the swept dimension", "font": {"size": 11}}, "showgrid": False},
         yaxis={"tickvals": centres, "ticktext": labels, "showgrid": False},
         plot_bgcolor="white", paper_bgcolor="white")
@@ -95,7 +96,7 @@ def measure_figure(rows: list[dict]) -> go.Figure:
                                  hoverinfo="text", showlegend=col == 1, legendgroup="mean"), row=1, col=col)
         top = max([m + s for m, s in zip(means, ses)] + ys + [0.1])
         fig.update_yaxes(range=[0, min(1.0, math.ceil(top * 11) / 10)], row=1, col=col,
-                         title_text="0 = entangled, 1 = one factor per dimension" if col == 1 else None)
+                         title_text="score (1 = one factor per dimension)" if col == 1 else None)
         fig.update_xaxes(type="log", tickvals=betas, ticktext=[f"{b:g}" for b in betas], title_text="β",
                          row=1, col=col)
     fig.update_layout(height=360, margin={"l": 60, "r": 10, "t": 40, "b": 50}, plot_bgcolor="white",

@@ -52,7 +52,7 @@ def dataset_preview(n: int = 8) -> None:
                     f"x {values['x'][k]:.0f}, y {values['y'][k]:.0f}")
 
 
-def traversals(fs: lab.FactorSweep, seed: int, per_row: int = 3) -> None:
+def traversals(fs: lab.FactorSweep, seed: int, per_row: int = 2) -> None:
     """One traversal figure per β for training seed ``seed``, ``per_row`` to a row."""
     betas = fs.betas
     for start in range(0, len(betas), per_row):
@@ -64,7 +64,7 @@ def traversals(fs: lab.FactorSweep, seed: int, per_row: int = 3) -> None:
                 col.info(f"β = {beta:g}: no run with seed {seed}.")
                 continue
             title = f"β = {beta:g} · MIG {run['mig']:.2f} · DCI {run['dci']:.2f}"
-            col.plotly_chart(figures.traversal_figure(grid, run, span=fs.traverse, title=title, scale=1),
+            col.plotly_chart(figures.traversal_figure(grid, run, span=fs.traverse, title=title, scale=2),
                              width="stretch", key=f"dl_trav_{beta:g}_{seed}",
                              config={"displayModeBar": False, "staticPlot": True})
 

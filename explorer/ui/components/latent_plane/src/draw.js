@@ -130,7 +130,11 @@ export class DrawPanel {
         Math.min(1, Math.max(0, (e.clientY - b.top) / b.height))];
     };
     c.addEventListener("pointerdown", (e) => {
-      c.setPointerCapture?.(e.pointerId);
+      try {
+        c.setPointerCapture(e.pointerId); // keep the stroke when the pen leaves the pad
+      } catch (err) {
+        // an id the browser does not track (a synthetic event): draw without capture
+      }
       stroke = { pts: at(e) };
       this.strokes.push(stroke);
       this.changed(e.timeStamp);
