@@ -108,7 +108,9 @@ DRAW = """async ([steps]) => {
   const S = globalThis.__latentPlaneStats;
   S.draw ||= [];
   const frame = () => new Promise(res => requestAnimationFrame(res));
-  const between = () => new Promise(res => { const c = new MessageChannel(); c.port1.onmessage = res; c.port2.postMessage(0); });
+  const between = () => new Promise(res => {
+    const c = new MessageChannel(); c.port1.onmessage = res; c.port2.postMessage(0);
+  });
   const rafs = [];
   let on = true;
   const loop = (t) => { rafs.push(t); if (on) requestAnimationFrame(loop); };
@@ -118,7 +120,8 @@ DRAW = """async ([steps]) => {
   const t0 = performance.now();
   const at = (i) => {
     const t = (i % 40) / 39, k = Math.floor(i / 40);
-    return [r.left + r.width * (0.15 + 0.7 * t), r.top + r.height * (0.2 + 0.15 * (k % 5) + 0.1 * Math.sin(4 * Math.PI * t))];
+    const y = 0.2 + 0.15 * (k % 5) + 0.1 * Math.sin(4 * Math.PI * t);
+    return [r.left + r.width * (0.15 + 0.7 * t), r.top + r.height * y];
   };
   const send = (type, i) => {
     const [x, y] = at(i);

@@ -1,6 +1,6 @@
 """What a classifier reads in the decoder's images across the latent plane (after LAPEX).
 
-A small classifier (:mod:`explorer.analysis.beta_classifier`'s MLP) is trained on the
+A small classifier (:mod:`explorer.analysis.beta.classifier`'s MLP) is trained on the
 run's own labelled images; then every point of a grid over the plane is decoded and the
 classifier reads the image: its label and its confidence (the largest class probability).
 Coloured by label, faded where unsure, the plane shows which regions decode to which
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import beta_classifier
+from .beta import classifier as beta_classifier
 from . import latent
 from .stats import seeded_subset
 

@@ -430,8 +430,9 @@ def browser_panel(view: View, toy: dict | None) -> bool:
     state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d), draw=pad,
                                on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
                                plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
-                               points=latent_plane.points_spec(proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
-                                                               pts.labels, pts.class_names),
+                               points=latent_plane.points_spec(
+                                   proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
+                                   pts.labels, pts.class_names),
                                sliders=view.specs, toy=toy, plane_px=300, image_px=200)
     if state is None:
         return False
