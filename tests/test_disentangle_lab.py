@@ -157,6 +157,9 @@ def test_sweep_report_prints_the_shapes_rows():
     for row, want in zip(rep["rows"], SHIPPED.rows):
         assert {"beta", "mig", "mig_se", "dci", "dci_se"} <= set(row)
         assert (row["beta"], row["mig"], row["mig_se"]) == (want["beta"], want["mig"], want["mig_se"])
+    r = subprocess.run([sys.executable, "-m", "explorer", "sweep-report", "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert all(f"  {k} " in r.stdout for k in lab.ROW_KEYS)                # --help says what each key is
 
 
 def test_page_shows_pictures_then_mig_with_error_bars_then_the_reading():

@@ -114,7 +114,7 @@ def test_the_mnist_sweeps_pictures_come_from_its_weights():
 @pytest.mark.slow
 def test_sweep_report_lists_and_prints_the_shipped_sweeps():
     r = _cli("sweep-report", "--list")
-    assert r.returncode == 0 and r.stdout.split() == ["mnist", "digits"]
+    assert r.returncode == 0 and r.stdout.split() == ["mnist", "digits", "shapes"]   # β sweeps, then factor sweeps
     for name in ("mnist", "digits"):
         r = _cli("sweep-report", name, "--json")
         assert r.returncode == 0, r.stderr
