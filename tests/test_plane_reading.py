@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -117,3 +118,15 @@ def test_explore_shows_the_layer_and_its_confidence(page_engine):
     assert len({tuple(px) for px in rgba[..., :3].reshape(-1, 3)}) >= 3 and rgba[..., 3].max() < 255
     grid = next(t for t in spec["data"] if t.get("name") == "click grid")
     assert all(t.startswith("reads ") and t.endswith("% sure)") for t in grid["text"])
+
+
+def test_the_interpolation_tab_labels_every_step_of_both_paths(page_engine):
+    at = app_factory(str(ROOT / "pages" / "2_Explore.py"))(model="shipped:digits-vae-z2-b1", tab="Interpolation")
+    at.run()
+    assert_page_ok(at)
+    k = at.slider(key="ex_int_k").value
+    table = next(d.value for d in at.dataframe if list(d.value.index) == ["linear", "spherical"])
+    assert list(table.columns) == [f"t = {t:.2f}" for t in np.linspace(0, 1, k)]
+    assert all(re.fullmatch(r"\d · \d+%", cell) for cell in table.to_numpy().ravel())
+    note = next(c.value for c in at.caption if c.value.startswith("What the classifier reads at each step"))
+    assert "linear: " in note and "spherical: " in note
