@@ -6,7 +6,11 @@ by ``LATENT_EXPLORER_TEACHERS``) creates a class, needing no key; a student, who
 teacher role, joins it through the link. The teacher pushes "β = 4, start"; the student's
 page opens the started run by itself; the dashboard shows the student's point; presentation
 mode hides the sidebar. (One server for both, to keep the suite short; the key path without
-a login is tested under AppTest in test_classroom_page.py.)"""
+a login is tested under AppTest in test_classroom_page.py.)
+
+A person is their account, (issuer, sub): an account whose e-mail is the teacher's but not
+verified, and an account with no e-mail whose sub is the teacher's address, are other
+people, with no teacher role and no power over the teacher's class (issue 25)."""
 from __future__ import annotations
 
 import re
@@ -17,12 +21,17 @@ from conftest import assert_no_error, free_port, open_app, screenshot, start_ser
 
 pytestmark = pytest.mark.browser
 TEACHER, STUDENT = "teacher@school.example", "student@school.example"
+TEACHER_SUB, IMPOSTOR_SUB = "t-0001", "imp-0003"
 
 
 @pytest.fixture(scope="module")
 def provider():
-    from oidc_provider_mock import run_server_in_thread
-    with run_server_in_thread(port=free_port()) as srv:
+    from oidc_provider_mock import User, run_server_in_thread
+    users = [User(TEACHER_SUB, {"email": TEACHER, "email_verified": True, "name": "Ms Teacher"}),
+             User(STUDENT, {"email": STUDENT, "email_verified": True}),
+             User(IMPOSTOR_SUB, {"email": TEACHER, "email_verified": False, "name": "Impostor"}),
+             User(TEACHER, {})]                      # no e-mail at all; its sub is the teacher's address
+    with run_server_in_thread(port=free_port(), user_claims=users) as srv:
         yield f"http://127.0.0.1:{srv.server_port}"
 
 
@@ -43,33 +52,35 @@ server_metadata_url = "{provider}/.well-known/openid-configuration"
     stop_server(s)
 
 
-def login(ctx, server, email: str, then: str):
-    """Log in through the provider's form as ``email``, then open ``then``."""
+def login(ctx, server, sub: str, then: str, shown: str):
+    """Log in through the provider's form as the account ``sub``, then open ``then``; the
+    page names the person ``shown``."""
     page = open_app(ctx, server.url + "/Class")
     page.get_by_role("button", name="Log in with your school account").click()
     page.wait_for_selector("input[name=sub]", timeout=30_000)        # the provider's own page
-    page.fill("input[name=sub]", email)
+    page.fill("input[name=sub]", sub)
     page.get_by_role("button", name="Authorize", exact=True).click()
     page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/"), timeout=30_000)
     page.goto(server.url + then)
     wait_for_app(page)
-    page.get_by_role("button", name=f"Log out ({email})").wait_for(timeout=30_000)
+    page.get_by_role("button", name=f"Log out ({shown})").wait_for(timeout=30_000)
     assert_no_error(page)
     return page
 
 
 def test_a_logged_in_lesson_create_join_follow_dashboard_presentation(server, two_profiles):
     t_ctx, s_ctx = two_profiles
-    t = login(t_ctx, server, TEACHER, "/Class")
+    t = login(t_ctx, server, TEACHER_SUB, "/Class", "Ms Teacher")
     t.get_by_role("textbox", name="Class name").fill("Tuesday")
     t.get_by_role("button", name="Create the class").click()
+    t.get_by_role("button", name="I have noted it: close").click()      # the key's dialog
     t.get_by_text("Join code").wait_for(timeout=30_000)
-    code = re.search(r"class=([A-Z0-9]{4})", t.url).group(1)
+    code = re.search(r"class=([A-Z0-9]+)", t.url).group(1)
 
-    s = login(s_ctx, server, STUDENT, f"/Class?class={code}")
+    s = login(s_ctx, server, STUDENT, f"/Class?class={code}", STUDENT)
     assert s.get_by_text("has no teacher role").count() == 1          # no create form for a student
     assert s.get_by_role("textbox", name="Class name").count() == 0
-    assert s.get_by_role("textbox", name="Class code", exact=True).input_value() == code
+    assert s.get_by_role("textbox", name="Class code", exact=True).input_value() == f"{code[:4]}-{code[4:]}"
     s.get_by_role("textbox", name="Your name, as your teacher will see it").fill("Sam")
     s.get_by_role("button", name="Join").click()
     s.get_by_text("You are in this class as").wait_for(timeout=30_000)
@@ -105,3 +116,23 @@ def test_a_logged_in_lesson_create_join_follow_dashboard_presentation(server, tw
     t.get_by_text("The class on one rate–distortion plane").first.wait_for(timeout=30_000)
     assert not t.locator("[data-testid='stSidebar']").is_visible()
     screenshot(t, "class_presentation")
+
+
+def test_an_unverified_email_or_a_sub_like_an_email_is_not_the_teacher(server, provider, two_profiles):
+    """The teacher's class exists (made for the teacher's account); two other accounts that
+    used to be read as the teacher log in: neither may create a class, and the class's link
+    gives each the join form, not the teacher's dashboard."""
+    from explorer.classroom import Classroom
+    from explorer.runs import Actor
+    from explorer.ui.identity import owner_id_of_user
+    teacher = Actor(id=owner_id_of_user(provider, TEACHER_SUB), name="Ms Teacher")
+    klass, _ = Classroom(server.runs).create("Wednesday", teacher)
+    for ctx, sub, shown in ((two_profiles[0], IMPOSTOR_SUB, "Impostor"),
+                            (two_profiles[1], TEACHER, f"account {TEACHER[:12]}")):
+        page = login(ctx, server, sub, f"/Class?class={klass.code}", shown)
+        assert page.get_by_text("has no teacher role").count() == 1, sub        # no create form
+        assert page.get_by_role("textbox", name="Class name").count() == 0
+        assert page.get_by_role("button", name="Join").count() == 1             # a visitor's screen ...
+        assert page.get_by_text("Join code").count() == 0                       # ... not the dashboard
+        assert page.get_by_role("tab", name="Dashboard").count() == 0
+        screenshot(page, f"oidc_not_teacher_{sub.split('@')[0]}")

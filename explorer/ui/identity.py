@@ -7,12 +7,15 @@ run, in any tab of that browser, reads it back through ``st.context.cookies``. T
 token never appears in a URL. The owner *id* stored with runs and compared by the
 rules is ``b-`` plus a hash of the token, so nothing stored reveals the token.
 
-With a login (``st.login``; the classroom setup), the owner is the user: ``u-`` plus
-a hash of the e-mail address, shown by name. Login is on when ``.streamlit/secrets.toml``
-(or a file named by Streamlit's ``secrets.files`` option) has an ``[auth]`` section
-(``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``,
-``server_metadata_url``); :func:`may_teach` says whether a logged-in user has a teacher
-role (settings ``LATENT_EXPLORER_TEACHERS`` / ``LATENT_EXPLORER_TEACHER_CLAIM``).
+With a login (``st.login``; the classroom setup), the owner is the account, whatever the
+browser: ``u-`` plus a hash of the ID token's issuer and subject (``iss``, ``sub``), the one
+pair OpenID Connect promises to be unique and stable (:func:`person_of`). An e-mail address
+is never an identity: two accounts can claim the same one, and a ``sub`` is never read as an
+e-mail. Login is on when ``.streamlit/secrets.toml`` (or a file named by Streamlit's
+``secrets.files`` option) has an ``[auth]`` section (``redirect_uri``, ``cookie_secret``,
+``client_id``, ``client_secret``, ``server_metadata_url``); :func:`may_teach` says whether a
+logged-in user has a teacher role (settings ``LATENT_EXPLORER_TEACHERS``, which counts an
+e-mail only when the token says ``email_verified``, or ``LATENT_EXPLORER_TEACHER_CLAIM``).
 
 When the last browser session of an owner ends, the owner's queued runs are dropped
 (:meth:`explorer.engine.Engine.drop_owner`); running ones go on to their end.
@@ -40,20 +43,57 @@ def owner_id_of_token(token: str) -> str:
     return "b-" + hashlib.sha256(token.encode()).hexdigest()[:20]
 
 
-def owner_id_of_user(email: str) -> str:
-    return "u-" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
+def owner_id_of_user(issuer: str, sub: str) -> str:
+    """A logged-in person's owner id: their account at their provider, (issuer, sub)."""
+    return "u-" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:20]
 
 
-def _logged_in_user() -> tuple[str, str] | None:
-    """(e-mail, name) of a logged-in user, or None (no login configured, or not logged in)."""
+def verified_email(claims: dict) -> str | None:
+    """The account's e-mail address when the provider vouches for it (``email_verified``
+    true), lower-cased; otherwise None. Never the ``sub``."""
+    email, verified = claims.get("email"), claims.get("email_verified")
+    if not isinstance(email, str) or "@" not in email:
+        return None
+    if verified is True or (isinstance(verified, str) and verified.strip().lower() == "true"):
+        return email.strip().lower()
+    return None
+
+
+def person_of(claims: dict) -> tuple[str, str] | None:
+    """(owner id, name to show) of a logged-in person's ID-token claims, or None when the
+    token lacks an issuer or a subject. The name: the ``name`` claim, else the verified
+    e-mail, else "account" and the start of the subject."""
+    iss, sub = claims.get("iss"), claims.get("sub")
+    if not isinstance(iss, str) or not iss or not isinstance(sub, str) or not sub:
+        return None
+    name = claims.get("name")
+    if not isinstance(name, str) or not name.strip():
+        name = verified_email(claims) or f"account {sub[:12]}"
+    return owner_id_of_user(iss, sub), name.strip()
+
+
+def teaches(claims: dict | None, teachers: tuple[str, ...], teacher_claim: tuple[str, str] | None) -> bool:
+    """Whether a logged-in person with these claims has a teacher role: their verified
+    e-mail is listed, or their token has the teacher claim."""
+    if claims is None:
+        return False
+    email = verified_email(claims)
+    if email and email in teachers:
+        return True
+    if teacher_claim is not None:
+        name, value = teacher_claim
+        got = claims.get(name)
+        return value in got if isinstance(got, (list, tuple)) else str(got) == value
+    return False
+
+
+def user_claims() -> dict | None:
+    """The logged-in user's ID-token claims, or None (no login configured, or not logged in)."""
     try:
         user = st.user
         if user.get("is_logged_in") is not True:
             return None
-        email, name = user.get("email") or user.get("sub"), user.get("name")
-        if not isinstance(email, str) or not email:
-            return None
-        return email, name if isinstance(name, str) and name else email
+        return {k: v for k, v in user.to_dict().items() if k != "tokens"}
     except Exception:  # noqa: BLE001 - no auth configured: st.user may raise
         return None
 
@@ -66,34 +106,21 @@ def login_configured() -> bool:
         return False
 
 
-def user_claims() -> dict | None:
-    """The logged-in user's ID-token claims, or None."""
-    if _logged_in_user() is None:
-        return None
-    try:
-        return {k: v for k, v in st.user.to_dict().items() if k != "tokens"}
-    except Exception:  # noqa: BLE001
-        return None
+def display_name() -> str:
+    """The logged-in person's name as the page shows it ("" when nobody is logged in)."""
+    claims = user_claims()
+    person = person_of(claims) if claims is not None else None
+    return person[1] if person is not None else ""
 
 
 def may_teach() -> bool:
     """Whether the person on the page may create a class. With no teacher setting anyone
     may; with ``LATENT_EXPLORER_TEACHERS`` or ``..._TEACHER_CLAIM``, only a logged-in user
-    whose e-mail is listed or whose ID token has the claim."""
+    whose verified e-mail is listed or whose ID token has the claim."""
     s = settings.get()
     if not s.teachers and s.teacher_claim is None:
         return True
-    claims = user_claims()
-    if claims is None:
-        return False
-    email = str(claims.get("email") or "").strip().lower()
-    if email and email in s.teachers:
-        return True
-    if s.teacher_claim is not None:
-        name, value = s.teacher_claim
-        got = claims.get(name)
-        return value in got if isinstance(got, (list, tuple)) else str(got) == value
-    return False
+    return teaches(user_claims(), s.teachers, s.teacher_claim)
 
 
 def _browser_token() -> str:
@@ -145,14 +172,25 @@ def _session_owner(owner: str) -> str:
 
 def actor() -> Actor:
     """The person using this page (registers the session for the owner once)."""
-    user = _logged_in_user()
-    if user is not None:
-        email, name = user
-        a = Actor(id=owner_id_of_user(email), name=name)
+    claims = user_claims()
+    person = person_of(claims) if claims is not None else None
+    if person is not None:
+        a = Actor(id=person[0], name=person[1])
     else:
         a = Actor(id=owner_id_of_token(_browser_token()))
     _session_owner(a.id)
     return a
+
+
+def client_address() -> str:
+    """The address this session connects from (Streamlit's ``st.context.ip_address``;
+    "local" for a loopback connection or outside a browser session). Behind a reverse proxy
+    every visitor has the proxy's address: limits per address then hold for all together."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # noqa: BLE001 - outside a browser session (AppTest)
+        ip = None
+    return ip if isinstance(ip, str) and ip else "local"
 
 
 def owner() -> str:
