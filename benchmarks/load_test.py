@@ -321,7 +321,7 @@ async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_
         await open_page(t, "Class", "", "open_class", stats, "teacher")
         t.stage_text("Class name", "Benchmark lesson")
         await t.click("Create the class")
-        code = next(m.group(1) for m in (re.search(r"Join code \*\*`([A-Z0-9]{4})`", x) for x in t.texts()) if m)
+        code = next(m.group(1) for m in (re.search(r"Join code \*\*`([A-Z0-9]{4}-?[A-Z0-9]{0,4})`", x) for x in t.texts()) if m)
         await ready.put(code)
         board = next(it.fragment_id for it in t.items.values()      # the dashboard's fragment: its
                      if it.fragment_id and (it.kind == "vega_lite_chart"  # R–D plane, or the line

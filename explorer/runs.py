@@ -135,7 +135,7 @@ class Actor:
     """Who asks: an owner id, a name to show, and what more they may do."""
     id: str
     name: str = ""
-    teacher_of: frozenset = frozenset()      # owner ids this actor teaches (classroom mode)
+    class_runs: frozenset = frozenset()      # run ids it may control as their class's teacher
     admin: bool = False
 
     @classmethod
@@ -150,12 +150,15 @@ class Action(enum.StrEnum):
 
 
 def refusal(action: Action | str, *, run_owner: str | None, shipped: bool, status: Status | str,
-            actor: Actor | str, delete_any: bool = False, owner_name: str = "") -> str | None:
+            actor: Actor | str, delete_any: bool = False, owner_name: str = "",
+            run_id: str = "") -> str | None:
     """Why ``actor`` may not do ``action`` to this run, or None when they may.
 
     Shipped runs are read-only. A run's owner may do anything the run's state allows; a
-    teacher may act for the students of their class; ``delete_any`` (the setting
-    ``LATENT_EXPLORER_DELETE_ANY=1``) lets anyone rename and delete, never control."""
+    teacher may control (never rename or delete) the runs made in their class by its
+    students (``Actor.class_runs``: :func:`explorer.classroom.teacher_actor`), never a
+    student's private runs; ``delete_any`` (the setting ``LATENT_EXPLORER_DELETE_ANY=1``)
+    lets anyone rename and delete, never control."""
     action, actor, status = Action(action), Actor.of(actor), Status(status)
     if shipped:
         return "shipped runs are read-only; start a run with these settings to make your own"
@@ -164,7 +167,7 @@ def refusal(action: Action | str, *, run_owner: str | None, shipped: bool, statu
     if action != Action.CONTROL and status.live:
         return "this run is still training; stop it first"
     mine = bool(run_owner) and run_owner == actor.id
-    if mine or actor.admin or (run_owner and run_owner in actor.teacher_of):
+    if mine or actor.admin or (action == Action.CONTROL and run_id and run_id in actor.class_runs):
         return None
     if action != Action.CONTROL and delete_any:
         return None
@@ -234,7 +237,7 @@ class RunEntry:
 
     def refusal(self, action: Action | str, actor: Actor | str, delete_any: bool = False) -> str | None:
         return refusal(action, run_owner=self.owner, shipped=self.shipped, status=self.status,
-                       actor=actor, delete_any=delete_any, owner_name=self.owner_name)
+                       actor=actor, delete_any=delete_any, owner_name=self.owner_name, run_id=self.run_id)
 
     @property
     def val(self) -> dict:

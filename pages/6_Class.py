@@ -36,7 +36,7 @@ if identity.login_configured():
     if who is None:
         if st.button("Log in with your school account", key="login_top"):
             st.login()
-    elif st.button(f"Log out ({who.get('email', '')})", key="logout"):
+    elif st.button(f"Log out ({identity.display_name()})", key="logout"):
         st.logout()
 
 code_in_link = classes.normalise_code(common.query_get("class"))
@@ -55,7 +55,7 @@ if code_in_link in taught or (taught and not code_in_link and mine is None):
             st.query_params["class"] = pick
             st.rerun()
     k = taught[code_in_link]
-    views.teacher_header(k)
+    views.teacher_header(k, present)
     st.toggle("Presentation mode (large type, no sidebar, high contrast)", key=classroom_ui.PRESENT)
     if present:
         st.fragment(run_every=views.DASHBOARD_S, key="class_board")(views.dashboard)(k, eng, True)
@@ -90,9 +90,10 @@ st.markdown("A teacher creates a class and shares its code; students join it wit
             "a name. The teacher then sees every student's model learning on one dashboard and can "
             "push a configuration or a view to the whole class.")
 if code_in_link:
-    k = classroom_ui.room().get(code_in_link)
-    if k is None or k.closed:
-        st.warning(f"The class {code_in_link} is {'closed' if k else 'not known on this server'}.")
+    try:                # a link's code is looked up as a typed one is: wrong ones slow the next
+        classroom_ui.room().find(code_in_link, identity.client_address())
+    except classes.ClassroomError as e:
+        st.warning(f"{str(e)[:1].upper()}{str(e)[1:]}.")
 left, right = st.columns(2)
 with left:
     views.join_form(me, code_in_link)

@@ -121,7 +121,9 @@ def create_class(page, url: str, name: str = "Period 3") -> str:
     wait_settled(page)
     page.get_by_label("Class name").fill(name)
     page.get_by_role("button", name="Create the class").click()
-    page.get_by_text("Your teacher key, shown once").wait_for(timeout=30_000)
+    page.get_by_role("dialog").get_by_text("never show it to the class").wait_for(timeout=30_000)
+    page.get_by_role("button", name="I have noted it: close").click()
+    page.get_by_role("dialog").wait_for(state="detached", timeout=30_000)
     wait_settled(page)
     return re.search(r"[?&]class=([A-Z0-9]+)", page.url).group(1)
 

@@ -19,24 +19,31 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     t = open_app(teacher_ctx, server.url + "/Class")
     t.get_by_label("Class name").fill("Tuesday")
     t.get_by_role("button", name="Create the class").click()
-    t.get_by_text("Your teacher key, shown once").wait_for(timeout=30_000)
+    dialog = t.get_by_role("dialog")
+    dialog.get_by_text("never show it to the class").wait_for(timeout=30_000)
     wait_for_app(t)
-    key = re.search(r"shown once: (\S+) —", t.inner_text(MAIN)).group(1)
+    key = dialog.locator("code").inner_text().strip()
     code = re.search(r"[?&]class=([A-Z0-9]+)", t.url).group(1)
+    assert code not in dialog.inner_text() and f"{code[:4]}-{code[4:]}" not in dialog.inner_text()
+    screenshot(t, "class_teacher_key_dialog")                # the key alone, over the page
+    dialog.get_by_role("button", name="I have noted it: close").click()
+    dialog.wait_for(state="detached", timeout=30_000)
+    wait_for_app(t)
+    assert key not in t.inner_text(MAIN)
     assert {c["name"]: c["value"] for c in teacher_ctx.cookies()}.get(f"le_tk_{code}") == key
 
     t.reload()                                              # a new session: the cookie says who
     wait_for_app(t)
     t.get_by_text("The class queue").wait_for(timeout=30_000)
     text = t.inner_text(MAIN)
-    assert "Tuesday" in text and f"Join code {code}" in text and "0 students" in text
+    assert "Tuesday" in text and f"Join code {code[:4]}-{code[4:]}" in text and "0 students" in text
     assert key not in t.content()                           # shown once, never again
     assert_no_error(t)
     t.get_by_text("No student's run has reported yet").wait_for(timeout=30_000)   # not a blank plane
     screenshot(t, "class_teacher_after_reload")
 
     s = open_app(student_ctx, server.url + f"/Class?class={code}")
-    expect(s.get_by_role("textbox", name="Class code", exact=True)).to_have_value(code)   # from the link
+    expect(s.get_by_role("textbox", name="Class code", exact=True)).to_have_value(f"{code[:4]}-{code[4:]}")
     s.get_by_text("I am this class's teacher on another device").click()
     s.get_by_label("Code of the class you teach").fill(code)
     s.get_by_label("Teacher key").fill("not-" + key)

@@ -59,13 +59,18 @@ def test_join_leave_remove_close(room):
     with pytest.raises(classes.ClassroomError, match="name"):
         room.join(k.code, Actor("b-x"), "")
     with pytest.raises(classes.ClassroomError, match="no class"):
-        room.join("ZZZZ", Actor("b-x"), "X")
+        room.join("ZZZZZZZZ", Actor("b-x"), "X")
     with pytest.raises(classes.ClassroomError, match="teacher"):
         room.join(k.code, T, "me")
     room.leave(k.code, S1.id)
     assert room.membership(S1.id) is None and [m.name for m in room.members(k.code)] == ["Bob"]
     room.remove(k.code, S2.id)
-    assert room.members(k.code) == []
+    assert room.members(k.code) == [] and [m.name for m in room.removed(k.code)] == ["Bob"]
+    with pytest.raises(classes.ClassroomError, match="removed you.*only they can let you back in"):
+        room.join(k.code, S2, "Bob")                   # removal sticks, whatever the link
+    room.readmit(k.code, S2.id)
+    room.join(k.code, S2, "Bob")
+    assert [m.name for m in room.members(k.code)] == ["Bob"] and room.removed(k.code) == []
     room.join(k.code, S1, "Ann")
     room.close_class(k.code)
     assert room.membership(S1.id) is None
@@ -124,17 +129,48 @@ def test_pushes_are_versioned_per_class(room):
         room.push(a.code, "other", {})
 
 
-def test_teacher_actor_acts_for_students_only(room):
+def test_a_teachers_power_stops_at_the_class(room):
+    """The teacher controls the runs a current student made in the class: never the
+    student's private runs (made before joining, or outside the class), never a rename or
+    a delete, and nothing once the student is removed."""
     k, _ = room.create("C", T)
     room.join(k.code, S1, "Ann")
+    room.record_run(k.code, S1.id, "class-run")
     boss = classes.teacher_actor(room, k, T)
-    rule = dict(shipped=False, status="running")
-    assert refusal(Action.CONTROL, run_owner=S1.id, actor=boss, **rule) is None
-    assert refusal(Action.CONTROL, run_owner="b-stranger", actor=boss, **rule) is not None
-    assert refusal(Action.CONTROL, run_owner=S2.id, actor=S1, **rule) is not None   # student vs student
+    live, ended = dict(shipped=False, status="running"), dict(shipped=False, status="finished")
+    assert refusal(Action.CONTROL, run_owner=S1.id, run_id="class-run", actor=boss, **live) is None
+    assert refusal(Action.CONTROL, run_owner=S1.id, run_id="private-run", actor=boss, **live) is not None
+    for action in (Action.RENAME, Action.DELETE):
+        assert refusal(action, run_owner=S1.id, run_id="class-run", actor=boss, **ended) is not None
+        assert refusal(action, run_owner=S1.id, run_id="private-run", actor=boss, **ended) is not None
+    assert refusal(Action.CONTROL, run_owner="b-stranger", run_id="x", actor=boss, **live) is not None
+    assert refusal(Action.CONTROL, run_owner=S2.id, run_id="class-run", actor=S1, **live) is not None
     room.remove(k.code, S1.id)
-    assert refusal(Action.CONTROL, run_owner=S1.id, actor=classes.teacher_actor(room, k, T),
-                   **rule) is not None
+    assert refusal(Action.CONTROL, run_owner=S1.id, run_id="class-run", actor=classes.teacher_actor(room, k, T),
+                   **live) is not None
+
+
+def test_join_codes_are_long_and_guessing_them_is_slowed(room, monkeypatch):
+    k, _ = room.create("C", T)
+    assert len(k.code) * 5 >= 40 and k.shown_code == f"{k.code[:4]}-{k.code[4:]}"
+    assert room.find(k.shown_code.lower(), "10.0.0.1").code == k.code      # typed as shown, any case
+    clock = [1000.0]
+    monkeypatch.setattr(classes.time, "time", lambda: clock[0])
+    for i in range(classes.FREE_MISSES):
+        with pytest.raises(classes.ClassroomError, match="no class"):
+            room.find(f"ZZZZZZ{i:02d}", "10.0.0.1")
+    waits = []
+    for _ in range(4):                                  # then each miss doubles the wait ...
+        waits.append(room.wait_s("10.0.0.1"))
+        with pytest.raises(classes.ClassroomError, match=r"too many wrong class codes.*try again in \d+ s"):
+            room.find(k.code, "10.0.0.1")               # ... during which even a right code waits
+        clock[0] += waits[-1]
+        with pytest.raises(classes.ClassroomError, match="no class"):
+            room.find("ZZZZZZZZ", "10.0.0.1")
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    assert room.find(k.code, "10.0.0.2").code == k.code      # another client is not held up
+    clock[0] += classes.MISS_MEMORY_S + 1
+    assert room.wait_s("10.0.0.1") == 0.0                    # forgotten after an hour
 
 
 def test_classes_survive_a_restart(tmp_path):

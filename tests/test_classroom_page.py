@@ -47,7 +47,7 @@ def lesson(page_engine):
     (k,) = [classes.classroom().get(c) for (c,) in classes.classroom()._read("SELECT code FROM classes")]
     student = session(CLASS_PAGE, "a" * 24, **{"class": k.code})
     student.run()
-    assert student.text_input(key="join_code").value == k.code          # the link fills the code
+    assert student.text_input(key="join_code").value == k.shown_code    # the link fills the code
     student.text_input(key="join_name").input("Ann")
     [b for b in student.button if b.label == "Join"][0].click().run()
     assert_page_ok(student)
@@ -57,11 +57,19 @@ def lesson(page_engine):
 def test_create_shows_the_key_once_and_join_puts_the_student_on_the_dashboard(lesson, page_engine):
     teacher, student, k = lesson
     key = teacher.session_state["le_class_keys"][k.code]
-    assert key in texts(teacher) and k.code in texts(teacher)
+    (dialog,) = [c for c in teacher.code if c.value == key]             # in its dialog ...
+    assert f"`{k.shown_code}`" in texts(teacher)
     assert "You are in this class as **Ann**" in texts(student)
+    teacher.session_state["le_present"] = True                           # ... never on the projector
+    teacher.run()
+    assert key not in texts(teacher) and "key_noted" not in [b.key for b in teacher.button]
+    teacher.session_state["le_present"] = False
+    teacher.run()
+    assert key in texts(teacher)                                         # until the teacher closes it
+    teacher.button(key="key_noted").click().run()
     teacher.run()
     assert key not in texts(teacher)                                     # shown once
-    assert f"`{k.code}`" in texts(teacher) and "· 1 student\n" in texts(teacher) + "\n"
+    assert f"`{k.shown_code}`" in texts(teacher) and "· 1 student\n" in texts(teacher) + "\n"
     students = [d for d in teacher.dataframe if "student" in d.value.columns][0].value
     assert list(students["student"]) == ["Ann"]
     assert any("What to notice" in c.value for c in teacher.caption)
@@ -94,6 +102,8 @@ def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
     ann.run()
     assert any(i.value.startswith("Read-only:") for i in ann.info)
     assert ann.button(key="stop").disabled and ann.button(key="pause").disabled
+    assert ann.number_input(key="beta").disabled and ann.select_slider(key="lr").disabled   # β, lr too
+    assert "its owner's to change" in ann.number_input(key="beta").help
     # the teacher watches read-only, and acts after taking control
     t = session(TRAIN_PAGE, "t" * 24, run=rid)
     t.session_state["le_class_keys"] = dict(teacher.session_state["le_class_keys"])

@@ -451,7 +451,7 @@ def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(eng):
         (before.status, before.beta, before.lr, 2, before.events) == ("paused", 1.0, 3e-3, 2, [])
     assert [r["beta"] for r in after.rows] == [1.0, 1.0]
     from explorer.runs import Actor
-    teacher = Actor(id="t", teacher_of=frozenset({"owner-a"}))   # a teacher may act for a student
+    teacher = Actor(id="t", class_runs=frozenset({rid}))     # a teacher may control a class run
     eng.set_beta(rid, teacher, 2.0)
     assert eng.view(rid).beta == 2.0
     eng.stop(rid, "owner-a")

@@ -2,15 +2,18 @@
 
 Pure library (no Streamlit): the Class page, the follow-mode fragment and the tests use it.
 
-* A teacher creates a class (:meth:`Classroom.create`) and gets a join code (four letters
-  and digits with no look-alikes: ``?class=ABCD``) and a **teacher key**, a secret shown once
-  and kept in the teacher's browser; only its hash is stored. Without a login, whoever holds
+* A teacher creates a class (:meth:`Classroom.create`) and gets a join code (eight letters
+  and digits with no look-alikes, 40 bits, shown as ``ABCD-EFGH``: ``?class=ABCDEFGH``) and a
+  **teacher key**, a secret shown once and kept in the teacher's browser; only its hash is
+  stored. A wrong code costs its client (an address) a growing wait after a few tries
+  (:meth:`Classroom.find`), so codes cannot be guessed. Without a login, whoever holds
   the key is the teacher. With a login, the class's teacher is also the logged-in user who
   created it (``u-…`` owner id; teacher roles come from ``LATENT_EXPLORER_TEACHERS`` or
   ``LATENT_EXPLORER_TEACHER_CLAIM``, :mod:`explorer.settings`).
 * Students join under a display name; an owner is a student of at most one open class at a
-  time (joining another leaves the first). Leaving, removing a student and closing a class
-  keep every run.
+  time (joining another leaves the first). A student the teacher removed cannot join again
+  until the teacher readmits them. Leaving, removing a student and closing a class keep
+  every run.
 * A class's :class:`ClassSettings`: locked or open hyperparameters, the dataset, a per-student
   cap on runs and on run time, whether students see each other's runs. Runs started in a
   class go through :func:`start_run`, which checks them (:func:`start_refusal`; each message
@@ -21,7 +24,9 @@ Pure library (no Streamlit): the Class page, the follow-mode fragment and the te
 Everything lives in ``<runs>/.classroom.sqlite`` (standard ``sqlite3``, WAL mode, every write
 in a transaction), so classes survive a server restart. The teacher's power over students'
 runs is the one ownership rule's: :func:`teacher_actor` gives an
-:class:`~explorer.runs.Actor` whose ``teacher_of`` holds the students' owner ids.
+:class:`~explorer.runs.Actor` whose ``class_runs`` holds the runs its current students made in
+the class: the teacher may control those (pause, stop, β), never rename or delete them, and
+never touch a student's private runs.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import sqlite3
 import threading
@@ -44,11 +50,14 @@ from ..text import count
 
 DB_NAME = ".classroom.sqlite"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
-CODE_LEN = 4
+CODE_LEN = 8                  # 32 symbols: 40 bits
 PUSH_KINDS = ("config", "view")
 #: every class setting's range, used by the Class page's widgets and by ClassSettings.checked
 PUSH_CACHE_S = 0.25          # follow polls of one process share a read of the newest push this long
 SETTING_LIMITS = {"max_runs": (1, 200), "max_run_seconds": (5.0, 3600.0)}
+FREE_MISSES = 20             # wrong codes a client may try before it must wait ...
+MAX_WAIT_S = 600.0           # ... 1 s, then twice as long after each further miss, at most this
+MISS_MEMORY_S = 3600.0       # a client's misses are forgotten an hour after its last one
 SETTING_LABELS = {"locked": "lock hyperparameters", "dataset": "dataset",
                   "max_runs": "runs per student", "max_run_seconds": "run time per run (s)",
                   "see_others": "students see each other's runs"}
@@ -101,6 +110,11 @@ class Klass:
     def link(self) -> str:
         return f"?class={self.code}"
 
+    @property
+    def shown_code(self) -> str:
+        """The code as people read it: ``ABCD-EFGH``."""
+        return format_code(self.code)
+
 
 @dataclass(frozen=True)
 class Member:
@@ -124,7 +138,12 @@ def _hash(key: str) -> str:
 
 
 def normalise_code(code: str | None) -> str:
-    return "".join(ch for ch in str(code or "").upper() if ch.isalnum())
+    return "".join(ch for ch in str(code or "").upper() if ch.isalnum())[:32]
+
+
+def format_code(code: str) -> str:
+    """``ABCDEFGH`` -> ``ABCD-EFGH`` (older four-letter codes as they are)."""
+    return f"{code[:4]}-{code[4:]}" if len(code) > 4 else code
 
 
 _SCHEMA = """
@@ -140,6 +159,8 @@ CREATE TABLE IF NOT EXISTS class_runs (
     code TEXT NOT NULL, owner TEXT NOT NULL, run_id TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (code, run_id));
 CREATE INDEX IF NOT EXISTS class_runs_owner ON class_runs (code, owner, created);
+CREATE TABLE IF NOT EXISTS misses (
+    client TEXT PRIMARY KEY, n INTEGER NOT NULL, last REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS pushes (
     code TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (code, version));
@@ -162,6 +183,9 @@ class Classroom:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(members)")}
+            if "removed" not in columns:       # a file from before removals stuck
+                db.execute("ALTER TABLE members ADD COLUMN removed INTEGER NOT NULL DEFAULT 0")
 
     # ------------------------------------------------------------ plumbing
     class _Tx:
@@ -222,8 +246,8 @@ class Classroom:
         """The open class of this code, or :class:`ClassroomError` saying why not."""
         k = self.get(code)
         if k is None:
-            raise ClassroomError(f"there is no class with the code {normalise_code(code)!r}: check it "
-                                 f"with your teacher")
+            raise ClassroomError(f"there is no class with the code {format_code(normalise_code(code))!r}: "
+                                 f"check it with your teacher")
         if k.closed:
             raise ClassroomError(f"the class “{k.name}” ({k.code}) has been closed by its teacher")
         return k
@@ -268,8 +292,13 @@ class Classroom:
         if k.teacher == who.id:
             raise ClassroomError("you are this class's teacher; students join from their own browsers")
         with self._tx() as db:
+            row = db.execute("SELECT removed FROM members WHERE code = ? AND owner = ?", (k.code, who.id)).fetchone()
+            if row is not None and row[0]:
+                raise ClassroomError(f"your teacher removed you from the class “{k.name}”; only they can let "
+                                     f"you back in (Students tab, “Let back in”)")
             db.execute("UPDATE members SET active = 0 WHERE owner = ? AND code != ?", (who.id, k.code))
-            db.execute("INSERT INTO members VALUES (?, ?, ?, ?, 1) ON CONFLICT (code, owner) DO UPDATE "
+            db.execute("INSERT INTO members (code, owner, name, joined, active) VALUES (?, ?, ?, ?, 1) "
+                       "ON CONFLICT (code, owner) DO UPDATE "
                        "SET name = excluded.name, active = 1", (k.code, who.id, name, time.time()))
         return Member(k.code, who.id, name, time.time())
 
@@ -277,7 +306,53 @@ class Classroom:
         with self._tx() as db:
             db.execute("UPDATE members SET active = 0 WHERE code = ? AND owner = ?", (code, owner))
 
-    remove = leave          # the teacher removes a student: the same row change
+    def remove(self, code: str, owner: str) -> None:
+        """The teacher removes a student: out of the class until :meth:`readmit` (their runs
+        are kept; the teacher's power over them ends)."""
+        with self._tx() as db:
+            db.execute("UPDATE members SET active = 0, removed = 1 WHERE code = ? AND owner = ?", (code, owner))
+
+    def readmit(self, code: str, owner: str) -> None:
+        """Let a removed student join again (they join themselves, with the code)."""
+        with self._tx() as db:
+            db.execute("UPDATE members SET removed = 0 WHERE code = ? AND owner = ?", (code, owner))
+
+    def removed(self, code: str) -> list[Member]:
+        rows = self._read("SELECT code, owner, name, joined FROM members WHERE code = ? AND removed = 1 "
+                          "ORDER BY joined", (code,))
+        return [Member(*r) for r in rows]
+
+    # ------------------------------------------------------------ codes tried
+    def wait_s(self, client: str) -> float:
+        """Seconds ``client`` must wait before its next code is looked up (0: now)."""
+        rows = self._read("SELECT n, last FROM misses WHERE client = ?", (client,))
+        if not rows:
+            return 0.0
+        n, last = rows[0]
+        now = time.time()
+        if n < FREE_MISSES or now - last > MISS_MEMORY_S:
+            return 0.0
+        return max(0.0, last + min(MAX_WAIT_S, 2.0 ** (n - FREE_MISSES)) - now)
+
+    def _missed(self, client: str) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("INSERT INTO misses VALUES (?, 1, ?) ON CONFLICT (client) DO UPDATE SET "
+                       "n = CASE WHEN ? - last > ? THEN 1 ELSE n + 1 END, last = ?",
+                       (client, now, now, MISS_MEMORY_S, now))
+
+    def find(self, code: str, client: str) -> Klass:
+        """The open class of ``code``, looked up for ``client`` (an address): after
+        ``FREE_MISSES`` wrong codes, each further lookup waits 1, 2, 4 … s (at most
+        ``MAX_WAIT_S``) after the last miss, and is refused unchecked until then, so a
+        40-bit code cannot be guessed by trying. Raises :class:`ClassroomError`."""
+        wait = self.wait_s(client)
+        if wait > 0:
+            raise ClassroomError(f"too many wrong class codes were tried from your connection: try again "
+                                 f"in {math.ceil(wait)} s, and check the code with your teacher")
+        if self.get(code) is None:
+            self._missed(client)
+        return self.open_class(code)
 
     def members(self, code: str) -> list[Member]:
         rows = self._read("SELECT code, owner, name, joined FROM members WHERE code = ? AND active = 1 "
@@ -382,9 +457,16 @@ def _resolved(path: str) -> str:
 
 # ------------------------------------------------------------------ rules
 
+def class_run_ids(room: Classroom, klass: Klass) -> frozenset:
+    """The runs the class's current students made in the class (those its teacher controls)."""
+    members = {m.owner for m in room.members(klass.code)}
+    return frozenset(r for o, r in room.runs_of(klass.code) if o in members)
+
+
 def teacher_actor(room: Classroom, klass: Klass, me: Actor) -> Actor:
-    """``me`` as this class's teacher: may act for every student of the class."""
-    return replace(me, teacher_of=frozenset(m.owner for m in room.members(klass.code)))
+    """``me`` as this class's teacher: may control the runs its current students made in the
+    class (never their private runs, never rename or delete)."""
+    return replace(me, class_runs=class_run_ids(room, klass))
 
 
 def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
@@ -428,13 +510,14 @@ def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:
     the limit it was started with (:func:`start_run`); this catches the runs started before
     the teacher lowered it."""
     stopped = []
-    boss = Actor(id=klass.teacher, teacher_of=frozenset(o for o, _ in room.runs_of(klass.code)))
+    boss = Actor(id=klass.teacher, class_runs=frozenset(r for _, r in room.runs_of(klass.code)))
     recent = time.time() - 6 * 3600        # runs queued or started in the last hours
     for owner, rid in room.runs_of(klass.code, since=recent):
         e = engine.entry(rid)
         if e is not None and e.status.live and (e.progress.elapsed_s or 0) > klass.settings.max_run_seconds:
             try:
-                engine.stop(rid, boss)
+                engine.stop(rid, boss, reason=f"stopped at the class's run-time limit ({klass.settings.max_run_seconds:g} s, "
+                                              f"the class setting “{SETTING_LABELS['max_run_seconds']}”)")
                 stopped.append(rid)
             except EngineError:
                 pass

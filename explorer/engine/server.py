@@ -159,7 +159,7 @@ class Engine:
         with self._lock:
             job = self._job(run_id)
             why = refusal(Action.CONTROL, run_owner=job.owner, shipped=False, status=job.status,
-                          actor=by, owner_name=job.owner_name)
+                          actor=by, owner_name=job.owner_name, run_id=job.run_id)
             if why:
                 raise NotAllowed(f"run {run_id}: {why}")
             if kind == protocol.ControlKind.BETA:
@@ -194,18 +194,22 @@ class Engine:
             raise EngineError(f"steps must be in [1, {MAX_STEPS_PER_CALL}], got {n!r}")
         self._control(run_id, by, protocol.ControlKind.STEP, n)
 
-    def stop(self, run_id: str, by: "Actor | str") -> None:
-        """Stop a running run (it is saved), or drop a queued one."""
+    def stop(self, run_id: str, by: "Actor | str", reason: str | None = None) -> None:
+        """Stop a running run (it is saved), or drop a queued one. ``reason`` is recorded
+        with the run; by default "stopped by the user", or "stopped by your teacher" when the
+        actor is not the run's owner (a teacher, for a student's class run)."""
         with self._lock:
             job = self._job(run_id)
             if job.status == Status.QUEUED:
                 why = refusal(Action.CONTROL, run_owner=job.owner, shipped=False, status=job.status,
-                              actor=by, owner_name=job.owner_name)
+                              actor=by, owner_name=job.owner_name, run_id=job.run_id)
                 if why:
                     raise NotAllowed(f"run {run_id}: {why}")
                 if self._drop_queued(run_id):
                     return
-        self._control(run_id, by, protocol.ControlKind.STOP)
+            if reason is None and Actor.of(by).id != job.owner:
+                reason = "stopped by your teacher"
+        self._control(run_id, by, protocol.ControlKind.STOP, reason)
 
     def set_beta(self, run_id: str, by: "Actor | str", beta: float) -> None:
         """Change β from the next step on (the change is recorded as an event)."""

@@ -167,6 +167,7 @@ class JobRunner(LoopHooks):
         self.paused = self.opts.start_paused or self.opts.initial_steps > 0
         self.pending_steps = self.opts.initial_steps
         self.stop = False
+        self.stop_why = "stopped by the user"
         self.orphaned = False             # the server is gone
         self.seq = 0                      # controls applied (echoed to the server)
         self.disk = RowLog(MAX_DISK_ROWS, self.cfg.train.log_every)    # rows for metrics.csv
@@ -210,6 +211,7 @@ class JobRunner(LoopHooks):
             self.pending_steps += int(c.value)
         elif c.kind == protocol.ControlKind.STOP:
             self.stop = True
+            self.stop_why = str(c.value) if c.value else self.stop_why
         elif c.kind == protocol.ControlKind.BETA:
             self.trainer.set_beta(float(c.value))
         elif c.kind == protocol.ControlKind.LR:
@@ -269,7 +271,7 @@ class JobRunner(LoopHooks):
             return Status.INTERRUPTED, (f"the server stopped during this run; saved at step "
                                         f"{trainer.step_count}")
         if self.stop:
-            return Status.STOPPED, "stopped by the user"
+            return Status.STOPPED, self.stop_why
         if trainer.done:
             return Status.FINISHED, None
         if time.time() - self.t0 > limit:

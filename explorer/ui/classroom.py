@@ -5,7 +5,8 @@ starting runs inside a class, follow mode, presentation mode.
   browser: this session's state and a cookie ``le_tk_<CODE>`` (path ``/``,
   ``SameSite=Strict``), read back through ``st.context.cookies`` on later visits.
 * :func:`page_actor`: the person on the page; a teacher who pressed "Take control" of their
-  class acts for its students (``Actor.teacher_of``, the one ownership rule's override).
+  class controls the runs its students made in the class (``Actor.class_runs``, the one
+  ownership rule's override), never their private runs.
   Without it the teacher watches read-only.
 * :func:`submit`: the Train page's Start; a student's run goes through the class's caps.
 * :func:`follow_bar`: every page of a student in a class polls the class's latest push

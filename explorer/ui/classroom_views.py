@@ -18,7 +18,7 @@ from ..figures import classroom as classroom_figures
 from ..runs import Actor
 from ..text import count
 from . import classroom as classroom_ui
-from . import common
+from . import common, identity
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
@@ -36,12 +36,13 @@ def _refuse_unless_teacher(code: str, me: Actor) -> bool:
 def join_form(me: Actor, code_in_link: str) -> None:
     st.subheader("Join a class")
     with st.form("join"):
-        code = st.text_input("Class code", value=code_in_link, max_chars=8, key="join_code",
-                             help="Four letters or digits, from your teacher (or the link they shared).")
+        code = st.text_input("Class code", value=classes.format_code(code_in_link), max_chars=12, key="join_code",
+                             help="Eight letters or digits (ABCD-EFGH), from your teacher or the link "
+                                  "they shared.")
         name = st.text_input("Your name, as your teacher will see it", max_chars=40, key="join_name")
         if st.form_submit_button("Join", type="primary"):
             try:
-                k = classroom_ui.room().open_class(code)
+                k = classroom_ui.room().find(code, identity.client_address())
                 classroom_ui.room().join(k.code, me, name)
             except classes.ClassroomError as e:
                 st.error(f"Could not join: {e}.")
@@ -81,16 +82,28 @@ def create_form(me: Actor) -> None:
 
 # ------------------------------------------------------------------ the teacher
 
-def teacher_header(k: classes.Klass) -> None:
+def teacher_header(k: classes.Klass, present: bool) -> None:
     st.title(f"🎓 {k.name}")
     link = f"{common.share_url('Class').split('?')[0]}?class={k.code}"
     n = len(classroom_ui.room().members(k.code))
-    st.markdown(f"Join code **`{k.code}`** · link: `{link}` · {count(n, 'student')}")
-    new = st.session_state.get(NEW_KEY, {}).pop(k.code, None)
+    st.markdown(f"Join code **`{k.shown_code}`** · link: `{link}` · {count(n, 'student')}")
+    new = st.session_state.get(NEW_KEY, {}).get(k.code)
     if new:
-        classroom_ui.remember_key(k.code, new)
-        st.warning(f"Your teacher key, shown once: `{new}` — this browser keeps it. Write it down to "
-                   f"teach from another device; never show it to the class.", icon=":material/key:")
+        classroom_ui.remember_key(k.code, new)         # this browser's cookie (an invisible script)
+        if not present:                      # never on the projector: it waits until presentation ends
+            _key_dialog(k.code, new)
+
+
+@st.dialog("Your teacher key", dismissible=False, icon=":material/key:")
+def _key_dialog(code: str, key: str) -> None:
+    """The new class's teacher key, shown once, apart from the join code, until the teacher
+    says they have it (this browser keeps it in a cookie either way)."""
+    st.markdown("This key makes whoever holds it this class's teacher. This browser keeps it; "
+                "write it down to teach from another device, and **never show it to the class**.")
+    st.code(key, language=None)
+    if st.button("I have noted it: close", key="key_noted", type="primary"):
+        st.session_state.get(NEW_KEY, {}).pop(code, None)
+        st.rerun()
 
 
 def dashboard(k: classes.Klass, eng, present: bool) -> None:
@@ -180,12 +193,27 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
     if c3.button("Remove from class", key="class_remove") and not _refuse_unless_teacher(k.code, me):
         classroom_ui.room().remove(k.code, who)
         st.rerun()
+    removed_panel(k, me)
     st.session_state[classroom_ui.CONTROL + "_on"] = st.session_state.get(classroom_ui.CONTROL) == k.code
     st.toggle("Take control of my students' runs", key=classroom_ui.CONTROL + "_on",
               on_change=lambda: st.session_state.update({classroom_ui.CONTROL: k.code if st.session_state[
                   classroom_ui.CONTROL + "_on"] else None}),
               help="Off: you watch their runs read-only. On: pause, stop and change β on their runs "
                    "from the Train page.")
+
+
+def removed_panel(k: classes.Klass, me: Actor) -> None:
+    """Students the teacher removed: they cannot join again until let back in."""
+    gone = classroom_ui.room().removed(k.code)
+    if not gone:
+        return
+    names = {m.owner: m.name for m in gone}
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    back = c1.selectbox("Removed students (they cannot join again until you let them back in)",
+                        list(names), format_func=names.get, key="class_removed_pick")
+    if c2.button("Let back in", key="class_readmit") and not _refuse_unless_teacher(k.code, me):
+        classroom_ui.room().readmit(k.code, back)
+        st.rerun()
 
 
 def settings_form(k: classes.Klass, me: Actor) -> None:
@@ -229,7 +257,8 @@ def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> No
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
                 + (", hyperparameters locked by your teacher" if k.settings.locked else "") + ".")
     mine = [eng.entry(r) for _, r in classroom_ui.room().runs_of(k.code, me.id)]
-    rows = [{"run": e.name or e.run_id, "status": e.status.value, "β": e.beta} for e in mine if e is not None]
+    rows = [{"run": e.name or e.run_id, "status": e.status.value, "β": e.beta,
+             "why it ended": e.reason or ""} for e in mine if e is not None]
     st.markdown("**Your runs in this class**")
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="my_class_runs")
