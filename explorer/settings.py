@@ -11,6 +11,7 @@
 | ``LATENT_EXPLORER_UPLOAD_MB``             | 50                 | largest file a visitor may upload (data, images, run zips) |
 | ``LATENT_EXPLORER_DATASET_MB``            | 1024               | largest dataset a run may read, unpacked (full MNIST: 52 MiB) |
 | ``LATENT_EXPLORER_RUN_MEMORY_MB``         | (see meaning)      | memory one run may use (its whole worker process); refused before it starts when its estimate is over, failed with "memory budget exceeded" if it grows past. Default: (¾ of the machine's memory − 1 GiB for the server) / runs at once; the CLI: 90% of the memory available |
+| ``LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE`` | 30                 | new anonymous owners (fresh cookies, private windows) one client address may make a minute, in bursts of twice that (60 browsers behind one school router join at once) |
 | ``LATENT_EXPLORER_MAX_FEATURES``          | 16384              | values per example an own data file may hold (an image's H×W×C, a table's columns; 64×64×4) |
 | ``LATENT_EXPLORER_MAX_EXAMPLES``          | 1000000            | examples (images, table rows) an own data file may hold |
 | ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER`` | 2                  | runs one person may train at once (others wait in the queue) |
@@ -109,6 +110,7 @@ class Settings:
     ray_cpus_per_run: float = 1.0
     max_features: int = 16_384
     run_memory_mb: int | None = None
+    new_owners_per_minute: int = 30
     max_examples: int = 1_000_000
 
     @property
@@ -174,6 +176,7 @@ def get() -> Settings:
         max_features=_int("LATENT_EXPLORER_MAX_FEATURES", 16_384, 2, 1_000_000),
         max_examples=_int("LATENT_EXPLORER_MAX_EXAMPLES", 1_000_000, 4, 100_000_000),
         run_memory_mb=_int("LATENT_EXPLORER_RUN_MEMORY_MB", None, 64, 16 * 2**20),
+        new_owners_per_minute=_int("LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE", 30, 1, 100_000),
     )
 
 

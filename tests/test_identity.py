@@ -33,3 +33,16 @@ def test_an_email_counts_for_the_teacher_list_only_when_verified():
         assert not teaches(claims, TEACHERS, None), claims
     assert teaches({"iss": ISS, "sub": "2", "roles": ["teacher"]}, TEACHERS, ("roles", "teacher"))
     assert not teaches(None, TEACHERS, ("roles", "teacher"))
+
+
+def test_new_owners_per_address_are_rate_limited_but_a_class_gets_in():
+    from explorer.ui.identity import take_new_owner
+    t = 1000.0
+    router = "203.0.113.7"
+    assert all(take_new_owner(router, 30, t) == 0.0 for _ in range(60))     # a class of 60 at once
+    wait = take_new_owner(router, 30, t)                                   # the 61st waits ...
+    assert wait == 2.0 and take_new_owner(router, 30, t + 1.0) > 0         # ... 2 s (30 a minute)
+    assert take_new_owner(router, 30, t + 2.0) == 0.0
+    assert take_new_owner("198.51.100.9", 30, t) == 0.0                    # another address: its own
+    made = sum(take_new_owner(router, 30, t + 2.0 + i) == 0.0 for i in range(600))   # ten minutes of
+    assert made <= 301                                                     # a script: 30 a minute

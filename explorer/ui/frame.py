@@ -28,7 +28,10 @@ def page_setup(title: str, icon: str = "🧭") -> None:
                  "restart the server (the README lists them all). Nothing was changed.")
         st.stop()
     load.note_session()         # how busy the server is: live views poll slower with many
-    me = identity.actor()       # this browser's owner token, made on its first visit ...
+    try:
+        me = identity.actor()   # this browser's owner token, made on its first visit ...
+    except identity.Waiting as w:
+        identity.waiting_screen(w)      # too many new owners from this address: wait (stops)
     identity.write_cookie()     # ... and kept in its cookie
     classroom.follow_bar(title, me)    # a student in a class: the class line and follow mode
     if title in TRAINING_PAGES:

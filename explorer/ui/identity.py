@@ -19,13 +19,21 @@ e-mail only when the token says ``email_verified``, or ``LATENT_EXPLORER_TEACHER
 
 When the last browser session of an owner ends, the owner's queued runs are dropped
 (:meth:`explorer.engine.Engine.drop_owner`); running ones go on to their end.
+
+New anonymous owners are rate-limited per client address (a token bucket: the setting
+``LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE``, a burst of twice that): fresh cookies or private
+windows would otherwise be free extra people. A class of 60 behind one school router joins
+at once with the default (30 a minute); the 61st browser waits two seconds. A browser over
+the rate is told how long to wait, and its page goes on by itself then.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import threading
+import time
 
 import streamlit as st
 
@@ -123,8 +131,48 @@ def may_teach() -> bool:
     return teaches(user_claims(), s.teachers, s.teacher_claim)
 
 
+class Waiting(Exception):
+    """Too many new owners from this client address just now: wait ``seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"wait {seconds:.0f} s")
+        self.seconds = seconds
+
+
+_BUCKETS: dict[str, tuple[float, float]] = {}   # client address -> (tokens, when counted)
+_BUCKETS_LOCK = threading.Lock()
+
+
+def take_new_owner(address: str, per_minute: int, now: float | None = None) -> float:
+    """Take one new owner from ``address``'s bucket (``2 × per_minute`` at most, refilled at
+    ``per_minute`` a minute); returns 0, or the seconds until one is free (nothing taken)."""
+    now = time.monotonic() if now is None else now
+    cap, rate = 2.0 * per_minute, per_minute / 60.0
+    with _BUCKETS_LOCK:
+        tokens, then = _BUCKETS.get(address, (cap, now))
+        tokens = min(cap, tokens + (now - then) * rate)
+        if tokens < 1.0:
+            _BUCKETS[address] = (tokens, now)
+            return (1.0 - tokens) / rate
+        _BUCKETS[address] = (tokens - 1.0, now)
+        if len(_BUCKETS) > 10_000:           # forget full buckets (their addresses are idle)
+            for a in [a for a, (t, w) in _BUCKETS.items() if t + (now - w) * rate >= cap]:
+                del _BUCKETS[a]
+    return 0.0
+
+
+def _in_a_browser() -> bool:
+    """Whether this session came over a websocket (a browser, or a protocol client), not an
+    in-process AppTest."""
+    try:
+        return bool(st.context.headers)
+    except Exception:  # noqa: BLE001 - outside a browser session
+        return False
+
+
 def _browser_token() -> str:
-    """This browser's token: from its cookie, or new (and then written to the cookie)."""
+    """This browser's token: from its cookie, or new (and then written to the cookie).
+    A new one is rate-limited per client address: :class:`Waiting` when over the rate."""
     state = st.session_state
     token = state.get("_le_token")
     if token:
@@ -136,10 +184,32 @@ def _browser_token() -> str:
     if isinstance(cookie, str) and _TOKEN.match(cookie):
         token = cookie
     else:
+        if _in_a_browser():
+            from .. import settings
+            wait = take_new_owner(client_address(), settings.get().new_owners_per_minute)
+            if wait > 0:
+                raise Waiting(wait)
         token = secrets.token_urlsafe(24)
         state["_le_write_cookie"] = True
     state["_le_token"] = token
     return token
+
+
+def waiting_screen(w: Waiting) -> None:
+    """What a browser over the new-owner rate sees: how long, and its page goes on by itself."""
+    st.info(f"Many new visitors from your network arrived in the last minute. This page gives you "
+            f"your own place on the server in about {math.ceil(w.seconds)} s and goes on by itself "
+            f"(the server setting LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE sets the pace).",
+            icon=":material/hourglass_top:")
+
+    def retry() -> None:
+        try:
+            _browser_token()
+        except Waiting:
+            return
+        st.rerun()
+    st.fragment(run_every=max(1.0, min(w.seconds, 5.0)))(retry)()
+    st.stop()
 
 
 def write_cookie() -> None:
