@@ -76,6 +76,7 @@ def test_a_teachers_power_stops_at_the_class_and_removal_sticks(server, two_prof
 
     # Ann trains in the class: a long run, live
     _go(s, server.url + "/Train")
+    s.get_by_text("Training", exact=True).click()            # the sidebar's folded section
     s.get_by_label("Epochs").fill("5000")
     s.get_by_label("Epochs").press("Enter")
     wait_for_app(s)

@@ -27,10 +27,10 @@ TEACHER_SUB, IMPOSTOR_SUB = "t-0001", "imp-0003"
 @pytest.fixture(scope="module")
 def provider():
     from oidc_provider_mock import User, run_server_in_thread
-    users = [User(TEACHER_SUB, {"email": TEACHER, "email_verified": True, "name": "Ms Teacher"}),
-             User(STUDENT, {"email": STUDENT, "email_verified": True}),
-             User(IMPOSTOR_SUB, {"email": TEACHER, "email_verified": False, "name": "Impostor"}),
-             User(TEACHER, {})]                      # no e-mail at all; its sub is the teacher's address
+    users = [User(sub=TEACHER_SUB, claims={"email": TEACHER, "email_verified": True, "name": "Ms Teacher"}),
+             User(sub=STUDENT, claims={"email": STUDENT, "email_verified": True}),
+             User(sub=IMPOSTOR_SUB, claims={"email": TEACHER, "email_verified": False, "name": "Impostor"}),
+             User(sub=TEACHER, claims={})]           # no e-mail at all; its sub is the teacher's address
     with run_server_in_thread(port=free_port(), user_claims=users) as srv:
         yield f"http://127.0.0.1:{srv.server_port}"
 
