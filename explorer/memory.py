@@ -24,6 +24,7 @@ memory available now).
 from __future__ import annotations
 
 import math
+import os
 import pathlib
 import resource
 from contextlib import contextmanager
@@ -170,7 +171,6 @@ def machine_memory() -> tuple[int, int]:
                 values[key] = int(rest.split()[0]) * 1024
         return values["MemTotal"], values.get("MemAvailable", values["MemTotal"])
     except (OSError, KeyError, ValueError, IndexError):
-        import os
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         return total, total
 

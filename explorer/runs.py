@@ -156,7 +156,7 @@ def refusal(action: Action | str, *, run_owner: str | None, shipped: bool, statu
 
     Shipped runs are read-only. A run's owner may do anything the run's state allows; a
     teacher may control (never rename or delete) the runs made in their class by its
-    students (``Actor.class_runs``: :func:`explorer.classroom.teacher_actor`), never a
+    students (``Actor.class_runs``: :func:`explorer.classroom.rules.teacher_actor`), never a
     student's private runs; ``delete_any`` (the setting ``LATENT_EXPLORER_DELETE_ANY=1``)
     lets anyone rename and delete, never control."""
     action, actor, status = Action(action), Actor.of(actor), Status(status)

@@ -11,7 +11,7 @@ import pytest
 
 from explorer import store
 from explorer.classroom import board
-from explorer.classroom import classes
+from explorer.classroom import classes, rules
 from explorer.config import RunConfig
 from explorer.figures import classroom as classroom_figures
 from explorer.runs import Action, Actor, refusal
@@ -100,21 +100,21 @@ def test_class_caps_refuse_with_the_class_setting(room):
     k, _ = room.create("C", T)
     k = room.update_settings(k.code, classes.ClassSettings(max_runs=2, dataset="moons"))
     room.join(k.code, S1, "Ann")
-    assert "“dataset”" in classes.start_refusal(room, k, S1.id, tiny().replace(data={"name": "circles"}))
-    assert classes.start_refusal(room, k, S1.id, tiny()) is None
+    assert "“dataset”" in rules.start_refusal(room, k, S1.id, tiny().replace(data={"name": "circles"}))
+    assert rules.start_refusal(room, k, S1.id, tiny()) is None
     room.record_run(k.code, S1.id, "r1")
     room.record_run(k.code, S1.id, "r2")
-    assert "“runs per student” is 2" in classes.start_refusal(room, k, S1.id, tiny())
-    assert classes.start_refusal(room, k, S2.id, tiny()) is None        # per student
+    assert "“runs per student” is 2" in rules.start_refusal(room, k, S1.id, tiny())
+    assert rules.start_refusal(room, k, S2.id, tiny()) is None        # per student
 
 
 def test_locked_class_only_starts_the_pushed_config(room):
     k, _ = room.create("C", T)
     k = room.update_settings(k.code, classes.ClassSettings(locked=True))
-    assert "not pushed" in classes.start_refusal(room, k, S1.id, tiny())
+    assert "not pushed" in rules.start_refusal(room, k, S1.id, tiny())
     room.push(k.code, "config", {"config": tiny(beta=4.0).to_dict(), "start": False})
-    assert "lock hyperparameters" in classes.start_refusal(room, k, S1.id, tiny())
-    assert classes.start_refusal(room, k, S1.id, tiny(beta=4.0).replace(name="mine")) is None
+    assert "lock hyperparameters" in rules.start_refusal(room, k, S1.id, tiny())
+    assert rules.start_refusal(room, k, S1.id, tiny(beta=4.0).replace(name="mine")) is None
 
 
 def test_pushes_are_versioned_per_class(room):
@@ -136,7 +136,7 @@ def test_a_teachers_power_stops_at_the_class(room):
     k, _ = room.create("C", T)
     room.join(k.code, S1, "Ann")
     room.record_run(k.code, S1.id, "class-run")
-    boss = classes.teacher_actor(room, k, T)
+    boss = rules.teacher_actor(room, k, T)
     live, ended = dict(shipped=False, status="running"), dict(shipped=False, status="finished")
     assert refusal(Action.CONTROL, run_owner=S1.id, run_id="class-run", actor=boss, **live) is None
     assert refusal(Action.CONTROL, run_owner=S1.id, run_id="private-run", actor=boss, **live) is not None
@@ -146,7 +146,7 @@ def test_a_teachers_power_stops_at_the_class(room):
     assert refusal(Action.CONTROL, run_owner="b-stranger", run_id="x", actor=boss, **live) is not None
     assert refusal(Action.CONTROL, run_owner=S2.id, run_id="class-run", actor=S1, **live) is not None
     room.remove(k.code, S1.id)
-    assert refusal(Action.CONTROL, run_owner=S1.id, run_id="class-run", actor=classes.teacher_actor(room, k, T),
+    assert refusal(Action.CONTROL, run_owner=S1.id, run_id="class-run", actor=rules.teacher_actor(room, k, T),
                    **live) is not None
 
 
@@ -195,16 +195,16 @@ def test_start_run_board_figures_and_the_time_cap(room, engine):
     k = room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=3600))
     room.join(k.code, S1, "Ann")
     room.join(k.code, S2, "Bob")
-    long = classes.start_run(engine, room, k, S1, tiny(beta=0.5, epochs=5000))
-    short = classes.start_run(engine, room, k, S2, tiny(beta=8.0, epochs=2))
+    long = rules.start_run(engine, room, k, S1, tiny(beta=0.5, epochs=5000))
+    short = rules.start_run(engine, room, k, S2, tiny(beta=8.0, epochs=2))
     assert room.runs_of(k.code, S1.id) == [(S1.id, long)]
     with pytest.raises(classes.ClassroomError, match="runs per student"):
-        classes.start_run(engine, room, k, S1, tiny())
+        rules.start_run(engine, room, k, S1, tiny())
     engine.wait(short, 120)
     engine.wait(long, 60, statuses={"running"})
     while not engine.view(long).rows:
         time.sleep(0.2)
-    assert classes.overdue_runs(engine, room, k) == []                  # an hour not reached yet
+    assert rules.overdue_runs(engine, room, k) == []                  # an hour not reached yet
     students = board.board(engine, room, k)
     assert [s.name for s in students] == ["Ann", "Bob"] and all(s.trail and s.curve for s in students)
     assert {s.beta for s in students} == {0.5, 8.0}
@@ -218,7 +218,7 @@ def test_start_run_board_figures_and_the_time_cap(room, engine):
     k = room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=5))
     while (engine.entry(long).progress.elapsed_s or 0) <= 5.2 and engine.entry(long).status.live:
         time.sleep(0.3)
-    assert classes.overdue_runs(engine, room, k) == [long]
+    assert rules.overdue_runs(engine, room, k) == [long]
     assert engine.wait(long, 60) == "stopped"
 
 
@@ -228,7 +228,7 @@ def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
     k, _ = room.create("C", T)
     k = room.update_settings(k.code, classes.ClassSettings(max_run_seconds=5))
     room.join(k.code, S1, "Ann")
-    rid = classes.start_run(engine, room, k, S1, tiny(epochs=100_000))
+    rid = rules.start_run(engine, room, k, S1, tiny(epochs=100_000))
     assert engine.wait(rid, 90) == "stopped"
     v = engine.view(rid)
     assert "run time per run" in v.reason and v.progress.step > 0

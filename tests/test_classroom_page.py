@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import app_factory, assert_page_ok
 
-from explorer.classroom import classes
+from explorer.classroom import classes, rules
 from explorer.config import RunConfig
 from explorer.runs import Actor
 from explorer.ui.identity import owner_id_of_token
@@ -97,7 +97,7 @@ def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
     teacher, student, k = lesson
     bob = Actor(owner_id_of_token("c" * 24))
     classes.classroom().join(k.code, bob, "Bob")
-    rid = classes.start_run(page_engine, classes.classroom(), k, bob, tiny(epochs=500), start_paused=True)
+    rid = rules.start_run(page_engine, classes.classroom(), k, bob, tiny(epochs=500), start_paused=True)
     ann = session(TRAIN_PAGE, "a" * 24, run=rid)
     ann.run()
     assert any(i.value.startswith("Read-only:") for i in ann.info)

@@ -15,18 +15,13 @@ Pure library (no Streamlit): the Class page, the follow-mode fragment and the te
   until the teacher readmits them. Leaving, removing a student and closing a class keep
   every run.
 * A class's :class:`ClassSettings`: locked or open hyperparameters, the dataset, a per-student
-  cap on runs and on run time, whether students see each other's runs. Runs started in a
-  class go through :func:`start_run`, which checks them (:func:`start_refusal`; each message
-  names the class setting) before the engine's own per-owner caps.
+  cap on runs and on run time, whether students see each other's runs (the rules that apply
+  them, and the teacher's power over class runs: :mod:`.rules`).
 * A push is the teacher's "follow me": a configuration (and whether to start it) or a view
   (Explore at a run and a z), versioned per class; students' pages poll the latest.
 
 Everything lives in ``<runs>/.classroom.sqlite`` (standard ``sqlite3``, WAL mode, every write
-in a transaction), so classes survive a server restart. The teacher's power over students'
-runs is the one ownership rule's: :func:`teacher_actor` gives an
-:class:`~explorer.runs.Actor` whose ``class_runs`` holds the runs its current students made in
-the class: the teacher may control those (pause, stop, β), never rename or delete them, and
-never touch a student's private runs.
+in a transaction), so classes survive a server restart.
 """
 from __future__ import annotations
 
@@ -44,9 +39,7 @@ from pathlib import Path
 
 from .. import settings
 from ..config import DATASETS_IMAGE, DATASETS_TOY
-from ..engine import EngineError
 from ..runs import Actor
-from ..text import count
 
 DB_NAME = ".classroom.sqlite"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
@@ -453,72 +446,3 @@ def classroom(runs_dir: Path | None = None) -> Classroom:
 @functools.lru_cache(maxsize=64)
 def _resolved(path: str) -> str:
     return str(Path(path).resolve())
-
-
-# ------------------------------------------------------------------ rules
-
-def class_run_ids(room: Classroom, klass: Klass) -> frozenset:
-    """The runs the class's current students made in the class (those its teacher controls)."""
-    members = {m.owner for m in room.members(klass.code)}
-    return frozenset(r for o, r in room.runs_of(klass.code) if o in members)
-
-
-def teacher_actor(room: Classroom, klass: Klass, me: Actor) -> Actor:
-    """``me`` as this class's teacher: may control the runs its current students made in the
-    class (never their private runs, never rename or delete)."""
-    return replace(me, class_runs=class_run_ids(room, klass))
-
-
-def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
-    """Why a student may not start this run in the class, naming the class setting; or None."""
-    s = klass.settings
-    if klass.closed:
-        return f"the class “{klass.name}” is closed"
-    if s.locked:
-        p = room.latest_config_push(klass.code)
-        if p is None:
-            return ("your teacher has locked the hyperparameters (the class setting “lock "
-                    "hyperparameters”) and has not pushed a configuration yet: wait for it")
-        if config.replace(name="").to_dict() != type(config).from_dict(p.payload["config"]).replace(name="").to_dict():
-            return ("your teacher has locked the hyperparameters (the class setting “lock "
-                    "hyperparameters”): the sidebar shows the class's configuration; start that one")
-    if s.dataset and config.data.name != s.dataset:
-        return (f"this class trains on “{s.dataset}” (the class setting “dataset”, chosen by your "
-                f"teacher); pick it under Data")
-    n = len(room.runs_of(klass.code, owner))
-    if n >= s.max_runs:
-        return (f"you have started {count(n, 'run')} in this class; the class setting “runs per student” is "
-                f"{s.max_runs}. Ask your teacher to raise it")
-    return None
-
-
-def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -> str:
-    """Start ``config`` for a student of ``klass`` (class caps first, then the engine's);
-    returns the run id. Raises :class:`ClassroomError` with the class setting's name."""
-    why = start_refusal(room, klass, who.id, config)
-    if why:
-        raise ClassroomError(why)
-    rid = engine.submit(config, who, max_seconds=klass.settings.max_run_seconds,
-                        max_seconds_setting=f"the class's “{SETTING_LABELS['max_run_seconds']}” setting", **kw)
-    room.record_run(klass.code, who.id, rid)
-    return rid
-
-
-def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:
-    """Stop the class's live runs that trained longer than the class setting
-    ``max_run_seconds`` (stopped runs are saved); returns their ids. A run stops itself at
-    the limit it was started with (:func:`start_run`); this catches the runs started before
-    the teacher lowered it."""
-    stopped = []
-    boss = Actor(id=klass.teacher, class_runs=frozenset(r for _, r in room.runs_of(klass.code)))
-    recent = time.time() - 6 * 3600        # runs queued or started in the last hours
-    for owner, rid in room.runs_of(klass.code, since=recent):
-        e = engine.entry(rid)
-        if e is not None and e.status.live and (e.progress.elapsed_s or 0) > klass.settings.max_run_seconds:
-            try:
-                engine.stop(rid, boss, reason=f"stopped at the class's run-time limit ({klass.settings.max_run_seconds:g} s, "
-                                              f"the class setting “{SETTING_LABELS['max_run_seconds']}”)")
-                stopped.append(rid)
-            except EngineError:
-                pass
-    return stopped

@@ -23,7 +23,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from .. import catalog
-from ..classroom import classes
+from ..classroom import classes, rules
 from ..config import RunConfig
 from ..runs import Actor
 from . import common, load
@@ -103,7 +103,7 @@ def page_actor(base: Actor) -> Actor:
     if code:
         k = room().get(code)
         if k is not None and not k.closed and is_teacher(code, base):
-            return classes.teacher_actor(room(), k, base)
+            return rules.teacher_actor(room(), k, base)
         st.session_state.pop(CONTROL, None)
     return base
 
@@ -128,7 +128,7 @@ def submit(eng, config: RunConfig, me: Actor, **kw) -> str:
     locked = locked_config(klass)
     if locked is not None:                   # the class's configuration, whatever the sidebar says
         config = locked.replace(name=config.name or locked.name)
-    return classes.start_run(eng, room(), klass, me, config, **kw)
+    return rules.start_run(eng, room(), klass, me, config, **kw)
 
 
 def class_run_entries(eng, klass: classes.Klass) -> list:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from ..classroom import board
-from ..classroom import classes
+from ..classroom import classes, rules
 from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
 from ..figures import classroom as classroom_figures
 from ..runs import Actor
@@ -108,7 +108,7 @@ def _key_dialog(code: str, key: str) -> None:
 
 def dashboard(k: classes.Klass, eng, present: bool) -> None:
     """Every student's newest run, live: the R–D plane, small multiples, the queue."""
-    classes.overdue_runs(eng, classroom_ui.room(), k)
+    rules.overdue_runs(eng, classroom_ui.room(), k)
     students = board.board(eng, classroom_ui.room(), k)
     cols = 4 if present else 6
     rd = classroom_figures.rd_frame(students)

@@ -185,7 +185,6 @@ def _browser_token() -> str:
         token = cookie
     else:
         if _in_a_browser():
-            from .. import settings
             wait = take_new_owner(client_address(), settings.get().new_owners_per_minute)
             if wait > 0:
                 raise Waiting(wait)
