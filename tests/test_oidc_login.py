@@ -122,7 +122,7 @@ def test_an_unverified_email_or_a_sub_like_an_email_is_not_the_teacher(server, p
     """The teacher's class exists (made for the teacher's account); two other accounts that
     used to be read as the teacher log in: neither may create a class, and the class's link
     gives each the join form, not the teacher's dashboard."""
-    from explorer.classroom import Classroom
+    from explorer.classroom.classes import Classroom
     from explorer.runs import Actor
     from explorer.ui.identity import owner_id_of_user
     teacher = Actor(id=owner_id_of_user(provider, TEACHER_SUB), name="Ms Teacher")

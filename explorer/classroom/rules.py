@@ -16,7 +16,7 @@ from dataclasses import replace
 from ..engine import EngineError
 from ..runs import Actor
 from ..text import count
-from .classes import SETTING_LABELS, Classroom, ClassroomError, Klass
+from .classes import SETTING_LABELS, Classroom, ClassroomError, Klass, classroom, exists
 
 
 def class_run_ids(room: Classroom, klass: Klass) -> frozenset:
@@ -31,27 +31,44 @@ def teacher_actor(room: Classroom, klass: Klass, me: Actor) -> Actor:
     return replace(me, class_runs=class_run_ids(room, klass))
 
 
-def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
-    """Why a student may not start this run in the class, naming the class setting; or None."""
+LOCKED = "your teacher has locked the hyperparameters (the class setting “lock hyperparameters”)"
+
+
+def refusal(room: Classroom, klass: Klass, owner: str, *, configs=(), stored: int = 0,
+            upload: bool = False) -> str | None:
+    """Why a student of ``klass`` may not start ``configs`` (Train, the β lab's sweep, a
+    pushed start, a copy), store ``stored`` runs (an import, an own model) or upload a data
+    file: the class's settings, each refusal naming its setting; or None. The one check of
+    every path (:class:`Gate` puts it in front of the engine)."""
     s = klass.settings
     if klass.closed:
         return f"the class “{klass.name}” is closed"
-    if s.locked:
+    if upload and (s.locked or s.dataset):
+        return (f"{LOCKED}: the class trains the configuration your teacher pushes, not your own files"
+                if s.locked else f"this class trains on “{s.dataset}” (the class setting “dataset”, chosen by "
+                                 f"your teacher), not on your own files")
+    if s.locked and (configs or stored):
         p = room.latest_config_push(klass.code)
         if p is None:
-            return ("your teacher has locked the hyperparameters (the class setting “lock "
-                    "hyperparameters”) and has not pushed a configuration yet: wait for it")
-        if config.replace(name="").to_dict() != type(config).from_dict(p.payload["config"]).replace(name="").to_dict():
-            return ("your teacher has locked the hyperparameters (the class setting “lock "
-                    "hyperparameters”): the sidebar shows the class's configuration; start that one")
-    if s.dataset and config.data.name != s.dataset:
+            return f"{LOCKED} and has not pushed a configuration yet: wait for it"
+        pushed = type(configs[0]).from_dict(p.payload["config"]).replace(name="").to_dict() if configs else None
+        if stored or any(c.replace(name="").to_dict() != pushed for c in configs):
+            return (f"{LOCKED}: runs in this class train the configuration your teacher pushed, shown in "
+                    f"the Train page's sidebar; start that one")
+    if s.dataset and any(c.data.name != s.dataset for c in configs):
         return (f"this class trains on “{s.dataset}” (the class setting “dataset”, chosen by your "
                 f"teacher); pick it under Data")
-    n = len(room.runs_of(klass.code, owner))
-    if n >= s.max_runs:
-        return (f"you have started {count(n, 'run')} in this class; the class setting “runs per student” is "
+    n, more = len(room.runs_of(klass.code, owner)), len(configs) + stored
+    if more and n + more > s.max_runs:
+        asked = f"; this asks for {count(more, 'more')}" if more > 1 else ""
+        return (f"you have {count(n, 'run')} in this class{asked}; the class setting “runs per student” is "
                 f"{s.max_runs}. Ask your teacher to raise it")
     return None
+
+
+def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
+    """Why a student may not start this run in the class, naming the class setting; or None."""
+    return refusal(room, klass, owner, configs=[config])
 
 
 def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -> str:
@@ -61,9 +78,47 @@ def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -
     if why:
         raise ClassroomError(why)
     rid = engine.submit(config, who, max_seconds=klass.settings.max_run_seconds,
-                        max_seconds_setting=f"the class's “{SETTING_LABELS['max_run_seconds']}” setting", **kw)
+                        max_seconds_setting=TIME_SETTING, **kw)
     room.record_run(klass.code, who.id, rid)
     return rid
+
+
+TIME_SETTING = f"the class's “{SETTING_LABELS['max_run_seconds']}” setting"
+
+
+class Gate:
+    """The class rules in front of an engine (``engine.gate``; the app's pages install it):
+    every run started or stored by a student of an open class passes :func:`refusal` first,
+    trains with the class's run-time limit, and is recorded as a class run, whichever page
+    or path started it."""
+
+    def __init__(self, runs_dir):
+        self.runs_dir = runs_dir
+
+    def _class_of(self, owner: str):
+        if not owner or not exists(self.runs_dir):
+            return None, None
+        room = classroom(self.runs_dir)
+        mine = room.membership(owner)
+        return (room, mine[0]) if mine is not None else (room, None)
+
+    def admit(self, owner: str, *, configs=(), stored: int = 0, upload: bool = False) -> dict:
+        """The class's say on a request: raises :class:`ClassroomError` naming the setting, or
+        returns what the engine applies (``max_seconds`` and its setting, the class to record)."""
+        room, klass = self._class_of(owner)
+        if klass is None:
+            return {}
+        why = refusal(room, klass, owner, configs=configs, stored=stored, upload=upload)
+        if why:
+            raise ClassroomError(why)
+        return {"room": room, "code": klass.code, "max_seconds": klass.settings.max_run_seconds,
+                "max_seconds_setting": TIME_SETTING}
+
+    def admitted(self, ticket: dict, owner: str, run_ids) -> None:
+        """Record the runs a ticket admitted as the class's."""
+        if ticket:
+            for rid in run_ids:
+                ticket["room"].record_run(ticket["code"], owner, rid)
 
 
 def overdue_runs(engine, room: Classroom, klass: Klass) -> list[str]:

@@ -174,7 +174,8 @@ def push_view_form(k: classes.Klass, me: Actor, eng) -> None:
 def students_panel(k: classes.Klass, me: Actor, eng) -> None:
     members = classroom_ui.room().members(k.code)
     if not members:
-        st.info(f"No students yet: they open the Class page and type the code {k.code}.")
+        st.info(f"No students yet: they open the Class page and type the code {k.shown_code}.")
+        removed_panel(k, me)
         return
     latest = classroom_ui.room().latest_runs(k.code)
     entries = {o: eng.entry(r) for o, r in latest.items()}
