@@ -19,7 +19,7 @@ from explorer.ui import common, draw_pad, frame
 from explorer.ui import latent_plane
 
 frame.page_setup("Home")
-st.title("🧭 Latent Explorer")
+st.title("Latent Explorer")
 st.markdown(
     "Train a small **variational autoencoder** and watch it learn: the loss split into "
     "reconstruction and KL, a latent space that fills in as training runs, a decoder you can "
@@ -54,7 +54,8 @@ def decoder_panel(run_dir: Path, summary: dict) -> None:
     img = common.load_model(run_dir).decode_mean(np.array([[z1, z2]], np.float32))[0].numpy()
     if img.ndim == 3 and img.shape[0] in (1, 3):
         img = img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
-    st.image(upscale(img, max(1, 224 // img.shape[0])), caption=f"decoder mean at z = ({z1:.2f}, {z2:.2f})")
+    st.image(upscale(img, max(1, 224 // img.shape[0])), caption=f"decoder mean at z = ({z1:.2f}, {z2:.2f})",
+             alt=f"The decoder's mean at z = ({z1:.2f}, {z2:.2f}) of the model {run_dir.name}.")
     validation_caption(summary, run_dir)
 
 

@@ -19,7 +19,7 @@ from explorer.classroom.classes import ClassroomError
 from explorer.engine import EngineError, Status
 from explorer.runs import Action
 from explorer.ui import classroom as classroom_ui
-from explorer.ui import common, frame, live, load, runlist
+from explorer.ui import common, frame, live, load, motion, runlist
 from explorer.ui import train as train_ui
 from explorer.ui import train_form
 
@@ -225,4 +225,4 @@ def run_list() -> None:
 
 
 st.divider()
-st.fragment(run_every=load.every(5.0) if live_now else None, key="train_runs")(run_list)()
+st.fragment(run_every=motion.every(load.every(5.0)) if live_now else None, key="train_runs")(run_list)()

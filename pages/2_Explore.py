@@ -29,7 +29,7 @@ from explorer.ui import plane_reading
 frame.page_setup("Explore", "🔭")
 session = st.session_state
 explore.keep_tab_widgets()
-st.title("🔭 Explore the latent space")
+st.title("Explore the latent space")
 
 # ================================================================ sidebar: the model
 

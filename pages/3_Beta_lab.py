@@ -23,7 +23,7 @@ from explorer.ui import common, frame, live
 
 frame.page_setup("β lab", "⚖️")
 
-st.title("⚖️ β lab: blurriness against overfitting")
+st.title("β lab: blurriness against overfitting")
 st.markdown(
     "The VAE's loss is **reconstruction + β · KL** (seed eq. 2 with a weight β; β = 1 is the "
     "negative ELBO of eq. 13). A **small β** lets each image write a lot into z: sharp "

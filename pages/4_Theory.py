@@ -18,8 +18,9 @@ from explorer.analysis.theory import models as theory_models
 from explorer.analysis.theory import slips as theory_slips
 from explorer.analysis.theory import text as theory_text
 from explorer.analysis.theory import views as theory_views
+from explorer.figures import describe
 from explorer.figures import theory as theory_figures
-from explorer.ui import common, frame
+from explorer.ui import chart_text, common, frame
 
 frame.page_setup("Theory", "📐")
 
@@ -68,7 +69,10 @@ def metrics(rows, box=None) -> None:
 
 
 def chart(fig, box=st) -> None:
-    box.plotly_chart(fig, width="stretch")
+    """A figure and its text alternative (a summary read from its traces, and its data)."""
+    with box.container():
+        st.plotly_chart(fig, width="stretch")
+        chart_text.plotly_text(fig, describe.plain_title(fig.layout.title.text or "the chart"))
 
 
 def seed_input(key: str, box=st) -> int:
@@ -127,7 +131,7 @@ c_grad_var = cached(theory.gradient_variance, "Estimating gradient variances…"
 
 # ================================================================== page
 
-st.title("📐 Theory: the seed's mathematics, checked")
+st.title("Theory: the seed's mathematics, checked")
 say("intro")
 with st.expander(f"✏️ The seed's {len(theory_slips.SLIPS)} slips at a glance (each is shown again where it occurs)"):
     st.markdown(theory_slips.overview_markdown())
@@ -164,7 +168,7 @@ def section_ae_vae() -> None:
             if view[f"{key}_caption"]:
                 col.caption(view[f"{key}_caption"])
         for col, (img, cap) in zip(st.columns(3), theory_figures.reconstruction_grids(r)):
-            col.image(img, caption=cap, clamp=True)
+            col.image(img, caption=cap, clamp=True, alt=f"A grid of images: {cap}.")
 
 
 # --------------------------------------------------------- 4 KL divergence

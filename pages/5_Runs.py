@@ -20,11 +20,12 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import exchange, settings, store
+from explorer.figures import describe
 from explorer.figures import runs as runs_figures
 from explorer.figures.common import image_grid, upscale
 from explorer.figures.latent import latent_scatter
 from explorer.runs import Action
-from explorer.ui import common, frame, runlist
+from explorer.ui import chart_text, common, frame, runlist
 from explorer.ui import runs_page
 
 frame.page_setup("Runs", "🗂️")
@@ -91,12 +92,15 @@ def curves(usable: list, labels: dict) -> None:
     if curve_table.empty:
         st.info("These runs have no values of this metric yet (validation rows come at epoch ends).")
     else:
-        st.altair_chart(runs_figures.curves_chart(curve_table, metric, x, runs=names), width="stretch")
+        st.altair_chart(chart_text.altair(runs_figures.curves_chart(curve_table, metric, x, runs=names),
+                                          f"{metric} of the runs"), width="stretch")
+        chart_text.under_chart(describe.series_summary(curve_table, x, metric, "run", x_name=x, what=metric),
+                               describe.wide_table(curve_table, x, metric, "run"), f"{metric} per run")
         row = st.container(horizontal=True)
-        row.download_button("⬇️ Curves (CSV)", data=curve_table.to_csv(index=False),
+        row.download_button("Download curves (CSV)", data=curve_table.to_csv(index=False),
                             file_name=f"curves-{metric}.csv", mime="text/csv", on_click="ignore",
                             key="dl_curves_csv")
-        row.download_button("⬇️ Curves (PNG)",
+        row.download_button("Download curves (PNG)",
                             data=lambda: runs_figures.curves_png(curve_table, metric, x, runs=names),
                             file_name=f"curves-{metric}.png", mime="image/png", on_click="ignore",
                             key="dl_curves_png")
@@ -113,8 +117,11 @@ def scatter_cell(e, label: str) -> None:
     z, y, class_names, ax = got
     st.plotly_chart(latent_scatter(z, y, class_names, axis_titles=ax, height=360, marker_size=4),
                     width="stretch", key=f"scatter_{e.run_id}")
-    st.download_button("⬇️ PNG", data=lambda: runs_figures.scatter_png(z, y, class_names, title=label,
-                                                                       axis_titles=ax),
+    points = chart_text.points_frame(z, y, class_names)
+    chart_text.under_chart(describe.scatter_summary(points, axes=ax, what="posterior means"),
+                           describe.class_centres(points).round(3), f"class centres of {label}")
+    st.download_button("Download PNG", data=lambda: runs_figures.scatter_png(z, y, class_names, title=label,
+                                                                           axis_titles=ax),
                        file_name=f"latent-{e.run_id}.png", mime="image/png", on_click="ignore",
                        key=f"dl_scatter_{e.run_id}")
 
@@ -129,8 +136,9 @@ def samples_cell(e, label: str) -> None:
         st.caption("An autoencoder (seed eq. 1) is not trained to match a prior: decoding "
                    "z ~ N(0, I) shows why it does not generate well.")
     grid = image_grid(imgs, ncol=6)
-    st.image(upscale(grid, max(1, 240 // grid.shape[0])), clamp=True, width="stretch")
-    st.download_button("⬇️ PNG", data=lambda: runs_figures.grid_png(imgs, ncol=6, scale=4),
+    st.image(upscale(grid, max(1, 240 // grid.shape[0])), clamp=True, width="stretch",
+             alt=f"{len(imgs)} images decoded by {label} from z drawn from the prior N(0, I), in rows of 6.")
+    st.download_button("Download PNG", data=lambda: runs_figures.grid_png(imgs, ncol=6, scale=4),
                        file_name=f"samples-{e.run_id}.png", mime="image/png", on_click="ignore",
                        key=f"dl_samples_{e.run_id}")
 
@@ -186,7 +194,7 @@ def manage(entries: list, selected: list) -> None:
         st.json(e.config.to_dict())
     c1, c2, c3 = st.columns([1.3, 2, 0.8], vertical_alignment="bottom")
     active = e.status.live
-    c1.download_button("⬇️ Export run (.zip)", data=lambda d=e.run_dir: exchange.export_run(d),
+    c1.download_button("Export run (.zip)", data=lambda d=e.run_dir: exchange.export_run(d),
                        file_name=exchange.export_file_name(run_id), mime="application/zip",
                        on_click="ignore", key="export_zip", type="primary", disabled=active or not e.saved,
                        help="config.json, weights.safetensors, metrics.csv, summary.json (and the "
@@ -224,7 +232,7 @@ def import_section() -> None:
 
 
 def main() -> None:
-    st.title("🗂️ Runs")
+    st.title("Runs")
     st.markdown("Every run on this server, shipped (📦, read-only) and trained here. Numbers are "
                 "**per image, in nats** (ELBO: higher is better). Click a column header to sort; "
                 "**tick rows to compare** their curves, latent spaces and samples below.")

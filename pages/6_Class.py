@@ -22,7 +22,7 @@ import streamlit as st
 from explorer.classroom import classes
 from explorer.ui import classroom as classroom_ui
 from explorer.ui import classroom_views as views
-from explorer.ui import common, frame, identity
+from explorer.ui import common, frame, identity, motion
 
 frame.page_setup("Class", "🎓")
 eng, me = common.engine(), identity.actor()
@@ -58,11 +58,12 @@ if code_in_link in taught or (taught and not code_in_link and mine is None):
     views.teacher_header(k, present)
     st.toggle("Presentation mode (large type, no sidebar, high contrast)", key=classroom_ui.PRESENT)
     if present:
-        st.fragment(run_every=views.DASHBOARD_S, key="class_board")(views.dashboard)(k, eng, True)
+        motion.pause_control("le_pause_present", st.container())      # the sidebar is hidden
+        st.fragment(run_every=motion.every(views.DASHBOARD_S), key="class_board")(views.dashboard)(k, eng, True)
         st.stop()
     board, follow, students, setup = st.tabs(["Dashboard", "Follow me", "Students", "Settings"])
     with board:
-        st.fragment(run_every=views.DASHBOARD_S, key="class_board")(views.dashboard)(k, eng, False)
+        st.fragment(run_every=motion.every(views.DASHBOARD_S), key="class_board")(views.dashboard)(k, eng, False)
     with follow:
         views.push_config_form(k, me)
         views.push_view_form(k, me, eng)
@@ -85,7 +86,7 @@ if mine is not None:
     st.stop()
 
 # ------------------------------------------------------------ nobody's class yet
-st.title("🎓 Class")
+st.title("Class")
 st.markdown("A teacher creates a class and shares its code; students join it with that code and "
             "a name. The teacher then sees every student's model learning on one dashboard and can "
             "push a configuration or a view to the whole class.")

@@ -202,6 +202,8 @@ def test_measure_run_on_a_small_model(digits):
     assert 0 <= m["sample_quality"] <= 1 and 0 <= m["precision"] <= 1
     assert m["gap_iwae"] == pytest.approx(m["train_iwae"] - m["val_iwae"])
     n = len(probe.show)
+    classes = imgs.pop("sample_class")        # the class each shown sample most resembles (its alt text)
+    assert classes.shape == (n,) and set(classes.tolist()) <= set(range(10))
     assert {k: v.shape for k, v in imgs.items()} == {k: (n, 1, 8, 8) for k in ("recon", "samples", "nearest")}
     # each "nearest training image" is a training image, and the nearest one to its sample
     for s, near in zip(imgs["samples"], imgs["nearest"]):

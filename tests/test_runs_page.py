@@ -184,7 +184,7 @@ def test_page_lists_runs_and_compares_the_runs_in_the_url(app):
     assert len(at.get("plotly_chart")) == 2                   # one latent scatter per run
     assert len(at.get("image")) == 2                           # one sample grid per run
     labels = [b.label for b in at.get("download_button")]
-    assert {"⬇️ Curves (CSV)", "⬇️ Curves (PNG)", "⬇️ Export run (.zip)"} <= set(labels)
+    assert {"Download curves (CSV)", "Download curves (PNG)", "Export run (.zip)"} <= set(labels)
     assert at.query_params["runs"] == ["digits-vae-z2-b1,digits-ae-z2"] or \
         at.query_params["runs"] == "digits-vae-z2-b1,digits-ae-z2"
     link = at.code[0].value

@@ -265,7 +265,7 @@ def test_a_linked_section_and_a_tab_click_in_a_real_browser(server, browser_cont
     assert_no_error(page)
     screenshot(page, "theory-kl-divergence")
     page.get_by_role("tab", name="Lemma 1").click()
-    page.get_by_text("Monte Carlo converging on eq. 5").wait_for(timeout=60_000)
+    page.get_by_text("Monte Carlo converging on eq. 5", exact=True).wait_for(timeout=60_000)
     wait_for_app(page, 90_000)
     assert "Lemma 1" in page.locator('[role="tab"][aria-selected="true"]').inner_text()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2

@@ -147,8 +147,14 @@ def measure_chart(measures: list[dict], kind: str, sweet: float | None = None,
     color = alt.Color("series:N", scale=alt.Scale(domain=labels, range=PALETTE[:len(labels)]), title=None,
                       legend=alt.Legend(orient="top", direction="vertical", labelLimit=300))
     pts = alt.datum.kind == "point"
-    layers = [alt.Chart().transform_filter(pts).mark_line(point=True).encode(
+    # each series also has its own marker shape and dash: the lines stay apart in greyscale
+    shape = alt.Shape("series:N", scale=alt.Scale(domain=labels, range=["circle", "square", "triangle-up"][:len(labels)]),
+                      title=None, legend=alt.Legend(orient="top", direction="vertical", labelLimit=300))
+    dash = alt.StrokeDash("series:N", legend=None,
+                          scale=alt.Scale(domain=labels, range=[[1, 0], [6, 3], [2, 2]][:len(labels)]))
+    layers = [alt.Chart().transform_filter(pts).mark_line(point=alt.OverlayMarkDef(filled=True, size=50)).encode(
         x=x, y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=kind != "gap")), color=color,
+        shape=shape, strokeDash=dash,
         tooltip=[alt.Tooltip("beta:O", title="β"), "series:N", alt.Tooltip("value:Q", format=".3~g")])]
     if kind == "gap":
         layers.append(alt.Chart().transform_filter(pts & (alt.datum.hi > alt.datum.lo)).mark_rule()

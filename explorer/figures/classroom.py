@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .common import CLASS_COLORS
+from .common import CLASS_COLORS, class_shapes
 
 RD_COLUMNS = ["student", "kind", "order", "kl", "recon", "beta", "label"]
 LATENT_COLUMNS = ["student", "z1", "z2", "label"]
@@ -91,12 +91,14 @@ def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
 
 
 def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
-    base = alt.Chart(pd.DataFrame(columns=LATENT_COLUMNS)).mark_circle(size=20 if present else 8, opacity=0.7).encode(
+    classes = [str(i) for i in range(10)]
+    base = alt.Chart(pd.DataFrame(columns=LATENT_COLUMNS)).mark_point(size=24 if present else 12, opacity=0.8,
+                                                                      filled=True).encode(
         x=alt.X("z1:Q", title="z₁", scale=alt.Scale(domain=[-4, 4], clamp=True), axis=alt.Axis(**_font(present))),
         y=alt.Y("z2:Q", title="z₂", scale=alt.Scale(domain=[-4, 4], clamp=True), axis=alt.Axis(**_font(present))),
         color=alt.Color("label:N", title="class", legend=None,
-                        scale=alt.Scale(domain=[str(i) for i in range(10)],
-                                        range=PRESENT_COLORS if present else CLASS_COLORS)))
+                        scale=alt.Scale(domain=classes, range=PRESENT_COLORS if present else CLASS_COLORS)),
+        shape=alt.Shape("label:N", legend=None, scale=alt.Scale(domain=classes, range=class_shapes(10))))
     return base.properties(width=200 if present else 150, height=200 if present else 150).facet(
         facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
         columns=columns)
@@ -108,7 +110,9 @@ def curves_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
         y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False), axis=_axis(present, ticks=4)),
         color=alt.Color("term:N", title=None, scale=alt.Scale(domain=["reconstruction", "KL"],
                                                              range=["#0072B2", "#D55E00"]),
-                        legend=alt.Legend(orient="top", **_font(present))))
+                        legend=alt.Legend(orient="top", **_font(present))),
+        strokeDash=alt.StrokeDash("term:N", legend=None, scale=alt.Scale(domain=["reconstruction", "KL"],
+                                                                         range=[[1, 0], [6, 3]])))
     return base.properties(width=200 if present else 150, height=120 if present else 90).facet(
         facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
         columns=columns).resolve_scale(y="independent")

@@ -1,15 +1,36 @@
-"""Shared pieces of figures: a colour per class and images tiled into one array."""
+"""Shared pieces of figures: a colour and a marker shape per class, and images tiled into one
+array."""
 from __future__ import annotations
 
 import numpy as np
 
-# Plotly's qualitative "D3" palette: 10 classes, readable on white.
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Ten classes told apart without colour vision: a colour AND a marker shape each (WCAG 1.4.1).
+# The colours are Okabe & Ito's (safe for the common colour-vision deficiencies; their orange
+# and yellow darkened) with three of Tol's, each at least 3:1 against white (1.4.11: chart marks),
+# docs/ACCESSIBILITY.md. The same lists are in the latent-plane component (src/view.js).
+CLASS_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8A6D00",
+                "#332288", "#882255", "#666666", "#999933", "#111318"]
+# Plotly's symbol names and Vega-Lite's shapes, in the same order (star and x as SVG paths there).
+CLASS_SYMBOLS = ["circle", "square", "cross", "diamond", "triangle-up",
+                 "triangle-down", "triangle-right", "triangle-left", "star", "x"]
+VEGA_STAR = ("M0,-1L0.24,-0.33L0.95,-0.31L0.39,0.13L0.59,0.81L0,0.4L-0.59,0.81L-0.39,0.13L-0.95,-0.31"
+             "L-0.24,-0.33Z")
+VEGA_X = "M-1,-0.6L-0.6,-1L0,-0.4L0.6,-1L1,-0.6L0.4,0L1,0.6L0.6,1L0,0.4L-0.6,1L-1,0.6L-0.4,0Z"
+CLASS_SHAPES = CLASS_SYMBOLS[:8] + [VEGA_STAR, VEGA_X]
 
 
 def class_color(i: int) -> str:
     return CLASS_COLORS[int(i) % len(CLASS_COLORS)]
+
+
+def class_symbol(i: int) -> str:
+    """The class's plotly marker symbol."""
+    return CLASS_SYMBOLS[int(i) % len(CLASS_SYMBOLS)]
+
+
+def class_shapes(n: int) -> list[str]:
+    """Vega-Lite shapes for ``n`` classes (a scale's range)."""
+    return [CLASS_SHAPES[i % len(CLASS_SHAPES)] for i in range(n)]
 
 
 def to_hw(img: np.ndarray) -> np.ndarray:

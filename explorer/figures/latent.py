@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ..analysis.latent import lattice
-from .common import class_color, image_grid, to_hw, upscale
+from .common import class_color, class_symbol, image_grid, to_hw, upscale
 
 GL_THRESHOLD = 1000   # above this many points, WebGL
 
@@ -54,7 +54,7 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
     if labels is None:
         fig.add_trace(trace(x=z[:, 0], y=z[:, 1], mode="markers", name="points",
                             customdata=np.arange(len(z)),
-                            marker=dict(size=marker_size, color="#4C6EF5", opacity=0.7)))
+                            marker=dict(size=marker_size, color="#3B5BDB", opacity=0.7)))
     else:
         labels = np.asarray(labels)
         for c in np.unique(labels):
@@ -62,7 +62,8 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray | None = None,
             name = class_names[int(c)] if class_names and int(c) < len(class_names) else str(c)
             fig.add_trace(trace(x=z[m, 0], y=z[m, 1], mode="markers", name=name,
                                 customdata=np.nonzero(m)[0],
-                                marker=dict(size=marker_size, color=class_color(int(c)), opacity=0.75)))
+                                marker=dict(size=marker_size + 1, color=class_color(int(c)),
+                                            symbol=class_symbol(int(c)), opacity=0.8)))
     small = height < 450                 # a small multiple: the legend goes below, in rows, not clipped
     legend = (dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.14, x=0, font=dict(size=10))
               if small else dict(itemsizing="constant"))
@@ -350,7 +351,8 @@ def data_space_figure(x: np.ndarray, labels: np.ndarray | None = None,
             m = labels == c
             name = class_names[int(c)] if class_names and int(c) < len(class_names) else str(c)
             fig.add_trace(go.Scatter(x=x[m, 0], y=x[m, 1], mode="markers", name=name, hoverinfo="skip",
-                                     marker=dict(size=4, color=class_color(int(c)), opacity=0.45)))
+                                     marker=dict(size=5, color=class_color(int(c)), symbol=class_symbol(int(c)),
+                                                 opacity=0.6)))
     if lines is not None:
         fig.add_trace(line_trace(lines[0], lines[1], "decoder's image of a latent grid",
                                  color="rgba(60,60,60,0.55)", width=1))

@@ -156,6 +156,9 @@ def curves_frame(curves: dict[str, list[dict]], metric: str, x: str = "epoch",
     return pd.concat(parts, ignore_index=True)
 
 
+DASHES = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [4, 4], [1, 3]]
+
+
 def curves_chart(frame: pd.DataFrame, metric: str, x: str = "epoch", *,
                  runs: list[str] | None = None, height: int = 360) -> alt.Chart:
     """The runs' curves overlaid, one colour per run (the same colours as :func:`curves_png`)."""
@@ -166,6 +169,9 @@ def curves_chart(frame: pd.DataFrame, metric: str, x: str = "epoch", *,
     return (alt.Chart(frame)
             .mark_line(point=len(frame) < 60, strokeWidth=2)
             .encode(x=alt.X(f"{x}:Q", title=X_AXES[x], axis=alt.Axis(format=",.4~g")),
+                    strokeDash=alt.StrokeDash("run:N", sort=runs, legend=None,        # apart in greyscale too
+                                              scale=alt.Scale(domain=runs, range=[DASHES[i % len(DASHES)]
+                                                                                  for i in range(len(runs))])),
                     y=alt.Y(f"{metric}:Q", title=METRICS[metric], scale=alt.Scale(zero=False),
                             axis=alt.Axis(format=",.4~g")),
                     color=color, tooltip=["run", alt.Tooltip(f"{x}:Q", format=".3~f"),

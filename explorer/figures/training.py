@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.rd import clip_segment, nice_step
-from .common import CLASS_COLORS, image_grid, upscale
+from .common import CLASS_COLORS, class_shapes, image_grid, upscale
 
 TERMS = ("recon", "kl", "beta_kl", "total")
 TERM_TITLES = {"recon": "Reconstruction −log p(x|z)", "kl": "KL(q(z|x) ‖ p(z))",
@@ -162,8 +162,8 @@ def loss_panel_chart(df: pd.DataFrame, term: str, legend: bool = True, height: i
     )
     rules = alt.Chart().transform_filter(alt.datum.kind == "event").mark_rule(strokeWidth=1.5).encode(
         x="step:Q",
-        color=alt.condition(alt.datum.param == "β", alt.value(EVENT_COLORS["β"]),
-                            alt.value(EVENT_COLORS["lr"])),
+        color=alt.condition(alt.datum.param == "β", alt.value(EVENT_COLORS["β"]), alt.value(EVENT_COLORS["lr"])),
+        strokeDash=alt.condition(alt.datum.param == "β", alt.value([1, 0]), alt.value([6, 3])),   # greyscale too
         tooltip=[alt.Tooltip("label:N", title="change")],
     )
     tags = alt.Chart().transform_filter(alt.datum.kind == "event").transform_calculate(
@@ -358,9 +358,9 @@ def latent_scatter_chart(df: pd.DataFrame, domain: tuple[str, ...], dims: tuple[
     prior = alt.Chart().transform_filter(alt.datum.kind == "prior").mark_line(
         color="#999999", strokeDash=[2, 3], strokeWidth=1).encode(**enc, detail="label:N", order="i:Q")
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(len(domain))]
-    points = alt.Chart().transform_filter(alt.datum.kind == "point").mark_circle(size=14, opacity=0.75).encode(
-        **enc, color=alt.Color("label:N", title="label", sort=list(domain),
-                               scale=alt.Scale(domain=list(domain), range=colors)),
+    points = alt.Chart().transform_filter(alt.datum.kind == "point").mark_point(size=16, opacity=0.8, filled=True).encode(
+        **enc, color=alt.Color("label:N", title="label", sort=list(domain), scale=alt.Scale(domain=list(domain), range=colors)),
+        shape=alt.Shape("label:N", sort=list(domain), scale=alt.Scale(domain=list(domain), range=class_shapes(len(domain)))),
         tooltip=[alt.Tooltip("label:N"), alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
     side = height - 60                       # a square plotting area (title and axes outside it)
     return alt.layer(corners, prior, points, data=df).properties(

@@ -26,7 +26,8 @@ from ..analysis.beta import sweep
 from ..config import ConfigError, DataConfig, RunConfig
 from ..engine import EngineError, Status
 from ..figures import beta as beta_figures
-from . import common
+from ..figures import describe
+from . import chart_text, common
 
 MANIFEST = store.SHIPPED_ROOT / "manifest.json"
 LIVE_N, LIVE_K = 500, 50          # a live sweep's measures: images per split, IWAE samples
@@ -348,10 +349,11 @@ def pictures(view: SweepView, betas=None, n: int = beta_report.N_SHOW) -> None:
         if imgs is None:
             continue
         label, row = st.columns(widths, vertical_alignment="center")
-        label.markdown(f"**β = {b:g}**" + (" ⭐" if b == view.sweet else ""))
+        label.markdown(f"**β = {b:g}**" + (" ⭐ sweet spot" if b == view.sweet else ""))
         groups = (view.inputs, imgs["recon"], imgs["samples"], imgs["nearest"])
-        row.image(beta_figures.picture_row([g[:n] for g in groups]), clamp=True, width="stretch")
-    st.caption("⭐ the sweet spot: the β whose samples score best. Each sample is decoded from the "
+        row.image(beta_figures.picture_row([g[:n] for g in groups]), clamp=True, width="stretch",
+                  alt=chart_text.picture_row_alt(b, len(groups[2][:n]), imgs.get("sample_class"), b == view.sweet))
+    st.caption("⭐ sweet spot: the β whose samples score best. Each sample is decoded from the "
                "same z ~ N(0, I) at every β; beside it, the training image nearest to it (pixel "
                "distance): a copy means memorised, a stranger means a hole.")
 
@@ -371,12 +373,19 @@ def _curves_spec(curves: dict) -> dict:
 def measure_charts(view: SweepView, kinds=("sharpness", "gap", "quality"), key: str = "bl") -> None:
     cols = st.columns(len(kinds))
     for c, kind in zip(cols, kinds):
-        c.vega_lite_chart(spec=_measure_spec(kind, view.measures, view.sweet), key=f"{key}_{kind}",
-                          width="stretch")
+        frame, title = fb.measure_frame(view.measures, kind, view.sweet), fb.MEASURE_CHARTS[kind][0]
+        with c:
+            st.vega_lite_chart(spec=chart_text.vega_spec(_measure_spec(kind, view.measures, view.sweet), title),
+                               key=f"{key}_{kind}", width="stretch")
+            chart_text.under_chart(describe.measure_summary(frame, title), describe.measure_table(frame), title)
 
 
 def curves_chart(curves: dict, key: str) -> None:
-    st.vega_lite_chart(spec=_curves_spec(curves), key=key, width="stretch")
+    frame = fb.curves_frame(curves)
+    st.vega_lite_chart(spec=chart_text.vega_spec(_curves_spec(curves), "Validation ELBO, one line per β"),
+                       key=key, width="stretch")
+    chart_text.under_chart(describe.beta_curves_summary(frame), describe.beta_curves_table(frame),
+                           "validation ELBO per epoch and β")
 
 
 def tour(view: SweepView) -> None:
@@ -388,7 +397,7 @@ def tour(view: SweepView) -> None:
     i = min(int(i), len(steps) - 1)
     step = steps[i]
     with st.container(border=True):
-        st.markdown(f"#### 🎓 {step['title']} ({i + 1} of {len(steps)})")
+        st.markdown(f"#### {step['title']} ({i + 1} of {len(steps)})")
         st.markdown(md(step["text"]))
         if step["show"] == "pictures":
             pictures(view, step["betas"])
@@ -419,13 +428,16 @@ def details(view: SweepView) -> None:
     spread = rates.max() / max(rates.min(), beta_figures.RATE_FLOOR) if len(rates) else 1.0
     c1, c2 = st.columns([3, 2])
     log_rate = c2.toggle("Log scale for the rate", value=bool(spread > 10), key="bl_rd_log")
-    c1.plotly_chart(beta_figures.rd_figure(pts, log_rate=log_rate), width="stretch", key="bl_rd")
+    with c1:
+        st.plotly_chart(beta_figures.rd_figure(pts, log_rate=log_rate), width="stretch", key="bl_rd")
+        chart_text.under_chart(describe.beta_rd_summary(pts), describe.beta_rd_frame(pts), "the runs' rates and distortions")
     c2.markdown(
         "Each run is a point: **rate** = KL (how many nats z carries about the image), "
         "**distortion** = reconstruction error. Grey dotted **iso-ELBO lines** (recon + KL = c) "
         "join points of equal ELBO; lower-left is better. A run with weight β minimises "
         "recon + β·KL, whose level lines have slope −β (dashed, through its training point). "
         "Open circle: training; filled: validation; a long segment is overfitting.")
-    st.plotly_chart(beta_figures.active_units_figure(pts, view.config.model.latent_dim), width="stretch",
-                    key="bl_au")
+    fig = beta_figures.active_units_figure(pts, view.config.model.latent_dim)
+    st.plotly_chart(fig, width="stretch", key="bl_au")
+    chart_text.plotly_text(fig, "active units per β")
     st.dataframe(beta_figures.numbers_table(pts, view.measures), hide_index=True, width="stretch")

@@ -257,4 +257,7 @@ def presentation_css() -> None:
             ".stApp p, .stApp span, .stApp label, .stApp h1, .stApp h2, .stApp h3 {color: #ffffff;}"
             # buttons and inputs keep their light theme otherwise: white labels on white
             ".stApp button, .stApp input, .stApp [data-baseweb='select'] > div {background: #222222 "
-            "!important; color: #ffffff !important; border-color: #888888 !important;}</style>")
+            "!important; color: #ffffff !important; border-color: #888888 !important;}"
+            # alerts keep a light background otherwise: white text on pale blue (axe: 1.09:1)
+            ".stApp [data-testid='stAlertContainer'] {background-color: #1b2a3c !important;}"
+            ".stApp :focus-visible {outline: 3px solid #ffd43b !important; outline-offset: 2px;}</style>")

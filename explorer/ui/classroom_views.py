@@ -15,10 +15,11 @@ from ..classroom import board
 from ..classroom import classes, rules
 from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
 from ..figures import classroom as classroom_figures
+from ..figures import describe
 from ..runs import Actor
 from ..text import count
 from . import classroom as classroom_ui
-from . import common, identity
+from . import chart_text, common, identity
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
@@ -83,7 +84,7 @@ def create_form(me: Actor) -> None:
 # ------------------------------------------------------------------ the teacher
 
 def teacher_header(k: classes.Klass, present: bool) -> None:
-    st.title(f"🎓 {k.name}")
+    st.title(k.name)
     link = f"{common.share_url('Class').split('?')[0]}?class={k.code}"
     n = len(classroom_ui.room().members(k.code))
     st.markdown(f"Join code **`{k.shown_code}`** · link: `{link}` · {count(n, 'student')}")
@@ -113,21 +114,31 @@ def dashboard(k: classes.Klass, eng, present: bool) -> None:
     cols = 4 if present else 6
     rd = classroom_figures.rd_frame(students)
     if len(rd):
-        st.vega_lite_chart(rd, classroom_figures.class_spec("rd", present), key="class_rd", width="stretch")
+        st.vega_lite_chart(rd, chart_text.vega_spec(classroom_figures.class_spec("rd", present),
+                                                    "The class's rate–distortion plane"),
+                           key="class_rd", width="stretch")
+        chart_text.under_chart(describe.class_rd_summary(rd), describe.class_rd_table(rd),
+                               "each student's point now")
     else:
         st.info("No student's run has reported yet: each one appears here as a point on the class's "
                 "rate–distortion plane once it has trained a few steps.")
     st.caption(board.notice_rd(students))
     if any(s.mu is not None for s in students):
-        st.vega_lite_chart(classroom_figures.latent_frame(students),
-                           classroom_figures.class_spec("latent", present) | {"columns": cols},
+        latent = classroom_figures.latent_frame(students)
+        st.vega_lite_chart(latent, chart_text.vega_spec(classroom_figures.class_spec("latent", present)
+                                                        | {"columns": cols}, "Each student's latent space"),
                            key="class_latent")
+        chart_text.under_chart(describe.class_latent_summary(latent), describe.class_latent_table(latent),
+                               "class centres per student")
         st.caption("What to notice: a model with a small β spreads its codes and separates the classes; "
                    "a collapsed one (large β) piles every code on the prior's centre.")
     if any(s.curve for s in students):
-        st.vega_lite_chart(classroom_figures.curves_frame(students),
-                           classroom_figures.class_spec("curves", present) | {"columns": cols},
+        curves = classroom_figures.curves_frame(students)
+        st.vega_lite_chart(curves, chart_text.vega_spec(classroom_figures.class_spec("curves", present)
+                                                        | {"columns": cols}, "Each student's loss curves"),
                            key="class_curves")
+        chart_text.under_chart(describe.class_curves_summary(curves), describe.class_curves_table(curves),
+                               "each student's latest losses")
         st.caption("What to notice: reconstruction falls as each model learns; where KL heads for 0, "
                    "that student's latent code carries no information (posterior collapse).")
     q = board.queue(eng, classroom_ui.room(), k)
@@ -252,7 +263,7 @@ def settings_form(k: classes.Klass, me: Actor) -> None:
 # ------------------------------------------------------------------ a student
 
 def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> None:
-    st.title(f"🎓 {k.name}")
+    st.title(k.name)
     st.markdown(f"You are in this class as **{member.name}**. Your teacher sees your runs on the class "
                 f"dashboard. Limits: {k.settings.max_runs} runs, {k.settings.max_run_seconds:g} s per run"
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")

@@ -25,9 +25,10 @@ from .. import catalog, store
 from .. import data as data_mod
 from ..analysis import latent
 from ..config import RunConfig
+from ..figures import describe
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
-from . import common, draw_pad, live, plane_reading
+from . import chart_text, common, draw_pad, live, plane_reading
 from . import latent_plane
 
 MAX_POINTS = 10_000          # the whole MNIST test set
@@ -405,7 +406,8 @@ def decoder_panel(model, mk: str, specs: list[latent.DimSlider], ranges: list, t
     out = latent.decode(model, z[None])[0]
     if toy is None:
         st.image(latent_figures.item_image(out), caption=f"decoder mean at z = {latent.format_z(z)}",
-                 output_format="PNG")
+                 output_format="PNG", alt=f"The decoder's mean at z = {latent.format_z(z)} of the model "
+                                          f"{st.session_state.get('ex_model', mk)}.")
     else:
         st.plotly_chart(latent_figures.data_space_figure(toy["x"], toy["y"], toy["names"], point=out,
                                                          height=300, max_points=800),
@@ -559,6 +561,10 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
         st.caption("Click anywhere (a point or empty space) to decode that z; use the box or lasso tool "
                    "(top right of the chart) to select points"
                    + ("; a box also decodes its centre." if inv else "."))
+        points = chart_text.points_frame(view.plane_pts, labels, pts.class_names)
+        axes = tuple(proj.axis_titles) if inv else ("t-SNE 1", "t-SNE 2")
+        chart_text.under_chart(describe.scatter_summary(points, axes=axes), describe.class_centres(points).round(3),
+                               "class centres on the plane")
     return sel_idx
 
 
@@ -581,4 +587,5 @@ def show_selection(view: View, sel_idx: list[int]) -> None:
         else:
             st.image(latent_figures.widened(latent_figures.image_pairs(x_sel, recon, ncol=10), 640),
                      caption="Each pair of rows: the images, then their reconstructions (decoder at μ).",
-                     output_format="PNG")
+                     output_format="PNG", alt=f"{len(x_sel)} selected images, in rows of 10, each row followed "
+                                              "by their reconstructions (the decoder's mean at μ).")

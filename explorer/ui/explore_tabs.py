@@ -149,7 +149,8 @@ def prior_samples(v: View, overlay: Overlay) -> None:
         _toy_figure(v, "ex_prior_fig", samples=samples, title="Decodes of z ~ N(0, I)")
     else:
         st.image(latent_figures.widened(image_grid(samples), 560), caption="Decoder means of z ~ N(0, I)",
-                 output_format="PNG")
+                 output_format="PNG", alt=f"{len(samples)} images: the decoder's means of {v.run.key} at "
+                                          "z drawn from the prior N(0, I).")
 
 
 def your_image(v: View, overlay: Overlay) -> None:
@@ -170,9 +171,10 @@ def your_image(v: View, overlay: Overlay) -> None:
     mu, lv = latent.encode(model, item[None])
     recon = latent.decode(model, mu)[0]
     c1, c2, c3 = st.columns(3)
-    c1.image(latent_figures.item_image(item, 200), caption="as the model sees it", output_format="PNG")
+    c1.image(latent_figures.item_image(item, 200), caption="as the model sees it", output_format="PNG",
+             alt="Your uploaded image as the model sees it.")
     c2.image(latent_figures.item_image(recon, 200), caption="reconstruction (decoder at μ)",
-             output_format="PNG")
+             output_format="PNG", alt=f"Its reconstruction: the decoder's mean at μ = {latent.format_z(mu[0])}.")
     with c3:
         st.markdown(f"**μ** = {latent.format_z(mu[0])}")
         if kind == "vae":

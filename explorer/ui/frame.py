@@ -11,7 +11,7 @@ import torch
 
 from .. import settings
 from ..runs import Actor
-from . import classroom, common, identity, load
+from . import classroom, common, identity, load, motion
 
 
 def page_setup(title: str, icon: str = "🧭") -> None:
@@ -34,6 +34,7 @@ def page_setup(title: str, icon: str = "🧭") -> None:
         identity.waiting_screen(w)      # too many new owners from this address: wait (stops)
     identity.write_cookie()     # ... and kept in its cookie
     classroom.follow_bar(title, me)    # a student in a class: the class line and follow mode
+    motion.pause_control()      # one switch pauses every live view and animation (WCAG 2.2.2)
     if title in TRAINING_PAGES:
         cluster_message()
 

@@ -39,7 +39,7 @@ from ..export import onnx as onnx_export
 from ..figures.training import pick_dims
 from ..models import build_model
 from ..probe import load_decoder_state
-from . import common, draw_pad
+from . import common, draw_pad, motion
 
 NAME = "latent_explorer.latent_plane"
 FOLDER = Path(__file__).resolve().parent / "components" / "latent_plane"
@@ -164,16 +164,20 @@ def points_spec(xy, labels=None, names=None, limit: int = MAX_POINTS) -> dict:
 
 def payload(decoder: BrowserDecoder, *, latent_dim: int, out_shape, z, send_decoder: bool,
             plane: dict | None = None, points: dict | None = None, sliders=None, paths=None,
-            toy: dict | None = None, plane_px: int = 360, image_px: int = 220) -> dict:
+            toy: dict | None = None, plane_px: int = 360, image_px: int = 220,
+            model: str = "", paused: bool = False) -> dict:
     """The component's data. ``sliders``: ``explorer.analysis.latent.DimSlider``s (shown in
     that order); ``paths``: ``(name, zs [K, D], (start, end))`` to scrub and play; ``toy``:
-    a 2-D data set ``{"x": [N, 2], "y": labels}`` drawn behind the decoded point."""
+    a 2-D data set ``{"x": [N, 2], "y": labels}`` drawn behind the decoded point; ``model``:
+    the model's name in the decoded image's text alternative; ``paused``: the page's pause
+    switch (:mod:`explorer.ui.motion`) stops a traversal that plays."""
     data = {"v": 1, "latent_dim": int(latent_dim), "out_shape": [int(s) for s in out_shape],
             "z": _r(z), "decoder": {"key": decoder.key}, "plane": plane, "points": points,
             "plane_px": plane_px, "image_px": image_px,
             "sliders": [{"dim": int(s.dim), "label": s.label, "lo": float(s.range[0]),
                          "hi": float(s.range[1]), "help": s.help} for s in (sliders or [])],
-            "paths": [{"name": n, "zs": _r(zs), "ends": list(ends)} for n, zs, ends in (paths or [])]}
+            "paths": [{"name": n, "zs": _r(zs), "ends": list(ends)} for n, zs, ends in (paths or [])],
+            "model": str(model), "paused": bool(paused)}     # the image's alt text; WCAG 2.2.2
     if send_decoder:
         data["decoder"]["b64"] = decoder.b64
     if toy is not None:
@@ -240,8 +244,9 @@ def mount(key: str, run_dir: Path, model, *, z, on_pin=None, quiet: bool = False
     sent = session.setdefault(SENT, set())
     state = session.get(key) or {}
     need = state.get("need") if isinstance(state, dict) else None
+    parts.setdefault("model", Path(run_dir).name)
     data = payload(dec, latent_dim=model.latent_dim, out_shape=model.data_shape, z=z,
-                   send_decoder=_asked(key, need, dec.key) or dec.key not in sent, **parts)
+                   send_decoder=_asked(key, need, dec.key) or dec.key not in sent, paused=motion.paused(), **parts)
     sent.add(dec.key)
     if draw is not None and not isinstance(draw, str):
         data["draw"] = draw.payload(send_encoder=_asked(key, need, draw.key) or draw.key not in sent)

@@ -23,9 +23,10 @@ from .. import store
 from ..analysis.beta.reading import likelihood_notes
 from ..config import RunConfig
 from ..engine import Status
+from ..figures import describe
 from ..figures import training as training_figures
 from ..runs import RunEntry, RunView
-from . import common, latent_plane, load
+from . import chart_text, common, latent_plane, load, motion
 from . import train as train_ui
 from .train import snapshot_from_disk
 
@@ -44,7 +45,7 @@ def _poll(fn, every: float, live: bool, key: str, *args) -> None:
     def counted(*a):
         load.note_session()
         fn(*a)
-    st.fragment(run_every=load.every(every) if live else None, key=key)(counted)(*args, live)
+    st.fragment(run_every=motion.every(load.every(every)) if live else None, key=key)(counted)(*args, live)
 
 
 # ===================================================================== Train
@@ -159,19 +160,25 @@ def _curve_views(rid: str, polling: bool) -> None:
         for col, terms in ((c1, ("recon", "beta_kl")), (c2, ("kl", "total"))):
             with col:
                 for t in terms:
-                    st.vega_lite_chart(training_figures.panel_frame(curves, t),
-                                       training_figures.live_spec("loss", term=t, legend=(t == "recon"),
-                                                                  schedule=schedule),
+                    panel = training_figures.panel_frame(curves, t)
+                    spec = training_figures.live_spec("loss", term=t, legend=(t == "recon"), schedule=schedule)
+                    st.vega_lite_chart(panel, chart_text.vega_spec(spec, f"Loss curves: {describe.TERM_NAMES[t]}, "
+                                                                         "training and validation"),
                                        key=f"curve_{t}", width="stretch")
+                    chart_text.under_chart(describe.loss_panel_summary(panel, describe.TERM_NAMES[t]),
+                                           describe.loss_panel_table(panel), training_figures.term_title(t, schedule))
         with c3:
             if v.config.model.kind == "vae":
                 beta = float(v.rows[-1].get("beta", v.beta))   # the β the loss uses now
-                st.vega_lite_chart(training_figures.rd_frame(v.rows, beta), training_figures.live_spec("rd"),
+                rd = training_figures.rd_frame(v.rows, beta)
+                st.vega_lite_chart(rd, chart_text.vega_spec(training_figures.live_spec("rd"), "The rate–distortion plane"),
                                    key="rd", width="stretch")
                 st.caption("The run's (KL, reconstruction), smoothed, with its recent trail. Grey: "
                            "equal ELBO. Purple: recon + β·KL = const through the current point; "
                            "training slides the point along it, so a β change turns the line and "
                            "the point follows.")
+                chart_text.under_chart(describe.rd_summary(rd, beta), describe.rd_table(rd),
+                                       "the rate–distortion plane")
             else:
                 st.info("An autoencoder has no KL term: its rate–distortion point would sit at KL = 0.")
         st.caption("Solid: training (averaged over recent batches); dashed: validation at each "
@@ -200,27 +207,40 @@ def _latent_views(rid: str, polling: bool) -> None:
         d = snap.mu.shape[1]
         dims = training_figures.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
         frame = replay_scrubber(v.history)
-        st.vega_lite_chart(training_figures.latent_frame(frame["mu"], labels, names, dims),
-                           training_figures.live_spec("latent", domain=domain, dims=dims), key="latent",
+        latent = training_figures.latent_frame(frame["mu"], labels, names, dims)
+        st.vega_lite_chart(latent, chart_text.vega_spec(training_figures.live_spec("latent", domain=domain, dims=dims),
+                                                        "The probe set in latent space"), key="latent",
                            width="content")      # square, so the prior's circles stay round
         items = "images" if info.is_image else "points"
         st.caption(f"Posterior means of {len(frame['mu']):,} validation {items} at epoch "
                    f"{frame['epoch']:.1f} (step {frame['step']:,}); dotted: the prior's 1, 2, 3σ circles."
                    + (f" Showing z{dims[0] + 1} and z{dims[1] + 1}, the two most active of {d} "
                       f"dimensions." if d > 2 else ""))
+        chart_text.under_chart(describe.latent_summary(latent, dims), describe.latent_table(latent, dims),
+                               "class centres in latent space")
     with b:
         if info.is_image and snap.recon is not None:
             st.markdown("**Reconstructions**: validation images, each row followed by the decoder "
                         "mean at z = μ(x)")
-            st.image(training_figures.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True)
+            st.image(training_figures.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True,
+                     alt=recon_alt(info.originals, snap.recon, v.name or v.run_id, snap.step))
         elif snap.recon is not None and info.probe_x is not None:
-            st.vega_lite_chart(training_figures.toy_frame(info.probe_x, snap.recon, labels, names),
-                               training_figures.live_spec("toy", domain=domain), key="toy_recon",
-                               width="stretch")
+            toy = training_figures.toy_frame(info.probe_x, snap.recon, labels, names)
+            st.vega_lite_chart(toy, chart_text.vega_spec(training_figures.live_spec("toy", domain=domain),
+                                                         "Data and reconstructions"), key="toy_recon", width="stretch")
+            chart_text.under_chart(describe.toy_summary(toy), describe.toy_table(toy), "reconstructions by class")
         kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
                  snap.epoch, key="klbars")
     with common.friendly_errors("Could not decode in the browser"):
         latent_plane.live_decoder(v)     # decode under the pointer with the latest checkpoint
+
+
+def recon_alt(originals, recon, model: str, step: int | None) -> str:
+    """The reconstructions image's text alternative: what it shows, and how close they are."""
+    o, r = np.asarray(originals, np.float64), np.asarray(recon, np.float64)
+    when = f" at step {step:,}" if step is not None else ""
+    return (f"{len(o)} validation images, in rows, each row followed by its reconstruction by {model}{when} "
+            f"(the decoder's mean at z = μ(x)); mean squared error per pixel {((o - r) ** 2).mean():.4f}.")
 
 
 def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch: float, key: str) -> None:
@@ -228,8 +248,10 @@ def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch:
     if kind != "vae":
         st.caption(f"Active units: {active} of {latent_dim}.")
         return
-    st.vega_lite_chart(training_figures.kl_frame(kl_per_dim, mu_var), training_figures.live_spec("kl"),
-                       key=key, width="stretch")
+    kl_df = training_figures.kl_frame(kl_per_dim, mu_var)
+    st.vega_lite_chart(kl_df, chart_text.vega_spec(training_figures.live_spec("kl"), "KL per latent dimension"), key=key,
+                       width="stretch")
+    chart_text.under_chart(describe.kl_summary(kl_df), describe.kl_table(kl_df), "KL per latent dimension")
     kl = float(np.sum(kl_per_dim))
     st.caption(f"Active units: **{active} of {latent_dim}** (variance of the posterior mean > 0.01) · "
                f"KL of the probe set {kl:.2f} nats.")
@@ -277,11 +299,17 @@ def disk_views(v: RunView) -> None:
         a, b = st.columns([1.3, 1])
         d = snap.mu.shape[1]
         dims = training_figures.pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1))
-        a.altair_chart(training_figures.latent_chart(snap.mu, labels, names, dims), key="latent_disk",
-                       width="content")
+        latent = training_figures.latent_frame(snap.mu, labels, names, dims)
+        with a:
+            chart = training_figures.latent_scatter_chart(latent, training_figures.label_domain(labels, names), dims)
+            st.altair_chart(chart_text.altair(chart, "The probe set in latent space"), key="latent_disk",
+                            width="content")
+            chart_text.under_chart(describe.latent_summary(latent, dims), describe.latent_table(latent, dims),
+                                   "class centres in latent space")
         with b:
             if originals is not None and snap.recon is not None:
-                st.image(training_figures.recon_pairs(originals, snap.recon), width="stretch", clamp=True)
+                st.image(training_figures.recon_pairs(originals, snap.recon), width="stretch", clamp=True,
+                         alt=recon_alt(originals, snap.recon, v.name or v.run_id, None))
             kl_panel(v.config.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units,
                      v.config.model.latent_dim, float(v.progress.epoch), key="klbars_disk")
 
@@ -290,7 +318,7 @@ def disk_views(v: RunView) -> None:
 
 def poll_sweep(draw, key: str, polling: bool, is_live) -> None:
     """Redraw a sweep every 2 s until none of its runs is live (``is_live()``), then once more."""
-    @st.fragment(run_every=2.0 if polling else None)
+    @st.fragment(run_every=motion.every(2.0) if polling else None)
     def results(key: str, polling: bool) -> None:
         draw(key)
         if polling and not is_live(key):
@@ -302,7 +330,7 @@ def poll_sweep(draw, key: str, polling: bool, is_live) -> None:
 
 def wait_for_checkpoint(weights: Path) -> None:
     """A run that has not finished its first epoch: show it as soon as its weights exist."""
-    @st.fragment(run_every=3)
+    @st.fragment(run_every=motion.every(3))
     def wait() -> None:
         if weights.is_file():
             st.rerun(scope="app")
@@ -313,7 +341,7 @@ def wait_for_checkpoint(weights: Path) -> None:
 
 def follow_run(run_id: str, weights: Path, shown_mtime: float) -> None:
     """A run still training: say which checkpoint is shown; reload when a newer one lands."""
-    @st.fragment(run_every=5)
+    @st.fragment(run_every=motion.every(5))
     def watch() -> None:
         v = common.engine().entry(run_id)
         try:

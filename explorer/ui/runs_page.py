@@ -119,14 +119,14 @@ def export_buttons(entry: RunEntry, disabled: bool) -> None:
     """Downloads of a saved run in other tools' formats (built when clicked)."""
     d, rid = entry.run_dir, entry.run_id
     row = st.container(horizontal=True)                # buttons as wide as their labels
-    row.download_button("⬇️ TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
+    row.download_button("Download TensorBoard logs (.zip)", data=lambda: tensorboard_zip(d),
                         file_name=f"{rid}-tensorboard.zip", mime="application/zip", on_click="ignore",
                         key="export_tb", disabled=disabled, help=EXPORT_HELP["tb"])
-    row.download_button("⬇️ PyTorch script (.py)", data=lambda: script_for_run(d),
+    row.download_button("Download PyTorch script (.py)", data=lambda: script_for_run(d),
                         file_name="train_vae.py", mime="text/x-python", on_click="ignore",
                         key="export_script", disabled=disabled, help=EXPORT_HELP["script"])
     if onnx_available():
-        row.download_button("⬇️ ONNX encoder + decoder (.zip)",
+        row.download_button("Download ONNX encoder + decoder (.zip)",
                             data=lambda: zip_bytes({f"{rid}/{k}": v for k, v in onnx_files(d).items()}),
                             file_name=f"{rid}-onnx.zip", mime="application/zip", on_click="ignore",
                             key="export_onnx", disabled=disabled, help=EXPORT_HELP["onnx"])

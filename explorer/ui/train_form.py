@@ -325,7 +325,8 @@ def check_data(cfg: DataConfig) -> tuple[str | None, int | None]:
     if cfg.name == "file":
         if d["is_image"]:
             st.image(training_figures.sample_grid(d["samples"]), clamp=True,
-                     caption="the first training items")
+                     caption="the first training items",
+                     alt=f"The first {len(d['samples'])} training items of the data file.")
         if d["label_counts"]:
             st.caption("Labels: " + ", ".join(f"{k}: {n}" for k, n in d["label_counts"].items()))
     return None, d["n_train"]

@@ -130,7 +130,7 @@ def measure_run(model, probe: Probe, *, beta: float, summary: dict | None = None
            "recon_mse": float(((recon.double() - xv.double()) ** 2).mean()),
            "sample_sharpness": float(beta_measures.sharpness(samples).mean()
                                      / max(probe.val_sharpness, 1e-12))}
-    prec = rec = None
+    prec = rec = probs = None
     if probe.classifier is not None:
         probs, feats = probe.classifier.read(samples)
         prec, rec = beta_measures.precision_recall(probe.val_feats, feats[:len(probe.val_feats)])
@@ -156,6 +156,8 @@ def measure_run(model, probe: Probe, *, beta: float, summary: dict | None = None
     show = probe.show
     images = {"recon": recon[show].numpy(), "samples": samples[:len(show)].numpy(),
               "nearest": xt[mem_s["nearest_train"][:len(show)]].numpy()}
+    if probs is not None:            # the class each shown sample most resembles (its alt text)
+        images["sample_class"] = probs[:len(show)].argmax(1).astype(np.float32)
     return out, images
 
 

@@ -8,8 +8,9 @@
 // server while the pointer moves; a click (a tap, Enter, a slider's release) pins z and
 // sends it once.
 
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+import { POINT_COLOR, announce, classColor, drawMarker, imageLabel, legendKey, liveRegion, playState }
+  from "./a11y.js";
+
 const PAD = { l: 34, r: 8, t: 8, b: 30 };
 
 function el(tag, cls, parent, attrs = {}) {
@@ -46,6 +47,7 @@ export class View {
     this.image = el("canvas", "lp-image", this.side, { role: "img", "aria-label": "decoded image" });
     this.caption = el("div", "lp-caption", this.side);
     this.note = el("div", "lp-note", this.side);
+    this.status = liveRegion(this.side);
     this.sliderBox = el("div", "lp-sliders", this.root);
     this.pathBox = el("div", "lp-paths", this.root);
     this.small = document.createElement("canvas");
@@ -81,6 +83,7 @@ export class View {
     this.buildSliders();
     this.buildPaths();
     this.layout();
+    if (data.paused && this.play) this.stopPlay(true);   // the page's "pause animations" (WCAG 2.2.2)
   }
 
   setDecoder(decoder, key) {
@@ -193,10 +196,8 @@ export class View {
       g.globalAlpha = 0.7;
       for (let k = 0; k < pts.xy.length / 2; k++) {
         const [x, y] = this.toPx([pts.xy[2 * k], pts.xy[2 * k + 1]]);
-        g.fillStyle = pts.labels ? COLORS[pts.labels[k] % COLORS.length] : "#4c6ef5";
-        g.beginPath();
-        g.arc(x, y, pts.radius || 2.2, 0, 2 * Math.PI);
-        g.fill();
+        g.fillStyle = pts.labels ? classColor(pts.labels[k]) : POINT_COLOR;
+        drawMarker(g, pts.labels ? pts.labels[k] : null, x, y, (pts.radius || 2.2) + 0.6);
       }
       g.globalAlpha = 1;
     }
@@ -243,7 +244,7 @@ export class View {
     this.legendBox.style.width = this.pw + "px";
     present.forEach((lab) => {
       const item = el("span", "lp-legend-item", this.legendBox);
-      el("span", "lp-swatch", item).style.background = COLORS[lab % COLORS.length];
+      item.appendChild(legendKey(lab));
       item.appendChild(document.createTextNode(String((pts.names && pts.names[lab]) ?? lab)));
     });
   }
@@ -275,6 +276,7 @@ export class View {
     this.shown = z;
     if (this.data.plane) this.drawPlane(z);
     this.caption.textContent = `decoder mean at z = ${fmt(z)}`;
+    this.image.setAttribute("aria-label", imageLabel(this.data, z, decoded));
     this.image.dataset.z = JSON.stringify(Array.from(z));
     this.image.dataset.decoded = decoded ? "browser" : "none";
     this.syncSliders(z);
@@ -320,7 +322,7 @@ export class View {
     g.strokeRect(0.5, 0.5, s - 1, s - 1);
     g.globalAlpha = 0.5;
     for (let k = 0; k < toy.xy.length / 2; k++) {
-      g.fillStyle = toy.labels ? COLORS[toy.labels[k] % COLORS.length] : "#999";
+      g.fillStyle = toy.labels ? classColor(toy.labels[k]) : "#999";
       g.fillRect(X(toy.xy[2 * k]) - 1, Y(toy.xy[2 * k + 1]) - 1, 2, 2);
     }
     g.globalAlpha = 1;
@@ -419,6 +421,7 @@ export class View {
     this.pinned = Float64Array.from(z);
     this.want(this.pinned, null);
     stats().pins++;
+    announce(this.status, this.data, this.pinned);
     this.sendPin?.(Array.from(this.pinned, (v) => Math.round(v * 1e4) / 1e4), ++this.pinSeq);
   }
 
@@ -526,6 +529,7 @@ export class View {
       if (same) return;
     }
     what.btn.textContent = what.kind === "path" ? "⏸ pause" : "⏸";
+    playState(what.btn, true, what.kind === "path" ? "the path" : what.spec.label);
     what.t0 = performance.now();
     if (what.kind === "dim") {
       const { lo, hi, dim } = what.spec;
@@ -557,6 +561,8 @@ export class View {
     if (!p) return;
     this.play = null;
     p.btn.textContent = p.kind === "path" ? "▶ play" : "▶";
+    playState(p.btn, false, p.kind === "path" ? "the path" : p.spec.label);
     if (keep && p.kind === "dim" && this.shown) this.pin(this.shown);
+    else if (keep && this.shown) this.status.textContent = "Stopped. " + imageLabel(this.data, this.shown, null);
   }
 }

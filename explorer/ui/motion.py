@@ -1,0 +1,43 @@
+"""One switch that pauses every auto-refreshing view and animation of a page (WCAG 2.2.2,
+"Pause, Stop, Hide"), kept for the browser session across pages.
+
+Every page draws the switch (:func:`pause_control`, from ``page_setup``: in the sidebar; in
+presentation mode, where the sidebar is hidden, on the page as well). While it is on,
+:func:`every` turns a live view's polling interval into None, so its fragment draws once and
+then waits (the engine keeps training; nothing is lost), and the latent-plane component stops
+a traversal that is playing (its ``paused`` data). Turning it off reruns the page, and the
+views poll again. The classroom's follow-me poll is not a view and keeps its own switch
+(follow mode).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+PAUSED = "le_paused"          # session state: the switch's value, kept across pages
+LABEL = "Pause live updates and animations"
+HELP = ("Stops every chart and list on this page that refreshes by itself, and any traversal "
+        "that plays, until you turn it off. Training goes on; turning it off shows the newest state.")
+
+
+def paused() -> bool:
+    return bool(st.session_state.get(PAUSED, False))
+
+
+def every(seconds: float | None) -> float | None:
+    """A fragment's ``run_every``: None (no refresh) while paused."""
+    return None if paused() else seconds
+
+
+def _keep(widget_key: str) -> None:
+    st.session_state[PAUSED] = bool(st.session_state.get(widget_key))
+
+
+def pause_control(key: str = "le_pause_switch", box=None) -> bool:
+    """The switch, in ``box`` (default the sidebar); returns whether the page is paused. Its
+    value lives in :data:`PAUSED` (widget keys are dropped when a page does not draw them)."""
+    box = box if box is not None else st.sidebar
+    st.session_state[key] = paused()
+    box.toggle(LABEL, key=key, help=HELP, on_change=_keep, args=(key,))
+    if paused():
+        box.caption("Live updates are paused on every page of this tab.")
+    return paused()
