@@ -143,9 +143,27 @@ def test_any_plotly_figure_is_read_trace_by_trace():
     assert "Terms: a 1.5, b 2.5" in text
     table = describe.figure_table(fig)
     assert table.columns[0] == "L" and "reparameterised" in table.columns and len(table) == 6
+    assert list(table["reparameterised"])[:4] == ["3", "2", "1", "1"] and list(table["terms"])[4:] == ["1.5", "2.5"]
+    # a trace whose y values are categories (a bar chart on its side) is counted, not read
+    fig.add_trace(go.Scatter(x=[1, 2], y=["#1", "#2"], name="ranks", mode="lines"))
+    assert "Ranks: 2 values" in describe.figure_summary(fig)
+    # a trace that is not one y per x (an outline) is left out of both
+    fig.add_trace(go.Scatter(x=[0, 1, 2], y=[0, 1], name="outline"))
+    assert "Outline" not in describe.figure_summary(fig) and "outline" not in describe.figure_table(fig).columns
 
 
 @pytest.mark.parametrize("value,text", [(0.000123, "0.000123"), (2.6, "2.6"), (85.234, "85.2"),
                                         (1234.5, "1,234"), (-53.14, "-53.1"), (float("nan"), "n/a")])
 def test_numbers_are_written_with_three_significant_digits(value, text):
     assert describe.num(value) == text
+
+
+def test_the_beta_lab_rd_sentence_reads_each_run():
+    from explorer.analysis.beta.sweep import BetaPoint
+    pts = [BetaPoint(b, {"kl": kl + 1, "recon": rec - g}, {"kl": kl, "recon": rec})
+           for b, kl, rec, g in ((4.0, 2.0, 60.0, 1.0), (0.5, 20.0, 30.0, 9.0), (1.0, 10.0, 35.0, 3.0))]
+    text = describe.beta_rd_summary(pts)
+    assert text.startswith("3 runs. From β = 0.5 to β = 4 the validation rate (KL) goes from 20 to 2 nats")
+    assert "distortion (reconstruction) from 30 to 60 nats" in text
+    assert "best validation ELBO is at β = 1 (-45)" in text and "is at β = 0.5 (9 nats)" in text
+    assert list(describe.beta_rd_frame(pts)["β"]) == [0.5, 1.0, 4.0]

@@ -123,8 +123,12 @@ def wide_table(frame: pd.DataFrame, x: str, y: str, series: str | None, *, x_tit
         wide = wide.sort_index()
     except TypeError:                 # categories beside numbers (bars and lines): as given
         pass
-    wide = wide.round(digits).reset_index().rename(columns={x: x_title or x})
-    return _rows(wide).astype(object).where(lambda d: d.notna(), "")
+    values = wide.columns
+    wide = wide.reset_index().rename(columns={x: x_title or x})
+    for c in values:          # text cells (blank where a series has no value there): one type per column
+        wide[c] = [("" if not isinstance(v, (int, float, np.number)) or not math.isfinite(v)
+                    else f"{round(float(v), digits):g}") for v in wide[c]]
+    return _rows(wide)
 
 
 # ----------------------------------------------------------------- the Train page
@@ -279,6 +283,32 @@ def beta_curves_table(frame: pd.DataFrame) -> pd.DataFrame:
     return wide_table(frame.assign(beta="β = " + frame["beta"].astype(str)), "epoch", "value", "beta")
 
 
+def beta_rd_frame(points) -> pd.DataFrame:
+    """The β lab's rate–distortion plane as a table: one row per run (``sweep.BetaPoint``)."""
+    rows = [{"β": p.beta, "training KL": p.train.get("kl"), "training reconstruction": p.train.get("recon"),
+             "validation KL": p.val.get("kl"), "validation reconstruction": p.val.get("recon")}
+            for p in sorted(points, key=lambda p: p.beta)]
+    return pd.DataFrame(rows, columns=["β", "training KL", "training reconstruction", "validation KL",
+                                       "validation reconstruction"]).astype(float).round(3)
+
+
+def beta_rd_summary(points) -> str:
+    """Where the sweep's runs sit on the rate–distortion plane (validation), from small to large β."""
+    t = beta_rd_frame(points)
+    if not len(t):
+        return "No finished run of this sweep yet."
+    first, last = t.iloc[0], t.iloc[-1]
+    best = t.loc[(t["validation KL"] + t["validation reconstruction"]).idxmin()]
+    gap = (t["validation reconstruction"] - t["training reconstruction"]).abs()
+    worst = t.loc[gap.idxmax()]
+    return (f"{len(t)} runs. From β = {num(first['β'])} to β = {num(last['β'])} the validation rate (KL) goes "
+            f"from {num(first['validation KL'])} to {num(last['validation KL'])} nats and the distortion "
+            f"(reconstruction) from {num(first['validation reconstruction'])} to "
+            f"{num(last['validation reconstruction'])} nats; the best validation ELBO is at β = {num(best['β'])} "
+            f"({num(-(best['validation KL'] + best['validation reconstruction']))}); the widest gap between "
+            f"training and validation reconstruction is at β = {num(worst['β'])} ({num(gap.max())} nats).")
+
+
 # ------------------------------------------------------------- the class dashboard
 
 def class_rd_summary(rd: pd.DataFrame) -> str:
@@ -338,16 +368,16 @@ def _traces(fig):
     """The plotly traces with numeric x and y data, named (the legend's names)."""
     for i, tr in enumerate(fig.data):
         x, y = getattr(tr, "x", None), getattr(tr, "y", None)
-        if x is None or y is None or len(y) == 0:
-            continue
+        if x is None or y is None or len(y) == 0 or len(x) != len(y):
+            continue                               # not one y per x (a shape, a band's outline)
         name = (getattr(tr, "name", None) or "").strip() or f"series {i + 1}"
         yield name, tr, np.asarray(x), np.asarray(y)
 
 
-def figure_summary(fig, unit: str = "") -> str:
+def figure_summary(fig, unit: str = "", title: str | None = None) -> str:
     """A plotly figure's lines and bars, one clause each: for a line its :func:`trend`
     against the x axis, for bars each bar's value."""
-    title = getattr(getattr(fig.layout, "title", None), "text", None) or "The chart"
+    title = getattr(getattr(fig.layout, "title", None), "text", None) or title or "The chart"
     x_name = _axis_title(fig, "xaxis") or "x"
     clauses = []
     for name, tr, x, y in list(_traces(fig))[:SERIES_SAID]:
@@ -358,6 +388,11 @@ def figure_summary(fig, unit: str = "") -> str:
             xf = x.astype(float)
         except (TypeError, ValueError):
             xf = np.arange(len(y), dtype=float)
+        try:
+            y = y.astype(float)
+        except (TypeError, ValueError):             # categories on the y axis: say how many
+            clauses.append(f"{name}: {len(y)} values")
+            continue
         if getattr(tr, "mode", None) == "markers" and len(y) > 1:
             clauses.append(f"{name}: {len(y)} points, {x_name} from {num(np.nanmin(xf))} to {num(np.nanmax(xf))}, "
                            f"{_axis_title(fig, 'yaxis') or 'y'} from {num(np.nanmin(y.astype(float)))} to "
@@ -382,6 +417,10 @@ def figure_table(fig) -> pd.DataFrame:
     for name, tr, x, y in _traces(fig):
         if getattr(tr, "mode", None) == "markers" and len(y) > TABLE_ROWS:
             continue                                   # a cloud of points: summarised, not listed
+        try:
+            y = y.astype(float)
+        except (TypeError, ValueError):
+            continue                                   # categories: counted in the summary
         parts.append(pd.DataFrame({"x": x, "y": y, "series": name}))
     if not parts:
         return pd.DataFrame({x_name: []})

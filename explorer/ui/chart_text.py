@@ -26,7 +26,7 @@ def under_chart(summary: str, table: pd.DataFrame | None, what: str) -> None:
 
 def plotly_text(fig, what: str, unit: str = "") -> None:
     """The text alternative of a plotly figure from its traces (:func:`describe.figure_summary`)."""
-    under_chart(describe.figure_summary(fig, unit), describe.figure_table(fig), what)
+    under_chart(describe.figure_summary(fig, unit, what[:1].upper() + what[1:]), describe.figure_table(fig), what)
 
 
 def vega_spec(spec: dict, description: str) -> dict:

@@ -35,6 +35,7 @@ def page_setup(title: str, icon: str = "🧭") -> None:
     identity.write_cookie()     # ... and kept in its cookie
     classroom.follow_bar(title, me)    # a student in a class: the class line and follow mode
     motion.pause_control()      # one switch pauses every live view and animation (WCAG 2.2.2)
+    motion.focus_css()          # a visible focus on every focusable element (2.4.7)
     if title in TRAINING_PAGES:
         cluster_message()
 

@@ -41,3 +41,14 @@ def pause_control(key: str = "le_pause_switch", box=None) -> bool:
     if paused():
         box.caption("Live updates are paused on every page of this tab.")
     return paused()
+
+
+# A focus ring on everything focusable (WCAG 2.4.7): Streamlit's sidebar page links, expanders'
+# summaries and some buttons show none of their own when reached with Tab.
+FOCUS_CSS = ("<style>a:focus-visible, button:focus-visible, summary:focus-visible, [role='tab']:focus-visible,"
+             " [role='switch']:focus-visible, [role='slider']:focus-visible, [tabindex]:focus-visible"
+             " {outline: 2px solid #3B5BDB !important; outline-offset: 2px !important;}</style>")
+
+
+def focus_css() -> None:
+    st.html(FOCUS_CSS)
