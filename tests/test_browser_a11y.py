@@ -79,7 +79,8 @@ FOCUSED = """() => {
   const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
   const lab = e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].innerText) || '';
   return {tag: e.tagName.toLowerCase(), role: e.getAttribute('role') || '', label: lab.trim(),
-          text: (e.innerText || '').trim().slice(0, 80), cls: String(e.className || ''),
+          text: (e.innerText || '').trim().slice(0, 80), all: (e.textContent || '').trim().slice(0, 80),
+          cls: String(e.className || ''),
           pressed: e.getAttribute('aria-pressed'), visible: e.matches(':focus-visible') && ring};
 }"""
 
@@ -106,7 +107,7 @@ def test_keyboard_only_train_a_run_and_change_beta(site, people):
     page = people["anyone"].new_page()
     page.goto(site.url + "/Train")
     axe.wait_settled(page)
-    tab_to(page, lambda i: i["text"].startswith("Training") and i["tag"] == "summary")
+    tab_to(page, lambda i: i["tag"] == "summary" and "Training" in i["all"])
     page.keyboard.press("Enter")                                    # open the sidebar's expander
     tab_to(page, lambda i: i["label"].startswith("Epochs"))
     page.keyboard.press("Control+A")
@@ -217,14 +218,16 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
                             f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}", timeout=120_000)
     assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
-    # kept for the session: another page of the same tab is paused too
-    paused.goto(site.url + "/Explore")
+    # kept for the session: another page of the same tab (the sidebar's link) is paused too
+    paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
+    paused.wait_for_url(re.compile(r"/Explore"))
     axe.wait_settled(paused)
     assert paused.get_by_role("switch", name="Pause live updates and animations").is_checked()
     paused.get_by_role("switch", name="Pause live updates and animations").focus()
     paused.keyboard.press("Space")                                  # and off again
     wait_for_app(paused)
-    paused.goto(url)
+    paused.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
+    paused.wait_for_url(re.compile(r"/Train"))
     axe.wait_settled(paused)
     first = step_of(paused.evaluate(PROGRESS))
     paused.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
@@ -247,8 +250,8 @@ STREAMLIT_LIMITS = """() => {
 
 def test_streamlit_limits_cited_in_the_statement_are_still_there(site, people):
     page = people["anyone"].new_page()
-    axe.goto(page, site.url + "/Theory")
-    page.locator('[data-testid="stPlotlyChart"]').first.hover()      # its toolbar shows
+    axe.goto(page, site.url + "/Explore")
+    page.locator('[data-testid="stPlotlyChart"]').first.hover()      # the plane; its toolbar shows
     page.get_by_role("button", name="Fullscreen", exact=True).first.wait_for(state="attached", timeout=10_000)
     got = page.evaluate(STREAMLIT_LIMITS)
     # streamlit/streamlit#16148: a chart's or image's toolbar button is just "Fullscreen", whatever

@@ -172,7 +172,7 @@ def test_payload_sends_the_decoder_only_when_asked():
     assert with_bytes["paths"] == [{"name": "z1", "zs": [[0.0] * 3] * 2, "ends": ["−3", "+3"]}]
     json.dumps(with_bytes)                                # plain JSON, as the component gets it
     # the decoded image's text alternative names the model; the page's pause switch stops playing
-    named = lp.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0, 0, 0], send_decoder=False,
+    named = latent_plane.payload(dec, latent_dim=3, out_shape=(1, 8, 8), z=[0, 0, 0], send_decoder=False,
                        model="digits-vae-z2-b1", paused=True)
     assert (named["model"], named["paused"]) == ("digits-vae-z2-b1", True)
     assert (without["model"], without["paused"]) == ("", False)
