@@ -24,7 +24,7 @@ LATENT_COLUMNS = ["student", "z1", "z2", "label"]
 CURVE_COLUMNS = ["student", "step", "term", "value"]
 #: high contrast for a projector (Okabe–Ito, colour-blind safe)
 PRESENT_COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-                  "#000000", "#999999", "#882255"]
+                  "#E0E0E0", "#999999", "#C77DFF"]     # each >= 3:1 on the projector's #111111
 
 
 def rd_frame(students) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from ..analysis.theory.kl import ellipse
 from .common import image_grid, upscale
 
-BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
+BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#D55E00", "#2ca02c", "#d62728", "#7f7f7f"   # >= 3:1 on white
 MIN_SPAN = 1.0      # nats: the smallest y range of a bound curve
 
 

@@ -68,7 +68,7 @@ def val_penalty(val_rows: list[dict], beta: np.ndarray, kl: np.ndarray, train=No
                          else np.nan for b, d in zip(beta, dims)])
     return beta * kl
 SPLIT_COLORS = {"training": "#1f77b4", "validation": "#d62728"}
-EVENT_COLORS = {"β": "#9467bd", "lr": "#ff7f0e"}
+EVENT_COLORS = {"β": "#9467bd", "lr": "#D55E00"}   # both >= 3:1 on white (WCAG 1.4.11)
 PANEL_H = 250            # total heights in Streamlit (title, legend and axes included)
 RD_H, LATENT_H, KL_H = 470, 480, 260
 MAX_POINTS = 300         # training points per curve (rows are averaged in bins)
@@ -243,7 +243,7 @@ def rd_chart(df: pd.DataFrame, height: int = RD_H) -> alt.LayerChart:
     def part(kind):
         return alt.Chart().transform_filter(alt.datum.kind == kind)
     corners = part("corner").mark_point(opacity=0).encode(**enc)
-    iso = part("iso").mark_line(color="#bbbbbb", strokeDash=[4, 3], strokeWidth=1).encode(
+    iso = part("iso").mark_line(color="#888888", strokeDash=[4, 3], strokeWidth=1).encode(
         **enc, detail="line:N", order="order:Q", tooltip=[alt.Tooltip("label:N", title="iso-ELBO")])
     slope = part("beta").mark_line(color=EVENT_COLORS["β"], strokeWidth=2).encode(
         **enc, order="order:Q", tooltip=[alt.Tooltip("label:N", title="β line")])
@@ -272,7 +272,7 @@ def kl_chart(df: pd.DataFrame, height: int = KL_H) -> alt.Chart:
         x=alt.X("dim:N", sort=alt.SortField("index"), title="latent dimension"),
         y=alt.Y("kl:Q", title="KL (nats)", axis=alt.Axis(**NUM_AXIS)),
         color=alt.Color("state:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["active", "inactive"], range=["#2ca02c", "#bbbbbb"])),
+                        scale=alt.Scale(domain=["active", "inactive"], range=["#2ca02c", "#888888"])),
         tooltip=[alt.Tooltip("dim:N"), alt.Tooltip("kl:Q", format=".3f", title="KL (nats)"),
                  alt.Tooltip("var:Q", format=".4f", title="Var of posterior mean")],
     ).properties(height=height, title="KL per latent dimension")
@@ -356,7 +356,7 @@ def latent_scatter_chart(df: pd.DataFrame, domain: tuple[str, ...], dims: tuple[
                y=alt.Y("y:Q", title=f"z{dims[1] + 1}", scale=square, axis=alt.Axis(**NUM_AXIS)))
     corners = alt.Chart().transform_filter(alt.datum.kind == "corner").mark_point(opacity=0).encode(**enc)
     prior = alt.Chart().transform_filter(alt.datum.kind == "prior").mark_line(
-        color="#999999", strokeDash=[2, 3], strokeWidth=1).encode(**enc, detail="label:N", order="i:Q")
+        color="#888888", strokeDash=[2, 3], strokeWidth=1).encode(**enc, detail="label:N", order="i:Q")
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(len(domain))]
     points = alt.Chart().transform_filter(alt.datum.kind == "point").mark_point(size=16, opacity=0.8, filled=True).encode(
         **enc, color=alt.Color("label:N", title="label", sort=list(domain), scale=alt.Scale(domain=list(domain), range=colors)),

@@ -182,7 +182,7 @@ def _curve_views(rid: str, polling: bool) -> None:
             else:
                 st.info("An autoencoder has no KL term: its rate–distortion point would sit at KL = 0.")
         st.caption("Solid: training (averaged over recent batches); dashed: validation at each "
-                   "epoch end. Vertical lines: β changes (purple) and learning-rate changes (orange).")
+                   "epoch end. Vertical lines: β changes (purple, solid) and learning-rate changes (orange, dashed).")
     elif v.status in (Status.RUNNING, Status.PAUSED):
         st.caption("Waiting for the first steps…")
     if v.status.ended:
