@@ -373,7 +373,7 @@ def _curves_spec(curves: dict) -> dict:
 def measure_charts(view: SweepView, kinds=("sharpness", "gap", "quality"), key: str = "bl") -> None:
     cols = st.columns(len(kinds))
     for c, kind in zip(cols, kinds):
-        frame, title = fb.measure_frame(view.measures, kind, view.sweet), fb.MEASURE_CHARTS[kind][0]
+        frame, title = beta_figures.measure_frame(view.measures, kind, view.sweet), beta_figures.MEASURE_CHARTS[kind][0]
         with c:
             st.vega_lite_chart(spec=chart_text.vega_spec(_measure_spec(kind, view.measures, view.sweet), title),
                                key=f"{key}_{kind}", width="stretch")
@@ -381,7 +381,7 @@ def measure_charts(view: SweepView, kinds=("sharpness", "gap", "quality"), key: 
 
 
 def curves_chart(curves: dict, key: str) -> None:
-    frame = fb.curves_frame(curves)
+    frame = beta_figures.curves_frame(curves)
     st.vega_lite_chart(spec=chart_text.vega_spec(_curves_spec(curves), "Validation ELBO, one line per β"),
                        key=key, width="stretch")
     chart_text.under_chart(describe.beta_curves_summary(frame), describe.beta_curves_table(frame),
