@@ -103,7 +103,7 @@ def tab_to(page, want, limit: int = 150, key: str = "Tab") -> dict:
     raise AssertionError(f"never reached by {key} in {limit} presses; went through {path}")
 
 
-def test_keyboard_only_train_a_run_and_change_beta(site, people):
+def test_keyboard_only_train_a_run_change_beta_and_stop(site, people):
     page = people["anyone"].new_page()
     page.goto(site.url + "/Train")
     axe.wait_settled(page)
@@ -111,13 +111,13 @@ def test_keyboard_only_train_a_run_and_change_beta(site, people):
     page.keyboard.press("Enter")                                    # open the sidebar's expander
     tab_to(page, lambda i: i["label"].startswith("Epochs"))
     page.keyboard.press("Control+A")
-    page.keyboard.type("3")
+    page.keyboard.type("400")                                       # long enough to change β live
     page.keyboard.press("Enter")
     wait_for_app(page)
     start = tab_to(page, lambda i: i["tag"] == "button" and i["text"].endswith("Start"))
     assert start["visible"]
     page.keyboard.press("Enter")
-    page.get_by_text(re.compile(r"epoch [0-9.]+ / 3 ·")).wait_for(timeout=120_000)   # training
+    page.get_by_text(re.compile(r"epoch [0-9.]+ / 400 ·")).wait_for(timeout=120_000)   # training
     wait_for_app(page)
     tab_to(page, lambda i: i["label"] == "β" or i["tag"] == "input" and "β" in i["label"])
     page.keyboard.press("Control+A")
@@ -127,7 +127,10 @@ def test_keyboard_only_train_a_run_and_change_beta(site, people):
                            "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=60_000)
     # the change is in the text alternative too: "β set to 3 at step …"
     page.get_by_text(re.compile(r"β set to 3 at step [0-9,]+")).first.wait_for(timeout=30_000)
-    page.get_by_text(re.compile(r"Finished .*: [0-9,]+ steps")).wait_for(timeout=240_000)
+    stop = tab_to(page, lambda i: i["tag"] == "button" and i["text"].endswith("Stop"), key="Shift+Tab")
+    assert stop["visible"]
+    page.keyboard.press("Enter")                                    # and stop it
+    page.get_by_text(re.compile(r"Run stopped .* at step [0-9,]+; it is saved")).wait_for(timeout=60_000)
     screenshot(page, "a11y-keyboard-train")
     page.close()
 
