@@ -13,12 +13,12 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.figures import disentangle as disentangle_figures
-from explorer.ui import frame
+from explorer.ui import chart_text, frame
 from explorer.ui import disentangle_lab
 
 frame.page_setup("Disentanglement lab", "🧩")
 
-st.title("🧩 Disentanglement lab: does β pull factors apart?")
+st.title("Disentanglement lab: does β pull factors apart?")
 st.markdown(
     "The β lab shows one face of β: blur against overfitting. β-VAE was introduced for another: "
     "a larger β presses q(z|x) towards the prior N(0, I), whose dimensions are independent, and "
@@ -55,7 +55,8 @@ with left:
                     help="Each β was trained from several seeds. Switch: the same β can disentangle "
                          "well from one seed and poorly from another.")
 with right:
-    st.image(disentangle_lab.reference_picture(fs), caption="every row starts from this image's code", width=96)
+    st.image(disentangle_lab.reference_picture(fs), caption="every row starts from this image's code", width=96,
+             alt="The reference image: every traversal row starts from its code.")
 disentangle_lab.traversals(fs, seed)
 st.caption(
     f"Each row sweeps one latent dimension from {fs.traverse[0]:g} to {fs.traverse[1]:+g} (the prior's "
@@ -66,8 +67,9 @@ st.caption(
     "change one thing: only the position, only the size.")
 
 st.subheader("MIG against β, with error bars over seeds")
-st.plotly_chart(disentangle_figures.measure_figure(fs.rows), width="stretch", key="dl_measures",
-                config={"displayModeBar": False})
+measure_figure = disentangle_figures.measure_figure(fs.rows)
+st.plotly_chart(measure_figure, width="stretch", key="dl_measures", config={"displayModeBar": False})
+chart_text.plotly_text(measure_figure, "MIG against β")
 st.caption(
     "**MIG** (mutual information gap, Chen et al. 2018): for each factor, the information the best "
     "latent dimension holds about it minus what the second best holds, over all there is to know "

@@ -47,7 +47,9 @@ def dataset_preview(n: int = 8) -> None:
     cols = st.columns(n)
     for k, col in enumerate(cols):
         img = upscale(x[k, 0].astype(np.float32) / 255, 3)
-        col.image(img, width="stretch", clamp=True)
+        col.image(img, width="stretch", clamp=True,
+                  alt=f"A {values['shape'][k]} at scale {values['scale'][k]:g}, rotated {values['rotation'][k]:g}°, "
+                      f"at x {values['x'][k]:.0f}, y {values['y'][k]:.0f}.")
         col.caption(f"{values['shape'][k]}, ×{values['scale'][k]:g}, {values['rotation'][k]:g}°, "
                     f"x {values['x'][k]:.0f}, y {values['y'][k]:.0f}")
 
