@@ -18,11 +18,12 @@ def list_runs(engine=None, *, owner: str | None = None, shipped: bool = True, li
               offset: int = 0, openable: bool = False) -> list[RunEntry]:
     """Shipped runs first (unless ``shipped=False``), then the engine's runs, newest first.
     ``owner`` keeps one owner's runs; ``openable`` keeps runs with weights to open (not
-    queued, not ended before saving). ``limit``/``offset`` page the engine's part."""
+    queued, not ended before saving, a readable config). ``limit``/``offset`` page the engine's part."""
     out = shipped_runs() if shipped and owner is None else []
     if engine is not None:
         out += [e for e in engine.list(owner=owner, limit=limit, offset=offset)
-                if not openable or (e.status != Status.QUEUED and (e.saved or e.status not in ENDED))]
+                if not openable or (e.status != Status.QUEUED and e.config_known
+                                    and (e.saved or e.status not in ENDED))]
     return out
 
 

@@ -201,12 +201,15 @@ class RunEntry:
     queue_position: int | None = None
     saved: bool = False                  # its folder holds weights
     config_json: str = ""
+    damaged: str = ""                    # "damaged: config.json unreadable (…)": listed, opened as far as it can be
+    config_known: bool = True            # False: its config.json is unreadable (``config`` is a stand-in)
     _config: RunConfig | None = None
 
     @property
     def config(self) -> RunConfig:
         if self._config is None:
-            self._config = RunConfig.from_json(self.config_json)
+            self._config = (RunConfig.from_json(self.config_json) if self.config_known
+                            else RunConfig(name=self.name or self.run_id))
         return self._config
 
     @config.setter
@@ -226,7 +229,8 @@ class RunEntry:
     def label(self) -> str:
         if self.shipped:
             return f"📦 {self.name or self.run_id}"
-        return f"{STATUS_ICONS.get(self.status, '')} {self.name or self.run_id} ({self.status})"
+        damaged = ", damaged" if self.damaged else ""
+        return f"{STATUS_ICONS.get(self.status, '')} {self.name or self.run_id} ({self.status}{damaged})"
 
     def source(self, me: str) -> str:
         """Where the run comes from, as the Runs page's table says it."""
@@ -266,12 +270,15 @@ STATUS_ICONS = {Status.RUNNING: "▶️", Status.PAUSED: "⏸️", Status.STARTI
 
 
 def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped: bool,
-                      created: float, saved: bool) -> RunEntry:
+                      created: float, saved: bool, damaged: str = "") -> RunEntry:
     """A saved run's entry from its files. A run saved as live was interrupted (its server
-    stopped): the status says so, and the reason names the checkpoint kept."""
+    stopped): the status says so, and the reason names the checkpoint kept. A file that
+    cannot be read (``damaged``: "damaged: summary.json unreadable (…)") is the reason."""
     status = status_of(summary.get("status"))
     reason = summary.get("reason")
-    if status.live:
+    if damaged and not summary:
+        status, reason = Status.INTERRUPTED, damaged
+    elif status.live:
         status = Status.INTERRUPTED
         reason = (f"the server stopped during this run; the checkpoint of epoch "
                   f"{int(summary.get('epochs') or 0)} is kept")
@@ -284,7 +291,7 @@ def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped
         owner=str(summary.get("owner") or ""), owner_name=str(summary.get("owner_name") or ""),
         shipped=shipped, created=float(summary.get("created") or created), reason=reason,
         summary=summary, beta=summary.get("beta"), lr=summary.get("lr"), saved=saved,
-        config_json=config_json,
+        config_json=config_json, damaged=damaged, config_known=bool(config_json),
         progress=Progress(step=int(summary.get("steps") or 0), total_steps=int(summary.get("steps") or 0),
                           epoch=float(summary.get("epochs") or 0), samples=int(summary.get("samples") or 0),
                           elapsed_s=summary.get("elapsed_s"), events=list(summary.get("events") or [])))

@@ -66,6 +66,8 @@ class Job:
     ctl_sent: int = 0                             # controls sent to the worker so far
     saving: bool = False
     traceback: str | None = None
+    damaged: str = ""                             # a saved run's unreadable file, as its entry says
+    config_known: bool = True
     _snap_count: int = 0
 
     def __post_init__(self):
@@ -111,7 +113,7 @@ class Job:
                    reason=self.reason, summary=dict(self.summary or {}),
                    progress=Progress(**vars(self.progress)), beta=self.beta, lr=self.lr,
                    queue_position=queue_position, saved=(Path(self.run_dir) / WEIGHTS).is_file(),
-                   _config=self.config, **more)
+                   damaged=self.damaged, config_known=self.config_known, _config=self.config, **more)
 
 
 def from_entry(e: RunEntry) -> Job:
@@ -119,7 +121,7 @@ def from_entry(e: RunEntry) -> Job:
     return Job(run_id=e.run_id, owner=e.owner, owner_name=e.owner_name, config=e.config,
                run_dir=e.run_dir, status=e.status, reason=e.reason, created=e.created, ended=e.created,
                summary=e.summary, from_disk=True, rows_on_disk=True, beta=e.beta, lr=e.lr,
-               progress=Progress(**vars(e.progress)))
+               progress=Progress(**vars(e.progress)), damaged=e.damaged, config_known=e.config_known)
 
 
 def apply_to_options(o: protocol.JobOptions, kind: protocol.ControlKind, value=None) -> None:

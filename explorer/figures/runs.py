@@ -67,11 +67,14 @@ def table_row(entry, me: str = "") -> dict:
     data = cfg.data.name + (f", {cfg.data.binarize} binarised" if cfg.data.binarize != "none" else "")
     hidden = "-".join(str(h) for h in cfg.model.hidden)
     lik = cfg.model.likelihood + (f" σ={cfg.model.sigma:g}" if cfg.model.likelihood == "gaussian" else "")
+    if not entry.config_known:                   # config.json unreadable: nothing made up
+        data = hidden = lik = "?"
     return {
         "Name": cfg.name or entry.run_id, "Run id": entry.run_id, "Source": entry.source(me),
-        "Status": str(entry.status), "Data": data,
-        "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}", "Likelihood": lik,
-        "Latent dim": cfg.model.latent_dim, "β": entry.beta if entry.beta is not None else cfg.train.beta,
+        "Status": str(entry.status) + (f" · {entry.damaged}" if entry.damaged else ""), "Data": data,
+        "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}" if entry.config_known else "?",
+        "Likelihood": lik, "Latent dim": cfg.model.latent_dim if entry.config_known else math.nan,
+        "β": entry.beta if entry.beta is not None else cfg.train.beta if entry.config_known else math.nan,
         "Epochs": _num(s, "epochs"),
         "Train ELBO": _num(train, "elbo") if elbo else math.nan, "Train recon": _num(train, "recon"),
         "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo") if elbo else math.nan,

@@ -230,12 +230,37 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def read_summary(run_dir: Path) -> dict:
+    return read_summary_checked(run_dir)[0]
+
+
+def read_summary_checked(run_dir: Path) -> tuple[dict, str | None]:
+    """(the summary, None), ({}, None) when there is none, or ({}, why it cannot be read)."""
     p = Path(run_dir) / SUMMARY
     try:
         d = json.loads(p.read_text("utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, OSError):
-        return {}
-    return d if isinstance(d, dict) else {}
+    except FileNotFoundError:
+        return {}, None
+    except json.JSONDecodeError as e:
+        return {}, f"not valid JSON: {e.msg} at line {e.lineno}"
+    except (UnicodeDecodeError, OSError) as e:
+        return {}, str(e)
+    return (d, None) if isinstance(d, dict) else ({}, "not a JSON object")
+
+
+def save_failure(run_dir: Path, config: RunConfig, reason: str, extra: dict | None = None) -> None:
+    """Record a run that ended failed in its folder, whatever it had saved: its config (when
+    the folder has none readable) and its summary (the last one kept, with ``status``
+    failed and the ``reason``), so that the folder and the index say so after a restart."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        read_config(run_dir)
+    except StoreError:
+        save_config(run_dir, config)
+    summary, _ = read_summary_checked(run_dir)
+    summary.update(extra or {})
+    summary.update(status="failed", reason=reason)
+    save_summary(run_dir, summary)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from ..paths import SHIPPED_ROOT
 from ..runs import RunEntry, Status, entry_from_folder
-from . import CONFIG, WEIGHTS, StoreError, check_run_id, folder_bytes, read_config, read_summary
+from . import (CONFIG, SUMMARY, WEIGHTS, StoreError, check_run_id, folder_bytes, read_config,
+               read_summary_checked)
 
 INDEX_FILE = ".index.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"            # 3: listed without weights, and a damaged file's note
 REFRESH_SECONDS = 0.5           # a folder scan at most this often (refresh(force=True) always scans)
 
 _SCHEMA = """
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     mtime_ns INTEGER NOT NULL,
     valid INTEGER NOT NULL,
     created REAL, name TEXT, owner TEXT, status TEXT,
-    config TEXT, summary TEXT, size INTEGER, saved INTEGER
+    config TEXT, summary TEXT, size INTEGER, saved INTEGER, damaged TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
 CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner);
@@ -129,41 +130,55 @@ class RunIndex:
         if rows or gone:
             with conn:
                 conn.execute("BEGIN")
-                conn.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                conn.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 conn.executemany("DELETE FROM runs WHERE run_id=?", [(g,) for g in gone])
         return new
 
     def _read(self, run_id: str, mtime_ns: int) -> tuple:
-        """One folder's row: ``valid`` is 0 for a folder that is not (yet) a complete run."""
+        """One folder's row. ``valid``: the folder is a run to list, one with weights or a
+        summary (a run that failed before saving anything has a summary: the engine wrote
+        it); a folder with a config alone is a run being written. A file that cannot be read
+        stays listed, with ``damaged`` saying which and why."""
         path = self.root / run_id
+        saved, has_summary = (path / WEIGHTS).is_file(), (path / SUMMARY).is_file()
+        problems = []
         try:
             cfg = read_config(path)
-            saved = (path / WEIGHTS).is_file()
-        except StoreError:
-            return (run_id, mtime_ns, 0, None, None, None, None, None, None, None, 0)
-        summary = read_summary(path)
+            config_json, name = cfg.to_json(), cfg.name
+        except StoreError as e:
+            if not (path / CONFIG).exists() or not (saved or has_summary):
+                return (run_id, mtime_ns, 0, None, None, None, None, None, None, None, 0, None)
+            problems.append(f"{CONFIG} unreadable ({str(e).split(': ', 1)[-1]})")
+            config_json, name = "", ""
+        summary, why = read_summary_checked(path)
+        if why:
+            problems.append(f"{SUMMARY} unreadable ({why})")
+        if not (saved or has_summary):
+            return (run_id, mtime_ns, 0, None, None, None, None, None, None, None, 0, None)
         try:
-            created = float(summary.get("created") or (path / CONFIG).stat().st_mtime)
+            created = float(summary.get("created") or (path / (CONFIG if config_json else SUMMARY)).stat().st_mtime)
         except (OSError, TypeError, ValueError):
             created = 0.0
-        return (run_id, mtime_ns, 1 if saved else 0, created, cfg.name, str(summary.get("owner") or ""),
-                str(summary.get("status") or "finished"), cfg.to_json(), json.dumps(summary, default=str),
-                folder_bytes(path), 1 if saved else 0)
+        damaged = ("damaged: " + "; ".join(problems)) if problems else None
+        return (run_id, mtime_ns, 1, created, name, str(summary.get("owner") or ""),
+                str(summary.get("status") or "finished"), config_json, json.dumps(summary, default=str),
+                folder_bytes(path), 1 if saved else 0, damaged)
 
     # ------------------------------------------------------------ queries
     def _entry(self, row) -> RunEntry:
-        run_id, created, config, summary, saved = row
-        return entry_from_folder(self.root / run_id, config, json.loads(summary or "{}"),
-                                 shipped=self.shipped, created=created or 0.0, saved=bool(saved))
+        run_id, created, config, summary, saved, damaged = row
+        return entry_from_folder(self.root / run_id, config or "", json.loads(summary or "{}"),
+                                 shipped=self.shipped, created=created or 0.0, saved=bool(saved),
+                                 damaged=damaged or "")
 
     def entries(self, *, owner: str | None = None, exclude: set | frozenset = frozenset(),
                 limit: int | None = None, offset: int = 0, newest_first: bool = True,
                 order: str = "created", name_prefix: str | None = None) -> list[RunEntry]:
-        """Complete runs (with weights), a page at a time; ``name_prefix`` keeps the runs
+        """The runs to list (with weights, or a summary), a page at a time; ``name_prefix`` keeps the runs
         whose display name starts with it (the β lab's sweeps)."""
         self.refresh()
         col = "run_id" if order == "run_id" else "created"
-        sql = "SELECT run_id, created, config, summary, saved FROM runs WHERE valid=1"
+        sql = "SELECT run_id, created, config, summary, saved, damaged FROM runs WHERE valid=1"
         args: list = []
         if owner is not None:
             sql += " AND owner=?"
@@ -184,13 +199,13 @@ class RunIndex:
         self.refresh()
         with self._lock:
             row = self._connect().execute(
-                "SELECT run_id, created, config, summary, saved FROM runs WHERE run_id=? AND valid=1",
+                "SELECT run_id, created, config, summary, saved, damaged FROM runs WHERE run_id=? AND valid=1",
                 (run_id,)).fetchone()
         if row is None and (self.root / run_id).is_dir():     # written a moment ago
             self.refresh(force=True)
             with self._lock:
                 row = self._connect().execute(
-                    "SELECT run_id, created, config, summary, saved FROM runs WHERE run_id=? AND valid=1",
+                    "SELECT run_id, created, config, summary, saved, damaged FROM runs WHERE run_id=? AND valid=1",
                     (run_id,)).fetchone()
         return None if row is None else self._entry(row)
 
