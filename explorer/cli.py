@@ -334,6 +334,7 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
     from .analysis.beta import report as beta_report
     from .analysis.beta import sweep as beta_sweep
     from .analysis.disentangle import lab as factor_lab
+    from .store.index import RunIndex
     folder = Path(sweep)
     if not folder.is_dir() and sweep in factor_lab.shipped_names(store.SHIPPED_ROOT / "manifest.json"):
         return factor_sweep_report(sweep)
@@ -344,13 +345,16 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
         folder = beta_report.shipped_folder(sweep)
     got = beta_report.load(folder)
     if got is None:                                   # a folder of runs: measure it now
-        groups = beta_sweep.group_sweep_runs(
-            [type("E", (), {"name": r.config.name, "run": r}) for r in store.list_runs(folder)])
+        index = RunIndex(folder, ":memory:")        # the folder's runs, as every run list has them
+        try:
+            groups = beta_sweep.group_sweep_runs(index.entries(newest_first=False, order="run_id"))
+        finally:
+            index.close()
         if not groups:
             raise ValueError(f"{folder}: no measured sweep and no sweep runs in it")
         tag, pairs = next(iter(groups.items()))
-        runs = {b: e.run.path for b, e in pairs if e.run.summary.get("status") == "finished"}
-        cfg = pairs[0][1].run.config
+        runs = {b: e.run_dir for b, e in pairs if e.summary.get("status") == "finished"}
+        cfg = pairs[0][1].config
         if data_path:
             cfg.data.path = data_path
         measured = beta_report.measure_folders(runs, data.load(cfg.data))

@@ -67,7 +67,6 @@ RATIO_MIN_BYTES = 1 << 20   # ... checked for members larger than this (tiny fil
 MAX_DATA_DIMS = 3           # data_shape: (D,) vectors or (C, H, W) images
 MAX_DATA_SIZE = 3 * 1024 * 1024   # at most this many numbers per item
 MAX_PROBE_N = 20_000
-_FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
 class ExchangeError(ValueError):
@@ -281,24 +280,10 @@ def _parse_weights(data: bytes, config: RunConfig, data_shape: tuple[int, ...]) 
             expected = {k: tuple(v.shape) for k, v in VAE(config.model, data_shape).state_dict().items()}
     except (ValueError, RuntimeError) as e:
         raise ExchangeError(f"config.json describes a model this app cannot build ({e})") from None
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise ExchangeError("weights.safetensors does not match the model in config.json: "
-                            + "; ".join(p for p in (
-                                f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"
-                                if missing else "",
-                                f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"
-                                if extra else "") if p))
-    for name, shape in expected.items():
-        t = tensors[name]
-        if tuple(t.shape) != shape:
-            raise ExchangeError(f"weights.safetensors: tensor {name} has shape {tuple(t.shape)}, but the "
-                                f"model in config.json needs {shape}")
-        if t.dtype not in _FLOAT_DTYPES:
-            raise ExchangeError(f"weights.safetensors: tensor {name} holds {t.dtype}, not floating-point numbers")
-        if not torch.isfinite(t).all():
-            raise ExchangeError(f"weights.safetensors: tensor {name} holds NaN or infinite values")
+    try:
+        store.check_weights(tensors, expected)      # the same check as a run folder's weights
+    except store.StoreError as e:
+        raise ExchangeError(str(e)) from None
     return {k: tensors[k].to(torch.float32).contiguous() for k in expected}
 
 
@@ -365,7 +350,7 @@ def _check_probe(data: bytes, data_shape: tuple[int, ...]) -> None:
     if tuple(x.shape[1:]) != tuple(data_shape) or not 1 <= x.shape[0] <= MAX_PROBE_N:
         raise ExchangeError(f"probe.safetensors: x has shape {tuple(x.shape)}; expected up to "
                             f"{MAX_PROBE_N} items of shape {tuple(data_shape)}")
-    if x.dtype not in _FLOAT_DTYPES + (torch.uint8,) or (x.dtype != torch.uint8 and not torch.isfinite(x).all()):
+    if x.dtype not in store.FLOAT_DTYPES + (torch.uint8,) or (x.dtype != torch.uint8 and not torch.isfinite(x).all()):
         raise ExchangeError("probe.safetensors: x must hold finite numbers")
     y = tensors.get("y")
     if y is not None and (tuple(y.shape) != (x.shape[0],) or y.dtype not in (torch.int64, torch.int32)):

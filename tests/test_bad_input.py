@@ -738,7 +738,7 @@ def test_a_full_disk_while_saving_over_a_run_keeps_a_loadable_run(fail_at, file,
     newer = build_model(cfg.model, (1, 8, 8), "cpu")            # different weights
     disk = _FullDisk(fail_at)
     with monkeypatch.context() as mp, pytest.raises(OSError, match="No space left on device") as e:
-        mp.setattr(store, "os", disk)
+        mp.setattr(store.atomic, "os", disk)             # the atomic writes' os
         store.save_run(kept.run_dir, cfg, newer, [{"step": 2, "loss": 30.0}],
                        {"status": "finished", "data_shape": [1, 8, 8], "owner": "someone"})
     assert e.value.errno == errno.ENOSPC and disk.opened == fail_at
@@ -766,7 +766,7 @@ def test_a_full_disk_during_training_keeps_the_last_checkpoint(tmp_path, monkeyp
     cfg = _tiny(3, batch_size=256)
     ds = data.load(cfg.data)
     with monkeypatch.context() as mp, pytest.raises(OSError, match="No space left on device"):
-        mp.setattr(store, "os", disk)
+        mp.setattr(store.atomic, "os", disk)             # the atomic writes' os
         training.fit(cfg, ds, run_dir)
     assert disk.opened == 5 and set(snapshot) == {store.WEIGHTS, store.METRICS, store.SUMMARY, store.CONFIG}
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == snapshot

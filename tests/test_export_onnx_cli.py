@@ -1,6 +1,6 @@
 """`python -m explorer export RUN --onnx DIR` and the Runs page's ONNX download: the files
 written for a run, run by onnxruntime, give PyTorch's numbers (the graphs themselves are
-explorer.export.onnx's, tested in test_onnx_export.py)."""
+explorer.export.onnx_write's, tested in test_onnx_export.py)."""
 from __future__ import annotations
 
 import io

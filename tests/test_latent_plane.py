@@ -15,7 +15,9 @@ from conftest import ROOT, _need_chromium, assert_page_ok
 from explorer import store
 from explorer.analysis import latent
 from explorer.config import ModelConfig, RunConfig
-from explorer.export.onnx import decoder_onnx, encoder_onnx, onnx_tag, run_decoder, weights_key
+from explorer.decoder_cache import run_decoder, weights_key
+from explorer.export.onnx_check import onnx_tag
+from explorer.export.onnx_write import decoder_onnx, encoder_onnx
 from explorer.models import build_model
 from explorer.ui import latent_plane
 
@@ -217,7 +219,7 @@ def test_a_decoder_over_the_browser_cap_names_the_setting(_isolated_runs):
     cfg = RunConfig.from_dict({"data": {"name": "mnist"}, "model": {"hidden": [2048, 2048]}})
     run_dir = store.new_run_dir(_isolated_runs, "big")
     store.save_run(run_dir, cfg, build_model(cfg.model, (1, 28, 28), "cpu"), [], {"status": "finished"})
-    from explorer.export.onnx import OnnxError
+    from explorer.export.onnx_check import OnnxError
     with pytest.raises(OnnxError, match=r"model\.hidden"):
         run_decoder(run_dir)
 

@@ -1,4 +1,4 @@
-"""The ONNX export (explorer.export.onnx): every body, likelihood and kind against PyTorch,
+"""The ONNX export (explorer.export.onnx_write, checked by explorer.export.onnx_check): every body, likelihood and kind against PyTorch,
 run by onnxruntime and checked by onnx.checker; the validator refuses what is not ours."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 
 from explorer import store
 from explorer.config import ModelConfig
-from explorer.export.onnx import BROWSER_MAX_BYTES, OnnxError, check_onnx, decoder_onnx, encoder_onnx
+from explorer.export.onnx_check import BROWSER_MAX_BYTES, OnnxError, check_onnx
+from explorer.export.onnx_write import decoder_onnx, encoder_onnx
 from explorer.models import build_model
 
 ort = pytest.importorskip("onnxruntime")

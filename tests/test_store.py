@@ -49,7 +49,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(store.os, "replace", boom)
+    monkeypatch.setattr(store.atomic.os, "replace", boom)
     with pytest.raises(OSError):
         store.atomic_write_text(p, "new")
     assert p.read_text() == "old"
@@ -119,3 +119,25 @@ def test_binarised_probe_images_are_shown_grey(tmp_path):
     store.save_probe(tmp_path / "run", ds.x_val, ds.y_val, ds.class_names, grey=ds.x_val_grey)
     px, py, _ = store.load_probe(tmp_path / "run")
     assert torch.equal(px, ds.x_val) and torch.equal(store.load_probe_display(tmp_path / "run"), ds.x_val_grey)
+
+
+def test_an_index_of_an_older_layout_is_rebuilt_from_the_folders(tmp_path):
+    """Version 1 of the runs folder's index had a status column; version 2 reads the status
+    from the summary only. An old index file is dropped and rebuilt, not misread."""
+    import sqlite3
+
+    from explorer.store.index import INDEX_FILE, RunIndex
+    cfg, m = _model()
+    store.save_run(tmp_path / "a", cfg, m, [], {"status": "stopped"})
+    conn = sqlite3.connect(tmp_path / INDEX_FILE)
+    conn.executescript("CREATE TABLE runs (run_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, "
+                       "valid INTEGER NOT NULL, created REAL, name TEXT, owner TEXT, status TEXT, config TEXT, "
+                       "summary TEXT, size INTEGER, saved INTEGER);"
+                       "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                       "INSERT INTO meta VALUES ('version', '1');")
+    conn.close()
+    index = RunIndex(tmp_path)
+    try:
+        assert [(e.run_id, e.status) for e in index.entries()] == [("a", "stopped")]
+    finally:
+        index.close()

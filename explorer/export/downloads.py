@@ -1,5 +1,5 @@
 """The exports as bytes, for the Runs page's download buttons and the CLI: the ONNX pair
-(through :mod:`explorer.export.onnx`, written with the in-browser decoding) and zips."""
+(through :mod:`explorer.export.onnx_write`, written with the in-browser decoding) and zips."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from .. import store
-from .onnx import decoder_onnx, encoder_onnx
+from .onnx_write import decoder_onnx, encoder_onnx
 
 
 class ExportUnavailable(ValueError):
@@ -16,8 +16,8 @@ class ExportUnavailable(ValueError):
 
 
 def onnx_available() -> bool:
-    """True when :mod:`explorer.export.onnx` is part of this installation."""
-    return importlib.util.find_spec("explorer.export.onnx") is not None
+    """True when :mod:`explorer.export.onnx_write` is part of this installation."""
+    return importlib.util.find_spec("explorer.export.onnx_write") is not None
 
 
 def onnx_files(run_dir: Path) -> dict[str, bytes]:

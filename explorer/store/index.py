@@ -3,7 +3,7 @@
 A class fills the runs folder over a term; reading every folder's config and summary
 at each page view costs ~0.45 ms a run. The index keeps, per run folder: its
 modification time (``st_mtime_ns``: every write in a run folder is a rename into it,
-which changes it), its config and summary as JSON, owner, status, name, creation
+which changes it), its config and summary as JSON (the summary holds its status), owner, name, creation
 time, size on disk and whether weights are there. :meth:`RunIndex.refresh` stats
 each folder (one ``scandir`` and one ``stat`` a run), re-reads only the folders that
 changed, and drops the ones that are gone; a missing or unreadable index file is
@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 
 from ..paths import SHIPPED_ROOT
-from ..runs import RunEntry, Status, entry_from_folder
+from ..runs import RunEntry, entry_from_folder
 from . import (CONFIG, SUMMARY, WEIGHTS, StoreError, check_run_id, folder_bytes, read_config,
                read_summary_checked)
 
 INDEX_FILE = ".index.sqlite"
-SCHEMA_VERSION = "3"            # 3: listed without weights, and a damaged file's note
+SCHEMA_VERSION = "4"            # 4: no status column (the summary holds the status); 3: listed
+                                # without weights, and a damaged file's note
 REFRESH_SECONDS = 0.5           # a folder scan at most this often (refresh(force=True) always scans)
 
 _SCHEMA = """
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     mtime_ns INTEGER NOT NULL,
     valid INTEGER NOT NULL,
-    created REAL, name TEXT, owner TEXT, status TEXT,
+    created REAL, name TEXT, owner TEXT,
     config TEXT, summary TEXT, size INTEGER, saved INTEGER, damaged TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
@@ -78,11 +79,10 @@ class RunIndex:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
         version = conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-        if version is None or version[0] != SCHEMA_VERSION:
-            with conn:
-                conn.execute("BEGIN")
-                conn.execute("DELETE FROM runs")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
+        if version is None or version[0] != SCHEMA_VERSION:     # another layout: rebuilt from the folders
+            conn.execute("DROP TABLE IF EXISTS runs")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
         return conn
 
     def close(self) -> None:
@@ -130,7 +130,7 @@ class RunIndex:
         if rows or gone:
             with conn:
                 conn.execute("BEGIN")
-                conn.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                conn.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
                 conn.executemany("DELETE FROM runs WHERE run_id=?", [(g,) for g in gone])
         return new
 
@@ -147,22 +147,21 @@ class RunIndex:
             config_json, name = cfg.to_json(), cfg.name
         except StoreError as e:
             if not (path / CONFIG).exists() or not (saved or has_summary):
-                return (run_id, mtime_ns, 0, None, None, None, None, None, None, None, 0, None)
+                return (run_id, mtime_ns, 0, None, None, None, None, None, None, 0, None)
             problems.append(f"{CONFIG} unreadable ({str(e).split(': ', 1)[-1]})")
             config_json, name = "", ""
         summary, why = read_summary_checked(path)
         if why:
             problems.append(f"{SUMMARY} unreadable ({why})")
         if not (saved or has_summary):
-            return (run_id, mtime_ns, 0, None, None, None, None, None, None, None, 0, None)
+            return (run_id, mtime_ns, 0, None, None, None, None, None, None, 0, None)
         try:
             created = float(summary.get("created") or (path / (CONFIG if config_json else SUMMARY)).stat().st_mtime)
         except (OSError, TypeError, ValueError):
             created = 0.0
         damaged = ("damaged: " + "; ".join(problems)) if problems else None
         return (run_id, mtime_ns, 1, created, name, str(summary.get("owner") or ""),
-                str(summary.get("status") or "finished"), config_json, json.dumps(summary, default=str),
-                folder_bytes(path), 1 if saved else 0, damaged)
+                config_json, json.dumps(summary, default=str), folder_bytes(path), 1 if saved else 0, damaged)
 
     # ------------------------------------------------------------ queries
     def _entry(self, row) -> RunEntry:
@@ -232,13 +231,6 @@ class RunIndex:
         with self._lock:
             v = self._connect().execute("SELECT SUM(size) FROM runs WHERE owner=?", (owner,)).fetchone()[0]
         return int(v or 0)
-
-    def statuses(self) -> dict[str, Status]:
-        """run id -> the status its folder records (live states included)."""
-        self.refresh()
-        with self._lock:
-            rows = self._connect().execute("SELECT run_id, status FROM runs WHERE valid=1").fetchall()
-        return {r: Status(s) if s in set(Status) else Status.INTERRUPTED for r, s in rows}
 
 
 _SHIPPED: RunIndex | None = None

@@ -2,7 +2,7 @@
 
 The pad lives in the latent-plane component (``components/latent_plane/src/draw.js``):
 as a person draws, the browser renders the strokes at the data's size, runs the run's
-*encoder* (its ONNX export, :func:`explorer.export.onnx.encoder_onnx`, on the same
+*encoder* (its ONNX export, :func:`explorer.export.onnx_write.encoder_onnx`, on the same
 in-browser runtime as the decoder) and draws q(z|x) on the plane: its mean and its 1σ
 and 2σ ellipses, at every animation frame, with nothing sent to the server. "Sample z"
 draws z = μ + σ ⊙ ε with ε ~ N(0, I), shows ε and decodes z.
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from .. import decoder_cache
 from .. import store
 from ..config import RunConfig
-from ..export import onnx as onnx_export
+from ..export import onnx_check, onnx_write
 
 PAD_PX = 180
 
@@ -65,12 +66,12 @@ class DrawSpec:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _encoder(run_dir: str, mtime_ns: int, size: int) -> BrowserEncoder | str:
     model = store.load_model(Path(run_dir), device="cpu")
-    data = onnx_export.encoder_onnx(model)
+    data = onnx_write.encoder_onnx(model)
     try:
-        onnx_export.check_onnx(data, onnx_export.BROWSER_MAX_BYTES)
-    except onnx_export.OnnxError as e:
+        onnx_check.check_onnx(data, onnx_check.BROWSER_MAX_BYTES)
+    except onnx_check.OnnxError as e:
         return str(e).replace("the decoder is", "the encoder is")
-    key = "enc-" + onnx_export.weights_key(Path(run_dir))
+    key = "enc-" + decoder_cache.weights_key(Path(run_dir))
     return BrowserEncoder(key, base64.b64encode(data).decode("ascii"), len(data))
 
 

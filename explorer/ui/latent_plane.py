@@ -4,13 +4,13 @@
 components-v2 module): the plane with the points by label, the prior's circles and the
 current z, the decoded image beside it, and optional per-dimension sliders and path
 scrubbers (traversals, interpolation) with a play mode. The browser holds the run's
-decoder (ONNX, from :func:`explorer.export.onnx.run_decoder`) and decodes the z under the
+decoder (ONNX, from :func:`explorer.decoder_cache.run_decoder`) and decodes the z under the
 pointer, a finger or the arrow keys at display rate, sending nothing to the server; a
 click (a tap, Enter, a slider's release) pins z, which comes back as the component's
 value (``on_pin`` is called with it before the page reruns).
 
 What reaches the browser: only the decoder (weights and graph, validated and capped by
-:func:`~explorer.export.onnx.check_onnx`), sent once per browser tab and decoder (the
+:func:`~explorer.export.onnx_check.check_onnx`), sent once per browser tab and decoder (the
 component asks again, ``need``, if it lacks one). When the component cannot be used —
 its built files are missing, Streamlit cannot register it, the decoder is over the cap,
 or the browser reports that it cannot run it (``failed``) — :func:`mount` returns None
@@ -32,10 +32,11 @@ import streamlit as st
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 
+from .. import decoder_cache
 from .. import store
 from ..analysis import latent
 from ..config import RunConfig
-from ..export import onnx as onnx_export
+from ..export import onnx_check, onnx_write
 from ..figures.training import pick_dims
 from ..models import build_model
 from ..probe import load_decoder_state
@@ -64,8 +65,8 @@ class BrowserDecoder:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _decoder(run_dir: str, mtime_ns: int, size: int) -> BrowserDecoder | str:
     try:
-        data, key = onnx_export.run_decoder(Path(run_dir))
-    except onnx_export.OnnxError as e:
+        data, key = decoder_cache.run_decoder(Path(run_dir))
+    except onnx_check.OnnxError as e:
         return str(e)
     return BrowserDecoder(key, base64.b64encode(data).decode("ascii"), len(data))
 
@@ -278,9 +279,9 @@ def snapshot_decoder(run_id: str, config_json: str, data_shape: tuple, step: int
     model = _snapshot_model(config_json, data_shape)
     load_decoder_state(model, state)
     try:
-        data = onnx_export.decoder_onnx(model, tag=f"{run_id}@{step}")
-        onnx_export.check_onnx(data, onnx_export.BROWSER_MAX_BYTES)
-    except onnx_export.OnnxError as e:
+        data = onnx_write.decoder_onnx(model, tag=f"{run_id}@{step}")
+        onnx_check.check_onnx(data, onnx_check.BROWSER_MAX_BYTES)
+    except onnx_check.OnnxError as e:
         return model, str(e)
     return model, BrowserDecoder(f"{run_id}@{step}", base64.b64encode(data).decode("ascii"), len(data))
 

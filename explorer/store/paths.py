@@ -1,0 +1,39 @@
+"""What a run folder's files are called, where users' runs live, what a run id may be, and
+the errors of the store."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import settings
+from ..paths import SHIPPED_ROOT
+
+CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
+PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
+DECODER_ONNX = "decoder.onnx"  # derived: the decoder for the browser (explorer.decoder_cache), redone when the weights change
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class StoreError(ValueError):
+    """A run folder is missing, incomplete or invalid."""
+
+
+class SaveError(OSError):
+    """A file could not be written (a full disk, say); the previous version is intact."""
+
+
+def runs_root() -> Path:
+    """Where users' runs live (``LATENT_EXPLORER_RUNS``, :func:`explorer.settings.runs_dir`)."""
+    return settings.runs_dir()
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is a folder name: letters, digits, ``.``, ``_``, ``-``; no path separators."""
+    if not isinstance(run_id, str) or not _SAFE_ID.fullmatch(run_id) or ".." in run_id:
+        raise StoreError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' or '-'")
+    return run_id
+
+
+def is_shipped(run_dir: Path) -> bool:
+    """True for the read-only runs shipped in ``trained/``."""
+    return SHIPPED_ROOT.resolve() in Path(run_dir).resolve().parents
