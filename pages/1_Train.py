@@ -6,7 +6,7 @@ Pause/Resume, Step, Stop, Reset, and the live β and learning rate); the run's l
 reconstructions, KL per dimension); the runs on this server, a page at a time.
 
 Training runs in the engine's worker processes; this page sends controls and reads what the
-engine publishes. The page's run is ``st.session_state["train_run"]``, mirrored in the URL
+engine publishes. The page's run is ``train_state.run_id()`` (:mod:`explorer.ui.train_state`), mirrored in the URL
 (``?run=<id>``), so a reload or a shared link reattaches the page to the run. Only the run's
 owner controls it; anyone else sees it read-only.
 """
@@ -21,9 +21,8 @@ from explorer.runs import Action
 from explorer.ui import classroom as classroom_ui
 from explorer.ui import common, frame, live, load, motion, runlist
 from explorer.ui import train as train_ui
-from explorer.ui import train_form
+from explorer.ui import train_form, train_state
 
-RUN_KEY = "train_run"
 RUNS_PER_PAGE = 20
 
 frame.page_setup("Train", "🏋️")
@@ -40,11 +39,7 @@ locked = (f"Your teacher locked the hyperparameters of the class “{klass.name}
 def attach(run_id: str | None) -> None:
     """Make ``run_id`` the page's run (None: no run) and mirror it in the URL; the β and lr
     controls show the run's values from the next script run on."""
-    if run_id is None:
-        session.pop(RUN_KEY, None)
-    else:
-        session[RUN_KEY] = run_id
-        session["sync_controls"] = True
+    train_state.attach(run_id)
     common.query_set(run=run_id)
 
 
@@ -56,19 +51,19 @@ def sync_controls(v) -> None:
         session["lr"] = v.lr
 
 
-if RUN_KEY not in session and (wanted := common.query_get("run")):
+if train_state.run_id() is None and (wanted := common.query_get("run")):
     if eng.entry(wanted) is None:
         st.warning(f"Run {wanted!r} is not known here: it may have been queued in a browser "
                    f"session that ended (queued runs are then dropped), or deleted.")
         common.query_set(run=None)
     else:
         attach(wanted)
-view = eng.view(session[RUN_KEY]) if session.get(RUN_KEY) else None
-if session.get(RUN_KEY) and view is None:          # e.g. a queued run dropped, or deleted elsewhere
+view = eng.view(train_state.run_id()) if train_state.run_id() else None
+if train_state.run_id() and view is None:          # e.g. a queued run dropped, or deleted elsewhere
     attach(None)
 live_now = view is not None and view.status.live
 read_only = view is not None and view.refusal(Action.CONTROL, me) is not None and live_now
-if session.pop("sync_controls", False) and view is not None:
+if train_state.take_sync() and view is not None:
     sync_controls(view)
 
 settings_form = train_form.sidebar(eng, me.id)
@@ -78,22 +73,22 @@ settings_form = train_form.sidebar(eng, me.id)
 
 def send_live(setter: str, key: str) -> None:
     """Send a live control (``set_beta`` or ``set_lr``) to the page's run, if it is live."""
-    rid = session.get(RUN_KEY)
+    rid = train_state.run_id()
     v = eng.entry(rid) if rid else None
     if locked:                               # a locked class: no live β or lr either
-        session["train_msg"] = f"{locked}: β and the learning rate stay as the class's configuration sets them."
+        train_state.flash(f"{locked}: β and the learning rate stay as the class's configuration sets them.")
     elif v is not None and v.status.live and v.refusal(Action.CONTROL, me) is None:
         try:
             getattr(eng, setter)(rid, me, float(session[key]))
         except EngineError as e:
-            session["train_msg"] = str(e)
+            train_state.flash(str(e))
 
 
 def start(paused: bool = False) -> str | None:
     """Submit the sidebar's settings; returns the run id, or None after saying why not."""
     why = settings_form.error or settings_form.data_problem
     if why:
-        session["train_msg"] = f"Cannot start: {why}"
+        train_state.flash(f"Cannot start: {why}")
         return None
     try:
         rid = classroom_ui.submit(eng, settings_form.config, me, start_paused=paused)
@@ -101,10 +96,10 @@ def start(paused: bool = False) -> str | None:
             twin_config = settings_form.twin.replace(train={"beta": float(session["beta"]),
                                                             "lr": float(session["lr"])})
             twin = classroom_ui.submit(eng, twin_config, me)
-            session["train_note"] = (f"Started its twin too, “{settings_form.twin.name}”: compare both "
-                                     f"on the Runs page — [open the comparison](/Runs?runs={rid},{twin}).")
+            train_state.note(f"Started its twin too, “{settings_form.twin.name}”: compare both "
+                             f"on the Runs page — [open the comparison](/Runs?runs={rid},{twin}).")
     except (EngineError, ClassroomError) as e:
-        session["train_msg"] = f"Cannot start: {e}"
+        train_state.flash(f"Cannot start: {e}")
         return None
     attach(rid)
     return rid
@@ -168,14 +163,14 @@ try:
         attach(None)
         st.rerun()
 except EngineError as e:
-    session["train_msg"] = str(e)
+    train_state.flash(str(e))
 
 if locked:
     st.info(f"{locked}: Start trains the class's configuration, shown in the sidebar; β and the "
             f"learning rate cannot change during the run either.", icon=":material/lock:")
-if msg := session.pop("train_msg", None):
+if msg := train_state.take_flash():
     st.error(msg)
-if note := session.get("train_note") if live_now else session.pop("train_note", None):
+if note := train_state.current_note(live_now):
     st.info(note)
 if read_only:
     c1, c2 = st.columns([3, 1.3], vertical_alignment="center")

@@ -10,8 +10,9 @@ manifold grid, traversals, interpolation, prior samples, your own image — and,
 toy sets, data space and latent space side by side.
 
 The screen, in order: the sidebar's widgets (model, points, plane, layers); the view-model
-they make (``explorer.ui.explore.View``); the decoder panel, the tabs and the plane drawn
-from it. The parts are in ``explorer.ui.explore`` and ``explorer.ui.explore_tabs``, the
+they make (``explorer.ui.explore_model.View``, plain data); the decoder panel, the tabs and
+the plane drawn from it. The parts are in ``explorer.ui.explore`` (its widget state in
+``explore_state``) and ``explorer.ui.explore_tabs``, the
 maths in ``explorer.analysis.latent``, the figures in ``explorer.figures.latent``. The
 model, projection, dimensions, z and open tab live in the URL. The sidebar also opens a
 model of your own (a run zip, or weights.safetensors + config.json) as a new run of yours.
@@ -22,30 +23,30 @@ import streamlit as st
 
 from explorer.analysis import latent
 from explorer.ui import common, frame, live, own_model
-from explorer.ui import explore
-from explorer.ui import explore_tabs
+from explorer.ui import explore, explore_model, explore_state, explore_tabs
 from explorer.ui import plane_reading
 
 frame.page_setup("Explore", "🔭")
 session = st.session_state
-explore.keep_tab_widgets()
+explore_state.keep_tab_widgets()
 st.title("Explore the latent space")
 
 # ================================================================ sidebar: the model
 
-choices = explore.openable_runs(common.query_get("model"), session.get("ex_model"))
+choices = explore.openable_runs(common.query_get("model"), session.get(explore_state.MODEL_KEY))
 if not choices:
     st.warning("No model to open: the shipped models are missing from trained/ and you have no runs. "
                "Train one on the **Train** page.")
     st.stop()
 keys = list(choices)
 asked = common.query_get("model")
-default = explore.default_model(keys, asked)
+default = explore_model.default_model(keys, asked)
 if asked and asked not in choices:
     st.warning(f"The model in the link ({asked}) is not available here; showing {choices[default].label}.")
-explore.init_choice("ex_model", keys, default)
+explore_state.init_choice(explore_state.MODEL_KEY, keys, default)
 with st.sidebar:
-    model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label, key="ex_model")
+    model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label,
+                             key=explore_state.MODEL_KEY)
     own_model.uploader()                       # a run zip, or safetensors + config.json: a new run
 common.query_set(model=model_key)
 run = explore.open_run(choices[model_key])          # stops: no checkpoint yet, or unreadable
@@ -63,14 +64,15 @@ source, enc, position = None, None, "μ"
 with st.sidebar:
     st.subheader("Points")
     if sources:
-        source = st.radio("Encode", sources, format_func=explore.SOURCE_LABELS.get, key=f"ex_source_{mk}",
+        source = st.radio("Encode", sources, format_func=explore_model.SOURCE_LABELS.get,
+                          key=f"ex_source_{mk}",
                           help="Shipped runs carry up to 2000 validation images; the full splits need "
                                "the dataset on this server (up to 10,000 points).")
         with common.friendly_errors("Could not load the data to encode"):
             n = n_all = explore.count_items(run, source)
             if n_all > 100:
-                top = min(n_all, explore.MAX_POINTS)
-                explore.init_value(f"ex_n_{mk}", min(n_all, 2000), bounds=(100, top, 100))
+                top = min(n_all, explore_model.MAX_POINTS)
+                explore_state.init_value(f"ex_n_{mk}", min(n_all, 2000), bounds=(100, top, 100))
                 n = st.slider("Points shown", 100, top, step=100, key=f"ex_n_{mk}")
             enc = explore.encode_items(run, source, n)
     else:
@@ -82,7 +84,8 @@ with st.sidebar:
                                  "reparameterisation), which shows the spread the decoder is trained on.")
 points = explore.points(run, source, enc, position)
 specs = latent.slider_specs(D, points.mu, points.logvar, run.kind)
-explore.restore_sliders(mk, latent.in_dim_order(specs), common.query_get("z") if asked == model_key else None)
+explore_state.restore_sliders(mk, latent.in_dim_order(specs),
+                              common.query_get("z") if asked == model_key else None)
 
 # ================================================================ sidebar: the plane
 
@@ -92,14 +95,15 @@ with st.sidebar:
     if D > 2:
         kinds = ["pca", "tsne", "dims"] if len(points.z) >= 5 else ["dims"]
         asked_proj = common.query_get("proj")
-        explore.init_choice(f"ex_proj_{mk}", kinds, asked_proj if asked_proj in kinds else kinds[0])
-        proj_kind = st.radio("Projection", kinds, format_func=explore.PROJECTIONS.get, key=f"ex_proj_{mk}",
+        explore_state.init_choice(f"ex_proj_{mk}", kinds, asked_proj if asked_proj in kinds else kinds[0])
+        proj_kind = st.radio("Projection", kinds, format_func=explore_model.PROJECTIONS.get,
+                             key=f"ex_proj_{mk}",
                              horizontal=True)
         dims = (specs[0].dim, specs[1].dim)                      # the two most important
         if proj_kind == "dims":
             dims = latent.parse_dims(common.query_get("dims"), D) or dims
-            explore.init_choice(f"ex_dx_{mk}", list(range(D)), dims[0])
-            explore.init_choice(f"ex_dy_{mk}", list(range(D)), dims[1])
+            explore_state.init_choice(f"ex_dx_{mk}", list(range(D)), dims[0])
+            explore_state.init_choice(f"ex_dy_{mk}", list(range(D)), dims[1])
             c1, c2 = st.columns(2)
             a = c1.selectbox("x axis", list(range(D)), format_func=lambda i: f"z{i + 1}", key=f"ex_dx_{mk}")
             b = c2.selectbox("y axis", list(range(D)), format_func=lambda i: f"z{i + 1}", key=f"ex_dy_{mk}")
@@ -108,7 +112,7 @@ with st.sidebar:
                 b = (a + 1) % D
             dims = (a, b)
         if proj_kind == "tsne":
-            explore.init_value("ex_tsne_cap", 1000)
+            explore_state.init_value("ex_tsne_cap", 1000)
             tsne_cap = st.slider("t-SNE points (capped subset)", 200, 3000, step=100, key="ex_tsne_cap",
                                  help="t-SNE is slow; it runs once per setting and is cached.")
         common.query_set(proj=proj_kind,
@@ -141,7 +145,8 @@ with st.sidebar:
     no_reader = plane_reading.unavailable(run) if reads else "t-SNE has no inverse: nothing to decode under a point"
     backgrounds = (["none", "density"] + (["manifold"] if reads else [])
                    + (["classifier"] if no_reader is None else []))
-    background = st.radio("Beneath the points", backgrounds, key="ex_bg", format_func=explore.BACKGROUNDS.get,
+    background = st.radio("Beneath the points", backgrounds, key="ex_bg",
+                          format_func=explore_model.BACKGROUNDS.get,
                           help="The density of q(z) = 1/N Σ q(z|xᵢ): where it is white, the decoder "
                                "never saw a code — a hole. The classifier's reading colours each region "
                                "of the plane by the class a classifier sees in its decode.")
@@ -149,7 +154,7 @@ with st.sidebar:
         st.caption(f"What a classifier reads: off, because {no_reader}.")
     show_ellipses = False
     if run.kind == "vae" and view.invertible:
-        explore.init_value("ex_ellipses", True)
+        explore_state.init_value("ex_ellipses", True)
         show_ellipses = st.toggle("σ ellipses of selected points", key="ex_ellipses",
                                   help="1σ and 2σ contours of q(z|x) for the points you click or select.")
 
@@ -164,9 +169,9 @@ with right:
                           view=view)                # in the browser when it can (decode under the pointer)
 
 # the tabs: lazy (only the open one runs); the open tab is in the URL as ?tab=...
-names = explore.TOY_TABS if run.is_toy else explore.IMAGE_TABS
+names = explore_model.TOY_TABS if run.is_toy else explore_model.IMAGE_TABS
 tab = dict(zip(names, st.tabs(names, key="tab", bind="query-params")))
-overlay = explore.Overlay()                         # what the open tab adds to the plane
+overlay = explore_model.Overlay()                         # what the open tab adds to the plane
 for name, (what, draw) in explore_tabs.TABS.items():
     if name in tab and tab[name].open is not False:
         with tab[name], common.friendly_errors(what):

@@ -16,7 +16,6 @@ starting runs inside a class, follow mode, presentation mode.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 import streamlit as st
@@ -26,7 +25,7 @@ from .. import catalog
 from ..classroom import classes, rules
 from ..config import RunConfig
 from ..runs import Actor
-from . import common, load
+from . import common, explore_state, load, train_state
 
 KEYS = "le_class_keys"          # session state: {code: teacher key}
 SEEN = "le_seen_push"           # session state: {code: version already taken}
@@ -174,10 +173,7 @@ def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: st
     session = st.session_state
     if push.kind == "view":
         key, z = push.payload.get("model", ""), push.payload.get("z", "")
-        session["ex_model"] = key
-        mk = hashlib.sha1(key.encode()).hexdigest()[:10]
-        for k in [k for k in session if str(k).startswith(f"ex_z_{mk}_")]:
-            del session[k]
+        explore_state.open_model(key)
         _go("pages/2_Explore.py", {"model": key, **({"z": z} if z else {})})
         return
     cfg = RunConfig.from_dict(push.payload["config"])
@@ -185,11 +181,11 @@ def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: st
         try:
             rid = submit(eng, cfg, me)
         except Exception as e:  # noqa: BLE001 - a cap reached: say which, keep following
-            session["train_msg"] = f"Your teacher started a run for the class, but yours could not start: {e}"
+            train_state.flash(f"Your teacher started a run for the class, but yours could not start: {e}")
             session[PENDING] = cfg.to_dict()
             _go("pages/1_Train.py", {})
             return
-        session["train_run"], session["sync_controls"] = rid, True
+        train_state.attach(rid)
         session[PENDING] = cfg.to_dict()
         _go("pages/1_Train.py", {"run": rid})
     else:

@@ -1,21 +1,14 @@
-"""The Explore page's parts: the opened run, the encoded points, the view-model the page
-draws from, the decoder panel, the plane and the selection under it.
+"""The Explore page's Streamlit parts: the run picked and opened, the cached data and
+encodings, the decoder panel, the plane and the selection under it.
 
-The page (``pages/2_Explore.py``) holds the widgets and the order of the screen; what it
-computes comes from here, and the maths from :mod:`explorer.analysis.latent` (no
-Streamlit there). Widgets are created with a key only: :func:`init_value` and
-:func:`init_choice` give each its first value in session state, before it is drawn.
-
-Session state, per model (``mk``: a short hash of the model's key): ``ex_z_<mk>_<d>`` the
-decoder's sliders, ``ex_sel_<mk>`` the points selected on the plane, ``ex_own_<mk>`` the
-last data point clicked (the held coordinates' "clicked point").
+The page (``pages/2_Explore.py``) holds the widgets and the order of the screen. Its
+view-model is plain data (:mod:`explorer.ui.explore_model`), its widget state is
+:mod:`explorer.ui.explore_state`, the maths :mod:`explorer.analysis.latent` (no Streamlit
+in any of these three but the state's session keys).
 """
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,53 +21,10 @@ from ..config import RunConfig
 from ..figures import describe
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
-from . import chart_text, common, draw_pad, live, plane_reading
+from . import chart_text, common, draw_pad, explore_model, live, plane_reading
 from . import latent_plane
-
-MAX_POINTS = 10_000          # the whole MNIST test set
-PLANE_KEY = "ex_plane"       # the scatter's widget key (its selection state)
-DEFAULT_MODEL = "shipped:digits-vae-z2-b1"
-SOURCE_LABELS = {"probe": "validation images stored with the run",
-                 "val": "validation split", "train": "training split"}
-PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE", "dims": "two dimensions"}
-BACKGROUNDS = {"none": "nothing", "density": "aggregate posterior density",
-               "manifold": "decoded manifold (grid size: Manifold tab)",
-               "classifier": "what a classifier reads in the decodes"}
-IMAGE_TABS = ["Manifold grid", "Traversals", "Interpolation", "Prior samples", "Encode your image"]
-TOY_TABS = ["Data ↔ latent", "Traversals", "Interpolation", "Prior samples"]
-# The tabs are lazy, so their widgets vanish while another tab is open. Re-saving their
-# values each run keeps them (Streamlit's documented trick); the defaults set here let
-# the widgets be created without ``value=``.
-TAB_DEFAULTS = {"ex_grid_n": 15, "ex_trav_range": "prior", "ex_trav_k": 9, "ex_trav_base": "current z",
-                "ex_int_k": 10, "ex_int_draw": True, "ex_prior_n": 36}
-
-
-# ------------------------------------------------------------ widget state
-
-def keep_tab_widgets() -> None:
-    """Re-save the tabs' widget values (first run: their defaults)."""
-    for k, v in TAB_DEFAULTS.items():
-        st.session_state[k] = st.session_state.get(k, v)
-
-
-def init_value(key: str, default, bounds: tuple | None = None) -> None:
-    """A keyed widget's first value (later runs keep the widget's own). ``bounds``: a
-    slider's (min, max, step); when they change, Streamlit makes it a new widget, so it
-    starts again from ``default``."""
-    session = st.session_state
-    if key not in session or (bounds is not None and session.get(f"{key}__bounds") != bounds):
-        session[key] = default
-    if bounds is not None:
-        session[f"{key}__bounds"] = bounds
-
-
-def init_choice(key: str, options: list, default) -> None:
-    """A keyed choice's first value, and again when its value is no longer an option."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-
-
-# ------------------------------------------------------------- the run
+from .explore_model import MAX_POINTS, Overlay, Points, Run, View, make_points, plane_title, sigma_ellipses
+from .explore_state import PLANE_KEY, current_z, random_z, set_sliders, slider_key
 
 PICKER_RUNS = 100        # the newest runs of this server offered in the picker
 
@@ -88,52 +38,6 @@ def openable_runs(*also: str | None) -> dict[str, RunEntry]:
         if key and key not in out and (e := catalog.find(eng, key)) is not None and e.saved:
             out[e.key] = e
     return out
-
-
-def default_model(keys: list[str], asked: str | None) -> str:
-    """The link's model when it is here, else the shipped 2-D VAE, else the first."""
-    return asked if asked in keys else (DEFAULT_MODEL if DEFAULT_MODEL in keys else keys[0])
-
-
-@dataclass
-class Run:
-    """The chosen run, opened: its entry, folder, weights' time and model."""
-    key: str
-    entry: RunEntry
-    dir: Path
-    mtime: float
-    model: object
-    config: RunConfig
-
-    @property
-    def mk(self) -> str:
-        """A short id of the model's key for session-state keys."""
-        return hashlib.sha1(self.key.encode()).hexdigest()[:10]
-
-    @property
-    def weights(self) -> Path:
-        return self.dir / store.WEIGHTS
-
-    @property
-    def D(self) -> int:
-        return self.model.latent_dim
-
-    @property
-    def kind(self) -> str:
-        return self.model.kind
-
-    @property
-    def is_toy(self) -> bool:
-        return len(self.model.data_shape) == 1
-
-    @cached_property
-    def config_json(self) -> str:
-        return self.config.to_json()
-
-    def sources(self) -> list[str]:
-        """What can be encoded: the run's stored probe, the dataset's splits when on this server."""
-        out = ["probe"] if (self.dir / store.PROBE).is_file() else []
-        return out + (["val", "train"] if data_mod.available_offline(self.config.data) else [])
 
 
 def open_run(entry: RunEntry) -> Run:
@@ -228,165 +132,18 @@ def encode_items(run: Run, source: str, n: int) -> dict:
     return _encoded(str(run.dir), run.mtime, source, run.config_json, n)
 
 
-@dataclass
-class Points:
-    """The encoded points: their items, codes, labels and where each sits (μ or a sampled z)."""
-    source: str | None
-    position: str                        # "μ" or "sampled z"
-    x: object = None                     # every item of the source (a tensor), or None
-    y: object = None
-    class_names: list | None = None
-    idx: np.ndarray | None = None        # the encoded items' rows in ``x``
-    mu: np.ndarray | None = None
-    logvar: np.ndarray | None = None
-    labels: np.ndarray | None = None
-
-    @property
-    def any(self) -> bool:
-        return self.idx is not None
-
-    @cached_property
-    def z(self) -> np.ndarray:
-        """Each point's position: its μ, or one draw z = μ + σ·ε."""
-        if self.position == "sampled z":
-            return latent.sample_z(self.mu, self.logvar, seed=1)
-        return self.mu.astype(np.float64)
-
-    def class_label(self, i: int) -> str:
-        names = self.class_names
-        return names[i] if names and i < len(names) else str(i)
-
-    def classes(self) -> list:
-        return sorted(np.unique(self.labels).tolist())
-
-    def toy(self) -> dict | None:
-        """The first 800 data points, for a toy set's data-space views."""
-        if not self.any:
-            return None
-        return {"x": self.x[:800].numpy(), "y": None if self.y is None else self.y[:800].numpy(),
-                "names": self.class_names}
-
-
 def points(run: Run, source: str | None, enc: dict | None, position: str) -> Points:
     """The points the page shows (none when nothing could be encoded)."""
-    d = run.D
-    if enc is None:
-        return Points(source, position, class_names=[], mu=np.zeros((0, d)), logvar=np.zeros((0, d)))
-    x, y, names = _items(str(run.dir), source, run.config_json)
-    return Points(source, position, x, y, names, enc["idx"], enc["mu"], enc["logvar"], enc["y"])
+    items = _items(str(run.dir), source, run.config_json) if enc is not None else None
+    return make_points(run, source, enc, position, items)
 
 
-# ------------------------------------------------------------- the sliders
-
-def slider_key(mk: str, d: int) -> str:
-    return f"ex_z_{mk}_{d}"
-
-
-def set_sliders(mk: str, z, ranges) -> None:
-    """Move the sliders to ``z`` (call before the sliders are created: callbacks, setup)."""
-    for d, v in enumerate(latent.clip_to(z, ranges)):
-        st.session_state[slider_key(mk, d)] = float(v)
-
-
-def random_z(mk: str, ranges) -> None:
-    set_sliders(mk, np.random.default_rng().standard_normal(len(ranges)), ranges)
-
-
-def current_z(mk: str, d: int) -> np.ndarray:
-    return np.array([st.session_state.get(slider_key(mk, i), 0.0) for i in range(d)])
-
-
-def restore_sliders(mk: str, ranges, link_z: str | None) -> None:
-    """First visit of this model in this session: z from the link, else 0. Later visits
-    keep the sliders' values, inside their current ranges (a live run's codes move)."""
-    d = len(ranges)
-    if slider_key(mk, 0) not in st.session_state:
-        z0 = latent.parse_z(link_z, d)
-        set_sliders(mk, z0 if z0 is not None else np.zeros(d), ranges)
-    else:
-        set_sliders(mk, current_z(mk, d), ranges)
-
-
-# ------------------------------------------------------------ the view-model
-
-@dataclass
-class View:
-    """What the page draws from: the run, its points, the plane, the z decoded now and
-    the coordinates held for the dimensions a plane does not show."""
-    run: Run
-    points: Points
-    specs: list[latent.DimSlider]             # the sliders, most important dimension first
-    proj_kind: str                       # "pca", "tsne" or "dims"
-    tsne_cap: int
-    projection: latent.Projection             # z -> plane (t-SNE: the PCA plane its grids use)
-    plane_pts: np.ndarray                # the shown points on the plane
-    tsne_idx: np.ndarray | None          # t-SNE: which points it embeds (a capped subset)
-    ranges: tuple
-    grid_ranges: tuple                   # the decoder grids' extent (t-SNE: on the PCA plane)
-    hold_mode: str
-    hold: np.ndarray
-    z: np.ndarray
-
-    @property
-    def invertible(self) -> bool:
-        return self.proj_kind != "tsne"
-
-    @property
-    def slider_ranges(self) -> list:
-        return latent.in_dim_order(self.specs)
-
-    @property
-    def shown_z(self) -> np.ndarray:
-        z = self.points.z
-        return z if self.tsne_idx is None else z[self.tsne_idx]
-
-    @property
-    def sig(self) -> str:
-        """What a selection of points refers to: it is dropped when this changes."""
-        return (f"{self.run.key}|{self.run.mtime}|{self.points.source}|{len(self.points.z)}|"
-                f"{self.proj_kind}|{self.tsne_cap}|{self.points.position}")
-
-    def z_at(self, p) -> np.ndarray:
-        """The z a point of the plane decodes: lifted (the others held), or for t-SNE,
-        which has no inverse, the nearest embedded point's."""
-        if self.invertible:
-            return self.projection.lift(np.asarray(p), self.hold)
-        return self.shown_z[latent.nearest_index(self.plane_pts, p)]
-
-    def manifold(self, n: int) -> np.ndarray:
-        """The decoder over an n×n grid of the plane, tiled (one forward pass), a 1-pixel
-        gap between tiles so that neighbouring decodes do not merge into stripes."""
-        _, imgs = latent.decode_grid(self.run.model, self.grid_ranges, n, self.hold, self.projection)
-        return latent_figures.manifold_tiles(imgs, n)
-
-
-def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int,
-               hold_mode: str, hold) -> View:
-    d, z = run.D, pts.z
-    if proj_kind == "dims" and d > 2:
-        projection = latent.dims_projection(d, dims)
-    else:
-        projection = latent.pca_plane(z, d)
-    tsne_idx = None
-    if proj_kind == "tsne":
-        tsne_idx, plane_pts = _tsne(z, tsne_cap)
-        ranges = latent.plane_ranges(plane_pts, at_least=0.0)
-        grid_ranges = latent.plane_ranges(projection.transform(z) if len(z) else np.zeros((0, 2)))
-    else:
-        plane_pts = projection.transform(z)
-        ranges = grid_ranges = latent.plane_extent(plane_pts, projection.transform(np.zeros(d)))
-    return View(run, pts, specs, proj_kind, tsne_cap, projection, plane_pts, tsne_idx, ranges,
-                grid_ranges, hold_mode, np.zeros(d) if hold is None else np.asarray(hold, np.float64),
-                current_z(run.mk, d))
-
-
-@dataclass
-class Overlay:
-    """What the open tabs add to the plane: paths ``(points, name, colour)``, markers
-    ``(p, name, colour, symbol)`` and σ-ellipses ``(x, y)``."""
-    paths: list = field(default_factory=list)
-    markers: list = field(default_factory=list)
-    ellipses: list = field(default_factory=list)
+def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int, hold_mode: str,
+               hold) -> View:
+    """The view-model (:func:`explorer.ui.explore_model.build_view`) at the sliders' z, with
+    the cached t-SNE."""
+    return explore_model.build_view(run, pts, specs, proj_kind, dims, tsne_cap, hold_mode, hold,
+                                     current_z(run.mk, run.D), embed=_tsne)
 
 
 # ------------------------------------------------------------ the decoder
@@ -492,16 +249,6 @@ def selected(view: View) -> list[int]:
     return [i for i in sel.get("idx", []) if i < len(view.shown_z)]
 
 
-def plane_title(view: View) -> str:
-    n, kind = len(view.points.z), view.proj_kind
-    if kind == "pca":
-        return f"PCA of {n} codes: {100 * view.projection.explained.sum():.0f}% of their variance in view"
-    if kind == "tsne":
-        return f"t-SNE of {len(view.plane_pts)} codes (a click decodes the nearest point)"
-    source = SOURCE_LABELS.get(view.points.source, "points").capitalize()
-    return f"{source}:<br>{n} encoded ({view.points.position})"   # two lines fit a narrow column
-
-
 def background_image(view: View, background: str) -> np.ndarray | None:
     """The layer beneath the points: the decoded manifold (dark strokes on white, faint)
     or the aggregate posterior's density."""
@@ -514,11 +261,6 @@ def background_image(view: View, background: str) -> np.ndarray | None:
         cov = proj.project_cov(np.exp(pts.logvar))
         return latent_figures.density_image(_density(proj.transform(pts.mu), cov, view.ranges))
     return latent_figures.density_image(_density(view.plane_pts, None, view.ranges))
-
-
-def sigma_ellipses(proj: latent.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
-    """The 1σ and 2σ contours of q(z|x) on the plane, for each row of ``mu``."""
-    return latent.ellipse_paths(proj.transform(mu), proj.project_cov(np.exp(logvar)), (1, 2))
 
 
 def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overlay) -> list[int]:

@@ -16,7 +16,8 @@ from ..figures import latent as latent_figures
 from ..figures.common import image_grid
 from . import latent_plane
 from . import plane_reading
-from .explore import Overlay, View, init_choice, init_value, set_sliders, sigma_ellipses
+from .explore_model import Overlay, View, sigma_ellipses
+from .explore_state import init_choice, init_value, set_sliders
 
 NAN_ROW = np.full((1, 2), np.nan)        # breaks a decoded path into pieces
 
