@@ -6,8 +6,8 @@ Pause/Resume, Step, Stop, Reset, and the live β and learning rate); the run's l
 reconstructions, KL per dimension); the runs on this server, a page at a time.
 
 Training runs in the engine's worker processes; this page sends controls and reads what the
-engine publishes. The page's run is ``train_state.run_id()`` (:mod:`explorer.ui.train_state`), mirrored in the URL
-(``?run=<id>``), so a reload or a shared link reattaches the page to the run. Only the run's
+engine publishes. The page's run is ``train_state.run_id()`` (:mod:`explorer.ui.train_state`),
+mirrored in the URL (``?run=<id>``), so a reload or a shared link reattaches the page to the run. Only the run's
 owner controls it; anyone else sees it read-only.
 """
 from __future__ import annotations

@@ -186,12 +186,11 @@ def browser_panel(view: View, toy: dict | None) -> bool:
     run, mk, proj = view.run, view.run.mk, view.projection
     d, pts = run.D, view.points
     pad = draw_pad.spec(run.dir, run.config, run.model.data_shape)
+    on_plane = proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2))
     state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d), draw=pad,
                                on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
                                plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
-                               points=latent_plane.points_spec(
-                                   proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2)),
-                                   pts.labels, pts.class_names),
+                               points=latent_plane.points_spec(on_plane, pts.labels, pts.class_names),
                                sliders=view.specs, toy=toy, plane_px=300, image_px=200)
     if state is None:
         return False
