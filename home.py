@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import store
-from explorer.analysis import latent
+from explorer.analysis import latent, projections
 from explorer.catalog import shipped_runs
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
@@ -93,7 +93,7 @@ def browser_plane(run, enc) -> bool:
     model = common.load_model(run.path)
     pad = draw_pad.spec(run.path, run.config, model.data_shape)
     state = latent_plane.mount(key, run.path, model, z=np.zeros(2) if z is None else z, draw=pad,
-                               plane=latent_plane.plane_spec(latent.dims_projection(2), None,
+                               plane=latent_plane.plane_spec(projections.dims_projection(2), None,
                                                              latent.plane_extent(mu, (0, 0))),
                                points=latent_plane.points_spec(mu, y, class_names),
                                sliders=[latent.DimSlider(d, (-3.0, 3.0), f"z{d + 1}", "") for d in range(2)],

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from explorer.analysis import images
 from explorer.analysis import latent
+from explorer.analysis import projections
 from explorer.config import ModelConfig
 from explorer.models import build_model
 
@@ -38,7 +39,7 @@ def _count_decodes(model):
 # ------------------------------------------------------------ projections
 
 def test_dims_projection_keeps_the_unshown_dimensions_at_hold():
-    p = latent.dims_projection(4, (2, 0))
+    p = projections.dims_projection(4, (2, 0))
     z = np.array([[1.0, 2.0, 3.0, 4.0]])
     assert np.allclose(p.transform(z), [[3.0, 1.0]])
     hold = np.array([9.0, 8.0, 7.0, 6.0])
@@ -46,13 +47,13 @@ def test_dims_projection_keeps_the_unshown_dimensions_at_hold():
     assert np.allclose(lifted, [[0.5, 8.0, -1.0, 6.0]])
     assert p.axis_titles == ("z₃", "z₁")
     with pytest.raises(ValueError):
-        latent.dims_projection(3, (1, 1))
+        projections.dims_projection(3, (1, 1))
     with pytest.raises(ValueError):
-        latent.dims_projection(3, (0, 3))
+        projections.dims_projection(3, (0, 3))
 
 
 def test_one_dimensional_latent_plane_uses_only_x():
-    p = latent.dims_projection(1)
+    p = projections.dims_projection(1)
     assert np.allclose(p.lift(np.array([[0.7, 5.0]]), np.zeros(1)), [[0.7]])
     assert np.allclose(p.transform(np.array([[2.0]])), [[2.0, 0.0]])
 
@@ -61,7 +62,7 @@ def test_pca_round_trip_and_explained_variance_match_sklearn():
     from sklearn.decomposition import PCA as SkPCA
     rng = np.random.default_rng(0)
     z = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5)) + rng.standard_normal(5)
-    pca = latent.fit_pca(z)
+    pca = projections.fit_pca(z)
     assert np.allclose(pca.inverse_transform(pca.transform(z)), z, atol=1e-9)
     assert np.allclose(pca.components @ pca.components.T, np.eye(5), atol=1e-9)
     sk = SkPCA().fit(z)
@@ -74,7 +75,7 @@ def test_pca_round_trip_and_explained_variance_match_sklearn():
 def test_pca_plane_lift_and_transform_are_inverse():
     rng = np.random.default_rng(1)
     z = rng.standard_normal((100, 6)) * [4, 2, 1, 0.5, 0.2, 0.1]
-    proj = latent.fit_pca(z, 2).projection()
+    proj = projections.fit_pca(z, 2).projection()
     assert proj.kind == "pca" and proj.explained[0] > proj.explained[1] > 0
     assert "% of variance" in proj.axis_titles[0]
     p = rng.standard_normal((7, 2))
@@ -90,38 +91,38 @@ def test_pca_plane_lift_and_transform_are_inverse():
 
 def test_pca_with_fewer_points_than_dimensions():
     z = np.random.default_rng(2).standard_normal((3, 8))
-    pca = latent.fit_pca(z, 2)
+    pca = projections.fit_pca(z, 2)
     assert pca.components.shape == (2, 8)
     assert np.allclose(pca.components @ pca.components.T, np.eye(2), atol=1e-9)
     with pytest.raises(ValueError):
-        latent.fit_pca(z[:1])
+        projections.fit_pca(z[:1])
 
 
 def test_project_cov_is_c_diag_var_ct():
     rng = np.random.default_rng(3)
-    proj = latent.fit_pca(rng.standard_normal((50, 4)), 2).projection()
+    proj = projections.fit_pca(rng.standard_normal((50, 4)), 2).projection()
     var = rng.uniform(0.1, 2.0, (5, 4))
     got = proj.project_cov(var)
     for v, g in zip(var, got):
         assert np.allclose(g, proj.components @ np.diag(v) @ proj.components.T)
-    dims = latent.dims_projection(4, (3, 1)).project_cov(var)
+    dims = projections.dims_projection(4, (3, 1)).project_cov(var)
     assert np.allclose(dims[:, 0, 0], var[:, 3]) and np.allclose(dims[:, 1, 1], var[:, 1])
     assert np.allclose(dims[:, 0, 1], 0)
 
 
 def test_pca_plane_is_the_one_2d_view_of_codes():
     z = np.random.default_rng(3).normal(size=(200, 5)) * [3.0, 2.0, 1.0, 0.5, 0.1] + 1.0
-    plane = latent.pca_plane(z)
-    ref = latent.fit_pca(z, 2).projection()
+    plane = projections.pca_plane(z)
+    ref = projections.fit_pca(z, 2).projection()
     assert plane.kind == "pca" and np.allclose(plane.transform(z), ref.transform(z))
     assert np.allclose(plane.transform(z).mean(0), 0.0)              # centred on the codes
-    origin = latent.pca_plane(z, through_origin=True)
+    origin = projections.pca_plane(z, through_origin=True)
     assert np.allclose(origin.components, ref.components) and np.allclose(origin.transform(np.zeros(5)), 0.0)
     assert np.allclose(origin.transform(z), z @ ref.components.T)
     for d in (1, 2):                                                  # the dimensions themselves
-        assert latent.pca_plane(np.ones((10, d))).kind == "dims"
-    assert latent.pca_plane(np.zeros((1, 4)), 4).kind == "dims"           # too few points for PCA
-    assert latent.pca_plane(np.zeros((0, 4)), 4).kind == "dims"
+        assert projections.pca_plane(np.ones((10, d))).kind == "dims"
+    assert projections.pca_plane(np.zeros((1, 4)), 4).kind == "dims"           # too few points for PCA
+    assert projections.pca_plane(np.zeros((0, 4)), 4).kind == "dims"
 
 
 def test_plane_extent_shows_the_points_and_the_prior_around_its_centre():
@@ -137,16 +138,16 @@ def test_tsne_caps_subset_is_deterministic_and_keeps_clusters_apart():
     rng = np.random.default_rng(4)
     z = np.vstack([rng.standard_normal((150, 5)), rng.standard_normal((150, 5)) + 12])
     labels = np.repeat([0, 1], 150)
-    idx, emb = latent.tsne_embed(z, max_points=120, seed=0)
+    idx, emb = projections.tsne_embed(z, max_points=120, seed=0)
     assert len(idx) == 120 and len(np.unique(idx)) == 120 and np.all(np.diff(idx) > 0)
     assert emb.shape == (120, 2)
-    idx2, emb2 = latent.tsne_embed(z, max_points=120, seed=0)
+    idx2, emb2 = projections.tsne_embed(z, max_points=120, seed=0)
     assert np.array_equal(idx, idx2) and np.allclose(emb, emb2)
     # every embedded point's nearest neighbour belongs to its own cluster
     d = ((emb[:, None] - emb[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
     assert np.all(labels[idx][d.argmin(1)] == labels[idx])
-    assert latent.nearest_index(emb, emb[17] + 1e-6) == 17
+    assert projections.nearest_index(emb, emb[17] + 1e-6) == 17
 
 
 # ------------------------------------------------------------ decoding
@@ -160,7 +161,7 @@ def test_grid_points_are_cell_centres_in_image_order():
 
 def test_decode_grid_equals_single_decodes_in_one_pass():
     model = _model(latent_dim=3)
-    proj = latent.dims_projection(3, (0, 2))
+    proj = projections.dims_projection(3, (0, 2))
     hold = np.array([0.3, -1.2, 0.7])
     calls = _count_decodes(model)
     z, imgs = latent.decode_grid(model, ((-2, 2), (-1, 3)), 20, hold, proj)

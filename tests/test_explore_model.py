@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from explorer.analysis import latent
+from explorer.analysis import projections
 from explorer.config import RunConfig
 from explorer.models import build_model
 from explorer.runs import RunEntry, Status
@@ -36,7 +37,7 @@ def _points(run, position="μ") -> explore_model.Points:
     return explore_model.make_points(run, "probe", enc, position, (x, y, ["a", "b", "c"]))
 
 
-def _view(run, pts, proj_kind, dims=None, embed=latent.tsne_embed, hold=None, z=None):
+def _view(run, pts, proj_kind, dims=None, embed=projections.tsne_embed, hold=None, z=None):
     specs = latent.slider_specs(D, pts.mu, pts.logvar, run.kind)
     return explore_model.build_view(run, pts, specs, proj_kind, dims, 500, "0", hold,
                                      np.zeros(D) if z is None else z, embed=embed)

@@ -14,6 +14,7 @@ from conftest import ROOT, _need_chromium, assert_page_ok
 
 from explorer import store
 from explorer.analysis import latent
+from explorer.analysis import projections
 from explorer.config import ModelConfig, RunConfig
 from explorer.decoder_cache import run_decoder, weights_key
 from explorer.export.onnx_check import onnx_tag
@@ -135,7 +136,7 @@ def test_plane_spec_is_the_projection_the_page_uses():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
     hold = rng.standard_normal(5)
-    for proj in (latent.pca_plane(z, 5), latent.dims_projection(5, (3, 1))):
+    for proj in (projections.pca_plane(z, 5), projections.dims_projection(5, (3, 1))):
         spec = latent_plane.plane_spec(proj, hold, ((-3, 3), (-2, 4)))
         mean, comp, held = (np.asarray(spec[k]) for k in ("mean", "comp", "hold"))
         p = np.array([0.7, -1.2])

@@ -148,3 +148,22 @@ def test_environment_read_only_in_settings(path):
                 isinstance(node.value, ast.Name) and node.value.id == "os":
             pytest.fail(f"{path.relative_to(ROOT)}:{node.lineno} reads the environment "
                         f"(only explorer/settings.py does)")
+
+
+MAX_MODULE_LINES, MAX_PAGE_LINES = 450, 300
+PAGES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "home.py"]
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text("utf-8").splitlines())
+
+
+def test_no_module_of_the_library_is_over_450_lines():
+    long = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := _lines(p)) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def test_no_page_is_over_300_lines():
+    assert ROOT / "home.py" in PAGES and len(PAGES) >= 7    # home and the pages: the scan sees them
+    long = {p.name: n for p in PAGES if (n := _lines(p)) > MAX_PAGE_LINES}
+    assert long == {}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from ..analysis.latent import pca_plane
+from ..analysis.projections import pca_plane
 from .common import class_color, image_grid, upscale
 
 # ------------------------------------------------------------------ table

@@ -17,6 +17,7 @@ import streamlit as st
 from .. import catalog, store
 from .. import data as data_mod
 from ..analysis import latent
+from ..analysis import projections
 from ..config import RunConfig
 from ..figures import describe
 from ..figures import latent as latent_figures
@@ -112,7 +113,7 @@ def _encoded(run_dir: str, mtime: float, source: str, config_json: str, n: int) 
 
 @st.cache_data(max_entries=8, show_spinner="Running t-SNE (once; the result is cached)…")
 def _tsne(z: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    return latent.tsne_embed(z, max_points=cap)
+    return projections.tsne_embed(z, max_points=cap)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

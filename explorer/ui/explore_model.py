@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
 from .. import data as data_mod
+from .. import store
 from ..analysis import latent
+from ..analysis import projections
 from ..config import RunConfig
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
@@ -144,7 +145,7 @@ class View:
     specs: list[latent.DimSlider]             # the sliders, most important dimension first
     proj_kind: str                       # "pca", "tsne" or "dims"
     tsne_cap: int
-    projection: latent.Projection             # z -> plane (t-SNE: the PCA plane its grids use)
+    projection: projections.Projection             # z -> plane (t-SNE: the PCA plane its grids use)
     plane_pts: np.ndarray                # the shown points on the plane
     tsne_idx: np.ndarray | None          # t-SNE: which points it embeds (a capped subset)
     ranges: tuple
@@ -177,7 +178,7 @@ class View:
         which has no inverse, the nearest embedded point's."""
         if self.invertible:
             return self.projection.lift(np.asarray(p), self.hold)
-        return self.shown_z[latent.nearest_index(self.plane_pts, p)]
+        return self.shown_z[projections.nearest_index(self.plane_pts, p)]
 
     def manifold(self, n: int) -> np.ndarray:
         """The decoder over an n×n grid of the plane, tiled (one forward pass), a 1-pixel
@@ -187,15 +188,15 @@ class View:
 
 
 def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int, hold_mode: str, hold,
-               z_now, embed=latent.tsne_embed) -> View:
+               z_now, embed=projections.tsne_embed) -> View:
     """The view-model from the page's choices: the projection, the points on the plane, the
     plane's extent and the z decoded now (``z_now``). ``embed(z, cap)``: t-SNE (the page
     passes its cached one)."""
     d, z = run.D, pts.z
     if proj_kind == "dims" and d > 2:
-        projection = latent.dims_projection(d, dims)
+        projection = projections.dims_projection(d, dims)
     else:
-        projection = latent.pca_plane(z, d)
+        projection = projections.pca_plane(z, d)
     tsne_idx = None
     if proj_kind == "tsne":
         tsne_idx, plane_pts = embed(z, tsne_cap)
@@ -228,6 +229,6 @@ def plane_title(view: View) -> str:
     return f"{source}:<br>{n} encoded ({view.points.position})"   # two lines fit a narrow column
 
 
-def sigma_ellipses(proj: latent.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
+def sigma_ellipses(proj: projections.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
     """The 1σ and 2σ contours of q(z|x) on the plane, for each row of ``mu``."""
     return latent.ellipse_paths(proj.transform(mu), proj.project_cov(np.exp(logvar)), (1, 2))

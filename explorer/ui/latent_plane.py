@@ -35,6 +35,7 @@ from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentM
 from .. import decoder_cache
 from .. import store
 from ..analysis import latent
+from ..analysis import projections
 from ..config import RunConfig
 from ..export import onnx_check, onnx_write
 from ..figures.training import pick_dims
@@ -304,7 +305,7 @@ def live_decoder(v) -> None:
     mu, d = np.asarray(snap.mu), model.latent_dim
     if mu.ndim != 2 or mu.shape[1] != d:
         return                                       # the snapshot and checkpoint disagree for now
-    proj = latent.dims_projection(d, pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1)))
+    proj = projections.dims_projection(d, pick_dims(snap.mu_var) if d > 2 else (0, min(1, d - 1)))
     key = f"train_lp_{v.run_id}"
     z = pinned_z(st.session_state.get(key))
     z = np.zeros(d) if z is None or len(z) != d else z
