@@ -152,7 +152,7 @@ class TrainConfig:
     lr: float = 5e-3
     seed: int = 0
     beta: float = 1.0
-    beta_schedule: str = "warmup"    # see explorer.training.beta_at
+    beta_schedule: str = "warmup"    # see explorer.schedules.beta_at
     warmup_steps: int = 500          # "warmup": beta rises linearly 0 -> beta over this many steps
     cycle_steps: int = 2000          # "cyclical": period of the cycle (Fu et al. 2019)
     cycle_ratio: float = 0.5         # "cyclical": fraction of a cycle spent rising

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .config import RunConfig
+from .schedules import beta_at
 
 
 # ------------------------------------------------------------------ status
@@ -247,6 +249,26 @@ class RunEntry:
     def val(self) -> dict:
         return self.summary.get("val") or {}
 
+    # β, named: a run has one base β (what a person set last: the config's, or a live change)
+    # and, through its schedule, the β its loss uses now. Every page shows these two.
+    @property
+    def base_beta(self) -> float:
+        """The run's base β: what a person set last (the config's, unless changed live)."""
+        return float(self.beta if self.beta is not None else self.config.train.beta)
+
+    @property
+    def beta_now(self) -> float:
+        """The effective β now: the base β through the run's schedule at its current step."""
+        return beta_at(self.config.train, int(self.progress.step or 0), self.base_beta).beta
+
+    def beta_text(self) -> str:
+        """The run's β as every page says it: its base β, and the effective β now when its
+        schedule makes that differ (a warm-up, a cycle). An autoencoder has no β."""
+        if self.config.model.kind == "ae":
+            return "no β (an autoencoder)"
+        base, now = self.base_beta, self.beta_now
+        return f"base β = {base:g}" + ("" if math.isclose(now, base) else f", effective β now = {now:.3g}")
+
 
 @dataclass
 class RunView(RunEntry):
@@ -262,6 +284,13 @@ class RunView(RunEntry):
     from_disk: bool = False
     saving: bool = False
     traceback: str | None = None
+
+    @property
+    def beta_now(self) -> float:
+        """The effective β now: the β the last logged step's loss used (the rows record it)."""
+        if self.rows and self.rows[-1].get("beta") is not None:
+            return float(self.rows[-1]["beta"])
+        return super().beta_now
 
 
 STATUS_ICONS = {Status.RUNNING: "▶️", Status.PAUSED: "⏸️", Status.STARTING: "⏳", Status.QUEUED: "⏳",

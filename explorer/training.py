@@ -15,51 +15,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import torch
 
 from . import objective, store
-from .config import BETA, LR, ConfigError, RunConfig, TrainConfig
+from .config import BETA, LR, ConfigError, RunConfig
 from .data import Dataset
 from .models import VAE, build_model
 from .rowlog import RowLog
+from .schedules import beta_at
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: unit u is active if Cov_x(E_q[z_u]) > 0.01
-
-
-# ------------------------------------------------------------ β schedules
-
-@dataclass(frozen=True)
-class BetaState:
-    """What the loss uses at one step: β, and the capacity C or free-bits floor if any."""
-    beta: float
-    capacity: float | None = None
-    free_bits: float = 0.0
-
-
-def beta_at(t: TrainConfig, step: int, beta: float) -> BetaState:
-    """β (and C, λ) at ``step`` for the schedule ``t.beta_schedule``; ``beta`` is the base value.
-
-    * ``constant``: β.
-    * ``warmup``: β · min(1, step / warmup_steps) (Bowman et al. 2016).
-    * ``cyclical``: in each cycle of ``cycle_steps``, β rises linearly from 0 to β over the
-      first ``cycle_ratio`` of the cycle, then stays (Fu et al. 2019).
-    * ``capacity``: loss = recon + β |KL - C|, C rising linearly from 0 to ``capacity_max``
-      over ``capacity_steps`` (Burgess et al. 2018).
-    * ``free_bits``: loss = recon + β sum_d max(KL_d, λ) with λ = ``free_bits`` (Kingma et al. 2016).
-    """
-    s = t.beta_schedule
-    if s == "warmup":
-        return BetaState(beta * min(1.0, step / t.warmup_steps))
-    if s == "cyclical":
-        phase = (step % t.cycle_steps) / t.cycle_steps
-        return BetaState(beta * min(1.0, phase / t.cycle_ratio))
-    if s == "capacity":
-        return BetaState(beta, capacity=t.capacity_max * min(1.0, step / t.capacity_steps))
-    if s == "free_bits":
-        return BetaState(beta, free_bits=t.free_bits)
-    return BetaState(beta)
 
 
 def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, torch.Tensor]:

@@ -201,7 +201,7 @@ def run_list() -> None:
             if r.status != Status.QUEUED or r.owner == me.id]
     table = pd.DataFrame([{
         "run": r.name or r.run_id, "status": r.status.value, "data": r.config.data.name,
-        "model": r.config.model.kind, "z": r.config.model.latent_dim, "β": r.beta,
+        "model": r.config.model.kind, "z": r.config.model.latent_dim, "base β": r.base_beta,
         "epochs": float(r.progress.epoch or 0),
         "val loss" if r.config.model.kind == "ae" else "val ELBO":
             r.val.get("recon") if r.config.model.kind == "ae" else r.val.get("elbo"),

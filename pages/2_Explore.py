@@ -55,7 +55,7 @@ with st.sidebar:
     if not run.entry.shipped and run.entry.status.active:
         live.follow_run(run.entry.run_id, run.weights, run.mtime)
     st.caption(f"{run.config.model.kind.upper()}, {D}-D latent, {run.config.data.name}, "
-               f"β = {run.config.train.beta:g}. Run folder: `{run.dir.name}`")
+               f"{run.entry.beta_text()}. Run folder: `{run.dir.name}`")
 
 # ================================================================ sidebar: the points
 

@@ -64,7 +64,8 @@ def table(entries: list, me: str) -> list:
               "Latent dim": st.column_config.NumberColumn("Latent dim", format="%d"),
               "Active units": st.column_config.NumberColumn("Active units", format="%d",
                                                             help=runs_figures.TABLE_HELP["Active units"]),
-              "β": st.column_config.NumberColumn("β", format="%g", help=runs_figures.TABLE_HELP["β"]),
+              **{c: st.column_config.NumberColumn(c, format="%.3g", help=runs_figures.TABLE_HELP[c])
+                 for c in ("base β", "β now")},
               "Epochs": st.column_config.NumberColumn("Epochs", format="%.4g")}
     event = st.dataframe(df, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row",
                          hide_index=True, column_config=config, width="stretch",

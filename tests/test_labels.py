@@ -75,8 +75,29 @@ def test_an_autoencoder_has_no_elbo_in_the_runs_table_or_its_curves():
 
 
 def test_beta_in_the_table_is_the_live_beta_even_when_it_is_zero():
-    assert runs_figures.table_row(_entry(beta_now=0.0))["β"] == 0.0          # set live to 0, not the config's 4
-    assert runs_figures.table_row(_entry())["β"] == 4.0
+    assert runs_figures.table_row(_entry(beta_now=0.0))["base β"] == 0.0     # set live to 0, not the config's 4
+    assert runs_figures.table_row(_entry())["base β"] == 4.0
+
+
+def test_every_page_names_the_same_two_betas():
+    """A run's base β (what a person set last) and its effective β now (after the schedule):
+    the Runs table, Explore's caption and the Train page read the same two properties."""
+    e = _entry()                                            # β = 4, warm-up over 500 steps
+    e.progress.step = 125
+    assert (e.base_beta, e.beta_now) == (4.0, 1.0)
+    assert e.beta_text() == "base β = 4, effective β now = 1"
+    row = runs_figures.table_row(e)
+    assert (row["base β"], row["β now"]) == (4.0, 1.0)
+    e.progress.step = 5000                                  # the warm-up is over: one number
+    assert e.beta_now == 4.0 and e.beta_text() == "base β = 4"
+    live = _entry(beta_now=2.5)                             # changed live: the base β is the new one
+    live.progress.step = 250
+    assert live.beta_text() == "base β = 2.5, effective β now = 1.25"
+    ae = runs_figures.table_row(_entry(kind="ae"))
+    assert np.isnan(ae["base β"]) and np.isnan(ae["β now"]) and _entry(kind="ae").beta_text().startswith("no β")
+    view = _view("bernoulli")
+    view.rows = [{"step": 1.0, "beta": 0.008}]              # a view knows the β its last step used
+    assert view.beta_now == 0.008
 
 
 def _view(likelihood, binarize="none", originals=None, recon=None):

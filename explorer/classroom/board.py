@@ -117,7 +117,7 @@ def queue(engine, room: Classroom, klass: Klass) -> list[dict]:
         if e is not None and e.status.live:
             out.append({"student": names.get(owner, "(left)"), "run": e.name or rid, "status": e.status.value,
                         "place in queue": e.queue_position, "epoch": round(float(e.progress.epoch or 0), 1),
-                        "β": e.beta})
+                        "base β": e.base_beta})
     return sorted(out, key=lambda r: (r["place in queue"] is not None, r["place in queue"] or 0))
 
 

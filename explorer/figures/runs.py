@@ -31,9 +31,9 @@ from .common import class_color, image_grid, upscale
 # ------------------------------------------------------------------ table
 
 TABLE_COLUMNS = ["Name", "Run id", "Source", "Status", "Data", "Model", "Likelihood", "Latent dim",
-                 "β", "Epochs", "Train ELBO", "Train recon", "Train KL", "Val ELBO", "Val recon",
+                 "base β", "β now", "Epochs", "Train ELBO", "Train recon", "Train KL", "Val ELBO", "Val recon",
                  "Val KL", "Active units", "IWAE"]
-NUMBER_COLUMNS = ["Latent dim", "β", "Epochs", "Train ELBO", "Train recon", "Train KL", "Val ELBO",
+NUMBER_COLUMNS = ["Latent dim", "base β", "β now", "Epochs", "Train ELBO", "Train recon", "Train KL", "Val ELBO",
                   "Val recon", "Val KL", "Active units", "IWAE"]
 TABLE_HELP = {
     "Source": "shipped (read-only), yours (made or imported in this browser), or another visitor's",
@@ -49,7 +49,8 @@ TABLE_HELP = {
     "Val KL": "KL(q(z|x) ‖ p(z)) on validation images, nats per image",
     "Active units": "latent dimensions whose posterior mean varies across validation images (Cov > 0.01)",
     "IWAE": "importance-weighted bound on log p(x) for validation images (k samples), nats per image",
-    "β": "weight of the KL term (seed eq. 2 with β)",
+    "base β": "the weight of the KL term (seed eq. 2 with β) a person set last: the config's, or a live change",
+    "β now": "the β the loss uses at the run's last step: the base β through its schedule (a warm-up starts at 0)",
 }
 
 
@@ -74,7 +75,8 @@ def table_row(entry, me: str = "") -> dict:
         "Status": str(entry.status) + (f" · {entry.damaged}" if entry.damaged else ""), "Data": data,
         "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}" if entry.config_known else "?",
         "Likelihood": lik, "Latent dim": cfg.model.latent_dim if entry.config_known else math.nan,
-        "β": entry.beta if entry.beta is not None else cfg.train.beta if entry.config_known else math.nan,
+        "base β": (entry.base_beta if elbo and (entry.beta is not None or entry.config_known) else math.nan),
+        "β now": entry.beta_now if elbo and entry.config_known else math.nan,
         "Epochs": _num(s, "epochs"),
         "Train ELBO": _num(train, "elbo") if elbo else math.nan, "Train recon": _num(train, "recon"),
         "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo") if elbo else math.nan,

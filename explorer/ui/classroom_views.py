@@ -193,7 +193,7 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
     st.dataframe(pd.DataFrame([{
         "student": m.name, "run": (entries.get(m.owner).name or latest[m.owner]) if entries.get(m.owner) else "",
         "status": entries[m.owner].status.value if entries.get(m.owner) else "no run yet",
-        "β": entries[m.owner].beta if entries.get(m.owner) else None,
+        "base β": entries[m.owner].base_beta if entries.get(m.owner) else None,
         "runs in class": len(classroom_ui.room().runs_of(k.code, m.owner))} for m in members]),
         hide_index=True, width="stretch", key="class_students")
     names = {m.owner: m.name for m in members}
@@ -269,7 +269,7 @@ def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> No
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
                 + (", hyperparameters locked by your teacher" if k.settings.locked else "") + ".")
     mine = [eng.entry(r) for _, r in classroom_ui.room().runs_of(k.code, me.id)]
-    rows = [{"run": e.name or e.run_id, "status": e.status.value, "β": e.beta,
+    rows = [{"run": e.name or e.run_id, "status": e.status.value, "base β": e.base_beta,
              "why it ended": e.reason or ""} for e in mine if e is not None]
     st.markdown("**Your runs in this class**")
     if rows:
@@ -279,7 +279,7 @@ def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> No
     if k.settings.see_others:
         others = [s for s in board.board(eng, classroom_ui.room(), k) if s.owner != me.id]
         st.markdown("**Your classmates' latest runs**")
-        st.dataframe(pd.DataFrame([{"student": s.name, "status": s.status, "β": s.beta, "KL": s.kl,
+        st.dataframe(pd.DataFrame([{"student": s.name, "status": s.status, "base β": s.beta, "KL": s.kl,
                                     "reconstruction": s.recon} for s in others]),
                      hide_index=True, width="stretch", key="class_others")
     if st.button("Leave the class", key="class_leave"):

@@ -80,6 +80,7 @@ def show_status(v: RunEntry) -> None:
     elif s in (Status.RUNNING, Status.PAUSED):
         frac, text = train_ui.progress_line(p)
         st.progress(frac, text=("⏸ paused · " if s == Status.PAUSED else "") + text)
+        st.caption(v.beta_text().capitalize() + ".")
     elif s == Status.FINISHED:
         st.success(f"Finished {v.name or v.run_id}: {p.step:,} steps in {train_ui.fmt_duration(p.elapsed_s)}.")
     elif s == Status.STOPPED and (v.reason or "").startswith("stopped "):
@@ -169,7 +170,7 @@ def _curve_views(rid: str, polling: bool) -> None:
                                            describe.loss_panel_table(panel), training_figures.term_title(t, schedule))
         with c3:
             if v.config.model.kind == "vae":
-                beta = float(v.rows[-1].get("beta", v.beta))   # the β the loss uses now
+                beta = v.beta_now                                # the β the loss uses now
                 rd = training_figures.rd_frame(v.rows, beta)
                 st.vega_lite_chart(rd, chart_text.vega_spec(training_figures.live_spec("rd"), "The rate–distortion plane"),
                                    key="rd", width="stretch")
