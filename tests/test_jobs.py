@@ -83,6 +83,17 @@ def ray_engine(request, runs, **kw):
     ray.kill(e.backend.scheduler)
 
 
+def settled(eng, rid: str, owner: str):
+    """The run's view once its worker has answered one more control that changes nothing (a
+    pause of a paused run): every control sent before it is applied, and the worker has been
+    round its loop since, where it would have taken a step if it were going to. What the
+    view says then is what the run does, not what it has yet to do (a fixed sleep proves
+    neither on a loaded machine)."""
+    seq = eng.view(rid).progress.seq
+    eng.pause(rid, owner)
+    return until(lambda: (v := eng.view(rid)).progress.seq > seq and v, what="the worker to answer a control")
+
+
 DIED = {"local": ("worker process died", "signal 9"), "ray": ("Ray actor died", "not resumed")}
 
 
@@ -134,12 +145,10 @@ def test_pause_step_resume_stop(any_eng):
     rid = eng.submit(tiny(epochs=500), "bob", start_paused=True)
     assert eng.wait(rid, 90, statuses=("paused",)) == "paused"
     until(lambda: eng.view(rid).info.total_steps, what="started")
-    time.sleep(0.3)
-    assert eng.view(rid).progress.step == 0         # paused: no step taken
+    assert settled(eng, rid, "bob").progress.step == 0         # paused: no step taken
     eng.step(rid, "bob", 3)
     until(lambda: eng.view(rid).progress.step == 3, what="three single steps")
-    time.sleep(0.3)
-    v = eng.view(rid)
+    v = settled(eng, rid, "bob")
     assert v.progress.step == 3 and v.status == "paused"
     assert [r["step"] for r in v.rows] == [1, 2, 3]
     assert v.snapshot.step == 3                               # a snapshot after each single step
@@ -151,8 +160,7 @@ def test_pause_step_resume_stop(any_eng):
     until(lambda: eng.view(rid).progress.paused and eng.view(rid).progress.seq >= 2,
           what="the worker to acknowledge the pause")
     s1 = eng.view(rid).progress.step
-    time.sleep(0.3)
-    assert eng.view(rid).progress.step == s1                  # stays paused
+    assert settled(eng, rid, "bob").progress.step == s1       # stays paused
     eng.step(rid, "bob")                                                   # Step while paused: one more
     until(lambda: eng.view(rid).progress.step == s1 + 1, what="one step")
     eng.stop(rid, "bob")
@@ -445,8 +453,7 @@ def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(eng):
         for name, args in attempts:
             with pytest.raises(NotAllowed, match="another visitor's run|nobody's run"):
                 getattr(eng, name)(rid, who, *args)
-    time.sleep(0.5)
-    after = eng.view(rid)
+    after = settled(eng, rid, "owner-a")                      # the owner's own no-op control answered
     assert (after.status, after.beta, after.lr, after.progress.step, after.events) == \
         (before.status, before.beta, before.lr, 2, before.events) == ("paused", 1.0, 3e-3, 2, [])
     assert [r["beta"] for r in after.rows] == [1.0, 1.0]
