@@ -285,6 +285,15 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(300)
 
 
+PAINTED = "n => new Promise(r => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : r(); f(n); })"
+
+
+def painted(page, frames: int = 2) -> None:
+    """Wait until the browser has drawn ``frames`` more animation frames: what was changed
+    before this call is on the screen (instead of a fixed sleep)."""
+    page.evaluate(PAINTED, frames)
+
+
 def open_app(ctx, url: str):
     """A new tab of ``ctx`` at ``url``, rendered, with no error on it."""
     page = ctx.new_page()

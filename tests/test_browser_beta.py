@@ -5,7 +5,7 @@ measured (artifacts/beta_lab_live.png)."""
 import numpy as np
 import pytest
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, painted, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 N_VEGA = 4          # sharpness, overfitting gap, sample quality, validation curves
@@ -39,7 +39,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     page.get_by_text("What each β makes of the same images").wait_for(timeout=90_000)
     _charts_drawn(page)
     _pictures_loaded(page, 7)
-    page.wait_for_timeout(1000)
+    painted(page)
     assert_no_error(page)
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     for i in range(N_VEGA):
@@ -48,7 +48,10 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "Sharpness: reconstructions keep" in body and "⭐" in body and "score best at β =" in body
     page.set_viewport_size({"width": 1400, "height": 3600})   # the first screens in one picture
-    page.wait_for_timeout(2000)
+    wait_for_app(page)
+    _charts_drawn(page)
+    _pictures_loaded(page, 7)
+    painted(page, 10)                                         # laid out again at the new size
     assert_no_error(page)
     screenshot(page, "beta_lab")
 
@@ -57,7 +60,9 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     page.get_by_text("1 · Look at the reconstructions").wait_for(timeout=30_000)
     page.get_by_role("button", name="Next ▶").click()
     page.get_by_text("2 · Look at the samples").wait_for(timeout=30_000)
-    page.wait_for_timeout(1000)
+    wait_for_app(page)
+    _pictures_loaded(page, 1)
+    painted(page)
     assert_no_error(page)
     screenshot(page, "beta_lab_tour")
     page.get_by_role("button", name="End the tour").click()
@@ -66,8 +71,8 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     # a sweep of one's own, on an uploaded file: one job per β, polled until both are measured
     wait_for_app(page)
     page.get_by_text("Run a sweep of your own").first.click()
-    page.wait_for_timeout(500)
     pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").first
+    pick.wait_for(timeout=30_000)                             # the form, opened
     pick.locator('[role="combobox"], input').first.click()
     page.get_by_role("option", name="your own data (.npz, .npy, .csv)").click()
     page.get_by_text("Your data (.npz, .npy or .csv)").wait_for(timeout=30_000)
@@ -86,7 +91,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     page.get_by_text("of 2 runs finished").wait_for(state="detached", timeout=240_000)
     _charts_drawn(page)
     _pictures_loaded(page, 2)
-    page.wait_for_timeout(1000)
+    painted(page)
     assert_no_error(page)
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "fine detail at β = 0 and" in body and "score best at β =" in body

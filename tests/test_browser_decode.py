@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_no_error, module_server, screenshot, wait_for_app
+from conftest import assert_no_error, module_server, painted, screenshot, wait_for_app
 from explorer import store
 
 pytestmark = pytest.mark.browser
@@ -258,7 +258,7 @@ def test_explore_plane_sliders_and_play_decode_in_the_browser(server, browser_co
     play.click()
     seen = set()
     for _ in range(12):
-        page.wait_for_timeout(60)
+        painted(page, 4)                                  # a few frames of the animation
         seen.add(round(float(_shown(page)[0][dim]), 3))
     assert len(seen) >= 6, seen                                       # it animates, in the browser
     assert len(sent) == n0, "hovering, dragging or playing sent messages to the server"
@@ -289,7 +289,7 @@ def test_traversal_plays_in_the_browser(server, browser_context):
     page.locator(".lp-paths .lp-play").first.click()
     zs = set()
     for _ in range(10):
-        page.wait_for_timeout(60)
+        painted(page, 4)                                  # a few frames of the animation
         zs.add(tuple(np.round(_shown(page, idx)[0], 3)))
     assert len(zs) >= 5 and len(sent) == n0
     assert_no_error(page)

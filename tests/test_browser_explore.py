@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, painted, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +48,8 @@ def _emptiest_point(info):
 
 def _click_empty_space(page, name: str):
     """Click the emptiest spot of the plane; return (decoded z, clicked z, grid step)."""
-    page.wait_for_function(f"() => ({READ_PLANE})() !== null", timeout=60_000)
-    page.wait_for_timeout(500)
+    drawn = f"() => {{ const i = ({READ_PLANE})(); return i && i.pts.length > 300 && i.gx.length > 20; }}"
+    page.wait_for_function(drawn, timeout=60_000)        # the plane, drawn with its points and grid
     info = page.evaluate(READ_PLANE)
     assert len(info["pts"]) > 300 and len(info["gx"]) > 20
     step = (info["x"][1] - info["x"][0]) / (len(info["gx"]) - 1)
@@ -62,7 +62,7 @@ def _click_empty_space(page, name: str):
     py = top + (y1 - target[1]) / (y1 - y0) * height
     before = _decoded_z(page)[1]
     page.mouse.move(px, py)
-    page.wait_for_timeout(300)
+    painted(page)                                        # the hover is drawn before the click
     page.mouse.click(px, py)
     from playwright.sync_api import expect               # the caption may sit in a shadow DOM
     expect(page.get_by_text(re.compile(r"^decoder mean at z = \(")).first).not_to_have_text(before, timeout=60_000)

@@ -50,7 +50,8 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     run_id = re.search(r"run=([^&]+)", a.url).group(1)
     assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))
     a.get_by_text("Reconstruction −log p(x|z)").first.wait_for(timeout=30_000)
-    a.wait_for_timeout(1000)
+    a.wait_for_function("() => document.querySelectorAll("
+                        "'[data-testid=\"stVegaLiteChart\"] g.role-axis-label text').length > 0")
     ticks = a.evaluate("""() => Array.from(document.querySelectorAll(
         '[data-testid="stVegaLiteChart"] g.role-axis-label text')).map(t => t.textContent)""")
     long = [t for t in ticks if len(re.sub(r"\D", "", t).lstrip("0")) > 4]  # > 4 significant digits

@@ -111,7 +111,8 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
                                timeout=30_000)
     page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] "
                            "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=30_000)
-    page.wait_for_timeout(1500)                                     # the marker says its value
+    n0 = page.evaluate("() => window.__frames")                      # the marker says its value; then
+    page.wait_for_function(f"() => window.__frames >= {n0 + 20}")     # 20 more frames are watched
     frames, blank, what = page.evaluate("() => [window.__frames, window.__blank, window.__blankWhat]")
     assert frames > 20 and blank == 0, f"{blank} blank frames out of {frames}: {what[:5]}"
     screenshot(page, "train_beta_marker")
