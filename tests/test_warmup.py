@@ -3,6 +3,7 @@ first visitor (imports, the engine) and lets its first worker warm up in the bac
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ def test_app_py_is_an_st_app_that_streamlit_run_detects_and_serves_home_py():
     found = discover_asgi_app(ROOT / "app.py")
     assert found.is_asgi_app and found.import_string.endswith(":app")
     source = (ROOT / "app.py").read_text()
-    assert 'st.App("home.py", lifespan=lifespan)' in source
+    # the app's home page, its warm-up lifespan and the handler that keeps tracebacks from visitors
+    assert re.search(r'st\.App\("home\.py", lifespan=lifespan, on_script_error=on_script_error\)', source)
     assert (ROOT / "home.py").is_file() and (ROOT / "pages").is_dir()
 
 
