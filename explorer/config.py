@@ -70,22 +70,26 @@ LIMITS: dict[str, Limit] = {
     "train.capacity_max": Limit(0.0, 1e6), "train.capacity_steps": _i(1, 10**9),
     "train.free_bits": Limit(0.0, 100.0), "train.mc_samples": _i(1, 1000),
     "train.grad_clip": Limit(0.0, 1e6), "train.threads": _i(1, 256),
-    "train.log_every": _i(1, 10**6),
+    "train.log_every": _i(1, 10**6), "train.val_subset": _i(0, 10_000_000),
+    "train.eval_every": _i(1, 100_000),
 }
+VAL_SUBSET_DEFAULT = 2000      # a larger validation split is evaluated on this many images per epoch
+_UNSET_MEANS_DEFAULT = ("subset", "val_subset")      # None: "unset", not a value out of range
 BETA, LR = LIMITS["train.beta"], LIMITS["train.lr"]
 
 
 def _check_limits(section: str, obj: Any) -> None:
-    """Check every field of ``obj`` that has a limit (``None`` means "unset" for subset)."""
+    """Check every field of ``obj`` that has a limit (``None`` means "unset" for the subsets)."""
     for f in dataclasses.fields(obj):
         limit = LIMITS.get(f"{section}.{f.name}")
         value = getattr(obj, f.name)
-        if limit is not None and not (value is None and f.name == "subset"):
+        if limit is not None and not (value is None and f.name in _UNSET_MEANS_DEFAULT):
             limit.check(f"{section}.{f.name}", value)
 
 
 def default_binarize(dataset: str) -> str:
-    """The binarisation the Train page and the CLI start from: dynamic for MNIST and
+    """The binarisation a dataset starts from when none is given (the one rule of the config,
+    so the Train page, the CLI and the Python API agree): dynamic for MNIST and
     Fashion-MNIST (the usual choice for a Bernoulli decoder), none for everything else."""
     return "dynamic" if dataset in ("mnist", "fashion-mnist") else "none"
 
@@ -101,10 +105,15 @@ class DataConfig:
     subset: int | None = None        # training-subset size (None: all)
     val_fraction: float = 0.2        # used when the source has no test split
     split_seed: int = 0              # seeds the train/validation split and the fixed binarisation of validation
-    binarize: str = "none"           # "none" | "dynamic" (resampled per batch) | "threshold"
+    binarize: str | None = None      # "none" | "dynamic" (resampled per batch) | "threshold";
+                                     # None: the dataset's default (default_binarize)
     threshold: float = 0.5
     n_points: int = 4000             # toy sets: number of points; shapes: number of images
     noise: float = 0.05              # toy sets: noise level
+
+    def __post_init__(self) -> None:
+        if self.binarize is None:
+            self.binarize = default_binarize(self.name)
 
     def validate(self) -> None:
         _choice("data.name", self.name, DATASETS)
@@ -163,6 +172,9 @@ class TrainConfig:
     grad_clip: float = 0.0           # 0: no clipping (the gradient norm is still reported)
     threads: int = 1                 # torch threads for this run
     log_every: int = 1               # a metrics row every this many steps
+    val_subset: int | None = None    # validation images evaluated at an epoch's end: None: all, up to
+                                     # VAL_SUBSET_DEFAULT (then that many, seeded); 0: all; N: N
+    eval_every: int = 1              # validate every this many epochs (and always after the last)
 
     def validate(self) -> None:
         _choice("train.beta_schedule", self.beta_schedule, BETA_SCHEDULES)

@@ -12,6 +12,13 @@ from .export.onnx_check import BROWSER_MAX_BYTES, OnnxError, check_onnx, onnx_ta
 from .export.onnx_write import decoder_onnx
 
 
+def model_file(run_dir: Path) -> Path:
+    """The file whose change means a new model: the weights, or a tracked model's decoder
+    (``explorer.track(...).save_model``: its own ONNX graphs, :data:`store.MODEL_DECODER_ONNX`)."""
+    run_dir = Path(run_dir)
+    return run_dir / (store.MODEL_DECODER_ONNX if store.onnx_model_only(run_dir) else store.WEIGHTS)
+
+
 def weights_key(run_dir: Path) -> str:
     """A run's weights file, identified: the first 32 hex digits of its SHA-256."""
     return hashlib.sha256((Path(run_dir) / store.WEIGHTS).read_bytes()).hexdigest()[:32]
@@ -25,8 +32,12 @@ def run_decoder(run_dir: Path, model=None, max_bytes: int | None = BROWSER_MAX_B
     skipped). ``model``: the caller's loaded copy of these weights; without it the weights
     are loaded here, and a file replaced meanwhile (a live run's next checkpoint) is read
     again, so a key never names another checkpoint's decoder. Raises :class:`OnnxError`
-    when the decoder is over ``max_bytes``."""
+    when the decoder is over ``max_bytes``. A tracked model's run: its own decoder graph, checked."""
     run_dir = Path(run_dir)
+    if store.onnx_model_only(run_dir):
+        data = (run_dir / store.MODEL_DECODER_ONNX).read_bytes()
+        check_onnx(data, max_bytes)
+        return data, hashlib.sha256(data).hexdigest()[:32]
     path = store.decoder_cache_path(run_dir)
     for _ in range(3):
         key = weights_key(run_dir)

@@ -80,6 +80,9 @@ def export_run(run_dir: Path) -> bytes:
 
     The session token in ``summary["owner"]`` stays on this server: it is removed."""
     run_dir = Path(run_dir)
+    if store.onnx_model_only(run_dir):
+        raise ExchangeError("this model was trained in your own loop (explorer.track) and is saved as ONNX, "
+                            "which a run zip does not carry: export its ONNX files instead")
     try:
         store.open_run(run_dir)             # a complete, valid run
     except store.StoreError as e:

@@ -57,9 +57,37 @@ def run_app(args: list[str]) -> int:
         return 130
 
 
+APP_HELP = f"""usage: {PROG} app [STREAMLIT OPTIONS]
+
+Start Latent Explorer's web app on this machine (streamlit run on the app the package carries),
+at http://localhost:8501 unless the options say otherwise. Users' runs go to ./runs
+(LATENT_EXPLORER_RUNS moves them); the shipped models open at once.
+
+options:
+  -h, --help               show this help message and exit
+  any other option         handed to `streamlit run`, e.g.
+                             --server.port 8502        another port
+                             --server.address 0.0.0.0  serve other machines (a classroom)
+                             --server.headless true    do not open a browser
+                           (`streamlit run --help` lists them all)
+
+settings (environment variables; the README's "Settings" table lists them all):
+  LATENT_EXPLORER_RUNS       folder of users' runs (default ./runs)
+  LATENT_EXPLORER_MAX_JOBS   training jobs at once (default: the number of cores)
+  LATENT_EXPLORER_DEVICE     auto, cpu, cuda or cuda:N (default auto)
+  LATENT_EXPLORER_DATA       MNIST / Fashion-MNIST cache (default ~/.cache/latent-explorer)
+  LATENT_EXPLORER_ENGINE     local or ray (a Ray cluster: RAY_ADDRESS)
+
+The same runs from Python: import explorer; explorer.open(RUN).explore()  (docs/API.md)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["app"]:
+        if any(a in ("-h", "--help") for a in argv[1:]):
+            print(APP_HELP, end="")
+            return 0
         return run_app(argv[1:])
     parser = _parser()
     ns, _ = parser.parse_known_args(argv)     # --help and usage errors, under this command's name

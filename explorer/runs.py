@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,16 @@ STATUS_ICONS = {Status.RUNNING: "▶️", Status.PAUSED: "⏸️", Status.STARTI
                 Status.FAILED: "❌", Status.INTERRUPTED: "⚠️"}
 
 
+TRACK_STALE_S = 120.0     # a tracked run with no heartbeat for this long has stopped (explorer.tracking)
+
+
+def tracked_live(summary: dict) -> bool:
+    """Whether a run written by a loop outside the app (``explorer.track``) is still being
+    written: a heartbeat less than :data:`TRACK_STALE_S` old."""
+    beat = (summary.get("tracked") or {}).get("heartbeat") if isinstance(summary.get("tracked"), dict) else None
+    return isinstance(beat, (int, float)) and time.time() - beat < TRACK_STALE_S
+
+
 def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped: bool,
                       created: float, saved: bool, damaged: str = "") -> RunEntry:
     """A saved run's entry from its files. A run saved as live was interrupted (its server
@@ -307,6 +318,11 @@ def entry_from_folder(run_dir: Path, config_json: str, summary: dict, *, shipped
     reason = summary.get("reason")
     if damaged and not summary:
         status, reason = Status.INTERRUPTED, damaged
+    elif status.live and tracked_live(summary):
+        status = Status.RUNNING              # a loop outside the app writes it (explorer.track)
+    elif status.live and summary.get("tracked"):
+        status, reason = Status.INTERRUPTED, (f"its training loop stopped writing (no row for "
+                                              f"{TRACK_STALE_S:.0f} s): the rows and model saved are kept")
     elif status.live:
         status = Status.INTERRUPTED
         reason = (f"the server stopped during this run; the checkpoint of epoch "

@@ -70,11 +70,18 @@ def _float(name: str, default: float, lo: float, hi: float) -> float:
     return _number(name, default, lo, hi, float)
 
 
-def _device(name: str) -> str:
-    raw = (os.environ.get(name) or "auto").strip().lower()
+def _device(name: str, given: str | None = None) -> str:
+    raw = (given if given is not None else os.environ.get(name) or "auto").strip().lower()
     if raw in ("auto", "cpu", "cuda") or (raw.startswith("cuda:") and raw[5:].isdigit()):
         return raw
-    raise ValueError(f"{name}={raw!r}: expected auto, cpu, cuda or cuda:N")
+    where = f"{name}={raw!r}" if given is None else f"device {raw!r}"
+    raise ValueError(f"{where}: expected auto, cpu, cuda or cuda:N")
+
+
+def device(given: str | None = None) -> str:
+    """A device named by a person (``--device``, ``device=``), else ``LATENT_EXPLORER_DEVICE``,
+    checked: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    return _device("LATENT_EXPLORER_DEVICE", given)
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> str:

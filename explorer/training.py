@@ -18,12 +18,13 @@ import time
 
 import torch
 
-from . import objective, store
-from .config import BETA, LR, ConfigError, RunConfig
+from . import objective, store, training_state
+from .config import BETA, LR, VAL_SUBSET_DEFAULT, ConfigError, RunConfig
 from .data import Dataset
 from .models import VAE, build_model
 from .rowlog import RowLog
 from .schedules import beta_at
+from .store.trainer_state import save_trainer_state
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: unit u is active if Cov_x(E_q[z_u]) > 0.01
 
@@ -33,6 +34,16 @@ def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> 
     and the per-dimension variances. ``mu`` is ``[N, D]``, one row per data point."""
     var = mu.double().var(0, unbiased=True) if len(mu) > 1 else torch.zeros(mu.shape[1], dtype=torch.float64)
     return int((var > threshold).sum()), var
+
+
+def validation_rows(n_val: int, val_subset: int | None, seed: int) -> torch.Tensor | None:
+    """The validation images evaluated at an epoch's end: None (all of them), or a seeded
+    random subset, the same at every epoch (``train.val_subset``: None caps a large split at
+    :data:`~explorer.config.VAL_SUBSET_DEFAULT`, 0 takes all)."""
+    want = VAL_SUBSET_DEFAULT if val_subset is None else val_subset
+    if want == 0 or want >= n_val:
+        return None
+    return torch.randperm(n_val, generator=torch.Generator().manual_seed(seed + 54321))[:want].sort().values
 
 
 def make_adam(params, lr: float) -> torch.optim.Adam:
@@ -84,6 +95,7 @@ class Trainer:
         self.batch_size = min(t.batch_size, self.n_train)
         self.steps_per_epoch = math.ceil(self.n_train / self.batch_size)
         self.total_steps = self.steps_per_epoch * t.epochs
+        self.val_rows = validation_rows(len(dataset.x_val), t.val_subset, config.data.split_seed)
 
         self.beta = float(t.beta)       # base β: the schedule scales it; set_beta changes it
         self.lr = float(t.lr)
@@ -197,15 +209,23 @@ class Trainer:
         """True right after the last step of an epoch."""
         return self.step_count > 0 and self.step_count % self.steps_per_epoch == 0
 
+    @property
+    def validates_now(self) -> bool:
+        """At an epoch's end: every ``train.eval_every`` epochs, and after the last step."""
+        epochs = self.step_count // self.steps_per_epoch
+        return self.at_epoch_end and (epochs % self.config.train.eval_every == 0 or self.done)
+
     # -------------------------------------------------------- evaluation
     @torch.no_grad()
     def evaluate(self, split: str = "val", max_n: int | None = None, samples: int = 1) -> dict:
         """Per-image averages over a split: recon, KL, ELBO, per-dimension KL, active units.
 
         Deterministic (its own fixed generator) and does not disturb training's randomness.
+        The validation split without ``max_n``: the run's validation subset (:attr:`val_rows`).
         """
+        rows = self.val_rows if split == "val" and max_n is None else None
         return evaluate(self.model, self.dataset, split=split, max_n=max_n, samples=samples,
-                        seed=self.config.train.seed)
+                        seed=self.config.train.seed, rows=rows)
 
 
 def val_row(ev: dict) -> dict:
@@ -216,10 +236,12 @@ def val_row(ev: dict) -> dict:
 
 @torch.no_grad()
 def evaluate(model: VAE, dataset: Dataset, *, split: str = "val", max_n: int | None = None,
-             samples: int = 1, seed: int = 0, batch: int = 2000) -> dict:
-    """Average per-image recon, KL and ELBO (nats) over ``split`` ("train" or "val"),
-    plus ``kl_per_dim`` (list), ``active_units`` and ``mu_var`` (Burda's per-dimension variances)."""
+             samples: int = 1, seed: int = 0, batch: int = 2000, rows: torch.Tensor | None = None) -> dict:
+    """Average per-image recon, KL and ELBO (nats) over ``split`` ("train" or "val"), or its
+    ``rows``, plus ``kl_per_dim`` (list), ``active_units`` and ``mu_var`` (Burda's per-dimension variances)."""
     x = dataset.x_train if split == "train" else dataset.x_val
+    if rows is not None:
+        x = x[rows]
     if max_n is not None:
         x = x[:max_n]
     if len(x) == 0:
@@ -275,8 +297,8 @@ class LoopHooks:
 def run_loop(trainer: "Trainer", hooks: LoopHooks | None = None) -> tuple[str, str | None]:
     """Train step by step until ``hooks.end_reason`` says stop, or divergence; returns the
     final ``(status, reason)``. The one training loop: :func:`fit` and the engine's workers
-    both run it. At every epoch end the validation split is evaluated and its numbers join
-    that step's row (:func:`val_row`)."""
+    both run it. At an epoch's end (every ``train.eval_every`` epochs, and the last) the
+    validation subset is evaluated and its numbers join that step's row (:func:`val_row`)."""
     hooks = hooks or LoopHooks()
     while True:
         hooks.before_step(trainer)
@@ -289,7 +311,7 @@ def run_loop(trainer: "Trainer", hooks: LoopHooks | None = None) -> tuple[str, s
             row = trainer.step()
         except TrainingDiverged as e:
             return "diverged", str(e)
-        if trainer.at_epoch_end:
+        if trainer.validates_now:
             trainer.last_val = trainer.evaluate()
             row.update(val_row(trainer.last_val))
         hooks.on_row(trainer, row)
@@ -340,7 +362,9 @@ def checkpoint(trainer: Trainer, run_dir, rows: list[dict], status: str, elapsed
     """Write the run folder (weights, metrics, summary, config) through :mod:`explorer.store`;
     returns the summary written (see :func:`summarize`)."""
     summary = summarize(trainer, status, elapsed_s, final=final, iwae_k=iwae_k, extra=extra)
-    # epoch checkpoints survive a killed process (atomic renames); the final one is also fsynced
+    # epoch checkpoints survive a killed process (atomic renames); the final one is also fsynced.
+    # The trainer's state first: the summary written after the weights says which step they hold.
+    save_trainer_state(run_dir, *training_state.capture(trainer), durable=final)
     store.save_run(run_dir, trainer.config, trainer.model, rows, summary, durable=final)
     return summary
 

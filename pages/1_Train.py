@@ -179,6 +179,9 @@ if read_only:
               args=(view.config,), width="stretch")
 
 if view is not None:
+    if view.status != Status.QUEUED:          # in the sidebar: the live views keep their places
+        with st.sidebar:
+            live.explore_link(view.run_id)
     live.train_views(view.run_id, live_now, paused_now)
 else:
     st.info("Choose settings in the sidebar (or a preset for a lesson) and press **Start**. The "

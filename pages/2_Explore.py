@@ -33,13 +33,13 @@ st.title("Explore the latent space")
 
 # ================================================================ sidebar: the model
 
-choices = explore.openable_runs(common.query_get("model"), session.get(explore_state.MODEL_KEY))
+asked = explore.asked_model()                  # ?model=<key>, or ?run=<id>
+choices = explore.openable_runs(asked, session.get(explore_state.MODEL_KEY))
 if not choices:
     st.warning("No model to open: the shipped models are missing from trained/ and you have no runs. "
                "Train one on the **Train** page.")
     st.stop()
 keys = list(choices)
-asked = common.query_get("model")
 default = explore_model.default_model(keys, asked)
 if asked and asked not in choices:
     st.warning(f"The model in the link ({asked}) is not available here; showing {choices[default].label}.")
@@ -48,7 +48,7 @@ with st.sidebar:
     model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label,
                              key=explore_state.MODEL_KEY)
     own_model.uploader()                       # a run zip, or safetensors + config.json: a new run
-common.query_set(model=model_key)
+common.query_set(model=model_key, run=None)
 run = explore.open_run(choices[model_key])          # stops: no checkpoint yet, or unreadable
 D, mk = run.D, run.mk
 with st.sidebar:

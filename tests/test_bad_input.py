@@ -46,6 +46,7 @@ from explorer.config import ConfigError, DataConfig, RunConfig
 from explorer.data import DataError
 from explorer.engine import Engine, EngineError, set_engine
 from explorer.models import build_model
+from explorer.store.trainer_state import TRAINER_STATE
 from explorer.ui import train as train_ui
 
 PAGES = paths.PROJECT_ROOT / "pages"
@@ -762,13 +763,14 @@ def test_a_full_disk_during_training_keeps_the_last_checkpoint(tmp_path, monkeyp
     def remember():                                             # the folder as the disk filled
         snapshot.update({p.name: p.read_bytes() for p in run_dir.iterdir() if not p.name.startswith(".tmp-")})
 
-    disk = _FullDisk(fail_at=5, on_fail=remember)               # 4 files per checkpoint
+    disk = _FullDisk(fail_at=6, on_fail=remember)               # 5 files per checkpoint (the trainer's state first)
     cfg = _tiny(3, batch_size=256)
     ds = data.load(cfg.data)
     with monkeypatch.context() as mp, pytest.raises(OSError, match="No space left on device"):
         mp.setattr(store.atomic, "os", disk)             # the atomic writes' os
         training.fit(cfg, ds, run_dir)
-    assert disk.opened == 5 and set(snapshot) == {store.WEIGHTS, store.METRICS, store.SUMMARY, store.CONFIG}
+    assert disk.opened == 6 and set(snapshot) == {TRAINER_STATE, store.WEIGHTS, store.METRICS, store.SUMMARY,
+                                                  store.CONFIG}
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == snapshot
     run = store.open_run(run_dir)
     assert run.summary["status"] == "running" and run.summary["epochs"] == 1.0

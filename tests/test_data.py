@@ -141,7 +141,7 @@ def test_invalid_config_is_a_data_error():
                          ids=["gz", "raw", "mixed"])
 def test_idx_folder_round_trip(tmp_path, mnist_arrays, gz):
     folder = write_idx_folder(tmp_path / "idx", mnist_arrays, gz)
-    ds = load(DataConfig(name="mnist", path=str(folder), val_fraction=0.5))
+    ds = load(DataConfig(name="mnist", path=str(folder), val_fraction=0.5, binarize="none"))
     assert torch.equal(ds.x_train, as_unit(mnist_arrays["x_train"]))
     assert torch.equal(ds.x_val, as_unit(mnist_arrays["x_test"]))      # official test split; val_fraction ignored
     assert torch.equal(ds.y_train, torch.from_numpy(mnist_arrays["y_train"].astype(np.int64)))

@@ -166,7 +166,7 @@ def test_every_setting_renders_to_a_script_that_compiles():
         text = script.render(cfg, shape)
         assert "{{" not in text and "#[" not in text and "#]" not in text, label
         n = len(text.splitlines())
-        assert 120 <= n <= 215, (label, n)
+        assert 120 <= n <= 225, (label, n)     # MNIST: its download (with the offline message) and dynamic binarisation
         if cfg.data.is_toy:
             assert "class ConvEncoder" not in text and "load_digits" not in text
         if cfg.model.kind == "ae":

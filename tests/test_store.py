@@ -114,7 +114,7 @@ def test_binarised_probe_images_are_shown_grey(tmp_path):
     assert set(torch.unique(ds.x_val).tolist()) <= {0.0, 1.0}              # trained on: binary
     grey = ds.val_display(16)
     assert torch.allclose(grey, torch.from_numpy(x[40:56, None] / 255.0).float())   # shown: grey
-    plain = data.load(DataConfig(name="mnist", path=str(npz)))
+    plain = data.load(DataConfig(name="mnist", path=str(npz), binarize="none"))
     assert plain.x_val_grey is None and torch.equal(plain.val_display(5), plain.x_val[:5])
     store.save_probe(tmp_path / "run", ds.x_val, ds.y_val, ds.class_names, grey=ds.x_val_grey)
     px, py, _ = store.load_probe(tmp_path / "run")

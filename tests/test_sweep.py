@@ -209,7 +209,7 @@ def test_likelihood_notes_explain_negative_densities_and_grey_bernoulli():
     # the constant is −log N(x; x, σ²I) of a perfect reconstruction
     assert beta_reading.gaussian_constant(64,
                                           0.1) == pytest.approx(64 * (0.5 * np.log(2 * np.pi) + np.log(0.1)))
-    grey = RunConfig.from_dict({"data": {"name": "mnist"}, "model": {"likelihood": "bernoulli"}})
+    grey = RunConfig.from_dict({"data": {"name": "mnist", "binarize": "none"}, "model": {"likelihood": "bernoulli"}})
     assert "not a bound on log p(x)" in beta_reading.likelihood_notes(grey, 784)[0]
     binary = RunConfig.from_dict({"data": {"name": "mnist", "binarize": "threshold"}})
     assert beta_reading.likelihood_notes(binary, 784) == []

@@ -286,6 +286,8 @@ class Engine:
         if entry is None:
             return None
         job = from_entry(entry)
+        if entry.summary.get("tracked") and entry.status.live:
+            return job        # a loop outside the app writes it (explorer.track): read it afresh each time
         self._jobs[run_id] = job
         self._keep_in_memory(job)
         return job

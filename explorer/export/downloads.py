@@ -26,6 +26,9 @@ def onnx_files(run_dir: Path) -> dict[str, bytes]:
     these are files to download, not decoders sent to a browser)."""
     if not onnx_available():
         raise ExportUnavailable("ONNX export is not part of this installation")
+    if store.onnx_model_only(Path(run_dir)):            # a tracked loop's model: its own graphs
+        return {"encoder.onnx": (Path(run_dir) / store.MODEL_ENCODER_ONNX).read_bytes(),
+                "decoder.onnx": (Path(run_dir) / store.MODEL_DECODER_ONNX).read_bytes()}
     model = store.load_model(Path(run_dir), device="cpu")
     return {"encoder.onnx": encoder_onnx(model), "decoder.onnx": decoder_onnx(model)}
 

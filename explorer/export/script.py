@@ -152,23 +152,27 @@ def _values(config: RunConfig, shape: tuple[int, ...], run_id: str, file_name: s
     }
 
 
-def portable(config: RunConfig) -> RunConfig:
-    """The config without this machine's paths (a script is shared): MNIST's folder is
-    dropped (the script's cache folder is used), an own data file keeps only its name."""
+def portable(config: RunConfig, keep_path: bool = False) -> RunConfig:
+    """The config with the data path the script reads. ``keep_path`` (an export on the
+    person's own machine: the CLI, the API) keeps it, made absolute; otherwise (a download
+    from the app's server, whose paths are not the visitor's) MNIST's folder is dropped (the
+    script's cache folder is used) and an own data file keeps only its name."""
     path = config.data.path
     if not path:
         return config
+    if keep_path:
+        return config.replace(data={"path": str(Path(path).expanduser().resolve())})
     return config.replace(data={"path": None if config.data.name in _REMOTES else Path(path).name})
 
 
 def render(config: RunConfig, data_shape: tuple[int, ...], *, run_id: str = "",
-           file_name: str = "train_vae.py", events=()) -> str:
+           file_name: str = "train_vae.py", events=(), keep_path: bool = False) -> str:
     """The script for ``config`` (items of ``data_shape``); checked to compile."""
     if config.data.name == "shapes":
         raise ScriptError("a run on the generated shapes data cannot be written as a stand-alone script: "
                           "its images are made by this app (explorer.data.shapes); train it with "
                           "`python -m explorer train --dataset shapes` instead")
-    config = portable(RunConfig.from_dict(config.to_dict()))
+    config = portable(RunConfig.from_dict(config.to_dict()), keep_path)
     values = _values(config, tuple(data_shape), run_id or "unnamed", file_name, list(events or []))
     text = cut(TEMPLATE.read_text("utf-8"), flags_of(config))
 
@@ -181,12 +185,15 @@ def render(config: RunConfig, data_shape: tuple[int, ...], *, run_id: str = "",
     return text
 
 
-def script_for_run(run_dir: Path, file_name: str = "train_vae.py") -> str:
-    """The script that reproduces the run in ``run_dir``."""
+def script_for_run(run_dir: Path, file_name: str = "train_vae.py", *, keep_path: bool = False) -> str:
+    """The script that reproduces the run in ``run_dir`` (``keep_path``: see :func:`portable`)."""
+    if store.onnx_model_only(Path(run_dir)):
+        raise ScriptError("this model was trained in your own loop (explorer.track): its code is yours, so "
+                          "there is no script to write; its ONNX files (--onnx) run in onnxruntime")
     try:
         run = store.open_run(Path(run_dir))
         shape = store.data_shape_of(run.config, run.summary)
     except store.StoreError as e:
         raise ScriptError(f"cannot export: {e}") from None
     return render(run.config, shape, run_id=run.run_id, file_name=file_name,
-                  events=run.summary.get("events") or [])
+                  events=run.summary.get("events") or [], keep_path=keep_path)

@@ -12,6 +12,8 @@ compare side by side)::
                                images: reconstructions (originals above), prior_samples
                                (decoded z ~ N(0, I)); the embedding projector: the probe set's latent means
                                with their labels and an image sprite
+    DIR/<run id>/hparams/      the HParams dashboard: the run's settings (dataset, model, β, lr...)
+                               and its final validation numbers, to compare exported runs
 
 The scalar tags are the app's term names (``recon``, ``kl``, ``beta_kl``, ``total``) and
 the same in both runs, so TensorBoard draws training and validation in one chart per term,
@@ -23,7 +25,8 @@ default when the run's data are on this machine) re-trains the run from its seed
 its recorded β/lr changes at their steps, and draws the images at every epoch end; the
 replayed validation ELBO is compared with the recorded one and the difference written
 beside the images. Without a replay (the Runs page: pages never train) the images are
-the final model's, at the run's last step.
+the final model's, at the run's last step, drawn from the run's stored probe images or, when
+it has none, from its data when they are on this machine.
 
 The writer is tensorboardX (it needs only numpy and protobuf, which Streamlit already
 brings); it is imported when an export starts.
@@ -47,8 +50,13 @@ from ..figures.common import image_grid, upscale
 from ..figures.latent import image_pairs
 from ..training import LoopHooks, Trainer, run_loop
 from .downloads import zip_bytes
+from .onnx_model import load_any_model
 
-TRAINING, VALIDATION = "training", "validation"
+TRAINING, VALIDATION, HPARAMS = "training", "validation", "hparams"
+#: the settings the HParams dashboard compares runs by (section.field)
+HPARAM_KEYS = ("data.name", "data.binarize", "data.subset", "model.kind", "model.body", "model.hidden",
+               "model.latent_dim", "model.likelihood", "train.beta", "train.beta_schedule", "train.lr",
+               "train.batch_size", "train.epochs", "train.seed")
 #: metrics.csv column -> (TensorBoard run, tag). Validation β·KL and total are derived.
 TAGS = {
     "recon": (TRAINING, "recon"), "kl": (TRAINING, "kl"), "beta_kl": (TRAINING, "beta_kl"),
@@ -216,26 +224,31 @@ def write_tensorboard(run_dir: Path, out_dir: Path, *, replay: bool = False, dat
     events = list(summary.get("events") or [])
     folder = Path(out_dir) / run.run_id
     if folder.exists():                  # an earlier export of this run is replaced, nothing else
-        if not {p.name for p in folder.iterdir()} <= {TRAINING, VALIDATION}:
+        if not {p.name for p in folder.iterdir()} <= {TRAINING, VALIDATION, HPARAMS}:
             raise TensorBoardError(f"{folder} exists and is not an earlier TensorBoard export of "
                                    "this run; choose another folder")
         shutil.rmtree(folder)
     report = Report(folder)
     say = on_progress or (lambda text: None)
 
+    tracked = store.onnx_model_only(run.path)          # a tracked loop's model: no replay of it here
+    if replay and tracked:
+        raise TensorBoardError("this model was trained in your own loop (explorer.track): it cannot be "
+                               "replayed here; --no-replay gives its curves and its final images")
     ds = None
-    if replay:
-        if not data_mod.available_offline(cfg.data):
-            raise TensorBoardError(f"the replay needs the run's {cfg.data.name} data on this machine "
-                                   "(give --data-path, or --no-replay for the final images only)")
-        ds = data_mod.load(cfg.data)
-    model = run.load_model("cpu")
+    if replay and not data_mod.available_offline(cfg.data):
+        raise TensorBoardError(f"the replay needs the run's {cfg.data.name} data on this machine "
+                               "(give --data-path, or --no-replay for the final images only)")
+    if replay or (store.load_probe(run.path) is None and data_mod.available_offline(cfg.data)):
+        ds = data_mod.load(cfg.data)          # the replay's data; else the final model's images' originals
+    model = load_any_model(run.path, device="cpu")
     probe = _probe(run, ds)
     tw, vw = _writer(folder / TRAINING), _writer(folder / VALIDATION)
     try:
         report.scalars = _write_scalars(folder, scalar_series(rows, events, model.kind))
         tw.add_text("config", "```json\n" + cfg.to_json() + "\n```", 0)
         tw.add_text("changes", _events_text(events), 0)
+        _write_hparams(folder / HPARAMS, cfg, summary)
         if model.kind == "ae":
             report.notes.append("An autoencoder (seed eq. 1) has no KL term, no β and no ELBO: its "
                                 "scalars are the reconstruction and the training signals only.")
@@ -284,6 +297,37 @@ def write_tensorboard(run_dir: Path, out_dir: Path, *, replay: bool = False, dat
         tw.close()
         vw.close()
     return report
+
+
+def hparams_of(cfg, summary: dict) -> tuple[dict, dict]:
+    """``(hparams, metrics)`` for TensorBoard's HParams dashboard: the run's settings that
+    tell runs apart (:data:`HPARAM_KEYS`, β as the run ended) and its final validation numbers."""
+    d = cfg.to_dict()
+    hp = {}
+    for key in HPARAM_KEYS:
+        section, name = key.split(".")
+        v = d[section][name]
+        hp[key] = ",".join(map(str, v)) if isinstance(v, list) else "all" if v is None else v
+    if summary.get("beta") is not None:
+        hp["train.beta"] = float(summary["beta"])
+    val = summary.get("val") or {}
+    metrics = {f"hparams/val_{k}": float(val[k]) for k in ("elbo", "recon", "kl", "active_units")
+               if isinstance(val.get(k), (int, float))}
+    return hp, metrics
+
+
+def _write_hparams(logdir: Path, cfg, summary: dict) -> None:
+    """The run as one HParams session (``DIR/<run id>/hparams``): its settings and final numbers."""
+    from tensorboardX.summary import hparams
+    hp, metrics = hparams_of(cfg, summary)
+    w = _writer(logdir)
+    try:
+        for s in hparams(hp, metrics):
+            w.file_writer.add_summary(s)
+        for k, v in metrics.items():
+            w.add_scalar(k, v, int(summary.get("steps") or 0))
+    finally:
+        w.close()
 
 
 def _write_scalars(folder: Path, series: dict) -> int:

@@ -8,5 +8,6 @@ the figure without a browser. One module per area:
 - ``training``: live curves, rate-distortion plane, KL bars (Train; Altair, updates in place);
 - ``beta``: the β lab's comparisons;
 - ``theory``: the Theory page's checks;
-- ``runs``: the Runs page's table, overlaid curves and PNG renderings.
+- ``runs``: the Runs page's table, overlaid curves and PNG renderings;
+- ``plane``: the latent-plane component's data (the app's pages and the notebook widget).
 """

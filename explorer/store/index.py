@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..paths import SHIPPED_ROOT
 from ..runs import RunEntry, entry_from_folder
-from . import (CONFIG, SUMMARY, WEIGHTS, StoreError, check_run_id, folder_bytes, read_config,
+from . import (CONFIG, SUMMARY, StoreError, check_run_id, folder_bytes, has_model, read_config,
                read_summary_checked)
 
 INDEX_FILE = ".index.sqlite"
@@ -140,7 +140,7 @@ class RunIndex:
         it); a folder with a config alone is a run being written. A file that cannot be read
         stays listed, with ``damaged`` saying which and why."""
         path = self.root / run_id
-        saved, has_summary = (path / WEIGHTS).is_file(), (path / SUMMARY).is_file()
+        saved, has_summary = has_model(path), (path / SUMMARY).is_file()
         problems = []
         try:
             cfg = read_config(path)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ..config import RunConfig
 from .atomic import atomic_write_bytes
-from .paths import (CONFIG, DECODER_ONNX, METRICS, PROBE, SUMMARY, WEIGHTS, StoreError, check_run_id, is_shipped,
-                    runs_root)
+from .paths import (CONFIG, DECODER_ONNX, METRICS, MODEL_DECODER_ONNX, MODEL_ENCODER_ONNX, PROBE, SUMMARY, WEIGHTS,
+                    StoreError, check_run_id, is_shipped, runs_root)
 from .run_folder import read_config, save_config
 
 MAX_NAME = 100
@@ -107,3 +107,10 @@ def save_decoder_onnx(run_dir: Path, data: bytes) -> Path:
     path = decoder_cache_path(run_dir)
     atomic_write_bytes(path, data, durable=False)     # derived data: rebuilt if lost
     return path
+
+
+def save_onnx_model(run_dir: Path, encoder: bytes, decoder: bytes) -> None:
+    """A tracked model's graphs (validated bytes), the encoder first: the decoder's file
+    marks a new model (:func:`explorer.decoder_cache.model_file`)."""
+    atomic_write_bytes(Path(run_dir) / MODEL_ENCODER_ONNX, encoder)
+    atomic_write_bytes(Path(run_dir) / MODEL_DECODER_ONNX, decoder)

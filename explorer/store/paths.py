@@ -11,6 +11,8 @@ from ..paths import SHIPPED_ROOT
 CONFIG, WEIGHTS, METRICS, SUMMARY = "config.json", "weights.safetensors", "metrics.csv", "summary.json"
 PROBE = "probe.safetensors"   # optional: validation images (+labels) to explore a run without its dataset
 DECODER_ONNX = "decoder.onnx"  # derived: the decoder for the browser (explorer.decoder_cache), redone when the weights change
+# a model trained in your own loop (explorer.track ... save_model): ONNX graphs instead of weights
+MODEL_ENCODER_ONNX, MODEL_DECODER_ONNX = "model.encoder.onnx", "model.decoder.onnx"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -37,3 +39,13 @@ def check_run_id(run_id: str) -> str:
 def is_shipped(run_dir: Path) -> bool:
     """True for the read-only runs shipped in ``trained/``."""
     return SHIPPED_ROOT.resolve() in Path(run_dir).resolve().parents
+
+
+def has_model(run_dir: Path) -> bool:
+    """Whether a run folder holds a model: its weights, or a tracked model's ONNX graphs."""
+    return (Path(run_dir) / WEIGHTS).is_file() or (Path(run_dir) / MODEL_DECODER_ONNX).is_file()
+
+
+def onnx_model_only(run_dir: Path) -> bool:
+    """Whether a run's model is a tracked loop's ONNX graphs (no weights of this app's models)."""
+    return not (Path(run_dir) / WEIGHTS).is_file() and (Path(run_dir) / MODEL_DECODER_ONNX).is_file()

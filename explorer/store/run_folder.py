@@ -30,7 +30,7 @@ from safetensors.torch import save as st_save
 from ..config import ConfigError, RunConfig
 from ..models import VAE, build_model
 from .atomic import atomic_write_bytes, atomic_write_text, dumps
-from .paths import CONFIG, METRICS, PROBE, SHIPPED_ROOT, SUMMARY, WEIGHTS, StoreError, runs_root
+from .paths import CONFIG, METRICS, PROBE, SHIPPED_ROOT, SUMMARY, WEIGHTS, StoreError, has_model, runs_root
 
 # ------------------------------------------------------------------ write
 
@@ -174,12 +174,15 @@ def save_failure(run_dir: Path, config: RunConfig, reason: str, extra: dict | No
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    """The metrics rows as dicts of floats (empty cells omitted)."""
+    """The metrics rows as dicts of floats (empty cells omitted). A last line without its
+    newline is a row still being appended (a tracked loop's): it is left for the next read."""
     p = Path(run_dir) / METRICS
     try:
         text = p.read_text("utf-8")
     except (FileNotFoundError, OSError, UnicodeDecodeError):
         return []
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
     rows = []
     for r in csv.DictReader(io.StringIO(text)):
         row = {}
@@ -297,7 +300,7 @@ def load_model(run_dir: Path, config: RunConfig | None = None,
 def open_run(run_dir: Path) -> Run:
     """Read a run's config and summary (validated); weights are loaded on demand."""
     run_dir = Path(run_dir)
-    if not (run_dir / WEIGHTS).is_file():
+    if not has_model(run_dir):
         raise StoreError(f"{run_dir}: no {WEIGHTS}; this folder is not a complete run")
     return Run(path=run_dir, config=read_config(run_dir), summary=read_summary(run_dir))
 

@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from .. import engine as engine_mod
-from .. import store
+from ..decoder_cache import model_file
+from ..export.onnx_model import load_any_model
 from . import identity
 
 
@@ -34,13 +35,13 @@ def engine() -> engine_mod.Engine:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _cached_model(run_dir: str, mtime: float):
-    return store.load_model(Path(run_dir), device="cpu")
+    return load_any_model(Path(run_dir), device="cpu")
 
 
 def load_model(run_dir: Path):
-    """A run's model, cached until its weights file changes (a live run's checkpoints)."""
-    p = Path(run_dir) / store.WEIGHTS
-    return _cached_model(str(run_dir), p.stat().st_mtime)
+    """A run's model, cached until its weights file changes (a live run's checkpoints); a
+    tracked run's model is its ONNX graphs (:mod:`explorer.export.onnx_model`)."""
+    return _cached_model(str(run_dir), model_file(run_dir).stat().st_mtime)
 
 
 # ----------------------------------------------------------- query string

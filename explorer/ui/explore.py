@@ -19,6 +19,7 @@ from .. import data as data_mod
 from ..analysis import latent
 from ..analysis import projections
 from ..config import RunConfig
+from ..decoder_cache import model_file
 from ..figures import describe
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
@@ -41,10 +42,20 @@ def openable_runs(*also: str | None) -> dict[str, RunEntry]:
     return out
 
 
+def asked_model() -> str | None:
+    """The model a link asks for: ``?model=<key>``, or ``?run=<id>`` (the Train page's and the
+    API's links; a shipped run's id or one of this server's)."""
+    asked = common.query_get("model")
+    if asked or not (run_id := common.query_get("run")):
+        return asked
+    e = catalog.find(common.engine(), run_id)
+    return e.key if e is not None else f"run:{run_id}"
+
+
 def open_run(entry: RunEntry) -> Run:
     """Open a run's weights; when there are none (yet), or they are unreadable, say so and stop."""
     run_dir = Path(entry.run_dir)
-    weights = run_dir / store.WEIGHTS
+    weights = model_file(run_dir)
     if not weights.is_file():
         if entry.status.active:
             live.wait_for_checkpoint(weights)

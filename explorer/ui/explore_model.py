@@ -17,6 +17,7 @@ from .. import store
 from ..analysis import latent
 from ..analysis import projections
 from ..config import RunConfig
+from ..decoder_cache import model_file
 from ..figures import latent as latent_figures
 from ..runs import RunEntry
 
@@ -59,7 +60,8 @@ class Run:
 
     @property
     def weights(self) -> Path:
-        return self.dir / store.WEIGHTS
+        """The file whose change means a new model (a tracked model's: its decoder graph)."""
+        return model_file(self.dir)
 
     @property
     def D(self) -> int:

@@ -16,7 +16,9 @@ its built files are missing, Streamlit cannot register it, the decoder is over t
 or the browser reports that it cannot run it (``failed``) — :func:`mount` returns None
 after a one-line notice, and the page decodes on the server as before.
 
-:func:`payload` builds the data the component is given (plain values; tests call it).
+:func:`~explorer.figures.plane.payload` builds the data the component is given (plain values,
+Streamlit-free: the notebook widget, :mod:`explorer.notebook`, gives the same component the
+same data).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import base64
 import functools
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,13 @@ import streamlit as st
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 
-from .. import decoder_cache
 from .. import store
 from ..analysis import latent
 from ..analysis import projections
 from ..config import RunConfig
+from ..decoder_cache import model_file, run_decoder
 from ..export import onnx_check, onnx_write
+from ..figures.plane import MAX_POINTS, BrowserDecoder, payload, plane_spec, points_spec  # noqa: F401 - pages use them here
 from ..figures.training import pick_dims
 from ..models import build_model
 from ..probe import load_decoder_state
@@ -47,18 +49,9 @@ NAME = "latent_explorer.latent_plane"
 FOLDER = Path(__file__).resolve().parent / "components" / "latent_plane"
 ASSETS = FOLDER / "build"
 JS, CSS = "latent_plane.js", "latent_plane.css"
-MAX_POINTS = 4000             # points drawn on the component's plane (a seeded subset)
 FAILED = "_lp_failed"         # session: why the browser could not decode (then: the server)
 SENT = "_lp_sent"             # session: decoder keys this browser tab holds
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BrowserDecoder:
-    """A run's decoder as sent to the browser: its key (the weights' hash) and bytes."""
-    key: str
-    b64: str
-    nbytes: int
 
 
 # ------------------------------------------------------------- the decoder
@@ -66,7 +59,7 @@ class BrowserDecoder:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _decoder(run_dir: str, mtime_ns: int, size: int) -> BrowserDecoder | str:
     try:
-        data, key = decoder_cache.run_decoder(Path(run_dir))
+        data, key = run_decoder(Path(run_dir))
     except onnx_check.OnnxError as e:
         return str(e)
     return BrowserDecoder(key, base64.b64encode(data).decode("ascii"), len(data))
@@ -75,7 +68,7 @@ def _decoder(run_dir: str, mtime_ns: int, size: int) -> BrowserDecoder | str:
 def browser_decoder(run_dir: Path) -> BrowserDecoder | str:
     """The run's decoder for the browser, exported once per weights file (a live run's
     checkpoints each get theirs), or the reason it cannot be sent (too large)."""
-    s = (Path(run_dir) / store.WEIGHTS).stat()
+    s = model_file(Path(run_dir)).stat()
     return _decoder(str(run_dir), s.st_mtime_ns, s.st_size)
 
 
@@ -135,62 +128,6 @@ def _web_browser() -> bool:
 def notice(reason: str) -> None:
     """The one-line notice shown above the server-side decoder."""
     st.caption(f"ⓘ Decoding on the server: {reason}.")
-
-
-# ---------------------------------------------------------------- the data
-
-def plane_spec(projection, hold, ranges, *, prior: bool = True) -> dict:
-    """The plane: a linear map z -> p = (z - mean) @ components.T (``explorer.analysis.latent.
-    Projection``), the coordinates held for the dimensions it does not show, its extent."""
-    mean, comp = np.asarray(projection.mean, float), np.asarray(projection.components, float)
-    hold = np.zeros(comp.shape[1]) if hold is None else np.asarray(hold, float)
-    return {"mean": _r(mean), "comp": [_r(c) for c in comp], "hold": _r(hold),
-            "ranges": [[float(a), float(b)] for a, b in ranges], "axis": list(projection.axis_titles),
-            "prior": prior, "prior_center": _r((np.zeros_like(mean) - mean) @ comp.T)}
-
-
-def _r(a, nd: int = 4) -> list:
-    return np.round(np.asarray(a, dtype=np.float64), nd).tolist()
-
-
-def points_spec(xy, labels=None, names=None, limit: int = MAX_POINTS) -> dict:
-    """Plane points (``[N, 2]``), at most ``limit`` (a seeded subset), with labels and names."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    keep = np.arange(len(xy))
-    if len(xy) > limit:
-        keep = np.sort(np.random.default_rng(0).choice(len(xy), limit, replace=False))
-    return {"xy": np.round(xy[keep], 3).ravel().tolist(),
-            "labels": None if labels is None else np.asarray(labels)[keep].astype(int).tolist(),
-            "names": [str(n) for n in names] if names else None}
-
-
-def payload(decoder: BrowserDecoder, *, latent_dim: int, out_shape, z, send_decoder: bool,
-            plane: dict | None = None, points: dict | None = None, sliders=None, paths=None,
-            toy: dict | None = None, plane_px: int = 360, image_px: int = 220,
-            model: str = "", paused: bool = False) -> dict:
-    """The component's data. ``sliders``: ``explorer.analysis.latent.DimSlider``s (shown in
-    that order); ``paths``: ``(name, zs [K, D], (start, end))`` to scrub and play; ``toy``:
-    a 2-D data set ``{"x": [N, 2], "y": labels}`` drawn behind the decoded point; ``model``:
-    the model's name in the decoded image's text alternative; ``paused``: the page's pause
-    switch (:mod:`explorer.ui.motion`) stops a traversal that plays."""
-    data = {"v": 1, "latent_dim": int(latent_dim), "out_shape": [int(s) for s in out_shape],
-            "z": _r(z), "decoder": {"key": decoder.key}, "plane": plane, "points": points,
-            "plane_px": plane_px, "image_px": image_px,
-            "sliders": [{"dim": int(s.dim), "label": s.label, "lo": float(s.range[0]),
-                         "hi": float(s.range[1]), "help": s.help} for s in (sliders or [])],
-            "paths": [{"name": n, "zs": _r(zs), "ends": list(ends)} for n, zs, ends in (paths or [])],
-            "model": str(model), "paused": bool(paused)}     # the image's alt text; WCAG 2.2.2
-    if send_decoder:
-        data["decoder"]["b64"] = decoder.b64
-    if toy is not None:
-        x = np.asarray(toy["x"], dtype=np.float64)[:800]
-        lo, hi = x.min(0), x.max(0)
-        pad = 0.08 * np.maximum(hi - lo, 1e-6)
-        data["toy"] = {"xy": np.round(x, 3).ravel().tolist(),
-                       "labels": None if toy.get("y") is None else np.asarray(toy["y"])[:800].astype(int).tolist()}
-        data["toy_ranges"] = [[float(lo[0] - pad[0]), float(hi[0] + pad[0])],
-                              [float(lo[1] - pad[1]), float(hi[1] + pad[1])]]
-    return data
 
 
 # ------------------------------------------------------------------ mounting

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
-from .. import store
+from ..decoder_cache import model_file
 from ..analysis.beta.reading import likelihood_notes
 from ..config import RunConfig
 from ..engine import Status
@@ -77,6 +78,9 @@ def show_status(v: RunEntry) -> None:
                     f"server; yours starts when a running one ends.")
     elif s == Status.STARTING:
         st.info("Starting: loading the data and building the model…")
+    elif s == Status.RUNNING and v.summary.get("tracked"):
+        st.info(f"Training in its own loop, outside this app (explorer.track): step {p.step:,}, epoch "
+                f"{float(p.epoch or 0):.1f}; its rows arrive about every second.", icon=":material/sync:")
     elif s in (Status.RUNNING, Status.PAUSED):
         frac, text = train_ui.progress_line(p)
         st.progress(frac, text=("⏸ paused · " if s == Status.PAUSED else "") + text)
@@ -287,7 +291,7 @@ def _disk_snapshot(run_dir: str, mtime: float, config_json: str):
 
 def disk_views(v: RunView) -> None:
     """A run read back from disk has no live snapshots: show its final latent space instead."""
-    weights = Path(v.run_dir) / store.WEIGHTS
+    weights = model_file(Path(v.run_dir))           # a tracked run's model: its ONNX graphs
     if not weights.is_file():
         return
     with common.friendly_errors("Could not read this run's final state"):
@@ -328,6 +332,15 @@ def poll_sweep(draw, key: str, polling: bool, is_live) -> None:
 
 
 # ===================================================================== Explore
+
+def explore_link(run_id: str) -> None:
+    """A link that opens ``run_id`` in Explore (``Explore?run=<id>``)."""
+    label = "Explore this run's latent space"
+    try:
+        st.page_link("pages/2_Explore.py", label=label, icon=":material/explore:", query_params={"run": run_id})
+    except StreamlitPageNotFoundError:          # the page run on its own (AppTest): a plain link
+        st.markdown(f"[{label}](Explore?run={run_id})")
+
 
 def wait_for_checkpoint(weights: Path) -> None:
     """A run that has not finished its first epoch: show it as soon as its weights exist."""
