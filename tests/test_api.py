@@ -20,6 +20,7 @@ from conftest import app_factory, assert_page_ok
 from explorer import data, store
 from explorer.cli import main as cli_main
 from explorer.runs import Status
+from explorer.ui import explore_state
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"epochs": 2, "hidden": [32], "batch_size": 64}
@@ -245,6 +246,10 @@ def test_track_a_hand_written_loop_the_app_lists_live_and_explore_opens(page_eng
     assert_page_ok(train)
     assert any("Training in its own loop" in i.value for i in train.info)              # live, from the loop
     assert any("Read-only" in i.value for i in train.info)                             # anyone's run
+    links = [f"{pl.proto.page}?{pl.proto.query_string}" for pl in train.sidebar.get("page_link")
+             if "Explore this run" in pl.value]
+    links += [m.value for m in train.sidebar.markdown if "Explore this run" in m.value]   # the page run alone
+    assert links and all("Explore" in t and "run=my-loop" in t for t in links)      # linked to Explore
 
     tracker.save_model(model.encode, model.decode, ds.x_val[:300].view(-1, 64), labels=ds.y_val[:300],
                        data_shape=(1, 8, 8))
@@ -262,7 +267,7 @@ def test_track_a_hand_written_loop_the_app_lists_live_and_explore_opens(page_eng
     at = app_factory(str(ROOT / "pages" / "2_Explore.py"))(run="my-loop")
     at.run(timeout=120)
     assert_page_ok(at)
-    assert at.session_state["ex_model"] == "run:my-loop"
+    assert at.session_state[explore_state.MODEL_KEY] == "run:my-loop"
     assert any("VAE, 2-D latent" in c.value for c in at.caption)
 
 
