@@ -70,7 +70,7 @@ def test_client_starts_a_run_and_polls_the_train_page_until_it_ends(server):
 
 @pytest.mark.slow
 def test_load_test_script_runs_a_small_classroom_without_errors():
-    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.25",
+    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.15",
                           "--trainers", "1", "--epochs", "20"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -86,7 +86,7 @@ def test_load_test_script_runs_a_small_classroom_without_errors():
 @pytest.mark.slow
 def test_load_test_script_runs_a_short_lesson_without_errors():
     """``--classroom``: a teacher's dashboard, students joining, a push followed, Explore."""
-    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--classroom", "3", "--minutes", "0.4",
+    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--classroom", "3", "--minutes", "0.25",
                           "--epochs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     fields = dict(kv.split("=") for kv in out.stdout.strip().splitlines()[-1].split())
