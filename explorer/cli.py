@@ -63,7 +63,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         raise memory.BudgetExceeded(memory.exceeded_message(cfg, budget)) from None
     if progress:
         progress.close()
-    return print_summary(summary, out, ns.iwae_k)
+    return print_summary(summary, out, ns.iwae_k, kind=cfg.model.kind)
 
 
 def _default_out(cfg: RunConfig) -> Path:
@@ -78,7 +78,8 @@ EVAL_N = 500             # eval's default: the first 500 validation images (IWAE
 
 def evaluate_run(run_dir: Path, *, iwae_k: int = 100, max_n: int | None = None, seed: int = 0,
                  data_path: str | None = None) -> dict:
-    """Validation ELBO, recon, KL, active units and IWAE-k of a stored run (per image, nats)."""
+    """Validation ELBO, recon, KL, active units and IWAE-k of a stored run (per image, nats).
+    An autoencoder has no ELBO and no IWAE (``None``); its ``loss`` is its recon term."""
     import torch
 
     from . import data, objective, store
@@ -91,7 +92,9 @@ def evaluate_run(run_dir: Path, *, iwae_k: int = 100, max_n: int | None = None, 
     ds = data.load(cfg.data)
     model = run.load_model()
     ev = evaluate(model, ds, split="val", max_n=max_n, seed=seed)
-    out = {"elbo": ev["elbo"], "recon": ev["recon"], "kl": ev["kl"],
+    vae = model.kind == "vae"
+    out = {"kind": model.kind, "likelihood": cfg.model.likelihood, "elbo": ev["elbo"] if vae else None,
+           "loss": None if vae else ev["recon"], "recon": ev["recon"], "kl": ev["kl"],
            "active_units": ev["active_units"], "n": ev["n"], "iwae": None, "iwae_k": iwae_k,
            "knn5_acc": None, "n_val": len(ds.x_val)}
     if ds.y_val is not None:                 # labelled data: how well z separates the classes
@@ -116,8 +119,15 @@ def cmd_eval(ns: argparse.Namespace) -> int:
                        data_path=ns.data_path)
     if ns.json:
         print(json.dumps(res))
+    elif res["kind"] == "ae":
+        print(f"{ns.run_dir}: n={res['n']}  loss (recon) {res['recon']:.2f}  active units "
+              f"{res['active_units']}  (per image, nats; an autoencoder has no ELBO and no IWAE: its "
+              f"recon is its loss, not a bound on log p(x))")
+        if res["likelihood"] == "gaussian":
+            print("  The loss is -log of a Gaussian density: (D/2)·log(2πσ²) plus the squared error "
+                  "/ (2σ²); below 0 when σ < 0.4, so a negative number is a good fit, not an error.")
     else:
-        iw = f"{res['iwae']:.2f}" if res["iwae"] is not None else "n/a (autoencoder)"
+        iw = f"{res['iwae']:.2f}" if res["iwae"] is not None else "not asked for (--iwae-k 0)"
         print(f"{ns.run_dir}: n={res['n']}  ELBO {res['elbo']:.2f}  recon {res['recon']:.2f}  "
               f"KL {res['kl']:.2f}  active units {res['active_units']}  IWAE-{ns.iwae_k} {iw}  "
               f"(per image, nats; log p(x) >= IWAE >= ELBO)")
@@ -138,7 +148,8 @@ def cmd_pretrain(ns: argparse.Namespace) -> int:
         torch.set_num_threads(ns.threads)
         return train_sweep_seeds(ns.sweep, ns.sweep_seeds, Path(ns.seeds_dir), mnist=ns.mnist)
     return pretrain(only=ns.only, mnist=ns.mnist, threads=ns.threads, iwae_k=ns.iwae_k,
-                    measure_only=ns.measure_only)
+                    measure_only=ns.measure_only,
+                    seeds_dir=Path(ns.seeds_dir) if ns.seeds_dir else None)
 
 
 # -------------------------------------------------------------------- main

@@ -36,11 +36,11 @@ def cmd_resume(ns: argparse.Namespace) -> int:
         if bar:
             bar[0](row, trainer)
 
-    _, _, summary = resume(run_dir, epochs=ns.epochs, data_path=ns.data_path, device=resolve_device(ns.device),
+    trainer, _, summary = resume(run_dir, epochs=ns.epochs, data_path=ns.data_path, device=resolve_device(ns.device),
                            on_row=on_row, on_start=on_start, iwae_k=ns.iwae_k)
     if bar:
         bar[0].close()
-    return print_summary(summary, run_dir, ns.iwae_k)
+    return print_summary(summary, run_dir, ns.iwae_k, kind=trainer.config.model.kind)
 
 
 def cmd_import(ns: argparse.Namespace) -> int:

@@ -107,9 +107,11 @@ def run_sweep(base: RunConfig, betas_text: str, out: Path, *, jobs: int | None =
     if not runs:
         return 1
     kw = {k: v for k, v in (("n", n), ("iwae_k", iwae_k)) if v}
-    measured = beta_report.measure_folders(runs, ds, **kw)
-    beta_report.save(out, tag, *measured, about={"config": base.to_dict(), "betas": betas})
-    _print_report(beta_report.report(tag, measured[0]), as_json=False)
+    pool = data.load(beta_report.pool_config(base.data))
+    measured = beta_report.measure_folders(runs, ds, name=tag, pool=(pool.x_train, pool.y_train),
+                                           about={"config": base.to_dict(), "betas": betas}, **kw)
+    beta_report.save(out, measured)
+    _print_report(beta_report.report(tag, measured), as_json=False)
     return 1 if failed else 0
 
 
@@ -162,10 +164,12 @@ def sweep_report(sweep: str, *, data_path: str | None = None) -> dict:
         cfg = pairs[0][1].config
         if data_path:
             cfg.data.path = data_path
-        measured = beta_report.measure_folders(runs, data.load(cfg.data))
-        beta_report.save(folder, tag, *measured, about={"config": cfg.to_dict()})
-        got = beta_report.load(folder)
-    return beta_report.report(got.name, got.measures)
+        pool = data.load(beta_report.pool_config(cfg.data))
+        got = beta_report.measure_folders(runs, data.load(cfg.data), name=tag,
+                                          pool=(pool.x_train, pool.y_train),
+                                          about={"config": cfg.to_dict()})
+        beta_report.save(folder, got)
+    return beta_report.report(got.name, got)
 
 
 def _print_report(rep: dict, *, as_json: bool) -> None:
@@ -175,12 +179,22 @@ def _print_report(rep: dict, *, as_json: bool) -> None:
         print("  ".join(f"{k:>15}" for k in keys))
         for r in rep["rows"]:
             print("  ".join(f"{r[k]:>15.4g}" if isinstance(r[k], float) else f"{r[k]!s:>15}" for k in keys))
+        for r in rep["rows"]:
+            if r.get("point_posterior"):
+                print(f"  β = {r['beta']:g}: q(z|x) shrank to a point; its val_iwae and gap_iwae say how "
+                      f"far out in the prior's tails the codes land, not how well images are fitted")
+        if rep.get("sweet_spot"):
+            print("  sweet spot (sample quality within two standard errors of the best): β = "
+                  + ", ".join(f"{b:g}" for b in rep["sweet_spot"]))
+        null = {k: v for k, v in (rep.get("null") or {}).items() if v is not None}
+        if null:
+            print("  null checks: " + ", ".join(f"{k} {v:.3f}" for k, v in null.items()))
     print(json.dumps(rep))
 
 
 def add_parsers(sub) -> None:
     """The ``sweep`` and ``sweep-report`` subcommands of ``python -m explorer``."""
-    from .analysis.beta.report import ROW_HELP
+    from .analysis.beta.report import NULL_HELP, ROW_HELP, SWEET_HELP
     from .analysis.disentangle.lab import ROW_HELP as FACTOR_ROW_HELP
     w = sub.add_parser("sweep", help="train one run per β (the same engine as the β lab) and measure the sweep",
                        description="Train one run per β, everything else equal, through the training "
@@ -200,17 +214,21 @@ def add_parsers(sub) -> None:
     w.set_defaults(fn=cmd_sweep)
 
     import textwrap
-    keys = "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<16} ", subsequent_indent=" " * 19)
-                     for k, v in ROW_HELP.items())
-    factor_keys = "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<18} ", subsequent_indent=" " * 21)
-                            for k, v in FACTOR_ROW_HELP.items())
+
+    def explain(helps: dict) -> str:
+        return "\n".join(textwrap.fill(v, 96, initial_indent=f"  {k:<22} ", subsequent_indent=" " * 25)
+                         for k, v in helps.items())
     rp = sub.add_parser("sweep-report", help="print a sweep's measures per β (a folder, or a shipped sweep)",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         description="Print a sweep's report; its last line is one JSON object,\n"
-                                    '  {"sweep": name, "rows": [{key: value, ...}, ...]}, rows sorted by β.\n\n'
-                                    "The keys of each row of a β sweep:\n" + keys
-                                    + "\n\nThe keys of each row of a factor sweep (the disentanglement "
-                                      "lab's, e.g. shapes):\n" + factor_keys)
+                                    '  {"sweep": name, "rows": [{key: value, ...}, ...], "sweet_spot": [β, ...],\n'
+                                    '   "null": {key: value, ...}}, rows sorted by β.\n\n'
+                                    "The keys of each row of a β sweep:\n" + explain(ROW_HELP) + "\n\n"
+                                    + explain({"sweet_spot": SWEET_HELP}) + "\n\n"
+                                    "The keys of \"null\" (checks of the sample-quality measure "
+                                    "itself):\n" + explain(NULL_HELP) + "\n\n"
+                                    "The keys of each row of a factor sweep (the disentanglement "
+                                    "lab's, e.g. shapes):\n" + explain(FACTOR_ROW_HELP))
     rp.add_argument("sweep", nargs="?", help="a sweep's folder (from `sweep --out`) or a shipped sweep's name")
     rp.add_argument("--json", action="store_true", help="print only the JSON object")
     rp.add_argument("--list", action="store_true", help="print the shipped sweeps' names, one a line")

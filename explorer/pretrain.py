@@ -13,14 +13,18 @@ labels, so that the app can draw a latent scatter of MNIST models offline).
     python -m explorer pretrain --only sweep-digits-b0 --measure-only   # re-measure that sweep
 
     # the shipped sweeps' extra training seeds (weights not shipped: only their measures)
-    python -m explorer pretrain --sweep-seeds 1 2 --sweep mnist --seeds-dir ../sweep-seeds --threads 1
+    python -m explorer pretrain --sweep-seeds 1 2 3 4 --sweep mnist --seeds-dir ../sweep-seeds --threads 1
     python -m explorer pretrain --sweep-seeds 1 2 3 4 --sweep digits --seeds-dir ../sweep-seeds --threads 1
+    python -m explorer pretrain --measure-only --only sweep-mnist-b1 sweep-digits-b1 --seeds-dir ../sweep-seeds
 
 Runs with a ``"sweep"`` key form the shipped β sweeps. Once a sweep's runs are rebuilt,
 the sweep is measured (:func:`explorer.analysis.beta.report.measure_folders`: sharpness,
 sample quality, the IWAE gap, memorisation, validation curves and the pictures) and the
 result is written to ``trained/sweeps/<name>/``, so the β lab draws it without loading a
-model; the sweep's report rows are copied into the manifest under ``"sweeps"``.
+model; the sweep's report rows are copied into the manifest under ``"sweeps"``. The
+shipped measures average several training seeds: a sweep is measured with every finished
+extra-seed run in ``--seeds-dir``, and measuring it without them (which would replace the
+shipped numbers with seed 0's alone) is refused unless ``--seeds-dir none`` says so.
 
 Factor sweeps (the disentanglement lab: β × seeds on data with known factors) are listed
 under ``"factor_sweeps"``: ``python -m explorer pretrain --factor-sweep shapes`` trains
@@ -77,11 +81,13 @@ def _config(entry: dict, mnist: str | None) -> RunConfig:
 
 def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: int = 2,
              iwae_k: int = 1000, manifest_path: Path = MANIFEST, out_root: Path | None = None,
-             measure_only: bool = False) -> int:
+             measure_only: bool = False, seeds_dir: Path | None = None) -> int:
     torch.set_num_threads(threads)
     manifest = read_manifest(manifest_path)
     out_root = Path(out_root or store.SHIPPED_ROOT)
     sweeps = {e["sweep"] for e in manifest["runs"] if e.get("sweep") and (not only or e["id"] in only)}
+    for name in sweeps:
+        check_seeds_dir(manifest, name, seeds_dir)      # before any training
     for entry in manifest["runs"] if not measure_only else []:
         run_id = store.check_run_id(entry["id"])
         if only and run_id not in only:
@@ -99,12 +105,13 @@ def pretrain(only: list[str] | None = None, mnist: str | None = None, threads: i
         _, _, summary = fit(cfg, ds, run_dir, iwae_k=k)
         finish_entry(entry, run_dir, ds, summary, time.perf_counter() - t0)
         v = summary["val"]
-        print(f"   val ELBO {v['elbo']:.2f} recon {v['recon']:.2f} KL {v['kl']:.2f} "
+        print(f"   val {_bound_name(cfg)} {v['elbo']:.2f} recon {v['recon']:.2f} KL {v['kl']:.2f} "
               f"AU {v['active_units']}" + (f" IWAE-{k} {v['iwae']:.2f}" if "iwae" in v else ""),
               flush=True)
         _update_entry(manifest_path, entry)
     for name in sorted(sweeps):
-        measure_sweep(name, mnist=mnist, manifest_path=manifest_path, out_root=out_root)
+        measure_sweep(name, mnist=mnist, manifest_path=manifest_path, out_root=out_root,
+                      seeds_dir=seeds_dir)
     return 0
 
 
@@ -193,35 +200,84 @@ def finish_entry(entry: dict, run_dir: Path, ds, summary: dict, elapsed_s: float
     entry["check_batch"] = check_batch_metrics(model, probe_x[:CHECK_BATCH])
 
 
-def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = MANIFEST,
-                  out_root: Path | None = None) -> dict:
-    """Measure the shipped sweep ``name`` from its run folders and its dataset; write
-    ``trained/sweeps/<name>/`` and the report rows into the manifest. Returns the report."""
+def seed_folders(name: str, seeds_dir: Path | None, manifest_path: Path = MANIFEST,
+                 out_root: Path | None = None) -> dict[float, dict[int, Path]]:
+    """β -> {training seed: run folder} of shipped sweep ``name``: its shipped runs, and the
+    finished extra-seed runs in ``seeds_dir`` (:func:`train_sweep_seeds`)."""
     out_root = Path(out_root or store.SHIPPED_ROOT)
-    entries = [e for e in read_manifest(manifest_path)["runs"] if e.get("sweep") == name]
+    out: dict[float, dict[int, Path]] = {}
+    for e in read_manifest(manifest_path)["runs"]:
+        if e.get("sweep") != name:
+            continue
+        beta, seed = float(e["config"]["train"]["beta"]), int(e["config"]["train"]["seed"])
+        out.setdefault(beta, {})[seed] = out_root / e["id"]
+        for folder in sorted(Path(seeds_dir).glob(f"{e['id']}-s*")) if seeds_dir else []:
+            summary = store.read_summary(folder) or {}
+            if summary.get("status") == "finished":
+                out[beta][int(store.read_config(folder).train.seed)] = folder
+    return out
+
+
+def check_seeds_dir(manifest: dict, name: str, seeds_dir) -> None:
+    """Refuse to measure sweep ``name`` without its extra seeds when its shipped measures
+    average several (that would replace them with seed 0's alone)."""
+    rows = ((manifest.get("sweeps") or {}).get(name) or {})
+    rows = rows.get("rows", []) if isinstance(rows, dict) else rows
+    shipped = max((int(r.get("seeds", 1)) for r in rows), default=1)
+    if seeds_dir is None and shipped > 1:
+        raise ValueError(f"sweep {name}: its shipped measures average {shipped} training seeds; give "
+                         f"--seeds-dir with their runs (made by --sweep-seeds), or --seeds-dir none to "
+                         f"measure seed 0 alone")
+
+
+def measure_sweep(name: str, *, mnist: str | None = None, manifest_path: Path = MANIFEST,
+                  out_root: Path | None = None, seeds_dir: Path | None = None) -> dict:
+    """Measure the shipped sweep ``name`` from its run folders (and its extra seeds' in
+    ``seeds_dir``) and its dataset; write ``trained/sweeps/<name>/`` and the report rows
+    into the manifest. Returns the report."""
+    out_root = Path(out_root or store.SHIPPED_ROOT)
+    manifest = read_manifest(manifest_path)
+    entries = [e for e in manifest["runs"] if e.get("sweep") == name]
+    check_seeds_dir(manifest, name, seeds_dir)
+    seeds_dir = None if str(seeds_dir).lower() == "none" else seeds_dir
     cfg = _config(entries[0], mnist)
     ds = data.load(cfg.data)
-    runs = {float(e["config"]["train"]["beta"]): out_root / e["id"] for e in entries}
-    print(f"== sweep {name}: measuring {len(runs)} runs", flush=True)
+    pool = data.load(beta_report.pool_config(cfg.data))
+    runs = seed_folders(name, seeds_dir, manifest_path, out_root)
+    seeds = sorted({s for by_seed in runs.values() for s in by_seed})
+    print(f"== sweep {name}: measuring {sum(len(v) for v in runs.values())} runs "
+          f"(seeds {', '.join(map(str, seeds))})", flush=True)
     t0 = time.perf_counter()
-    measured = beta_report.measure_folders(runs, ds, on_run=lambda b, m: print(
-        f"   β={b:g} recon sharpness {m['recon_sharpness']:.3f} sample quality "
-        f"{m['sample_quality'] if m['sample_quality'] is None else round(m['sample_quality'], 3)} "
-        f"IWAE gap {m['gap_iwae']:.2f} ± {m['gap_iwae_se']:.2f}", flush=True))
-    about = {"measured_on": {"n": measured[0][0]["n"], "iwae_k": beta_report.IWAE_K,
-                             "n_samples": beta_report.N_SAMPLES, "dataset_checksum": ds.checksum},
-             "config": entries[0]["config"], "elapsed_s": round(time.perf_counter() - t0, 1)}
-    beta_report.save(out_root / "sweeps" / store.check_run_id(name), name, *measured, about=about)
-    rep = beta_report.report(name, measured[0])
+    about = {"measured_on": {"n": min(beta_report.N_MEASURE, len(ds.x_train), len(ds.x_val)),
+                             "iwae_k": beta_report.IWAE_K, "n_samples": beta_report.N_SAMPLES,
+                             "n_draws": beta_report.N_DRAWS, "probe_seed": beta_report.PROBE_SEED,
+                             "dataset_checksum": ds.checksum},
+             "seeds": seeds,
+             "seeds_command": SEEDS_COMMAND.format(name=name, seeds=" ".join(str(x) for x in seeds if x)),
+             "config": {k: v for k, v in entries[0]["config"].items() if k != "name"}}
+    measured = beta_report.measure_folders(
+        runs, ds, name=name, pool=(pool.x_train, pool.y_train), about=about,
+        on_run=lambda b, s, m: print(
+            f"   β={b:g} seed {s}: recon sharpness {m['recon_sharpness']:.3f} sample quality "
+            f"{m['sample_quality'] if m['sample_quality'] is None else round(m['sample_quality'], 3)} "
+            f"IWAE gap {m['gap_iwae']:.2f} ± {m['gap_iwae_se']:.2f}", flush=True))
+    measured.about["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    beta_report.save(out_root / "sweeps" / store.check_run_id(name), measured)
+    rep = beta_report.report(name, measured)
     _update_sweep(manifest_path, rep)
     return rep
+
+
+SEEDS_COMMAND = ("python -m explorer pretrain --sweep-seeds {seeds} --sweep {name} --seeds-dir DIR "
+                 "--threads 1; then python -m explorer pretrain --measure-only "
+                 "--only sweep-{name}-b1 --seeds-dir DIR")
 
 
 def _update_sweep(manifest_path: Path, rep: dict) -> None:
     with open(Path(manifest_path).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = read_manifest(manifest_path)
-        current.setdefault("sweeps", {})[rep["sweep"]] = rep["rows"]
+        current.setdefault("sweeps", {})[rep["sweep"]] = {k: rep[k] for k in ("rows", "sweet_spot", "null")}
         store.atomic_write_text(manifest_path, store.dumps(current))
 
 

@@ -36,12 +36,17 @@ class Progress:
         self.stream.write("\n")
 
 
-def print_summary(summary: dict, out: Path, iwae_k: int = 0) -> int:
-    """The line a finished ``train`` (or ``resume``) prints; returns the exit code."""
+def print_summary(summary: dict, out: Path, iwae_k: int = 0, *, kind: str = "vae") -> int:
+    """The line a finished ``train`` (or ``resume``) prints; returns the exit code.
+    ``kind``: the model's ("ae": an autoencoder has no KL term and no ELBO, its recon is its loss)."""
     v = summary["val"]
-    print(f"{summary['status']}: {out}  val ELBO {v['elbo']:.2f}  recon {v['recon']:.2f}  "
-          f"KL {v['kl']:.2f}  active units {v['active_units']}/{len(v.get('kl_per_dim') or [])}"
-          + (f"  IWAE-{iwae_k} {v['iwae']:.2f}" if "iwae" in v else ""))
+    if kind == "ae":
+        print(f"{summary['status']}: {out}  val loss (recon) {v['recon']:.2f}  "
+              f"(an autoencoder: no KL term, no ELBO, not a bound on log p(x))")
+    else:
+        print(f"{summary['status']}: {out}  val ELBO {v['elbo']:.2f}  recon {v['recon']:.2f}  "
+              f"KL {v['kl']:.2f}  active units {v['active_units']}/{len(v.get('kl_per_dim') or [])}"
+              + (f"  IWAE-{iwae_k} {v['iwae']:.2f}" if "iwae" in v else ""))
     if summary["status"] == "diverged":
         print(summary["reason"], file=sys.stderr)
         return 1

@@ -18,14 +18,14 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.beta import reading as beta_reading
-from explorer.ui import beta_lab
+from explorer.ui import beta_lab, beta_tour
 from explorer.ui import common, frame, live
 
 frame.page_setup("β lab", "⚖️")
 
 st.title("β lab: blurriness against overfitting")
 st.markdown(
-    "The VAE's loss is **reconstruction + β · KL** (seed eq. 2 with a weight β; β = 1 is the "
+    "The VAE's loss is **reconstruction + β · KL** (eq. 2 on the Theory page, with a weight β; β = 1 is the "
     "negative ELBO of eq. 13). A **small β** lets each image write a lot into z: sharp "
     "reconstructions, but codes spread far apart, holes between them where prior samples decode "
     "to nothing seen, and a model that memorises its training images. A **large β** squeezes z "
@@ -55,7 +55,7 @@ key = pick.selectbox("Sweep", keys, format_func=choices.get, key="bl_sweep",
                      help="The shipped sweeps, then the ones started on this server. Run one of "
                           "your own at the bottom of the page.")
 with show_me:
-    beta_lab.start_tour()
+    beta_tour.start_tour()
 common.query_set(sweep=key)
 
 
@@ -71,7 +71,7 @@ def show(view: beta_lab.SweepView) -> None:
         st.info("No run of this sweep has finished yet; results appear here as each one does.")
         return
     st.caption(beta_lab.data_caption(view))
-    beta_lab.tour(view)
+    beta_tour.tour(view)
 
     st.subheader("What each β makes of the same images")
     beta_lab.pictures(view)
@@ -84,12 +84,15 @@ def show(view: beta_lab.SweepView) -> None:
         "inputs, samples relative to the data; 1 = as sharp. **Overfitting**: how much better "
         "the model explains its training images than new ones, by the importance-weighted bound "
         "(IWAE), which leaves out most of the encoder's own fitting error (the ELBO gap counts "
-        "it). **Sample quality**: a small classifier trained on the same training images reads "
-        "the prior samples; precision = share of samples that lie on the data, recall = share "
-        "of the data they cover; quality is their harmonic mean.")
+        "it). **Sample quality**: a calibrated classifier that can answer \"none of these\" "
+        "reads the prior samples; precision = share of samples that lie on the data (each "
+        "counted by the classifier's belief that it is an image of the data at all), recall = "
+        "share of the data they cover; quality is their harmonic mean. Bars: ±1 standard error. "
+        + beta_lab.judge_caption(view))
 
     st.subheader("What the numbers say")
-    lines = beta_reading.reading(view.measures, view.curves, latent_dim=view.config.model.latent_dim)
+    lines = beta_reading.reading(view.measures, view.curves, latent_dim=view.config.model.latent_dim,
+                                 seed_curves=view.seed_curves)
     st.markdown("\n".join(f"- {beta_lab.md(s)}" for s in lines))
 
     st.subheader("Validation curves, one per β")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import app_factory, assert_page_ok
 
-from explorer import store
+from conftest import app_factory, assert_page_ok
+from explorer import cli_sweep, store
 from explorer.analysis.beta import report as beta_report
 from explorer.analysis.beta import sweep
 
@@ -26,7 +26,7 @@ _ok = assert_page_ok
 
 def _reading(at) -> str:
     """The reading as a learner reads it (the page escapes Markdown characters)."""
-    return next(m.value for m in at.markdown if m.value.startswith("- Sharpness")).replace("\\", "")
+    return next(m.value for m in at.markdown if m.value.startswith("- Every ±")).replace("\\", "")
 
 
 def _q(at, key):
@@ -54,10 +54,13 @@ def test_page_shows_a_shipped_sweep_with_its_measured_numbers(app, name):
     assert _n_altair(at) == 4                             # three measures + the validation curves
     text = _reading(at)
     rs = [m["recon_sharpness"] for m in got.measures]
-    assert f"keep {100 * rs[0]:.0f}% of their inputs' fine detail at β = 0 and {100 * rs[-1]:.0f}%" in text
-    best = beta_report.sweet_spot(got.measures)
-    assert f"score best at β = {best:g}" in text
-    assert any(f"**β = {best:g}** ⭐ sweet spot" == m.value for m in at.markdown)   # the sweet spot's row
+    assert f"keep {100 * rs[0]:.0f}% ± " in text and f"fine detail at β = 0 and {100 * rs[-1]:.0f}% ± " in text
+    sweet = beta_report.sweet_spot(got.measures)
+    assert "score best at β = " + ", ".join(f"{b:g}" for b in sweet) in text
+    stars = [m.value for m in at.markdown if m.value.endswith("⭐ sweet spot")]
+    assert stars == [f"**β = {b:g}** ⭐ sweet spot" for b in sweet]      # the sweet spot's rows
+    assert any("expected calibration error" in c.value and "uniform noise scores" in c.value
+               for c in at.caption)                                      # the judge's own numbers
     assert not at.dataframe and not at.get("plotly_chart")             # the details wait to be asked for
     at.toggle(key="bl_more").set_value(True).run()
     _ok(at)
@@ -187,9 +190,17 @@ def test_a_live_sweep_runs_one_job_per_beta_fills_in_and_is_measured(app, page_e
     assert "digits, 100 training images, z=2, 2 β values" in at.selectbox(key="bl_sweep").format_func(key)
     assert not any("runs finished" in c.value for c in at.caption)      # all done: no progress line
     text = _reading(at)
-    assert "fine detail at β = 0" in text and "IWAE-50 gap" in text
+    assert "fine detail at β = 0" in text and "IWAE-100 gap" in text
     caption = next(c.value for c in at.caption if "digits, 100 training images" in c.value)
     assert "either sign" in caption and "per pixel" in caption          # the Gaussian's numbers explained
     assert _n_altair(at) == 4
     at.toggle(key="bl_more").set_value(True).run()
-    assert at.dataframe[0].value["β"].tolist() == [0.0, 4.0]
+    df = at.dataframe[0].value
+    assert df["β"].tolist() == [0.0, 4.0]
+    # one measurement, one set of numbers: sweep-report on the same runs prints the page's
+    rep = cli_sweep.sweep_report(str(page_engine.runs_dir))
+    assert [r["beta"] for r in rep["rows"]] == [0.0, 4.0]
+    for row, (_, t) in zip(rep["rows"], df.iterrows()):
+        assert row["gap_iwae"] == pytest.approx(t["gap IWAE"], rel=1e-9)
+        assert row["recon_sharpness"] == pytest.approx(t["recon sharpness"], rel=1e-9)
+        assert row["sample_quality"] == pytest.approx(t["sample quality"], rel=1e-9)

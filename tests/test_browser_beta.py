@@ -55,18 +55,24 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     assert_no_error(page)
     screenshot(page, "beta_lab")
 
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size({"width": 1400, "height": 500})     # a card taller than the view
     page.get_by_role("button", name="🎓 Show me").click()
     page.get_by_text("1 · Look at the reconstructions").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Next ▶").click()
-    page.get_by_text("2 · Look at the samples").wait_for(timeout=30_000)
+    for title in ("2 · Look at the samples", "3 · Measure the blur", "4 · Measure the overfitting"):
+        page.get_by_role("button", name="Next ▶").click()     # at the card's foot, below the view's middle
+        page.get_by_text(title).wait_for(timeout=30_000)
+        # Next scrolls the new card's top into view (its title is not left above the screen)
+        page.wait_for_function(
+            "() => { const c = document.querySelector('.st-key-bl_tour_card');"
+            " if (!c) return false; const t = c.getBoundingClientRect().top;"
+            " return t >= -2 && t < window.innerHeight / 3; }", timeout=15_000)
     wait_for_app(page)
-    _pictures_loaded(page, 1)
     painted(page)
     assert_no_error(page)
     screenshot(page, "beta_lab_tour")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("button", name="End the tour").click()
-    page.get_by_text("2 · Look at the samples").wait_for(state="detached", timeout=30_000)
+    page.get_by_text("4 · Measure the overfitting").wait_for(state="detached", timeout=30_000)
 
     # a sweep of one's own, on an uploaded file: one job per β, polled until both are measured
     wait_for_app(page)

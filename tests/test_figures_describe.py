@@ -105,6 +105,8 @@ def test_beta_lab_sentences_follow_each_beta_and_the_sweet_spot():
     assert "Quality: harmonic mean rose from 0.4 to 0.6 over β from 0.1 to 4, highest 0.7 at β 1" in text
     assert "recall: covers the data fell from 0.9 to 0.5" in text and text.endswith("The sweet spot is β = 1.")
     assert list(describe.measure_table(frame)["β"]) == [0.1, 1.0, 4.0]
+    both = describe.measure_summary(beta_figures.measure_frame(ms, "quality", sweet=[1.0, 4.0]), "Sample quality")
+    assert both.endswith("The sweet spot is β = 1, 4: their samples lie within two standard errors of the best.")
 
     curves = {b: {"epoch": list(range(1, 31)), "elbo": list(-100 + np.minimum(np.arange(30), 15) * 2 - b)}
               for b in (0.5, 2.0)}

@@ -65,3 +65,24 @@ def test_seeded_subset_is_random_reproducible_and_nested():
     assert not np.array_equal(np.sort(a), np.arange(1000))          # not "the first n"
     assert a.mean() == pytest.approx(5000, rel=0.05)                 # spread over the split
     assert len(stats.seeded_subset(5, 10)) == 5
+
+
+def test_ratio_se_matches_the_spread_of_many_draws():
+    rng = np.random.default_rng(1)
+    draws, ses = [], []
+    for _ in range(400):
+        b = rng.uniform(1, 2, 200)
+        a = 0.8 * b + rng.normal(0, 0.1, 200)
+        r, se = stats.ratio_se(a, b)
+        draws.append(r)
+        ses.append(se)
+    assert np.mean(ses) == pytest.approx(np.std(draws), rel=0.15)
+
+
+def test_combine_se_adds_the_images_error_once():
+    mean, se, n = stats.combine_se([1.0, 2.0, 3.0], [0.3, 0.4, 0.5])
+    assert (mean, n) == (2.0, 3)
+    assert se == pytest.approx(math.sqrt(1.0 / 3 + (0.09 + 0.16 + 0.25) / 3))
+    assert stats.combine_se([1.0], [0.2]) == (1.0, 0.2, 1)
+    assert stats.combine_se([1.0, 3.0]) == (2.0, 1.0, 2)
+    assert stats.combine_se([1.0], None) == (1.0, None, 1)

@@ -2,12 +2,14 @@
 rate–distortion geometry; the reading in words (built from measured numbers, never
 canned) and the β lab's figures."""
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from explorer.analysis.beta import reading as beta_reading
+from explorer.analysis.beta import report as beta_report
 from explorer.analysis.beta import sweep
 from explorer.config import RunConfig
 from explorer.figures import beta as beta_figures
@@ -127,41 +129,94 @@ def test_pick_examples_takes_one_image_per_class_first():
 
 # ------------------------------------------------------------------ the reading
 
-def _m(beta, rs, ss, p, r, gap, se, val, mr, ms, au, gap_elbo=None, conf=0.9, radius=4.0):
-    return {"beta": beta, "recon_sharpness": rs, "sample_sharpness": ss, "precision": p, "recall": r,
-            "confidence": conf, "code_radius": radius, "latent_dim": 16,
-            "sample_quality": 0.0 if p + r == 0 else 2 * p * r / (p + r), "gap_iwae": gap,
-            "gap_iwae_se": se, "val_iwae": val, "memorised_recon": mr, "memorised_samples": ms,
-            "active_units": au, "gap_elbo": gap if gap_elbo is None else gap_elbo, "iwae_k": 100}
+def _m(beta, rs, ss, p, r, gap, se, val, mr, ms, au, gap_elbo=None, radius=4.0, err=0.01):
+    """One β's row as :func:`beta_report.aggregate` makes it, every measure with a standard
+    error (``err`` for the shares, ``se`` for the nats)."""
+    q = 0.0 if p + r == 0 else 2 * p * r / (p + r)
+    m = {"beta": beta, "seeds": 3, "n": 1000, "recon_sharpness": rs, "sample_sharpness": ss, "precision": p,
+         "recall": r, "code_radius": radius, "latent_dim": 16, "sample_quality": q, "gap_iwae": gap,
+         "gap_iwae_se": se, "val_iwae": val, "val_iwae_se": se, "memorised_recon": mr, "memorised_samples": ms,
+         "active_units": au, "gap_elbo": gap if gap_elbo is None else gap_elbo, "gap_elbo_se": se, "iwae_k": 100}
+    for k in ("recon_sharpness", "sample_sharpness", "precision", "recall", "sample_quality",
+              "memorised_recon", "memorised_samples"):
+        m[f"{k}_se"] = err
+    return m
 
 
 def _sweep():
     """Holes at β = 0, the best samples at β = 1, blur at β = 8."""
-    return [_m(0.0, 0.9, 0.8, 0.2, 0.3, 40.0, 2.0, -120.0, 1.3, 1.12, 16, 60.0, conf=0.7, radius=30.0),
+    return [_m(0.0, 0.9, 0.8, 0.2, 0.3, 40.0, 2.0, -120.0, 1.3, 1.12, 16, 60.0, radius=30.0),
             _m(1.0, 0.6, 0.5, 0.8, 0.7, 10.0, 1.0, -95.0, 1.05, 1.04, 12, 14.0),
             _m(8.0, 0.3, 0.2, 0.6, 0.1, 1.0, 0.5, -130.0, 0.98, 1.0, 3, 2.0)]
 
 
+def _curve(values):
+    return {"epoch": list(range(1, len(values) + 1)), "elbo": list(values)}
+
+
 def test_reading_quotes_the_numbers_and_says_what_they_show():
-    curves = {0.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -140.0, -145.0]},
-              1.0: {"epoch": [1, 2, 3], "elbo": [-150.0, -100.0, -99.5]},
-              8.0: {"epoch": [1, 2, 3], "elbo": [-140.0, -131.0, -130.0]}}
+    rng = np.random.default_rng(0)
+    flat = -100 + rng.normal(0, 0.3, 40)
+    falling = np.r_[np.linspace(-150, -100, 20), -100 - 0.5 * np.arange(20)] + rng.normal(0, 0.3, 40)
+    curves = {0.0: _curve(flat), 1.0: _curve(falling), 8.0: _curve(flat - 30)}
     text = " ".join(beta_reading.reading(_sweep(), curves, latent_dim=16))
-    assert "keep 90% of their inputs' fine detail at β = 0 and 30% at β = 8" in text
-    assert "falls steadily from 90% to 30%" in text
-    assert "score best at β = 1: quality 0.75" in text
-    assert "At β = 0 they score 0.24, covering 30% of the data, and the classifier is less sure " \
-           "of them (70% against 90%): the codes of the images lie at an RMS radius of 30.0, the " \
-           "prior's samples at 4.0, so most samples land in the holes" in text
-    assert "At β = 8 the samples keep 20% of the data's fine detail" in text and "blurry" in text
-    assert "from β = 0 to β = 8 the train − validation IWAE-100 gap falls steadily from 40.0 to 1.0" in text
+    assert "Every ± below is one standard error over 3 training seeds" in text
+    assert "keep 90% ± 1% of their inputs' fine detail at β = 0 and 30% ± 1% at β = 8, falling at every step" in text
+    assert "score best at β = 1: quality 0.75 ± 0.01, above every other β by more than two standard errors" in text
+    assert "At β = 0 they score 0.24 ± 0.01 (precision 0.20 ± 0.01, recall 0.30 ± 0.01): fewer of them look " \
+           "like the data (precision below β = 1's; the codes of the images lie at an RMS radius of 30.0, the " \
+           "prior's samples at 4.0, so many samples decode holes between the codes) and they cover less" in text
+    assert "At β = 8 they score 0.17 ± 0.01, keep 20% ± 1% of the data's fine detail (against 50% ± 1% at " \
+           "β = 1) and their recall is 0.10 ± 0.01: blurry and too alike." in text
+    assert "from β = 0 to β = 8 the train − validation IWAE-100 gap falls steadily from 40.0 ± 2.0 to 1.0 ± 0.5" in text
     assert "The KL term limits" in text
-    assert "better), is 60.0 at β = 0 and 2.0 at β = 8" in text
-    assert "at β = 8 the validation IWAE-100 is -130.0 nats, against -95.0 at β = 1" in text
-    assert "lie 30% closer to their nearest training image than to their nearest other validation " \
-           "image at β = 0 (the most), 2% farther at β = 8; prior samples 12% closer and 0% closer" in text
-    assert "best at epoch 2 and ended 5.0 nats lower" in text and "at β = 0:" in text
+    assert "better), is 60.0 ± 2.0 at β = 0 and 2.0 ± 0.5 at β = 8" in text
+    assert "at β = 8 the validation IWAE-100 is -130.0 ± 0.5 nats, below β = 1's -95.0 ± 1.0 by more than two " \
+           "standard errors: β = 8 is over-regularised against it, although its own gap (1.0 ± 0.5 nats) shows " \
+           "it still overfits" not in text                             # 1.0 ± 0.5 is not beyond two s.e.
+    assert "β = 8 is over-regularised against it." in text
+    assert "lie 30% closer (± 1%) to their nearest training image than to their nearest other validation " \
+           "image at β = 0 (the most, beyond two standard errors); 2% farther (± 1%) at β = 8" in text
+    # dynamics: only β = 1's second half falls (a slope across epochs, not one epoch's change)
+    assert "kept falling at β = 1 (-49 ± 1.4 nats per 100 epochs)" in text
+    assert "kept falling at β = 0" not in text and ", 8 (" not in text
+    assert "those runs overfit as training went on" in text
     assert "16 of 16 at β = 0, 3 at β = 8" in text
+
+
+def test_differences_within_error_are_not_worded_as_differences():
+    """The issue's case: β values whose measures differ by less than their errors give no
+    "most"/"least"/"falls" wording, and the sweet spot is a set."""
+    ms = _sweep()
+    for m, q in zip(ms, (0.70, 0.74, 0.72)):
+        m.update(sample_quality=q, sample_quality_se=0.03, memorised_recon=1.10 + q / 10, memorised_recon_se=0.05,
+                 recon_sharpness=0.8 + q / 10, recon_sharpness_se=0.05, gap_iwae=10 + q, gap_iwae_se=3.0,
+                 val_iwae=-100 - q, val_iwae_se=3.0)
+    text = " ".join(beta_reading.reading(ms, {}, latent_dim=16))
+    assert "(the most" not in text and "least" not in text and "falls" not in text and "rises" not in text
+    assert "over-regularised" not in text and "The KL term limits" not in text
+    assert "score best at β = 0, 1, 8: their qualities (0.70 ± 0.03 at β = 0, 0.74 ± 0.03 at β = 1, 0.72 ± 0.03 " \
+           "at β = 8) lie within two standard errors of each other" in text
+    assert "none is the most" in text and "did not blur them" in text and "did not shrink it" in text
+    assert "may lie beyond this sweep's range" in text
+    assert beta_report.sweet_spot(ms) == [0.0, 1.0, 8.0]
+
+
+def test_every_number_quoted_is_the_one_of_the_beta_it_names():
+    ms = _sweep()
+    ms.insert(1, _m(0.25, 0.76, 0.7, 0.7, 0.6, 30.0, 1.0, -100.0, 1.1, 1.05, 16, 35.0))
+    ms[0].update(val_kl=7000.0)                                     # β = 0: a point posterior, left out
+    text = " ".join(beta_reading.trade_off(ms) + beta_reading.reading(ms, latent_dim=16))
+    # the audit's bug: "from β = 0.25 … (84% → 18%)" quoted β = 0's sharpness
+    assert "Going from β = 0.25 to β = 8 buys a smaller overfitting gap (30.0 → 1.0 nats) with blur (76% → 30% " in text
+    by_beta = {f"{m['beta']:g}": m for m in ms}
+    sharp = re.search(r"reconstructions keep (\d+)% ± [\d.]+% of their inputs' fine detail at β = ([\d.]*\d) "
+                      r"and (\d+)% ± [\d.]+% at β = ([\d.]*\d)", text).groups()
+    for value, beta in (sharp[:2], sharp[2:]):
+        assert int(value) == round(100 * by_beta[beta]["recon_sharpness"]), (value, beta)
+    for value, beta in re.findall(r"(-?[\d.]+) ± [\d.]+ at β = ([\d.]*\d)", text):
+        m = by_beta[beta]
+        assert any(abs(float(value) - m[k]) < 0.051 for k in ("gap_elbo", "sample_quality")), (value, beta)
 
 
 def test_reading_does_not_claim_what_the_numbers_do_not_show():
@@ -177,6 +232,22 @@ def test_reading_does_not_claim_what_the_numbers_do_not_show():
     assert beta_reading.reading(ms[:1])[0].startswith("Two or more")
     nolabels = [dict(m, precision=None, recall=None, sample_quality=None) for m in ms]
     assert "needs labels" in " ".join(beta_reading.reading(nolabels, latent_dim=16))
+    # one epoch's drop at the end of a flat curve is not a trend
+    rng = np.random.default_rng(1)
+    flat = -100 + rng.normal(0, 0.3, 40)
+    text = " ".join(beta_reading.reading(_sweep(), {0.0: _curve(flat), 1.0: _curve(np.r_[flat[:-1], -103.0]),
+                                         8.0: _curve(flat)}, latent_dim=16))
+    assert "No run's validation ELBO fell over the second half of training" in text
+
+
+def test_a_trend_over_seeds_needs_the_seeds_to_agree():
+    rng = np.random.default_rng(2)
+    ep = np.arange(40)
+    up, down = -100 + 0.05 * ep + rng.normal(0, 0.1, 40), -100 - 0.05 * ep + rng.normal(0, 0.1, 40)
+    seeds = {1.0: {0: _curve(down), 1: _curve(up), 2: _curve(down)}, 8.0: {0: _curve(down), 1: _curve(down - 1),
+                                                                          2: _curve(down + 1)}}
+    s = beta_reading.curves_sentence({1.0: _curve(down), 8.0: _curve(down)}, seed_curves=seeds)
+    assert "kept falling at β = 8 (" in s and "β = 1 (" not in s and "across 3 training seeds" in s
 
 
 def test_a_point_posterior_gap_is_said_to_measure_no_overfitting():
@@ -185,19 +256,21 @@ def test_a_point_posterior_gap_is_said_to_measure_no_overfitting():
     text = " ".join(beta_reading.reading(ms, latent_dim=16))
     assert "At β = 0 the IWAE-100 gap is -374.0 ± 156.0 nats, but it does not measure overfitting" in text
     assert "KL 7000 nats per image" in text
-    assert "from β = 1 to β = 8 the train − validation IWAE-100 gap falls steadily from 10.0 to 1.0" in text
+    assert "from β = 1 to β = 8 the train − validation IWAE-100 gap falls steadily from 10.0 ± 1.0 to 1.0 ± 0.5" in text
     assert "buys a smaller overfitting gap (10.0 → 1.0 nats)" in " ".join(beta_reading.trade_off(ms))
     assert not beta_reading.pointlike(ms[1]) and beta_reading.pointlike(ms[0])
 
 
 def test_tour_steps_are_built_from_the_same_sentences():
     steps = beta_reading.tour_steps(_sweep(), {0.0: {"epoch": [1, 2], "elbo": [-10.0, -12.0]},
-                                               8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
+                                    8.0: {"epoch": [1, 2], "elbo": [-10.0, -9.0]}})
     assert [s["show"] for s in steps] == ["pictures", "pictures", "sharpness", "gap", "curves", "quality"]
     assert all(s["betas"] == [0.0, 1.0, 8.0] for s in steps)
     assert beta_reading.sharpness_sentence(_sweep()) in steps[0]["text"]
     assert "score best at β = 1" in steps[-1]["text"]
     assert "(40.0 → 1.0 nats)" in steps[-1]["text"] and "(90% → 30%" in steps[-1]["text"]
+    gap = steps[3]["text"]                                  # step 4: short, two numbers, no wall of IWAE
+    assert gap.count("IWAE") == 0 and len(gap) < 400 and "40.0 at β = 0, 1.0 at β = 8" in gap
     assert beta_reading.tour_steps(_sweep()[:1]) == []
 
 
@@ -277,9 +350,10 @@ def test_plotly_figures_and_the_table():
     assert df["sample quality"].tolist() == pytest.approx([m["sample_quality"] for m in _sweep()])
     assert df["val KL"].tolist() == [40.0, 10.0, 2.0]
     imgs = np.random.default_rng(0).random((4, 1, 8, 8))
-    img = beta_figures.strip(imgs, target_px=40)                       # 8×8 enlarged 5× (40 px), 5 px gaps
-    assert img.shape == (5 + 40 + 5, 5 + 4 * 45, 3)
-    assert np.allclose(img[5:45, 5:45, 0], np.repeat(np.repeat(imgs[0, 0], 5, 0), 5, 1))
-    assert np.allclose(img[0, 0], beta_figures.PAD_RGB) and np.allclose(img[20, 47], beta_figures.PAD_RGB)
-    row = beta_figures.picture_row([imgs, imgs[:2]], target_px=40, gap_px=10)
-    assert row.shape == (50, img.shape[1] + 10 + (5 + 2 * 45), 3)
+    img = beta_figures.strip(imgs, target_px=40)     # 8×8 enlarged 5× (40 px) in a 1 px frame (42), gaps of 42/4 ≈ 10 px
+    assert img.shape == (10 + 42 + 10, 10 + 4 * 52, 3)
+    assert np.allclose(img[11:51, 11:51, 0], np.repeat(np.repeat(imgs[0, 0], 5, 0), 5, 1))
+    assert np.allclose(img[10, 10:52], beta_figures.FRAME_RGB) and np.allclose(img[30, 51], beta_figures.FRAME_RGB)
+    assert np.allclose(img[0, 0], beta_figures.PAD_RGB) and np.allclose(img[30, 57], beta_figures.PAD_RGB)   # between pictures
+    row = beta_figures.picture_row([imgs, imgs[:2]], target_px=40, gap_px=30)
+    assert row.shape == (62, img.shape[1] + 30 + (10 + 2 * 52), 3)

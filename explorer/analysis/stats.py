@@ -47,6 +47,33 @@ def mean_se(values: Iterable) -> tuple[float | None, float | None, int]:
     return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))), int(len(a))
 
 
+def ratio_se(a, b) -> tuple[float, float | None]:
+    """``mean(a) / mean(b)`` of paired values (one a and one b per item) and its standard
+    error by the delta method: ``√(var(a − r·b) / n) / mean(b)``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) != len(b) or len(a) == 0 or b.mean() == 0:
+        raise ValueError("ratio_se needs paired values with a non-zero mean below")
+    r = float(a.mean() / b.mean())
+    if len(a) < 2:
+        return r, None
+    return r, float(np.std(a - r * b, ddof=1) / math.sqrt(len(a)) / abs(b.mean()))
+
+
+def combine_se(values: Iterable, shared_ses: Iterable | None = None) -> tuple[float | None, float | None, int]:
+    """``(mean, standard error, n)`` of one measure over seeds measured on the same images.
+
+    The seeds' spread gives ``sd / √n``; the images' own sampling error (``shared_ses``: each
+    seed's standard error over the images) is common to all seeds, so it does not shrink
+    with more seeds and is added once: ``√(sd²/n + mean(shared²))``. With one seed the
+    error is that seed's own (``shared_ses[0]``), None if unknown."""
+    mean, se, n = mean_se(values)
+    shared = _finite(shared_ses or [])
+    extra = float((shared ** 2).mean()) if len(shared) else None
+    if n <= 1:
+        return mean, (math.sqrt(extra) if extra is not None else None), n
+    return mean, math.sqrt(se ** 2 + (extra or 0.0)), n
+
+
 def by_group(rows: Iterable[dict], key: str, group: str = "beta") -> dict[float, tuple]:
     """Per group (β by default, in increasing order): ``(mean, se, n)`` of ``row[key]``
     over the rows of that group (one row per seed)."""

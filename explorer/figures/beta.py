@@ -54,27 +54,40 @@ def _cats(points) -> list[str]:
 # ----------------------------------------------------------- pictures
 
 PAD_RGB = (0.86, 0.89, 0.94)       # the gaps between pictures: not black, not white, like no image
+FRAME_RGB = (0.45, 0.48, 0.55)     # a thin frame round each picture: black-ground images stay apart
 
 
 def strip(images, target_px: int = 44) -> np.ndarray:
     """Images side by side in one row, enlarged (nearest neighbour) to about ``target_px``
-    pixels tall, on light blue-grey gaps (so that neither a black background nor a white
-    stroke runs into the next image): an RGB float array in [0, 1] for ``st.image``."""
+    pixels tall, each in a thin grey frame and a light blue-grey gap a quarter of a picture
+    wide (so that neither a black background nor a white stroke that reaches an edge runs
+    into the next image, even when the row is shown smaller): an RGB float array in [0, 1]
+    for ``st.image``."""
     imgs = np.asarray(images)
     if len(imgs) == 0:
         return np.ones((target_px, target_px, 3), np.float32) * np.array(PAD_RGB, np.float32)
     h = to_hw(imgs[0]).shape[0]
     factor = max(1, int(round(target_px / h)))
-    big = np.stack([upscale(to_hw(im), factor) for im in imgs])
-    grid = image_grid(big, ncol=len(big), pad=max(3, factor), pad_value=-1.0)
-    gap = grid < 0
+    big = np.stack([_framed(upscale(to_hw(im), factor)).transpose(2, 0, 1) for im in imgs])   # N×3×H×W
+    gap_px = max(6, int(round(0.25 * big.shape[2])))
+    grid = image_grid(big, ncol=len(big), pad=gap_px, pad_value=-1.0)
+    gap = grid < 0 if grid.ndim == 2 else (grid < 0).all(2)
     rgb = np.repeat(grid[:, :, None], 3, 2) if grid.ndim == 2 else grid
-    gap = gap if gap.ndim == 2 else gap.all(2)
     rgb[gap] = PAD_RGB
     return rgb
 
 
-def picture_row(groups, target_px: int = 44, gap_px: int = 18) -> np.ndarray:
+def _framed(img: np.ndarray) -> np.ndarray:
+    """``img`` (H×W grey or H×W×3) as RGB with a one-pixel frame in :data:`FRAME_RGB`."""
+    a = np.asarray(img, np.float32)
+    rgb = np.repeat(a[:, :, None], 3, 2) if a.ndim == 2 else a.copy()
+    out = np.empty((rgb.shape[0] + 2, rgb.shape[1] + 2, 3), np.float32)
+    out[:] = FRAME_RGB
+    out[1:-1, 1:-1] = rgb
+    return out
+
+
+def picture_row(groups, target_px: int = 44, gap_px: int = 40) -> np.ndarray:
     """Several :func:`strip` s side by side, ``gap_px`` apart (one β's row of inputs,
     reconstructions, samples and nearest training images: one image to send)."""
     strips = [strip(g, target_px) for g in groups]
@@ -93,24 +106,25 @@ def picture_row(groups, target_px: int = 44, gap_px: int = 18) -> np.ndarray:
 #: chart kind -> (title, y title, [(measure key, series label, its standard error key)])
 MEASURE_CHARTS = {
     "sharpness": ("Sharpness (fine detail kept)", "share of the data's fine detail", [
-        ("recon_sharpness", "reconstructions ÷ their inputs", None),
-        ("sample_sharpness", "prior samples ÷ the data", None)]),
+        ("recon_sharpness", "reconstructions ÷ their inputs", "recon_sharpness_se"),
+        ("sample_sharpness", "prior samples ÷ the data", "sample_sharpness_se")]),
     "gap": ("Overfitting: train − validation", "nats per image", [
-        ("gap_iwae", "IWAE gap (±1 s.e.)", "gap_iwae_se"),
-        ("gap_elbo", "ELBO gap (+ the amortisation gap)", None)]),
-    "quality": ("Sample quality (a classifier's view)", "0 to 1, higher is better", [
-        ("sample_quality", "quality: harmonic mean", None),
-        ("precision", "precision: on the data", None),
-        ("recall", "recall: covers the data", None)]),
+        ("gap_iwae", "IWAE gap", "gap_iwae_se"),
+        ("gap_elbo", "ELBO gap (+ the amortisation gap)", "gap_elbo_se")]),
+    "quality": ("Sample quality (calibrated judge)", "0 to 1, higher is better", [
+        ("sample_quality", "quality: harmonic mean", "sample_quality_se"),
+        ("precision", "precision: on the data", "precision_se"),
+        ("recall", "recall: covers the data", "recall_se")]),
 }
 MEASURE_COLUMNS = ["kind", "beta", "order", "series", "value", "lo", "hi"]
 PALETTE = ["#1f77b4", "#9467bd", "#2ca02c"]
 
 
-def measure_frame(measures: list[dict], kind: str, sweet: float | None = None) -> pd.DataFrame:
+def measure_frame(measures: list[dict], kind: str, sweet=None) -> pd.DataFrame:
     """The table behind one small chart: one row per (β, series) with a value (``kind ==
-    "point"``; for the IWAE gap ±1 standard error as ``lo``/``hi``), a reference level
-    (``"ref"``: 1 for sharpness, 0 for the gap) and the sweet spot (``"sweet"``)."""
+    "point"``) and ±1 standard error as ``lo``/``hi`` (none known: ``lo == hi``), a reference
+    level (``"ref"``: 1 for sharpness, 0 for the gap) and the sweet spot (``"sweet"``: one
+    row per β within two standard errors of the best samples)."""
     _, _, series = MEASURE_CHARTS[kind]
     recs = []
     for i, m in enumerate(sorted(measures, key=lambda m: m["beta"])):
@@ -128,17 +142,19 @@ def measure_frame(measures: list[dict], kind: str, sweet: float | None = None) -
     ref = {"sharpness": 1.0, "gap": 0.0}.get(kind)
     if ref is not None:
         recs.append({"kind": "ref", "beta": "", "order": -1, "series": "", "value": ref, "lo": ref, "hi": ref})
-    if sweet is not None:
-        recs.append({"kind": "sweet", "beta": f"{sweet:g}", "order": -1, "series": f"sweet spot β = {sweet:g}",
+    sweet = [] if sweet is None else [sweet] if isinstance(sweet, (int, float)) else list(sweet)
+    for b in sweet:
+        recs.append({"kind": "sweet", "beta": f"{b:g}", "order": -1,
+                     "series": f"β = {b:g}: samples within two s.e. of the best",
                      "value": math.nan, "lo": math.nan, "hi": math.nan})
     return pd.DataFrame(recs, columns=MEASURE_COLUMNS)
 
 
-def measure_chart(measures: list[dict], kind: str, sweet: float | None = None,
+def measure_chart(measures: list[dict], kind: str, sweet=None,
                   height: int = SMALL_H) -> alt.LayerChart:
-    """One small chart against β: a line per series, error bars where there are standard
-    errors, a dotted reference level, and the sweet spot (the β with the best samples) as
-    an orange rule. ``height`` is the whole chart's, legend included."""
+    """One small chart against β: a line per series, ±1 standard error bars, a dotted
+    reference level, and the sweet spot (every β whose samples are within two standard
+    errors of the best) as orange rules. ``height`` is the whole chart's, legend included."""
     title, y_title, series = MEASURE_CHARTS[kind]
     df = measure_frame(measures, kind, sweet)
     cats = [f"{m['beta']:g}" for m in sorted(measures, key=lambda m: m["beta"])]
@@ -156,9 +172,14 @@ def measure_chart(measures: list[dict], kind: str, sweet: float | None = None,
         x=x, y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=kind != "gap")), color=color,
         shape=shape, strokeDash=dash,
         tooltip=[alt.Tooltip("beta:O", title="β"), "series:N", alt.Tooltip("value:Q", format=".3~g")])]
-    if kind == "gap":
-        layers.append(alt.Chart().transform_filter(pts & (alt.datum.hi > alt.datum.lo)).mark_rule()
-                      .encode(x=x, y="lo:Q", y2="hi:Q", color=color))
+    bars = alt.Chart().transform_filter(pts & (alt.datum.hi > alt.datum.lo))
+    tip = [alt.Tooltip("beta:O", title="β"), "series:N", alt.Tooltip("lo:Q", format=".3~g", title="− 1 s.e."),
+           alt.Tooltip("hi:Q", format=".3~g", title="+ 1 s.e.")]
+    layers.append(bars.mark_rule(strokeWidth=1.5).encode(x=x, y=alt.Y("lo:Q", title=y_title), y2="hi:Q",
+                                                          color=color, tooltip=tip))
+    for end in ("lo", "hi"):                # short caps at both ends of each ±1 s.e. bar
+        layers.append(bars.mark_tick(size=10, thickness=1.5, orient="horizontal")
+                      .encode(x=x, y=alt.Y(f"{end}:Q", title=y_title), color=color, tooltip=tip))
     layers.append(alt.Chart().transform_filter(alt.datum.kind == "ref")
                   .mark_rule(color="#999", strokeDash=[2, 2]).encode(y="value:Q"))
     layers.append(alt.Chart().transform_filter(alt.datum.kind == "note")
@@ -323,9 +344,11 @@ def active_units_figure(points, latent_dim: int | None = None) -> go.Figure:
 
 # ----------------------------------------------------------- table
 
-TABLE_COLUMNS = {"recon_sharpness": "recon sharpness", "sample_sharpness": "sample sharpness",
-                 "sample_quality": "sample quality", "precision": "precision", "recall": "recall",
-                 "confidence": "classifier confidence", "frechet": "Fréchet distance",
+TABLE_COLUMNS = {"seeds": "seeds", "recon_sharpness": "recon sharpness",
+                 "recon_sharpness_se": "recon sharpness s.e.", "sample_sharpness": "sample sharpness",
+                 "sample_quality": "sample quality", "sample_quality_se": "sample quality s.e.",
+                 "precision": "precision", "recall": "recall", "none_share": "judged 'none of these'",
+                 "frechet": "Fréchet distance",
                  "train_iwae": "train IWAE", "val_iwae": "val IWAE", "gap_iwae": "gap IWAE",
                  "gap_iwae_se": "gap IWAE s.e.", "gap_elbo": "gap ELBO",
                  "memorised_recon": "recon: val ÷ train distance", "memorised_samples": "samples: val ÷ train distance",

@@ -262,9 +262,12 @@ def measure_summary(frame: pd.DataFrame, title: str, unit: str = "") -> str:
     names = {k: str(k) for k in pts["series"].unique()}
     text = series_summary(pts, "beta", "value", "series", unit=unit, x_name="β", plural="β from",
                           what=title, names=names)
-    sweet = frame[frame["kind"] == "sweet"]
-    if len(sweet):
-        text += f" The sweet spot is β = {sweet['beta'].iloc[0]}."
+    sweet = list(frame[frame["kind"] == "sweet"]["beta"])
+    if len(sweet) == 1:
+        text += f" The sweet spot is β = {sweet[0]}."
+    elif sweet:
+        text += (f" The sweet spot is β = {', '.join(sweet)}: their samples lie within two standard "
+                 f"errors of the best.")
     return text
 
 

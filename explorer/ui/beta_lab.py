@@ -1,12 +1,14 @@
 """The β lab's helpers: its sweeps as one view-model, the form of a new sweep, and the
-pieces of the screen (pictures, the three measures, the tour, the details).
+pieces of the screen (pictures, the three measures, the details; the tour is
+:mod:`explorer.ui.beta_tour`).
 
 A sweep on the page is a :class:`SweepView`: the runs' final numbers (``summary.json``),
 their measures (:mod:`explorer.analysis.beta.report`), validation curves and pictures.
 A shipped sweep's measures were made at pretrain time and ship beside it
 (``trained/sweeps/<name>/``), so it is drawn without loading a model; a live sweep's
 runs are measured here as each one finishes (cached per weights file), on the run's
-own data, with fewer images and importance samples than at pretrain time.
+own data, with the same function and settings as ``sweep-report`` (one measurement,
+one set of numbers).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 import streamlit as st
 
 from .. import data, settings, store
+from ..analysis.beta import judge as beta_judge
 from ..analysis.beta import reading as beta_reading
 from ..analysis.beta import report as beta_report
 from ..analysis.beta import sweep
@@ -30,7 +33,6 @@ from ..figures import describe
 from . import chart_text, common
 
 MANIFEST = store.SHIPPED_ROOT / "manifest.json"
-LIVE_N, LIVE_K = 500, 50          # a live sweep's measures: images per split, IWAE samples
 DATASETS = {"digits": "8×8 digits (offline)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
             "file": "your own data (.npz, .npy, .csv)"}
 COLUMNS = ("input", "reconstruction", "prior sample", "nearest training image")
@@ -51,6 +53,8 @@ class SweepView:
     points: list[sweep.BetaPoint] = field(default_factory=list)
     measures: list[dict] = field(default_factory=list)
     curves: dict[float, dict] = field(default_factory=dict)
+    seed_curves: dict[float, dict] = field(default_factory=dict)
+    null: dict = field(default_factory=dict)
     inputs: np.ndarray | None = None
     images: dict[float, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)   # what makes a run not comparable
@@ -60,7 +64,8 @@ class SweepView:
         return sorted(m["beta"] for m in self.measures)
 
     @property
-    def sweet(self) -> float | None:
+    def sweet(self) -> list[float]:
+        """The β values whose samples are within two standard errors of the best."""
         return beta_report.sweet_spot(self.measures)
 
     def shown_curves(self, betas=None) -> dict[float, dict]:
@@ -122,21 +127,24 @@ def shipped_view(key: str, name: str) -> SweepView:
     members = [{"beta": m["beta"], "status": Status.FINISHED} for m in got.measures]
     return SweepView(key=key, members=members, config=cfg, n_train=summaries[0].get("n_train"),
                      points=[p for p in points if p], measures=got.measures, curves=got.curves,
-                     inputs=got.inputs, images=got.images)
+                     seed_curves=got.seed_curves, null=got.null, inputs=got.inputs, images=got.images)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Training the classifier that judges the samples…")
 def _live_probe(data_json: str) -> tuple[beta_report.Probe, np.ndarray]:
-    ds = data.load(DataConfig(**json.loads(data_json)), max_bytes=settings.get().dataset_bytes)
-    probe = beta_report.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val, n=LIVE_N, iwae_k=LIVE_K)
+    cfg = DataConfig(**json.loads(data_json))
+    ds = data.load(cfg, max_bytes=settings.get().dataset_bytes)
+    pool = data.load(beta_report.pool_config(cfg), max_bytes=settings.get().dataset_bytes)
+    probe = beta_report.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val,
+                                   pool=(pool.x_train, pool.y_train))
     return probe, probe.x_val[probe.show].numpy()
 
 
 @st.cache_resource(max_entries=48, show_spinner="Measuring a finished run…")
-def _live_measure(run_dir: str, mtime: float, data_json: str, beta: float):
+def _live_measure(run_dir: str, mtime: float, data_json: str, beta: float, seed: int):
     probe, _ = _live_probe(data_json)
-    return beta_report.measure_run(common.load_model(Path(run_dir)), probe, beta=beta,
-                                   summary=store.read_summary(Path(run_dir)))
+    with beta_judge.one_thread():       # as sweep-report measures it: the same numbers
+        return beta_report.measure_run(common.load_model(Path(run_dir)), probe, beta=beta, seed=seed)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -148,6 +156,7 @@ def live_view(key: str, tag: str) -> SweepView:
     """A sweep started here: its runs from the engine, each measured once it finished."""
     eng = common.engine()
     pairs = live_sweeps().get(tag, [])
+    runs: list[dict] = []
     view = SweepView(key=key, members=[{"beta": b, "status": e.status, "progress": e.progress,
                                         "reason": e.reason, "queue_position": e.queue_position,
                                         "epochs": e.config.train.epochs} for b, e in pairs])
@@ -168,12 +177,15 @@ def live_view(key: str, tag: str) -> SweepView:
         if e.status != Status.FINISHED or point is None or not weights.is_file():
             continue
         data_json = json.dumps(dataclasses.asdict(e.config.data), sort_keys=True)
-        m, imgs = _live_measure(str(e.run_dir), weights.stat().st_mtime, data_json, beta)
+        m, imgs = _live_measure(str(e.run_dir), weights.stat().st_mtime, data_json, beta,
+                                e.config.train.seed)
         view.config, view.n_train = e.config, e.summary.get("n_train")
         view.points.append(point)
-        view.measures.append(m)
+        runs.append(m)
         view.images[beta] = imgs
-        view.inputs = _live_probe(data_json)[1]
+        probe, view.inputs = _live_probe(data_json)
+        view.null = probe.null
+    view.measures = beta_report.aggregate(runs)
     return view
 
 
@@ -327,6 +339,19 @@ def data_caption(view: SweepView) -> str:
     return " ".join([s] + notes)
 
 
+def judge_caption(view: SweepView) -> str:
+    """How far the sample-quality judge can be trusted: its calibration and what it makes
+    of images that are not samples of the data at all."""
+    n = view.null or {}
+    if n.get("classifier_ece") is None:
+        return ""
+    return (f"The judge is calibrated (expected calibration error {n['classifier_ece']:.3f} on the "
+            f"validation images, accuracy {100 * n['classifier_accuracy']:.0f}%); as samples, "
+            f"uniform noise scores {n['uniform_noise_quality']:.2f}, the mean image "
+            f"{n['mean_image_quality']:.2f}, blurred images {n['blurred_quality']:.2f} and real "
+            f"training images {n['real_images_quality']:.2f}.")
+
+
 def _n_pixels(view: SweepView) -> int:
     return int(np.prod(view.inputs.shape[1:])) if view.inputs is not None else 0
 
@@ -349,17 +374,18 @@ def pictures(view: SweepView, betas=None, n: int = beta_report.N_SHOW) -> None:
         if imgs is None:
             continue
         label, row = st.columns(widths, vertical_alignment="center")
-        label.markdown(f"**β = {b:g}**" + (" ⭐ sweet spot" if b == view.sweet else ""))
+        label.markdown(f"**β = {b:g}**" + (" ⭐ sweet spot" if b in view.sweet else ""))
         groups = (view.inputs, imgs["recon"], imgs["samples"], imgs["nearest"])
         row.image(beta_figures.picture_row([g[:n] for g in groups]), clamp=True, width="stretch",
-                  alt=chart_text.picture_row_alt(b, len(groups[2][:n]), imgs.get("sample_class"), b == view.sweet))
-    st.caption("⭐ sweet spot: the β whose samples score best. Each sample is decoded from the "
-               "same z ~ N(0, I) at every β; beside it, the training image nearest to it (pixel "
+                  alt=chart_text.picture_row_alt(b, len(groups[2][:n]), imgs.get("sample_class"), b in view.sweet))
+    st.caption("⭐ sweet spot: every β whose samples score within two standard errors of the best "
+               "(the data cannot tell these apart). Each sample is decoded from the same "
+               "z ~ N(0, I) at every β; beside it, the training image nearest to it (pixel "
                "distance): a copy means memorised, a stranger means a hole.")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _measure_spec(kind: str, measures: list[dict], sweet: float | None) -> dict:
+def _measure_spec(kind: str, measures: list[dict], sweet: list[float]) -> dict:
     """A small chart's Vega-Lite specification with its data (Altair validates a chart
     against the schema when it serialises it: ~80 ms a chart, paid once per sweep)."""
     return beta_figures.measure_chart(measures, kind, sweet).to_dict()
@@ -386,39 +412,6 @@ def curves_chart(curves: dict, key: str) -> None:
                        key=key, width="stretch")
     chart_text.under_chart(describe.beta_curves_summary(frame), describe.beta_curves_table(frame),
                            "validation ELBO per epoch and β")
-
-
-def tour(view: SweepView) -> None:
-    """The "show me" walk: one step at a time, each with its picture or chart."""
-    steps = beta_reading.tour_steps(view.measures, view.curves)
-    i = st.session_state.get("bl_tour")
-    if i is None or not steps:
-        return
-    i = min(int(i), len(steps) - 1)
-    step = steps[i]
-    with st.container(border=True):
-        st.markdown(f"#### {step['title']} ({i + 1} of {len(steps)})")
-        st.markdown(md(step["text"]))
-        if step["show"] == "pictures":
-            pictures(view, step["betas"])
-        elif step["show"] == "curves":
-            curves_chart(view.shown_curves(step["betas"]), key="tour_curves")
-        else:
-            measure_charts(view, (step["show"],), key="tour")
-        a, b, c = st.columns([1, 1, 4])
-        a.button("◀ Back", key="tour_back", disabled=i == 0, on_click=_tour_go, args=(i - 1,))
-        if i + 1 < len(steps):
-            b.button("Next ▶", key="tour_next", type="primary", on_click=_tour_go, args=(i + 1,))
-        c.button("End the tour", key="tour_end", on_click=_tour_go, args=(None,))
-
-
-def _tour_go(i) -> None:
-    st.session_state["bl_tour"] = i
-
-
-def start_tour() -> None:
-    st.button("🎓 Show me", key="bl_show_me", on_click=_tour_go, args=(0,),
-              help="A walk through this sweep for a class, one picture at a time.")
 
 
 def details(view: SweepView) -> None:

@@ -1,14 +1,13 @@
-"""A small classifier that reads a sweep's samples (:mod:`explorer.analysis.beta.measures`).
+"""A small classifier of images (Explore's reading of the latent plane,
+:mod:`explorer.analysis.plane_reading`).
 
-An MLP (pixels → 128 → 64 → classes, ReLU), trained on the sweep's own training images
-and labels with Adam for a fixed number of epochs from a fixed seed, so it is the same
-for every β and can be rebuilt. It gives two things: class probabilities (a sample the
-classifier is sure of looks like one of the data's classes) and its 64 penultimate
-activations, the feature space in which samples and real images are compared
-(Fréchet distance, precision and recall), a space where distances follow what
-distinguishes the data's classes rather than raw pixel differences.
+An MLP (pixels → 128 → 64 → classes, ReLU), trained on labelled images with Adam for a
+fixed number of epochs from a fixed seed, so it can be rebuilt. It gives class
+probabilities and its 64 penultimate activations. (The β lab's sample quality uses a
+judge that can also answer "none of these" and is calibrated:
+:mod:`explorer.analysis.beta.judge`.)
 
-Weights are saved as safetensors (never pickled) beside a shipped sweep.
+Weights are saved as safetensors (never pickled).
 """
 from __future__ import annotations
 

@@ -19,14 +19,15 @@ the reconstructions' mean sharpness ÷ that of the images they reconstruct; 1 = 
 as the inputs. (On 8×8 digits: half contrast 1.0, a Gaussian blur of σ = 0.7 px 0.37,
 the mean digit 0.23; on MNIST 1.0, 0.36 and 0.01.)
 
-**Sample quality** (:mod:`explorer.analysis.beta.classifier` for the classifier).
-A small classifier trained on the sweep's own training images reads every sample:
-its *confidence* (the mean largest class probability), the *Fréchet distance*
-between its features of samples and of real images (:func:`frechet_distance`), and
-the samples' *precision* and *recall* (:func:`precision_recall`, Kynkäänniemi et al.
-2019: precision = share of samples that fall inside the real images' k-NN manifold,
-recall = share of real images inside the samples' one). Off-data samples (decodes
-of holes in the latent space) have low precision; samples that all look alike (one
+**Sample quality** (:mod:`explorer.analysis.beta.judge` for the judge). A calibrated
+classifier with a "none of these" class, trained on the data's training images against
+noise, blurs and mixtures, reads every sample: the samples' *precision* and *recall*
+(:func:`precision_recall`, Kynkäänniemi et al. 2019: precision = share of samples that
+fall inside the real images' k-NN manifold in the judge's features, each counted by the
+judge's probability that it is an image of the data at all; recall = share of real images
+inside the samples' manifold) and the *Fréchet distance* between the features of samples
+and of real images (:func:`frechet_distance`). Off-data samples (decodes of holes in the
+latent space), noise and blurs have low precision; samples that all look alike (one
 blurry average) have low recall.
 
 **Overfitting** (:func:`gap_with_se`). The train − validation gap of the
@@ -41,9 +42,10 @@ and to the nearest *validation* image, with equally many images in each pool, dr
 the same distribution. The ``ratio`` of the mean distances (validation ÷ training) is 1 for
 a model that is as close to new images as to the ones it saw; above 1, its outputs are
 pulled towards its training images. The share of queries nearer a training image is kept
-too (0.5 = no pull), though it is coarse: identical queries (a collapsed decoder) all fall
-on one side. A reconstruction of validation image i is compared with the *other*
-validation images, so that its own input does not count.
+too (0.5 = no pull: a tie, common between binary images, counts half), though it is
+coarse: identical queries (a collapsed decoder) all fall on one side. A reconstruction of
+validation image i is compared with the *other* validation images, so that its own input
+does not count.
 """
 from __future__ import annotations
 
@@ -130,17 +132,22 @@ def _knn_radius(f: torch.Tensor, k: int) -> torch.Tensor:
     return d.kthvalue(k + 1, dim=1).values           # k+1: each point is its own nearest
 
 
-def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
+def precision_recall(real, fake, k: int = 3, weights=None) -> tuple[float, float]:
     """Kynkäänniemi et al. (2019): precision = share of ``fake`` points within the k-NN
     radius of some ``real`` point; recall = share of ``real`` points within the k-NN radius
-    of some ``fake`` point. ``real`` and ``fake`` are ``[N, F]`` features."""
+    of some ``fake`` point. ``real`` and ``fake`` are ``[N, F]`` features. ``weights``
+    (one in [0, 1] per fake point) count each fake point in the precision by that much:
+    the judge's probability that it is an image of the data at all."""
     r = torch.as_tensor(np.asarray(real), dtype=torch.float64)
     f = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
     if min(len(r), len(f)) <= k:
         raise ValueError(f"precision_recall needs more than k = {k} points in each set")
     rr, rf = _knn_radius(r, k), _knn_radius(f, k)
     d = torch.cdist(f, r)                             # [fake, real]
-    precision = (d <= rr[None, :]).any(1).double().mean()
+    inside = (d <= rr[None, :]).any(1).double()
+    if weights is not None:
+        inside = inside * torch.as_tensor(np.asarray(weights), dtype=torch.float64)
+    precision = inside.mean()
     recall = (d.T <= rf[None, :]).any(1).double().mean()
     return float(precision), float(recall)
 
@@ -212,6 +219,8 @@ def memorisation(queries, train, val, *, self_in_val: bool = False) -> dict:
     exclude_train = (np.full(n, len(train) - 1) if self_in_val else None)
     j_t, d_t = nearest(queries, train, exclude=exclude_train)
     _, d_v = nearest(queries, val, exclude=exclude_val)
-    return {"share_nearer_train": float(np.mean(d_t < d_v)),
+    # a tie counts half: with exchangeable pools the expected share is then exactly 0.5
+    # (counted as "not nearer", ties on binary images made the null 0.38)
+    return {"share_nearer_train": float(np.mean(d_t < d_v) + 0.5 * np.mean(d_t == d_v)),
             "ratio": float(np.mean(d_v) / max(np.mean(d_t), 1e-12)),
             "nearest_train": j_t, "dist_train": d_t, "dist_val": d_v}

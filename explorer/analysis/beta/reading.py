@@ -1,10 +1,14 @@
 """The β lab's words: a reading of a sweep's measured numbers, and the steps of its tour.
 
 Every number and every direction word comes from the arguments (the measures of
-:mod:`explorer.analysis.beta.report`, the validation curves, the runs' summaries):
-nothing is canned, so the words cannot contradict the pictures, which are drawn from
-the same runs. A claim (holes at small β, blur at large β, a shrinking gap) is made
-only when the numbers show it; otherwise the sentence says what they show instead.
+:mod:`explorer.analysis.beta.report`, per β a mean over seeds with its standard error,
+the validation curves): nothing is canned, so the words cannot contradict the pictures,
+which are drawn from the same runs. The statistics follow :mod:`explorer.analysis.stats`:
+a comparison is worded as a difference ("falls", "below", "the most") only when it
+exceeds two standard errors of the difference; every number quoted is the one of the β
+the sentence names; a claim about training dynamics ("overfit as training went on") rests
+on a test across epochs (the slope of the second half of the curve), not on one epoch's
+change. Otherwise the sentence says what the numbers show instead.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import math
 import numpy as np
 
 from ...config import DATASETS_TOY
+from .. import stats
+from .seeds import POINT_KL, best_beta, pointlike, sweet_spot  # noqa: F401 - pointlike, POINT_KL: the reading's API
 
 
 def pct(v: float) -> str:
@@ -23,22 +29,68 @@ def fmt(v: float) -> str:
     return f"{v:.1f}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def _trend(values) -> str:
-    d = np.diff(np.asarray(values, float))
-    return "steadily" if (np.all(d > 0) or np.all(d < 0)) else "overall"
-
-
-def move(values, show=fmt) -> str:
-    """``"falls steadily from 0.9 to"`` (or rises / overall / stays at about)."""
-    first, last = float(values[0]), float(values[-1])
-    if math.isclose(first, last, rel_tol=1e-3, abs_tol=1e-3):
-        return "stays at about"
-    word = "rises" if last > first else "falls"
-    return f"{word} {_trend(values)} from {show(first)} to"
+def q2(v: float) -> str:
+    return f"{v:.2f}"
 
 
 def _col(measures, key) -> np.ndarray:
     return np.array([float(m[key]) if m.get(key) is not None else np.nan for m in measures])
+
+
+def _se(m: dict, key: str) -> float | None:
+    v = m.get(f"{key}_se")
+    return None if v is None or not math.isfinite(float(v)) else float(v)
+
+
+def pm(m: dict, key: str, show=fmt) -> str:
+    """``"0.82 ± 0.014"``: a measure of one β with its standard error (when it has one),
+    the error to two significant digits."""
+    se = _se(m, key)
+    if se is None:
+        return show(m[key])
+    if show is pct:
+        return f"{pct(m[key])} ± {_sig(100 * se)}%"
+    return f"{show(m[key])} ± {_sig(se) if abs(se) < 1 else show(se)}"
+
+
+def _sig(v: float) -> str:
+    """Two significant digits (0.0042, 0.63, 2.5), whole numbers from 10 on, "<0.001" below."""
+    if v == 0:
+        return "0"
+    if abs(v) < 0.001:
+        return "<0.001"
+    return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"
+
+
+def cmp(a: dict, b: dict, key: str) -> int:
+    """+1 / −1 when β ``a``'s ``key`` is larger / smaller than β ``b``'s beyond two
+    standard errors of the difference (:func:`stats.compare`), else 0."""
+    return stats.compare(float(a[key]), _se(a, key), float(b[key]), _se(b, key))
+
+
+def move(ms: list[dict], key: str, show=fmt) -> str:
+    """How ``key`` goes from the first β to the last, said only as far as the errors allow:
+    ``"falls steadily from 0.9 ± 0.01 to"`` (every step down beyond error), ``"falls overall
+    from … to"`` (the ends differ beyond error), ``"stays within error of … at"``."""
+    first, last = ms[0], ms[-1]
+    c = cmp(last, first, key)
+    if c == 0:
+        return f"stays within two standard errors of {pm(first, key, show)}; it is"
+    steps = [cmp(b, a, key) for a, b in zip(ms, ms[1:])]
+    how = "steadily" if all(s == c for s in steps) else "overall"
+    return f"{'rises' if c > 0 else 'falls'} {how} from {pm(first, key, show)} to"
+
+
+def seeds_note(ms: list[dict]) -> str:
+    """What the ± of the reading are."""
+    n, imgs = int(ms[0].get("seeds") or 1), ms[0].get("n")
+    on = f" on the same {imgs:,} validation images" if imgs else ""
+    if n > 1:
+        return (f"Every ± below is one standard error over {n} training seeds, each run measured{on}; "
+                f"a difference is called one only beyond two standard errors.")
+    return (f"Every ± below is one standard error of this one training seed's run{on} (over the "
+            f"images, or over five draws of z for the samples); a difference is called one only "
+            f"beyond two standard errors.")
 
 
 def best_epochs(curves: dict[float, dict]) -> dict[float, tuple[float, float, float]]:
@@ -55,180 +107,254 @@ def best_epochs(curves: dict[float, dict]) -> dict[float, tuple[float, float, fl
 # ================================================================ the reading
 
 def sharpness_sentence(ms: list[dict]) -> str:
-    rs = _col(ms, "recon_sharpness")
-    lo, hi = ms[0]["beta"], ms[-1]["beta"]
-    return (f"Sharpness: reconstructions keep {pct(rs[0])} of their inputs' fine detail at β = {lo:g} "
-            f"and {pct(rs[-1])} at β = {hi:g} (it {move(rs, pct)} {pct(rs[-1])}); the larger β, "
-            f"the less z may say about each image, and the decoder fills the rest with an average."
-            if rs[-1] < rs[0] else
-            f"Sharpness: reconstructions keep {pct(rs[0])} of their inputs' fine detail at β = {lo:g} "
-            f"and {pct(rs[-1])} at β = {hi:g}: here a larger β did not blur them.")
+    lo, hi = ms[0], ms[-1]
+    s = (f"Sharpness: reconstructions keep {pm(lo, 'recon_sharpness', pct)} of their inputs' fine "
+         f"detail at β = {lo['beta']:g} and {pm(hi, 'recon_sharpness', pct)} at β = {hi['beta']:g}")
+    if cmp(hi, lo, "recon_sharpness") < 0:
+        steps = all(cmp(b, a, "recon_sharpness") < 0 for a, b in zip(ms, ms[1:]))
+        return (s + (", falling at every step" if steps else "") + ": the larger β, the less z may "
+                "say about each image, and the decoder fills the rest with an average.")
+    return s + ": within two standard errors, a larger β did not blur them here."
+
+
+def sweet_words(ms: list[dict]) -> tuple[list[dict], str]:
+    """The sweet spot (the β within error of the best samples) and how to say it."""
+    sweet = set(sweet_spot(ms))
+    best = [m for m in ms if m["beta"] in sweet]
+    if len(best) == 1:
+        return best, f"β = {best[0]['beta']:g}"
+    return best, "β = " + ", ".join(f"{m['beta']:g}" for m in best)
 
 
 def samples_sentences(ms: list[dict]) -> list[str]:
-    """Where the samples are best; holes at small β (claimed only when the codes lie far
-    outside the prior and the samples score lower), blur at large β (when they keep less
-    fine detail or cover less of the data)."""
+    """Where the samples are best (a set: every β within two standard errors of the best);
+    what lowers the smallest β's score (precision: samples off the data, or recall: samples
+    alike), and the largest β's (blur), each claimed only beyond error."""
     q = _col(ms, "sample_quality")
     if not np.isfinite(q).any():
         return ["Sample quality needs labels (a classifier is trained on them): this data has none."]
-    i = int(np.nanargmax(q))
-    b = [m["beta"] for m in ms]
-    p, r, ss = _col(ms, "precision"), _col(ms, "recall"), _col(ms, "sample_sharpness")
-    conf, rad = _col(ms, "confidence"), _col(ms, "code_radius")
-    out = [f"Samples (decodes of z ~ N(0, I)) score best at β = {b[i]:g}: quality {q[i]:.2f}, "
-           f"with {pct(p[i])} of them on the data (precision) and {pct(r[i])} of the data covered "
-           f"(recall)."]
-    d = ms[0].get("latent_dim")
-    if i > 0 and q[0] < q[i]:
-        s = f"At β = {b[0]:g} they score {q[0]:.2f}, covering {pct(r[0])} of the data"
-        if conf[0] < conf[i]:
-            s += f", and the classifier is less sure of them ({pct(conf[0])} against {pct(conf[i])})"
-        if d and np.isfinite(rad[0]) and rad[0] > 1.5 * math.sqrt(d):
-            s += (f": the codes of the images lie at an RMS radius of {fmt(rad[0])}, the prior's "
-                  f"samples at {fmt(math.sqrt(d))}, so most samples land in the holes between "
-                  f"the codes, where the decoder never saw an image")
+    best, which = sweet_words(ms)
+    top = max(best, key=lambda m: m["sample_quality"])
+    if len(best) == 1:
+        out = [f"Samples (decodes of z ~ N(0, I)) score best at {which}: quality "
+               f"{pm(top, 'sample_quality', q2)}, above every other β by more than two standard "
+               f"errors, with precision {pm(top, 'precision', q2)} and recall {pm(top, 'recall', q2)}."]
+    else:
+        out = [f"Samples (decodes of z ~ N(0, I)) score best at {which}: their qualities ("
+               + ", ".join(f"{pm(m, 'sample_quality', q2)} at β = {m['beta']:g}" for m in best)
+               + ") lie within two standard errors of each other, so the data do not single one out."]
+    lo, hi = ms[0], ms[-1]
+    if lo not in best and cmp(lo, top, "sample_quality") < 0:
+        s = (f"At β = {lo['beta']:g} they score {pm(lo, 'sample_quality', q2)} (precision "
+             f"{pm(lo, 'precision', q2)}, recall {pm(lo, 'recall', q2)})")
+        why = []
+        if cmp(lo, top, "precision") < 0:
+            d = lo.get("latent_dim")
+            rad = lo.get("code_radius")
+            where = (f"; the codes of the images lie at an RMS radius of {fmt(rad)}, the prior's "
+                     f"samples at {fmt(math.sqrt(d))}, so many samples decode holes between the codes"
+                     if d and rad is not None and rad > 1.5 * math.sqrt(d) else "")
+            why.append(f"fewer of them look like the data (precision below β = {top['beta']:g}'s"
+                       f"{where})")
+        if cmp(lo, top, "recall") < 0:
+            why.append(f"they cover less of the data (recall below β = {top['beta']:g}'s: samples alike)")
+        out.append(s + (": " + " and ".join(why) if why else "") + ".")
+    if hi not in best and cmp(hi, top, "sample_quality") < 0:
+        s = (f"At β = {hi['beta']:g} they score {pm(hi, 'sample_quality', q2)}, keep "
+             f"{pm(hi, 'sample_sharpness', pct)} of the data's fine detail (against "
+             f"{pm(top, 'sample_sharpness', pct)} at β = {top['beta']:g}) and their recall is "
+             f"{pm(hi, 'recall', q2)}")
+        blur = cmp(hi, top, "sample_sharpness") < 0
+        alike = cmp(hi, top, "recall") < 0
+        if blur or alike:
+            s += ": " + " and ".join(w for w, ok in (("blurry", blur), ("too alike", alike)) if ok)
         out.append(s + ".")
-    if i < len(b) - 1 and (ss[-1] < ss[i] or r[-1] < r[i]):
-        out.append(f"At β = {b[-1]:g} the samples keep {pct(ss[-1])} of the data's fine detail "
-                   f"(against {pct(ss[i])} at β = {b[i]:g}) and cover {pct(r[-1])} of it: "
-                   f"{'blurry averages' if ss[-1] < ss[i] else 'too alike'}.")
-    if i in (0, len(b) - 1):
-        out.append(f"The best samples come from the {'smallest' if i == 0 else 'largest'} β tried: "
-                   f"the sweet spot may lie beyond this sweep's range.")
+    ends = [m for m in (lo, hi) if m in best]
+    if ends:
+        out.append(f"The best samples include the {'smallest' if ends[0] is lo else 'largest'} β "
+                   f"tried: the sweet spot may lie beyond this sweep's range.")
     return out
 
 
-POINT_KL = 50.0     # nats per latent dimension: beyond this q(z|x) is a point, and IWAE reads the prior
-
-
-def pointlike(m: dict) -> bool:
-    """A run whose posterior shrank to a point (β = 0: nothing holds the codes near the
-    prior): its log p(x) mostly says how far out in the prior's tails a code lands."""
-    d = m.get("latent_dim") or 0
-    return bool(d) and m.get("val_kl") is not None and m["val_kl"] > POINT_KL * d
-
-
-def gap_sentences(ms: list[dict], k: int | None = None) -> list[str]:
+def gap_sentences(ms: list[dict], k: int | None = None, *, short: bool = False) -> list[str]:
+    """The overfitting gap across β, with its errors; ``short``: the tour's version."""
     name = f"IWAE-{k}" if k else "IWAE"
     out = []
-    points = [m for m in ms if pointlike(m)]
-    for m in points:
-        out.append(f"At β = {m['beta']:g} the {name} gap is {fmt(m['gap_iwae'])} ± "
-                   f"{fmt(m['gap_iwae_se'])} nats, but it does not measure overfitting: with no "
-                   f"weight on the KL term each q(z|x) shrank to a point far out in the prior's tails "
-                   f"(KL {fmt(m['val_kl'])} nats per image), so log p(x) there says mostly how far "
-                   f"out an image's code lands, not how well the image is fitted.")
+    for m in (m for m in ms if pointlike(m)):
+        out.append(f"β = {m['beta']:g} is left out: with no weight on the KL term each q(z|x) shrank "
+                   f"to a point, so its numbers say how far out in the prior's tails a code lands, "
+                   f"not how well the image is fitted." if short else
+                   f"At β = {m['beta']:g} the {name} gap is {pm(m, 'gap_iwae')} nats, but it does not "
+                   f"measure overfitting: with no weight on the KL term each q(z|x) shrank to a point "
+                   f"far out in the prior's tails (KL {fmt(m['val_kl'])} nats per image), so log p(x) "
+                   f"there says mostly how far out an image's code lands, not how well the image is "
+                   f"fitted.")
     rest = [m for m in ms if not pointlike(m)]
-    g, se = _col(rest, "gap_iwae"), _col(rest, "gap_iwae_se")
-    if len(rest) < 2 or not np.isfinite(g).all():
+    if len(rest) < 2 or not np.isfinite(_col(rest, "gap_iwae")).all():
         return out
-    b = [m["beta"] for m in rest]
-    s = (f"Overfitting: from β = {b[0]:g} to β = {b[-1]:g} the train − validation {name} gap "
-         f"{move(g)} {fmt(g[-1])} nats per image (±{fmt(se[0])} and ±{fmt(se[-1])}, one "
-         f"standard error).")
-    if g[-1] < g[0] - 2 * math.hypot(se[0], se[-1]):
-        s += " The KL term limits how much each image can write into z, and so how much it can memorise."
-    elif g[0] > 0:
-        s += " Within its standard errors, a larger β did not shrink it here."
+    a, z = rest[0], rest[-1]
+    falls = cmp(z, a, "gap_iwae") < 0
+    if short:
+        lead = ("How much better each model explains its training images than new ones, in nats "
+                f"per image: {fmt(a['gap_iwae'])} at β = {a['beta']:g}, {fmt(z['gap_iwae'])} at "
+                f"β = {z['beta']:g}.")
+        return [lead + (" The KL term limits how much each image can write into z, and so how "
+                        "much it can memorise." if falls else
+                        " Within its standard errors, a larger β did not shrink it here.")] + out
+    s = (f"Overfitting: from β = {a['beta']:g} to β = {z['beta']:g} the train − validation {name} "
+         f"gap {move(rest, 'gap_iwae')} {pm(z, 'gap_iwae')} nats per image.")
+    s += (" The KL term limits how much each image can write into z, and so how much it can memorise."
+          if falls else " Within its standard errors, a larger β did not shrink it here.")
     out.append(s)
-    e = _col(rest, "gap_elbo")
-    if np.isfinite(e).all():
+    if np.isfinite(_col([a, z], "gap_elbo")).all():
         out.append(f"The ELBO gap, which also counts the encoder's amortisation gap (an encoder fits "
-                   f"its training images better), is {fmt(e[0])} at β = {b[0]:g} and {fmt(e[-1])} "
-                   f"at β = {b[-1]:g}.")
-    v = _col(rest, "val_iwae")
-    j = int(np.nanargmax(v))
-    if j != len(b) - 1:
-        out.append(f"A small gap alone is no virtue: at β = {b[-1]:g} the validation {name} is "
-                   f"{fmt(v[-1])} nats, against {fmt(v[j])} at β = {b[j]:g}, the best: the model "
-                   f"underfits.")
+                   f"its training images better), is {pm(a, 'gap_elbo')} at β = {a['beta']:g} and "
+                   f"{pm(z, 'gap_elbo')} at β = {z['beta']:g}.")
+    best = max(rest, key=lambda m: m["val_iwae"])
+    if best is not z and cmp(z, best, "val_iwae") < 0:
+        s = (f"A small gap alone is no virtue: at β = {z['beta']:g} the validation {name} is "
+             f"{pm(z, 'val_iwae')} nats, below β = {best['beta']:g}'s {pm(best, 'val_iwae')} by more "
+             f"than two standard errors: β = {z['beta']:g} is over-regularised against it")
+        if stats.compare(float(z["gap_iwae"]), _se(z, "gap_iwae"), 0.0, 0.0) > 0:
+            s += f", although its own gap ({pm(z, 'gap_iwae')} nats) shows it still overfits"
+        out.append(s + ".")
     return out
 
 
 def memorisation_sentence(ms: list[dict]) -> str | None:
-    """How much nearer reconstructions and samples lie to the training images than to new
-    ones (mean distance to the nearest validation image ÷ to the nearest training image)."""
-    mr, msamp = _col(ms, "memorised_recon"), _col(ms, "memorised_samples")
-    if not np.isfinite(mr).all():
+    """How much nearer reconstructions lie to the training images than to new ones (mean
+    distance to the nearest validation image ÷ to the nearest training image); "the most"
+    only when one β is above all the others beyond error."""
+    if not np.isfinite(_col(ms, "memorised_recon")).all():
         return None
-    b = [m["beta"] for m in ms]
-    i = int(np.nanargmax(mr))
+    idx = stats.within_error_of_best(_col(ms, "memorised_recon"), [_se(m, "memorised_recon") for m in ms])
+    top = [ms[i] for i in idx]
+    lead = max(top, key=lambda m: m["memorised_recon"])
+    hi = ms[-1]
 
-    def closer(v):
-        return f"{100 * (v - 1):.0f}% closer" if v >= 1 else f"{100 * (1 - v):.0f}% farther"
-    return (f"Memorisation: reconstructions of validation images lie {closer(mr[i])} to their nearest "
-            f"training image than to their nearest other validation image at β = {b[i]:g} (the most), "
-            f"{closer(mr[-1])} at β = {b[-1]:g}; prior samples {closer(msamp[i])} and "
-            f"{closer(msamp[-1])}. A model that did not memorise would be as close to both.")
+    def closer(m, key):
+        v, se = float(m[key]), _se(m, key)
+        word = f"{100 * (v - 1):.0f}% closer" if v >= 1 else f"{100 * (1 - v):.0f}% farther"
+        return word + (f" (± {_sig(100 * se)}%)" if se is not None else "")
+    tied = ", ".join(f"{m['beta']:g}" for m in top)
+    where = (f"at β = {lead['beta']:g} (the most, beyond two standard errors)" if len(top) == 1 else
+             f"at β = {lead['beta']:g}; β = {tied} lie within two standard errors of each other, "
+             f"so none is the most")
+    s = (f"Memorisation: reconstructions of validation images lie {closer(lead, 'memorised_recon')} to "
+         f"their nearest training image than to their nearest other validation image {where}")
+    if hi is not lead:
+        s += f"; {closer(hi, 'memorised_recon')} at β = {hi['beta']:g}"
+    if lead.get("memorised_samples") is not None and hi.get("memorised_samples") is not None:
+        s += (f". Prior samples: {closer(lead, 'memorised_samples')} at β = {lead['beta']:g}, "
+              f"{closer(hi, 'memorised_samples')} at β = {hi['beta']:g}")
+    return s + ". A model that did not memorise would be as close to both."
 
 
-def curves_sentence(curves: dict[float, dict], skip=()) -> str | None:
-    """Which runs got worse on validation images after their best epoch (``skip``: the β
-    of runs left out, whose q(z|x) is a point)."""
-    be = {b: v for b, v in best_epochs(curves).items() if b not in set(skip)}
-    if len(be) < 2:
-        return None
-    worse = [b for b in sorted(be) if be[b][2] > 1.0]
-    lo = min(be)
-    e, _, drop = be[lo]
-    s = (f"Validation curves: at β = {lo:g} the validation ELBO was best at epoch {e:.0f} and "
-         f"ended {fmt(drop)} nats lower.")
-    if worse:
-        s += (f" It got worse by more than 1 nat after its best epoch at β = "
-              f"{', '.join(f'{b:g}' for b in worse)}: those runs overfit as training went on.")
+def decline(curve: dict) -> tuple[float, float | None]:
+    """The least-squares slope of a validation ELBO curve over the second half of training
+    (nats per epoch) and its standard error: a run that overfits as training goes on has
+    a falling curve there, whatever one epoch's change says."""
+    ep, v = np.asarray(curve.get("epoch", []), float), np.asarray(curve.get("elbo", []), float)
+    late = ep > (ep.max() / 2 if len(ep) else 0)
+    return stats.slope_with_se(ep[late], v[late])
+
+
+def falling(curves_by_seed: dict) -> tuple[float, float | None, bool]:
+    """``(mean slope, its standard error, falls)`` of one β's second-half validation ELBO:
+    over the seeds when there are several (each seed one slope), else the one curve's
+    regression error. ``falls``: below 0 by more than two standard errors."""
+    slopes = [decline(c) for c in curves_by_seed.values() if len(c.get("epoch", [])) >= 6]
+    if not slopes:
+        return 0.0, None, False
+    if len(slopes) == 1:
+        s, se = slopes[0]
     else:
-        s += " No run's validation ELBO fell more than 1 nat below its best."
+        s, se, _ = stats.mean_se([x for x, _ in slopes])
+    return s, se, se is not None and stats.compare(s, se, 0.0, 0.0) < 0
+
+
+def curves_sentence(curves: dict[float, dict], skip=(), seed_curves: dict | None = None) -> str | None:
+    """Which runs got worse on validation images as training went on: a falling slope over
+    the second half of training, beyond two standard errors (over seeds when there are
+    several). ``skip``: the β of runs left out, whose q(z|x) is a point."""
+    by_beta = {b: (seed_curves or {}).get(b) or {0: c} for b, c in curves.items() if b not in set(skip)}
+    if len(by_beta) < 2:
+        return None
+    be = best_epochs({b: c for b, c in curves.items() if b in by_beta})
+    res = {b: falling(cs) for b, cs in by_beta.items()}
+    worse = [b for b in sorted(res) if res[b][2]]
+    lo = min(by_beta)
+    n = max(len(cs) for cs in by_beta.values())
+    how = f"across {n} training seeds" if n > 1 else "by the curve's own scatter"
+    s = ""
+    s = "Validation curves: "
+    if lo in be:
+        s += f"at β = {lo:g} the validation ELBO was best at epoch {be[lo][0]:.0f}. "
+    if worse:
+        s += ("Over the second half of training the validation ELBO kept falling at β = "
+              + ", ".join(f"{b:g} ({100 * res[b][0]:.2g} ± {_sig(100 * res[b][1])} nats per 100 epochs)"
+                          for b in worse)
+              + f", beyond two standard errors {how}: those runs overfit as training went on.")
+    else:
+        s += (f"No run's validation ELBO fell over the second half of training by more than two "
+              f"standard errors ({how}): no run is shown to overfit more as training went on.")
     return s
 
 
-def active_units_sentence(betas: list[float], au: list[int], d: int) -> str:
+def active_units_sentence(betas: list[float], au: list[float], d: int) -> str:
     what = "(active: the posterior mean varies across images, Var > 0.01)"
+
+    def n(v):
+        return f"{v:.0f}" if abs(v - round(v)) < 0.05 else f"{v:.1f}"
     top = max(au)
     if all(a == au[0] for a in au):
-        return f"{au[0]} of {d} latent dimensions are active at every β tried {what}."
+        return f"{n(au[0])} of {d} latent dimensions are active at every β tried {what}."
     start = None
     for i in range(len(au) - 1, -1, -1):
         if au[i] < top:
             start = i
         else:
             break
-    s = f"Active dimensions {what}: {au[0]} of {d} at β = {betas[0]:g}, {au[-1]} at β = {betas[-1]:g}."
+    s = (f"Active dimensions {what}: {n(au[0])} of {d} at β = {betas[0]:g}, {n(au[-1])} at "
+         f"β = {betas[-1]:g}{' (means over seeds)' if any(a != round(a) for a in au) else ''}.")
     if start is not None:
-        s += (f" From β = {betas[start]:g} on, fewer than {top} are active: the others have "
+        s += (f" From β = {betas[start]:g} on, fewer than {n(top)} are active: the others have "
               f"collapsed onto the prior (their KL ≈ 0), so they carry nothing about the image.")
     return s
 
 
 def reading(measures: list[dict], curves: dict[float, dict] | None = None, *,
-            latent_dim: int | None = None) -> list[str]:
-    """Sentences that read a sweep's measures in plain language, smallest β first."""
+            latent_dim: int | None = None, seed_curves: dict | None = None) -> list[str]:
+    """Sentences that read a sweep's measures in plain language, smallest β first. Each
+    number is the one of the β it names; a difference is said only beyond two standard
+    errors of the difference."""
     ms = sorted(measures, key=lambda m: m["beta"])
     if len(ms) < 2:
         return ["Two or more finished runs with different β are needed to read a trend."]
-    out = [sharpness_sentence(ms)] + samples_sentences(ms)
+    out = [seeds_note(ms), sharpness_sentence(ms)] + samples_sentences(ms)
     out += gap_sentences(ms, ms[0].get("iwae_k"))
     skip = [m["beta"] for m in ms if pointlike(m)]
-    for s in (memorisation_sentence(ms), curves_sentence(curves or {}, skip)):
+    for s in (memorisation_sentence(ms), curves_sentence(curves or {}, skip, seed_curves)):
         if s:
             out.append(s)
-    au = [int(m.get("active_units", 0)) for m in ms]
-    out.append(active_units_sentence([m["beta"] for m in ms], au, latent_dim or max(au)))
+    au = [float(m.get("active_units") or 0) for m in ms]
+    out.append(active_units_sentence([m["beta"] for m in ms], au, latent_dim or int(max(au))))
     return out
 
 
 # ================================================================ the tour
 
-def tour_steps(measures: list[dict], curves: dict[float, dict] | None = None) -> list[dict]:
+def tour_steps(measures: list[dict], curves: dict[float, dict] | None = None,
+               seed_curves: dict | None = None) -> list[dict]:
     """The "show me" walk through a sweep: a list of ``{"title", "text", "show", "betas"}``;
     ``show`` names what the page draws with the step ("pictures", "sharpness", "gap",
-    "quality", "curves"), ``betas`` the runs it picks (smallest, sweet spot, largest)."""
+    "quality", "curves"), ``betas`` the runs it picks (smallest, best samples, largest)."""
     ms = sorted(measures, key=lambda m: m["beta"])
     if len(ms) < 2:
         return []
-    q = _col(ms, "sample_quality")
-    i = int(np.nanargmax(q)) if np.isfinite(q).any() else len(ms) // 2
-    picks = sorted({ms[0]["beta"], ms[i]["beta"], ms[-1]["beta"]})
+    best = best_beta(ms)
+    best = ms[len(ms) // 2]["beta"] if best is None else best
+    picks = sorted({ms[0]["beta"], best, ms[-1]["beta"]})
     lo, hi = ms[0]["beta"], ms[-1]["beta"]
     steps = [
         {"title": "1 · Look at the reconstructions", "show": "pictures", "betas": picks,
@@ -241,9 +367,10 @@ def tour_steps(measures: list[dict], curves: dict[float, dict] | None = None) ->
          "text": "Sharpness is the share of fine detail an image keeps (contrast does not count). "
                  + sharpness_sentence(ms)},
         {"title": "4 · Measure the overfitting", "show": "gap", "betas": picks,
-         "text": " ".join(gap_sentences(ms, ms[0].get("iwae_k"))) or "No IWAE numbers for this sweep."},
+         "text": " ".join(gap_sentences(ms, ms[0].get("iwae_k"), short=True))
+                 or "No IWAE numbers for this sweep."},
     ]
-    cs = curves_sentence(curves or {}, [m["beta"] for m in ms if pointlike(m)])
+    cs = curves_sentence(curves or {}, [m["beta"] for m in ms if pointlike(m)], seed_curves)
     if cs:
         steps.append({"title": "5 · Watch it happen during training", "show": "curves",
                       "betas": picks, "text": cs})
@@ -253,18 +380,22 @@ def tour_steps(measures: list[dict], curves: dict[float, dict] | None = None) ->
 
 
 def trade_off(ms: list[dict]) -> list[str]:
-    """The trade-off in one sentence each, said only as far as the numbers show it."""
-    out = []
-    rs = _col(ms, "recon_sharpness")
+    """The trade-off in one sentence, each number the one of the β it names, each change
+    claimed only beyond two standard errors."""
     rest = [m for m in ms if not pointlike(m)]
-    g = _col(rest, "gap_iwae")
-    lo, hi = ms[0]["beta"], ms[-1]["beta"]
-    if rs[0] > rs[-1]:
-        out.append(f"Going from β = {rest[0]['beta']:g} to β = {hi:g} buys a smaller overfitting gap "
-                   f"({fmt(g[0])} → {fmt(g[-1])} nats)" if len(rest) > 1 and np.isfinite(g).all()
-                   and g[-1] < g[0] else f"Going from β = {lo:g} to β = {hi:g} costs sharpness")
-        out[-1] += f" with blur ({pct(rs[0])} → {pct(rs[-1])} of the fine detail kept)."
-    return out
+    if len(rest) < 2:
+        return []
+    a, z = rest[0], rest[-1]
+    blur = cmp(z, a, "recon_sharpness") < 0
+    gap = np.isfinite(_col([a, z], "gap_iwae")).all() and cmp(z, a, "gap_iwae") < 0
+    if not blur:
+        return []
+    s = f"Going from β = {a['beta']:g} to β = {z['beta']:g} "
+    if gap:
+        s += f"buys a smaller overfitting gap ({fmt(a['gap_iwae'])} → {fmt(z['gap_iwae'])} nats) with blur"
+    else:
+        s += "costs sharpness"
+    return [s + f" ({pct(a['recon_sharpness'])} → {pct(z['recon_sharpness'])} of the fine detail kept)."]
 
 
 # ================================================================ labels a learner can trust
@@ -280,12 +411,15 @@ def likelihood_notes(cfg, n_pixels: int, *, mse: float | None = None) -> list[st
     likelihood on grey pixels is not a bound on log p(x). ``cfg`` is a RunConfig."""
     out = []
     m, d = cfg.model, cfg.data
-    if m.kind == "vae" and m.likelihood == "gaussian" and n_pixels:
+    if m.likelihood == "gaussian" and n_pixels:
         c = gaussian_constant(n_pixels, m.sigma)
+        what = ("so it, and the ELBO, can have either sign" if m.kind == "vae" else
+                "so this autoencoder's loss can have either sign (a negative one is a close fit, "
+                "not an error; an autoencoder has no ELBO)")
         out.append(f"With a Gaussian likelihood of σ = {m.sigma:g}, the reconstruction term is −log "
                    f"of a density, 1/(2σ²) = {1 / (2 * m.sigma ** 2):g} nats per unit of squared "
                    f"error plus (D/2)·log(2πσ²) = {c:.1f} nats for D = {n_pixels} pixels, which is "
-                   f"negative when σ < 0.4: so it, and the ELBO, can have either sign.")
+                   f"negative when σ < 0.4: {what}.")
         if mse is not None:
             out.append(f"Easier to read: the reconstructions' mean squared error is {mse:.4f} per "
                        f"pixel (RMS {math.sqrt(mse):.3f} on a 0–1 scale).")
