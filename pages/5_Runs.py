@@ -134,7 +134,7 @@ def samples_cell(e, label: str) -> None:
         st.caption("This model's data are points, not images: see its samples on Explore.")
         return
     if e.config.model.kind == "ae":
-        st.caption("An autoencoder (seed eq. 1) is not trained to match a prior: decoding "
+        st.caption("An autoencoder (eq. 1 on the Theory page) is not trained to match a prior: decoding "
                    "z ~ N(0, I) shows why it does not generate well.")
     grid = image_grid(imgs, ncol=6)
     st.image(upscale(grid, max(1, 240 // grid.shape[0])), clamp=True, width="stretch",

@@ -121,3 +121,67 @@ def test_home_explains_its_shipped_gaussian_numbers():
     at.run()
     cap = next(c.value for c in at.caption if c.value.startswith("Validation: ELBO"))
     assert "either sign" in cap and "mean squared error is" in cap
+
+
+# ------------------------------------------------- issue 27's labels
+
+def test_tensorboard_writes_the_validation_penalty_of_the_runs_schedule():
+    from explorer.export import tensorboard as tb
+    rows = [dict(r, loss=1.0, recon=1.0, kl=1.0) for r in _val_rows()]
+    cap = TrainConfig(beta_schedule="capacity", capacity_max=20.0, capacity_steps=400)
+    got = tb.scalar_series(rows, train=cap)
+    assert [v for _, v in got[("validation", "beta_kl")]] == pytest.approx([2.0, 0.0, 20.0])    # β·|KL − C|
+    assert [v for _, v in got[("validation", "total")]] == pytest.approx([32.0, 30.0, 50.0])
+    fb = TrainConfig(beta_schedule="free_bits", free_bits=3.0)
+    assert [v for _, v in tb.scalar_series(rows, train=fb)[("validation", "beta_kl")]] == pytest.approx(
+        [12.0, 20.0, 60.0])
+    no_dims = [{k: v for k, v in r.items() if k != "val_kl_per_dim"} for r in rows]
+    assert ("validation", "beta_kl") not in tb.scalar_series(no_dims, train=fb)     # not guessed as β·KL
+    assert [v for _, v in tb.scalar_series(rows)[("validation", "beta_kl")]] == pytest.approx([8.0, 20.0, 60.0])
+    assert "capacity schedule: β·|KL − C|" in tb.DESCRIPTIONS["beta_kl"]
+
+
+def test_the_runs_page_names_every_schedules_loss_and_negative_recon():
+    assert "capacity β·|KL − C|" in runs_figures.METRICS["loss"] and "free bits" in runs_figures.METRICS["loss"]
+    assert "recon + β·KL per batch" not in runs_figures.METRICS["loss"]
+    for col in ("Train recon", "Val recon"):
+        assert "negative with a Gaussian likelihood" in runs_figures.TABLE_HELP[col]
+
+
+def test_an_autoencoders_negative_gaussian_reconstruction_is_explained():
+    from explorer.analysis.beta.reading import likelihood_notes
+    ae = RunConfig.from_dict({"model": {"kind": "ae", "likelihood": "gaussian", "sigma": 0.1}})
+    notes = likelihood_notes(ae, 64, mse=0.004)
+    assert "−log of a density" in notes[0] and "-88.6 nats for D = 64" in notes[0]
+    assert "autoencoder's loss can have either sign" in notes[0] and "no ELBO" in notes[0]
+    assert "0.0040 per pixel" in notes[1]
+
+
+def test_the_cli_calls_an_autoencoders_number_its_loss(tmp_path, capsys):
+    from explorer import cli
+    out = tmp_path / "ae"
+    assert cli.main(["train", "--dataset", "digits", "--model", "ae", "--likelihood", "gaussian",
+                     "--epochs", "1", "--latent-dim", "2", "--out", str(out), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "val loss (recon)" in said and "ELBO" not in said.replace("no ELBO", "")
+    assert cli.main(["eval", str(out), "--iwae-k", "5"]) == 0
+    said = capsys.readouterr().out
+    assert "loss (recon)" in said and "no ELBO and no IWAE" in said and "log p(x) >= IWAE >= ELBO" not in said
+    assert "a negative number is a good fit" in said
+    assert cli.main(["eval", str(out), "--json"]) == 0
+    res = __import__("json").loads(capsys.readouterr().out)
+    assert res["elbo"] is None and res["loss"] == res["recon"] and res["kind"] == "ae"
+
+
+def test_pretrain_calls_an_autoencoders_number_its_loss(tmp_path, capsys):
+    import json
+
+    from explorer import pretrain
+    cfg = RunConfig.from_dict({"data": {"name": "digits", "subset": 100},
+                               "model": {"kind": "ae", "latent_dim": 2, "hidden": [16]},
+                               "train": {"epochs": 1}})
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"runs": [{"id": "tiny-ae", "config": cfg.to_dict(), "probe_n": 50}]}))
+    assert pretrain.pretrain(only=["tiny-ae"], manifest_path=manifest, out_root=tmp_path, threads=1) == 0
+    said = capsys.readouterr().out
+    assert "val loss" in said and "ELBO" not in said

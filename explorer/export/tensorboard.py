@@ -18,7 +18,10 @@ compare side by side)::
 The scalar tags are the app's term names (``recon``, ``kl``, ``beta_kl``, ``total``) and
 the same in both runs, so TensorBoard draws training and validation in one chart per term,
 as the Train page's panels do. Values are per image, in nats, exactly the numbers of
-``metrics.csv`` (validation β·KL and total are β × KL and recon + β × KL, as on the page).
+``metrics.csv``; the validation penalty and total are derived as the Train page derives them
+(:func:`explorer.figures.training.val_penalty`): β·KL, or for a capacity schedule
+β·|KL − C| with C at that step; for free bits β·Σ_d max(KL_d, λ) needs the per-dimension
+validation KL, which metrics.csv does not keep, so those two are not written.
 
 Images per epoch: a run folder keeps only its final weights. ``replay=True`` (the CLI's
 default when the run's data are on this machine) re-trains the run from its seed, applying
@@ -48,6 +51,7 @@ from .. import data as data_mod
 from .. import store
 from ..figures.common import image_grid, upscale
 from ..figures.latent import image_pairs
+from ..figures.training import val_penalty
 from ..training import LoopHooks, Trainer, run_loop
 from .downloads import zip_bytes
 from .onnx_model import load_any_model
@@ -69,9 +73,11 @@ NOT_AE = {"kl", "beta_kl", "elbo", "beta", "changes/beta"}   # an autoencoder ha
 DESCRIPTIONS = {
     "recon": "-log p(x|z) per image, nats, summed over pixels. A Gaussian likelihood is a density: "
              "its -log can be negative.",
-    "kl": "KL(q(z|x) || p(z)) per image, nats, summed over latent dimensions (seed eq. 14).",
-    "beta_kl": "The KL penalty the loss adds: β·KL (capacity and free-bits schedules: their penalty).",
-    "total": "recon + β·KL, what training minimises (validation: β of that step).",
+    "kl": "KL(q(z|x) || p(z)) per image, nats, summed over latent dimensions (eq. 14 on the app's Theory page).",
+    "beta_kl": "The KL penalty the loss adds: β·KL; capacity schedule: β·|KL − C|; free bits: "
+               "β·Σ_d max(KL_d, λ) (validation: with β and C of that step; not written for free "
+               "bits, whose per-dimension validation KL is not recorded).",
+    "total": "recon + the penalty, what training minimises (validation: β and C of that step).",
     "elbo": "-(recon + KL) per image, nats: the evidence lower bound (higher is better).",
     "active_units": "Latent dimensions whose mean code varies over the validation set by > 0.01.",
 }
@@ -102,10 +108,12 @@ class Report:
 
 # ------------------------------------------------------------------ scalars
 
-def scalar_series(rows: list[dict], events: list[dict] = (), kind: str = "vae") -> dict[tuple[str, str], list]:
+def scalar_series(rows: list[dict], events: list[dict] = (), kind: str = "vae",
+                  train=None) -> dict[tuple[str, str], list]:
     """Every scalar of a run as ``{(run, tag): [(step, value), ...]}``, from its metrics rows
     and its β/lr change events (``changes/beta``, ``changes/lr`` at the step they apply from).
-    For an autoencoder (``kind="ae"``) the KL, β·KL, β and ELBO tags are left out."""
+    For an autoencoder (``kind="ae"``) the KL, β·KL, β and ELBO tags are left out. ``train``
+    (the run's TrainConfig) names the penalty of the validation rows (None: β·KL)."""
     out: dict[tuple[str, str], list[tuple[int, float]]] = {}
 
     def add(key, step, value):
@@ -122,10 +130,13 @@ def scalar_series(rows: list[dict], events: list[dict] = (), kind: str = "vae") 
             add(key, step, r.get(col))
         if "recon" in r and "kl" in r:
             add((TRAINING, "elbo"), step, -(float(r["recon"]) + float(r["kl"])))
-        if "val_recon" in r and "val_kl" in r:
-            beta = float(r.get("beta", 1.0))
-            add((VALIDATION, "beta_kl"), step, beta * float(r["val_kl"]))
-            add((VALIDATION, "total"), step, float(r["val_recon"]) + beta * float(r["val_kl"]))
+    val_rows = [r for r in rows if r.get("step") is not None and "val_recon" in r and "val_kl" in r]
+    if val_rows:
+        beta = np.array([float(r.get("beta", 1.0)) for r in val_rows])
+        pen = val_penalty(val_rows, beta, np.array([float(r["val_kl"]) for r in val_rows]), train)
+        for r, p in zip(val_rows, pen):
+            add((VALIDATION, "beta_kl"), r["step"], p)
+            add((VALIDATION, "total"), r["step"], float(r["val_recon"]) + p)
     for e in events or []:
         if e.get("param") in ("beta", "lr"):
             add((TRAINING, f"changes/{e['param']}"), e.get("step", 0), e.get("value"))
@@ -245,12 +256,12 @@ def write_tensorboard(run_dir: Path, out_dir: Path, *, replay: bool = False, dat
     probe = _probe(run, ds)
     tw, vw = _writer(folder / TRAINING), _writer(folder / VALIDATION)
     try:
-        report.scalars = _write_scalars(folder, scalar_series(rows, events, model.kind))
+        report.scalars = _write_scalars(folder, scalar_series(rows, events, model.kind, cfg.train))
         tw.add_text("config", "```json\n" + cfg.to_json() + "\n```", 0)
         tw.add_text("changes", _events_text(events), 0)
         _write_hparams(folder / HPARAMS, cfg, summary)
         if model.kind == "ae":
-            report.notes.append("An autoencoder (seed eq. 1) has no KL term, no β and no ELBO: its "
+            report.notes.append("An autoencoder (eq. 1 on the app's Theory page) has no KL term, no β and no ELBO: its "
                                 "scalars are the reconstruction and the training signals only.")
             tw.add_text("about", report.notes[-1], 0)
 

@@ -39,17 +39,20 @@ TABLE_HELP = {
     "Source": "shipped (read-only), yours (made or imported in this browser), or another visitor's",
     "Train ELBO": "evidence lower bound on the training set, nats per image (higher is better); "
                   "blank for an autoencoder, which has none; not a bound on log p(x) for grey "
-                  "pixels with a Bernoulli likelihood",
-    "Train recon": "-log p(x|z) on the training set, summed over pixels, nats per image",
-    "Train KL": "KL(q(z|x) ‖ p(z)) on the training set, summed over latent dimensions (seed eq. 14)",
+                  "pixels with a Bernoulli likelihood; positive with a Gaussian likelihood of small σ",
+    "Train recon": "-log p(x|z) on the training set, summed over pixels, nats per image (lower is "
+                   "better); negative with a Gaussian likelihood of σ < 0.4, whose -log density "
+                   "includes (D/2)·log(2πσ²) < 0 (an autoencoder's loss too)",
+    "Train KL": "KL(q(z|x) ‖ p(z)) on the training set, summed over latent dimensions (eq. 14 on the Theory page)",
     "Val ELBO": "evidence lower bound on validation images, nats per image (higher is better); "
                 "blank for an autoencoder, which has none; not a bound on log p(x) for grey "
-                "pixels with a Bernoulli likelihood",
-    "Val recon": "-log p(x|z) on validation images, nats per image (lower is better)",
+                "pixels with a Bernoulli likelihood; positive with a Gaussian likelihood of small σ",
+    "Val recon": "-log p(x|z) on validation images, nats per image (lower is better); negative "
+                 "with a Gaussian likelihood of σ < 0.4 (a density, not a probability)",
     "Val KL": "KL(q(z|x) ‖ p(z)) on validation images, nats per image",
     "Active units": "latent dimensions whose posterior mean varies across validation images (Cov > 0.01)",
     "IWAE": "importance-weighted bound on log p(x) for validation images (k samples), nats per image",
-    "base β": "the weight of the KL term (seed eq. 2 with β) a person set last: the config's, or a live change",
+    "base β": "the weight of the KL term (eq. 2 on the Theory page, with β) a person set last: the config's, or a live change",
     "β now": "the β the loss uses at the run's last step: the base β through its schedule (a warm-up starts at 0)",
 }
 
@@ -108,7 +111,7 @@ METRICS = {   # column key -> label; "train_elbo" is derived: -(recon + KL)
     "val_kl": "Validation KL",
     "val_active_units": "Validation active units",
     "train_elbo": "Training ELBO, -(recon + KL) per batch",
-    "loss": "Training loss, recon + β·KL per batch",
+    "loss": "Training loss per batch: recon + the penalty (β·KL; capacity β·|KL − C|; free bits β·Σ max(KL_d, λ))",
     "recon": "Training reconstruction per batch",
     "kl": "Training KL per batch",
 }
