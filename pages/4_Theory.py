@@ -23,9 +23,10 @@ from explorer.ui.theory import (c_ae_vs_vae, c_elbo, c_grad_summary, c_grad_var,
 
 frame.page_setup("Theory", "📐")
 
-st.title("Theory: the seed's mathematics, checked")
+st.title("Theory: the mathematics of a VAE note, checked")
 say("intro")
-with st.expander(f"✏️ The seed's {len(theory_slips.SLIPS)} slips at a glance (each is shown again where it occurs)"):
+with st.expander(f"✏️ The note's {len(theory_slips.SLIPS)} slips, from typos to wrong signs (each is shown again "
+                 f"where it occurs)"):
     st.markdown(theory_slips.overview_markdown())
 
 tabs = st.tabs(list(theory_slips.TABS), key="section", bind="query-params")

@@ -2,6 +2,7 @@
 shown are the analysis functions' numbers, extreme settings stay finite and bad input
 gets a message (never a traceback)."""
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -205,8 +206,8 @@ def test_elbo_controls_gap_equals_the_kl_and_extremes_stay_finite():
 def test_reparameterisation_controls_for_every_function():
     at = _open("Reparameterisation")
     m = _metrics(at)
-    assert _num(m["cos(∇_θ L, seed's expression)"]) == pytest.approx(-1.0, abs=1e-5)
-    assert _num(m["after a step against the seed's"]) > _num(m["loss now"]) > _num(m["after a step against ∇_θ L"])
+    assert _num(m["cos(∇_θ L, note's expression)"]) == pytest.approx(-1.0, abs=1e-5)
+    assert _num(m["after a step against the note's"]) > _num(m["loss now"]) > _num(m["after a step against ∇_θ L"])
     at.slider(key="theta_n").set_value(4)
     at.slider(key="theta_L").set_value(5)
     at.number_input(key="theta_seed").set_value(1)
@@ -280,10 +281,13 @@ def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds(
     from explorer.analysis.theory import equations as theory_equations
     from explorer.analysis.theory import slips as theory_slips
     at = AppTest.from_file(PAGE, default_timeout=180)
+    shown = []                 # every word a student reads on the page, tab by tab
     for i, sec in enumerate(SECTIONS):
         tab = _goto(at, sec).tabs[i]
         text = " ".join(m.value for m in tab.markdown)
         labels = [e.label for e in tab.expander]
+        shown += [text, *labels, *(c.value for c in at.caption), *(m.label for m in at.metric),
+                  *(m.help or "" for m in at.metric), *(n.label for n in at.number_input)]
         for s in theory_slips.for_tab(sec):
             assert f"**{theory_slips.marker(s)}**" in text, (sec,
                                                              s.id)           # the seed's text, correction, reason
@@ -301,6 +305,14 @@ def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds(
                                                           n)                       # the seed's number, E's formula
     text = " ".join(m.value for m in at.expander[0].markdown)
     assert all(f"**{s.id}**" in text for s in theory_slips.SLIPS)                    # the overview lists them all
+    # the note by its title and author, never "the seed document" (a word students never met,
+    # and "seed" is the random seed's input on the same page)
+    shown += [at.title[0].value, *(e.label for e in at.expander), *(m.value for m in at.markdown)]
+    words = " ".join(shown)
+    assert not re.search(r"seed document|\bthe seed\b|\bseed's\b|· seed,", words, re.I), \
+        re.findall(r".{40}(?:seed document|\bthe seed\b|\bseed's\b).{20}", words, re.I)[:3]
+    assert "Allen C.'s note *Variational Autoencoders (VAEs)*" in words
+    assert all("seed" not in n.label.lower() or n.label == "Random seed" for n in at.number_input)
 
 
 def test_reparameterisation_caption_is_written_from_the_measured_ratio():

@@ -42,7 +42,7 @@ def _ratios(score, reparam):
     return theory.variance_ratio(np.asarray(score, float), np.asarray(reparam, float))
 
 
-def test_variance_ratio_names_a_winner_only_when_it_wins_at_every_L():
+def test_variance_ratio_names_a_winner_only_beyond_two_standard_errors_pooled_over_L():
     r = _ratios([[2.0, 0.5], [3.0, 0.4]], [[1.0, 1.0], [1.0, 1.0]])
     assert [x["winner"] for x in r] == ["reparam", "score"]
     assert r[0]["median"] == pytest.approx(2.5) and (r[0]["low"], r[0]["high"]) == (2.0, 3.0)
@@ -192,3 +192,29 @@ def test_shipped_runs_pairs_and_probe_batches():
         assert v.config.data.name == a.config.data.name
     x = theory_models.probe_batch(vaes[0].path, 5, seed=1)
     assert x.shape[0] == 5 and torch.equal(x, theory_models.probe_batch(vaes[0].path, 5, seed=1))
+
+
+def test_a_true_ratio_below_one_is_found_though_one_noisy_ratio_tops_one():
+    """The audit's case: sigmoid(10z), μ = 0.5, σ = 1 has a true ratio of 0.84 for ∂/∂μ; judged
+    "at every L", one ratio of 1.01 among ten made it "neither". Pooled over L it is the score
+    function's."""
+    score = np.array([[0.84 * f, 9.0] for f in (0.81, 0.95, 1.20, 0.88, 1.02, 0.90, 0.97, 1.10, 0.93, 0.99)])
+    r = _ratios(score, np.ones_like(score))
+    assert r[0]["high"] > 1.0 and r[0]["winner"] == "score" and r[1]["winner"] == "reparam"
+    assert r[0]["pooled"] == pytest.approx(0.84 * np.exp(np.log([0.81, 0.95, 1.20, 0.88, 1.02, 0.90, 0.97, 1.10,
+                                                                  0.93, 0.99]).mean()))
+    text = theory_views.variance_caption(r, 200)
+    assert "score function** is less noisy, pooled over every L" in text
+    assert "large and erratic" not in text and "Var cos z" in text
+
+
+def test_the_iwae_caption_never_quotes_a_zero_share_as_its_yet():
+    iw = {"ks": np.array([1, 10, 100, 1000]), "log_px": -5.0, "draws": 1000,
+          "mean": np.full(4, -5.5), "se": np.full(4, 0.1), "lo": np.full(4, -6.0), "hi": np.full(4, -5.1),
+          "above": np.array([0.002, 0.0, 0.0, 0.0])}
+    text = theory_views.iwae_exact_caption(iw)
+    assert "Yet 0.2% of the single ELBO estimates land **above** log p(x)" in text
+    assert "0.0%" not in text
+    iw["above"] = np.array([0.08, 0.2, 0.4, 0.51])
+    text = theory_views.iwae_exact_caption(iw)
+    assert "Yet 51.0% of the single IWAE-1000 estimates and 8.0% of the single ELBO estimates land" in text

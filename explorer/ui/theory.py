@@ -67,7 +67,7 @@ def chart(fig, box=st) -> None:
 
 def seed_input(key: str, box=st) -> int:
     """A section's random seed (0-10,000), in ``box`` (a column, or the page)."""
-    return int(box.number_input("Seed", 0, 10_000, 0, key=key))
+    return int(box.number_input("Random seed", 0, 10_000, 0, key=key))
 
 
 def pick_vae(key: str, label: str = "Trained VAE (shipped)", runs=None, box=st):

@@ -148,9 +148,15 @@ def gradient_variance(f_name: str, mu: float, sigma: float, Ls=GRAD_LS, repeats:
 
 def variance_ratio(var_score, var_reparam) -> list[dict]:
     """Var(score function) / Var(reparameterised), per parameter (μ, σ), from the
-    [len(Ls), 2] variances of :func:`gradient_variance`: the ``median`` over L, the
-    ``low`` and ``high`` end, and ``winner``: "reparam" when the ratio is above 1 at
-    every L, "score" when below 1 at every L, "neither" otherwise (or when a variance is 0)."""
+    [len(Ls), 2] variances of :func:`gradient_variance`: the ``median`` over L, the ``low``
+    and ``high`` end, the ``pooled`` ratio and ``winner``.
+
+    Both variances are c/L, so the true ratio does not depend on L, and each L gives an
+    independent noisy estimate of it: the ratios are pooled (``pooled`` = the geometric
+    mean over L, ``log_se`` the standard error of its log from their spread). ``winner`` is
+    "reparam" when the pooled log ratio is above 0 by more than two standard errors,
+    "score" when below by as much, "neither" otherwise (or when a variance is 0). Judged
+    "at every L" instead, one noisy ratio of ten could hide a true ratio of 0.84."""
     vs, vr = np.asarray(var_score, np.float64), np.asarray(var_reparam, np.float64)
     out = []
     for j, wrt in enumerate(PARAMS):
@@ -158,11 +164,15 @@ def variance_ratio(var_score, var_reparam) -> list[dict]:
             r = vs[:, j] / vr[:, j]
         ok = np.isfinite(r) & (r > 0)
         if not ok.all():
-            out.append({"wrt": wrt, "median": math.nan, "low": math.nan, "high": math.nan, "winner": "neither"})
+            out.append({"wrt": wrt, "median": math.nan, "low": math.nan, "high": math.nan,
+                        "pooled": math.nan, "log_se": math.nan, "winner": "neither"})
             continue
-        winner = "reparam" if (r > 1).all() else "score" if (r < 1).all() else "neither"
+        logs = np.log(r)
+        se = float(logs.std(ddof=1) / math.sqrt(len(logs))) if len(logs) > 1 else math.inf
+        mean = float(logs.mean())
+        winner = "reparam" if mean > 2 * se else "score" if mean < -2 * se else "neither"
         out.append({"wrt": wrt, "median": float(np.median(r)), "low": float(r.min()),
-                    "high": float(r.max()), "winner": winner})
+                    "high": float(r.max()), "pooled": math.exp(mean), "log_se": se, "winner": winner})
     return out
 
 

@@ -47,7 +47,7 @@ S03 | eq. 2 (and eq. 10, 12, 13) | a prior with a θ | AE vs VAE
     seed: D_{KL}(q_\phi(z|x) || p_\theta(z))
     fix: $D_{KL}(q_\phi(z|x)\,\|\,p(z))$ with the fixed prior $p(z)=N(0,I)$: no θ. The same holds for
           $p_\theta(z)$ in eq. 10, 12 and 13.
-    why: The prior has no parameters to learn. The seed relies on this itself in section 5, where the
+    why: The prior has no parameters to learn. The note relies on this itself in section 5, where the
           θ-gradient of the KL term is 0: that is only true if p(z) does not depend on θ.
 
 S04 | section 4, properties of KL | “or” should be “and” | KL divergence
@@ -60,7 +60,7 @@ S05 | section 4, properties of KL | “never equal” is too strong | KL diverge
     seed: $KL(P||Q) \neq KL(Q||P)$
     fix: In general $KL(P\|Q)\ne KL(Q\|P)$, but they can be equal: always when $P=Q$, and for some P ≠ Q
           too (try P = 1, 4 and Q = 4, 1 below).
-    why: KL is not symmetric in general, which is what the seed means; “≠” as written claims the two are
+    why: KL is not symmetric in general, which is what the note means; “≠” as written claims the two are
           never equal, which the example above disproves.
 
 S06 | Lemma 1, after eq. 4 | the dimension of Σ | Lemma 1
@@ -141,7 +141,7 @@ S16 | after eq. 13, the trace | the trace is a number | Lemma 1
 S17 | after eq. 13, the determinant | an unstated diagonal assumption | Lemma 1
     seed: Furthermore the determinant of  $\Sigma_\phi(x)$  is the product of a diagonal matrix.
     fix: When $\Sigma_\phi(x)$ is **diagonal** (the encoder outputs one variance per latent dimension:
-          an assumption the seed makes here without saying so), its determinant is the product of its
+          an assumption the note makes here without saying so), its determinant is the product of its
           diagonal entries.
     why: For a general covariance it is not: [[1, 0.9], [0.9, 1]] has diagonal product 1 but determinant
           0.19. The step from tr and log|Σ| to sums over k needs the diagonal Σ.
@@ -150,7 +150,7 @@ S18 | after eq. 13, the KL as sums over k | +k should be −k | Lemma 1
     seed: \sum_k \mu_\phi(x)^2 + \sum_k 1 - \log \left( \prod_k \Sigma_\phi(x) \right)
     fix: $\tfrac12\big(\sum_k\sigma_k^2+\sum_k\mu_k^2-\sum_k 1-\log\prod_k\sigma_k^2\big)$: **minus**
           $\sum_k 1$.
-    why: The line above has −k, and k = Σ_k 1; the seed's next line (−1 inside the sum) has the right
+    why: The line above has −k, and k = Σ_k 1; the note's next line (−1 inside the sum) has the right
           sign, so only this line is wrong.
 
 S19 | before eq. 14 | one symbol for two things | Lemma 1
@@ -158,7 +158,7 @@ S19 | before eq. 14 | one symbol for two things | Lemma 1
     fix: In practice the encoder outputs the **log-variance** $\log\sigma^2_\phi(x)$ (any real number)
           and the variance is $\sigma^2_\phi(x)=\exp(\log\sigma^2_\phi(x))>0$, so the KL term is
           $\tfrac12\sum_k(\sigma_k^2+\mu_k^2-1-\log\sigma_k^2)$. This page writes log σ² throughout.
-    why: From here on the seed's Σ_φ(x) means the log-variance, not the covariance, so eq. 14 seems to
+    why: From here on the note's Σ_φ(x) means the log-variance, not the covariance, so eq. 14 seems to
           exponentiate a covariance and $\Sigma_\phi^{1/2}$ in section 5 means something else again.
 
 S20 | section 5 | the loss is not the bound | ELBO
@@ -196,7 +196,7 @@ S25 | section 5, the θ-gradient | a lost minus sign | Reparameterisation
     fix: $\nabla_\theta L=-\frac1L\sum_{l=1}^L\nabla_\theta\log p_\theta(x|z^l)+0$, $z^l\sim
           q_\phi(z|x)$.
     why: The loss contains −E log p_θ(x|z), and the minus carries through the gradient; a step against
-          the seed's expression climbs the loss (measured below). The 0 is right: the KL term has no θ.
+          the note's expression climbs the loss (measured below). The 0 is right: the KL term has no θ.
 
 S26 | section 5, the φ-gradient | why ∇ and E do not commute | Reparameterisation
     seed: since the derivative for the first term is difficult to take to the sample points
@@ -222,7 +222,7 @@ S28 | section 5, g_φ | $\epsilon\odot\Sigma^{1/2}$ | Reparameterisation
           $z\sim N(\mu_\phi(x),\operatorname{diag}\sigma^2_\phi(x))$. (For a full covariance:
           $\mu+C\epsilon$ with $CC^\top=\Sigma$.)
     why: ⊙ multiplies vectors entry by entry, so $\Sigma^{1/2}$ can only be the square roots of a
-          diagonal; and the seed has just made Σ_φ the log-variance, whose square root is not the
+          diagonal; and the note has just made Σ_φ the log-variance, whose square root is not the
           standard deviation.
           “g = z ∼ N” also mixes up a value with its distribution.
 
@@ -313,8 +313,8 @@ def marker(slip: Slip) -> str:
 
 
 def label(slip: Slip) -> str:
-    """The expander label: marker, where in the seed, and the slip in a few words."""
-    return f"{marker(slip)} · seed, {slip.where}: {slip.title}"
+    """The expander label: marker, where in the note, and the slip in a few words."""
+    return f"{marker(slip)} · the note, {slip.where}: {slip.title}"
 
 
 def seed_markdown(text: str) -> str:
@@ -328,13 +328,14 @@ def seed_markdown(text: str) -> str:
 
 def markdown(slip: Slip) -> str:
     """The slip for the page: the seed's text, then the correction and the reason."""
-    return (f"**{marker(slip)}** · the seed ({slip.where}) writes:\n\n> {seed_markdown(slip.seed)}\n\n"
+    return (f"**{marker(slip)}** · the note ({slip.where}) writes:\n\n> {seed_markdown(slip.seed)}\n\n"
             f"**Correction.** {slip.correction}\n\n**Why.** {slip.reason}")
 
 
 def overview_markdown() -> str:
     """All slips in one list, each with its tab: the page's overview."""
-    return "\n".join(f"{i}. **{s.id}** · {s.where[0].upper()}{s.where[1:]}: {s.title}. → tab *{s.tab}*"
+    return "\n".join(f"{i}. **{s.id}** · {s.where[0].upper()}{s.where[1:]}: {s.title}"
+                     f"{'' if s.title.endswith('?') else '.'} → tab *{s.tab}*"
                      for i, s in enumerate(SLIPS, 1))
 
 

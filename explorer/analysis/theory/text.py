@@ -3,23 +3,27 @@ stand (``"<tab>.<what>"``). Numbers never appear here; sentences that state a nu
 a conclusion from one are written by :mod:`.views` from the measured values."""
 from __future__ import annotations
 
+#: the document this page reads, as a student meets it: its title and author (in the code it is
+#: "the seed", shared/seed/; on the page "the note")
+NOTE = "Allen C.'s note *Variational Autoencoders (VAEs)* (September 2023)"
+
 TEXT = {
     "intro": (
-        "The seed document (*Variational Autoencoders*, Allen C., 2023) section by section, in the seed's equation "
-        "numbers. Each statement sits beside a **live check** computed by the same code that trains the models "
+        NOTE + " section by section, in the note's equation numbers. Each statement sits beside a "
+        "**live check** computed by the same code that trains the models "
         "(`explorer/objective.py`). All quantities are **per image, in nats**. Notation, used everywhere on this "
         "page: the encoder outputs a mean μ_φ(x) and a log-variance log σ²_φ(x); σ_φ = exp(½ log σ²_φ) and "
-        "z = μ_φ(x) + σ_φ(x) ⊙ ε with ε ~ N(0, I); the prior is p(z) = N(0, I). Each of the seed's slips is "
-        "marked ✏️ where it occurs, with the seed's own text, the correction and the reason."),
+        "z = μ_φ(x) + σ_φ(x) ⊙ ε with ε ~ N(0, I); the prior is p(z) = N(0, I). Each of the note's slips is "
+        "marked ✏️ where it occurs, with the note's own text, the correction and the reason."),
     "ae.terms": (
         "**What each term does.** The reconstruction term is the autoencoder's loss in probabilistic form (the "
         "expected log-likelihood): it pulls x̂ towards x. The KL term pulls each q(z|x) towards N(0, I): it "
         "charges, in nats, for codes that are far from 0 or too precise, which keeps the latent space filled and "
-        "smooth enough to sample from. The autoencoder pays no KL: its codes are points. The seed's closing "
+        "smooth enough to sample from. The autoencoder pays no KL: its codes are points. The note's closing "
         "paragraph (section 5) says what each term would do alone:"),
     "kl.discrete": (
         "Eq. 3 is for distributions on countably many outcomes, like P and Q here (for densities the sum "
-        "becomes an integral: S07, S11). The seed lists two properties:"),
+        "becomes an integral: S07, S11). The note lists two properties:"),
     "lemma.inputs": (
         "Set p = N(μ₁, Σ₁) and q = N(μ₂, Σ₂) in 2-D (k = 2). Each Σ is built from two standard deviations and "
         "a correlation, Σ = [[σ₁², ρσ₁σ₂], [ρσ₁σ₂, σ₂²]], so it is always symmetric."),
@@ -40,7 +44,7 @@ TEXT = {
         "from L samples:\n"
         "* **naive**: draw z^l ~ q, then differentiate (1/L) Σ f(z^l). The samples hold no trace of φ, so this "
         "is E_q ∇_φ f(z) = 0, whatever the true gradient: ∇E ≠ E∇.\n"
-        "* **reparameterised** (the seed's trick): z^l = μ + σ ε^l, then differentiate (1/L) Σ f(z^l).\n"
+        "* **reparameterised** (the note's trick): z^l = μ + σ ε^l, then differentiate (1/L) Σ f(z^l).\n"
         "* **score function** (no trick, but correct): differentiate the density, not the samples:"),
     "mc.why": (
         "The reconstruction term is an average over L draws of z; the KL term (of eq. 14) is exact. So the loss "

@@ -96,12 +96,12 @@ def half_view(h: dict) -> dict:
     """The proof step with the lost ½ (:func:`proof_half_check`): metrics and a caption."""
     return {"metrics": [Metric("Monte Carlo E_p[½(x−μ₂)ᵀΣ₂⁻¹(x−μ₂)]", fmt(h["mc"], 6), f"± {fmt(h['se'], 3)} (1 SE)"),
                         Metric("corrected: ½tr + ½(μ₁−μ₂)ᵀΣ₂⁻¹(μ₁−μ₂)", fmt(h["corrected_value"], 6)),
-                        Metric("seed's: ½tr + (μ₁−μ₂)ᵀΣ₂⁻¹(μ₁−μ₂)", fmt(h["seed_value"], 6))],
+                        Metric("note's: ½tr + (μ₁−μ₂)ᵀΣ₂⁻¹(μ₁−μ₂)", fmt(h["seed_value"], 6))],
             "caption": (f"Standard error of the Monte Carlo value: {fmt(h['se'], 3)}; it is "
                         f"{fmt(abs(h['mc'] - h['corrected_value']) / h['se'] if h['se'] > 0 else 0, 3)} SE from the "
                         f"corrected value and {fmt(abs(h['mc'] - h['seed_value']) / h['se'] if h['se'] > 0 else 0, 3)} "
-                        f"SE from the seed's. The two differ by ½(μ₁−μ₂)ᵀΣ₂⁻¹(μ₁−μ₂) = {fmt(h['maha'] / 2, 4)}: "
-                        "move the means apart to see the seed's version leave the Monte Carlo band.")}
+                        f"SE from the note's. The two differ by ½(μ₁−μ₂)ᵀΣ₂⁻¹(μ₁−μ₂) = {fmt(h['maha'] / 2, 4)}: "
+                        "move the means apart to see the note's version leave the Monte Carlo band.")}
 
 
 def diagonal_view(d: dict, mu, logvar) -> dict:
@@ -128,7 +128,7 @@ def elbo_view(r: dict) -> dict:
 
 def iwae_exact_caption(iw: dict) -> str:
     """What the IWAE-k curve on the exact model shows (:func:`iwae_draws`), from its numbers."""
-    k, lp = int(iw["ks"][-1]), iw["log_px"]
+    lp = iw["log_px"]
     head = (f"Each point is the mean of {iw['draws']:,} independent IWAE-k estimates (dark band ±2 SE); the light "
             "band holds 90 % of single estimates. ")
     if float(np.max(iw["hi"] - iw["lo"])) <= 1e-9 * max(1.0, abs(lp)):
@@ -141,8 +141,13 @@ def iwae_exact_caption(iw: dict) -> str:
            "*on average* (Jensen's inequality), but a single draw can overshoot: IWAE-k is a lower bound in "
            "expectation only, which is why the curve shows means of many draws.")
     if iw["above"].max() > 0:
-        return head + (f"Yet {float(iw['above'][-1]):.1%} of the single IWAE-{k} estimates and "
-                       f"{float(iw['above'][0]):.1%} of the single ELBO estimates land **above** log p(x): " + why)
+        # quote only values of k whose share is above 0 (else "Yet 0.0% …" contradicts itself)
+        over = [(int(kk), float(a)) for kk, a in zip(iw["ks"], iw["above"]) if a > 0]
+
+        def share(kk, a):
+            return f"{a:.1%} of the single {'ELBO' if kk == 1 else f'IWAE-{kk}'} estimates"
+        some = share(*over[-1]) + (f" and {share(*over[0])}" if len(over) > 1 else "")
+        return head + f"Yet {some} land **above** log p(x): " + why
     return head + "None of these single estimates lands above log p(x), but one can: " + why
 
 
@@ -162,13 +167,13 @@ def iwae_vae_view(iw: dict) -> dict:
 
 def theta_view(g: dict) -> dict:
     """The θ-gradient's sign checked on a trained VAE (:func:`theta_gradient_sign`)."""
-    return {"metrics": [Metric("cos(∇_θ L, seed's expression)", fmt(g["cosine"], 6),
-                               "∇_θ L by autograd on the loss; the seed's expression on the same z^l. −1: opposite."),
+    return {"metrics": [Metric("cos(∇_θ L, note's expression)", fmt(g["cosine"], 6),
+                               "∇_θ L by autograd on the loss; the note's expression on the same z^l. −1: opposite."),
                         Metric("loss now", fmt(g["loss_before"], 6)),
                         Metric("after a step against ∇_θ L", fmt(g["loss_after_correct"], 6)),
-                        Metric("after a step against the seed's", fmt(g["loss_after_seed"], 6))],
+                        Metric("after a step against the note's", fmt(g["loss_after_seed"], 6))],
             "caption": (f"Both steps move the decoder's weights by 10⁻³ (Euclidean length) on the same batch and "
-                        f"the same z^l. ‖∇_θ L‖ = {fmt(g['norm_loss'], 4)}, ‖seed's‖ = {fmt(g['norm_seed'], 4)}.")}
+                        f"the same z^l. ‖∇_θ L‖ = {fmt(g['norm_loss'], 4)}, ‖note's‖ = {fmt(g['norm_seed'], 4)}.")}
 
 
 def gradient_table(s: dict, repeats: int) -> pd.DataFrame:
@@ -190,18 +195,24 @@ def variance_caption(ratios: list[dict], repeats: int) -> str:
             parts.append(f"{d}: a variance is 0 here, so there is no ratio.")
             continue
         span = (f"{fmt(r['median'], 3)}× the reparameterised one's "
-                f"(median over L; {fmt(r['low'], 3)}–{fmt(r['high'], 3)}×)")
-        verdict = {"reparam": "the reparameterised estimator is less noisy at every L.",
-                   "score": "here the **score function** is less noisy at every L.",
-                   "neither": f"neither is less noisy at every L (with {repeats} repeats per L)."}[r["winner"]]
+                f"(median over L; {fmt(r['low'], 3)}–{fmt(r['high'], 3)}× at single L)")
+        pooled = "pooled over every L (the true ratio does not depend on L)"
+        verdict = {"reparam": f"the reparameterised estimator is less noisy, {pooled}, by more than two "
+                              f"standard errors.",
+                   "score": f"here the **score function** is less noisy, {pooled}, by more than two "
+                            f"standard errors.",
+                   "neither": f"neither is less noisy by more than two standard errors, {pooled} "
+                              f"(with {repeats} repeats per L)."}[r["winner"]]
         parts.append(f"{d}: the score function's variance is {span}: {verdict}")
     winners = {r["winner"] for r in ratios}
     why = ("Both are unbiased and their variance falls like 1/L; which one is smaller depends on f and q. The "
            "reparameterised estimator averages f′(z) (times ∂z/∂φ), the score function f(z)·∇_φ log q(z), "
            "e.g. f(z)·ε/σ for ∂/∂μ. ")
     if "score" in winners or "neither" in winners:
-        why += ("When q is wide compared with the scale on which f changes (sin z with σ = 3, a steep step), f′ "
-                "is large and erratic while f stays bounded and ε/σ is small: then the score function can win. ")
+        why += ("When q is wide compared with the scale on which f changes (sin z with σ = 3, a steep step), "
+                "f′(z) keeps varying across q however wide it is (Var cos z stays near ½ for sin z), while the "
+                "score function's weight ε/σ shrinks as σ grows and f stays bounded: then the score function "
+                "can win. ")
     else:
         why += ("For an f that is smooth on q's scale, f′ varies less than f(z)·∇ log q(z). (It is not always so: "
                 "try sin z with σ = 3.) ")
