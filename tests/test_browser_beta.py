@@ -59,6 +59,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     page.get_by_role("button", name="🎓 Show me").click()
     page.get_by_text("1 · Look at the reconstructions").wait_for(timeout=30_000)
     for title in ("2 · Look at the samples", "3 · Measure the blur", "4 · Measure the overfitting"):
+        wait_for_app(page)
         page.get_by_role("button", name="Next ▶").click()     # at the card's foot, below the view's middle
         page.get_by_text(title).wait_for(timeout=30_000)
         # Next scrolls the new card's top into view (its title is not left above the screen)

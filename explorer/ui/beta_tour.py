@@ -21,12 +21,13 @@ def tour(view: beta_lab.SweepView) -> None:
     with st.container(border=True, key=TOUR_CARD):
         st.markdown(f"#### {step['title']} ({i + 1} of {len(steps)})")
         st.markdown(beta_lab.md(step["text"]))
-        if step["show"] == "pictures":
-            beta_lab.pictures(view, step["betas"])
-        elif step["show"] == "curves":
-            beta_lab.curves_chart(view.shown_curves(step["betas"]), key="tour_curves")
-        else:
-            beta_lab.measure_charts(view, (step["show"],), key="tour")
+        with st.container():     # the step's picture or chart in one slot: the buttons below keep
+            if step["show"] == "pictures":                          # their place (no stale copy)
+                beta_lab.pictures(view, step["betas"])
+            elif step["show"] == "curves":
+                beta_lab.curves_chart(view.shown_curves(step["betas"]), key="tour_curves")
+            else:
+                beta_lab.measure_charts(view, (step["show"],), key="tour")
         a, b, c = st.columns([1, 1, 4])
         a.button("◀ Back", key="tour_back", disabled=i == 0, on_click=_tour_go, args=(i - 1,))
         if i + 1 < len(steps):
