@@ -112,7 +112,10 @@ def test_the_widget_decodes_under_the_pointer_in_jupyterlab(jupyterlab, tmp_path
             page.wait_for_function(
                 "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
                 timeout=90_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # the cells above `w.z` (fit, explore): the tracked loop and the exports are the headless test's
+            cell = page.locator(".jp-CodeCell", has_text="the z you pinned last")
+            cell.locator(".jp-InputPrompt").click()     # the `w.z` cell is the active one
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-above')")
             # the widget of `w = run.explore()`: the first plane without training curves
             widget = page.locator(".lp-widget:not(:has(.lp-curves))").first
             widget.locator("canvas.lp-image[data-key]").wait_for(timeout=240_000)
@@ -127,8 +130,7 @@ def test_the_widget_decodes_under_the_pointer_in_jupyterlab(jupyterlab, tmp_path
             page.wait_for_function("([el, before]) => el.toDataURL() !== before",
                                    arg=[widget.locator("canvas.lp-image").element_handle(), first], timeout=10_000)
             page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.7)
-            # run the `w.z` cell again: the kernel has the pinned z
-            cell = page.locator(".jp-CodeCell", has_text="the z you pinned last")
+            # run the `w.z` cell: the kernel has the pinned z
             cell.locator(".jp-InputArea-editor").click()
             page.keyboard.press("Shift+Enter")
             out = cell.locator(".jp-OutputArea-output")
