@@ -66,8 +66,10 @@ class Run:
 
     def __repr__(self) -> str:
         s = self.summary
-        val = (s.get("val") or {}).get("elbo")
-        return (f"Run({self.id!r}, {s.get('status', '?')}" + (f", val ELBO {val:.2f}" if val is not None else "")
+        ae = self.config.model.kind == "ae"        # an autoencoder has no ELBO: its recon is its loss
+        val = (s.get("val") or {}).get("recon" if ae else "elbo")
+        what = "val loss (recon)" if ae else "val ELBO"
+        return (f"Run({self.id!r}, {s.get('status', '?')}" + (f", {what} {val:.2f}" if val is not None else "")
                 + f", {self.path})")
 
     # ------------------------------------------------------------ what it is

@@ -164,6 +164,8 @@ def test_the_cli_calls_an_autoencoders_number_its_loss(tmp_path, capsys):
                      "--epochs", "1", "--latent-dim", "2", "--out", str(out), "--quiet"]) == 0
     said = capsys.readouterr().out
     assert "val loss (recon)" in said and "ELBO" not in said.replace("no ELBO", "")
+    import explorer                                  # the notebook API names it the same way
+    assert "val loss (recon)" in repr(explorer.open(out)) and "ELBO" not in repr(explorer.open(out))
     assert cli.main(["eval", str(out), "--iwae-k", "5"]) == 0
     said = capsys.readouterr().out
     assert "loss (recon)" in said and "no ELBO and no IWAE" in said and "log p(x) >= IWAE >= ELBO" not in said
@@ -185,3 +187,18 @@ def test_pretrain_calls_an_autoencoders_number_its_loss(tmp_path, capsys):
     assert pretrain.pretrain(only=["tiny-ae"], manifest_path=manifest, out_root=tmp_path, threads=1) == 0
     said = capsys.readouterr().out
     assert "val loss" in said and "ELBO" not in said
+
+
+def test_the_notebooks_live_view_calls_an_autoencoders_number_its_loss(tmp_path):
+    from explorer import data
+    from explorer.notebook.live import LiveView
+    ds = data.load(RunConfig.from_dict({"data": {"name": "digits", "subset": 100}}).data)
+    said = {}
+    for kind in ("ae", "vae"):
+        cfg = RunConfig.from_dict({"data": {"name": "digits"}, "model": {"kind": kind}})
+        view = LiveView(cfg, ds, tmp_path / kind)
+        view.bar = None                               # as in a notebook: the widget says it
+        view.close({"status": "finished", "val": {"elbo": -20.0, "recon": 20.0, "kl": 0.0 if kind == "ae" else 3.0}})
+        said[kind] = view.widget.status
+    assert "validation loss (recon) 20.00" in said["ae"] and "ELBO" not in said["ae"]
+    assert "validation ELBO -20.00" in said["vae"]

@@ -118,9 +118,12 @@ class LiveView:
         self.send_rows()
         status = (summary or {}).get("status", "ended")
         val = (summary or {}).get("val") or {}
-        self.widget.status = (f"{self.run_dir.name}: {status}"
-                              + (f" · validation ELBO {val['elbo']:.2f} (recon {val['recon']:.2f}, "
-                                 f"KL {val['kl']:.2f})" if "elbo" in val else ""))
+        if self.cfg.model.kind == "ae":            # an autoencoder has no ELBO: its recon is its loss
+            said = f" · validation loss (recon) {val['recon']:.2f}" if "recon" in val else ""
+        else:
+            said = (f" · validation ELBO {val['elbo']:.2f} (recon {val['recon']:.2f}, "
+                    f"KL {val['kl']:.2f})" if "elbo" in val else "")
+        self.widget.status = f"{self.run_dir.name}: {status}" + said
 
 
 def live_view(cfg, dataset, run_dir) -> LiveView:

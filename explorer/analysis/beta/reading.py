@@ -157,7 +157,7 @@ def samples_sentences(ms: list[dict]) -> list[str]:
             why.append(f"fewer of them look like the data (precision below β = {top['beta']:g}'s"
                        f"{where})")
         if cmp(lo, top, "recall") < 0:
-            why.append(f"they cover less of the data (recall below β = {top['beta']:g}'s: samples alike)")
+            why.append(f"they cover less of the data (recall below β = {top['beta']:g}'s)")
         out.append(s + (": " + " and ".join(why) if why else "") + ".")
     if hi not in best and cmp(hi, top, "sample_quality") < 0:
         s = (f"At β = {hi['beta']:g} they score {pm(hi, 'sample_quality', q2)}, keep "
@@ -286,7 +286,6 @@ def curves_sentence(curves: dict[float, dict], skip=(), seed_curves: dict | None
     lo = min(by_beta)
     n = max(len(cs) for cs in by_beta.values())
     how = f"across {n} training seeds" if n > 1 else "by the curve's own scatter"
-    s = ""
     s = "Validation curves: "
     if lo in be:
         s += f"at β = {lo:g} the validation ELBO was best at epoch {be[lo][0]:.0f}. "
