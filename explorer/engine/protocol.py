@@ -62,6 +62,8 @@ class JobOptions:
     max_bytes: int | None = None         # largest dataset to read (None: data.DEFAULT_MAX_BYTES)
     max_features: int | None = None      # an own file's values per example (None: data's default)
     max_examples: int | None = None      # an own file's examples (None: data's default)
+    memory_bytes: int | None = None      # the run's memory budget, held in its process (None: none)
+    memory_setting: str = "LATENT_EXPLORER_RUN_MEMORY_MB"            # what sets it, for the message
     data_dir: str | None = None          # the server's data folder (MNIST cache; None: the worker's)
     device: str = "cpu"                  # "auto", "cpu", "cuda", "cuda:1", ...
     created: float = 0.0                 # when the run was submitted (recorded in its summary)

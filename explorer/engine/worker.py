@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .. import data
+from .. import data, memory
 from ..config import ConfigError, RunConfig
 from ..data import DataError
 from ..probe import PROBE_N, RECON_N, snapshot
@@ -104,21 +104,31 @@ def worker_main(inbox, outbox, threads: int) -> None:
             msg = channel.recv(None)
             if isinstance(msg, protocol.Quit):
                 return
-            if isinstance(msg, protocol.StartJob):
-                run_job(msg, channel)
+            if isinstance(msg, protocol.StartJob) and not run_job(msg, channel):
+                return                           # past its memory budget: a fresh worker takes over
     except ChannelClosed:
         return
 
 
-def run_job(job: protocol.StartJob, channel) -> None:
-    """Run one job to its end; any failure is reported as the job's ``Done``."""
+def run_job(job: protocol.StartJob, channel) -> bool:
+    """Run one job to its end; any failure is reported as the job's ``Done``. The job is held
+    to its memory budget (``memory.held_to``: an allocation past it fails here, not the
+    machine's out-of-memory killer elsewhere). Returns False after a run stopped at its
+    budget: a local worker then ends, so that its spent heap goes back to the machine."""
+    budget = job.options.memory_bytes
     try:
-        JobRunner(job, channel).run()
+        with memory.held_to(budget):
+            JobRunner(job, channel).run()
     except ChannelClosed:
         raise
     except Exception as e:  # noqa: BLE001 - report any failure as the job's reason
+        if budget and memory.over_budget(e):
+            reason = memory.exceeded_message(RunConfig.from_dict(job.config), budget, job.options.memory_setting)
+            channel.send(protocol.Done(job.run_id, Status.FAILED, reason, None, None))
+            return False
         channel.send(protocol.Done(job.run_id, Status.FAILED, failure_reason(e), None,
                                    traceback.format_exc(limit=5)))
+    return True
 
 
 class _Rate:
