@@ -3,7 +3,7 @@
 | variable                                  | default            | meaning |
 |-------------------------------------------|--------------------|---------|
 | ``LATENT_EXPLORER_RUNS``                  | ``runs/``          | folder of users' runs (shipped runs: ``trained/``) |
-| ``LATENT_EXPLORER_MAX_JOBS``              | number of cores    | training jobs running at once; others queue (FIFO) |
+| ``LATENT_EXPLORER_MAX_JOBS``              | number of cores    | training jobs running at once; others queue (round-robin over people) |
 | ``LATENT_EXPLORER_MAX_RUN_SECONDS``       | 1800               | a run is stopped (and saved) after this long |
 | ``LATENT_EXPLORER_TORCH_THREADS``         | 1                  | torch threads per worker process |
 | ``LATENT_EXPLORER_DEVICE``                | ``auto``           | where workers train: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` |
@@ -16,6 +16,7 @@
 | ``LATENT_EXPLORER_MAX_EXAMPLES``          | 1000000            | examples (images, table rows) an own data file may hold |
 | ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER`` | 2                  | runs one person may train at once (others wait in the queue) |
 | ``LATENT_EXPLORER_MAX_QUEUED_PER_OWNER``  | 12                 | runs one person may have waiting in the queue |
+| ``LATENT_EXPLORER_MAX_QUEUED``            | 240                | runs waiting in the queue in all (a class of 60 with four each); the next is refused with a message |
 | ``LATENT_EXPLORER_MAX_RUNS_PER_OWNER``    | 200                | runs one person may keep on this server (live and saved) |
 | ``LATENT_EXPLORER_DISK_MB_PER_OWNER``     | 2048               | disk one person's runs and uploads may use |
 | ``LATENT_EXPLORER_DELETE_ANY``            | 0                  | 1: anyone may rename and delete any user's run |
@@ -119,6 +120,7 @@ class Settings:
     run_memory_mb: int | None = None
     new_owners_per_minute: int = 30
     max_examples: int = 1_000_000
+    max_queued: int = 240
 
     @property
     def upload_bytes(self) -> int:
@@ -184,6 +186,7 @@ def get() -> Settings:
         max_examples=_int("LATENT_EXPLORER_MAX_EXAMPLES", 1_000_000, 4, 100_000_000),
         run_memory_mb=_int("LATENT_EXPLORER_RUN_MEMORY_MB", None, 64, 16 * 2**20),
         new_owners_per_minute=_int("LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE", 30, 1, 100_000),
+        max_queued=_int("LATENT_EXPLORER_MAX_QUEUED", 240, 1, 1_000_000),
     )
 
 

@@ -12,7 +12,7 @@ from explorer.runs import ENDED, Status
 OWNERS = {"a1": "ann", "a2": "ann", "b1": "bob", "n1": "", "a3": "ann"}
 
 
-def test_next_queued_is_first_in_first_out():
+def test_next_queued_is_first_in_first_out_between_equals():
     assert quotas.next_queued(["b1", "a1", "a2"], OWNERS.get, {}, 2) == "b1"
     assert quotas.next_queued([], OWNERS.get, {}, 2) is None
 
@@ -20,7 +20,8 @@ def test_next_queued_is_first_in_first_out():
 def test_next_queued_skips_owners_at_their_running_cap():
     queue = ["a1", "a2", "b1", "a3"]
     assert quotas.next_queued(queue, OWNERS.get, {"ann": 2}, 2) == "b1"
-    assert quotas.next_queued(queue, OWNERS.get, {"ann": 1}, 2) == "a1"
+    assert quotas.next_queued(queue, OWNERS.get, {"ann": 1}, 2) == "b1"      # bob's first before ann's second
+    assert quotas.next_queued(queue, OWNERS.get, {"ann": 1, "bob": 2}, 2) == "a1"
     assert quotas.next_queued(["a1", "a2"], OWNERS.get, {"ann": 2}, 2) is None   # all must wait
 
 

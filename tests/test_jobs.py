@@ -1,4 +1,4 @@
-"""The training engine: worker processes, controls, snapshots, the FIFO queue, dead workers,
+"""The training engine: worker processes, controls, snapshots, the fair queue, dead workers,
 reloading runs from disk, uploads and the per-session cap.
 
 The engine's contract tests take ``any_eng``: they run against both backends, the local
@@ -18,7 +18,7 @@ import torch
 
 from explorer import probe, store
 from explorer.config import RunConfig
-from explorer.engine import Engine, EngineError, Job, NotAllowed, RayBackend, server, worker
+from explorer.engine import Engine, EngineError, Job, NotAllowed, RayBackend, reads, server, worker
 from explorer.models import build_model
 from explorer.rowlog import RowLog
 from explorer.runs import Snapshot
@@ -262,14 +262,14 @@ def test_killed_worker_fails_its_job_and_the_next_job_runs(any_eng):
 
 # ------------------------------------------------------- queue, owners, session cap
 
-def test_fifo_queue_under_the_limit(any_eng):
+def test_fair_queue_under_the_limit(any_eng):
     e = any_eng                                                     # max_jobs=1, 3 runs per session
     a = e.submit(tiny(epochs=500), "s1", start_paused=True)
     b = e.submit(tiny(epochs=1), "s1")
     c = e.submit(tiny(epochs=1), "s2")
     d = e.submit(tiny(epochs=1), "s2")
     e.wait(a, 90, statuses=("paused",))
-    assert [e.queue_position(r) for r in (a, b, c, d)] == [None, 1, 2, 3]
+    assert [e.queue_position(r) for r in (a, b, c, d)] == [None, 2, 1, 3]    # s2's first before s1's second
     assert [e.view(r).status for r in (b, c, d)] == ["queued"] * 3
     x = e.submit(tiny(epochs=1), "s1")                       # s1's third run: allowed
     with pytest.raises(EngineError, match="limit"):         # its fourth: refused
@@ -292,7 +292,7 @@ def test_fifo_queue_under_the_limit(any_eng):
     t.start()
     assert e.wait(d, 120) == "finished"
     t.join(5)
-    assert order == [c, d]                                   # first in, first out
+    assert order == [c, d]                                   # one person's, in their order
     assert e.view(c).ended <= e.view(d).started        # never two at once
     assert [r["beta"] for r in e.view(c).rows] == [2.0] * 23
     assert [r["beta"] for r in e.view(d).rows] == [1.0] * 23
@@ -369,7 +369,7 @@ def make_engine(request):
 def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_path, monkeypatch, make_engine):
     """An engine that has trained many runs keeps only the KEEP_ENDED most recent ones' rows
     and replay frames in memory; an older run's rows come back from metrics.csv intact."""
-    monkeypatch.setattr(server, "KEEP_ENDED", 3)
+    monkeypatch.setattr(reads, "KEEP_ENDED", 3)
     cfg = tiny(epochs=1)
     model = build_model(cfg.model, (1, 8, 8), "cpu")
     runs = tmp_path / "runs"
@@ -392,7 +392,7 @@ def test_ended_runs_beyond_the_last_few_are_read_back_from_disk_not_kept(tmp_pat
 
 
 def test_a_failed_runs_rows_are_never_evicted(tmp_path, monkeypatch):
-    monkeypatch.setattr(server, "KEEP_ENDED", 1)
+    monkeypatch.setattr(reads, "KEEP_ENDED", 1)
     e = Engine(tmp_path / "runs", max_jobs=1, load_existing=False)
     try:
         cfg = tiny(epochs=1)

@@ -1,11 +1,12 @@
-"""Background training: worker processes, a FIFO queue, live runs, controls.
+"""Background training: worker processes, a queue that takes turns between people, live runs, controls.
 
 Training never runs in the Streamlit server's process (two training threads there
 reach ~1 core between them, because of the GIL, and slow every page) and never calls
 Streamlit. The pieces, one module each::
 
-    server.py     Engine: the bookkeeping (submit, controls and who may give them, the
-                  views pages read, which ended runs stay in memory)
+    server.py     Engine: the bookkeeping (submit, controls and who may give them)
+    reads.py      the views and lists pages read, which ended runs stay in memory
+    admission.py  the one check before a run is queued or stored (class rules, caps, memory)
     record.py     Job: the server's record of one run (rows, snapshots, replay frames) and
                   its status machine (Job.transition)
     quotas.py     per-owner caps and the queue's order (next_queued), for both backends

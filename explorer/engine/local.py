@@ -7,19 +7,17 @@ worker that died.
 
 Workers are started with the ``spawn`` method (a clean interpreter: no state copied from a
 server with threads), without re-importing the parent's ``__main__`` module (see
-:func:`_bare_main`), so they import only torch and ``explorer``. Each worker has its own
+:func:`_worker_preparation`), so they import only torch and ``explorer``. Each worker has its own
 pipes (not one shared queue): a worker killed in the middle of a message garbles only its
 own pipe, which the dispatcher then treats as dead.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
 import threading
 import time
 import traceback
-import types
-from contextlib import contextmanager
+from multiprocessing import spawn
 from multiprocessing.connection import wait
 
 from ..runs import Status
@@ -31,18 +29,27 @@ from .worker import worker_main
 _START_LOCK = threading.Lock()
 
 
-@contextmanager
-def _bare_main():
-    """While a worker is spawned, hide the parent's ``__main__`` module: ``spawn`` would
-    otherwise re-import it in the child (the Streamlit CLI, or a script without an
-    ``if __name__ == "__main__":`` guard, which would start its own engine)."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+WORKER_NAME = "latent-explorer-worker"
+
+
+def _worker_preparation(name):
+    """``multiprocessing.spawn.get_preparation_data`` for this module's workers: without the
+    parent's ``__main__`` module, which ``spawn`` would otherwise re-import in the child (the
+    Streamlit CLI, or a script without an ``if __name__ == "__main__":`` guard, which would
+    start its own engine). Hiding ``__main__`` while starting was not enough: Streamlit's
+    script threads put a page back as ``__main__`` at any moment, and a worker then ran the
+    page (issue 25). The data is read here, once, for the process being started; other
+    processes' data is left as it is."""
+    data = _PREPARATION(name)
+    if name == WORKER_NAME:
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+_PREPARATION = spawn.get_preparation_data
+if getattr(spawn.get_preparation_data, "__name__", "") != "_worker_preparation":
+    spawn.get_preparation_data = _worker_preparation
 
 
 class LocalWorker:
@@ -52,8 +59,8 @@ class LocalWorker:
         self.inbox_r, self.inbox_w = ctx.Pipe(duplex=False)
         self.out_r, self.out_w = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=worker_main, args=(self.inbox_r, self.out_w, threads),
-                                daemon=True, name="latent-explorer-worker")
-        with _START_LOCK, _bare_main():
+                                daemon=True, name=WORKER_NAME)
+        with _START_LOCK:
             self.proc.start()
         self.out_w.close()       # the server keeps only its ends
         self.inbox_r.close()
@@ -197,9 +204,9 @@ class LocalBackend(Backend):
                     pass
 
     def _handle(self, w: LocalWorker, msg) -> None:
-        if isinstance(msg, protocol.Ready):
+        if isinstance(msg, (protocol.Ready, protocol.Retiring)):
             with self.engine._lock:
-                w.ready = True
+                w.ready = isinstance(msg, protocol.Ready)     # a retiring worker takes no more runs
             return
         self.engine.apply(w, msg)
 

@@ -130,5 +130,12 @@ class Ready:
     pid: int
 
 
+@dataclass(frozen=True)
+class Retiring:
+    """The worker ends after this run (it grew past its memory budget: a fresh process gives
+    its heap back to the machine); sent before the run's ``Done``, so no run is given to it."""
+    pid: int
+
+
 TO_WORKER = (StartJob, Control, Quit)
-FROM_WORKER = (Ready, Started, Rows, SnapshotMsg, Saving, Done)
+FROM_WORKER = (Ready, Retiring, Started, Rows, SnapshotMsg, Saving, Done)

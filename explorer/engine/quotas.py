@@ -7,10 +7,13 @@ way whichever trains the runs.
 * :class:`Quotas`: the per-owner caps (settings ``LATENT_EXPLORER_MAX_RUNNING_PER_OWNER``,
   ``..._MAX_QUEUED_PER_OWNER``, ``..._MAX_RUNS_PER_OWNER``, ``..._DISK_MB_PER_OWNER``), each
   with the message that names its setting.
-* :func:`next_queued`: the queue's order, the one policy that decides which queued run starts
-  when a slot frees. Today: first in, first out, skipping a run whose owner already trains
-  as many runs as the cap allows. A backend calls it through this module (``quotas.next_queued``),
-  so another policy (a fair queue over owners, say) replaces this one function.
+* :func:`fair_order` / :func:`next_queued`: the queue's order, the one policy that decides
+  which queued run starts when a slot frees: round-robin over owners. A person's first run
+  goes ahead of anyone's second (runs an owner trains now count as their earlier ones), so
+  extra identities buy little and one person's 12 queued runs never push a newcomer back
+  12 places. A backend calls it through this module (``quotas.next_queued``); the positions
+  pages show come from the same order (:meth:`Engine.queue_position`).
+* :func:`queue_full`: the cap on the queue as a whole (``LATENT_EXPLORER_MAX_QUEUED``).
 """
 from __future__ import annotations
 
@@ -87,15 +90,42 @@ def running_by_owner(owners: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def next_queued(queue: Sequence[str], owner_of: Callable[[str], str], running: Mapping[str, int],
-                max_running_per_owner: int) -> str | None:
-    """The queued run to start next, or None when every queued run must wait.
+def queue_full(queued: int, cap: int) -> str | None:
+    """Why one more run may not join a queue of ``queued`` runs (``cap``: the most the whole
+    queue may hold), or None."""
+    if queued < cap:
+        return None
+    return (f"the queue is full: {count(queued, 'run')} wait to train on this server; the limit "
+            f"(LATENT_EXPLORER_MAX_QUEUED) is {cap}. Try again when some have started")
+
+
+def fair_order(queue: Sequence[str], owner_of: Callable[[str], str], running: Mapping[str, int],
+               max_running_per_owner: int = 0) -> list[str]:
+    """The queued runs in the order they will start: round-robin over owners.
 
     ``queue``: run ids in the order they were queued; ``owner_of(run_id)``: its owner;
-    ``running``: runs each owner trains now (:func:`running_by_owner`). The policy: first in,
-    first out, skipping runs whose owner is at ``max_running_per_owner`` (the empty owner
-    has no cap), so one person's many runs never hold the others' back once a slot frees."""
-    for run_id in queue:
+    ``running``: runs each owner trains now (:func:`running_by_owner`). An owner's k-th queued
+    run (from 0) is in round ``running[owner] + k``; rounds go in order, and within a round
+    the run queued first goes first. So a person's first run is ahead of anyone's second,
+    however many runs (or identities) someone else queued. The empty owner (the command
+    line, tests) is one owner like the others. ``max_running_per_owner`` is not used for the
+    order (a run whose owner is at the cap keeps its place: :func:`next_queued` skips it)."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for pos, run_id in enumerate(queue):
+        owner = owner_of(run_id)
+        k = seen.get(owner, 0)
+        seen[owner] = k + 1
+        keyed.append((running.get(owner, 0) + k, pos, run_id))
+    return [run_id for _, _, run_id in sorted(keyed)]
+
+
+def next_queued(queue: Sequence[str], owner_of: Callable[[str], str], running: Mapping[str, int],
+                max_running_per_owner: int) -> str | None:
+    """The queued run to start next, or None when every queued run must wait: the first in
+    :func:`fair_order` whose owner trains fewer than ``max_running_per_owner`` runs (the empty
+    owner has no cap), so one person's many runs never hold the others' back."""
+    for run_id in fair_order(queue, owner_of, running):
         owner = owner_of(run_id)
         if not owner or running.get(owner, 0) < max_running_per_owner:
             return run_id

@@ -10,7 +10,7 @@ servers can show one live run, and one that attaches late (or after a restart) r
 it from the start. Controls and reads run in two concurrency groups, apart from the
 training thread, so a pause or a β lands between two steps while the run trains.
 
-:class:`Scheduler` (one per namespace, named, detached) owns the FIFO queue, the
+:class:`Scheduler` (one per namespace, named, detached) owns the fair queue, the
 per-owner caps on queued and running runs, and how many runs train at once on the
 cluster: each node's CPUs divided by ``LATENT_EXPLORER_RAY_CPUS_PER_RUN`` (runs on GPUs:
 one GPU each, placed by Ray). It places each CPU run on the least loaded node and keeps
@@ -41,6 +41,7 @@ from pathlib import Path
 import ray
 
 from .. import store
+from ..config import RunConfig
 from ..runs import Status
 from . import protocol, quotas
 from .record import apply_to_options
@@ -176,20 +177,22 @@ class RunActor:
         return os.getpid()
 
 
-def _record_failure(run_dir: str, reason: str) -> None:
-    """Write a dead run's end into its folder's summary (if it saved an epoch)."""
+def _record_failure(spec: dict, reason: str) -> None:
+    """Record a dead run as failed in its folder (its config and summary, whatever it saved
+    before), so that the folder and the index say so, after a restart too."""
+    start = spec["start"]
     try:
-        summary = store.read_summary(Path(run_dir))
-    except Exception:  # noqa: BLE001 - no checkpoint yet: nothing on disk to mark
-        return
-    if summary:
-        summary.update(status=str(Status.FAILED), reason=reason)
-        store.save_summary(Path(run_dir), summary)
+        store.save_failure(Path(start.run_dir), RunConfig.from_dict(start.config), reason, {
+            "owner": spec["owner"], "owner_name": spec.get("owner_name", ""), "run_id": start.run_id,
+            "created": spec.get("created")})
+    except Exception:  # noqa: BLE001 - an unwritable folder: the scheduler still ends the run
+        traceback.print_exc()
 
 
 @ray.remote(num_cpus=0)
 class Scheduler:
-    """The cluster's one queue: FIFO, per-owner caps, at most (cluster CPUs / CPUs per run) at once."""
+    """The cluster's one queue: round-robin over people (``quotas.next_queued``), per-owner
+    caps, at most (cluster CPUs / CPUs per run) at once."""
 
     def __init__(self, namespace: str):
         self.namespace = namespace
@@ -411,10 +414,11 @@ class Scheduler:
                 done = fut.result()
             except ray.exceptions.RayActorError as e:
                 why = _death_reason(e)
-                _record_failure(self.specs[rid]["start"].run_dir, f"{DIED}{why}")
+                _record_failure(self.specs[rid], f"{DIED}{why}")
                 self._ended(rid, Status.FAILED, f"{DIED}{why}", None)
                 continue
             except Exception as e:  # noqa: BLE001 - any other error reading it: treat as failed
+                _record_failure(self.specs[rid], f"{DIED} ({type(e).__name__}: {e})")
                 self._ended(rid, Status.FAILED, f"{DIED} ({type(e).__name__}: {e})", None)
                 continue
             if done is not None:

@@ -12,7 +12,8 @@ default) or a Ray cluster (:class:`~explorer.engine.backend_ray.RayBackend`).
 Who may do what: every state-changing call names the acting owner (``by``), and the
 engine refuses, with :class:`NotAllowed`, anything :func:`explorer.runs.refusal` refuses.
 Per-owner caps (:class:`~explorer.engine.quotas.Quotas`) hold whatever tab or browser
-window a person uses.
+window a person uses; every start and store passes one check first (:mod:`.admission`: the
+class rules of ``Engine.gate``, the caps, the memory estimate).
 
 β has one holder here, ``Job.beta``: set by :meth:`Engine.set_beta` (the worker then
 applies it to its trainer between two steps), read by every view. Rows record the β
@@ -26,28 +27,26 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
-
 from .. import data
 from .. import settings as settings_mod
+from ..store import StoreError
 from .. import store
 from ..config import BETA, LR, RunConfig
-from ..runs import ENDED, Action, Actor, Progress, RunEntry, RunView, Status, refusal
+from ..runs import Action, Actor, Progress, Status, refusal
 from ..store.index import RunIndex
-from . import protocol
+from . import admission, protocol, quotas
 from .backend import Backend
 from .errors import EngineError, NotAllowed
 from .local import LocalBackend
-from .quotas import Quotas
+from .reads import KEEP_ENDED, Reads  # noqa: F401
 from .record import HISTORY_BYTES, MAX_HISTORY, MAX_ROWS, Job, from_entry  # noqa: F401
 
-KEEP_ENDED = 8                   # ended runs whose records stay in memory
 MAX_STEPS_PER_CALL = 100_000
 
 
 # ===================================================================== the engine
 
-class Engine:
+class Engine(Reads):
     """The bookkeeping of every run on this server; the runs train on its ``backend``."""
 
     def __init__(self, runs_dir: Path | None = None, *, backend: Backend | None = None,
@@ -55,6 +54,7 @@ class Engine:
                  snapshot_seconds: float | None = None, max_run_seconds: float | None = None,
                  max_runs_per_owner: int | None = None, max_running_per_owner: int | None = None,
                  max_queued_per_owner: int | None = None, disk_bytes_per_owner: int | None = None,
+                 max_queued: int | None = None,
                  device: str | None = None, dataset_bytes: int | None = None, prestart: int = 0,
                  prestart_delay: float = 0.0, load_existing: bool = True):
         """``backend``: where runs train (default: a :class:`LocalBackend` that starts
@@ -67,10 +67,12 @@ class Engine:
         self.torch_threads = torch_threads or s.torch_threads
         self.snapshot_seconds = snapshot_seconds or s.snapshot_seconds
         self.max_run_seconds = max_run_seconds or s.max_run_seconds
-        self.quotas = Quotas.from_settings(s, max_running_per_owner=max_running_per_owner,
+        self.quotas = quotas.Quotas.from_settings(s, max_running_per_owner=max_running_per_owner,
                                            max_queued_per_owner=max_queued_per_owner,
                                            max_runs_per_owner=max_runs_per_owner,
                                            disk_bytes_per_owner=disk_bytes_per_owner)
+        self.max_queued = max_queued or s.max_queued        # runs waiting, all owners together
+        self.gate = None        # the class rules (explorer.classroom.rules.Gate; the app installs it)
         self.device = device or s.device
         self.dataset_bytes = dataset_bytes or s.dataset_bytes
         self.index = RunIndex(self.runs_dir) if load_existing else None
@@ -95,47 +97,63 @@ class Engine:
         return self.backend.unavailable
 
     # ------------------------------------------------------------ submit
-    def submit(self, config: RunConfig, owner: "Actor | str" = "", *, start_paused: bool = False,
-               iwae_k: int = 0, max_bytes: int | None = None, max_seconds: float | None = None,
-               max_seconds_setting: str = "") -> str:
-        """Queue a run for ``owner``; returns its id. It starts when a worker is free (FIFO),
-        and when its owner trains fewer than ``max_running_per_owner`` runs. ``max_seconds``
-        (with the name of the setting behind it, for the message): a shorter run-time limit
-        than the server's (a class's), which the run loop itself enforces."""
-        actor, s = Actor.of(owner), settings_mod.get()
-        config = RunConfig.from_dict(config.to_dict())   # validated private copy
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
-        options = protocol.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused,
-                                      iwae_k=iwae_k, snapshot_seconds=self.snapshot_seconds,
-                                      max_seconds=self.max_run_seconds,
-                                      max_bytes=max_bytes or self.dataset_bytes, device=self.device,
-                                      data_dir=str(s.data_dir), max_features=s.max_features,
-                                      max_examples=s.max_examples)
-        if max_seconds is not None and max_seconds < options.max_seconds:
-            options.max_seconds = float(max_seconds)
-            options.max_seconds_setting = max_seconds_setting or "the run's time limit"
-        job = Job(run_id=run_id, owner=actor.id, owner_name=actor.name, config=config,
-                  run_dir=self.runs_dir / run_id, options=options)
-        job.options.created = job.created
-        with self._lock:
-            if self._closed:
-                raise EngineError("the engine is shut down")
-            if actor.id:
-                self._check_caps(actor.id)
-            self.backend.enqueue(job)
-            self._jobs[job.run_id] = job
-            self._queue.append(job.run_id)
-        self.backend.wake()
-        return run_id
+    def submit(self, config: RunConfig, owner: "Actor | str" = "", **kw) -> str:
+        """Queue a run for ``owner``; returns its id (:meth:`submit_many`'s arguments)."""
+        return self.submit_many([config], owner, **kw)[0]
 
-    def _check_caps(self, owner: str) -> None:
-        """Raise EngineError when ``owner`` may not queue one more run (the caps, in order)."""
-        queued = sum(1 for r in self._queue if self._jobs[r].owner == owner)
-        why = (self.quotas.queued_refusal(queued) or self.runs_cap_refusal(owner)
-               or self.quotas.disk_refusal(self.disk_bytes_of(owner)))
-        if why:
-            raise EngineError(why)
+    def submit_many(self, configs, owner: "Actor | str" = "", *, start_paused: bool = False,
+                    iwae_k: int = 0, max_bytes: int | None = None, max_seconds: float | None = None,
+                    max_seconds_setting: str = "", memory_mb: int | None = None,
+                    estimate: bool = True) -> list[str]:
+        """Queue runs for ``owner`` after one check of them all (:func:`.admission.admit`: the
+        class rules, the caps, each run's memory estimate; ``estimate=False`` skips the
+        estimate, tests). They start when a worker is free, in the queue's fair order
+        (:func:`.quotas.next_queued`), each held to its memory budget (``memory_mb``, default
+        the setting). ``max_seconds`` (with the name of the setting behind it, for the
+        message): a shorter run-time limit than the server's, which the run loop enforces."""
+        actor, s = Actor.of(owner), settings_mod.get()
+        configs = [RunConfig.from_dict(c.to_dict()) for c in configs]   # validated private copies
+        ticket = admission.admit(self, actor.id, configs=configs, iwae_k=iwae_k, memory_mb=memory_mb,
+                                 estimate=estimate)
+        limits = [(max_seconds, max_seconds_setting), (ticket.max_seconds, ticket.max_seconds_setting)]
+        ids = []
+        for config in configs:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_id = f"{stamp}-{config.data.name}-{config.model.kind}-{secrets.token_hex(3)}"
+            options = protocol.JobOptions(owner=actor.id, owner_name=actor.name, start_paused=start_paused,
+                                          iwae_k=iwae_k, snapshot_seconds=self.snapshot_seconds,
+                                          max_seconds=self.max_run_seconds,
+                                          max_bytes=max_bytes or self.dataset_bytes, device=self.device,
+                                          data_dir=str(s.data_dir), max_features=s.max_features,
+                                          max_examples=s.max_examples, memory_bytes=ticket.memory_bytes)
+            for limit, setting in limits:
+                if limit is not None and limit < options.max_seconds:
+                    options.max_seconds = float(limit)
+                    options.max_seconds_setting = setting or "the run's time limit"
+            job = Job(run_id=run_id, owner=actor.id, owner_name=actor.name, config=config,
+                      run_dir=self.runs_dir / run_id, options=options)
+            job.options.created = job.created
+            with self._lock:
+                if self._closed:
+                    raise EngineError("the engine is shut down")
+                self.backend.enqueue(job)
+                self._jobs[job.run_id] = job
+                self._queue.append(job.run_id)
+            ids.append(run_id)
+        admission.admitted(self, ticket, ids)
+        self.backend.wake()
+        return ids
+
+    def admit_store(self, owner: "Actor | str", size: int, name: str = "this run") -> admission.Ticket:
+        """Check that ``owner`` may store one more run of about ``size`` bytes (a run zip, an
+        own model): the class rules and the person's caps; raises :class:`EngineError`. Pass
+        the ticket to :meth:`stored` with the new run's id."""
+        return admission.admit(self, Actor.of(owner).id, stored=1, size=size, estimate=False, name=name)
+
+    def stored(self, ticket: admission.Ticket, run_id: str) -> None:
+        """A run admitted by :meth:`admit_store` was written: record it (a class run) and list it."""
+        admission.admitted(self, ticket, [run_id])
+        self.refresh_from_disk()
 
     def runs_cap_refusal(self, owner: str) -> str | None:
         """Why ``owner`` may not hold one more run on this server (a new one, an upload, an
@@ -264,9 +282,7 @@ class Engine:
         :func:`explorer.data.check_array_file` with the server's limits, which reads the file a
         chunk at a time: the server never parses an upload in full)."""
         oid = Actor.of(owner).id
-        why = self.quotas.upload_refusal(filename, self.disk_bytes_of(oid), len(content)) if oid else None
-        if why:
-            raise EngineError(why)
+        admission.admit(self, oid, size=len(content), upload=True, estimate=False, name=filename)
         s = settings_mod.get()
         check = check or (lambda p: data.check_array_file(p, max_bytes=self.dataset_bytes,
                                                           max_features=s.max_features,
@@ -274,136 +290,22 @@ class Engine:
         limit = max_bytes if max_bytes is not None else s.upload_bytes
         return store.save_upload(self.runs_dir, content, filename, owner=oid, max_bytes=limit, check=check)
 
-    # ------------------------------------------------------------- reads
-    def queue_position(self, run_id: str) -> int | None:
-        """1 for the next run to start; None if the run is not queued."""
-        with self._lock:
-            return self._queue.index(run_id) + 1 if run_id in self._queue else None
-
-    def _load(self, run_id: str) -> Job | None:
-        """A saved run's record, read from the index (it then stays for a while)."""
-        entry = self.index.get(run_id) if self.index is not None else None
-        if entry is None:
-            return None
-        job = from_entry(entry)
-        if entry.summary.get("tracked") and entry.status.live:
-            return job        # a loop outside the app writes it (explorer.track): read it afresh each time
-        self._jobs[run_id] = job
-        self._keep_in_memory(job)
-        return job
-
-    def view(self, run_id: str) -> RunView | None:
-        """A consistent copy of one run's state for a page to draw (plain data).
-
-        ``history`` ends with the current snapshot's latent means, so a replay
-        scrubber's last frame is always "now"."""
-        with self._lock:
-            try:
-                job = self._job(run_id)
-            except EngineError:
-                return None
-            if job.rows_on_disk:
-                self._read_rows(job)
-            if job.status.ended:
-                self._keep_in_memory(job)
-            history = list(job.history)
-            snap = job.snapshot
-            if snap is not None and (not history or history[-1]["step"] != snap.step):
-                history.append({"step": snap.step, "epoch": snap.epoch, "mu": snap.mu.astype(np.float16)})
-            return job.entry(self.queue_position(run_id), RunView, started=job.started, ended=job.ended,
-                             rows=list(job.rows), val_rows=list(job.val_rows),
-                             events=list(job.progress.events), snapshot=snap, history=history,
-                             info=job.info, from_disk=job.from_disk, saving=job.saving,
-                             traceback=job.traceback)
-
-    def entry(self, run_id: str) -> RunEntry | None:
-        """One run's light entry (no rows read)."""
-        with self._lock:
-            job = self._jobs.get(run_id)
-            if job is not None:
-                return job.entry(self.queue_position(run_id))
-        return self.index.get(run_id) if self.index is not None else None
-
-    def list(self, owner: str | None = None, *, limit: int | None = None, offset: int = 0,
-             name_prefix: str | None = None, newest_first: bool = True) -> list[RunEntry]:
-        """Every run: the live and recent ones held here and the runs folder's saved runs
-        (from its index), by creation time. ``limit``/``offset`` give one page; ``owner``
-        and ``name_prefix`` (of the display name) filter."""
-        sign = -1 if newest_first else 1
-        with self._lock:
-            mem = [j.entry(self.queue_position(r)) for r, j in self._jobs.items()
-                   if (owner is None or j.owner == owner)
-                   and (name_prefix is None or j.config.name.startswith(name_prefix))]
-            held = set(self._jobs)
-        end = None if limit is None else offset + limit
-        disk: list[RunEntry] = []
-        if self.index is not None:      # the first `end` saved runs not held here, at most
-            disk = self.index.entries(owner=owner, exclude=held, name_prefix=name_prefix,
-                                      limit=end, offset=0, newest_first=newest_first)
-        merged = sorted(mem + disk, key=lambda e: (sign * e.created, e.run_id))
-        return merged[offset:end]
-
-    def count(self, owner: str | None = None) -> int:
-        """How many runs :meth:`list` would give without a limit."""
-        with self._lock:
-            held = {r for r, j in self._jobs.items() if owner is None or j.owner == owner}
-        return len(held | (self.index.ids(owner) if self.index is not None else set()))
-
-    def workers(self) -> list[dict]:
-        """The backend's workers: ``pid``, ``alive``, ``ready``, ``run_id`` (None: idle)."""
-        return self.backend.workers()
-
-    def busy_workers(self) -> int:
-        return sum(1 for w in self.workers() if w["run_id"])
-
-    def wait_workers_ready(self, timeout: float = 30.0) -> bool:
-        """Block until every started worker has warmed up (server start-up); False on timeout."""
-        return self.backend.wait_workers_ready(timeout)
-
-    def wait(self, run_id: str, timeout: float = 60.0, statuses=ENDED) -> Status:
-        """Block until the run reaches one of ``statuses`` (tests, CLI); returns the status."""
-        t_end = time.time() + timeout
-        while time.time() < t_end:
-            with self._lock:
-                job = self._jobs.get(run_id)
-                if job is None:
-                    raise EngineError(f"no run {run_id!r}")
-                if job.status in statuses:
-                    return job.status
-            time.sleep(0.02)
-        raise TimeoutError(f"run {run_id} did not reach {statuses} within {timeout} s")
-
-    # -------------------------------------------------------------- disk
-    def refresh_from_disk(self) -> int:
-        """Re-read the runs folder now (runs another process wrote); returns how many are new."""
-        return self.index.refresh(force=True) if self.index is not None else 0
-
-    def _read_rows(self, job: Job) -> None:
-        job.add_rows(store.read_metrics(job.run_dir))
-        job.rows_on_disk = False
-
-    def _keep_in_memory(self, job: Job) -> None:
-        """Ended runs' records (rows and replay frames: a few MiB each) stay in memory for the
-        ``KEEP_ENDED`` most recently ended or viewed; older ones are dropped and read back
-        from their folder when viewed again. Without this the server's memory grew with every
-        run it trained (the load test, 54 runs in 5 minutes: 462 -> 650 MiB and climbing)."""
-        self._recent_ended.pop(job.run_id, None)
-        self._recent_ended[job.run_id] = None
-        while len(self._recent_ended) > KEEP_ENDED:
-            rid = self._recent_ended.popitem(last=False)[0]
-            old = self._jobs.get(rid)
-            if (old is None or not old.status.ended or old.status == Status.FAILED
-                    or not (old.run_dir / store.METRICS).is_file() or self.index is None):
-                continue          # a failed run's rows may exist only here: keep them
-            del self._jobs[rid]
-
     # ------------------------------------------------ what workers report
     def _end(self, job: Job, status: Status, reason: str | None) -> None:
-        """A run ended (under the lock): its final status and reason, its worker freed."""
+        """A run ended (under the lock): its final status and reason, its worker freed. A
+        failed run is recorded as failed in its folder (and so in the index, after a restart
+        too), whatever its worker saved before it failed or died."""
         job.transition(status, reason)
         job.ended = time.time()
         job.worker = None
         self._keep_in_memory(job)
+        if status == Status.FAILED:
+            try:
+                store.save_failure(job.run_dir, job.config, reason or "failed", {
+                    "owner": job.owner, "owner_name": job.owner_name, "run_id": job.run_id,
+                    "name": job.config.name, "created": job.created})
+            except (OSError, StoreError, ValueError):
+                pass                      # an unwritable folder: the run stays failed here
 
     def apply(self, handle, msg) -> None:
         """Apply a worker's message (:mod:`.protocol`) about the run its ``handle`` trains

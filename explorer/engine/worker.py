@@ -124,6 +124,7 @@ def run_job(job: protocol.StartJob, channel) -> bool:
     except Exception as e:  # noqa: BLE001 - report any failure as the job's reason
         if budget and memory.over_budget(e):
             reason = memory.exceeded_message(RunConfig.from_dict(job.config), budget, job.options.memory_setting)
+            channel.send(protocol.Retiring(os.getpid()))
             channel.send(protocol.Done(job.run_id, Status.FAILED, reason, None, None))
             return False
         channel.send(protocol.Done(job.run_id, Status.FAILED, failure_reason(e), None,
