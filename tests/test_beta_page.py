@@ -131,12 +131,12 @@ def test_bad_beta_values_give_a_message_and_start_nothing(app, page_engine):
     assert page_engine.list() == []
 
 
-def test_a_sweep_larger_than_the_owner_allows_is_refused(app, page_engine, monkeypatch):
-    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS_PER_OWNER", "3")
+def test_a_sweep_larger_than_the_owner_allows_is_refused(app, page_engine):
+    page_engine.quotas.max_runs_per_owner = 3         # LATENT_EXPLORER_MAX_RUNS_PER_OWNER=3
     at = app()
     at.run()
     _fill(at, betas="0, 0.5, 1, 2")
-    assert "may keep 3 runs" in at.error[0].value and "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in at.error[0].value
+    assert "asks for 4 more; the limit (LATENT_EXPLORER_MAX_RUNS_PER_OWNER) is 3" in at.error[0].value
     assert page_engine.list() == []
 
 

@@ -13,6 +13,7 @@ from explorer import store
 from explorer.classroom import board
 from explorer.classroom import classes, rules
 from explorer.config import RunConfig
+from explorer.engine import NotAllowed
 from explorer.figures import classroom as classroom_figures
 from explorer.runs import Action, Actor, refusal
 
@@ -233,3 +234,29 @@ def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
     v = engine.view(rid)
     assert "run time per run" in v.reason and v.progress.step > 0
     assert store.read_summary(v.run_dir)["status"] == "stopped"
+
+
+def test_every_way_to_start_or_store_a_run_passes_the_class_rules(room, engine):
+    """Issue 25's side doors, at the engine (the app installs its gate): a two-β sweep in a
+    class of one run per student is refused whole; a run that starts is a class run with the
+    class's run-time limit; an import counts as a run; in a locked class neither a sweep of
+    one's own, an import nor an upload gets through; a non-member is not held by any class."""
+    engine.gate = rules.Gate(engine.runs_dir)
+    k, _ = room.create("C", T)
+    room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=600))
+    room.join(k.code, S1, "Ann")
+    with pytest.raises(NotAllowed, match="this asks for 2 more; the class setting “runs per student” is 1"):
+        engine.submit_many([tiny(beta=0.0), tiny(beta=50.0)], S1)          # the β lab's "0, 50"
+    assert engine.list() == []
+    rid = engine.submit(tiny(), S1)
+    assert room.runs_of(k.code, S1.id) == [(S1.id, rid)]
+    assert engine.view(rid).run_id == rid and engine._jobs[rid].options.max_seconds == 600
+    with pytest.raises(NotAllowed, match="runs per student"):
+        engine.admit_store(S1, 10_000)                                    # a run zip, an own model
+    room.update_settings(k.code, classes.ClassSettings(locked=True, max_runs=5))
+    for attempt in (lambda: engine.submit_many([tiny(beta=0.0)], S1), lambda: engine.admit_store(S1, 10),
+                    lambda: engine.save_upload(b"1,2\n3,4\n", "mine.csv", S1)):
+        with pytest.raises(NotAllowed, match="locked the hyperparameters"):
+            attempt()
+    engine.wait(engine.submit(tiny(), S2), 120)                          # not in a class: no class rule
+    assert room.runs_of(k.code, S2.id) == []

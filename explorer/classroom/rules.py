@@ -60,7 +60,7 @@ def refusal(room: Classroom, klass: Klass, owner: str, *, configs=(), stored: in
                 f"teacher); pick it under Data")
     n, more = len(room.runs_of(klass.code, owner)), len(configs) + stored
     if more and n + more > s.max_runs:
-        asked = f"; this asks for {count(more, 'more')}" if more > 1 else ""
+        asked = f"; this asks for {more} more" if more > 1 else ""
         return (f"you have {count(n, 'run')} in this class{asked}; the class setting “runs per student” is "
                 f"{s.max_runs}. Ask your teacher to raise it")
     return None
@@ -73,7 +73,10 @@ def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | No
 
 def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -> str:
     """Start ``config`` for a student of ``klass`` (class caps first, then the engine's);
-    returns the run id. Raises :class:`ClassroomError` with the class setting's name."""
+    returns the run id. Raises :class:`ClassroomError` with the class setting's name (or the
+    engine's ``NotAllowed`` from its gate, which then checks and records the run itself)."""
+    if getattr(engine, "gate", None) is not None:
+        return engine.submit(config, who, **kw)
     why = start_refusal(room, klass, who.id, config)
     if why:
         raise ClassroomError(why)

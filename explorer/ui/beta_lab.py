@@ -281,21 +281,9 @@ def start_sweep(eng, me: str, dataset: str, path: str | None) -> None:
     except (ValueError, ConfigError, data.DataError) as e:
         st.error(f"Cannot start this sweep: {e}")
         return
-    mine = eng.runs_of(me)
-    if mine + len(betas) > s.max_runs_per_owner:
-        st.error(f"One person may keep {s.max_runs_per_owner} runs on this server (setting "
-                 f"LATENT_EXPLORER_MAX_RUNS_PER_OWNER); you have {mine}, and this sweep needs "
-                 f"{len(betas)}. Use fewer β values, or delete runs on the Runs page.")
-        return
-    if len(betas) > s.max_queued_per_owner:
-        st.error(f"This sweep needs {len(betas)} runs in the queue at once; one person may have "
-                 f"{s.max_queued_per_owner} (setting LATENT_EXPLORER_MAX_QUEUED_PER_OWNER). "
-                 f"Use fewer β values.")
-        return
     tag = sweep.make_tag()
-    try:
-        for cfg in sweep.sweep_configs(base, betas, tag):
-            eng.submit(cfg, owner=me)
+    try:            # one check of the whole sweep: a class's rules, the caps, the memory estimate
+        eng.submit_many(sweep.sweep_configs(base, betas, tag), owner=me)
     except EngineError as e:
         st.error(f"The training engine refused the sweep: {e}")
         return

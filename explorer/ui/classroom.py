@@ -122,7 +122,7 @@ def submit(eng, config: RunConfig, me: Actor, **kw) -> str:
     :class:`~explorer.classroom.ClassroomError` or the engine's error, each saying why."""
     mine = membership(me)
     if mine is None:
-        return eng.submit(config, me, **kw)
+        return eng.submit(config, me, **kw)       # (a class joined meanwhile: the engine's gate)
     klass, _ = mine       # (runs over a lowered time cap are stopped by the dashboard's refresh)
     locked = locked_config(klass)
     if locked is not None:                   # the class's configuration, whatever the sidebar says

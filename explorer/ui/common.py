@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from .. import engine as engine_mod
+from ..classroom import rules
 from ..decoder_cache import model_file
 from ..export.onnx_model import load_any_model
 from . import identity
@@ -29,8 +30,13 @@ def owner() -> str:
 
 def engine() -> engine_mod.Engine:
     """The process-wide training engine (shared by every session). ``get_engine`` keeps
-    the one instance and makes a new one if it was shut down (tests do that)."""
-    return engine_mod.get_engine()
+    the one instance and makes a new one if it was shut down (tests do that). The class rules
+    stand in front of it (``engine.gate``): every run started or stored by a class's student
+    passes them, whichever page or path it comes from."""
+    eng = engine_mod.get_engine()
+    if eng.gate is None:
+        eng.gate = rules.Gate(eng.runs_dir)
+    return eng
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import settings
+from ..engine import EngineError
 from ..export.own_model import CONVERT, EXPECTED, UPLOAD_TYPES, OwnModelError, open_own_model
 from . import common
 from .runs_page import md
@@ -20,16 +21,14 @@ def on_upload() -> None:
     if not files:
         return
     eng, me = common.engine(), common.owner()
-    try:
-        why = eng.runs_cap_refusal(me) if me else None
-        if why:
-            raise OwnModelError(why)
+    try:            # a class's rules, the runs and disk caps, then the one validated import
+        ticket = eng.admit_store(me, sum(f.size for f in files))
         run_id = open_own_model({f.name: f.getvalue() for f in files}, eng.runs_dir,
                                 max_bytes=settings.get().upload_bytes, owner=me)
-    except OwnModelError as e:
+    except (OwnModelError, EngineError) as e:
         st.session_state[FLASH] = ("error", f"Not opened: {e}")
         return
-    eng.refresh_from_disk()
+    eng.stored(ticket, run_id)
     st.session_state["ex_model"] = f"run:{run_id}"
     st.session_state[FLASH] = ("success", f"Opened as your run {run_id}: it is in the Runs page too.")
 

@@ -15,6 +15,7 @@ import torch
 from .. import data as data_mod, exchange, settings, store
 from ..catalog import list_runs
 from ..config import DataConfig
+from ..engine import EngineError
 from ..export.downloads import onnx_available, onnx_files, zip_bytes
 from ..export.script import script_for_run
 from ..export.tensorboard import tensorboard_zip
@@ -164,16 +165,14 @@ def on_import() -> None:
                        f"{limit / 2**20:.0f} MiB (setting LATENT_EXPLORER_UPLOAD_MB).", "import")
         return
     eng, me = common.engine(), common.owner()
-    try:
-        why = eng.runs_cap_refusal(me) if me else None
-        if why:
-            raise exchange.ExchangeError(why)
+    try:            # a class's rules, the runs and disk caps, then the one validated import
+        ticket = eng.admit_store(me, f.size, f.name)
         run_id = exchange.import_run(f.getvalue(), eng.runs_dir, max_bytes=limit, owner=me,
                                      file_name=f.name)
-    except exchange.ExchangeError as e:
+    except (exchange.ExchangeError, EngineError) as e:
         flash("error", f"Import refused: {e}.", "import")
         return
-    eng.refresh_from_disk()
+    eng.stored(ticket, run_id)
     st.session_state["manage_run"] = run_id
     flash("success", f"Imported {f.name} as run {run_id}. It is yours: rename or delete it under "
                      "“Export, rename, delete”.", "import")
