@@ -47,8 +47,7 @@ class Code(NamedTuple):
 
 def run_dir_of(run: str | Path) -> Path:
     """A run folder from a path, or from a run id in the runs folder or the shipped runs."""
-    from .cli_export import find_run
-    return find_run(str(run))
+    return store.find_run(run)
 
 
 def open(run: str | Path) -> "Run":  # noqa: A001 - explorer.open(...) reads as it should

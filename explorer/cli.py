@@ -114,7 +114,7 @@ def evaluate_run(run_dir: Path, *, iwae_k: int = 100, max_n: int | None = None, 
 def cmd_eval(ns: argparse.Namespace) -> int:
     import torch
     torch.set_num_threads(ns.threads)
-    from .cli_export import find_run
+    from .store import find_run
     res = evaluate_run(find_run(ns.run_dir), iwae_k=ns.iwae_k, max_n=None if ns.full else ns.max_n,
                        data_path=ns.data_path)
     if ns.json:

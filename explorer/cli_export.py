@@ -20,23 +20,6 @@ class ExportError(ValueError):
     """An export cannot be made; the message says why."""
 
 
-def find_run(text: str) -> Path:
-    """A run folder from a path, or from a run id under the runs folder or trained/."""
-    from . import store
-    p = Path(text).expanduser()
-    if (p / store.CONFIG).is_file():
-        return p
-    for root in (store.runs_root(), store.SHIPPED_ROOT):
-        try:
-            candidate = Path(root) / store.check_run_id(text)
-        except store.StoreError:
-            break
-        if (candidate / store.CONFIG).is_file():
-            return candidate
-    raise ExportError(f"{text}: no such run folder, and no run of this id in {store.runs_root()} "
-                      f"or {store.SHIPPED_ROOT}")
-
-
 def _tensorboard(run_dir: Path, folder, out: dict, say, *, replay=None, data_path=None) -> None:
     from .data import available_offline
     from .export.tensorboard import report_json, write_tensorboard
@@ -108,6 +91,8 @@ def write_exports(run_dir: Path, *, tensorboard=None, script=None, onnx=None, zi
 
 def cmd_export(ns: argparse.Namespace) -> int:
     import torch
+
+    from .store import find_run
     torch.set_num_threads(ns.threads)
     out = write_exports(find_run(ns.run), tensorboard=ns.tensorboard, script=ns.script, onnx=ns.onnx,
                         zip=ns.zip, replay=ns.replay, data_path=ns.data_path,

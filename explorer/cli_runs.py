@@ -18,7 +18,7 @@ def cmd_resume(ns: argparse.Namespace) -> int:
     import torch
 
     from .progress import Progress, print_summary
-    from .cli_export import find_run
+    from .store import find_run
     from .devices import resolve_device
     from .resume import resume
 

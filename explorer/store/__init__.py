@@ -10,8 +10,9 @@ the index of the runs folder. In parts:
     index.py       the runs folder's SQLite index (run lists stay fast as runs pile up)
 
 Every file is written atomically, so a crash never leaves a half-written file under a real
-name, and a folder without a readable ``config.json`` and a model (``weights.safetensors``, or a
-tracked loop's ONNX graphs) is not a run. The names below are the store's API: ``store.save_run``, ``store.open_run``, ...
+name, and a folder without a readable ``config.json`` and a model (``weights.safetensors``, or
+a tracked loop's ONNX graphs) is not a run. The names below are the store's API:
+``store.save_run``, ``store.open_run``, ...
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from .atomic import atomic_write_bytes, atomic_write_text, dumps
 from .manage import (MAX_NAME, check_run_name, decoder_cache_path, delete_run, new_run_dir, rename_run,
                      save_decoder_onnx, save_files, save_onnx_model)
 from .paths import (CONFIG, DECODER_ONNX, METRICS, MODEL_DECODER_ONNX, MODEL_ENCODER_ONNX, PROBE, SHIPPED_ROOT,
-                    SUMMARY, WEIGHTS, SaveError, StoreError, check_run_id, has_model, is_shipped, onnx_model_only,
-                    runs_root)
+                    SUMMARY, WEIGHTS, SaveError, StoreError, check_run_id, find_run, has_model, is_shipped,
+                    onnx_model_only, runs_root)
 from .run_folder import (FLOAT_DTYPES, Run, check_weights, data_shape_of, list_runs, load_model, load_probe,
                          load_probe_display, load_weights, metrics_to_csv, open_run, read_config, read_metrics,
                          read_summary, read_summary_checked, save_config, save_failure, save_metrics, save_probe,
@@ -28,11 +29,12 @@ from .run_folder import (FLOAT_DTYPES, Run, check_weights, data_shape_of, list_r
 from .uploads import UPLOAD_SUFFIXES, UPLOADS, UploadError, folder_bytes, owner_folder, save_upload, upload_bytes_of
 
 __all__ = ["CONFIG", "DECODER_ONNX", "FLOAT_DTYPES", "MAX_NAME", "METRICS", "MODEL_DECODER_ONNX",
-           "MODEL_ENCODER_ONNX", "PROBE", "SHIPPED_ROOT", "SUMMARY",
-           "UPLOADS", "UPLOAD_SUFFIXES", "WEIGHTS", "Run", "SaveError", "StoreError", "UploadError",
-           "atomic_write_bytes", "atomic_write_text", "check_run_id", "check_run_name", "check_weights",
-           "data_shape_of", "decoder_cache_path", "delete_run", "dumps", "folder_bytes", "has_model", "is_shipped",
-           "list_runs", "load_model", "load_probe", "load_probe_display", "load_weights", "metrics_to_csv",
-           "new_run_dir", "onnx_model_only", "open_run", "owner_folder", "read_config", "read_metrics", "read_summary", "read_summary_checked",
-           "rename_run", "runs_root", "save_config", "save_decoder_onnx", "save_failure", "save_files", "save_metrics",
-           "save_onnx_model", "save_probe", "save_run", "save_summary", "save_upload", "save_weights", "upload_bytes_of"]
+           "MODEL_ENCODER_ONNX", "PROBE", "SHIPPED_ROOT", "SUMMARY", "UPLOADS", "UPLOAD_SUFFIXES", "WEIGHTS", "Run",
+           "SaveError", "StoreError", "UploadError", "atomic_write_bytes", "atomic_write_text", "check_run_id",
+           "check_run_name", "check_weights", "data_shape_of", "decoder_cache_path", "delete_run", "dumps",
+           "find_run", "folder_bytes", "has_model", "is_shipped", "list_runs", "load_model", "load_probe",
+           "load_probe_display", "load_weights", "metrics_to_csv", "new_run_dir", "onnx_model_only", "open_run",
+           "owner_folder", "read_config", "read_metrics", "read_summary", "read_summary_checked", "rename_run",
+           "runs_root", "save_config", "save_decoder_onnx", "save_failure", "save_files", "save_metrics",
+           "save_onnx_model", "save_probe", "save_run", "save_summary", "save_upload", "save_weights",
+           "upload_bytes_of"]

@@ -49,3 +49,19 @@ def has_model(run_dir: Path) -> bool:
 def onnx_model_only(run_dir: Path) -> bool:
     """Whether a run's model is a tracked loop's ONNX graphs (no weights of this app's models)."""
     return not (Path(run_dir) / WEIGHTS).is_file() and (Path(run_dir) / MODEL_DECODER_ONNX).is_file()
+
+
+def find_run(text: str | Path) -> Path:
+    """A run folder from a path, or from a run id in the runs folder, then the shipped runs
+    (the CLI's ``RUN`` arguments and ``explorer.open``)."""
+    p = Path(text).expanduser()
+    if (p / CONFIG).is_file():
+        return p
+    for root in (runs_root(), SHIPPED_ROOT):
+        try:
+            candidate = Path(root) / check_run_id(str(text))
+        except StoreError:
+            break
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise StoreError(f"{text}: no such run folder, and no run of this id in {runs_root()} or {SHIPPED_ROOT}")
