@@ -26,6 +26,7 @@ from ..analysis.beta import judge as beta_judge
 from ..analysis.beta import reading as beta_reading
 from ..analysis.beta import report as beta_report
 from ..analysis.beta import sweep
+from ..analysis import offload
 from ..config import ConfigError, DataConfig, RunConfig
 from ..engine import EngineError, Status
 from ..figures import beta as beta_figures
@@ -135,8 +136,12 @@ def _live_probe(data_json: str) -> tuple[beta_report.Probe, np.ndarray]:
     cfg = DataConfig(**json.loads(data_json))
     ds = data.load(cfg, max_bytes=settings.get().dataset_bytes)
     pool = data.load(beta_report.pool_config(cfg), max_bytes=settings.get().dataset_bytes)
+    judge = info = None
+    if beta_report.judgeable(ds.x_train, pool.y_train, ds.y_val):    # trained outside the server
+        judge, info = offload.train_judge(pool.x_train, pool.y_train,
+                                          n_classes=beta_report.judge_classes(pool.y_train, ds.y_val))
     probe = beta_report.make_probe(ds.x_train, ds.y_train, ds.x_val, ds.y_val,
-                                   pool=(pool.x_train, pool.y_train))
+                                   pool=(pool.x_train, pool.y_train), judge=judge, judge_info=info)
     return probe, probe.x_val[probe.show].numpy()
 
 

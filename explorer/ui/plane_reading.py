@@ -15,7 +15,7 @@ import streamlit as st
 
 from .. import data as data_mod
 from .. import store
-from ..analysis import latent
+from ..analysis import latent, offload
 from ..analysis import plane_reading as analysis
 from ..config import RunConfig
 from ..figures import plane_reading as figures
@@ -48,8 +48,8 @@ def _classifier(key: str, run_dir: str, config_json: str) -> analysis.PlaneClass
     if len(np.unique(y)) < 2:
         return "this run's images all have one label: a classifier needs at least two"
     try:
-        clf = analysis.classifier_for(x, y, names)
-    except ValueError as e:
+        clf = offload.train_plane_classifier(x, y, names)      # in a child process, not the server's
+    except (ValueError, offload.OffloadError) as e:
         return str(e)
     clf.source = source
     return clf

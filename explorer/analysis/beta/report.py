@@ -115,14 +115,27 @@ def probe_indices(n_total: int, n: int, split: str, seed: int = PROBE_SEED) -> n
     return stats.seeded_subset(n_total, n, seed, PROBE_STREAMS[split])
 
 
+def judgeable(x_train, y_pool, y_val) -> bool:
+    """Whether a sweep on these data gets a judge: images, with at least two labels."""
+    return (y_pool is not None and y_val is not None and np.asarray(x_train).ndim == 4
+            and len(np.unique(np.asarray(y_pool))) >= 2)
+
+
+def judge_classes(y_pool, y_val) -> int:
+    """The judge's number of classes (without its "none of these")."""
+    return int(max(np.max(np.asarray(y_pool)), np.max(np.asarray(y_val)))) + 1
+
+
 def make_probe(x_train, y_train, x_val, y_val, *, n: int = N_MEASURE, iwae_k: int = IWAE_K,
                n_samples: int = N_SAMPLES, n_draws: int = N_DRAWS, pool=None,
-               judge: beta_judge.Judge | None = None, seed: int = 0) -> Probe:
+               judge: beta_judge.Judge | None = None, judge_info: dict | None = None,
+               seed: int = 0) -> Probe:
     """The probe of a sweep whose data are ``x_train``/``x_val`` (labels may be None: then
     there is no judge and no sample quality). The measures use a seeded random subset of
     ``n`` images of each split (:func:`probe_indices`). The judge is trained on ``pool``
     (``(x, y)``: the data's whole training split, when the caller has it) or else on
-    ``x_train``, unless one is given."""
+    ``x_train``, unless one is given (with ``judge_info``, what :func:`train_judge` said of it:
+    the server trains it in a child process, :mod:`explorer.analysis.offload`)."""
     x_train, x_val = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (x_train, x_val))
     n = min(n, len(x_train), len(x_val))
     if n < 10:
@@ -132,12 +145,10 @@ def make_probe(x_train, y_train, x_val, y_val, *, n: int = N_MEASURE, iwae_k: in
     xt, xv = x_train[it], x_val[iv]
     yv = None if y_val is None else np.asarray(y_val)[iv.numpy()]
     px, py = pool if pool is not None else (x_train, y_train)
-    py = None if py is None else np.asarray(py)
-    labelled = py is not None and len(np.unique(py)) >= 2 and yv is not None
-    info = {}
-    if judge is None and labelled and xt.ndim == 4:
+    info = dict(judge_info or {})
+    if judge is None and judgeable(x_train, py, y_val):
         with beta_judge.one_thread():
-            judge, info = beta_judge.train_judge(px, py, seed=seed, n_classes=int(max(np.max(py), np.max(yv))) + 1)
+            judge, info = beta_judge.train_judge(px, py, seed=seed, n_classes=judge_classes(py, y_val))
     feats, null = None, {}
     if judge is not None:
         probs, feats = judge.read(xv)
