@@ -197,6 +197,7 @@ def test_a_live_sweep_runs_one_job_per_beta_fills_in_and_is_measured(app, page_e
     at.toggle(key="bl_more").set_value(True).run()
     df = at.dataframe[0].value
     assert df["β"].tolist() == [0.0, 4.0]
+    assert "0.5 = no pull" in at.dataframe[0].proto.columns           # every column explained
     # one measurement, one set of numbers: sweep-report on the same runs prints the page's
     rep = cli_sweep.sweep_report(str(page_engine.runs_dir))
     assert [r["beta"] for r in rep["rows"]] == [0.0, 4.0]

@@ -357,3 +357,12 @@ def test_plotly_figures_and_the_table():
     assert np.allclose(img[0, 0], beta_figures.PAD_RGB) and np.allclose(img[30, 57], beta_figures.PAD_RGB)   # between pictures
     row = beta_figures.picture_row([imgs, imgs[:2]], target_px=40, gap_px=30)
     assert row.shape == (62, img.shape[1] + 30 + (10 + 2 * 52), 3)
+
+
+def test_every_column_of_the_numbers_table_is_explained():
+    shown = {"β", "train ELBO", "val ELBO", "train recon", "val recon", "train KL", "val KL",
+             *beta_figures.TABLE_COLUMNS.values()}
+    assert shown <= set(beta_figures.TABLE_HELP), shown - set(beta_figures.TABLE_HELP)
+    # a tie counts half in the share nearer a training image: its "no pull" value is 0.5
+    assert "0.5 = no pull" in beta_figures.TABLE_HELP["recon nearer a training image"]
+    assert "tie" in beta_figures.TABLE_HELP["recon nearer a training image"]

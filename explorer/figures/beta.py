@@ -357,6 +357,50 @@ TABLE_COLUMNS = {"seeds": "seeds", "recon_sharpness": "recon sharpness",
                  "recon_mse": "recon MSE per pixel", "active_units": "active units"}
 
 
+#: what each column of :func:`numbers_table` is (the page's column help); a ± is one standard
+#: error over the training seeds (one seed: over the images, or the draws of z)
+TABLE_HELP = {
+    "β": "the weight of the KL term the run was trained with (constant through training)",
+    "train ELBO": "ELBO on training images at the end, nats per image (higher is better)",
+    "val ELBO": "ELBO on validation images at the end, nats per image (higher is better)",
+    "train recon": "reconstruction term −log p(x|z) on training images, nats per image",
+    "val recon": "reconstruction term −log p(x|z) on validation images, nats per image",
+    "train KL": "KL(q(z|x) ‖ p(z)) on training images, nats per image",
+    "val KL": "KL(q(z|x) ‖ p(z)) on validation images, nats per image",
+    "seeds": "training seeds the measures average (the shipped sweeps: 5; a sweep of your own: 1)",
+    "recon sharpness": "fine detail the reconstructions keep ÷ their inputs' (1 = as sharp)",
+    "recon sharpness s.e.": "standard error of recon sharpness",
+    "sample sharpness": "fine detail of prior samples ÷ the data's",
+    "sample quality": "harmonic mean of precision and recall, judged by a calibrated classifier "
+                      "with a 'none of these' class (0 to 1, higher is better)",
+    "sample quality s.e.": "standard error of sample quality",
+    "precision": "share of prior samples on the data's manifold, each counted by the judge's "
+                 "probability that it is an image of the data at all",
+    "recall": "share of the data's images the samples cover",
+    "judged 'none of these'": "the judge's mean probability that a sample is no image of the data",
+    "Fréchet distance": "between samples and validation images in the judge's features (lower is closer)",
+    "train IWAE": "IWAE bound on the probe's training images, nats per image",
+    "val IWAE": "IWAE bound on the probe's validation images, nats per image",
+    "gap IWAE": "train − validation IWAE, nats per image: overfitting (lower is less)",
+    "gap IWAE s.e.": "standard error of the IWAE gap",
+    "gap ELBO": "train − validation ELBO: the IWAE gap plus the encoder's amortisation gap",
+    "recon: val ÷ train distance": "reconstructions of validation images: mean distance to the nearest "
+                                   "other validation image ÷ mean distance to the nearest training "
+                                   "image (1 = no pull towards the training images; above 1 = memorised)",
+    "samples: val ÷ train distance": "prior samples: mean distance to the nearest validation image ÷ "
+                                     "mean distance to the nearest training image (1 = no pull)",
+    "recon nearer a training image": "share of reconstructions nearer a training image than a validation "
+                                     "image; a tie (common between binary images) counts half, so "
+                                     "0.5 = no pull towards the training images",
+    "samples nearer a training image": "share of prior samples nearer a training image than a "
+                                       "validation image; a tie counts half, so 0.5 = no pull",
+    "code RMS radius": "root-mean-square length of the images' codes μ; the prior's samples lie "
+                       "near √(latent dimensions)",
+    "recon MSE per pixel": "mean squared error of the reconstructions, per pixel",
+    "active units": "latent dimensions whose posterior mean varies across images (Var > 0.01)",
+}
+
+
 def numbers_table(points, measures: list[dict] | None = None) -> pd.DataFrame:
     """One row per β: training and validation numbers (nats per image) and every measure."""
     by_beta = {m["beta"]: m for m in measures or []}

@@ -426,4 +426,7 @@ def details(view: SweepView) -> None:
     fig = beta_figures.active_units_figure(pts, view.config.model.latent_dim)
     st.plotly_chart(fig, width="stretch", key="bl_au")
     chart_text.plotly_text(fig, "active units per β")
-    st.dataframe(beta_figures.numbers_table(pts, view.measures), hide_index=True, width="stretch")
+    table = beta_figures.numbers_table(pts, view.measures)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, help=beta_figures.TABLE_HELP.get(c))
+                                for c in table.columns})
