@@ -182,11 +182,16 @@ class View:
             return self.projection.lift(np.asarray(p), self.hold)
         return self.shown_z[projections.nearest_index(self.plane_pts, p)]
 
-    def manifold(self, n: int) -> np.ndarray:
-        """The decoder over an n×n grid of the plane, tiled (one forward pass), a 1-pixel
-        gap between tiles so that neighbouring decodes do not merge into stripes."""
+    def manifold_images(self, n: int) -> np.ndarray:
+        """The decoder over an n×n grid of the plane, one forward pass: ``[n*n, ...]`` in
+        :func:`~explorer.analysis.latent.grid_points` order."""
         _, imgs = latent.decode_grid(self.run.model, self.grid_ranges, n, self.hold, self.projection)
-        return latent_figures.manifold_tiles(imgs, n)
+        return imgs
+
+    def manifold(self, n: int) -> np.ndarray:
+        """:meth:`manifold_images` tiled, a 1-pixel gap between tiles so that neighbouring
+        decodes do not merge into stripes."""
+        return latent_figures.manifold_tiles(self.manifold_images(n), n)
 
 
 def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int, hold_mode: str, hold,

@@ -12,9 +12,10 @@ import streamlit as st
 from .. import settings
 from ..analysis import images
 from ..analysis import latent
+from ..figures import describe_images
 from ..figures import latent as latent_figures
 from ..figures.common import image_grid
-from . import latent_plane
+from . import chart_text, latent_plane
 from . import plane_reading
 from .explore_model import Overlay, View, sigma_ellipses
 from .explore_state import init_choice, init_value, set_sliders
@@ -41,7 +42,8 @@ def _scrubber(v: View, key: str, paths: list) -> None:
 
 def manifold_grid(v: View, overlay: Overlay) -> None:
     n = st.slider("Grid size n (n × n decodes, one forward pass)", 2, 30, key="ex_grid_n")
-    st.plotly_chart(latent_figures.manifold_figure(v.manifold(n), v.grid_ranges,
+    imgs = v.manifold_images(n)
+    st.plotly_chart(latent_figures.manifold_figure(latent_figures.manifold_tiles(imgs, n), v.grid_ranges,
                                                    axis_titles=v.projection.axis_titles,
                                                    title=f"The decoder over a {n}×{n} grid of the plane"),
                     width="stretch", key="ex_manifold")
@@ -49,6 +51,8 @@ def manifold_grid(v: View, overlay: Overlay) -> None:
                "dotted: the prior's 1, 2, 3σ circles. "
                + ("" if v.invertible else "t-SNE has no inverse, so this grid lies on the PCA plane. ")
                + (f"Unshown dimensions held at {v.hold_mode}." if v.run.D > 2 else ""))
+    chart_text.under_chart(describe_images.manifold_summary(imgs, n, v.grid_ranges, v.projection.axis_titles),
+                           None, "the decoder's grid")
 
 
 def traversals(v: View, overlay: Overlay) -> None:
@@ -81,6 +85,9 @@ def traversals(v: View, overlay: Overlay) -> None:
         st.plotly_chart(latent_figures.image_rows_figure(imgs, [s.label for s in shown], col_labels,
                                                          title="Traversals: one dimension at a time, by KL"),
                         width="stretch", key="ex_trav_fig")
+        labels = [s.label for s in shown]
+        chart_text.under_chart(describe_images.image_rows_summary(imgs, labels, col_labels, "Traversals"),
+                               describe_images.image_rows_table(imgs, labels, col_labels), "traversals")
     _scrubber(v, f"ex_lp_trav_{v.run.mk}", [(s.label, z_rows[i], (col_labels[0], col_labels[-1]))
                                             for i, s in enumerate(shown)])
 
@@ -124,6 +131,8 @@ def interpolation(v: View, overlay: Overlay) -> None:
                                             [f"{t:.2f}" for t in np.linspace(0, 1, k)],
                                                          title="From A to B"), width="stretch",
                         key="ex_int_fig")
+        chart_text.under_chart(describe_images.image_rows_summary(np.stack([il, is_]), ["linear", "spherical"],
+                                                                  ["A", "B"], "From A to B"), None, "the paths")
         reader = plane_reading.classifier(v.run)      # the classifier's label along each path
         if isinstance(reader, str):
             st.caption(f"The classifier's labels along the paths: off, because {reader}.")
