@@ -21,6 +21,7 @@ import streamlit as st
 
 from explorer.classroom import classes
 from explorer.ui import classroom as classroom_ui
+from explorer.ui import classroom_lesson as lesson
 from explorer.ui import classroom_views as views
 from explorer.ui import common, frame, identity, motion
 
@@ -65,7 +66,8 @@ if code_in_link in taught or (taught and not code_in_link and mine is None):
     with board:
         st.fragment(run_every=motion.every(views.DASHBOARD_S), key="class_board")(views.dashboard)(k, eng, False)
     with follow:
-        views.push_config_form(k, me)
+        lesson.question_panel(k, me)
+        lesson.push_config_form(k, me, eng)
         views.push_view_form(k, me, eng)
         st.caption("What to notice: a push reaches every student who follows you within about two "
                    "seconds; a student can turn follow mode off on their own page.")

@@ -5,6 +5,7 @@ the class). Each AppTest is one browser session; a session's owner is fixed by i
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,10 @@ def test_a_student_cannot_act_on_another_students_run(lesson, page_engine):
     t.session_state["le_class_keys"] = dict(teacher.session_state["le_class_keys"])
     t.run()
     assert t.button(key="stop").disabled
-    t.session_state["le_control"] = k.code
+    t.session_state["le_control"] = True               # the toggle of another tab: not what gives control
+    t.run()
+    assert t.button(key="stop").disabled
+    classes.classroom().update_settings(k.code, replace(k.settings, teacher_control=True))   # any tab now
     t.run()
     assert not t.button(key="stop").disabled
     t.button(key="stop").click().run()
@@ -180,3 +184,45 @@ def test_a_locked_class_locks_the_live_controls_too(lesson, page_engine):
     free = session(TRAIN_PAGE, "z" * 24)                       # not in the class: free to change
     free.run()
     assert not free.number_input(key="beta").proto.disabled
+
+
+def test_a_lesson_vote_then_a_ladder_push_through_the_pages(lesson, page_engine):
+    """The teacher asks a ready question; Ann answers on her Class page; the teacher sees the
+    count (hidden from the dashboard until revealed), pushes a β ladder (the answers lock),
+    and Ann's and Bob's runs differ in β and seed; Ann's page follows into her run."""
+    teacher, student, k = lesson
+    bob = session(CLASS_PAGE, "c" * 24, **{"class": k.code})
+    bob.run()
+    bob.text_input(key="join_name").input("Bob")
+    [b for b in bob.button if b.label == "Join"][0].click().run()
+    teacher.run()
+    teacher.selectbox(key="ask_pick").set_value("β ladder: What happens to the samples at β = 8?")
+    [b for b in teacher.button if b.label == "Ask the class"][0].click().run()
+    assert_page_ok(teacher)
+    student.run()
+    assert "What happens to the samples at β = 8?" in texts(student)
+    student.radio(key="ans_1_1").set_value("all alike (collapse)")
+    [b for b in student.button if b.label == "Send my answer"][0].click().run()
+    assert "Your answer: all alike (collapse)" in texts(student)
+    teacher.run()
+    assert "hidden until the teacher reveals it" in texts(teacher)         # the dashboard's line
+    assert "first vote (1 answer): sharper 0, blurrier 0, all alike (collapse) 1" in texts(teacher)
+    ann = session(TRAIN_PAGE, "a" * 24)
+    ann.run()                                              # Ann's Train page is open before the push
+    teacher.selectbox(key="push_data").set_value("moons")
+    teacher.selectbox(key="push_ladder").set_value("beta")
+    teacher.text_input(key="push_rungs").input("0.5, 8")
+    teacher.number_input(key="push_epochs").set_value(1)
+    [b for b in teacher.button if b.label == "Push to the class"][0].click().run()
+    assert_page_ok(teacher)
+    assert any("β spread over them: 0.5, 8" in m.value for m in teacher.success)
+    room = classes.classroom()
+    runs = {o: page_engine.entry(r) for o, r in room.latest_runs(k.code).items()}
+    assert sorted(e.base_beta for e in runs.values()) == [0.5, 8.0]
+    assert len({e.config.train.seed for e in runs.values()}) == 2
+    ann.run()                                              # the poll takes the push: her own run
+    assert ann.session_state["beta"] == 0.5
+    student.run()
+    assert "Answers are locked" in texts(student)
+    for r in room.latest_runs(k.code).values():
+        page_engine.wait(r, 120)

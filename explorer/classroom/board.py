@@ -121,8 +121,62 @@ def queue(engine, room: Classroom, klass: Klass) -> list[dict]:
     return sorted(out, key=lambda r: (r["place in queue"] is not None, r["place in queue"] or 0))
 
 
-def notice_rd(students: list[StudentRun]) -> str:
-    """The "what to notice" line under the class's rate–distortion plane, from its numbers."""
+LADDER_LABELS = {"beta": "β", "latent_dim": "latent dimensions"}
+
+
+def setting_of(s: StudentRun, setting: str) -> float | None:
+    """A student's value of a ladder's setting (base β, or latent dimensions)."""
+    v = s.beta if setting == "beta" else (s.latent_dim or None)
+    return None if v is None else float(v)
+
+
+def ladder_points(students: list[StudentRun], setting: str) -> list[tuple[float, float, float, int]]:
+    """The class's ladder: per value of ``setting``, the mean (KL, reconstruction) of the
+    students' models at it, as (value, kl, recon, models), in the setting's order."""
+    by: dict[float, list[StudentRun]] = {}
+    for s in students:
+        v = setting_of(s, setting)
+        if v is not None and s.kl is not None and s.recon is not None:
+            by.setdefault(v, []).append(s)
+    return [(v, float(np.mean([s.kl for s in g])), float(np.mean([s.recon for s in g])), len(g))
+            for v, g in sorted(by.items())]
+
+
+def notice_ladder(students: list[StudentRun], setting: str) -> str | None:
+    """The class's reading of its ladder, from the numbers (None with fewer than 2 rungs)."""
+    pts = ladder_points(students, setting)
+    if len(pts) < 2:
+        return None
+    label = LADDER_LABELS.get(setting, setting)
+    (v0, k0, r0, _), (v1, k1, r1, _) = pts[0], pts[-1]
+    falls = sum(1 for a, b in zip(pts, pts[1:]) if b[1] < a[1])
+    steps = len(pts) - 1
+    n = sum(p[3] for p in pts)
+    kl_way = "falls" if k1 < k0 else "rises"
+    rec_way = "rises" if r1 > r0 else "falls"
+    out = (f"What to notice: along the class's {label} ladder ({v0:g} → {v1:g}, {len(pts)} values, "
+           f"{n} models) the rate (KL) {kl_way} from {k0:.1f} to {k1:.1f} nats and the distortion "
+           f"(reconstruction) {rec_way} from {r0:.1f} to {r1:.1f} nats")
+    if setting == "beta":
+        out += (f"; KL fell at {falls} of the {steps} steps up in β. " +
+                ("A larger β buys a smaller rate with more distortion: the line is the class's "
+                 "rate–distortion trade-off." if k1 < k0 and r1 > r0 else
+                 "This is not yet the usual trade-off (larger β: less KL, more distortion): the runs "
+                 "may still be early, or a seed may differ: wait, or compare the seeds."))
+        collapsed = [p[0] for p in pts if p[1] < 0.5]
+        if collapsed:
+            out += f" At β ≥ {min(collapsed):g} KL is under 0.5 nats: the code carries almost nothing (collapse)."
+    else:
+        out += (". More latent dimensions let the model spend more nats on the code." if k1 > k0 else
+                ". The extra dimensions are not being used: KL did not grow with them.")
+    return out
+
+
+def notice_rd(students: list[StudentRun], ladder: str | None = None) -> str:
+    """The "what to notice" line under the class's rate–distortion plane, from its numbers
+    (``ladder``: the setting the teacher's latest ladder push spread, when there is one)."""
+    if ladder and (said := notice_ladder(students, ladder)):
+        return said
     pts = [s for s in students if s.kl is not None and s.beta is not None]
     if len(pts) < 2:
         return ("What to notice: once two or more students train, each point is one student's model; "

@@ -6,22 +6,17 @@ Pure library (no Streamlit): the Class page, the follow-mode fragment and the te
   and digits with no look-alikes, 40 bits, shown as ``ABCD-EFGH``: ``?class=ABCDEFGH``) and a
   **teacher key**, a secret shown once and kept in the teacher's browser; only its hash is
   stored. A wrong code costs its client (an address) a growing wait after a few tries
-  (:meth:`Classroom.find`), so codes cannot be guessed. Without a login, whoever holds
-  the key is the teacher. With a login, the class's teacher is also the logged-in user who
-  created it (``u-…`` owner id; teacher roles come from ``LATENT_EXPLORER_TEACHERS`` or
-  ``LATENT_EXPLORER_TEACHER_CLAIM``, :mod:`explorer.settings`).
+  (:meth:`Classroom.find`). With a login, the class's teacher is also the logged-in user who
+  created it (``u-…`` owner id; teacher roles: :mod:`explorer.settings`).
 * Students join under a display name; an owner is a student of at most one open class at a
-  time (joining another leaves the first). A student the teacher removed cannot join again
-  until the teacher readmits them. Leaving, removing a student and closing a class keep
-  every run.
-* A class's :class:`ClassSettings`: locked or open hyperparameters, the dataset, a per-student
-  cap on runs and on run time, whether students see each other's runs (the rules that apply
-  them, and the teacher's power over class runs: :mod:`.rules`).
-* A push is the teacher's "follow me": a configuration (and whether to start it) or a view
-  (Explore at a run and a z), versioned per class; students' pages poll the latest.
+  time. A removed student cannot join again until readmitted. Runs are always kept.
+* A class's :class:`ClassSettings` (the rules that apply them: :mod:`.rules`).
+* A push is the teacher's "follow me": a configuration (its runs started by the server for
+  each student targeted, :mod:`.pushes`), a view or a question (:mod:`.votes`), versioned
+  per class; students' pages poll the latest.
 
 Everything lives in ``<runs>/.classroom.sqlite`` (standard ``sqlite3``, WAL mode, every write
-in a transaction), so classes survive a server restart.
+in a transaction, values as JSON text), so classes survive a server restart.
 """
 from __future__ import annotations
 
@@ -34,109 +29,26 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from .. import settings
-from ..config import DATASETS_IMAGE, DATASETS_TOY
 from ..runs import Actor
+from .model import (SETTING_LABELS, SETTING_LIMITS, ClassroomError, ClassSettings, Klass,  # noqa: F401
+                    Member, Push, format_code, normalise_code)
 
 DB_NAME = ".classroom.sqlite"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no I, O, 0, 1
 CODE_LEN = 8                  # 32 symbols: 40 bits
-PUSH_KINDS = ("config", "view")
-#: every class setting's range, used by the Class page's widgets and by ClassSettings.checked
+PUSH_KINDS = ("config", "view", "question")
 PUSH_CACHE_S = 0.25          # follow polls of one process share a read of the newest push this long
-SETTING_LIMITS = {"max_runs": (1, 200), "max_run_seconds": (5.0, 3600.0)}
 FREE_MISSES = 20             # wrong codes a client may try before it must wait ...
 MAX_WAIT_S = 600.0           # ... 1 s, then twice as long after each further miss, at most this
 MISS_MEMORY_S = 3600.0       # a client's misses are forgotten an hour after its last one
-SETTING_LABELS = {"locked": "lock hyperparameters", "dataset": "dataset",
-                  "max_runs": "runs per student", "max_run_seconds": "run time per run (s)",
-                  "see_others": "students see each other's runs"}
-
-
-class ClassroomError(ValueError):
-    """A request about a class that cannot be carried out (unknown code, closed, not allowed)."""
-
-
-@dataclass(frozen=True)
-class ClassSettings:
-    """What the teacher controls. ``dataset`` "" leaves the dataset open."""
-    locked: bool = False
-    dataset: str = ""
-    max_runs: int = 20
-    max_run_seconds: float = 300.0
-    see_others: bool = True
-
-    def checked(self) -> "ClassSettings":
-        """A validated copy; a value out of range raises :class:`ClassroomError` naming it."""
-        for name, (lo, hi) in SETTING_LIMITS.items():
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-                raise ClassroomError(f"the class setting “{SETTING_LABELS[name]}” must lie in "
-                                     f"[{lo:g}, {hi:g}], not {v!r}")
-        known = tuple(DATASETS_IMAGE) + tuple(DATASETS_TOY)
-        if self.dataset and self.dataset not in known:
-            raise ClassroomError(f"the class setting “dataset” must be one of {', '.join(known)} "
-                                 f"(or empty for any), not {self.dataset!r}")
-        return replace(self, max_runs=int(self.max_runs), max_run_seconds=float(self.max_run_seconds),
-                       locked=bool(self.locked), see_others=bool(self.see_others))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassSettings":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names}).checked()
-
-
-@dataclass(frozen=True)
-class Klass:
-    code: str
-    name: str
-    teacher: str                 # the creator's owner id
-    teacher_name: str
-    created: float
-    closed: bool
-    settings: ClassSettings = field(default_factory=ClassSettings)
-
-    @property
-    def link(self) -> str:
-        return f"?class={self.code}"
-
-    @property
-    def shown_code(self) -> str:
-        """The code as people read it: ``ABCD-EFGH``."""
-        return format_code(self.code)
-
-
-@dataclass(frozen=True)
-class Member:
-    code: str
-    owner: str
-    name: str
-    joined: float
-
-
-@dataclass(frozen=True)
-class Push:
-    code: str
-    version: int
-    kind: str                    # "config" | "view"
-    payload: dict
-    created: float
 
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def normalise_code(code: str | None) -> str:
-    return "".join(ch for ch in str(code or "").upper() if ch.isalnum())[:32]
-
-
-def format_code(code: str) -> str:
-    """``ABCDEFGH`` -> ``ABCD-EFGH`` (older four-letter codes as they are)."""
-    return f"{code[:4]}-{code[4:]}" if len(code) > 4 else code
 
 
 _SCHEMA = """
@@ -150,10 +62,16 @@ CREATE TABLE IF NOT EXISTS members (
 CREATE INDEX IF NOT EXISTS members_owner ON members (owner, active);
 CREATE TABLE IF NOT EXISTS class_runs (
     code TEXT NOT NULL, owner TEXT NOT NULL, run_id TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (code, run_id));
+    push INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (code, run_id));
 CREATE INDEX IF NOT EXISTS class_runs_owner ON class_runs (code, owner, created);
 CREATE TABLE IF NOT EXISTS misses (
     client TEXT PRIMARY KEY, n INTEGER NOT NULL, last REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS questions (
+    code TEXT NOT NULL, qid INTEGER NOT NULL, body TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (code, qid));
+CREATE TABLE IF NOT EXISTS answers (
+    code TEXT NOT NULL, qid INTEGER NOT NULL, round INTEGER NOT NULL, owner TEXT NOT NULL,
+    answer TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (code, qid, round, owner));
 CREATE TABLE IF NOT EXISTS pushes (
     code TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (code, version));
@@ -179,6 +97,8 @@ class Classroom:
             columns = {r[1] for r in db.execute("PRAGMA table_info(members)")}
             if "removed" not in columns:       # a file from before removals stuck
                 db.execute("ALTER TABLE members ADD COLUMN removed INTEGER NOT NULL DEFAULT 0")
+            if "push" not in {r[1] for r in db.execute("PRAGMA table_info(class_runs)")}:
+                db.execute("ALTER TABLE class_runs ADD COLUMN push INTEGER NOT NULL DEFAULT 0")
 
     # ------------------------------------------------------------ plumbing
     class _Tx:
@@ -363,9 +283,21 @@ class Classroom:
         return self.get(m.code), m
 
     # ------------------------------------------------------------ runs
-    def record_run(self, code: str, owner: str, run_id: str) -> None:
+    def record_run(self, code: str, owner: str, run_id: str, push: int = 0) -> None:
+        """A class run (``push``: the version of the teacher's push that started it, 0: the student)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO class_runs VALUES (?, ?, ?, ?)", (code, owner, run_id, time.time()))
+            db.execute("INSERT OR IGNORE INTO class_runs VALUES (?, ?, ?, ?, ?)",
+                       (code, owner, run_id, time.time(), int(push)))
+
+    def forget_run(self, code: str, run_id: str) -> None:
+        """A class run that never ran (a queued one dropped) is no longer counted."""
+        with self._tx() as db:
+            db.execute("DELETE FROM class_runs WHERE code = ? AND run_id = ?", (code, run_id))
+
+    def pushed_runs(self, code: str, owner: str) -> list[str]:
+        """The runs the teacher's pushes started for ``owner``, newest first."""
+        return [r for (r,) in self._read("SELECT run_id FROM class_runs WHERE code = ? AND owner = ? AND "
+                                         "push > 0 ORDER BY created DESC", (code, owner))]
 
     def runs_of(self, code: str, owner: str | None = None, since: float = 0.0) -> list[tuple[str, str]]:
         """(owner, run id) of the class's runs, oldest first (one owner's with ``owner``;
@@ -390,6 +322,10 @@ class Classroom:
         with self._push_lock:
             self._push_cache.pop(code, None)
         return Push(code, v, kind, payload, time.time())
+
+    def next_push_version(self, code: str) -> int:
+        """The version the class's next push will have."""
+        return self._read("SELECT COALESCE(MAX(version), 0) + 1 FROM pushes WHERE code = ?", (code,))[0][0]
 
     def latest_push(self, code: str, kind: str | None = None) -> Push | None:
         """The newest push of the class (of one ``kind``), or None."""

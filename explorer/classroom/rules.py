@@ -34,12 +34,24 @@ def teacher_actor(room: Classroom, klass: Klass, me: Actor) -> Actor:
 LOCKED = "your teacher has locked the hyperparameters (the class setting “lock hyperparameters”)"
 
 
+def _plain(config) -> dict:
+    """A configuration as a locked class compares it: its name and seed are the student's."""
+    return config.replace(name="", train={"seed": 0}).to_dict()
+
+
+def pushed_configs(push, owner: str) -> list[dict]:
+    """The configurations a config push gave ``owner``: the class's, and their own rung."""
+    mine = (push.payload.get("assigned") or {}).get(owner)
+    return [push.payload["config"]] + ([mine["config"]] if mine else [])
+
+
 def refusal(room: Classroom, klass: Klass, owner: str, *, configs=(), stored: int = 0,
-            upload: bool = False) -> str | None:
+            upload: bool = False, allowed=None) -> str | None:
     """Why a student of ``klass`` may not start ``configs`` (Train, the β lab's sweep, a
     pushed start, a copy), store ``stored`` runs (an import, an own model) or upload a data
     file: the class's settings, each refusal naming its setting; or None. The one check of
-    every path (:class:`Gate` puts it in front of the engine)."""
+    every path (:class:`Gate` puts it in front of the engine). ``allowed``: the
+    configurations a teacher's push gave this student (a locked class starts those)."""
     s = klass.settings
     if klass.closed:
         return f"the class “{klass.name}” is closed"
@@ -49,10 +61,11 @@ def refusal(room: Classroom, klass: Klass, owner: str, *, configs=(), stored: in
                                  f"your teacher), not on your own files")
     if s.locked and (configs or stored):
         p = room.latest_config_push(klass.code)
-        if p is None:
+        if p is None and allowed is None:
             return f"{LOCKED} and has not pushed a configuration yet: wait for it"
-        pushed = type(configs[0]).from_dict(p.payload["config"]).replace(name="").to_dict() if configs else None
-        if stored or any(c.replace(name="").to_dict() != pushed for c in configs):
+        ok = [_plain(c) for c in allowed] if allowed is not None else [
+            _plain(type(configs[0]).from_dict(d)) for d in pushed_configs(p, owner)] if configs else []
+        if stored or any(_plain(c) not in ok for c in configs):
             return (f"{LOCKED}: runs in this class train the configuration your teacher pushed, shown in "
                     f"the Train page's sidebar; start that one")
     if s.dataset and any(c.data.name != s.dataset for c in configs):
@@ -66,23 +79,30 @@ def refusal(room: Classroom, klass: Klass, owner: str, *, configs=(), stored: in
     return None
 
 
-def start_refusal(room: Classroom, klass: Klass, owner: str, config) -> str | None:
+def start_refusal(room: Classroom, klass: Klass, owner: str, config, allowed=None) -> str | None:
     """Why a student may not start this run in the class, naming the class setting; or None."""
-    return refusal(room, klass, owner, configs=[config])
+    return refusal(room, klass, owner, configs=[config], allowed=allowed)
 
 
-def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, **kw) -> str:
+def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, *, pushed: int = 0,
+              pushed_configs=None, **kw) -> str:
     """Start ``config`` for a student of ``klass`` (class caps first, then the engine's);
     returns the run id. Raises :class:`ClassroomError` with the class setting's name (or the
-    engine's ``NotAllowed`` from its gate, which then checks and records the run itself)."""
+    engine's ``NotAllowed`` from its gate, which then checks and records the run itself).
+    ``pushed``: the version of the teacher's push starting it (``pushed_configs``: what that
+    push gives this student, which a locked class allows; through the gate, the push is
+    already written, marked as starting, so the gate reads the student's rung from it)."""
     if getattr(engine, "gate", None) is not None:
-        return engine.submit(config, who, **kw)
-    why = start_refusal(room, klass, who.id, config)
+        rid = engine.submit(config, who, **kw)
+        if pushed:
+            room.record_run(klass.code, who.id, rid, push=pushed)
+        return rid
+    why = start_refusal(room, klass, who.id, config, allowed=pushed_configs)
     if why:
         raise ClassroomError(why)
     rid = engine.submit(config, who, max_seconds=klass.settings.max_run_seconds,
                         max_seconds_setting=TIME_SETTING, **kw)
-    room.record_run(klass.code, who.id, rid)
+    room.record_run(klass.code, who.id, rid, push=pushed)
     return rid
 
 

@@ -17,9 +17,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..classroom import board
 from .common import CLASS_COLORS, class_shapes
 
-RD_COLUMNS = ["student", "kind", "order", "kl", "recon", "beta", "label"]
+RD_COLUMNS = ["student", "kind", "order", "kl", "recon", "beta", "label", "tag"]
+AXIS_FORMAT = ",~f"
+LABEL_GAP = (0.16, 0.06)      # labels closer than this (fractions of the plane's x and y range) merge
 LATENT_COLUMNS = ["student", "z1", "z2", "label"]
 CURVE_COLUMNS = ["student", "step", "term", "value"]
 #: high contrast for a projector (Okabe–Ito, colour-blind safe)
@@ -27,18 +30,51 @@ PRESENT_COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E
                   "#E0E0E0", "#999999", "#C77DFF"]     # each >= 3:1 on the projector's #111111
 
 
-def rd_frame(students) -> pd.DataFrame:
-    """One row per trail point and one "now" row per student with a run that has rows."""
+def rd_frame(students, ladder: str | None = None) -> pd.DataFrame:
+    """One row per trail point and one "now" row per student with a run that has rows; with
+    ``ladder`` (a setting the class's runs spread), one "ladder" row per value of it (the
+    mean of the models at it), which the chart joins with a line. Each "now" row's ``tag``
+    is the text printed beside it: points too close to label apart share one tag."""
     recs = []
     for s in students:
         if not s.trail:
             continue
         for i, (k, r) in enumerate(s.trail):
             recs.append({"student": s.name, "kind": "trail", "order": i, "kl": k, "recon": r,
-                         "beta": s.beta, "label": ""})
+                         "beta": s.beta, "label": "", "tag": ""})
         recs.append({"student": s.name, "kind": "now", "order": len(s.trail), "kl": s.kl, "recon": s.recon,
-                     "beta": s.beta, "label": f"{s.name}: β {s.beta:g}, KL {s.kl:.1f}, recon {s.recon:.1f}"})
-    return pd.DataFrame(recs, columns=RD_COLUMNS)
+                     "beta": s.beta, "label": f"{s.name}: β {s.beta:g}, KL {s.kl:.1f}, recon {s.recon:.1f}",
+                     "tag": s.name})
+    if ladder:
+        name = board.LADDER_LABELS.get(ladder, ladder)
+        for i, (v, k, r, n) in enumerate(board.ladder_points(students, ladder)):
+            recs.append({"student": "", "kind": "ladder", "order": i, "kl": k, "recon": r,
+                         "beta": v if ladder == "beta" else None,
+                         "label": f"{name} {v:g}: mean of {n} model{'s' if n != 1 else ''}", "tag": f"{name} {v:g}"})
+    frame = pd.DataFrame(recs, columns=RD_COLUMNS)
+    return _spread_tags(frame)
+
+
+def _spread_tags(frame: pd.DataFrame) -> pd.DataFrame:
+    """Labels never overprint: a "now" point whose label would fall on an earlier one's joins
+    that one's tag ("Ann, Bob", then "Ann +2"), and prints nothing itself."""
+    now = frame.index[frame["kind"] == "now"]
+    if len(now) < 2:
+        return frame
+    span_x = max(float(frame["kl"].max() - frame["kl"].min()), 1e-9)
+    span_y = max(float(frame["recon"].max() - frame["recon"].min()), 1e-9)
+    anchors: list[tuple[int, float, float, list[str]]] = []
+    for i in sorted(now, key=lambda i: (frame.at[i, "recon"], frame.at[i, "kl"])):
+        x, y = frame.at[i, "kl"] / span_x, frame.at[i, "recon"] / span_y
+        near = next((a for a in anchors if abs(a[1] - x) < LABEL_GAP[0] and abs(a[2] - y) < LABEL_GAP[1]), None)
+        if near is None:
+            anchors.append((i, x, y, [frame.at[i, "student"]]))
+        else:
+            near[3].append(frame.at[i, "student"])
+            frame.at[i, "tag"] = ""
+    for i, _, _, names in anchors:
+        frame.at[i, "tag"] = ", ".join(names) if len(names) <= 2 else f"{names[0]} +{len(names) - 1}"
+    return frame
 
 
 def latent_frame(students) -> pd.DataFrame:
@@ -66,12 +102,14 @@ def _font(present: bool) -> dict:
 
 
 def _axis(present: bool, ticks: int | None = None) -> alt.Axis:
-    """A numeric axis that stays readable on a projector: few ticks, short labels, none overlapping."""
-    return alt.Axis(**_font(present), tickCount=ticks or (5 if present else 8), format="~g",
+    """A numeric axis that stays readable on a projector: few ticks, short labels, none
+    overlapping, plain numbers. (Not "~g": Vega gives a "g" format the precision of the tick
+    step, so ticks 10 apart read "1e+1 … 4e+1"; "f" takes the step's decimals: "10 … 40".)"""
+    return alt.Axis(**_font(present), tickCount=ticks or (5 if present else 8), format=AXIS_FORMAT,
                     labelOverlap="greedy")
 
 
-def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
+def rd_chart(present: bool = False, height: int | None = None) -> alt.LayerChart:
     """The class's R–D plane: x = rate (KL), y = distortion (reconstruction); colour = β."""
     enc = dict(x=alt.X("kl:Q", title="rate: KL (nats)", scale=alt.Scale(zero=False), axis=_axis(present)),
                y=alt.Y("recon:Q", title="distortion: reconstruction (nats)", scale=alt.Scale(zero=False),
@@ -85,9 +123,17 @@ def rd_chart(present: bool = False, height: int = 420) -> alt.LayerChart:
         **enc, tooltip=[alt.Tooltip("label:N", title="")])
     names = alt.Chart().transform_filter(alt.datum.kind == "now").mark_text(
         dx=12 if present else 8, align="left", fontSize=18 if present else 11,
-        color="white" if present else "black").encode(x="kl:Q", y="recon:Q", text="student:N")
-    return alt.layer(trail, now, names, data=pd.DataFrame(columns=RD_COLUMNS)).properties(
-        height=height, title=alt.Title("The class on one rate–distortion plane", fontSize=22 if present else 14))
+        color="white" if present else "black").encode(x="kl:Q", y="recon:Q", text="tag:N")
+    ink = "#ffffff" if present else "#333333"
+    ladder = alt.Chart().transform_filter(alt.datum.kind == "ladder").mark_line(
+        color=ink, strokeWidth=4 if present else 2, strokeDash=[8, 4],
+        point=alt.OverlayMarkDef(shape="diamond", size=220 if present else 90, color=ink, filled=True)).encode(
+        x="kl:Q", y="recon:Q", order="order:Q", tooltip=[alt.Tooltip("label:N", title="")])
+    rungs = alt.Chart().transform_filter(alt.datum.kind == "ladder").mark_text(
+        dy=-16 if present else -11, fontSize=17 if present else 11, fontWeight="bold", color=ink).encode(
+        x="kl:Q", y="recon:Q", text="tag:N")
+    return alt.layer(trail, ladder, now, names, rungs, data=pd.DataFrame(columns=RD_COLUMNS)).properties(
+        height=height or (640 if present else 420), title=alt.Title("The class on one rate–distortion plane", fontSize=22 if present else 14))
 
 
 def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
@@ -99,21 +145,21 @@ def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
         color=alt.Color("label:N", title="class", legend=None,
                         scale=alt.Scale(domain=classes, range=PRESENT_COLORS if present else CLASS_COLORS)),
         shape=alt.Shape("label:N", legend=None, scale=alt.Scale(domain=classes, range=class_shapes(10))))
-    return base.properties(width=200 if present else 150, height=200 if present else 150).facet(
+    return base.properties(width=300 if present else 150, height=300 if present else 150).facet(
         facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
         columns=columns)
 
 
 def curves_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
     base = alt.Chart(pd.DataFrame(columns=CURVE_COLUMNS)).mark_line(strokeWidth=3 if present else 1.5).encode(
-        x=alt.X("step:Q", title="step", axis=alt.Axis(**_font(present), tickCount=3)),
+        x=alt.X("step:Q", title="step", axis=alt.Axis(**_font(present), tickCount=3, format=AXIS_FORMAT)),
         y=alt.Y("value:Q", title="nats", scale=alt.Scale(zero=False), axis=_axis(present, ticks=4)),
         color=alt.Color("term:N", title=None, scale=alt.Scale(domain=["reconstruction", "KL"],
                                                              range=["#0072B2", "#D55E00"]),
                         legend=alt.Legend(orient="top", **_font(present))),
         strokeDash=alt.StrokeDash("term:N", legend=None, scale=alt.Scale(domain=["reconstruction", "KL"],
                                                                          range=[[1, 0], [6, 3]])))
-    return base.properties(width=200 if present else 150, height=120 if present else 90).facet(
+    return base.properties(width=300 if present else 150, height=180 if present else 90).facet(
         facet=alt.Facet("student:N", title=None, header=alt.Header(labelFontSize=18 if present else 12)),
         columns=columns).resolve_scale(y="independent")
 

@@ -31,7 +31,7 @@ KEYS = "le_class_keys"          # session state: {code: teacher key}
 SEEN = "le_seen_push"           # session state: {code: version already taken}
 FOLLOW = "le_follow"            # the follow-mode switch (a widget key)
 FOLLOW_ON = "le_follow_on"      # session state: follow mode on (default) or off, kept across pages
-CONTROL = "le_control"          # session state: the class code whose students the teacher controls
+CONTROL = "le_control"          # the "take control" toggle (the class setting teacher_control keeps it)
 PENDING = "le_pending_config"   # session state: a pushed config for the Train page's widgets
 PRESENT = "le_present"
 COOKIE_PREFIX = "le_tk_"
@@ -97,13 +97,14 @@ def is_teacher(code: str, me: Actor) -> bool:
 
 
 def page_actor(base: Actor) -> Actor:
-    """``base``, or its teacher actor when it took control of its class's students."""
-    code = st.session_state.get(CONTROL)
-    if code:
-        k = room().get(code)
-        if k is not None and not k.closed and is_teacher(code, base):
+    """``base``, or its teacher actor when it took control of its class's students (the
+    class's "teacher control" setting: every tab of the teacher's browser, any device
+    holding the key)."""
+    if not classes.exists():
+        return base
+    for k in teaching(base):
+        if k.settings.teacher_control:
             return rules.teacher_actor(room(), k, base)
-        st.session_state.pop(CONTROL, None)
     return base
 
 
@@ -124,7 +125,7 @@ def submit(eng, config: RunConfig, me: Actor, **kw) -> str:
     if mine is None:
         return eng.submit(config, me, **kw)       # (a class joined meanwhile: the engine's gate)
     klass, _ = mine       # (runs over a lowered time cap are stopped by the dashboard's refresh)
-    locked = locked_config(klass)
+    locked = locked_config(klass, me.id)
     if locked is not None:                   # the class's configuration, whatever the sidebar says
         config = locked.replace(name=config.name or locked.name)
     return rules.start_run(eng, room(), klass, me, config, **kw)
@@ -146,12 +147,13 @@ def shipped_choices() -> dict[str, str]:
             and not e.run_id.startswith("sweep-")}
 
 
-def locked_config(klass: classes.Klass) -> RunConfig | None:
-    """The configuration a locked class trains (its latest pushed one), or None."""
+def locked_config(klass: classes.Klass, owner: str = "") -> RunConfig | None:
+    """The configuration a locked class trains (its latest pushed one: this student's rung
+    of a ladder), or None."""
     if not klass.settings.locked:
         return None
     p = room().latest_config_push(klass.code)
-    return RunConfig.from_dict(p.payload["config"]) if p is not None else None
+    return RunConfig.from_dict(rules.pushed_configs(p, owner)[-1]) if p is not None else None
 
 
 def train_page_state(apply_config, me: Actor) -> classes.Klass | None:
@@ -159,7 +161,7 @@ def train_page_state(apply_config, me: Actor) -> classes.Klass | None:
     locked class's configuration, are shown in the widgets. Returns the student's class."""
     pending = st.session_state.pop(PENDING, None)
     mine = membership(me)
-    if mine is not None and (cfg := locked_config(mine[0])) is not None:
+    if mine is not None and (cfg := locked_config(mine[0], me.id)) is not None:
         pending = cfg.to_dict()
     if pending:
         apply_config(RunConfig.from_dict(pending))
@@ -171,6 +173,24 @@ def train_page_state(apply_config, me: Actor) -> classes.Klass | None:
 def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: str) -> None:
     """Apply a new push on this student's page (navigates; never returns normally when it does)."""
     session = st.session_state
+    if push.kind == "question":
+        _go("pages/6_Class.py", {"class": klass.code})
+        return
+    assigned = push.payload.get("assigned")
+    if push.kind == "config" and assigned is not None:        # the server started the runs
+        mine = assigned.get(me.id)
+        if mine is None:                                       # a push to a group without me
+            return
+        session[PENDING] = mine["config"]
+        if mine.get("run"):
+            train_state.attach(mine["run"])
+            _go("pages/1_Train.py", {"run": mine["run"]})
+        else:
+            if mine.get("error"):
+                train_state.flash(f"Your teacher started a run for the class, but yours could not start: "
+                                  f"{mine['error']}")
+            _go("pages/1_Train.py", {})
+        return
     if push.kind == "view":
         key, z = push.payload.get("model", ""), push.payload.get("z", "")
         explore_state.open_model(key)

@@ -8,18 +8,22 @@ whatever it sends.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ..classroom import board
 from ..classroom import classes, rules
-from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
+from ..config import DATASETS_IMAGE, DATASETS_TOY
+from ..engine import EngineError
 from ..figures import classroom as classroom_figures
 from ..figures import describe
 from ..runs import Actor
 from ..text import count
 from . import classroom as classroom_ui
-from . import chart_text, common, identity
+from . import chart_text, classroom_lesson, common, identity
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
@@ -110,9 +114,12 @@ def _key_dialog(code: str, key: str) -> None:
 def dashboard(k: classes.Klass, eng, present: bool) -> None:
     """Every student's newest run, live: the R–D plane, small multiples, the queue."""
     rules.overdue_runs(eng, classroom_ui.room(), k)
+    classroom_lesson.revealed_panel(k, present)
     students = board.board(eng, classroom_ui.room(), k)
-    cols = 4 if present else 6
-    rd = classroom_figures.rd_frame(students)
+    cols = 3 if present else 6
+    pushed = classroom_ui.room().latest_config_push(k.code)
+    ladder = ((pushed.payload.get("ladder") or {}).get("setting") if pushed is not None else None)
+    rd = classroom_figures.rd_frame(students, ladder)
     if len(rd):
         st.vega_lite_chart(rd, chart_text.vega_spec(classroom_figures.class_spec("rd", present),
                                                     "The class's rate–distortion plane"),
@@ -122,7 +129,7 @@ def dashboard(k: classes.Klass, eng, present: bool) -> None:
     else:
         st.info("No student's run has reported yet: each one appears here as a point on the class's "
                 "rate–distortion plane once it has trained a few steps.")
-    st.caption(board.notice_rd(students))
+    st.caption(board.notice_rd(students, ladder))
     if any(s.mu is not None for s in students):
         latent = classroom_figures.latent_frame(students)
         st.vega_lite_chart(latent, chart_text.vega_spec(classroom_figures.class_spec("latent", present)
@@ -148,26 +155,6 @@ def dashboard(k: classes.Klass, eng, present: bool) -> None:
     st.caption(f"What to notice: {len(q)} class runs are live; the server trains "
                f"{eng.max_jobs} at a time and the rest wait in order." if q else
                "What to notice: no class run is waiting or training now.")
-
-
-def push_config_form(k: classes.Klass, me: Actor) -> None:
-    st.markdown("**Push a configuration** — every following student's Train page takes it")
-    d = RunConfig()
-    with st.form("push_config"):
-        c1, c2, c3, c4 = st.columns(4)
-        names = (k.settings.dataset,) if k.settings.dataset else DATASETS_IMAGE[:1] + DATASETS_TOY
-        data = c1.selectbox("Dataset", names, key="push_data")
-        zl, el = LIMITS["model.latent_dim"], LIMITS["train.epochs"]
-        beta = c2.number_input("β", BETA.lo, BETA.hi, value=float(d.train.beta), key="push_beta")
-        z = c3.number_input("Latent dimensions", int(zl.lo), int(zl.hi), value=2, key="push_z")
-        epochs = c4.number_input("Epochs", int(el.lo), int(el.hi), value=10, key="push_epochs")
-        start = st.checkbox("…and start it on every student's page", value=True, key="push_start")
-        if st.form_submit_button("Push to the class", type="primary") and not _refuse_unless_teacher(k.code, me):
-            cfg = d.replace(data={"name": data}, model={"latent_dim": int(z)},
-                            train={"beta": float(beta), "epochs": int(epochs)}, name=f"{k.code} β={beta:g}")
-            p = classroom_ui.room().push(k.code, "config", {"config": cfg.to_dict(), "start": bool(start)})
-            st.success(f"Pushed (#{p.version}): β = {beta:g}, latent {int(z)}, {data}"
-                       + (", start" if start else "") + ".")
 
 
 def push_view_form(k: classes.Klass, me: Actor, eng) -> None:
@@ -200,18 +187,28 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     who = c1.selectbox("Student", list(names), format_func=names.get, key="class_pick")
     if who in latest:
-        c2.page_link("pages/1_Train.py", label="Open their run", icon=":material/visibility:",
-                     query_params={"run": latest[who]})
+        try:
+            c2.page_link("pages/1_Train.py", label="Open their run", icon=":material/visibility:",
+                         query_params={"run": latest[who]})
+        except StreamlitAPIException:        # a page run alone (AppTest) has no other pages
+            c2.markdown(f"[Open their run](Train?run={latest[who]})")
     if c3.button("Remove from class", key="class_remove") and not _refuse_unless_teacher(k.code, me):
         classroom_ui.room().remove(k.code, who)
         st.rerun()
     removed_panel(k, me)
-    st.session_state[classroom_ui.CONTROL + "_on"] = st.session_state.get(classroom_ui.CONTROL) == k.code
-    st.toggle("Take control of my students' runs", key=classroom_ui.CONTROL + "_on",
-              on_change=lambda: st.session_state.update({classroom_ui.CONTROL: k.code if st.session_state[
-                  classroom_ui.CONTROL + "_on"] else None}),
-              help="Off: you watch their runs read-only. On: pause, stop and change β on their runs "
-                   "from the Train page.")
+    on = st.toggle("Take control of my students' runs", value=k.settings.teacher_control, key=classroom_ui.CONTROL,
+                   help="Off: you watch their runs read-only. On: pause, stop and change β on their runs "
+                        "from the Train page, in any of your tabs (the class keeps the switch).")
+    if on != k.settings.teacher_control and not _refuse_unless_teacher(k.code, me):
+        classroom_ui.room().update_settings(k.code, replace(k.settings, teacher_control=bool(on)))
+        st.rerun()
+    if k.settings.teacher_control and who in latest:
+        if st.button("Stop their run", key="class_stop_run") and not _refuse_unless_teacher(k.code, me):
+            try:
+                eng.stop(latest[who], rules.teacher_actor(classroom_ui.room(), k, me))
+                st.success("Stopped: the student reads “stopped by your teacher”.")
+            except EngineError as e:
+                st.error(str(e))
 
 
 def removed_panel(k: classes.Klass, me: Actor) -> None:
@@ -246,8 +243,9 @@ def settings_form(k: classes.Klass, me: Actor) -> None:
                              key="set_others")
         if st.form_submit_button("Save the settings") and not _refuse_unless_teacher(k.code, me):
             try:
-                classroom_ui.room().update_settings(k.code, classes.ClassSettings(locked, dataset, int(runs),
-                                                                                  float(secs), others))
+                classroom_ui.room().update_settings(k.code, replace(s, locked=locked, dataset=dataset,
+                                                                    max_runs=int(runs), max_run_seconds=float(secs),
+                                                                    see_others=others))
                 st.success("Saved.")
             except classes.ClassroomError as e:
                 st.error(f"Not saved: {e}.")
@@ -264,6 +262,7 @@ def settings_form(k: classes.Klass, me: Actor) -> None:
 
 def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> None:
     st.title(k.name)
+    classroom_lesson.student_question(k, me)
     st.markdown(f"You are in this class as **{member.name}**. Your teacher sees your runs on the class "
                 f"dashboard. Limits: {k.settings.max_runs} runs, {k.settings.max_run_seconds:g} s per run"
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
