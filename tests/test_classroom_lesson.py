@@ -190,3 +190,19 @@ def test_the_ladder_line_its_reading_and_labels_that_never_overprint():
     assert spec["spec"]["encoding"]["y"]["axis"]["format"] == ",~f"          # ticks 10 apart read "10", not "1e+1"
     present = classroom_figures.class_spec("rd", True)
     assert present["height"] >= 600 and classroom_figures.class_spec("latent", True)["spec"]["width"] >= 300
+
+
+def test_queued_runs_outlive_their_owners_last_tab(page_engine):
+    """A sweep's queued runs stay queued when its owner's last browser session ends: the
+    engine owns them, not the session (they used to be dropped, and the sweep shrank)."""
+    from explorer.ui import identity
+    me = Actor("b-sweeper")
+    ids = [page_engine.submit(tiny(epochs=100_000, beta=b), me) for b in (0.5, 1.0, 2.0)]
+    queued = [r for r in ids if page_engine.queue_position(r) is not None]
+    assert len(queued) >= 2                                     # one trains at a time here
+    identity._release(me.id)                                    # the last tab closed
+    assert identity.sessions_of(me.id) == 0
+    assert all(page_engine.entry(r) is not None and page_engine.entry(r).status.live for r in ids)
+    assert [r for r in queued if page_engine.queue_position(r) is not None] == queued
+    for r in ids:
+        page_engine.stop(r, me)

@@ -17,8 +17,9 @@ e-mail. Login is on when ``.streamlit/secrets.toml`` (or a file named by Streaml
 logged-in user has a teacher role (settings ``LATENT_EXPLORER_TEACHERS``, which counts an
 e-mail only when the token says ``email_verified``, or ``LATENT_EXPLORER_TEACHER_CLAIM``).
 
-When the last browser session of an owner ends, the owner's queued runs are dropped
-(:meth:`explorer.engine.Engine.drop_owner`); running ones go on to their end.
+Runs belong to their owner, not to a browser session: when the last session of an owner
+ends, their queued runs (a sweep's, a teacher's push) stay queued and start in turn (the
+per-owner caps bound how many one owner may queue); :func:`sessions_of` counts the sessions.
 
 New anonymous owners are rate-limited per client address (a token bucket: the setting
 ``LATENT_EXPLORER_NEW_OWNERS_PER_MINUTE``, a burst of twice that): fresh cookies or private
@@ -38,7 +39,6 @@ import time
 import streamlit as st
 
 from .. import settings
-from ..engine import get_engine
 from ..runs import Actor
 
 COOKIE = "le_owner"
@@ -220,16 +220,17 @@ def write_cookie() -> None:
 
 
 def _release(owner: str) -> None:
+    """A browser session of ``owner`` ended: one fewer (their runs, queued ones too, go on)."""
     with _SESSIONS_LOCK:
         _SESSIONS[owner] = _SESSIONS.get(owner, 1) - 1
-        last = _SESSIONS[owner] <= 0
-        if last:
+        if _SESSIONS[owner] <= 0:
             _SESSIONS.pop(owner, None)
-    if last:
-        try:
-            get_engine().drop_owner(owner)
-        except Exception:  # noqa: BLE001 - never fail a disconnect
-            pass
+
+
+def sessions_of(owner: str) -> int:
+    """How many browser sessions ``owner`` has open in this process."""
+    with _SESSIONS_LOCK:
+        return _SESSIONS.get(owner, 0)
 
 
 @st.cache_resource(scope="session", on_release=_release, show_spinner=False)

@@ -147,7 +147,7 @@ def number_notes(v: RunView) -> list[str]:
 def _status_view(rid: str, paused_shown: bool, polling: bool) -> None:
     v = common.engine().entry(rid)
     if v is None:
-        st.warning("This run is gone (a queued run is dropped when its owner leaves).")
+        st.warning("This run is gone (its queued entry was stopped before it started, or its folder was deleted).")
         return
     if polling and (not v.status.live or (v.status == Status.PAUSED) != paused_shown):
         st.rerun()                       # ended, or paused/resumed: redraw the page's controls
