@@ -71,7 +71,7 @@ LIMITS: dict[str, Limit] = {
     "train.free_bits": Limit(0.0, 100.0), "train.mc_samples": _i(1, 1000),
     "train.grad_clip": Limit(0.0, 1e6), "train.threads": _i(1, 256),
     "train.log_every": _i(1, 10**6), "train.val_subset": _i(0, 10_000_000),
-    "train.eval_every": _i(1, 100_000),
+    "train.eval_every": _i(1, 100_000), "train.time_budget_s": Limit(0.0, 86_400.0),
 }
 VAL_SUBSET_DEFAULT = 2000      # a larger validation split is evaluated on this many images per epoch
 _UNSET_MEANS_DEFAULT = ("subset", "val_subset")      # None: "unset", not a value out of range
@@ -175,6 +175,7 @@ class TrainConfig:
     val_subset: int | None = None    # validation images evaluated at an epoch's end: None: all, up to
                                      # VAL_SUBSET_DEFAULT (then that many, seeded); 0: all; N: N
     eval_every: int = 1              # validate every this many epochs (and always after the last)
+    time_budget_s: float = 0.0       # > 0: finish after this many seconds of training, epochs counted
 
     def validate(self) -> None:
         _choice("train.beta_schedule", self.beta_schedule, BETA_SCHEDULES)

@@ -29,11 +29,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("2-minute MNIST",
            _cfg(data={"name": "mnist", "subset": 20_000, "binarize": "dynamic"},
                 model={"hidden": [256, 128], "latent_dim": 2, "likelihood": "bernoulli"},
-                train={"epochs": 50, "batch_size": 128, "lr": 3e-3, "beta_schedule": "warmup",
-                       "warmup_steps": 400},
+                train={"epochs": 100, "batch_size": 128, "lr": 3e-3, "beta_schedule": "warmup",
+                       "warmup_steps": 400, "time_budget_s": 120.0},
                 name="2-minute MNIST"),
            "Watch the ten digit classes pull apart in the latent scatter, and the reconstructions "
-           "sharpen from grey blobs to digits; about two minutes here."),
+           "sharpen from grey blobs to digits. It trains for two minutes of wall time on any "
+           "machine (validating on 2,000 fixed test images) and says how many epochs fitted."),
     Preset("collapse demo",
            _cfg(model={"hidden": [256, 128], "latent_dim": 2},
                 train={"epochs": 40, "beta": 12.0, "beta_schedule": "constant"}, name="collapse demo (β = 12)"),

@@ -26,6 +26,7 @@ from .rowlog import RowLog
 from .schedules import beta_at
 from .store.trainer_state import save_trainer_state
 
+GAP_COUNTED_S = 2.0   # a longer wait between two steps is a pause: the time budget counts this much of it
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: unit u is active if Cov_x(E_q[z_u]) > 0.01
 
 
@@ -103,6 +104,8 @@ class Trainer:
         self.epoch = 0                   # completed epochs
         self.samples_seen = 0
         self.stop_reason: str | None = None  # set when training stops early (divergence)
+        self.active_s = 0.0              # seconds spent training (a pause does not count)
+        self._last_end: float | None = None
         self.events: list[dict] = []     # β / lr changes: {"step", "param", "value"}
         self.last_val: dict | None = None
         self._perm: torch.Tensor | None = None
@@ -129,7 +132,22 @@ class Trainer:
     # ---------------------------------------------------------- progress
     @property
     def done(self) -> bool:
-        return self.stop_reason is not None or self.step_count >= self.total_steps
+        return self.stop_reason is not None or self.step_count >= self.total_steps or self.out_of_time
+
+    @property
+    def out_of_time(self) -> bool:
+        """The run's time budget (``train.time_budget_s``) is spent: it finishes now, with the
+        epochs it reached (a preset that "keeps its time" on any machine)."""
+        budget = self.config.train.time_budget_s
+        return bool(budget) and self.active_s >= budget
+
+    @property
+    def finish_note(self) -> str | None:
+        """Why a finished run ended before its epochs: its time budget, and what fitted in it."""
+        if not self.out_of_time or self.step_count >= self.total_steps or self.stop_reason:
+            return None
+        return (f"finished: its time budget of {self.config.train.time_budget_s:g} s (train.time_budget_s) "
+                f"fitted {self.epoch_float:.1f} epochs")
 
     @property
     def epoch_float(self) -> float:
@@ -185,7 +203,12 @@ class Trainer:
         self.samples_seen += n
         if self._pos >= self.n_train:
             self.epoch += 1
-        dt = time.perf_counter() - t0
+        end = time.perf_counter()
+        dt = end - t0
+        # the budget counts steps and what runs between them (validation, snapshots), not a pause
+        gap = 0.0 if self._last_end is None else min(t0 - self._last_end, GAP_COUNTED_S)
+        self.active_s += dt + max(0.0, gap)
+        self._last_end = end
         rate = n / dt if dt > 0 else 0.0
         self._img_s = rate if self._img_s == 0 else 0.9 * self._img_s + 0.1 * rate
         return {
@@ -213,7 +236,7 @@ class Trainer:
     def validates_now(self) -> bool:
         """At an epoch's end: every ``train.eval_every`` epochs, and after the last step."""
         epochs = self.step_count // self.steps_per_epoch
-        return self.at_epoch_end and (epochs % self.config.train.eval_every == 0 or self.done)
+        return (self.at_epoch_end and (epochs % self.config.train.eval_every == 0 or self.done)) or self.out_of_time
 
     # -------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -281,7 +304,7 @@ class LoopHooks:
 
     def end_reason(self, trainer: "Trainer") -> tuple[str, str | None] | None:
         """``(status, reason)`` when the run must end now, else None."""
-        return ("finished", None) if trainer.done else None
+        return ("finished", trainer.finish_note) if trainer.done else None
 
     def may_step(self, trainer: "Trainer") -> bool:
         """False to take no step now (paused); the loop then asks again."""
@@ -332,7 +355,7 @@ def summarize(trainer: Trainer, status: str, elapsed_s: float, *, final: bool = 
     validation numbers only. ``extra`` (owner, run id, reason...) is added as is."""
     ds = trainer.dataset
     s = {
-        "status": status, "reason": trainer.stop_reason,
+        "status": status, "reason": trainer.stop_reason or trainer.finish_note,
         "steps": trainer.step_count, "epochs": trainer.epoch_float, "samples": trainer.samples_seen,
         "elapsed_s": elapsed_s, "beta": trainer.beta, "lr": trainer.lr, "events": trainer.events,
         "data_shape": list(ds.data_shape), "dataset_checksum": ds.checksum,

@@ -1,6 +1,8 @@
 """The teacher key without a login, in real browsers: shown once, kept in the teacher's
 browser (a cookie) across a reload, never sent to a student's browser; a wrong key typed
-by a student is refused with a message."""
+by a student is refused with a message. Then a lesson: a question answered on the student's
+page, hidden until revealed, and a β ladder push over two students that the student's page
+follows into her own run, with the class's reading on the dashboard."""
 from __future__ import annotations
 
 import re
@@ -9,6 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import assert_no_error, open_app, screenshot, wait_for_app
+
+from explorer.classroom.classes import Classroom
+from explorer.runs import Actor
 
 pytestmark = pytest.mark.browser
 MAIN = '[data-testid="stMain"]'
@@ -62,3 +67,42 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     wait_for_app(t)
     t.get_by_text("· 1 student", exact=False).first.wait_for(timeout=30_000)    # Ann joined
     assert key not in t.content()
+
+    # predict, then see: a ready question; Ann answers on her page; hidden until revealed
+    Classroom(server.runs).join(code, Actor("b-bob-in-class"), "Bob")   # a second student (no tab)
+    t.get_by_role("tab", name="Follow me").click()
+    t.get_by_label("Question").click()
+    t.get_by_role("option", name="β ladder: What happens to the samples at β = 8?").click()
+    t.get_by_role("button", name="Ask the class").click()
+    t.get_by_text("Asked: your following students' pages open the question.").wait_for(timeout=30_000)
+    s.get_by_text("Your teacher asks:").wait_for(timeout=30_000)
+    s.get_by_text("all alike (collapse)").click()
+    s.get_by_role("button", name="Send my answer").click()
+    s.get_by_text("Your answer: all alike (collapse).").wait_for(timeout=30_000)
+    screenshot(s, "class_student_answers")
+    t.get_by_role("tab", name="Dashboard").click()
+    t.get_by_text("1 answer so far").wait_for(timeout=30_000)            # the count, not the distribution
+    t.get_by_role("tab", name="Follow me").click()
+    t.get_by_role("button", name="Reveal").click()
+    wait_for_app(t)
+    t.get_by_role("tab", name="Dashboard").click()
+    t.get_by_text("first vote (1 answer): sharper 0, blurrier 0, all alike (collapse) 1").first.wait_for(
+        timeout=30_000)
+
+    # a β ladder over the class: Ann gets 0.5, Bob 8, each their own run and seed; Ann's page follows
+    t.get_by_role("tab", name="Follow me").click()
+    t.get_by_label("Dataset", exact=True).first.click()
+    t.get_by_role("option", name="moons").click()
+    t.get_by_label("Ladder: spread over the class").click()
+    t.get_by_role("option", name="β", exact=True).click()
+    t.get_by_label("Ladder values, in turn over the students").fill("0.5, 8")
+    t.get_by_role("button", name="Push to the class").click()
+    t.get_by_text("β spread over them: 0.5, 8; 2 runs started, each with its own seed").wait_for(timeout=30_000)
+    s.wait_for_url(re.compile(r"/Train\?run="), timeout=30_000)
+    wait_for_app(s)
+    expect(s.get_by_role("spinbutton", name="β")).to_have_value(re.compile(r"^0\.50?$"))
+    assert_no_error(s)
+    t.get_by_role("tab", name="Dashboard").click()
+    t.get_by_text("The class on one rate–distortion plane").first.wait_for(timeout=120_000)
+    t.get_by_text("along the class's β ladder").wait_for(timeout=120_000)   # the reading from the numbers
+    screenshot(t, "class_ladder_dashboard")

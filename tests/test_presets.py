@@ -42,6 +42,7 @@ def test_a_preset_sets_every_widget_and_its_run_starts(name, page_engine, mnist_
         if key in at.session_state and key != "run_name":
             assert at.session_state[key] == value, key
     assert any(preset.watch in c.value for c in at.sidebar.caption)      # what to watch for
+    assert not [w.value for w in at.warning if name in w.value]          # no preset warns against itself
     at.button(key="start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     rid = at.session_state["train_run"]

@@ -163,3 +163,17 @@ def test_evaluate_train_split(digits):
     tr = Trainer(small_cfg(), digits, device="cpu")
     ev = evaluate(tr.model, digits, split="train", max_n=100)
     assert ev["n"] == 100 and math.isfinite(ev["elbo"])
+
+
+def test_a_time_budget_finishes_the_run_with_its_epochs_counted():
+    """``train.time_budget_s``: the run finishes (not "stopped") once its training time is
+    spent, however many epochs were asked for, and says how many fitted."""
+    cfg = RunConfig().replace(data={"name": "moons", "n_points": 512}, model={"hidden": [16]},
+                              train={"epochs": 100_000, "batch_size": 64, "time_budget_s": 0.5})
+    trainer, rows, summary = fit(cfg, data.load(cfg.data))
+    assert summary["status"] == "finished" and trainer.out_of_time
+    assert 0 < trainer.step_count < trainer.total_steps and trainer.active_s >= 0.5
+    assert f"fitted {trainer.epoch_float:.1f} epochs" in summary["reason"] and "time_budget_s" in summary["reason"]
+    assert "val_recon" in rows[-1]                          # the last step was validated
+    with pytest.raises(Exception, match="time_budget_s"):
+        cfg.replace(train={"time_budget_s": -1.0})

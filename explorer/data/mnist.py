@@ -140,7 +140,8 @@ def _cached_npz(cache_folder: pathlib.Path) -> pathlib.Path | None:
 
 
 def _where_to_put(remote: _Remote, folder: pathlib.Path) -> str:
-    return (f"Put the four files {', '.join(n + '.gz' for n in IDX_FILES)} (gzipped, or uncompressed "
+    return (f"Whoever runs the server: put {folder.name}.npz into {folder.parent} (the folder the server "
+            f"setting LATENT_EXPLORER_DATA names; no restart needed). Or put the four files {', '.join(n + '.gz' for n in IDX_FILES)} (gzipped, or uncompressed "
             f"without .gz) into {folder}, or an .npz file with arrays {', '.join(_NPZ_SPLIT_KEYS)} at "
             f"{folder / (folder.name + '.npz')}; or set data.path to such an .npz file or to a folder "
             f"holding those four {remote.title} files.")
@@ -157,10 +158,10 @@ def _download(remote: _Remote, folder: pathlib.Path, missing: list[str]) -> None
             pooch.retrieve(url, known_hash="sha256:" + remote.sha256[fname], fname=fname,
                            path=folder, progressbar=False)
         except Exception as e:  # network, HTTP, file-system and checksum errors all mean the same here
-            reason = f"{type(e).__name__}: {e}"
-            if len(reason) > 300:
-                reason = reason[:300] + "…"
-            raise DataError(f"{remote.title} is not available: downloading {url} failed ({reason}). "
+            # one line that says what to do, never the exception's text (a learner reads it)
+            why = ("the file downloaded did not match its checksum" if "hash" in str(e).lower() else
+                   f"this server could not download it from {url.split('/')[2]}")
+            raise DataError(f"{remote.title} is not on this server and {why}. "
                             f"{_where_to_put(remote, folder)}") from e
 
 

@@ -284,7 +284,7 @@ class JobRunner(LoopHooks):
         if self.stop:
             return Status.STOPPED, self.stop_why
         if trainer.done:
-            return Status.FINISHED, None
+            return Status.FINISHED, trainer.finish_note
         if time.time() - self.t0 > limit:
             return Status.STOPPED, (f"stopped at the maximum run duration ({limit:.0f} s; "
                                     f"{self.opts.max_seconds_setting} sets it)")

@@ -276,4 +276,10 @@ def presentation_css() -> None:
             "!important; color: #ffffff !important; border-color: #888888 !important;}"
             # alerts keep a light background otherwise: white text on pale blue (axe: 1.09:1)
             ".stApp [data-testid='stAlertContainer'] {background-color: #1b2a3c !important;}"
-            ".stApp :focus-visible {outline: 3px solid #ffd43b !important; outline-offset: 2px;}</style>")
+            ".stApp :focus-visible {outline: 3px solid #ffd43b !important; outline-offset: 2px;}"
+            # captions are dimmed by default (a 0.6 alpha): at full strength they are 16:1 on #111111
+            ".stApp [data-testid='stCaptionContainer'], .stApp [data-testid='stCaptionContainer'] * "
+            "{color: #f2f2f2 !important; opacity: 1 !important;}"
+            # the charts fill the projector: the page's full width, not the reading column
+            "[data-testid='stMainBlockContainer'] {max-width: 100% !important; padding: 1rem 2rem !important;}"
+            "</style>")

@@ -43,7 +43,7 @@ def widget_state(cfg: RunConfig) -> dict:
         "cycle_steps": t.cycle_steps, "cycle_ratio": t.cycle_ratio,
         "capacity_max": t.capacity_max, "capacity_steps": t.capacity_steps,
         "free_bits": t.free_bits, "batch_size": t.batch_size, "epochs": t.epochs, "seed": t.seed,
-        "run_name": "", "beta": t.beta, "lr": t.lr if t.lr in train_ui.LR_CHOICES else DEFAULTS.train.lr,
+        "time_budget_s": t.time_budget_s, "run_name": "", "beta": t.beta, "lr": t.lr if t.lr in train_ui.LR_CHOICES else DEFAULTS.train.lr,
     }
 
 
@@ -185,13 +185,16 @@ def train_section() -> TrainConfig:
     _num("Batch size", "train.batch_size", "batch_size")
     _num("Epochs", "train.epochs", "epochs")
     _num("Seed", "train.seed", "seed")
+    _num("Time budget (s; 0: no budget)", "train.time_budget_s", "time_budget_s", 10.0,
+         help="Finish after this many seconds of training, whatever the machine: the run counts the "
+              "epochs that fitted (Epochs is then the most it may train). The presets for a lesson use it.")
     st.text_input("Run name (optional)", key="run_name")
     return dataclasses.replace(
         DEFAULTS.train, beta_schedule=sched, warmup_steps=int(s["warmup_steps"]),
         cycle_steps=int(s["cycle_steps"]), cycle_ratio=float(s["cycle_ratio"]),
         capacity_max=float(s["capacity_max"]), capacity_steps=int(s["capacity_steps"]),
         free_bits=float(s["free_bits"]), batch_size=int(s["batch_size"]), epochs=int(s["epochs"]),
-        seed=int(s["seed"]), mc_samples=int(s["mc_samples"]), beta=float(s["beta"]), lr=float(s["lr"]))
+        seed=int(s["seed"]), time_budget_s=float(s["time_budget_s"]), mc_samples=int(s["mc_samples"]), beta=float(s["beta"]), lr=float(s["lr"]))
 
 
 def live_controls(on_beta, on_lr, col_beta, col_lr, locked: str | None = None) -> None:
@@ -228,14 +231,15 @@ def preset_picker():
     return p
 
 
-def mnist_size_note(cfg: DataConfig, epochs: int) -> str | None:
-    """A warning before a long MNIST run: how many images it will see, and the shorter way."""
-    if cfg.name not in _MNIST or (cfg.subset and cfg.subset * epochs <= 200_000):
+def mnist_size_note(cfg: DataConfig, epochs: int, budget_s: float = 0.0) -> str | None:
+    """A warning before a long MNIST run: how many images it will see, and the shorter way
+    (none for a run with a time budget: it ends in time, whatever its epochs)."""
+    if cfg.name not in _MNIST or budget_s or (cfg.subset and cfg.subset * epochs <= 200_000):
         return None
     n = cfg.subset or 60_000
     return (f"{n:,} images × {epochs} epochs = {n * epochs / 1e6:.1f} million images to train on: "
             f"on a small shared server that takes many minutes. For a lesson, the preset "
-            f"“2-minute MNIST” trains a 20,000-image subset.")
+            f"“2-minute MNIST” trains for two minutes (its time budget, under Training).")
 
 
 def sidebar(eng, owner: str) -> Form:
@@ -258,7 +262,7 @@ def sidebar(eng, owner: str) -> Form:
             train = train_section()
             if note := train_ui.batch_note(train.batch_size, n_train):
                 st.warning(note)
-        if note := mnist_size_note(data, train.epochs):
+        if note := mnist_size_note(data, train.epochs, train.time_budget_s):
             st.warning(note)
     if error is None and model is not None:
         error = _assemble_error(data, model, train)
