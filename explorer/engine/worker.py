@@ -232,9 +232,13 @@ class JobRunner(LoopHooks):
         tr = self.trainer
         wall = self.rate.update(tr.samples_seen, self.idle)
         left = (tr.total_steps - tr.step_count) * tr.batch_size
+        eta = left / wall if wall > 0 else None
+        if self.cfg.train.time_budget_s:            # a time budget ends it first: its ETA is known
+            spare = max(0.0, self.cfg.train.time_budget_s - tr.active_s)
+            eta = spare if eta is None else min(eta, spare)
         return Progress(step=tr.step_count, total_steps=tr.total_steps, epoch=tr.epoch_float,
                         epochs=self.cfg.train.epochs, samples=tr.samples_seen, img_s=wall,
-                        step_img_s=tr._img_s, eta_s=left / wall if wall > 0 else None,
+                        step_img_s=tr._img_s, eta_s=eta,
                         elapsed_s=time.time() - self.t0, events=list(tr.events),
                         paused=self.paused, seq=self.seq)
 
