@@ -168,6 +168,7 @@ def test_class_caps_and_presentation_mode(lesson, page_engine):
     assert_page_ok(pres)
     assert pres.toggle(key="le_present").value is True and not pres.tabs
     assert any("display: none" in h.proto.body for h in pres.get("html"))
+    assert "MNIST is not on this server: put `mnist.npz` into" in texts(teacher.run())   # before the lesson
     assert any("No student's run has reported yet" in i.value for i in pres.info)   # no run: no blank plane
 
 

@@ -16,7 +16,8 @@ from streamlit.errors import StreamlitAPIException
 
 from ..classroom import board
 from ..classroom import classes, rules
-from ..config import DATASETS_IMAGE, DATASETS_TOY
+from .. import data
+from ..config import DATASETS_IMAGE, DATASETS_TOY, DataConfig
 from ..engine import EngineError
 from ..figures import classroom as classroom_figures
 from ..figures import describe
@@ -225,8 +226,22 @@ def removed_panel(k: classes.Klass, me: Actor) -> None:
         st.rerun()
 
 
+def data_check() -> None:
+    """Before the lesson: which large datasets this server holds, and where the others go."""
+    folder = data.default_cache_dir()
+    for name, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST")):
+        if data.available_offline(DataConfig(name=name)):
+            st.markdown(f":material/check_circle: {title} is on this server.")
+        else:
+            st.markdown(f":material/error: {title} is not on this server: put `{name}.npz` into `{folder}` "
+                        f"(the server setting LATENT_EXPLORER_DATA names that folder; no restart needed), "
+                        f"or train on the digits, which are always here.")
+
+
 def settings_form(k: classes.Klass, me: Actor) -> None:
     s = k.settings
+    st.markdown("**Before the lesson**")
+    data_check()
     with st.form("class_settings"):
         locked = st.checkbox(classes.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
                              "you push)", value=s.locked, key="set_locked")
