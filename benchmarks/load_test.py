@@ -28,8 +28,12 @@ N students join it through the Class page under a name and wait on the Train pag
 follow-mode fragment polls every second); the teacher pushes "β = 4, latent 2, start"
 through the Follow me form and each student's page is timed from the push until the server
 moved it to the started run (``follow_p95_ms``); they watch their runs, then explore (the
-Explore page's slider, ``slider_p95_ms``) until the time is up. Last line:
-``students=… errors=… dashboard_p95_ms=… follow_p95_ms=… slider_p95_ms=… mem_growth=…``
+Explore page's slider, ``slider_p95_ms``) until the time is up. ``--ladder 0,0.25,…`` pushes a
+β ladder (the server starts each student's run with its rung and an own seed); ``--vote``
+first asks a ready question, each student answers it on their Class page (``vote_p95_ms``:
+the answer's click), then the teacher pushes. Last line: ``students=… errors=…
+distinct_beta=… [vote_p95_ms=…] dashboard_p95_ms=… follow_p95_ms=… slider_p95_ms=… mem_growth=…``
+(``distinct_beta``: the base β values among the pushed runs, read from their folders).
 
 Bounded in count and time, loopback only. Reports interactions served, errors, p50/p95
 latency per kind (slider latency separately while a training run was using a worker),
@@ -40,9 +44,11 @@ slider_train_p95_ms=… mem_start_mb=… mem_end_mb=… mem_growth=…``
 from __future__ import annotations
 
 import argparse
+import json
 import asyncio
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -314,8 +320,13 @@ async def main_async(a) -> None:
 
 # ------------------------------------------------------------------------ classroom
 
+VOTE_QUESTION = "β ladder: Which β gives the sharpest reconstructions?"
+
+
 async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_end: float,
-                        pushed: list, epochs: int) -> None:
+                        pushed: list, epochs: int, ladder: str = "", vote: bool = False,
+                        asked: list | None = None) -> None:
+    asked = asked if asked is not None else []
     t = Session(url)
     try:
         await open_page(t, "Class", "", "open_class", stats, "teacher")
@@ -333,9 +344,19 @@ async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_
             stats.add("dashboard", r.seconds)
             for e in r.errors:
                 stats.error("teacher", f"dashboard: {e}")
-            if t_push is None and stats.joined >= n:       # everyone is in: push and start
+            if vote and not asked and stats.joined >= n:    # predict first: a ready question
+                t.stage_choice("selectbox", "Question", VOTE_QUESTION)
+                r = await t.click("Ask the class")
+                asked.append(time.time())
+                for e in r.errors:
+                    stats.error("teacher", f"ask: {e}")
+            voted = not vote or stats.voted >= n or (asked and time.time() - asked[0] > 60)
+            if t_push is None and stats.joined >= n and voted:   # everyone is in: push and start
                 t.stage_number("β", 4.0)
                 t.stage_number("Epochs", epochs)
+                if ladder:
+                    t.stage_choice("selectbox", "Ladder: spread over the class", "β")
+                    t.stage_text("Ladder values", ladder)
                 t_push = time.perf_counter()
                 r = await t.click("Push to the class")
                 pushed.append(t_push)
@@ -346,8 +367,22 @@ async def class_teacher(url: str, stats: Stats, n: int, ready: asyncio.Queue, t_
         await t.close()
 
 
+async def class_vote(s: Session, code: str, stats: Stats, who: str, asked: list, t_end: float, rng) -> None:
+    """The student answers the teacher's question on their Class page (timed: the answer's click)."""
+    while not asked and time.time() < t_end:
+        await asyncio.sleep(0.1)
+    await open_page(s, "Class", f"class={code}", "open_class", stats, who)
+    s.stage_choice("radio", "Your answer", rng.choice(["0", "0.5", "1", "4", "8"]))
+    r = await s.click("Send my answer")
+    stats.add("vote", r.seconds)
+    if not any("Your answer:" in x for x in s.texts()):
+        stats.error(who, f"the answer was not taken: {r.errors or s.texts()[:2]}")
+    stats.voted += 1
+    await open_page(s, "Train", "", "open_train", stats, who)
+
+
 async def class_student(i: int, url: str, stats: Stats, code_q: asyncio.Queue, t_end: float,
-                        pushed: list) -> None:
+                        pushed: list, asked: list | None = None) -> None:
     who = f"student{i}"
     await asyncio.sleep(0.5 * i)
     code = await _peek(code_q)
@@ -361,6 +396,8 @@ async def class_student(i: int, url: str, stats: Stats, code_q: asyncio.Queue, t
             stats.error(who, f"join failed: {r.errors or s.texts()[:2]}")
         stats.joined += 1
         await open_page(s, "Train", "", "open_train", stats, who)
+        if asked is not None:
+            await class_vote(s, code, stats, who, asked, t_end, rng)
         while not pushed and time.time() < t_end:
             await asyncio.sleep(0.1)
         def arrived():
@@ -407,7 +444,8 @@ async def classroom_async(a) -> None:
     server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
     proc, url = server.proc, server.url
     stats, pushed, code_q = Stats(), [], asyncio.Queue()
-    stats.joined = 0
+    stats.joined = stats.voted = 0
+    asked = [] if a.vote else None
     try:
         warm = Session(url)
         for page, query in (("Class", ""), ("Train", ""), ("Explore", EXPLORE_QUERY)):
@@ -415,11 +453,12 @@ async def classroom_async(a) -> None:
         await warm.close()
         mem_start, _ = server_rss_mb(proc)
         t_end = time.time() + a.minutes * 60
-        tasks = [class_teacher(url, stats, a.classroom, code_q, t_end, pushed, a.epochs),
+        tasks = [class_teacher(url, stats, a.classroom, code_q, t_end, pushed, a.epochs, a.ladder, a.vote, asked),
                  watch(proc, stats, t_end)]
-        tasks += [class_student(i, url, stats, code_q, t_end, pushed) for i in range(a.classroom)]
+        tasks += [class_student(i, url, stats, code_q, t_end, pushed, asked) for i in range(a.classroom)]
         await gather_counted(stats, tasks)
         mem_end, _ = server_rss_mb(proc)
+        betas = pushed_betas(server.runs)
     finally:
         stop_server(server)
 
@@ -430,9 +469,30 @@ async def classroom_async(a) -> None:
     print(f"  server RSS every 30 s (MiB): {stats.memory}; errors: {len(stats.errors)}")
     for e in stats.errors[:15]:
         print("    ", e)
-    print(f"students={a.classroom} errors={len(stats.errors)} dashboard_p95_ms={pct('dashboard', 95):.0f} "
+    vote = f"vote_p95_ms={pct('vote', 95):.0f} " if a.vote else ""
+    print(f"students={a.classroom} errors={len(stats.errors)} distinct_beta={len(set(betas))} {vote}"
+          f"dashboard_p95_ms={pct('dashboard', 95):.0f} "
           f"follow_p95_ms={pct('follow', 95):.0f} slider_p95_ms={pct('explore_slider', 95):.0f} "
           f"mem_growth={(mem_end - mem_start) / mem_start:.1%}")
+
+
+def pushed_betas(runs: Path) -> list[float]:
+    """The base β of every run the teacher's pushes started (from the class file and the runs'
+    config.json)."""
+    db = runs / ".classroom.sqlite"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        ids = [r for (r,) in con.execute("SELECT run_id FROM class_runs WHERE push > 0")]
+    finally:
+        con.close()
+    out = []
+    for rid in ids:
+        cfg = runs / rid / "config.json"
+        if cfg.is_file():
+            out.append(float(json.loads(cfg.read_text())["train"]["beta"]))
+    return out
 
 
 def main() -> None:
@@ -444,6 +504,8 @@ def main() -> None:
     ap.add_argument("--max-jobs", type=int, default=2)
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium sessions alongside")
     ap.add_argument("--classroom", type=int, default=0, help="a lesson: one teacher, N students")
+    ap.add_argument("--ladder", default="", help="with --classroom: push a β ladder, e.g. 0,0.25,0.5,1,2,4,8")
+    ap.add_argument("--vote", action="store_true", help="with --classroom: a question first, every student answers")
     a = ap.parse_args()
     if a.classroom:
         if not 1 <= a.classroom <= 40 or not 0 < a.minutes <= 30:

@@ -304,6 +304,11 @@ class Session:
         self.widgets[it.proto.id] = ws
         return it
 
+    def stage_choice(self, kind: str, label: str, option: str) -> None:
+        """Pick an option of a selectbox or radio (``kind``) by its shown text, without a rerun."""
+        it = self.find(kind, label)
+        self.widgets[it.proto.id] = WidgetState(id=it.proto.id, string_value=option)
+
     async def click(self, label: str) -> RunResult:
         it = self.find("button", label)
         self.widgets[it.proto.id] = WidgetState(id=it.proto.id, trigger_value=True)

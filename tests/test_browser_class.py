@@ -71,7 +71,7 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     # predict, then see: a ready question; Ann answers on her page; hidden until revealed
     Classroom(server.runs).join(code, Actor("b-bob-in-class"), "Bob")   # a second student (no tab)
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_label("Question").click()
+    t.get_by_role("combobox", name="Question").click()
     t.get_by_role("option", name="β ladder: What happens to the samples at β = 8?").click()
     t.get_by_role("button", name="Ask the class").click()
     t.get_by_text("Asked: your following students' pages open the question.").wait_for(timeout=30_000)
@@ -91,9 +91,9 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
 
     # a β ladder over the class: Ann gets 0.5, Bob 8, each their own run and seed; Ann's page follows
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_label("Dataset", exact=True).first.click()
+    t.get_by_role("combobox", name="Dataset").first.click()
     t.get_by_role("option", name="moons").click()
-    t.get_by_label("Ladder: spread over the class").click()
+    t.get_by_role("combobox", name="Ladder: spread over the class").click()
     t.get_by_role("option", name="β", exact=True).click()
     t.get_by_label("Ladder values, in turn over the students").fill("0.5, 8")
     t.get_by_role("button", name="Push to the class").click()
