@@ -206,3 +206,32 @@ def test_queued_runs_outlive_their_owners_last_tab(page_engine):
     assert [r for r in queued if page_engine.queue_position(r) is not None] == queued
     for r in ids:
         page_engine.stop(r, me)
+
+
+def test_a_teacher_stores_a_standard_dataset_once_for_every_run(tmp_path):
+    """Before the lesson: MNIST missing; its standard .npz stored through the store lands in
+    the data folder and is read offline (no restart); a wrong file is refused, nothing kept."""
+    import numpy as np
+
+    from explorer import data, store
+    from explorer.config import DataConfig
+    folder = tmp_path / "data"
+    assert not data.available_offline(DataConfig(name="mnist"), cache_dir=folder)
+    rng = np.random.default_rng(0)
+    x = (rng.random((300, 28, 28)) > 0.8).astype(np.uint8) * 255
+    y = rng.integers(0, 10, 300).astype(np.uint8)
+    good, bad = io.BytesIO(), io.BytesIO()
+    np.savez(good, x_train=x[:250], y_train=y[:250], x_test=x[250:], y_test=y[250:])
+    np.savez(bad, images=x)
+
+    def check(p):
+        return data.load(DataConfig(name="mnist", path=str(p)), max_bytes=store.DATASET_MAX_BYTES)
+    with pytest.raises(data.DataError, match="lacks the array"):
+        store.save_dataset(folder, "mnist", bad.getvalue(), check=check)
+    assert not list((folder / "mnist").iterdir())                      # nothing kept
+    path = store.save_dataset(folder, "mnist", good.getvalue(), check=check)
+    assert path == folder / "mnist" / "mnist.npz"
+    assert data.available_offline(DataConfig(name="mnist"), cache_dir=folder)
+    assert len(data.load(DataConfig(name="mnist"), cache_dir=folder).x_train) > 0
+    with pytest.raises(store.UploadError, match="not 'shapes'"):
+        store.save_dataset(folder, "shapes", good.getvalue(), check=check)

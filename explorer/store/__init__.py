@@ -26,7 +26,8 @@ from .run_folder import (FLOAT_DTYPES, Run, check_weights, data_shape_of, list_r
                          load_probe_display, load_weights, metrics_to_csv, open_run, read_config, read_metrics,
                          read_summary, read_summary_checked, save_config, save_failure, save_metrics, save_probe,
                          save_run, save_summary, save_weights)
-from .uploads import UPLOAD_SUFFIXES, UPLOADS, UploadError, folder_bytes, owner_folder, save_upload, upload_bytes_of
+from .uploads import (DATASET_MAX_BYTES, UPLOAD_SUFFIXES, UPLOADS, UploadError, folder_bytes, owner_folder,  # noqa: F401
+                      save_dataset, save_upload, upload_bytes_of)
 
 __all__ = ["CONFIG", "DECODER_ONNX", "FLOAT_DTYPES", "MAX_NAME", "METRICS", "MODEL_DECODER_ONNX",
            "MODEL_ENCODER_ONNX", "PROBE", "SHIPPED_ROOT", "SUMMARY", "UPLOADS", "UPLOAD_SUFFIXES", "WEIGHTS", "Run",

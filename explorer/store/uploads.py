@@ -79,3 +79,29 @@ def folder_bytes(folder: Path) -> int:
 def upload_bytes_of(runs_dir: Path, owner: str) -> int:
     """Disk used by one owner's uploads."""
     return folder_bytes(Path(runs_dir) / UPLOADS / owner_folder(owner))
+
+
+DATASET_NAMES = ("mnist", "fashion-mnist")
+DATASET_MAX_BYTES = 200 * 2**20
+
+
+def save_dataset(data_dir: Path, name: str, content: bytes, *, check) -> Path:
+    """Store a standard dataset's .npz (``mnist``, ``fashion-mnist``) where every run reads it
+    (``<data folder>/<name>/<name>.npz``; no restart): written to a temporary name, checked by
+    ``check(path)`` (which raises on a wrong file: nothing is kept), then moved into place."""
+    if name not in DATASET_NAMES:
+        raise UploadError(f"the server stores {', '.join(DATASET_NAMES)} this way, not {name!r}")
+    if len(content) > DATASET_MAX_BYTES:
+        raise UploadError(f"{name}.npz: {len(content) / 2**20:.0f} MiB is larger than the "
+                          f"{DATASET_MAX_BYTES / 2**20:.0f} MiB a standard dataset takes")
+    folder = Path(data_dir) / name
+    final = folder / f"{name}.npz"
+    tmp = folder / f".{name}.upload-{os.getpid()}.npz"
+    atomic_write_bytes(tmp, content)
+    try:
+        check(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return final

@@ -16,7 +16,7 @@ from streamlit.errors import StreamlitAPIException
 
 from ..classroom import board
 from ..classroom import classes, rules
-from .. import data
+from .. import data, store
 from ..config import DATASETS_IMAGE, DATASETS_TOY, DataConfig
 from ..engine import EngineError
 from ..figures import classroom as classroom_figures
@@ -226,22 +226,33 @@ def removed_panel(k: classes.Klass, me: Actor) -> None:
         st.rerun()
 
 
-def data_check() -> None:
-    """Before the lesson: which large datasets this server holds, and where the others go."""
+def data_check(k: classes.Klass, me: Actor) -> None:
+    """Before the lesson: which large datasets this server holds; the teacher uploads a
+    missing one's standard .npz once (stored in the data folder, no restart)."""
     folder = data.default_cache_dir()
     for name, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST")):
         if data.available_offline(DataConfig(name=name)):
             st.markdown(f":material/check_circle: {title} is on this server.")
-        else:
-            st.markdown(f":material/error: {title} is not on this server: put `{name}.npz` into `{folder}` "
-                        f"(the server setting LATENT_EXPLORER_DATA names that folder; no restart needed), "
-                        f"or train on the digits, which are always here.")
+            continue
+        st.markdown(f":material/error: {title} is not on this server: put `{name}.npz` into `{folder}` "
+                    f"(the server setting LATENT_EXPLORER_DATA names that folder; no restart needed), "
+                    f"or upload it here once, or train on the digits, which are always here.")
+        up = st.file_uploader(f"{title}: the standard {name}.npz (x_train, y_train, x_test, y_test)",
+                              type=["npz"], key=f"class_data_{name}")
+        if up is not None and st.button(f"Store {title} on this server", key=f"class_data_store_{name}") \
+                and not _refuse_unless_teacher(k.code, me):
+            try:
+                store.save_dataset(folder, name, up.getvalue(), check=lambda p, n=name: data.load(
+                    DataConfig(name=n, path=str(p)), max_bytes=store.DATASET_MAX_BYTES))
+                st.success(f"{title} is stored: every run on this server can use it now.")
+            except (store.StoreError, data.DataError) as e:
+                st.error(f"Not stored: {e}")
 
 
 def settings_form(k: classes.Klass, me: Actor) -> None:
     s = k.settings
     st.markdown("**Before the lesson**")
-    data_check()
+    data_check(k, me)
     with st.form("class_settings"):
         locked = st.checkbox(classes.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
                              "you push)", value=s.locked, key="set_locked")
