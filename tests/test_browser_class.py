@@ -91,8 +91,6 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
 
     # a β ladder over the class: Ann gets 0.5, Bob 8, each their own run and seed; Ann's page follows
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_role("combobox", name="Dataset").first.click()
-    t.get_by_role("option", name="moons").click()
     t.get_by_role("combobox", name="Ladder: spread over the class").click()
     t.get_by_role("option", name="β", exact=True).click()
     t.get_by_label("Ladder values, in turn over the students").fill("0.5, 8")
