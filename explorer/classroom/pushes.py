@@ -106,10 +106,10 @@ def plan(base: RunConfig, members: list[Member], *, ladder=None, own_seeds: bool
     return out
 
 
-def replace_previous(engine, room: Classroom, klass: Klass, teacher: Actor, owner: str) -> None:
-    """Stop ``owner``'s previous pushed runs that are still live: a queued one is dropped
-    (and no longer counted), a training one stops, saved and kept."""
-    boss = teacher_actor(room, klass, teacher)
+def replace_previous(engine, room: Classroom, klass: Klass, boss: Actor, owner: str) -> None:
+    """Stop ``owner``'s previous pushed runs that are still live, as ``boss`` (the teacher's
+    actor, :func:`.rules.teacher_actor`): a queued one is dropped (and no longer counted), a
+    training one stops, saved and kept."""
     for rid in room.pushed_runs(klass.code, owner)[:3]:
         e = engine.entry(rid)
         if e is None or not e.status.live:
@@ -137,11 +137,12 @@ def push_config(engine, room: Classroom, klass: Klass, teacher: Actor, base: Run
         raise ClassroomError("nobody is in that group yet: pick another group or wait for students to join")
     configs = plan(base, members, ladder=ladder, own_seeds=own_seeds)
     version = room.next_push_version(klass.code)
+    boss = teacher_actor(room, klass, teacher)       # once: it reads every class run
     assigned = {}
     for m in members:
         cfg, rid, why = configs[m.owner], None, None
         if start:
-            replace_previous(engine, room, klass, teacher, m.owner)
+            replace_previous(engine, room, klass, boss, m.owner)
             try:
                 rid = start_run(engine, room, klass, Actor(id=m.owner, name=m.name), cfg,
                                 pushed=version, pushed_configs=[cfg])
