@@ -71,8 +71,11 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     # predict, then see: a ready question; Ann answers on her page; hidden until revealed
     Classroom(server.runs).join(code, Actor("b-bob-in-class"), "Bob")   # a second student (no tab)
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_role("combobox", name="Question").click()
-    t.get_by_role("option", name="β ladder: What happens to the samples at β = 8?").click()
+    question = t.get_by_role("combobox", name="Question")
+    question.click()
+    question.fill("What happens to the samples at β = 8")
+    question.press("Enter")
+    expect(question).to_have_value("β ladder: What happens to the samples at β = 8?")
     t.get_by_role("button", name="Ask the class").click()
     t.get_by_text("Asked: your following students' pages open the question.").wait_for(timeout=30_000)
     s.get_by_text("Your teacher asks:").wait_for(timeout=30_000)
@@ -91,9 +94,12 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
 
     # a β ladder over the class: Ann gets 0.5, Bob 8, each their own run and seed; Ann's page follows
     t.get_by_role("tab", name="Follow me").click()
-    t.get_by_role("combobox", name="Ladder: spread over the class").click()
-    t.get_by_role("option", name="β", exact=True).click()
-    t.get_by_label("Ladder values, in turn over the students").fill("0.5, 8")
+    ladder = t.get_by_role("combobox", name="Ladder: spread over the class")
+    ladder.click()                     # typed and entered: a dashboard refresh may close an open list
+    ladder.fill("β")
+    ladder.press("Enter")
+    expect(ladder).to_have_value("β")
+    t.get_by_role("textbox", name="Ladder values, in turn over the students").fill("0.5, 8")
     t.get_by_role("button", name="Push to the class").click()
     t.get_by_text("β spread over them: 0.5, 8; 2 runs started, each with its own seed").wait_for(timeout=30_000)
     s.wait_for_url(re.compile(r"/Train\?run="), timeout=30_000)
