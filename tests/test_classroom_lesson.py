@@ -235,3 +235,25 @@ def test_a_teacher_stores_a_standard_dataset_once_for_every_run(tmp_path):
     assert len(data.load(DataConfig(name="mnist"), cache_dir=folder).x_train) > 0
     with pytest.raises(store.UploadError, match="not 'shapes'"):
         store.save_dataset(folder, "shapes", good.getvalue(), check=check)
+
+
+def test_through_the_apps_gate_a_locked_class_takes_each_rung_and_a_push_replaces(klass, engine):
+    """With the class rules in front of the engine (the app's gate), a ladder push in a locked
+    class starts every student's own rung, each recorded as pushed, and the next replaces it."""
+    room, k = klass
+    room.update_settings(k.code, classes.ClassSettings(locked=True))
+    k = room.get(k.code)
+    engine.gate = rules.Gate(engine.runs_dir)
+    p = pushes.push_config(engine, room, k, T, tiny(epochs=100_000), ladder=("beta", [1.0, 8.0]))
+    a = p.payload["assigned"]
+    assert not p.payload.get("starting") and not room.latest_push(k.code).payload.get("starting")
+    assert all(v["run"] and not v["error"] for v in a.values()), [v["error"] for v in a.values()]
+    assert all(room.pushed_runs(k.code, s.id) == [a[s.id]["run"]] for s in STUDENTS)
+    p2 = pushes.push_config(engine, room, k, T, tiny(epochs=100_000), group="chosen", chosen=["b-ann"])
+    assert list(p2.payload["assigned"]) == ["b-ann"] and p2.payload["assigned"]["b-ann"]["run"]
+    old = engine.entry(a["b-ann"]["run"])
+    assert old is None or not old.status.live
+    for s in STUDENTS:
+        for r in room.pushed_runs(k.code, s.id):
+            if engine.entry(r) is not None and engine.entry(r).status.live:
+                engine.stop(r, s)

@@ -286,8 +286,8 @@ class Classroom:
     def record_run(self, code: str, owner: str, run_id: str, push: int = 0) -> None:
         """A class run (``push``: the version of the teacher's push that started it, 0: the student)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO class_runs VALUES (?, ?, ?, ?, ?)",
-                       (code, owner, run_id, time.time(), int(push)))
+            db.execute("INSERT INTO class_runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (code, run_id) "
+                       "DO UPDATE SET push = MAX(push, excluded.push)", (code, owner, run_id, time.time(), int(push)))
 
     def forget_run(self, code: str, run_id: str) -> None:
         """A class run that never ran (a queued one dropped) is no longer counted."""
@@ -322,6 +322,14 @@ class Classroom:
         with self._push_lock:
             self._push_cache.pop(code, None)
         return Push(code, v, kind, payload, time.time())
+
+    def update_push(self, code: str, version: int, payload: dict) -> None:
+        """Replace a push's payload (a push written as "starting", completed with its runs)."""
+        with self._tx() as db:
+            db.execute("UPDATE pushes SET payload = ? WHERE code = ? AND version = ?",
+                       (json.dumps(payload), code, version))
+        with self._push_lock:
+            self._push_cache.pop(code, None)
 
     def next_push_version(self, code: str) -> int:
         """The version the class's next push will have."""

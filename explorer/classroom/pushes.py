@@ -22,6 +22,7 @@ entry, and a student outside the group ignores the push.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from ..config import BETA, LIMITS, ConfigError, RunConfig
 from ..engine import EngineError
@@ -136,23 +137,26 @@ def push_config(engine, room: Classroom, klass: Klass, teacher: Actor, base: Run
     if not members:
         raise ClassroomError("nobody is in that group yet: pick another group or wait for students to join")
     configs = plan(base, members, ladder=ladder, own_seeds=own_seeds)
-    version = room.next_push_version(klass.code)
-    boss = teacher_actor(room, klass, teacher)       # once: it reads every class run
-    assigned = {}
-    for m in members:
-        cfg, rid, why = configs[m.owner], None, None
-        if start:
-            replace_previous(engine, room, klass, boss, m.owner)
-            try:
-                rid = start_run(engine, room, klass, Actor(id=m.owner, name=m.name), cfg,
-                                pushed=version, pushed_configs=[cfg])
-            except (ClassroomError, EngineError) as e:
-                why = str(e)
-        assigned[m.owner] = {"config": cfg.to_dict(), "run": rid, "error": why}
+    assigned = {m.owner: {"config": configs[m.owner].to_dict(), "run": None, "error": None} for m in members}
     payload = {"config": base.to_dict(), "start": bool(start), "group": group, "assigned": assigned,
                "ladder": None if not ladder else {"setting": ladder[0], "values": list(ladder[1])},
                "own_seeds": bool(own_seeds)}
-    return room.push(klass.code, "config", payload)
+    if not start:
+        return room.push(klass.code, "config", payload)
+    # written first, "starting" (followers wait for it): the class's gate reads each student's
+    # rung from it; then completed with the runs
+    push = room.push(klass.code, "config", payload | {"starting": True})
+    boss = teacher_actor(room, klass, teacher)       # once: it reads every class run
+    for m in members:
+        replace_previous(engine, room, klass, boss, m.owner)
+        try:
+            assigned[m.owner]["run"] = start_run(engine, room, klass, Actor(id=m.owner, name=m.name),
+                                                 configs[m.owner], pushed=push.version,
+                                                 pushed_configs=[configs[m.owner]])
+        except (ClassroomError, EngineError) as e:
+            assigned[m.owner]["error"] = str(e)
+    room.update_push(klass.code, push.version, payload)
+    return replace(push, payload=payload)
 
 
 def summary(push: Push) -> str:

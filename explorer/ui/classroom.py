@@ -238,8 +238,8 @@ def follow_bar(page: str, me: Actor) -> None:
     def poll() -> None:
         load.note_session()
         p = room().latest_push_shared(klass.code)
-        if p is None or p.version <= seen.get(klass.code, 0):
-            return
+        if p is None or p.version <= seen.get(klass.code, 0) or p.payload.get("starting"):
+            return                          # (a push still starting its runs is taken when done)
         seen[klass.code] = p.version
         if session.get(FOLLOW_ON):
             take_push(p, klass, me, common.engine(), page)
