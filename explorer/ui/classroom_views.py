@@ -290,7 +290,7 @@ def student_view(k: classes.Klass, member: classes.Member, me: Actor, eng) -> No
     st.title(k.name)
     classroom_lesson.student_question(k, me)
     st.markdown(f"You are in this class as **{member.name}**. Your teacher sees your runs on the class "
-                f"dashboard. Limits: {k.settings.max_runs} runs, {k.settings.max_run_seconds:g} s per run"
+                f"dashboard. Limits: {count(k.settings.max_runs, 'run')}, {k.settings.max_run_seconds:g} s per run"
                 + (f", dataset {k.settings.dataset}" if k.settings.dataset else "")
                 + (", hyperparameters locked by your teacher" if k.settings.locked else "") + ".")
     mine = [eng.entry(r) for _, r in classroom_ui.room().runs_of(k.code, me.id)]
