@@ -262,32 +262,36 @@ async def code_guessing(url) -> tuple[bool, str]:
 
 
 async def crafted(url) -> tuple[bool, str]:
-    s = await train_page(url)
-    leaks, messages = [], 0
-    try:
-        lr = s.find("slider", "Learning rate")
-        s.widgets[lr.proto.id] = WidgetState(id=lr.proto.id, double_value=50.0)      # not an option
-        r = await s.rerun()
-        leaks += [e for e in r.errors if PATH_LEAK.search(e)]
-        messages += any("cannot handle" in e or "did not work" in e for e in r.errors)
-        await s.open("Train")
-        beta = s.find("number_input", "β")
-        s.widgets[beta.proto.id] = WidgetState(id=beta.proto.id, string_value="lots")   # not a number
-        r = await s.rerun()
-        leaks += [e for e in r.errors if PATH_LEAK.search(e)]
-        messages += any("cannot handle" in e or "did not work" in e for e in r.errors)
-        await s.open("Train")
-        beta = s.find("number_input", "β")
-        s.widgets[beta.proto.id] = WidgetState(id=beta.proto.id, double_value=1e9)      # out of range
-        r = await s.rerun()
-        taken = s.find("number_input", "β").proto.value >= 1e9 if s.find("number_input", "β").proto.HasField(
-            "value") else False
-        leaks += [e for e in r.errors if PATH_LEAK.search(e)]
-        exceptions = [it for it in s.items.values() if it.kind == "exception"]
-        return not leaks and messages == 2 and not taken and not exceptions, \
-            f"leaks={len(leaks)} messages={messages}/2 beta_taken={taken}"
-    finally:
-        await s.close()
+    """Each crafted message in a fresh session: the page that met one stops and asks for a
+    reload, and a reload is a new session (this one would send the crafted value again)."""
+    leaks, messages, taken, exceptions = [], 0, False, []
+
+    async def send(kind: str, label: str, **value) -> tuple:
+        s = await train_page(url)
+        try:
+            it = s.find(kind, label)
+            s.widgets[it.proto.id] = WidgetState(id=it.proto.id, **value)
+            r = await s.rerun()
+            return r, s, [x for x in s.items.values() if x.kind == "exception"]
+        finally:
+            await s.close()
+
+    r, _, exc = await send("slider", "Learning rate", double_value=50.0)              # not an option
+    leaks += [e for e in r.errors if PATH_LEAK.search(e)]
+    messages += any("cannot handle" in e or "did not work" in e for e in r.errors)
+    exceptions += exc
+    r, _, exc = await send("number_input", "β", string_value="lots")                  # not a number
+    leaks += [e for e in r.errors if PATH_LEAK.search(e)]
+    messages += any("cannot handle" in e or "did not work" in e for e in r.errors)
+    exceptions += exc
+    r, s, exc = await send("number_input", "β", double_value=1e9)                     # out of range
+    beta = next((x for x in s.items.values() if x.kind == "number_input"
+                 and getattr(x.proto, "label", "") == "β"), None)
+    taken = beta is not None and beta.proto.HasField("value") and beta.proto.value >= 1e9
+    leaks += [e for e in r.errors if PATH_LEAK.search(e)]
+    exceptions += exc
+    return not leaks and messages == 2 and not taken and not exceptions, \
+        f"leaks={len(leaks)} messages={messages}/2 beta_taken={taken}"
 
 
 async def worker_kill(url, server_pid: int, runs: Path) -> tuple[bool, str]:
