@@ -19,7 +19,6 @@ from ..config import BETA, DATASETS_IMAGE, DATASETS_TOY, LIMITS, RunConfig
 from ..figures import votes as vote_figures
 from ..runs import Actor
 from . import classroom as classroom_ui
-from . import chart_text
 
 OWN = "(write my own)"
 
@@ -40,8 +39,15 @@ def show_tally(q: votes.Question, present: bool, key: str) -> None:
     """The distribution of the answers (both votes after a revote), with its words."""
     t = tallies(q)
     frame = vote_figures.vote_frame(q, t)
-    st.altair_chart(chart_text.altair(vote_figures.vote_chart(q, frame, present), "The class's answers"),
-                    width="stretch", key=key)
+    st.markdown(f"**{q.text}**")
+    if q.kind == "choice":                   # one bar per option and vote: plain progress bars
+        most = max([1] + [int(n) for n in frame["count"]])
+        for _, row in frame.iterrows():
+            st.progress(int(row["count"]) / most, text=f"{row['bar']}: {int(row['count'])}"
+                        + (f" ({row['round']})" if q.round == 1 else ""))
+    elif len(frame):                         # a number: how many students gave each value, per vote
+        counts = frame.groupby(["round", "value"], sort=True).size().reset_index(name="students")
+        st.dataframe(counts.rename(columns={"round": "vote", "value": "answer"}), hide_index=True, key=key)
     said = vote_figures.vote_summary(q, t)
     if q.round == 2:
         c = votes.changes(classroom_ui.room(), q)
