@@ -1,6 +1,6 @@
 """A shared server tried as careless and hostile visitors would (issue 25), in real browsers:
-a teacher's powers stop at the class, removal sticks, a student's page says when the teacher
-stopped their run. One server for the module; each test makes its own class and people."""
+a teacher's powers stop at the class, the β lab's own sweep passes the class's rules, removal
+sticks, a student's page says when the teacher stopped their run. One server for the module; each test makes its own class and people."""
 from __future__ import annotations
 
 import re
@@ -112,6 +112,28 @@ def test_a_teachers_power_stops_at_the_class_and_removal_sticks(server, two_prof
         assert t.get_by_role("button", name="🗑️ Delete this run…").count() == 0, rid
         assert t.get_by_role("button", name="Rename", exact=True).is_disabled()
     screenshot(t, "hostile_teacher_private_run")
+
+    # the β lab's own sweep is a side door no more: with one run per student (Ann has had hers),
+    # β "0, 50" is refused whole, on the page, naming the class's setting; no run starts
+    import dataclasses
+    from explorer.classroom.classes import Classroom
+    room = Classroom(server.runs)
+    room.update_settings(code, dataclasses.replace(room.get(code).settings, max_runs=1))
+    before = len(room.runs_of(code, owner_id_of_token(token)))
+    _go(s, server.url + "/Beta_lab")
+    s.get_by_text("Run a sweep of your own").first.click()
+    s.get_by_role("textbox", name="β values").wait_for(timeout=30_000)
+    wait_for_app(s)
+    s.get_by_role("textbox", name="β values").fill("0, 50")
+    s.keyboard.press("Tab")
+    wait_for_app(s)
+    s.get_by_role("button", name="Start the sweep").click()
+    refusal = s.locator('[data-testid="stAlertContentError"]').filter(has_text="refused the sweep")
+    refusal.wait_for(timeout=60_000)
+    assert "runs per student" in refusal.inner_text()
+    assert "sweep=live" not in s.url
+    assert len(room.runs_of(code, owner_id_of_token(token))) == before
+    screenshot(s, "hostile_beta_lab_side_door")
 
     # removal sticks: Ann reloads the class's link and cannot join again
     _go(t, f"{server.url}/Class?class={code}")
