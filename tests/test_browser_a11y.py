@@ -215,11 +215,15 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     switch.focus()
     paused.keyboard.press("Space")                                  # by keyboard, too
     wait_for_app(paused)
-    frozen = step_of(paused.evaluate(PROGRESS))
-    assert frozen > 0
-    # the other tab is not paused: wait until it shows the run well past the frozen step
-    train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                            f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}", timeout=120_000)
+    # the other tab is not paused: wait until it shows the run well past this one's step, twice.
+    # The first wait lets through an update that was already on its way when the switch was
+    # pressed; over the second, in which the run went 50 more steps, this tab must not move.
+    for window in range(2):
+        frozen = step_of(paused.evaluate(PROGRESS))
+        assert frozen > 0
+        train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
+                                f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}",
+                                timeout=120_000)
     assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
     # kept for the session: another page of the same tab (the sidebar's link) is paused too
     paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
