@@ -33,12 +33,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import explorer  # noqa: E402
+from throughput import RefVAE  # noqa: E402  (benchmarks/ is this script's folder)
 
 BATCH = 128
 
@@ -71,32 +71,7 @@ def fit_vs_cli(mnist: Path, subset: int, epochs: int, repeats: int, threads: int
 
 # ------------------------------------------------- (b) pytorch/examples' VAE loop
 
-class VAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def reparameterize(self, mu, logvar):
-        std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
-        return mu + eps * std
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
-
-    def forward(self, x):
-        mu, logvar = self.encode(x.view(-1, 784))
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
+VAE = RefVAE          # pytorch/examples' VAE, as benchmarks/throughput.py measures it
 
 
 def loss_function(recon_x, x, mu, logvar):
