@@ -1,6 +1,7 @@
 """Latent Explorer: the home page. `streamlit run app.py`
 
-Opens a shipped model at once: its latent plane, decoded in the browser under the pointer
+Opens a shipped model at once (the MNIST VAE with a 2-D latent; ``?model=<shipped id>`` picks
+another), with its validation numbers in a plain first sentence: its latent plane, decoded in the browser under the pointer
 (``explorer.ui.latent_plane``; a click pins z), or where the browser cannot, the latent
 scatter and a decoder steered with two sliders on the server. The other pages (Train,
 Explore, β lab, Theory, Runs) are in pages/.
@@ -12,6 +13,7 @@ import streamlit as st
 
 from explorer import store
 from explorer.analysis import latent, projections
+from explorer.analysis.first_numbers import first_numbers
 from explorer.catalog import shipped_runs
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
@@ -25,6 +27,9 @@ st.markdown(
     "reconstruction and KL, a latent space that fills in as training runs, a decoder you can "
     "steer, and a **β** control that trades sharp reconstructions against a regular latent space. "
     "Start with a shipped model below, or open **Train** in the sidebar.")
+
+
+DEFAULTS = ("mnist-vae-z2", "digits-vae-z2-b1")     # the model a newcomer meets first: real digits
 
 
 @st.cache_data(show_spinner=False)
@@ -69,19 +74,23 @@ def probe_mse(run_dir: str) -> float | None:
     return float(((common.load_model(Path(run_dir)).reconstruct(x) - x) ** 2).mean())
 
 
-def validation_caption(summary: dict, run_dir: Path) -> None:
-    """The run's validation numbers, with what keeps them honest (a Gaussian's numbers can
-    be negative; a Bernoulli on grey pixels is no bound: ``beta_reading.likelihood_notes``)."""
-    from explorer.analysis.beta.reading import likelihood_notes
+def validation_lines(summary: dict, run_dir: Path) -> list[str]:
+    """The run's validation numbers: a plain sentence first, truthful for its likelihood
+    (``analysis.first_numbers``: positive nats for a Bernoulli on binarised images; for a
+    Gaussian, whose numbers can be negative, the squared error first), then the notes."""
     v = summary.get("val", {})
-    if v:
-        cfg = store.read_config(Path(run_dir))
-        gauss = cfg.model.likelihood == "gaussian"
-        notes = likelihood_notes(cfg, int(np.prod(summary.get("data_shape") or [0])),
-                                 mse=probe_mse(str(run_dir)) if gauss else None)
-        st.caption(f"Validation: ELBO {v.get('elbo', float('nan')):.2f} nats per image, "
-                   f"reconstruction {v.get('recon', float('nan')):.2f}, KL {v.get('kl', float('nan')):.2f}. "
-                   + " ".join(notes))
+    if not v:
+        return []
+    cfg = store.read_config(Path(run_dir))
+    gauss = cfg.model.likelihood == "gaussian"
+    return first_numbers(cfg, v, int(np.prod(summary.get("data_shape") or [0])),
+                         mse=probe_mse(str(run_dir)) if gauss else None)
+
+
+def validation_caption(summary: dict, run_dir: Path) -> None:
+    """Under the plane: what keeps the first sentence's numbers honest."""
+    if notes := validation_lines(summary, run_dir)[1:]:
+        st.caption(" ".join(notes))
 
 
 def browser_plane(run, enc) -> bool:
@@ -117,10 +126,13 @@ if not names:
     st.warning("No shipped 2-D model found in trained/. Rebuild them with "
                "`python -m explorer pretrain`.")
     st.stop()
-default = "digits-vae-z2-b1" if "digits-vae-z2-b1" in names else next(iter(names))
+asked = common.query_get("model")                    # ?model=<shipped id>: a link's choice
+default = asked if asked in names else next((r for r in DEFAULTS if r in names), next(iter(names)))
 pick = st.selectbox("Shipped model", list(names), index=list(names).index(default),
                     format_func=names.get)
 run = store.open_run(store.SHIPPED_ROOT / pick)
+if lines := validation_lines(run.summary, run.path):      # the first number a newcomer reads
+    st.markdown(lines[0])
 
 with common.friendly_errors("Could not open this model"):
     enc = encoded_probe(str(run.path))

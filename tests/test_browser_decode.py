@@ -99,7 +99,7 @@ def _fmt(z) -> str:
 def test_home_plane_decodes_under_the_pointer_and_a_click_pins_z(server, browser_context):
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1", device="cpu")
     page = browser_context.new_page()
-    sent = _open(page, server.url)
+    sent = _open(page, server.url + "/?model=digits-vae-z2-b1")     # the 8×8 model (home opens on MNIST)
     assert_no_error(page)
     n0 = len(sent)
     z1, img1 = _hover_matches_server(page, model, 0.30, 0.35)
@@ -186,7 +186,7 @@ def test_drawing_moves_q_on_the_plane_as_pytorch_encodes_it(server, browser_cont
     stroke, nothing goes to the server while drawing; sample z, clear, a starting drawing."""
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1", device="cpu")
     page = browser_context.new_page()
-    sent = _open(page, server.url)
+    sent = _open(page, server.url + "/?model=digits-vae-z2-b1")
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stBidiComponentIsolated\"]')]"
                            ".some(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.lp-pad[data-mu]'))",
                            timeout=60_000)

@@ -17,6 +17,9 @@ def test_first_visitor_sees_the_pages_menu_and_it_navigates(server, browser_cont
     page.get_by_text("decoder mean at z").first.wait_for(timeout=90_000)
     wait_for_app(page, 90_000)
     assert_no_error(page)
+    # a newcomer meets the shipped MNIST model, and a positive number in nats, labelled
+    expect(page.get_by_text("On validation images this model spends")).to_contain_text("nats per image")
+    assert page.get_by_text("either sign").count() == 0
     links = page.locator('[data-testid="stSidebarNav"] a')
     expect(links).to_have_count(len(MENU), timeout=30_000)
     assert [t.strip() for t in links.all_inner_texts()] == MENU

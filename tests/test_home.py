@@ -8,6 +8,7 @@ def test_home_renders_featured_models_and_the_sliders_decode(page_engine):
     at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
     assert_page_ok(at)
     options = at.selectbox[0].options
+    assert at.selectbox[0].value == "mnist-vae-z2"           # real digits first, not 8×8 blobs
     assert "digits VAE, 2-D latent, β=1" in options
     assert not any("sweep" in o for o in options)           # the β lab's members are not featured
     assert len(at.slider) == 2

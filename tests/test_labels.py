@@ -119,8 +119,38 @@ def test_final_numbers_explain_a_gaussian_and_a_grey_bernoulli():
 def test_home_explains_its_shipped_gaussian_numbers():
     at = app_factory(str(paths.PROJECT_ROOT / "home.py"))()
     at.run()
+    at.selectbox[0].set_value("digits-vae-z2-b1").run()          # the Gaussian digits model
+    first = next(m.value for m in at.markdown if m.value.startswith("On validation images"))
+    assert "root mean squared error" in first and "nats" not in first     # what anyone can read, first
     cap = next(c.value for c in at.caption if c.value.startswith("Validation: ELBO"))
-    assert "either sign" in cap and "mean squared error is" in cap
+    assert "either sign" in cap
+
+
+def test_home_opens_on_mnist_with_a_positive_number_in_nats():
+    """A newcomer's first model is the shipped MNIST one, and its first number is a positive
+    count of nats, labelled as what it is (a Bernoulli on binarised images: a true bound)."""
+    at = app_factory(str(paths.PROJECT_ROOT / "home.py"))()
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "mnist-vae-z2"
+    val = store.read_summary(paths.PROJECT_ROOT / "trained" / "mnist-vae-z2")["val"]
+    first = next(m.value for m in at.markdown if m.value.startswith("On validation images"))
+    assert f"**{val['recon']:.1f} nats per image** on reconstruction" in first and val["recon"] > 0
+    assert "summed over 784 pixels" in first and "upper bound on −log p(x)" in first
+    bits = (val["recon"] + val["kl"]) / 784 / np.log(2)
+    assert f"{bits:.2f} bits per pixel" in first
+    assert not any("either sign" in c.value or "Gaussian" in c.value for c in at.caption)
+
+
+def test_first_numbers_of_an_autoencoder_name_no_elbo():
+    from explorer.analysis.first_numbers import first_numbers
+    cfg = RunConfig.from_dict({"model": {"kind": "ae", "likelihood": "bernoulli"},
+                               "data": {"name": "mnist", "binarize": "dynamic"}})
+    (line,) = first_numbers(cfg, {"recon": 80.0, "kl": 0.0, "elbo": -80.0}, 784)
+    assert "reconstruction loss is **80.00** nats" in line and "no ELBO" in line and "bound" not in line
+    gauss = RunConfig.from_dict({"model": {"likelihood": "gaussian", "sigma": 0.1}})
+    lines = first_numbers(gauss, {"recon": -3.9, "kl": 6.8}, 64, mse=0.01)
+    assert "off by **0.100** per pixel" in lines[0] and "ELBO -2.90" in lines[1] and "either sign" in lines[2]
 
 
 # ------------------------------------------------- issue 27's labels
