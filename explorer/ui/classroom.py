@@ -22,7 +22,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from .. import catalog
-from ..classroom import classes, rules
+from ..classroom import classes, pushes, rules
 from ..config import RunConfig
 from ..runs import Actor
 from . import common, explore_state, load, train_state
@@ -33,6 +33,7 @@ FOLLOW = "le_follow"            # the follow-mode switch (a widget key)
 FOLLOW_ON = "le_follow_on"      # session state: follow mode on (default) or off, kept across pages
 CONTROL = "le_control"          # the "take control" toggle (the class setting teacher_control keeps it)
 PENDING = "le_pending_config"   # session state: a pushed config for the Train page's widgets
+ELSEWHERE = "le_push_elsewhere"  # session state: {code: (version, group)} of a push to a group without me
 PRESENT = "le_present"
 COOKIE_PREFIX = "le_tk_"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
@@ -179,7 +180,8 @@ def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: st
     assigned = push.payload.get("assigned")
     if push.kind == "config" and assigned is not None:        # the server started the runs
         mine = assigned.get(me.id)
-        if mine is None:                                       # a push to a group without me
+        if mine is None:                                       # a push to a group without me: said, not taken
+            session.setdefault(ELSEWHERE, {})[klass.code] = (push.version, push.payload.get("group") or "all")
             return
         session[PENDING] = mine["config"]
         if mine.get("run"):
@@ -237,12 +239,15 @@ def follow_bar(page: str, me: Actor) -> None:
 
     def poll() -> None:
         load.note_session()
-        p = room().latest_push_shared(klass.code)
-        if p is None or p.version <= seen.get(klass.code, 0) or p.payload.get("starting"):
-            return                          # (a push still starting its runs is taken when done)
-        seen[klass.code] = p.version
-        if session.get(FOLLOW_ON):
-            take_push(p, klass, me, common.engine(), page)
+        p = room().latest_push_shared(klass.code)    # a push still starting its runs is taken when done
+        if p is not None and p.version > seen.get(klass.code, 0) and not p.payload.get("starting"):
+            seen[klass.code] = p.version
+            if session.get(FOLLOW_ON):
+                take_push(p, klass, me, common.engine(), page)
+        elsewhere = session.get(ELSEWHERE, {}).get(klass.code)
+        if elsewhere is not None and p is not None and elsewhere[0] == p.version:   # until the next push
+            st.caption(f"Your teacher's push #{elsewhere[0]} went to "
+                       f"{pushes.GROUPS.get(elsewhere[1], elsewhere[1])}, not to you: your page stays as it is.")
 
     c1, c2 = st.columns([4, 1.3], vertical_alignment="center")
     following = "following your teacher: their pushes open here" if session[FOLLOW_ON] else "follow mode off"

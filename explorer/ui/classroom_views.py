@@ -24,7 +24,7 @@ from ..figures import describe
 from ..runs import Actor
 from ..text import count
 from . import classroom as classroom_ui
-from . import chart_text, classroom_lesson, common, identity
+from . import chart_text, classroom_lesson, common, identity, motion
 
 DASHBOARD_S = 2.0
 NEW_KEY = "le_new_key"          # session state: {code: key}, shown once right after creating
@@ -176,6 +176,7 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
         st.info(f"No students yet: they open the Class page and type the code {k.shown_code}.")
         removed_panel(k, me)
         return
+    st.fragment(run_every=motion.every(DASHBOARD_S), key="class_presence")(presence)(k)
     latest = classroom_ui.room().latest_runs(k.code)
     entries = {o: eng.entry(r) for o, r in latest.items()}
     st.dataframe(pd.DataFrame([{
@@ -210,6 +211,15 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
                 st.success("Stopped: the student reads “stopped by your teacher”.")
             except EngineError as e:
                 st.error(str(e))
+
+
+def presence(k: classes.Klass) -> None:
+    """Which students have a tab of this server open now (their runs go on either way)."""
+    members = classroom_ui.room().members(k.code)
+    here = [m.name for m in members if identity.sessions_of(m.owner) > 0]
+    away = [m.name for m in members if identity.sessions_of(m.owner) == 0]
+    st.caption(f"With a tab open on this server now: {', '.join(here) or 'nobody'} · no tab open: "
+               f"{', '.join(away) or 'nobody'} (their runs, queued ones too, go on either way).")
 
 
 def removed_panel(k: classes.Klass, me: Actor) -> None:
