@@ -185,12 +185,13 @@ def manage(entries: list, selected: list) -> None:
         st.session_state["manage_run"] = (url_run if url_run in ids else
                                           selected[0].run_id if selected else ids[0])
     run_id = st.selectbox("Run", ids, key="manage_run",
-                          format_func=lambda r: f"{by_id[r].config.name or r}  ·  {r}")
+                          format_func=lambda r: f"{by_id[r].shown_name}  ·  {r}")
     common.query_set(run=run_id)
     e = by_id[run_id]
     me, delete_any = frame.actor(), settings.get().delete_any
     refusal = e.refusal(Action.DELETE, me, delete_any)
-    st.caption(f"Status: {e.status} · source: {e.source(me.id)} · folder id: `{run_id}`")
+    st.caption(f"Status: {e.status_text} · source: {e.source(me.id)} · folder id: `{run_id}`"
+               + (f" · {runs_page.md(e.imported_from())}" if e.imported else ""))
     with st.expander("Configuration (config.json)"):
         st.json(e.config.to_dict())
     c1, c2, c3 = st.columns([1.3, 2, 0.8], vertical_alignment="bottom")
@@ -243,8 +244,10 @@ def main() -> None:
         runs_page.show_flash("manage")
         import_section()
         return
-    newest = st.toggle("Newest first", key="runs_newest", help="Order of this server's runs")
-    offset = runlist.page_picker("runs_page", total, PER_PAGE)
+    newest = st.toggle("Newest first", key="runs_newest",
+                       help="Every run by when it was made, shipped ones included (they count as made "
+                            "when this app was installed); off: oldest first")
+    offset = runlist.page_picker("runs_page", total, PER_PAGE, order="newest first" if newest else "oldest first")
     entries = runs_page.entries_page(PER_PAGE, offset, newest)
     selected = table(entries, common.owner())
     common.query_set(runs=",".join(e.run_id for e in selected))

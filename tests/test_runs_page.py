@@ -225,6 +225,9 @@ def test_import_rename_and_delete_a_run(app, page_engine):
     assert len(new) == 1 and new[0].startswith("b4-imported-")   # named after the file
     run_id = new[0]
     assert _row(at, run_id)["Source"] == "yours (imported)"
+    name = store.read_config(store.SHIPPED_ROOT / "digits-vae-z2-b4").name
+    assert _row(at, run_id)["Name"] == f"{name} (imported copy)"            # marked as a copy
+    assert any("imported from b4.zip on " in _plain(c.value) for c in at.caption)   # and where from
     assert at.selectbox(key="manage_run").value == run_id
     run_dir = page_engine.runs_dir / run_id
     assert store.read_summary(run_dir)["owner"]          # this session's token
@@ -233,7 +236,7 @@ def test_import_rename_and_delete_a_run(app, page_engine):
     at.text_input(key=f"rename_{run_id}").input("my copy of β=4")
     at.button(key="rename_button").click().run()
     _ok(at)
-    assert _row(at, run_id)["Name"] == "my copy of β=4"
+    assert _row(at, run_id)["Name"] == "my copy of β=4 (imported copy)"     # still marked
     assert store.read_config(run_dir).name == "my copy of β=4"
 
     # an empty name is refused with a message, and the name stays
@@ -341,3 +344,25 @@ def test_the_upload_limit_setting_applies_to_imports(app, page_engine, monkeypat
     assert not at.exception
     assert "the limit is 1 MiB" in _plain(at.error[0].value)
     assert folder_items(page_engine.runs_dir) == []
+
+
+def test_newest_first_sorts_every_run_by_time_shipped_ones_included(app, page_engine):
+    """"Newest first" puts this server's newest runs above the shipped ones (made when the app
+    was installed); off, the oldest come first, the shipped runs before runs made since."""
+    made = []
+    for i, name in enumerate(["older run", "newer run"]):
+        cfg = RunConfig.from_dict({"name": name, "model": {"hidden": [16]}})
+        run_id = f"2026010{i + 1}-000000-digits-vae-000{i}"
+        store.save_run(page_engine.runs_dir / run_id, cfg, build_model(cfg.model, (1, 8, 8), "cpu"),
+                       [{"step": 1, "loss": 3.0}], {"status": "finished", "owner": "me", "data_shape": [1, 8, 8],
+                                                    "created": 4.0e9 + i})       # after any checkout's files
+        made.append(run_id)
+    page_engine.refresh_from_disk()
+    shipped = [e.run_id for e in _shipped_entries()]
+    at = app()
+    at.run()
+    _ok(at)
+    assert _ids(at) == shipped + made                     # oldest first: the shipped runs, then ours
+    at.toggle(key="runs_newest").set_value(True).run()
+    _ok(at)
+    assert _ids(at) == made[::-1] + shipped               # newest first: ours, newest on top

@@ -7,8 +7,9 @@ import math
 import streamlit as st
 
 
-def page_picker(key: str, total: int, per_page: int, what: str = "runs") -> int:
-    """A page selector under a table when there is more than one page; returns the offset."""
+def page_picker(key: str, total: int, per_page: int, what: str = "runs", order: str = "newest first") -> int:
+    """A page selector under a table when there is more than one page; returns the offset.
+    ``order``: how the table is sorted, as its caption says."""
     pages = max(1, math.ceil(total / per_page))
     if pages == 1:
         st.session_state.pop(key, None)
@@ -18,5 +19,5 @@ def page_picker(key: str, total: int, per_page: int, what: str = "runs") -> int:
     st.session_state.setdefault(key, 1)
     c1, c2 = st.columns([1, 4], vertical_alignment="center")
     page = c1.number_input("Page", 1, pages, key=key, label_visibility="collapsed")
-    c2.caption(f"page {page} of {pages} · {total:,} {what}, newest first")
+    c2.caption(f"page {page} of {pages} · {total:,} {what}, {order}")
     return (int(page) - 1) * per_page

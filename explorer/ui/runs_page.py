@@ -35,12 +35,15 @@ def md(text: str) -> str:
 # ------------------------------------------------------------------ entries
 
 def entries_page(per_page: int, offset: int, newest_first: bool) -> list[RunEntry]:
-    """One page of the table: the shipped runs first, then this server's runs."""
-    shipped = list_runs(None)[offset:offset + per_page]
-    n_shipped = len(list_runs(None))
-    users = common.engine().list(limit=per_page - len(shipped), offset=max(0, offset - n_shipped),
-                                 newest_first=newest_first) if len(shipped) < per_page else []
-    return shipped + users
+    """One page of the table: every run, shipped ones included, by when it was made, newest
+    or oldest first. The shipped runs count as made together, when this app was installed
+    (their folders' time), and keep their own order (by id) among themselves."""
+    shipped = list_runs(None)
+    when = max((e.created for e in shipped), default=0.0)
+    users = common.engine().list(limit=offset + per_page, offset=0, newest_first=newest_first)
+    sign = -1 if newest_first else 1
+    merged = sorted(users + shipped, key=lambda e: sign * (when if e.shipped else e.created))   # stable
+    return merged[offset:offset + per_page]
 
 
 def total_runs() -> int:
