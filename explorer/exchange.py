@@ -109,11 +109,14 @@ def export_file_name(run_id: str) -> str:
 # ====================================================================== import
 
 def import_run(data: bytes, runs_root: Path, *, max_bytes: int, owner: str = "",
-               file_name: str = "") -> str:
+               file_name: str = "", model_only: bool = False) -> str:
     """Validate a run zip completely, then write it as a new run under ``runs_root``.
 
     Returns the new run's id. Raises :class:`ExchangeError` (nothing written) if any
     check fails. ``owner`` (the importing session) may later rename or delete it.
+    ``model_only``: the zip wraps a model trained elsewhere (weights + config), not a run;
+    ``summary["imported"]`` records which (``what``), and for a model whether its config
+    gave a β (``beta_given``), so lists show neither a run's status nor a made-up β.
     """
     if not isinstance(data, (bytes, bytearray)):
         raise ExchangeError("expected the bytes of a .zip file")
@@ -138,7 +141,9 @@ def import_run(data: bytes, runs_root: Path, *, max_bytes: int, owner: str = "",
         summary["reason"] = f"imported while {status!r}" if status else "imported"
     summary["data_shape"] = list(data_shape)
     summary["imported"] = {"at": time.strftime("%Y-%m-%d %H:%M:%S"), "file": str(file_name)[:200],
-                           "original_run_id": original_id[:100]}
+                           "original_run_id": original_id[:100], "what": "model" if model_only else "run"}
+    if model_only:
+        summary["imported"]["beta_given"] = _gives_beta(files[store.CONFIG])
     out = {store.WEIGHTS: st_save(weights), store.METRICS: store.metrics_to_csv(rows).encode(),
            store.CONFIG: config.to_json().encode()}
     if probe is not None:
@@ -389,6 +394,16 @@ def _clean_name(config: RunConfig) -> RunConfig:
     (line breaks, terminal escapes) become spaces, at most ``store.MAX_NAME`` characters."""
     name = " ".join(_CONTROL_CHARS.sub(" ", config.name).split())[:store.MAX_NAME]
     return config if name == config.name else config.replace(name=name)
+
+
+def _gives_beta(config_bytes: bytes) -> bool:
+    """Whether an uploaded config.json states its β (``train.beta``), rather than leaving
+    the schema's default to stand in for it."""
+    try:
+        train = json.loads(config_bytes).get("train")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(train, dict) and isinstance(train.get("beta"), (int, float))
 
 
 def _fresh_id(hint: str) -> str:

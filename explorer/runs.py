@@ -229,11 +229,61 @@ class RunEntry:
         return bool(self.summary.get("imported"))
 
     @property
+    def imported_what(self) -> str | None:
+        """What an import brought: ``"run"`` (a run zip: a copy of a run made elsewhere),
+        ``"model"`` (weights + config trained elsewhere: no run here at all), or None."""
+        imp = self.summary.get("imported")
+        if not imp:
+            return None
+        what = imp.get("what") if isinstance(imp, dict) else None
+        if what in ("run", "model"):
+            return what
+        return "run" if "steps" in self.summary else "model"     # imported before "what" was kept
+
+    @property
+    def shown_name(self) -> str:
+        """The run's name as lists show it: an import is marked as a copy (or a model)."""
+        mark = {"run": " (imported copy)", "model": " (imported model)"}.get(self.imported_what or "", "")
+        return (self.name or self.run_id) + mark
+
+    @property
+    def status_text(self) -> str:
+        """The status as lists show it: a model trained elsewhere was never a run here, so it
+        is "imported", not "stopped"."""
+        if self.imported_what == "model" and self.status.ended:
+            return "imported"
+        return str(self.status) + (f" · {self.damaged}" if self.damaged else "")
+
+    @property
+    def epochs(self) -> float | None:
+        """Epochs trained, or None when nobody recorded them (a model trained elsewhere)."""
+        if self.imported_what == "model" and self.summary.get("epochs") is None:
+            return None
+        return float(self.progress.epoch or 0)
+
+    @property
+    def beta_known(self) -> bool:
+        """False for a model trained elsewhere whose config did not say its β (the config's
+        β is then only the schema's default)."""
+        imp = self.summary.get("imported")
+        return not (isinstance(imp, dict) and imp.get("beta_given") is False and self.summary.get("beta") is None)
+
+    def imported_from(self) -> str:
+        """Where an import came from ("" for other runs)."""
+        imp = self.summary.get("imported")
+        if not isinstance(imp, dict):
+            return ""
+        orig = f", a copy of run {imp['original_run_id']}" if imp.get("original_run_id") else ""
+        return f"imported from {imp.get('file') or 'a file'} on {imp.get('at') or '?'}{orig}"
+
+    @property
     def label(self) -> str:
         if self.shipped:
             return f"📦 {self.name or self.run_id}"
+        if self.imported_what == "model" and self.status.ended:
+            return f"📥 {self.shown_name}"
         damaged = ", damaged" if self.damaged else ""
-        return f"{STATUS_ICONS.get(self.status, '')} {self.name or self.run_id} ({self.status}{damaged})"
+        return f"{STATUS_ICONS.get(self.status, '')} {self.shown_name} ({self.status}{damaged})"
 
     def source(self, me: str) -> str:
         """Where the run comes from, as the Runs page's table says it."""
@@ -264,9 +314,12 @@ class RunEntry:
 
     def beta_text(self) -> str:
         """The run's β as every page says it: its base β, and the effective β now when its
-        schedule makes that differ (a warm-up, a cycle). An autoencoder has no β."""
+        schedule makes that differ (a warm-up, a cycle). An autoencoder has no β; a model
+        trained elsewhere whose config did not give one gets no β text ("")."""
         if self.config.model.kind == "ae":
             return "no β (an autoencoder)"
+        if not self.beta_known:
+            return ""                    # a model trained elsewhere, its β not given: nothing made up
         base, now = self.base_beta, self.beta_now
         return f"base β = {base:g}" + ("" if math.isclose(now, base) else f", effective β now = {now:.3g}")
 

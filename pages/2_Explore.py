@@ -25,6 +25,7 @@ from explorer.analysis import latent
 from explorer.ui import common, frame, live, own_model
 from explorer.ui import explore, explore_model, explore_state, explore_tabs
 from explorer.ui import plane_reading
+from explorer.ui.runs_page import md
 
 frame.page_setup("Explore", "🔭")
 session = st.session_state
@@ -54,8 +55,9 @@ D, mk = run.D, run.mk
 with st.sidebar:
     if not run.entry.shipped and run.entry.status.active:
         live.follow_run(run.entry.run_id, run.weights, run.mtime)
-    st.caption(f"{run.config.model.kind.upper()}, {D}-D latent, {run.config.data.name}, "
-               f"{run.entry.beta_text()}. Run folder: `{run.dir.name}`")
+    st.caption(", ".join(t for t in (f"{run.config.model.kind.upper()}", f"{D}-D latent", run.config.data.name,
+                                     run.entry.beta_text(), md(run.entry.imported_from())) if t)
+               + f". Run folder: `{run.dir.name}`")
 
 # ================================================================ sidebar: the points
 

@@ -128,3 +128,37 @@ def test_explore_page_opens_an_uploaded_pair(page_engine):
     assert (page_engine.runs_dir / run_id / store.WEIGHTS).is_file()
     assert store.read_summary(page_engine.runs_dir / run_id)["owner"]          # this session's run
     assert any(run_id in c.value for c in at.caption)                          # the page shows it
+
+
+def _listed(runs, run_id):
+    from explorer.store.index import RunIndex
+    index = RunIndex(runs)
+    index.refresh(force=True)
+    return index.get(run_id)
+
+
+def test_an_opened_model_is_listed_as_imported_with_only_the_beta_its_config_gives(tmp_path):
+    """A model trained elsewhere is no run of this app's: it is listed as imported (not
+    "stopped · 0.0 epochs"), with its config's β, or no β at all when the config gives none."""
+    import math
+
+    from explorer.figures import runs as runs_figures
+    runs = tmp_path / "runs"
+    pair = _pair()
+    config = json.loads(pair["config.json"])
+    del config["train"]                                          # a config that says nothing of β
+    e = _listed(runs, open_own_model(dict(pair, **{"config.json": json.dumps(config).encode()}), runs,
+                                     max_bytes=50 * MB, owner="o"))
+    assert e.status_text == "imported" and e.epochs is None and e.beta_text() == ""
+    assert e.label == f"📥 {e.name} (imported model)" and "stopped" not in e.label
+    row = runs_figures.table_row(e, "o")
+    assert row["Status"] == "imported" and row["Source"] == "yours (imported)"
+    assert math.isnan(row["base β"]) and math.isnan(row["β now"]) and math.isnan(row["Epochs"])
+    given = _listed(runs, open_own_model(_pair(), runs, max_bytes=50 * MB, owner="o"))   # β = 4 in its config
+    assert given.beta_text() == "base β = 4" and runs_figures.table_row(given, "o")["base β"] == 4.0
+    assert given.shown_name.endswith(" (imported model)")
+    copy = _listed(runs, open_own_model({"b4.zip": exchange.export_run(SHIPPED)}, runs, max_bytes=50 * MB,
+                                        owner="o"))                # a run zip: a copy of a run
+    assert copy.shown_name == f"{copy.name} (imported copy)" and copy.status_text == "finished"
+    assert copy.epochs == store.read_summary(SHIPPED)["epochs"] and copy.imported_from().startswith(
+        "imported from b4.zip on ")

@@ -86,7 +86,8 @@ def open_own_model(files: dict[str, bytes], runs_root: Path, *, max_bytes: int, 
         raise OwnModelError("upload a run zip on its own, or a weights + config pair without a zip")
     data, label = (files[zips[0]], zips[0]) if zips else (pair_zip(files), _pair_name(files))
     try:
-        return import_run(data, Path(runs_root), max_bytes=max_bytes, owner=owner, file_name=label)
+        return import_run(data, Path(runs_root), max_bytes=max_bytes, owner=owner, file_name=label,
+                          model_only=not zips)
     except ExchangeError as e:
         raise OwnModelError(str(e)) from None
 

@@ -68,18 +68,19 @@ def table_row(entry, me: str = "") -> dict:
     cfg, s = entry.config, entry.summary or {}
     train, val = s.get("train") or {}, s.get("val") or {}
     elbo = cfg.model.kind != "ae"          # an autoencoder has a reconstruction loss, no ELBO
+    beta = elbo and entry.beta_known       # a model trained elsewhere may not say its β
     data = cfg.data.name + (f", {cfg.data.binarize} binarised" if cfg.data.binarize != "none" else "")
     hidden = "-".join(str(h) for h in cfg.model.hidden)
     lik = cfg.model.likelihood + (f" σ={cfg.model.sigma:g}" if cfg.model.likelihood == "gaussian" else "")
     if not entry.config_known:                   # config.json unreadable: nothing made up
         data = hidden = lik = "?"
     return {
-        "Name": cfg.name or entry.run_id, "Run id": entry.run_id, "Source": entry.source(me),
-        "Status": str(entry.status) + (f" · {entry.damaged}" if entry.damaged else ""), "Data": data,
+        "Name": entry.shown_name, "Run id": entry.run_id, "Source": entry.source(me),
+        "Status": entry.status_text, "Data": data,
         "Model": f"{cfg.model.kind.upper()} · {cfg.model.body} {hidden}" if entry.config_known else "?",
         "Likelihood": lik, "Latent dim": cfg.model.latent_dim if entry.config_known else math.nan,
-        "base β": (entry.base_beta if elbo and (entry.beta is not None or entry.config_known) else math.nan),
-        "β now": entry.beta_now if elbo and entry.config_known else math.nan,
+        "base β": (entry.base_beta if beta and (entry.beta is not None or entry.config_known) else math.nan),
+        "β now": entry.beta_now if beta and entry.config_known else math.nan,
         "Epochs": _num(s, "epochs"),
         "Train ELBO": _num(train, "elbo") if elbo else math.nan, "Train recon": _num(train, "recon"),
         "Train KL": _num(train, "kl"), "Val ELBO": _num(val, "elbo") if elbo else math.nan,
