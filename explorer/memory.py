@@ -98,14 +98,21 @@ def _conv_values(item_shape: tuple[int, ...]) -> int:
     return 32 * math.ceil(h / 2) * math.ceil(w / 2) + 64 * math.ceil(h / 4) * math.ceil(w / 4)
 
 
-def estimate(config: RunConfig, fp: Footprint, *, iwae_k: int = 0) -> Estimate:
-    """The peak memory of training ``config`` on data of footprint ``fp`` in one process."""
-    d = math.prod(fp.item_shape)
-    m, t = config.model, config.train
+def split_sizes(config: RunConfig, fp: Footprint) -> tuple[int, int]:
+    """(training images, validation images) ``config`` trains on, from the data's footprint
+    (MNIST's test file is its validation split; other sets split off ``val_fraction``)."""
     n_val = 10_000 if config.data.name in ("mnist", "fashion-mnist") else max(1, round(fp.n * config.data.val_fraction))
     n_train = max(1, fp.n - n_val)
     if config.data.subset:
         n_train = min(n_train, config.data.subset)
+    return n_train, n_val
+
+
+def estimate(config: RunConfig, fp: Footprint, *, iwae_k: int = 0) -> Estimate:
+    """The peak memory of training ``config`` on data of footprint ``fp`` in one process."""
+    d = math.prod(fp.item_shape)
+    m, t = config.model, config.train
+    n_train, n_val = split_sizes(config, fp)
     grey = n_val if config.data.binarize != "none" else 0
     data = fp.n * d * fp.itemsize * 2 + (n_train + n_val + grey) * d * 4
     model = 16 * parameters(config, fp.item_shape)            # weights, gradients, Adam's two moments

@@ -5,6 +5,7 @@ the class). Each AppTest is one browser session; a session's owner is fixed by i
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -227,3 +228,30 @@ def test_a_lesson_vote_then_a_ladder_push_through_the_pages(lesson, page_engine)
     assert "Answers are locked" in texts(student)
     for r in room.latest_runs(k.code).values():
         page_engine.wait(r, 120)
+
+
+def test_before_the_lesson_the_teacher_measures_how_long_each_preset_takes(lesson, page_engine):
+    """Settings → "Measure this server": a calibration in a worker process; the table is the
+    estimate for the number of students typed (default: the class's size), over this
+    server's workers, labelled as measured here at a time; a student's page has no such button."""
+    from explorer.engine import calibration
+    from explorer.presets import PRESETS
+    from explorer.ui import classroom_views
+    teacher, student, k = lesson
+    teacher.run()
+    assert teacher.number_input(key="cal_students").value == 1                   # Ann
+    assert not [d for d in teacher.dataframe if "preset" in d.value.columns]    # nothing measured yet
+    teacher.number_input(key="cal_students").set_value(30)
+    teacher.button(key="cal_run").click().run(timeout=240)
+    assert_page_ok(teacher)
+    cal, _ = classroom_views._calibrations()["latest"]
+    assert cal.pid != os.getpid()                                  # never the server's process
+    table = [d for d in teacher.dataframe if "preset" in d.value.columns][0].value
+    assert list(table["preset"]) == list(PRESETS)
+    want = calibration.estimate(cal.timings, 30, page_engine.max_jobs)
+    assert list(table["30 students"]) == [calibration.duration(e.total_s) for e in want]
+    assert list(table["runs"]) == [30, 30, 30, 60]                             # AE vs VAE trains a twin
+    assert list(table[f"rounds of {page_engine.max_jobs}"]) == [e.rounds for e in want]
+    said = texts(teacher)
+    assert "An estimate from a measurement: s/step measured on this server at" in said and " UTC (" in said
+    assert "cal_run" not in [b.key for b in student.run().button]

@@ -8,6 +8,8 @@ whatever it sends.
 """
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import replace
 
 import pandas as pd
@@ -18,7 +20,9 @@ from ..classroom import board
 from ..classroom import classes, rules
 from .. import data, store
 from ..config import DATASETS_IMAGE, DATASETS_TOY, DataConfig
+from .. import settings as settings_mod
 from ..engine import EngineError
+from ..engine import calibration
 from ..figures import classroom as classroom_figures
 from ..figures import describe
 from ..runs import Actor
@@ -259,10 +263,68 @@ def data_check(k: classes.Klass, me: Actor) -> None:
                 st.error(f"Not stored: {e}")
 
 
+@st.cache_resource(show_spinner=False)
+def _calibrations() -> dict:
+    """This server's latest calibration, for every teacher on it: {"latest": (Calibration,
+    runs that were training meanwhile)}."""
+    return {}
+
+
+def time_check(k: classes.Klass, me: Actor) -> None:
+    """Before the lesson: how long each preset takes for N students on this server, from a
+    short measured calibration (in a worker process, :mod:`explorer.engine.calibration`)."""
+    eng = common.engine()
+    st.markdown("**How long will each preset take here?**")
+    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    n = int(c1.number_input("Students", 1, 500, value=max(1, len(classroom_ui.room().members(k.code))),
+                            key="cal_students", help="How many students will press Start (the class's size)."))
+    if c2.button("Measure this server (a few seconds)", key="cal_run") and not _refuse_unless_teacher(k.code, me):
+        busy = eng.busy_workers()
+        with st.spinner("Timing a few training steps of each preset in a worker process…"):
+            try:
+                _calibrations()["latest"] = (calibration.calibrate(threads=eng.torch_threads), busy)
+            except calibration.CalibrationError as e:
+                st.error(f"Not measured: {e}.")
+    latest = _calibrations().get("latest")
+    if latest is None:
+        st.caption("The button times a few training steps of each preset on this server (in a worker "
+                   "process, as a run trains) and estimates how long the class's runs take.")
+        return
+    cal, busy = latest
+    workers = eng.max_jobs
+    timings = {t.preset: t for t in cal.timings}
+    rows = []
+    for r in calibration.estimate(cal.timings, n, workers):
+        t = timings[r.preset]
+        ends = (f"its {t.budget_s:g} s time budget (at most ≈{r.epochs:.0f} of {t.epochs} epochs fit)" if r.by_budget
+                else f"its {t.epochs} epochs")
+        rows.append({"preset": r.preset, "measured per step": f"{t.s_per_step * 1000:.1f} ms",
+                     "one run": calibration.duration(r.run_s), "what ends a run": ends,
+                     "runs": r.runs, f"rounds of {workers}": r.rounds,
+                     f"{n} students": calibration.duration(r.total_s)})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cal_table")
+    s = settings_mod.get()
+    source = ("the Ray cluster's slots" if s.engine == "ray" else "the setting LATENT_EXPLORER_MAX_JOBS"
+              if s.max_jobs_set else "this server's cores; the setting LATENT_EXPLORER_MAX_JOBS changes it")
+    note = ""
+    if s.engine == "ray":
+        note = " The cluster's nodes may be faster or slower than this server."
+    elif workers > (os.cpu_count() or 1):
+        note = f" More workers than this server's {os.cpu_count()} cores share them: each run takes longer."
+    st.caption(f"An estimate from a measurement: s/step measured on this server at "
+               f"{time.strftime('%H:%M', time.gmtime(cal.measured_at))} UTC ({cal.steps} steps of each preset "
+               f"in a worker process, {count(cal.threads, 'torch thread')}, while {count(busy, 'run')} trained). "
+               f"{workers} run{'s train' if workers != 1 else ' trains'} at once here ({source}): {n} students' "
+               f"runs take ⌈runs / {workers}⌉ rounds of one run. Not counted: each run's start, its saves and "
+               f"live snapshots, and its final evaluation, so a run without a time budget takes somewhat "
+               f"longer.{note}")
+
+
 def settings_form(k: classes.Klass, me: Actor) -> None:
     s = k.settings
     st.markdown("**Before the lesson**")
     data_check(k, me)
+    time_check(k, me)
     with st.form("class_settings"):
         locked = st.checkbox(classes.SETTING_LABELS["locked"].capitalize() + " (students train the configuration "
                              "you push)", value=s.locked, key="set_locked")
