@@ -91,12 +91,10 @@ MAIN = '[data-testid="stMain"]'
 
 
 def wait_settled(page, timeout: float = 60_000) -> None:
-    """Streamlit has finished its script run and charts and images have drawn."""
-    from conftest import wait_for_app
-    wait_for_app(page, timeout)
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
-                           ".every(c => c.querySelector('svg, canvas'))", timeout=timeout)
-    page.wait_for_timeout(800)
+    """Streamlit has finished its script run and every chart, image and component has drawn
+    (``conftest.wait_settled``)."""
+    from conftest import wait_settled as settled
+    settled(page, timeout)
 
 
 def start_live_run(page, url: str, epochs: int = 400) -> None:

@@ -294,6 +294,66 @@ def painted(page, frames: int = 2) -> None:
     page.evaluate(PAINTED, frames)
 
 
+# What a screen has not drawn yet after Streamlit's script run ('' once all is drawn): the run
+# itself (Streamlit's own flag on stApp, not a pause); an element still a skeleton (its code
+# loading); a visible Vega-Lite chart without its SVG or canvas; a visible plotly chart without
+# its laid-out figure, its SVG trace groups, WebGL canvas or images; an image not loaded; an
+# iframe's document not complete; a components-v2 element (the latent plane) not drawn into its
+# shadow root, or a latent plane without its first decoded image.
+UNSETTLED = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testScriptState !== 'notRunning' || app.dataset.testConnectionState !== 'CONNECTED')
+    return 'the script run: ' + (app ? app.dataset.testScriptState + ' ' + app.dataset.testConnectionState : 'no app');
+  const shown = e => e.offsetParent !== null && e.getBoundingClientRect().width > 0;
+  // an element whose code is still loading (plotly, tables) stands in as a skeleton
+  if ([...document.querySelectorAll('[data-testid="stSkeleton"]')].some(shown)) return 'a skeleton';
+  const vega = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].filter(shown);
+  if (!vega.every(c => c.querySelector('svg, canvas'))) return 'a Vega-Lite chart';
+  for (const c of [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(shown)) {
+    const d = c.querySelector('.js-plotly-plot');
+    if (!d || !d._fullLayout || !d._fullData || !d.querySelector('.main-svg')) return 'a plotly chart';
+    const kinds = d._fullData.filter(t => t.visible !== false).map(t => String(t.type));
+    if (d.querySelectorAll('.scatterlayer .trace').length < kinds.filter(k => k === 'scatter').length)
+      return 'the traces of a plotly chart';
+    if (kinds.some(k => k.endsWith('gl')) && !d.querySelector('canvas.gl-canvas-context')) return 'a WebGL trace';
+    if (kinds.some(k => k === 'image' || k === 'heatmap') && !d.querySelector('.main-svg image')) return 'a plotly image';
+    if ((d.layout.images || []).length > d.querySelectorAll('.main-svg image').length) return 'a layout image';
+  }
+  const imgs = [...document.querySelectorAll('[data-testid="stMain"] img')].filter(shown);
+  if (!imgs.every(i => i.complete && i.naturalWidth > 0)) return 'an image';
+  for (const f of document.querySelectorAll('iframe')) {
+    let doc = null;
+    try { doc = f.contentDocument; } catch (e) { doc = null; }     // another origin: Playwright waits
+    if (doc && (doc.readyState !== 'complete' || !doc.body || !doc.body.childElementCount)) return 'an iframe';
+  }
+  for (const h of [...document.querySelectorAll('[data-testid^="stBidiComponent"]')].filter(shown)) {
+    const host = h.shadowRoot ? h : [...h.querySelectorAll('*')].find(e => e.shadowRoot);
+    const root = host ? host.shadowRoot : h;
+    const drawn = [...root.querySelectorAll('canvas, svg, img, button, input')].some(e => e.getBoundingClientRect().width > 0);
+    if (!drawn) return 'a component';
+    const img = root.querySelector('canvas.lp-image');
+    if (img && img.dataset.decoded !== 'browser') return 'the decoded image of a latent plane';
+  }
+  return '';
+}"""
+
+
+def wait_settled(page, timeout: float = 60_000) -> None:
+    """Streamlit has finished its script run and everything it drew is on the screen
+    (:data:`UNSETTLED` says what is not yet), then two more frames painted. Before a
+    screenshot: no fixed sleep, the real condition."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    wait_for_app(page, timeout)
+    for frame in page.frames[1:]:                 # iframes (of any origin) have loaded
+        frame.wait_for_load_state("load", timeout=timeout)
+    try:
+        page.wait_for_function(f"() => !({UNSETTLED})()", timeout=timeout, polling=100)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{page.url} not drawn after {timeout / 1000:.0f} s: still waiting for "
+                             f"{page.evaluate(UNSETTLED)}") from None
+    painted(page)
+
+
 def open_app(ctx, url: str):
     """A new tab of ``ctx`` at ``url``, rendered, with no error on it."""
     page = ctx.new_page()
