@@ -11,6 +11,7 @@ import torch
 from explorer.analysis import latent
 from explorer.analysis import projections
 from explorer.config import RunConfig
+from explorer.figures import latent as latent_figures
 from explorer.models import build_model
 from explorer.runs import RunEntry, Status
 from explorer.ui import explore_model
@@ -87,6 +88,32 @@ def test_tsne_decodes_the_nearest_embedded_point(run):
     assert np.array_equal(v.tsne_idx, np.arange(0, N, 2)) and len(v.shown_z) == N // 2
     target = v.plane_pts[3] + 1e-3
     assert np.array_equal(v.z_at(target), pts.z[6])                     # row 3 of the embedded subset
+
+
+@pytest.mark.parametrize("proj_kind", ["dims", "pca"])
+def test_the_pages_two_planes_share_their_axes(run, proj_kind):
+    """Explore's plotly plane (drawn over ``view.ranges``) and the latent-plane component
+    beside it (``view.component_plane()``) have the same ranges, the same ticks and equal
+    scales, and put each code at the same coordinates."""
+    pts = _points(run)
+    v = _view(run, pts, proj_kind, dims=(2, 0))
+    fig = latent_figures.plane_figure(v.plane_pts, pts.labels, ranges=v.ranges)
+    spec = v.component_plane()
+    assert [list(fig.layout.xaxis.range), list(fig.layout.yaxis.range)] == spec["ranges"]
+    assert [list(fig.layout.xaxis.tickvals), list(fig.layout.yaxis.tickvals)] == spec["ticks"]
+    (x0, x1), (y0, y1) = spec["ranges"]
+    assert x1 - x0 == pytest.approx(y1 - y0) and fig.layout.yaxis.scaleanchor == "x"
+    assert all(x0 <= t <= x1 for t in spec["ticks"][0]) and len(spec["ticks"][0]) >= 3
+    # the component's map, p = (z − mean) · compᵀ, puts each code where the plotly plane does
+    p = (pts.z - np.array(spec["mean"])) @ np.array(spec["comp"]).T
+    assert np.allclose(p, v.plane_pts, atol=1e-3)
+    assert spec["axis"] == list(v.projection.axis_titles)
+
+
+def test_a_tsne_plane_has_the_pca_plane_beside_it(run):
+    v = _view(run, _points(run), "tsne", embed=lambda z, cap: (np.arange(len(z)), z[:, :2] * 10))
+    spec = v.component_plane()                                   # t-SNE has no inverse: PCA, on its own axes
+    assert spec["ranges"] == [list(r) for r in v.grid_ranges] and spec["axis"][0].startswith("PC")
 
 
 def test_a_selection_refers_to_what_the_plane_shows(run):

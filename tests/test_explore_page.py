@@ -133,7 +133,7 @@ def test_a_bad_upload_gives_a_message_and_a_good_one_is_encoded(app):
     captions = [i.proto.imgs[0].caption for i in at.get("image")]
     assert "as the model sees it" in captions and "reconstruction (decoder at μ)" in captions
     names = [t.get("name") for t in _chart(at, "encoded")["data"]]
-    assert "your image (μ)" in names and "q(z|x): 1σ, 2σ" in names
+    assert "your image (μ)" in names and any(n.startswith("q(z|x): 1σ, 2σ") for n in names)
 
 
 def test_other_tabs_and_layers_render(app):
@@ -147,7 +147,10 @@ def test_other_tabs_and_layers_render(app):
     at.run()
     _ok(at)
     assert "σ" in "".join(_chart(at, "Traversals")["layout"]["xaxis"]["ticktext"])
-    assert len(_chart(at, "encoded")["layout"]["images"]) == 1      # the density beneath the points
+    plane = _chart(at, "encoded")
+    assert len(plane["layout"]["images"]) == 1                      # the density beneath the points
+    assert any(t.get("name", "").startswith("q(z), log scale: full colour ≥") for t in plane["data"])
+    assert any(c.value.startswith("Density: the darker") for c in at.caption)
 
     at = app(model=SHIPPED, tab="Interpolation")
     at.run()
@@ -274,7 +277,10 @@ def test_selected_points_show_their_reconstructions_and_sigma_ellipses(app):
     _ok(at)
     assert any(m.value == "**Selected: 3 points**" for m in at.markdown)
     assert any(i.proto.imgs[0].caption.startswith("Each pair of rows") for i in at.get("image"))
-    assert "q(z|x): 1σ, 2σ" in [t.get("name") for t in _chart(at, "encoded")["data"]]
+    (ell,) = [t for t in _chart(at, "encoded")["data"] if t.get("name", "").startswith("q(z|x): 1σ, 2σ")]
+    k = ell["meta"]["scale"]                 # the digits' σ ≈ 0.04 on an 8-wide plane: drawn larger, and said
+    assert k > 1 and ell["name"].endswith(f"drawn {k}× larger")
+    assert any(f"The σ ellipses are drawn {k}× their true size" in c.value for c in at.caption)
 
     at.radio(key=f"ex_source_{mk}").set_value("train")     # other points: the selection is dropped
     at.run()

@@ -1,6 +1,7 @@
 """explorer.figures.latent: the plane and its layers, image strips, the manifold figure and
 the toy data view — built directly, checked trace by trace."""
 import base64
+import functools
 import io
 
 import numpy as np
@@ -8,7 +9,10 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
+from explorer import store
+from explorer.analysis import latent
 from explorer.figures import latent as latent_figures
+from explorer.figures import plane_layers
 
 
 def _decode_uri(uri: str) -> np.ndarray:
@@ -61,9 +65,9 @@ def test_plane_has_an_invisible_selectable_click_grid_over_its_exact_ranges():
 def test_plane_layers_line_up_with_the_axes():
     z = np.zeros((5, 2))
     img = np.random.default_rng(2).uniform(size=(6, 6))
-    ex, ey = np.array([0.0, 1.0, np.nan]), np.array([1.0, 0.0, np.nan])
+    means, covs = np.array([[0.5, 1.0]]), np.array([[[0.25, 0.0], [0.0, 0.04]]])   # σ 0.5 and 0.2: visible
     path = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
-    fig = latent_figures.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(ex, ey),
+    fig = latent_figures.plane_figure(z, ranges=RANGES, image=img, image_opacity=0.4, ellipses=(means, covs),
                                       paths=[(path, "linear path", "#123456")], marker=[1.5, -0.5],
                                       extra_markers=[([[2.0, 2.0]], "your image (μ)", "red", "star")],
                                       lines=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), prior_center=(1.0,
@@ -76,7 +80,9 @@ def test_plane_layers_line_up_with_the_axes():
     factor = shown.shape[0] // 6
     assert shown.shape[:2] == (6 * factor, 6 * factor) and factor > 1
     assert np.allclose(shown[::factor, ::factor] / 255, img, atol=1 / 255)
-    assert np.allclose(_trace(fig, "q(z|x): 1σ, 2σ").x, ex, equal_nan=True)
+    ell = _trace(fig, "q(z|x): 1σ, 2σ")                           # true to size: no note
+    assert np.nanmax(ell.x) == pytest.approx(0.5 + 2 * 0.5, abs=1e-3) and np.nanmax(ell.y) == pytest.approx(1.4, abs=1e-3)
+    assert np.isnan(ell.x).sum() == 2                             # a 1σ and a 2σ ring
     assert np.allclose(_trace(fig, "linear path").y, path[:, 1])
     assert tuple(_trace(fig, "decoded z").x) == (1.5,)
     assert _trace(fig, "your image (μ)").marker.symbol == "star"
@@ -89,12 +95,72 @@ def test_density_image_is_flipped_log_scaled_and_transparent_in_holes():
     d[0, 2] = 2.0          # the bottom row (smallest y) has the peak
     d[3, 0] = 0.02         # two decades below it
     d[2, 2] = 2e-5         # five decades below: a hole
-    rgba = latent_figures.density_image(d, max_alpha=0.5, decades=3)
+    rgba = latent_figures.density_image(d, max_alpha=0.5, decades=3, top=2.0)
     assert rgba.shape == (4, 5, 4)
     assert rgba[3, 2, 3] == pytest.approx(0.5)                  # peak drawn in the last image row
     assert rgba[0, 0, 3] == pytest.approx(0.5 / 3)              # 1 - 2/3 of the way
     assert rgba[1, 2, 3] == 0 and rgba[1, 1, 3] == 0
     assert np.all(latent_figures.density_image(np.zeros((2, 2)))[..., 3] == 0)
+    above = latent_figures.density_image(d, max_alpha=0.5, decades=3, top=0.02)   # denser cells saturate
+    assert above[3, 2, 3] == pytest.approx(0.5) and above[0, 0, 3] == pytest.approx(0.5)
+
+
+# ------------------------------------------------ MNIST's tiny posteriors, visible and truthful
+
+@functools.cache
+def _mnist_codes():
+    """The shipped 2-D MNIST VAE's codes of the 2,000 validation images it carries: their
+    means, q(z|x)'s covariances and the plane's ranges as Explore computes them."""
+    folder = store.SHIPPED_ROOT / "mnist-vae-z2"
+    x, _, _ = store.load_probe(folder)
+    mu, logvar = latent.encode(store.load_model(folder), x)
+    covs = np.stack([np.diag(v) for v in np.exp(logvar.astype(np.float64))])
+    return mu.astype(np.float64), covs, latent.plane_extent(mu, (0.0, 0.0))
+
+
+def test_sigma_ellipses_on_an_mnist_plane_are_enlarged_to_be_seen_and_say_so():
+    mu, covs, ranges = _mnist_codes()
+    span = max(b - a for a, b in ranges)
+    sigma = np.sqrt(covs[:3, [0, 1], [0, 1]])                      # each code's σ on each axis
+    assert np.median(sigma) / span < 0.005                        # true size: a pixel or two on a 560-px plane
+    fig = latent_figures.plane_figure(mu, ranges=ranges, ellipses=(mu[:3], covs[:3]))
+    k = plane_layers.ellipse_scale(covs[:3], ranges)
+    assert k in plane_layers.ELLIPSE_STEPS and k > 1
+    ell = _trace(fig, f"q(z|x): 1σ, 2σ, drawn {k}× larger")      # the legend says so
+    assert ell.meta["scale"] == k
+    x, y = np.asarray(ell.x, float), np.asarray(ell.y, float)
+    first = slice(0, np.flatnonzero(np.isnan(x))[0])              # the first code's 1σ ring, drawn at kσ
+    r = np.hypot((x[first] - mu[0, 0]) / sigma[0, 0], (y[first] - mu[0, 1]) / sigma[0, 1])
+    assert np.allclose(r, k, atol=1e-6)                           # the true shape, k times larger
+    radius = k * np.median(sigma.max(1))                          # the median 1σ ring's semi-major axis
+    assert plane_layers.ELLIPSE_MIN_SHARE * span <= radius < 2.5 * plane_layers.ELLIPSE_MIN_SHARE * span
+    note = plane_layers.ellipse_note(covs[:3], ranges)
+    assert f"drawn {k}× their true size" in note and f"{np.median(sigma.max(1)):.2g}" in note
+    # σ already visible on the plane: drawn true to size, no note
+    wide = np.tile(np.eye(2) * 0.09, (3, 1, 1))
+    assert plane_layers.ellipse_scale(wide, ranges) == 1 and plane_layers.ellipse_note(wide, ranges) == ""
+    assert _trace(latent_figures.plane_figure(mu, ranges=ranges, ellipses=(mu[:3], wide)), "q(z|x): 1σ, 2σ")
+
+
+def test_density_of_mnist_codes_shows_on_a_scale_that_fits_it():
+    mu, covs, ranges = _mnist_codes()
+    (x0, x1), (y0, y1) = ranges
+    dens = latent.aggregate_density(mu, covs, np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    fig = latent_figures.plane_figure(mu, np.arange(len(mu)) % 10, ranges=ranges, density=dens)
+    (li,) = fig.layout.images
+    assert (li.x, li.y) == (x0, y1) and li.opacity == 1
+    alpha = _decode_uri(li.source)[..., 3] / 255
+    top = plane_layers.density_top(dens)
+    assert top < 0.1 * dens.max()                                 # not the highest of MNIST's narrow peaks
+    occupied = alpha > 0
+    assert 0.05 < occupied.mean() < 0.9                           # the codes' regions coloured, the holes clear
+    assert np.median(alpha[occupied]) > 0.4                       # and strongly enough to see
+    old = latent_figures.density_image(dens, max_alpha=0.6, top=dens.max())[..., 3]   # the scale of the peak
+    assert np.median(alpha[occupied]) > 2 * np.median(old[old > 0])
+    key = _trace(fig, plane_layers.density_name(top))             # its scale in numbers, in the legend
+    assert key.meta["top"] == top and f"{top:.2g}" in key.name and f"{top / 1000:.2g}" in key.name
+    assert all(t.marker.opacity == plane_layers.FADED_POINTS for t in fig.data if t.name in map(str, range(10)))
+    assert "holes" in plane_layers.density_note(top)
 
 
 def test_png_data_uri_round_trips():
@@ -177,8 +243,6 @@ def test_item_image_and_widened_enlarge_by_whole_factors():
 def test_manifold_tiles_match_single_decodes_with_a_gap_between_them():
     """The tiled manifold is assembled right: tile (r, c) is the decode of grid point r·n + c
     (the top row first), and a 1-pixel grey gap separates the tiles."""
-    from explorer import store
-    from explorer.analysis import latent
     model = store.load_model(store.SHIPPED_ROOT / "digits-vae-z2-b1")
     n = 8
     z, imgs = latent.decode_grid(model, ((-3.0, 3.0), (-3.0, 3.0)), n)

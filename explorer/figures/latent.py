@@ -17,7 +17,10 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ..analysis.latent import lattice
+from .plane import plane_ticks
 from .common import class_color, class_symbol, image_grid, to_hw, upscale
+from .plane_layers import (DENSITY_COLOR, DENSITY_DECADES, DENSITY_MAX_ALPHA, FADED_POINTS, density_key,
+                           density_top, ellipse_trace)
 
 GL_THRESHOLD = 1000   # above this many points, WebGL
 
@@ -124,15 +127,16 @@ def png_data_uri(img: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def density_image(density: np.ndarray, color=(31, 78, 160), max_alpha: float = 0.6,
-                  decades: float = 3.0) -> np.ndarray:
+def density_image(density: np.ndarray, color=DENSITY_COLOR, max_alpha: float = DENSITY_MAX_ALPHA,
+                  decades: float = DENSITY_DECADES, top: float | None = None) -> np.ndarray:
     """An RGBA image of a density grid (rows following y upwards, as
     :func:`explorer.analysis.latent.aggregate_density` returns it). The opacity follows the
-    log-density over ``decades`` powers of ten below the peak, so the thin regions the
-    decoder saw still show and the holes it never saw stay white. Flipped so the top row
-    is the largest y."""
+    log-density over ``decades`` powers of ten below ``top`` (default
+    :func:`~explorer.figures.plane_layers.density_top`, which fits the density's own range;
+    denser cells saturate), so the thin regions the decoder saw still show and the holes it
+    never saw stay clear. Flipped so the top row is the largest y."""
     d = np.asarray(density, dtype=np.float64)
-    top = d.max()
+    top = density_top(d) if top is None else float(top)
     a = np.zeros_like(d)
     if top > 0:
         with np.errstate(divide="ignore"):
@@ -194,18 +198,23 @@ def plane_figure(points: np.ndarray, labels: np.ndarray | None = None,
                  class_names: list[str] | None = None, *, ranges, title: str = "",
                  axis_titles: tuple[str, str] = ("z₁", "z₂"), show_prior: bool = True,
                  click_grid: int = 50, image: np.ndarray | None = None,
-                 image_opacity: float = 0.35, ellipses=None, paths: list[tuple] = (), lines=None,
-                 marker=None, extra_markers: list[tuple] = (), prior_center=(0.0, 0.0),
-                 height: int = 560) -> go.Figure:
+                 image_opacity: float = 0.35, density: np.ndarray | None = None, ellipses=None,
+                 paths: list[tuple] = (), lines=None, marker=None, extra_markers: list[tuple] = (),
+                 prior_center=(0.0, 0.0), height: int = 560) -> go.Figure:
     """The Explore page's plane: the encoded points (coloured by label, ``customdata`` =
     their index), the prior's circles, and optional layers — ``image`` (a background such
-    as the decoded manifold or the aggregate posterior's density, stretched over
-    ``ranges``), ``ellipses`` (x, y with NaN breaks), ``paths`` ((points [K, 2], name, colour)
-    tuples: interpolations),
-    ``lines`` (x, y: a warped grid), ``marker`` (the decoded z) and ``extra_markers``
-    ((p, name, colour, symbol) tuples) — and an invisible ``click_grid``×``click_grid``
-    grid so a click anywhere decodes. The axes show exactly ``ranges`` with equal scales.
-    ``prior_center``: where the plane puts z = 0 (a PCA plane is centred on the data).
+    as the decoded manifold or a classifier's reading, stretched over ``ranges``),
+    ``density`` (the aggregate posterior on a grid over ``ranges``, rows following y: drawn
+    by :func:`density_image` on a scale that fits it, named with its scale in the legend, the
+    points faded above it), ``ellipses`` (``(means [N, 2], covs [N, 2, 2])`` on the plane:
+    their 1σ and 2σ contours, enlarged to stay visible and named so,
+    :func:`~explorer.figures.plane_layers.ellipse_trace`), ``paths`` ((points [K, 2], name,
+    colour) tuples: interpolations), ``lines`` (x, y: a warped grid), ``marker`` (the decoded
+    z) and ``extra_markers`` ((p, name, colour, symbol) tuples) — and an invisible
+    ``click_grid``×``click_grid`` grid so a click anywhere decodes. The axes show exactly
+    ``ranges`` with equal scales and ticks (:func:`~explorer.figures.plane.plane_ticks`, the
+    same the latent-plane component draws). ``prior_center``: where the plane puts z = 0 (a
+    PCA plane is centred on the data).
     """
     fig = latent_scatter(points, labels, class_names, title=title, show_prior=show_prior,
                          axis_titles=axis_titles, height=height)
@@ -216,17 +225,21 @@ def plane_figure(points: np.ndarray, labels: np.ndarray | None = None,
                 tr.update(x=np.asarray(tr.x) + cx, y=np.asarray(tr.y) + cy)
     for tr in fig.data:           # a selection must not fade the other points
         if tr.mode == "markers":
-            op = tr.marker.opacity
-            tr.update(unselected=dict(marker=dict(opacity=op)),
+            op = FADED_POINTS if density is not None else tr.marker.opacity
+            tr.update(marker=dict(opacity=op), unselected=dict(marker=dict(opacity=op)),
                       selected=dict(marker=dict(opacity=1.0, size=(tr.marker.size or 5) + 5)),
                       hovertemplate=f"{tr.name} · #%{{customdata}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>")
     if image is not None:
         add_image_layer(fig, image, ranges, opacity=image_opacity)
+    if density is not None:
+        top = density_top(density)
+        add_image_layer(fig, density_image(density, top=top), ranges)
+        fig.add_trace(density_key(top))
     if lines is not None:
         fig.add_trace(line_trace(lines[0], lines[1], "encoder's image of a data grid",
                                  color="rgba(60,60,60,0.5)", width=1))
-    if ellipses is not None:
-        fig.add_trace(line_trace(ellipses[0], ellipses[1], "q(z|x): 1σ, 2σ", color="rgba(0,0,0,0.7)", width=1))
+    if ellipses is not None and len(ellipses[0]):
+        fig.add_trace(ellipse_trace(ellipses[0], ellipses[1], ranges))
     for pts, name, color in paths:
         p = np.asarray(pts, dtype=np.float64)
         fig.add_trace(line_trace(p[:, 0], p[:, 1], name, color=color, width=2.5, markers=True))
@@ -237,8 +250,9 @@ def plane_figure(points: np.ndarray, labels: np.ndarray | None = None,
     if click_grid:
         fig.add_trace(click_grid_trace(lattice(ranges, click_grid), gl=len(points) > GL_THRESHOLD))
     (x0, x1), (y0, y1) = ranges
-    fig.update_layout(xaxis=dict(range=[x0, x1], constrain="domain", autorange=False),
-                      yaxis=dict(range=[y0, y1], constrain="domain", autorange=False),
+    xt, yt = plane_ticks(ranges)
+    fig.update_layout(xaxis=dict(range=[x0, x1], constrain="domain", autorange=False, tickvals=xt),
+                      yaxis=dict(range=[y0, y1], constrain="domain", autorange=False, tickvals=yt),
                       uirevision="plane", margin=dict(l=10, r=10, t=title_margin(title), b=10),
                       legend=dict(itemsizing="constant", orientation="h", y=-0.12))
     return fig

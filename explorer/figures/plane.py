@@ -8,6 +8,7 @@ both give it the dict :func:`payload` builds: the plane (:func:`plane_spec`), th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +24,31 @@ class BrowserDecoder:
     nbytes: int
 
 
+def plane_ticks(ranges, target: int = 6) -> tuple[list[float], list[float]]:
+    """The tick values of a plane over ``ranges = ((x0, x1), (y0, y1))``, the same for every
+    view of it (Explore's plotly plane, :func:`explorer.figures.latent.plane_figure`, and the
+    latent-plane component beside it, :func:`plane_spec`): one step for both axes (1, 2 or 5
+    × 10ᵏ, about ``target`` ticks over the larger side) and every multiple of it in range."""
+    (x0, x1), (y0, y1) = ((float(a), float(b)) for a, b in ranges)
+    raw = max(x1 - x0, y1 - y0, 1e-9) / target
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw * (1 - 1e-9))
+
+    def ticks(a: float, b: float) -> list[float]:
+        lo, hi = math.ceil(a / step - 1e-9), math.floor(b / step + 1e-9)
+        return [round(k * step, 10) + 0.0 for k in range(lo, hi + 1)]
+    return ticks(x0, x1), ticks(y0, y1)
+
+
 def plane_spec(projection, hold, ranges, *, prior: bool = True) -> dict:
     """The plane: a linear map z -> p = (z - mean) @ components.T (``explorer.analysis.latent.
-    Projection``), the coordinates held for the dimensions it does not show, its extent."""
+    Projection``), the coordinates held for the dimensions it does not show, its extent and
+    its ticks (:func:`plane_ticks`: the same axes as the page's plotly plane over ``ranges``)."""
     mean, comp = np.asarray(projection.mean, float), np.asarray(projection.components, float)
     hold = np.zeros(comp.shape[1]) if hold is None else np.asarray(hold, float)
     return {"mean": _r(mean), "comp": [_r(c) for c in comp], "hold": _r(hold),
-            "ranges": [[float(a), float(b)] for a, b in ranges], "axis": list(projection.axis_titles),
+            "ranges": [[float(a), float(b)] for a, b in ranges], "ticks": [list(t) for t in plane_ticks(ranges)],
+            "axis": list(projection.axis_titles),
             "prior": prior, "prior_center": _r((np.zeros_like(mean) - mean) @ comp.T)}
 
 

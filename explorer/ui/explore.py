@@ -22,10 +22,12 @@ from ..config import RunConfig
 from ..decoder_cache import model_file
 from ..figures import describe
 from ..figures import latent as latent_figures
+from ..figures import plane_layers
 from ..runs import RunEntry
 from . import chart_text, common, draw_pad, explore_model, live, plane_reading
 from . import latent_plane
-from .explore_model import MAX_POINTS, Overlay, Points, Run, View, make_points, plane_title, sigma_ellipses
+from .explore_model import MAX_POINTS, Overlay, Points, Run, View, join_gaussians, make_points, plane_title
+from .explore_model import sigma_ellipses
 from .explore_state import PLANE_KEY, current_z, random_z, set_sliders, slider_key
 
 PICKER_RUNS = 100        # the newest runs of this server offered in the picker
@@ -201,7 +203,7 @@ def browser_panel(view: View, toy: dict | None) -> bool:
     on_plane = proj.transform(pts.z) if len(pts.z) else np.zeros((0, 2))
     state = latent_plane.mount(f"ex_lp_{mk}", run.dir, run.model, z=current_z(mk, d), draw=pad,
                                on_pin=lambda z: set_sliders(mk, z, view.slider_ranges),
-                               plane=latent_plane.plane_spec(proj, view.hold, view.grid_ranges),
+                               plane=view.component_plane(),
                                points=latent_plane.points_spec(on_plane, pts.labels, pts.class_names),
                                sliders=view.specs, toy=toy, plane_px=300, image_px=200)
     if state is None:
@@ -261,17 +263,21 @@ def selected(view: View) -> list[int]:
 
 
 def background_image(view: View, background: str) -> np.ndarray | None:
-    """The layer beneath the points: the decoded manifold (dark strokes on white, faint)
-    or the aggregate posterior's density."""
+    """The decoded manifold beneath the points (dark strokes on white, faint)."""
     if background == "manifold":
         return 1.0 - view.manifold(st.session_state["ex_grid_n"])
+    return None
+
+
+def background_density(view: View, background: str) -> np.ndarray | None:
+    """The aggregate posterior's density on the plane's grid (rows following y), when chosen."""
     if background != "density":
         return None
     pts, proj = view.points, view.projection
     if view.invertible and view.run.kind == "vae":
         cov = proj.project_cov(np.exp(pts.logvar))
-        return latent_figures.density_image(_density(proj.transform(pts.mu), cov, view.ranges))
-    return latent_figures.density_image(_density(view.plane_pts, None, view.ranges))
+        return _density(proj.transform(pts.mu), cov, view.ranges)
+    return _density(view.plane_pts, None, view.ranges)
 
 
 def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overlay) -> list[int]:
@@ -289,18 +295,20 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
             image, reading = plane_reading.layer(view, clf) if not isinstance(clf, str) else (None, None)
         else:
             image = background_image(view, background)
+        density = background_density(view, background)
         sel_idx = selected(view)
         ellipses = list(overlay.ellipses)
         if show_ellipses and sel_idx:
             src = np.asarray(sel_idx[:60])
             ellipses.append(sigma_ellipses(proj, pts.mu[src], pts.logvar[src]))
+        ellipses = join_gaussians(ellipses)
         fig = latent_figures.plane_figure(view.plane_pts, labels, pts.class_names, ranges=view.ranges,
                                           title=plane_title(view),
                                           axis_titles=proj.axis_titles if inv else ("t-SNE 1", "t-SNE 2"),
-                                          show_prior=inv, image=image,
+                                          show_prior=inv, image=image, density=density,
                                           image_opacity=0.5 if background == "manifold" else 1.0,
                                           click_grid=plane_reading.CLICK_GRID,
-                                          ellipses=latent.join_paths(ellipses), paths=overlay.paths,
+                                          ellipses=ellipses, paths=overlay.paths,
                                           extra_markers=overlay.markers,
                                           marker=proj.transform(view.z) if inv else None,
                                           prior_center=(proj.transform(np.zeros(view.run.D))
@@ -311,6 +319,10 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
                         selection_mode=("points", "box", "lasso"))
         if reading is not None:
             st.caption(plane_reading.caption(clf))
+        if density is not None:
+            st.caption(plane_layers.density_note(plane_layers.density_top(density)))
+        if ellipses is not None and (note := plane_layers.ellipse_note(ellipses[1], view.ranges)):
+            st.caption(note)
         st.caption("Click anywhere (a point or empty space) to decode that z; use the box or lasso tool "
                    "(top right of the chart) to select points"
                    + ("; a box also decodes its centre." if inv else "."))

@@ -19,6 +19,7 @@ from ..analysis import projections
 from ..config import RunConfig
 from ..decoder_cache import model_file
 from ..figures import latent as latent_figures
+from ..figures.plane import plane_spec
 from ..runs import RunEntry
 
 MAX_POINTS = 10_000          # the whole MNIST test set
@@ -175,6 +176,12 @@ class View:
         return (f"{self.run.key}|{self.run.mtime}|{self.points.source}|{len(self.points.z)}|"
                 f"{self.proj_kind}|{self.tsne_cap}|{self.points.position}")
 
+    def component_plane(self) -> dict:
+        """The plane of the latent-plane component beside the page's plotly plane: the same
+        projection, ranges and ticks (:func:`~explorer.figures.plane.plane_ticks`), so a point
+        sits at the same coordinates on both; for t-SNE, which has no inverse, the PCA plane."""
+        return plane_spec(self.projection, self.hold, self.grid_ranges)
+
     def z_at(self, p) -> np.ndarray:
         """The z a point of the plane decodes: lifted (the others held), or for t-SNE,
         which has no inverse, the nearest embedded point's."""
@@ -220,7 +227,7 @@ def build_view(run: Run, pts: Points, specs, proj_kind: str, dims, tsne_cap: int
 @dataclass
 class Overlay:
     """What the open tabs add to the plane: paths ``(points, name, colour)``, markers
-    ``(p, name, colour, symbol)`` and σ-ellipses ``(x, y)``."""
+    ``(p, name, colour, symbol)`` and σ-ellipses (:func:`sigma_ellipses`)."""
     paths: list = field(default_factory=list)
     markers: list = field(default_factory=list)
     ellipses: list = field(default_factory=list)
@@ -237,5 +244,13 @@ def plane_title(view: View) -> str:
 
 
 def sigma_ellipses(proj: projections.Projection, mu, logvar) -> tuple[np.ndarray, np.ndarray]:
-    """The 1σ and 2σ contours of q(z|x) on the plane, for each row of ``mu``."""
-    return latent.ellipse_paths(proj.transform(mu), proj.project_cov(np.exp(logvar)), (1, 2))
+    """q(z|x) on the plane, for each row of ``mu``: its means [N, 2] and covariances [N, 2, 2]
+    (the plane draws their 1σ and 2σ contours, :func:`explorer.figures.plane_layers.ellipse_trace`)."""
+    return proj.transform(mu).reshape(-1, 2), np.asarray(proj.project_cov(np.exp(logvar))).reshape(-1, 2, 2)
+
+
+def join_gaussians(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Several :func:`sigma_ellipses` as one (None when there are none)."""
+    if not parts:
+        return None
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -191,6 +191,15 @@ export class View {
     g.beginPath();
     g.rect(ax, by, bx - ax, ay - by);
     g.clip();
+    const ticks = pl.ticks || [[pl.ranges[0][0], pl.ranges[0][1]], [pl.ranges[1][0], pl.ranges[1][1]]];
+    if (pl.ticks) {
+      // the grid at the plotly plane's ticks (explorer/figures/plane.py: plane_ticks), so that
+      // a point sits at the same coordinates on both planes of a page
+      g.strokeStyle = "#eeeeee";
+      g.lineWidth = 1;
+      for (const v of ticks[0]) { const x = this.toPx([v, 0])[0]; g.beginPath(); g.moveTo(x, by); g.lineTo(x, ay); g.stroke(); }
+      for (const v of ticks[1]) { const y = this.toPx([0, v])[1]; g.beginPath(); g.moveTo(ax, y); g.lineTo(bx, y); g.stroke(); }
+    }
     const pts = d.points;
     if (pts && pts.xy.length) {
       g.globalAlpha = 0.7;
@@ -222,14 +231,28 @@ export class View {
     g.font = "11px sans-serif";
     g.textAlign = "center";
     g.fillText(pl.axis[0], (ax + bx) / 2, this.ph - 6);
-    for (const v of [pl.ranges[0][0], pl.ranges[0][1]]) g.fillText(v.toFixed(1), this.toPx([v, 0])[0], ay + 12);
+    // tick labels, skipping one that would crowd the last one drawn (a narrow plane)
+    const label = (v) => (pl.ticks ? String(Math.round(v * 1e6) / 1e6) : v.toFixed(1));
+    let last = -Infinity;
+    for (const v of ticks[0]) {
+      const x = this.toPx([v, 0])[0];
+      if (x - last < 24) continue;
+      g.fillText(label(v), x, ay + 12);
+      last = x;
+    }
     g.save();
     g.translate(10, (ay + by) / 2);
     g.rotate(-Math.PI / 2);
     g.fillText(pl.axis[1], 0, 0);
     g.restore();
     g.textAlign = "right";
-    for (const v of [pl.ranges[1][0], pl.ranges[1][1]]) g.fillText(v.toFixed(1), ax - 3, this.toPx([0, v])[1] + 4);
+    last = Infinity;
+    for (const v of ticks[1]) {
+      const y = this.toPx([0, v])[1];
+      if (last - y < 14) continue;
+      g.fillText(label(v), ax - 3, y + 4);
+      last = y;
+    }
     this.legend();
   }
 
