@@ -266,13 +266,17 @@ async def gather_counted(stats: Stats, tasks: list) -> None:
             stats.error("driver", f"{type(r).__name__}: {r}")
 
 
-async def main_async(a) -> None:
-    work = Path(tempfile.mkdtemp(prefix="load-test-"))
-    t_launch = time.perf_counter()
-    server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs)}, timeout=120)
-    server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
+async def main_async(a, server=None) -> None:
+    """The sessions' load test. ``server``: a running server (``tests/conftest.Server``) to
+    load instead of starting one; it is left running (the test of this script uses it)."""
+    own = server is None
+    if own:
+        t_launch = time.perf_counter()
+        server = start_server(Path(tempfile.mkdtemp(prefix="load-test-")),
+                              {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs)}, timeout=120)
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
+        print(f"server ready {time.perf_counter() - t_launch:.1f} s after launch (warm-up included)")
     proc, url = server.proc, server.url
-    print(f"server ready {time.perf_counter() - t_launch:.1f} s after launch (warm-up included)")
     stats = Stats()
     try:
         warm = Session(url)           # one visit of each page first (each page's first run compiles it)
@@ -287,7 +291,8 @@ async def main_async(a) -> None:
         await gather_counted(stats, tasks)
         mem_end, workers_end = server_rss_mb(proc)
     finally:
-        stop_server(server)
+        if own:
+            stop_server(server)
 
     pct = stats.pct
     served = sum(len(v) for v in stats.lat.values())
@@ -437,11 +442,14 @@ async def _peek(q: asyncio.Queue):
     return v
 
 
-async def classroom_async(a) -> None:
-    work = Path(tempfile.mkdtemp(prefix="class-load-"))
-    server = start_server(work, {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs),
-                                 "LATENT_EXPLORER_MAX_QUEUED_PER_OWNER": "2"}, timeout=120)
-    server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
+async def classroom_async(a, server=None) -> None:
+    """The lesson's load test; ``server`` as in ``main_async``."""
+    own = server is None
+    if own:
+        server = start_server(Path(tempfile.mkdtemp(prefix="class-load-")),
+                              {"LATENT_EXPLORER_MAX_JOBS": str(a.max_jobs),
+                               "LATENT_EXPLORER_MAX_QUEUED_PER_OWNER": "2"}, timeout=120)
+        server.wait_for_log("Latent Explorer warmed up")   # its first worker is ready too
     proc, url = server.proc, server.url
     stats, pushed, code_q = Stats(), [], asyncio.Queue()
     stats.joined = stats.voted = 0
@@ -460,7 +468,8 @@ async def classroom_async(a) -> None:
         mem_end, _ = server_rss_mb(proc)
         betas = pushed_betas(server.runs)
     finally:
-        stop_server(server)
+        if own:
+            stop_server(server)
 
     pct = stats.pct
     for kind, v in sorted(stats.lat.items()):
@@ -495,7 +504,8 @@ def pushed_betas(runs: Path) -> list[float]:
     return out
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked against its bounds."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -506,17 +516,26 @@ def main() -> None:
     ap.add_argument("--classroom", type=int, default=0, help="a lesson: one teacher, N students")
     ap.add_argument("--ladder", default="", help="with --classroom: push a β ladder, e.g. 0,0.25,0.5,1,2,4,8")
     ap.add_argument("--vote", action="store_true", help="with --classroom: a question first, every student answers")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.classroom:
         if not 1 <= a.classroom <= 40 or not 0 < a.minutes <= 30:
             raise SystemExit("bounded: 1-40 students, at most 30 minutes")
-        asyncio.run(classroom_async(a))
-        return
+        return a
     if not 1 <= a.sessions <= 50 or not 0 < a.minutes <= 30 or not 0 <= a.browsers <= 5:
         raise SystemExit("bounded: 1-50 sessions, at most 30 minutes, at most 5 browsers")
     if not 0 <= a.trainers <= a.sessions or not 1 <= a.epochs <= 1000:
         raise SystemExit("trainers: 0..sessions; epochs: 1..1000")
-    asyncio.run(main_async(a))
+    return a
+
+
+def run(argv: list[str] | None = None, server=None) -> None:
+    """The load test the command line asks for, on its own server or on ``server``."""
+    a = parse(argv)
+    asyncio.run(classroom_async(a, server) if a.classroom else main_async(a, server))
+
+
+def main() -> None:
+    run()
 
 
 if __name__ == "__main__":

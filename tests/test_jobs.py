@@ -254,7 +254,8 @@ def test_killed_worker_fails_its_job_and_the_next_job_runs(any_eng):
                   what="the folder to say failed")
         assert "Ray actor died" in s["reason"] and s["steps"] >= 23
     assert eng.backend.dispatching                                # the dispatcher lives on
-    assert pid not in [w["pid"] for w in eng.workers()]
+    until(lambda: pid not in [w["pid"] for w in eng.workers()],     # the run fails first; its
+          what="the dead worker to be retired")                      # worker is reaped next
     rid2 = eng.submit(tiny(epochs=1), "erin")
     assert eng.wait(rid2, 120) == "finished"
     assert pid not in [w["pid"] for w in eng.workers()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,12 +15,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from conftest import module_server  # noqa: E402
 from st_client import ClientError, Session  # noqa: E402
+import load_test  # noqa: E402
 
 CAPTION = "decoder mean at z"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One server for this module's tests (one moves sliders, one trains a run)."""
+    """One server for this module's tests (one moves sliders, one trains a run, and the load
+    test script's two modes run against it instead of starting servers of their own)."""
     yield from module_server(tmp_path_factory, "client_server")
 
 
@@ -68,28 +69,34 @@ def test_client_starts_a_run_and_polls_the_train_page_until_it_ends(server):
     asyncio.run(go())
 
 
+def _last_line(out: str) -> dict:
+    return dict(kv.split("=") for kv in out.strip().splitlines()[-1].split())
+
+
 @pytest.mark.slow
-def test_load_test_script_runs_a_small_classroom_without_errors():
-    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--minutes", "0.15",
-                          "--trainers", "1", "--epochs", "20"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    last = out.stdout.strip().splitlines()[-1]
-    fields = dict(kv.split("=") for kv in last.split())
-    assert fields["errors"] == "0", out.stdout
+def test_load_test_script_runs_a_small_classroom_without_errors(server, capsys):
+    load_test.run(["--sessions", "3", "--minutes", "0.15", "--trainers", "1", "--epochs", "20"], server)
+    out = capsys.readouterr().out
+    fields = _last_line(out)
+    assert fields["errors"] == "0", out
     assert int(fields["interactions"]) > 10
-    waits = re.search(r"queue waits .* n=(\d+) ", out.stdout)
+    waits = re.search(r"queue waits .* n=(\d+) ", out)
     assert waits and int(waits.group(1)) >= 1               # the trainer's runs started
-    assert re.search(r"Train-page polls .* sent: [1-9]", out.stdout)
+    assert re.search(r"Train-page polls .* sent: [1-9]", out)
 
 
 @pytest.mark.slow
-def test_load_test_script_runs_a_short_lesson_without_errors():
+def test_load_test_script_runs_a_short_lesson_without_errors(server, capsys):
     """``--classroom``: a teacher's dashboard, students joining, a push followed, Explore."""
-    out = subprocess.run([sys.executable, "benchmarks/load_test.py", "--classroom", "3", "--minutes", "0.25",
-                          "--epochs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    fields = dict(kv.split("=") for kv in out.stdout.strip().splitlines()[-1].split())
-    assert fields["students"] == "3" and fields["errors"] == "0", out.stdout
+    load_test.run(["--classroom", "3", "--minutes", "0.25", "--epochs", "2"], server)
+    out = capsys.readouterr().out
+    fields = _last_line(out)
+    assert fields["students"] == "3" and fields["errors"] == "0", out
     for k in ("dashboard_p95_ms", "follow_p95_ms", "slider_p95_ms"):     # each was measured
-        assert float(fields[k]) > 0, out.stdout
+        assert float(fields[k]) > 0, out
+
+
+def test_the_load_test_refuses_settings_past_its_bounds():
+    for argv in (["--sessions", "0"], ["--classroom", "41"], ["--minutes", "31"], ["--trainers", "4", "--sessions", "3"]):
+        with pytest.raises(SystemExit, match="bounded|trainers"):
+            load_test.parse(argv)
