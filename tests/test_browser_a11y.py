@@ -47,6 +47,58 @@ def people(site, tmp_path_factory):
         student.close()
 
 
+# ------------------------------------------------------------------ pause (WCAG 2.2.2)
+
+# First in the module: it needs the module's run still training, which the screens' scan
+# of Train stops once it is done (a run left training is a core the other tests wait for).
+
+PROGRESS = "() => document.querySelector('[data-testid=\"stProgress\"]')?.innerText || ''"
+
+
+def step_of(text: str) -> int:
+    m = re.search(r"step ([\d,]+) /", text)
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+def test_one_switch_pauses_the_live_views_for_the_session(site, people):
+    train = people["train"]                       # the module's live run, on its Train tab
+    url = train.url
+    paused = people["anyone"].new_page()
+    axe.goto(paused, url)
+    switch = paused.get_by_role("switch", name="Pause live updates and animations")
+    switch.focus()
+    paused.keyboard.press("Space")                                  # by keyboard, too
+    wait_for_app(paused)
+    # the other tab is not paused: wait until it shows the run well past this one's step, twice.
+    # The first wait lets through an update that was already on its way when the switch was
+    # pressed; over the second, in which the run went 50 more steps, this tab must not move.
+    for window in range(2):
+        frozen = step_of(paused.evaluate(PROGRESS))
+        assert frozen > 0
+        train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
+                                f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}",
+                                timeout=120_000)
+    assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
+    # kept for the session: another page of the same tab (the sidebar's link) is paused too
+    paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
+    paused.wait_for_url(re.compile(r"/Explore"))
+    axe.wait_settled(paused)
+    assert paused.get_by_role("switch", name="Pause live updates and animations").is_checked()
+    paused.get_by_role("switch", name="Pause live updates and animations").focus()
+    paused.keyboard.press("Space")                                  # and off again
+    wait_for_app(paused)
+    paused.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
+    paused.wait_for_url(re.compile(r"/Train"))
+    axe.wait_settled(paused)
+    first = step_of(paused.evaluate(PROGRESS))
+    paused.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
+                             f"return m && parseInt(m[1].replace(/,/g, '')) > {first}; }}", timeout=60_000)
+    paused.close()
+
+
+
+# ------------------------------------------------------------------ axe on every screen
+
 @pytest.mark.parametrize("name,role,path", axe.SCREENS, ids=[s[0] for s in axe.SCREENS])
 def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     if name == "train-live":
@@ -64,6 +116,10 @@ def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     bad = axe.blocking(found)
     assert not bad, f"{len(bad)} serious/critical violations on {name}:\n{axe.report(bad)}"
     if page is not people["train"]:
+        page.close()
+    else:                 # the live run has been seen (and paused, above): stop it, close its tab
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text(re.compile(r"Run stopped .* at step [0-9,]+; it is saved")).wait_for(timeout=60_000)
         page.close()
 
 
@@ -194,52 +250,6 @@ def test_keyboard_only_play_a_traversal_and_read_where_it_stopped(site, people):
     assert stopped["pressed"] == "false" and stopped["label"].startswith("play z")
     assert image_label(page) in page.locator(".lp-status").first.inner_text()
     page.close()
-
-
-# ------------------------------------------------------------------ pause (WCAG 2.2.2)
-
-PROGRESS = "() => document.querySelector('[data-testid=\"stProgress\"]')?.innerText || ''"
-
-
-def step_of(text: str) -> int:
-    m = re.search(r"step ([\d,]+) /", text)
-    return int(m.group(1).replace(",", "")) if m else -1
-
-
-def test_one_switch_pauses_the_live_views_for_the_session(site, people):
-    train = people["train"]                       # the module's live run, on its Train tab
-    url = train.url
-    paused = people["anyone"].new_page()
-    axe.goto(paused, url)
-    switch = paused.get_by_role("switch", name="Pause live updates and animations")
-    switch.focus()
-    paused.keyboard.press("Space")                                  # by keyboard, too
-    wait_for_app(paused)
-    # the other tab is not paused: wait until it shows the run well past this one's step, twice.
-    # The first wait lets through an update that was already on its way when the switch was
-    # pressed; over the second, in which the run went 50 more steps, this tab must not move.
-    for window in range(2):
-        frozen = step_of(paused.evaluate(PROGRESS))
-        assert frozen > 0
-        train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                                f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}",
-                                timeout=120_000)
-    assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
-    # kept for the session: another page of the same tab (the sidebar's link) is paused too
-    paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
-    paused.wait_for_url(re.compile(r"/Explore"))
-    axe.wait_settled(paused)
-    assert paused.get_by_role("switch", name="Pause live updates and animations").is_checked()
-    paused.get_by_role("switch", name="Pause live updates and animations").focus()
-    paused.keyboard.press("Space")                                  # and off again
-    wait_for_app(paused)
-    paused.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
-    paused.wait_for_url(re.compile(r"/Train"))
-    axe.wait_settled(paused)
-    first = step_of(paused.evaluate(PROGRESS))
-    paused.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                             f"return m && parseInt(m[1].replace(/,/g, '')) > {first}; }}", timeout=60_000)
-    paused.close()
 
 
 # ------------------------------------------------------------------ Streamlit's own limits
