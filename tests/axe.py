@@ -100,6 +100,7 @@ def wait_settled(page, timeout: float = 60_000) -> None:
 def start_live_run(page, url: str, epochs: int = 400) -> None:
     """Open Train and start a run with the default settings (many epochs, so it is still
     running while the pages are scanned); wait until its live charts have drawn."""
+    from conftest import POLL_MS
     page.goto(url + "/Train")
     wait_settled(page)
     page.get_by_text("Training", exact=True).click()
@@ -110,7 +111,7 @@ def start_live_run(page, url: str, epochs: int = 400) -> None:
     page.get_by_role("button", name="Start").click()
     page.get_by_text("Probe set in latent space").wait_for(timeout=120_000)
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg')"
-                           ".length >= 7", timeout=60_000)
+                           ".length >= 7", timeout=60_000, polling=POLL_MS)
 
 
 def create_class(page, url: str, name: str = "Period 3") -> str:

@@ -21,6 +21,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "artifacts"          # screenshots of browser tests (git-ignored)
+# how often a browser test's `wait_for_function` checks its condition: Playwright's default,
+# every animation frame, kept Chromium and the test process busy through every long wait
+POLL_MS = 100
 
 sys.path.insert(0, str(ROOT))
 
@@ -281,7 +284,7 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout)
+        timeout=timeout, polling=POLL_MS)
     page.wait_for_timeout(300)
 
 
@@ -347,7 +350,7 @@ def wait_settled(page, timeout: float = 60_000) -> None:
     for frame in page.frames[1:]:                 # iframes (of any origin) have loaded
         frame.wait_for_load_state("load", timeout=timeout)
     try:
-        page.wait_for_function(f"() => !({UNSETTLED})()", timeout=timeout, polling=100)
+        page.wait_for_function(f"() => !({UNSETTLED})()", timeout=timeout, polling=POLL_MS)
     except PlaywrightTimeout:
         raise AssertionError(f"{page.url} not drawn after {timeout / 1000:.0f} s: still waiting for "
                              f"{page.evaluate(UNSETTLED)}") from None

@@ -19,7 +19,7 @@ import re
 import pytest
 
 import axe
-from conftest import _need_chromium, launch_profile, module_server, screenshot, wait_for_app
+from conftest import POLL_MS, _need_chromium, launch_profile, module_server, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,7 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
         assert frozen > 0
         train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
                                 f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}",
-                                timeout=120_000)
+                                timeout=120_000, polling=POLL_MS)
     assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
     # kept for the session: another page of the same tab (the sidebar's link) is paused too
     paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
@@ -92,7 +92,7 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     axe.wait_settled(paused)
     first = step_of(paused.evaluate(PROGRESS))
     paused.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                             f"return m && parseInt(m[1].replace(/,/g, '')) > {first}; }}", timeout=60_000)
+                             f"return m && parseInt(m[1].replace(/,/g, '')) > {first}; }}", timeout=60_000, polling=POLL_MS)
     paused.close()
 
 
@@ -180,7 +180,7 @@ def test_keyboard_only_train_a_run_change_beta_and_stop(site, people):
     page.keyboard.type("3")
     page.keyboard.press("Enter")
     page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] "
-                           "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=60_000)
+                           "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=60_000, polling=POLL_MS)
     # the change is in the text alternative too: "β set to 3 at step …"
     page.get_by_text(re.compile(r"β set to 3 at step [0-9,]+")).first.wait_for(timeout=30_000)
     stop = tab_to(page, lambda i: i["tag"] == "button" and i["text"].endswith("Stop"), key="Shift+Tab")
@@ -209,7 +209,7 @@ def image_label(page) -> str:
 def open_home_plane(site, people):
     page = people["anyone"].new_page()
     axe.goto(page, site.url + "/")
-    page.wait_for_function(DECODED, timeout=60_000)
+    page.wait_for_function(DECODED, timeout=60_000, polling=POLL_MS)
     return page
 
 
@@ -241,7 +241,7 @@ def test_keyboard_only_play_a_traversal_and_read_where_it_stopped(site, people):
     start = image_label(page)
     page.keyboard.press("Enter")                                    # play
     page.wait_for_function(f"(s) => ({DEEP})('canvas.lp-image').getAttribute('aria-label') !== s",
-                           arg=start, timeout=10_000)
+                           arg=start, timeout=10_000, polling=POLL_MS)
     playing = page.evaluate(FOCUSED)
     assert playing["pressed"] == "true" and playing["label"].startswith("pause z")
     page.keyboard.press("Enter")                                    # stop: it pins where it stopped

@@ -5,7 +5,7 @@ measured (artifacts/beta_lab_live.png)."""
 import numpy as np
 import pytest
 
-from conftest import assert_no_error, painted, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, painted, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 N_VEGA = 4          # sharpness, overfitting gap, sample quality, validation curves
@@ -14,13 +14,13 @@ N_VEGA = 4          # sharpness, overfitting gap, sample quality, validation cur
 def _charts_drawn(page, n=N_VEGA, timeout=90_000):
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
-        f".filter(c => c.querySelector('svg .mark-line')).length >= {n}", timeout=timeout)
+        f".filter(c => c.querySelector('svg .mark-line')).length >= {n}", timeout=timeout, polling=POLL_MS)
 
 
 def _pictures_loaded(page, n, timeout=90_000):
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-        f".filter(i => i.complete && i.naturalWidth > 0).length >= {n}", timeout=timeout)
+        f".filter(i => i.complete && i.naturalWidth > 0).length >= {n}", timeout=timeout, polling=POLL_MS)
 
 
 def _own_npz(tmp_path):
@@ -66,7 +66,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
         page.wait_for_function(
             "() => { const c = document.querySelector('.st-key-bl_tour_card');"
             " if (!c) return false; const t = c.getBoundingClientRect().top;"
-            " return t >= -2 && t < window.innerHeight / 3; }", timeout=15_000)
+            " return t >= -2 && t < window.innerHeight / 3; }", timeout=15_000, polling=POLL_MS)
     wait_for_app(page)
     painted(page)
     assert_no_error(page)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_no_error, module_server, painted, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, module_server, painted, screenshot, wait_for_app
 from explorer import store
 
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def _open(page, url: str) -> list:
     sent: list = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(url, timeout=120_000)
-    page.wait_for_function(READY, timeout=120_000)
+    page.wait_for_function(READY, timeout=120_000, polling=POLL_MS)
     wait_for_app(page, timeout=60_000)
     return sent
 
@@ -129,7 +129,7 @@ def test_home_plane_decodes_under_the_pointer_and_a_click_pins_z(server, browser
     page.keyboard.press("Enter")
     wait_for_app(page)
     page.wait_for_function(f"() => document.body.innerText.includes('Pinned: z = {_fmt(z_keys)}')",
-                           timeout=30_000)
+                           timeout=30_000, polling=POLL_MS)
 
     x, y = _at(page, 0.25, 0.75)                         # a finger: touch down, drag, lift
     page.evaluate("""([x, y]) => {
@@ -142,7 +142,7 @@ def test_home_plane_decodes_under_the_pointer_and_a_click_pins_z(server, browser
     z_touch, _ = _shown(page)
     wait_for_app(page)
     page.wait_for_function(f"() => document.body.innerText.includes('Pinned: z = {_fmt(z_touch)}')",
-                           timeout=30_000)
+                           timeout=30_000, polling=POLL_MS)
     assert_no_error(page)
     screenshot(page, "browser_decode_home_pinned")
 
@@ -153,7 +153,7 @@ def test_home_plane_decodes_under_the_pointer_and_a_click_pins_z(server, browser
     assert key not in keys
     page.mouse.click(*_at(page, 0.45, 0.55))             # a pin reruns the page: the component
     wait_for_app(page)                                   # finds no decoder and says `need`
-    page.wait_for_function(MODULE + f".then(m => m.decoderKeys().includes({key!r}))", timeout=30_000)
+    page.wait_for_function(MODULE + f".then(m => m.decoderKeys().includes({key!r}))", timeout=30_000, polling=POLL_MS)
     _hover_matches_server(page, model, 0.33, 0.66)
 
 
@@ -189,7 +189,7 @@ def test_drawing_moves_q_on_the_plane_as_pytorch_encodes_it(server, browser_cont
     sent = _open(page, server.url + "/?model=digits-vae-z2-b1")
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stBidiComponentIsolated\"]')]"
                            ".some(h => h.shadowRoot && h.shadowRoot.querySelector('canvas.lp-pad[data-mu]'))",
-                           timeout=60_000)
+                           timeout=60_000, polling=POLL_MS)
     assert_no_error(page)
     n0 = len(sent)
     _, mu_blank, _, _ = _q(page)
@@ -269,7 +269,7 @@ def test_explore_plane_sliders_and_play_decode_in_the_browser(server, browser_co
     z_click, _ = _shown(page)
     wait_for_app(page)
     want = ",".join(f"{v:.2f}" for v in z_click)
-    page.wait_for_function(f"() => decodeURIComponent(location.search).includes('z={want}')", timeout=30_000)
+    page.wait_for_function(f"() => decodeURIComponent(location.search).includes('z={want}')", timeout=30_000, polling=POLL_MS)
     assert_no_error(page)
     screenshot(page, "browser_decode_explore")
 
@@ -327,7 +327,7 @@ def test_a_live_run_decodes_with_its_latest_checkpoint(server, browser_context):
     page.goto(f"{server.url}/Train", timeout=120_000)
     wait_for_app(page, timeout=60_000)
     page.get_by_role("button", name="Start").click()
-    page.wait_for_function(READY, timeout=120_000)
+    page.wait_for_function(READY, timeout=120_000, polling=POLL_MS)
     key = lambda: page.locator("canvas.lp-image").first.get_attribute("data-key")  # noqa: E731
     first = key()
     t_end = time.time() + 60

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import assert_no_error, painted, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, painted, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def _emptiest_point(info):
 def _click_empty_space(page, name: str):
     """Click the emptiest spot of the plane; return (decoded z, clicked z, grid step)."""
     drawn = f"() => {{ const i = ({READ_PLANE})(); return i && i.pts.length > 300 && i.gx.length > 20; }}"
-    page.wait_for_function(drawn, timeout=60_000)        # the plane, drawn with its points and grid
+    page.wait_for_function(drawn, timeout=60_000, polling=POLL_MS)        # the plane, drawn with its points and grid
     info = page.evaluate(READ_PLANE)
     assert len(info["pts"]) > 300 and len(info["gx"]) > 20
     step = (info["x"][1] - info["x"][0]) / (len(info["gx"]) - 1)
@@ -92,7 +92,7 @@ def test_a_click_on_empty_space_decodes_that_z(server, browser_context):
     page.get_by_text("training split").click()
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullData"
                            " && d._fullData.some(t => t.type === 'scattergl' && t.name === 'click grid'))",
-                           timeout=60_000)
+                           timeout=60_000, polling=POLL_MS)
     wait_for_app(page, timeout=60_000)
     z2, target2, step2 = _click_empty_space(page, "explore_click_webgl")
     assert np.all(np.abs(z2 - target2) <= step2), (z2, target2, step2)

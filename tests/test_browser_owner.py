@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import assert_no_error, screenshot, start_server, stop_server, wait_for_app
+from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,7 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))
     a.get_by_text("Reconstruction −log p(x|z)").first.wait_for(timeout=30_000)
     a.wait_for_function("() => document.querySelectorAll("
-                        "'[data-testid=\"stVegaLiteChart\"] g.role-axis-label text').length > 0")
+                        "'[data-testid=\"stVegaLiteChart\"] g.role-axis-label text').length > 0", polling=POLL_MS)
     ticks = a.evaluate("""() => Array.from(document.querySelectorAll(
         '[data-testid="stVegaLiteChart"] g.role-axis-label text')).map(t => t.textContent)""")
     long = [t for t in ticks if len(re.sub(r"\D", "", t).lstrip("0")) > 4]  # > 4 significant digits
@@ -81,7 +81,7 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
 
     b.get_by_role("button", name="Start a run with these settings").click()   # B's own copy
     b.get_by_text("Read-only:").wait_for(state="detached", timeout=60_000)   # (the rerun may lag)
-    b.wait_for_function("() => !location.search.includes('run=')", timeout=30_000)
+    b.wait_for_function("() => !location.search.includes('run=')", timeout=30_000, polling=POLL_MS)
     wait_for_app(b)
     assert b.get_by_text("Read-only:").count() == 0 and "run=" not in b.url
     assert_no_error(b)

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,7 @@ def test_export_then_import_a_run(server, browser_context, tmp_path):
     page.mouse.wheel(0, 5000)
     page.wait_for_function(
         "id => document.querySelector('[data-testid=\"stDataFrame\"]').innerHTML.includes(id)",
-        arg=run_id, timeout=60_000)
+        arg=run_id, timeout=60_000, polling=POLL_MS)
     assert (server_runs := (tmp_path / "runs")).is_dir() and (server_runs / run_id / "weights.safetensors").is_file()
     assert f"run={run_id}" in page.url                                   # the managed run is in the URL
     screenshot(page, "runs_imported")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_no_error, screenshot, start_server, stop_server, wait_for_app
+from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -87,15 +87,15 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     page.get_by_role("button", name="Start").click()
     # the first validation points appear (one per epoch end)
     page.wait_for_function(f"() => ({READ_PANEL})({RECON!r})?.lines.some(l => l.stroke === "
-                           f"{VALIDATION_RED!r} && l.points >= 2)", timeout=120_000)
+                           f"{VALIDATION_RED!r} && l.points >= 2)", timeout=120_000, polling=POLL_MS)
     page.get_by_text("Probe set in latent space").wait_for(timeout=30_000)   # the slow views too
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg')"
-                           ".length >= 7", timeout=30_000)     # (the last chart may mount a poll later)
+                           ".length >= 7", timeout=30_000, polling=POLL_MS)     # (the last chart may mount a poll later)
     assert page.evaluate(WATCH_CHARTS) >= 7
     counts = [val_points(page)]
     for _ in range(3):                        # the curve grows from poll to poll, in place
         page.wait_for_function(f"() => ({READ_PANEL})({RECON!r}).lines.some(l => l.stroke === "
-                               f"{VALIDATION_RED!r} && l.points > {counts[-1]})", timeout=30_000)
+                               f"{VALIDATION_RED!r} && l.points > {counts[-1]})", timeout=30_000, polling=POLL_MS)
         counts.append(val_points(page))
     assert counts == sorted(counts) and counts[-1] > counts[0]
     panel = page.evaluate(READ_PANEL, RECON)
@@ -108,11 +108,11 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     beta.press("Enter")
     for title in PANELS:                                            # marked on every curve
         page.wait_for_function(f"() => ({READ_PANEL})({title!r})?.rules.includes({BETA_PURPLE!r})",
-                               timeout=30_000)
+                               timeout=30_000, polling=POLL_MS)
     page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] "
-                           "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=30_000)
+                           "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=30_000, polling=POLL_MS)
     n0 = page.evaluate("() => window.__frames")                      # the marker says its value; then
-    page.wait_for_function(f"() => window.__frames >= {n0 + 20}")     # 20 more frames are watched
+    page.wait_for_function(f"() => window.__frames >= {n0 + 20}", polling=POLL_MS)     # 20 more frames are watched
     frames, blank, what = page.evaluate("() => [window.__frames, window.__blank, window.__blankWhat]")
     assert frames > 20 and blank == 0, f"{blank} blank frames out of {frames}: {what[:5]}"
     screenshot(page, "train_beta_marker")
@@ -129,7 +129,7 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     wait_for_app(page)
     page.get_by_text("Run stopped").wait_for(timeout=30_000)
     page.wait_for_function(f"() => ({READ_PANEL})({RECON!r})?.rules.includes({BETA_PURPLE!r})",
-                           timeout=30_000)
+                           timeout=30_000, polling=POLL_MS)
     assert_no_error(page)
     screenshot(page, "train_reattached")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _need_chromium
+from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, POLL_MS, ROOT, _need_chromium
 
 NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -108,10 +108,10 @@ def test_the_widget_decodes_under_the_pointer_in_jupyterlab(jupyterlab, tmp_path
             page = ctx.new_page()
             page.goto(jupyterlab["url"] + "/lab/tree/quickstart.ipynb")
             page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')",
-                                   timeout=90_000)
+                                   timeout=90_000, polling=POLL_MS)
             page.wait_for_function(
                 "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-                timeout=90_000)
+                timeout=90_000, polling=POLL_MS)
             # the cells above `w.z` (fit, explore): the tracked loop and the exports are the headless test's
             cell = page.locator(".jp-CodeCell", has_text="the z you pinned last")
             cell.locator(".jp-InputPrompt").click()     # the `w.z` cell is the active one
@@ -124,11 +124,11 @@ def test_the_widget_decodes_under_the_pointer_in_jupyterlab(jupyterlab, tmp_path
             box = plane.bounding_box()
             page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
             page.wait_for_function("() => (globalThis.__latentPlaneStats || {frames: []}).frames.length > 0",
-                                   timeout=10_000)      # the z under the pointer decoded once
+                                   timeout=10_000, polling=POLL_MS)      # the z under the pointer decoded once
             first = _image(page, widget)
             page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.7, steps=8)
             page.wait_for_function("([el, before]) => el.toDataURL() !== before",
-                                   arg=[widget.locator("canvas.lp-image").element_handle(), first], timeout=10_000)
+                                   arg=[widget.locator("canvas.lp-image").element_handle(), first], timeout=10_000, polling=POLL_MS)
             page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.7)
             # run the `w.z` cell: the kernel has the pinned z
             cell.locator(".jp-InputArea-editor").click()
@@ -136,7 +136,7 @@ def test_the_widget_decodes_under_the_pointer_in_jupyterlab(jupyterlab, tmp_path
             out = cell.locator(".jp-OutputArea-output")
             page.wait_for_function(
                 "el => /\\[-?\\d/.test(el.innerText) && !/^\\[0\\.0, 0\\.0\\]$/.test(el.innerText.trim())",
-                arg=out.last.element_handle(), timeout=30_000)
+                arg=out.last.element_handle(), timeout=30_000, polling=POLL_MS)
             z = [float(v) for v in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", out.last.inner_text())]
             assert len(z) == 2 and z != [0.0, 0.0]
             ARTIFACTS.mkdir(exist_ok=True)
