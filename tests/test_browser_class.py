@@ -203,6 +203,7 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     s.close()
     t.get_by_role("tab", name="Students").click()
     t.get_by_text("no tab open: Ann, Bob").wait_for(timeout=30_000)       # the server saw her session end
+    screenshot(t, "class_students_no_tab_open")
     _stop_the_run_of(t, "Bob")                                             # still in control
     _until(lambda: store.read_summary(server.runs / a2).get("status") == "running", 60)   # it trains
     s = open_app(student_ctx, server.url + f"/Class?class={code}")         # Ann is back: her run trains
