@@ -1,6 +1,6 @@
 """The Train page's presets, measured: how long each trains here and how readable its latent is.
 
-    python benchmarks/presets.py [--only "2-minute MNIST"] [--mnist ../shared/data/mnist.npz]
+    python benchmarks/presets.py [--only "2-minute MNIST"] [--mnist ../shared/data/mnist.npz] [--browser]
 
 Each preset (``explorer.presets``) trains headless in this process with one torch thread, as a
 worker does, on its own data (MNIST from ``--mnist``, the standard .npz). For each it prints the
@@ -10,10 +10,20 @@ page trains a little slower than this with the live page open in a browser on th
 (``benchmarks/live_overhead.py`` measures that ratio). Last line, for the MNIST preset:
 ``preset=… train_s=… epochs=… knn5_acc=…`` ("2-minute MNIST" has a 120 s time budget:
 train_s is that plus the final evaluation, epochs what fitted).
+
+``--browser`` measures a preset as a teacher runs it instead: a real ``streamlit run app.py``
+(tests/conftest.py's ``start_server``) whose data folder (``LATENT_EXPLORER_DATA``) holds the
+MNIST file, its Train page open in Debian Chromium (a fresh profile), the preset picked on the
+page and Start clicked; the page stays open, live, until it says the run finished.
+``wall_s`` is from the click to that "Finished" line on the page (queueing, the worker's
+start, loading the data, training, the final evaluation and saving, and the page's own
+polling); ``knn5_acc`` is then computed from the saved run folder as above. Last line:
+``preset=… mode=browser wall_s=… epochs=… knn5_acc=…``.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,6 +54,86 @@ def measure(name: str, mnist: str | None) -> dict:
             "val": summary["val"], "train": summary["train"]}
 
 
+def _knn_of_folder(run_dir: Path, mnist: str | None) -> tuple[float, float]:
+    """(knn5_acc of the run's validation posterior means, its epochs), from its saved folder."""
+    import torch
+
+    from explorer import data, store
+    from explorer.analysis.latent import knn_accuracy
+    run = store.open_run(run_dir)
+    cfg = run.config
+    if cfg.data.name in ("mnist", "fashion-mnist") and mnist:
+        cfg = cfg.replace(data={"path": mnist})
+    ds = data.load(cfg.data, max_bytes=2**30)
+    model = run.load_model()
+    with torch.no_grad():
+        mu, _ = model.encode_mean(ds.x_val)
+    return knn_accuracy(mu.cpu().numpy(), ds.y_val.numpy()), float(run.summary.get("epochs") or 0.0)
+
+
+def measure_browser(name: str, mnist: str) -> dict:
+    """The preset picked and started on the Train page of a real server, in real Chromium."""
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+    from playwright.sync_api import sync_playwright
+    tmp = Path(tempfile.mkdtemp(prefix="presets-browser-"))
+    data_dir = tmp / "data"
+    (data_dir / "mnist").mkdir(parents=True)
+    shutil.copyfile(mnist, data_dir / "mnist" / "mnist.npz")       # where the app looks for it
+    server = start_server(tmp, {"LATENT_EXPLORER_DATA": str(data_dir)})
+    try:
+        with sync_playwright() as pw:
+            ctx = pw.chromium.launch_persistent_context(
+                str(tmp / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000})
+            page = ctx.new_page()
+            page.goto(server.url + "/Train")
+            _settled(page)
+            pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Preset").first
+            option = page.get_by_role("option", name=name, exact=True)
+            for attempt in range(3):                  # a late rerun can close the list again
+                pick.locator('[role="combobox"], input').first.click()
+                try:
+                    option.wait_for(timeout=10_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    page.keyboard.press("Escape")
+                    _settled(page)
+            option.click()
+            page.get_by_text("What to watch:").first.wait_for(timeout=30_000)
+            _settled(page)
+            start = page.get_by_role("button", name="Start")
+            t0 = time.perf_counter()
+            start.click()
+            page.get_by_text(f"Finished {name}").first.wait_for(timeout=600_000)
+            wall = time.perf_counter() - t0
+            ARTIFACTS = ROOT / "artifacts"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "presets_browser_finished.png"), full_page=True)
+            rid = re.search(r"run=([^&]+)", page.url)
+            ctx.close()
+    finally:
+        stop_server(server)
+    run_dir = server.runs / rid.group(1) if rid else next(p.parent for p in server.runs.glob("*/summary.json"))
+    acc, epochs = _knn_of_folder(run_dir, mnist)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"wall_s": wall, "epochs": epochs, "knn5_acc": acc}
+
+
+def _settled(page, timeout: float = 60_000) -> None:
+    """Streamlit has rendered and its script run is over (tests/conftest.py's wait_for_app)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout, polling=100)
+
+
 def main() -> None:
     import torch
     torch.set_num_threads(1)
@@ -51,7 +141,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default=None)
     ap.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist.npz"))
+    ap.add_argument("--browser", action="store_true",
+                    help="start the preset on the Train page of a real server, in Chromium")
     a = ap.parse_args()
+    if a.browser:
+        for name in PRESETS:
+            if a.only and name != a.only:
+                continue
+            r = measure_browser(name, a.mnist)
+            print(f"preset={name} mode=browser wall_s={r['wall_s']:.1f} epochs={r['epochs']:.1f} "
+                  f"knn5_acc={r['knn5_acc']:.3f}", flush=True)
+        return
     last = None
     for name in PRESETS:
         if a.only and name != a.only:
