@@ -40,8 +40,11 @@ def people(site, tmp_path_factory):
         anyone, student = launch_profile(p, folder / "a"), launch_profile(p, folder / "b")
         train = anyone.new_page()
         axe.start_live_run(train, site.url)
-        code = axe.create_class(anyone.new_page(), site.url)
-        axe.join_class(student.new_page(), site.url, code)
+        teacher_tab, student_tab = anyone.new_page(), student.new_page()
+        code = axe.create_class(teacher_tab, site.url)
+        axe.join_class(student_tab, site.url, code)
+        teacher_tab.close()       # their live parts (the dashboard, the follow poll) would rerun
+        student_tab.close()       # through the whole module; each screen opens its own tab
         yield {"anyone": anyone, "student": student, "train": train, "code": code}
         anyone.close()
         student.close()
