@@ -79,6 +79,8 @@ def test_a_ladder_push_gives_each_student_a_rung_and_an_own_seed_and_replaces_th
 
     p2 = pushes.push_config(engine, room, k, T, tiny(beta=2.0, epochs=100_000), group="half B")
     assert set(p2.payload["assigned"]) == {"b-cy", "b-di"}                    # a group push reaches its group
+    names = [RunConfig.from_dict(push.payload["assigned"]["b-cy"]["config"]).name for push in (p, p2)]
+    assert names[0] != names[1] and f"push #{p.version}" in names[0] and f"push #{p2.version}" in names[1]
     for s in STUDENTS:
         live = [r for r in room.pushed_runs(k.code, s.id) if engine.entry(r) and engine.entry(r).status.live]
         assert len(live) == 1                                                 # replaced, never stacked

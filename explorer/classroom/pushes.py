@@ -136,6 +136,9 @@ def push_config(engine, room: Classroom, klass: Klass, teacher: Actor, base: Run
     members = targets(room, klass, group, chosen, answered)
     if not members:
         raise ClassroomError("nobody is in that group yet: pick another group or wait for students to join")
+    # the push's number in its runs' name: a student's runs from two pushes never read the same
+    number = f"push #{room.next_push_version(klass.code)}"
+    base = base.replace(name=f"{base.name} · {number}" if base.name else number)
     configs = plan(base, members, ladder=ladder, own_seeds=own_seeds)
     assigned = {m.owner: {"config": configs[m.owner].to_dict(), "run": None, "error": None} for m in members}
     payload = {"config": base.to_dict(), "start": bool(start), "group": group, "assigned": assigned,
