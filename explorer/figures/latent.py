@@ -118,9 +118,9 @@ def read_selection(state) -> PlaneSelection:
 
 
 def png_data_uri(img: np.ndarray) -> str:
-    """An H×W (grey), H×W×3 or H×W×4 array in [0, 1] as a PNG data URI (for layout images)."""
-
-
+    """An H×W (grey), H×W×3 or H×W×4 array in [0, 1] as a PNG data URI (for layout images, and
+    for pictures a fragment redraws: ``st.image`` passes a data URI through, while an array
+    becomes a media file that stays in the server's memory until the session's next full run)."""
     a = np.uint8(np.round(np.clip(np.asarray(img, dtype=np.float64), 0, 1) * 255))
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG", optimize=False)

@@ -176,8 +176,10 @@ def decoder_panel(model, mk: str, specs: list[latent.DimSlider], ranges: list, t
     z = current_z(mk, d)
     out = latent.decode(model, z[None])[0]
     if toy is None:
-        st.image(latent_figures.item_image(out), caption=f"decoder mean at z = {latent.format_z(z)}",
-                 output_format="PNG", alt=f"The decoder's mean at z = {latent.format_z(z)} of the model "
+        # inline (a data URI), not a media file: a fragment rerun never frees the media files it
+        # adds (Streamlit clears a session's only at a full run), one per slider move
+        st.image(latent_figures.png_data_uri(latent_figures.item_image(out)),
+                 caption=f"decoder mean at z = {latent.format_z(z)}", alt=f"The decoder's mean at z = {latent.format_z(z)} of the model "
                                           f"{st.session_state.get('ex_model', mk)}.")
     else:
         st.plotly_chart(latent_figures.data_space_figure(toy["x"], toy["y"], toy["names"], point=out,

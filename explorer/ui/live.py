@@ -26,6 +26,7 @@ from ..config import RunConfig
 from ..engine import Status
 from ..figures import describe
 from ..figures import training as training_figures
+from ..figures.latent import png_data_uri
 from ..runs import RunEntry, RunView
 from . import chart_text, common, latent_plane, load, motion
 from . import train as train_ui
@@ -227,7 +228,9 @@ def _latent_views(rid: str, polling: bool) -> None:
         if info.is_image and snap.recon is not None:
             st.markdown("**Reconstructions**: validation images, each row followed by the decoder "
                         "mean at z = μ(x)")
-            st.image(training_figures.recon_pairs(info.originals, snap.recon), width="stretch", clamp=True,
+            # inline, not a media file: each poll's new picture would stay in memory until the
+            # session's next full run (a fragment rerun frees none)
+            st.image(png_data_uri(training_figures.recon_pairs(info.originals, snap.recon)), width="stretch",
                      alt=recon_alt(info.originals, snap.recon, v.name or v.run_id, snap.step))
         elif snap.recon is not None and info.probe_x is not None:
             toy = training_figures.toy_frame(info.probe_x, snap.recon, labels, names)
