@@ -86,6 +86,8 @@ def test_page_renders_a_shipped_model_and_its_sliders_decode(app):
     _ok(at)
     caption1, url1 = _decoded(at)
     assert caption1 == "decoder mean at z = (1.50, 0.00)" and url1 != url0
+    # inline, not a media file (a fragment rerun's media files stay until the next full run)
+    assert url0.startswith("data:image/png;base64,") and url1.startswith("data:image/png;base64,")
     assert "1.50,0.00" in str(at.query_params["z"])
 
     _slider(at, "z1 ·").set_value(0.0)
