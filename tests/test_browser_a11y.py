@@ -102,6 +102,27 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
 
 # ------------------------------------------------------------------ axe on every screen
 
+# Every switch's track against the page behind it, and its knob against the track (WCAG 1.4.11,
+# non-text contrast; axe checks text only): colours composited over what lies beneath them.
+SWITCHES = """() => {
+  const rgba = c => { const m = c.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3]));
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const behind = e => { const stack = []; for (let p = e; p; p = p.parentElement) stack.push(rgba(getComputedStyle(p).backgroundColor));
+                        return stack.reverse().reduce((acc, c) => over(c, acc), [255, 255, 255]); };
+  // Streamlit 1.67's switch: the track .e1hn2pbo7 holds the knob .e1hn2pbo8
+  return [...document.querySelectorAll('[data-testid="stCheckbox"]')].filter(l => l.querySelector('input[role="switch"]'))
+    .filter(l => l.offsetParent !== null)
+    .map(l => { const track = l.querySelector('.e1hn2pbo7'), knob = track.querySelector('.e1hn2pbo8');
+                const page = behind(l), t = over(rgba(getComputedStyle(track).backgroundColor), page);
+                const k = over(rgba(getComputedStyle(knob).backgroundColor), t);
+                return {label: l.innerText.trim().slice(0, 40), checked: l.querySelector('input').checked,
+                        track: ratio(t, page), knob: ratio(k, t)}; });
+}"""
+
+
 @pytest.mark.parametrize("name,role,path", axe.SCREENS, ids=[s[0] for s in axe.SCREENS])
 def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     if name == "train-live":
@@ -118,6 +139,10 @@ def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     (axe.artifacts_dir() / f"{name}.txt").write_text(axe.report(found))
     bad = axe.blocking(found)
     assert not bad, f"{len(bad)} serious/critical violations on {name}:\n{axe.report(bad)}"
+    switches = page.evaluate(SWITCHES)
+    (axe.artifacts_dir() / f"{name}-switches.txt").write_text("\n".join(map(str, switches)))
+    if name == "class-presentation":                     # on and off, the pause switch on the dark projector
+        assert switches and all(s["track"] >= 3 and s["knob"] >= 3 for s in switches), switches
     if page is not people["train"]:
         page.close()
     else:                 # the live run has been seen (and paused, above): stop it, close its tab
