@@ -15,7 +15,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, open_app, screenshot, start_server, stop_server, wait_for_app
+from conftest import (assert_no_error, open_app, painted, screenshot, start_server, stop_server, wait_for_app,
+                      wait_settled)
 
 from explorer import store
 from explorer.classroom import pushes
@@ -79,6 +80,40 @@ def _until(condition, timeout: float) -> None:
 def _my_runs_row(page, text: str):
     """The row of the student's "Your runs in this class" table that holds ``text``."""
     return page.locator('[data-testid="stDataFrame"] [role="row"]', has_text=text).first
+
+# The R–D chart, scrolled into view: its box, its axis and chart titles' boxes and the part of
+# the window the page's content shows in (below Streamlit's header).
+RD_BOXES = """() => {
+  const c = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+      .find(e => [...e.querySelectorAll('text')].some(t => t.textContent.startsWith('rate: KL')));
+  if (!c) return null;
+  c.scrollIntoView({block: 'end'});
+  const r = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+  const header = document.querySelector('[data-testid="stHeader"]');
+  const titles = [...c.querySelectorAll('.role-axis-title text, .role-title-text text, .role-legend-title text')]
+      .map(t => [t.textContent, r(t)]);
+  return {chart: r(c), svg: r(c.querySelector('svg')), titles, view: [0, header ? header.getBoundingClientRect().bottom : 0,
+          window.innerWidth, window.innerHeight]};
+}"""
+
+
+def _rd_titles_shown_whole(page, name: str) -> None:
+    """At 1400×1000 and 1000×800, the R–D chart scrolled into view shows every title whole:
+    inside the chart's own box and inside the window (none cut at its bottom)."""
+    for w, h in ((1400, 1000), (1000, 800)):
+        page.set_viewport_size({"width": w, "height": h})
+        painted(page, 10)                                   # laid out again at the new size
+        wait_settled(page)
+        page.evaluate(RD_BOXES)                             # scrolled into view, then measured
+        painted(page)
+        got = page.evaluate(RD_BOXES)
+        assert got is not None and len(got["titles"]) >= 3, got
+        outer = [max(a, b) if i < 2 else min(a, b) for i, (a, b) in enumerate(zip(got["chart"], got["view"]))]
+        for text, (x0, y0, x1, y1) in got["titles"]:
+            assert x0 >= outer[0] - 1 and y0 >= outer[1] - 1 and x1 <= outer[2] + 1 and y1 <= outer[3] + 1, \
+                (name, w, h, text, (x0, y0, x1, y1), got)
+        screenshot(page, f"{name}_{w}x{h}")
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, two_profiles):
@@ -178,7 +213,14 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     t.get_by_role("tab", name="Dashboard").click()
     t.get_by_text("The class on one rate–distortion plane").first.wait_for(timeout=120_000)
     t.get_by_text("along the class's β ladder").wait_for(timeout=120_000)   # the reading from the numbers
+    wait_settled(t)
     screenshot(t, "class_ladder_dashboard")
+    _rd_titles_shown_whole(t, "class_ladder_rd")
+    t.get_by_text("Presentation mode").click()                              # and on the projector
+    t.locator("[data-testid='stSidebar']").wait_for(state="hidden", timeout=30_000)
+    _rd_titles_shown_whole(t, "class_ladder_rd_present")
+    t.get_by_text("Presentation mode").click()                              # back to the tabs
+    t.get_by_role("tab", name="Follow me").wait_for(timeout=30_000)
 
     # a push to a group reaches only its group: half B is Bob; Ann's page says so and stays on her run
     room = Classroom(server.runs)

@@ -192,6 +192,10 @@ def test_the_ladder_line_its_reading_and_labels_that_never_overprint():
     assert spec["spec"]["encoding"]["y"]["axis"]["format"] == ",~f"          # ticks 10 apart read "10", not "1e+1"
     present = classroom_figures.class_spec("rd", True)
     assert present["height"] >= 600 and classroom_figures.class_spec("latent", True)["spec"]["width"] >= 300
+    # room around the R–D chart so no title's text box is cut by its SVG's edge, on screen and projector;
+    # the whole chart fits a 1000×800 window (tests/test_browser_class.py measures it)
+    pad = present["padding"]                  # an object (Streamlit sets padding.bottom; a number breaks it)
+    assert pad == classroom_figures.class_spec("rd")["padding"] and min(pad.values()) >= 8 and pad["bottom"] >= 20
 
 
 def test_queued_runs_outlive_their_owners_last_tab(page_engine):

@@ -22,6 +22,11 @@ from .common import CLASS_COLORS, class_shapes
 
 RD_COLUMNS = ["student", "kind", "order", "kl", "recon", "beta", "label", "tag"]
 AXIS_FORMAT = ",~f"
+RD_HEIGHT, RD_HEIGHT_PRESENT = 420, 600     # the R–D plot's height in pixels (axes and titles beside it)
+#: pixels around the whole chart, so no title's text box touches its edge. An object, never a
+#: number: Streamlit 1.67 sets ``padding.bottom`` (20) when it is missing, which fails on a number
+#: (the chart is not drawn at all)
+RD_PADDING = {"top": 8, "left": 8, "right": 8, "bottom": 20}
 LABEL_GAP = (0.16, 0.06)      # labels closer than this (fractions of the plane's x and y range) merge
 LATENT_COLUMNS = ["student", "z1", "z2", "label"]
 CURVE_COLUMNS = ["student", "step", "term", "value"]
@@ -132,8 +137,12 @@ def rd_chart(present: bool = False, height: int | None = None) -> alt.LayerChart
     rungs = alt.Chart().transform_filter(alt.datum.kind == "ladder").mark_text(
         dy=-16 if present else -11, fontSize=17 if present else 11, fontWeight="bold", color=ink).encode(
         x="kl:Q", y="recon:Q", text="tag:N")
+    # padding: the titles' text boxes reach a few pixels past the bounds Vega lays out (the rotated
+    # y title's glyphs, the title's ascent), and the SVG clips what lies outside it. The height
+    # keeps the whole chart, titles included, in a 1000×800 window (presentation: 600 + ~110)
     return alt.layer(trail, ladder, now, names, rungs, data=pd.DataFrame(columns=RD_COLUMNS)).properties(
-        height=height or (640 if present else 420), title=alt.Title("The class on one rate–distortion plane", fontSize=22 if present else 14))
+        height=height or (RD_HEIGHT_PRESENT if present else RD_HEIGHT), padding=RD_PADDING,
+        title=alt.Title("The class on one rate–distortion plane", fontSize=22 if present else 14))
 
 
 def latent_chart(present: bool = False, columns: int = 6) -> alt.FacetChart:
