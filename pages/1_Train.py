@@ -12,6 +12,8 @@ owner controls it; anyone else sees it read-only.
 """
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -182,7 +184,7 @@ if view is not None:
     if view.status != Status.QUEUED:          # in the sidebar: the live views keep their places
         with st.sidebar:
             live.explore_link(view.run_id)
-    live.train_views(view.run_id, live_now, paused_now)
+    live.train_views(view.run_id, live_now, view.status)
 else:
     st.info("Choose settings in the sidebar (or a preset for a lesson) and press **Start**. The "
             "defaults were chosen by measurement (`benchmarks/defaults_search.py`): on the digits, a "
@@ -192,20 +194,28 @@ else:
 
 # ----------------------------------------------------------------- run list
 
-def run_list() -> None:
-    """The runs on this server (live, finished, saved), newest first, a page at a time."""
+def listed(offset: int) -> list:
+    """One page of the runs on this server (others' queued runs left out), newest first."""
+    return [r for r in eng.list(limit=RUNS_PER_PAGE, offset=offset) if r.status != Status.QUEUED or r.owner == me.id]
+
+
+def run_list(polling: bool) -> None:
+    """The runs on this server (live, finished, saved), newest first, a page at a time.
+    Polled while the page's run or a run it lists is live; when none is any more, the page
+    reruns once, so that no status it shows stays behind ("running" after the end)."""
     st.subheader("Runs on this server")
     total = eng.count()
     if not total:
         st.caption("No runs yet. Finished runs appear here and on the other pages.")
         return
     offset = runlist.page_picker("train_runs_page", total, RUNS_PER_PAGE)
-    runs = [r for r in eng.list(limit=RUNS_PER_PAGE, offset=offset)
-            if r.status != Status.QUEUED or r.owner == me.id]
+    runs = listed(offset)
+    if polling and not live_now and not any(r.status.live for r in runs):
+        st.rerun()                                   # the last live run here ended: stop polling
     table = pd.DataFrame([{
-        "run": r.name or r.run_id, "status": r.status.value, "data": r.config.data.name,
-        "model": r.config.model.kind, "z": r.config.model.latent_dim, "base β": r.base_beta,
-        "epochs": float(r.progress.epoch or 0),
+        "run": r.shown_name, "status": r.status_text, "data": r.config.data.name,
+        "model": r.config.model.kind, "z": r.config.model.latent_dim,
+        "base β": r.base_beta if r.beta_known else None, "epochs": r.epochs,
         "val loss" if r.config.model.kind == "ae" else "val ELBO":
             r.val.get("recon") if r.config.model.kind == "ae" else r.val.get("elbo"),
         "yours": "✓" if r.owner == me.id else "",
@@ -214,7 +224,11 @@ def run_list() -> None:
                  column_config={"epochs": st.column_config.NumberColumn(format="%.1f"),
                                 "val ELBO": st.column_config.NumberColumn(format="%.2f"),
                                 "val loss": st.column_config.NumberColumn(format="%.2f")})
-    labels = {r.run_id: f"{r.name or r.run_id} ({r.status})" for r in runs}
+    if any(r.status.live for r in runs):
+        st.caption(f"Live runs' status and epochs as of {time.strftime('%H:%M:%S')}, refreshed every few "
+                   "seconds; the progress bar above is live.")
+    labels = {r.run_id: r.label for r in runs}
+    common.fresh_label("open_pick", labels)              # a status moved: the browser shows it
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     pick = c1.selectbox("Open a run on this page", list(labels), key="open_pick", format_func=labels.get)
     if c2.button("Open", key="open_run", width="stretch"):
@@ -223,4 +237,6 @@ def run_list() -> None:
 
 
 st.divider()
-st.fragment(run_every=motion.every(load.every(5.0)) if live_now else None, key="train_runs")(run_list)()
+page_offset = (int(session.get("train_runs_page") or 1) - 1) * RUNS_PER_PAGE
+poll_list = live_now or any(r.status.live for r in listed(page_offset))
+st.fragment(run_every=motion.every(load.every(5.0)) if poll_list else None, key="train_runs")(run_list)(poll_list)

@@ -45,6 +45,7 @@ default = explore_model.default_model(keys, asked)
 if asked and asked not in choices:
     st.warning(f"The model in the link ({asked}) is not available here; showing {choices[default].label}.")
 explore_state.init_choice(explore_state.MODEL_KEY, keys, default)
+common.fresh_label(explore_state.MODEL_KEY, {k: choices[k].label for k in keys})   # "(running)" → "(finished)"
 with st.sidebar:
     model_key = st.selectbox("Model", keys, format_func=lambda k: choices[k].label,
                              key=explore_state.MODEL_KEY)

@@ -132,6 +132,23 @@ def test_run_publishes_rows_snapshots_and_saves(any_eng):
     assert listed[rid].status == "finished" and listed[rid].saved
 
 
+def test_a_snapshot_at_every_epoch_end_keeps_the_scatter_within_an_epoch_of_the_curves(eng, monkeypatch):
+    """The rows that draw the curves arrive at every epoch end; so does a snapshot (the latent
+    scatter), within the snapshot budget, however long the time cadence (issue 31: with one
+    snapshot a second the scatter trailed the digits' curves by ~8 epochs)."""
+    monkeypatch.setattr(eng, "snapshot_seconds", 600.0)          # the time cadence never fires here
+    rid = eng.submit(tiny(epochs=3, batch_size=8), "alice")      # ~180 steps an epoch
+    lags = []
+    while not (v := eng.view(rid)).status.ended:
+        if v.rows and v.snapshot is not None:
+            lags.append(float(v.rows[-1]["epoch"]) - float(v.snapshot.epoch))
+        time.sleep(0.005)
+    assert v.status == "finished" and len(lags) > 10
+    spe = v.info.steps_per_epoch
+    assert sorted({h["step"] for h in v.history}) == [0, spe, 2 * spe, 3 * spe]   # each epoch's end
+    assert max(lags) <= 1.0 + 1e-9                                # never more than the epoch under way
+
+
 def test_workers_run_at_a_lower_cpu_priority_than_the_server(eng):
     rid = eng.submit(tiny(epochs=1), "nice")
     eng.wait(rid, 90)

@@ -471,3 +471,77 @@ def test_the_latent_chart_has_equal_scales():
     d = training_figures.latent_chart(mu, np.arange(50) % 3, ["a", "b", "c"]).to_dict()
     assert d["width"] == d["height"]
     assert all(layer["encoding"]["x"]["scale"] == {"nice": False, "zero": False} for layer in d["layer"])
+
+
+def _status_line():
+    """The Train page's status fragment, drawn once for the run in ``$RID`` (as paused)."""
+    import os
+
+    from explorer.engine import Status
+    from explorer.ui import live
+    live._status_view(os.environ["RID"], Status.PAUSED, False)
+
+
+def test_the_collapse_alarm_is_in_the_status_line_that_polls_fastest(engine_, monkeypatch):
+    """The alarm is drawn with the progress line (every 0.75 s), from the newest snapshot, so
+    it clears as soon as the run recovers (issue 31: with the KL bars, polled every 5 s, it
+    lingered ~5 s); the KL panel of a live run leaves it out (one alarm, not two)."""
+    cfg = RunConfig.from_dict({"model": {"hidden": [16]},
+                               "train": {"epochs": 400, "beta": 50.0, "beta_schedule": "constant"}})
+    rid = engine_.submit(cfg, "teacher")
+    until(lambda: (s := engine_.view(rid).snapshot) is not None and s.epoch >= 2, what="two epochs")
+    engine_.pause(rid, "teacher")
+    until(lambda: engine_.view(rid).status == "paused", what="paused")
+    engine_.step(rid, "teacher", 1)                       # a fresh snapshot of the paused run
+    until(lambda: engine_.view(rid).progress.paused and engine_.view(rid).snapshot.epoch >= 2, what="a step")
+    snap = engine_.view(rid).snapshot
+    assert train_ui.collapse_alarm("vae", float(snap.kl_per_dim.sum()), snap.active_units, 2, snap.epoch)
+    monkeypatch.setenv("RID", rid)
+    at = AppTest.from_function(_status_line, default_timeout=60).run()
+    assert not at.exception
+    assert [w.value for w in at.warning if w.value.startswith("Posterior collapse")], "no alarm in the status line"
+    page = AppTest.from_file(PAGE, default_timeout=60)
+    page.query_params["run"] = rid
+    page.run()
+    assert not page.exception
+    assert sum(w.value.startswith("Posterior collapse") for w in page.warning) == 1     # once, not twice
+    engine_.stop(rid, "teacher")
+    engine_.wait(rid, 60)
+
+
+def test_explore_following_a_run_reloads_at_its_end_and_at_new_checkpoints():
+    """Explore's follow: a newer checkpoint reloads the page while following, and the run's
+    end always does (issue 31: the last checkpoint landed just before the run was marked
+    ended, so its picker said "(running)" after the end)."""
+    from explorer.engine import Status
+    from explorer.ui.live import follow_reload
+    assert follow_reload(Status.FINISHED, 10.0, 10.0, follow=True)            # ended, no newer weights
+    assert follow_reload(Status.STOPPED, 10.0, 10.0, follow=False)
+    assert follow_reload(Status.RUNNING, 11.0, 10.0, follow=True)
+    assert not follow_reload(Status.RUNNING, 11.0, 10.0, follow=False)        # offered, not forced
+    assert not follow_reload(Status.RUNNING, 10.0, 10.0, follow=True)
+    assert not follow_reload(None, 10.0, 10.0, follow=True)                   # gone: nothing to show
+
+
+def _picker_script():
+    import streamlit as st
+
+    from explorer.ui import common
+    labels = {"r1": f"▶️ r1 ({st.session_state.get('phase', 'running')})", "r2": "✅ r2 (finished)"}
+    common.fresh_label("pick", labels)
+    st.selectbox("Open a run", list(labels), key="pick", format_func=labels.get)
+
+
+def test_a_pickers_chosen_label_follows_its_runs_status():
+    """The browser keeps a keyed selectbox's chosen text unless the server sets the value
+    again: when the chosen run's status (in its label) moves, the page does, with the new
+    text (issue 31: "(running)" after the run ended)."""
+    at = AppTest.from_function(_picker_script).run()
+    at.run()
+    assert not at.selectbox[0].proto.set_value                     # nothing moved: nothing sent
+    at.session_state["phase"] = "stopped"
+    at.run()
+    proto = at.selectbox[0].proto
+    assert proto.set_value and proto.raw_value == "▶️ r1 (stopped)" and at.selectbox[0].value == "r1"
+    at.run()
+    assert not at.selectbox[0].proto.set_value

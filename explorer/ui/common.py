@@ -102,3 +102,15 @@ def friendly_errors(what: str):
     except Exception as e:  # noqa: BLE001 - the UI must never show a raw traceback
         st.error(f"{what}: {e}")
         traceback.print_exc()          # the server log keeps the details
+
+
+def fresh_label(key: str, labels: dict) -> None:
+    """Before a keyed selectbox whose option labels carry a status (``labels``: value ->
+    label): when the chosen option's label changed since the last draw (its run ended),
+    set the widget's value again, which makes the browser show the new label. Without it
+    Streamlit's browser side keeps the old text ("… (running)" after the run ended)."""
+    state = st.session_state
+    chosen, seen = state.get(key, next(iter(labels), None)), f"_{key}_label"   # (unset: the first)
+    if chosen in labels and state.get(seen) not in (None, labels[chosen]):
+        state[key] = chosen
+    state[seen] = labels.get(chosen)

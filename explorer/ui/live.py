@@ -5,9 +5,10 @@ timer (``st.fragment(run_every=...)``) while the run is queued, starting, runnin
 paused, reads :meth:`~explorer.engine.Engine.view` (plain data) and rebuilds its figures;
 when the run ends it reruns the page once and stops polling.
 
-* Train: :func:`train_fast` (progress, loss curves, the rate–distortion plane, final
-  numbers; ~0.75 s) and :func:`train_slow` (latent scatter with a replay scrubber,
-  reconstructions, KL per dimension; ~3 s).
+* Train: the status line (progress, the collapse alarm; ~0.75 s) and the run's views (loss
+  curves, the rate–distortion plane, final numbers, the latent scatter with a replay
+  scrubber, reconstructions, KL per dimension; ~3 s), drawn from one view of the run so
+  that the scatter and the curves show the same moment.
 * β lab: :func:`poll_sweep`, until every run of a sweep has ended.
 * Explore: :func:`wait_for_checkpoint` and :func:`follow_run`.
 """
@@ -32,13 +33,17 @@ from . import chart_text, common, latent_plane, load, motion
 from . import train as train_ui
 from .train import snapshot_from_disk
 
-TRAIN_STATUS_S = 0.75     # the progress line: cheap, and what a learner watches tick
-TRAIN_CURVES_S = 2.5      # the curves and the R–D plane: most of the browser's work per poll
-TRAIN_SLOW_S = 5.0        # the latent scatter, reconstructions, KL bars, the browser decoder
+TRAIN_STATUS_S = 0.75     # the progress line and the collapse alarm: cheap, what a learner watches
+TRAIN_VIEWS_S = 3.0       # curves, R–D plane, latent scatter, reconstructions, KL bars, decoder
 # Measured with benchmarks/live_overhead.py on a quiet 2-core machine: in-app training ran at
 # 0.82 of headless speed with the curves every 1.5 s and the latent views every 3 s, and at
 # 0.95 with 2.5 s and 5 s (the tab's renderer: 4.4 then 3.2 CPU-seconds during the run).
-# With many sessions on the server all three are polled slower (explorer/ui/load.py).
+# The curves and the latent views were two fragments (2.5 s and 5 s) reading two views: the
+# scatter then trailed the curves by up to 5 s (~8 epochs of the digits). One fragment every
+# 3 s draws both from one view: the server's CPU per live view stays as it was (measured under
+# AppTest, a draw of the curves ~85 ms and of the latent views ~27 ms: 85/2.5 + 27/5 ≈ 39 ms
+# a second before, (85 + 27)/3 ≈ 37 after). With many sessions on the server both are polled
+# slower (explorer/ui/load.py).
 
 
 def _poll(fn, every: float, live: bool, key: str, *args) -> None:
@@ -52,17 +57,25 @@ def _poll(fn, every: float, live: bool, key: str, *args) -> None:
 
 # ===================================================================== Train
 
-def train_views(run_id: str, live: bool, paused_shown: bool = False) -> None:
-    """The Train page's live fragments for ``run_id``. ``paused_shown`` is what the page's
-    Pause/Resume button says: when the run's state moves across it (a Step's run comes up
-    paused, another tab resumes it), the status fragment reruns the page so the button
-    matches. Redrawing the curves is what costs the
+def train_views(run_id: str, live: bool, shown: Status | None = None) -> None:
+    """The Train page's live fragments for ``run_id``. ``shown`` is the run's status when
+    the page was drawn (its buttons, its runs table): when the run's status moves on (it
+    starts, a Step's run comes up paused, another tab resumes it, it ends), the status
+    fragment reruns the page so that they match. Redrawing the curves is what costs the
     browser most (measured with a Chrome trace: with the curves polled every 0.75 s the tab's
     main thread was busy 70% of the time, on the cores the run trains on), so they are
     polled less often than the progress line."""
-    _poll(_status_view, TRAIN_STATUS_S, live, "train_status", run_id, paused_shown)
-    _poll(_curve_views, TRAIN_CURVES_S, live, "train_fast", run_id)
-    _poll(_latent_views, TRAIN_SLOW_S, live, "train_slow", run_id)
+    _poll(_status_view, TRAIN_STATUS_S, live, "train_status", run_id, shown)
+    _poll(_run_views, TRAIN_VIEWS_S, live, "train_views", run_id)
+
+
+def _run_views(rid: str, polling: bool) -> None:
+    """The curves and the latent views from one view of the run: one moment, one read."""
+    v = common.engine().view(rid)
+    if v is None:
+        return
+    _curve_views(v)
+    _latent_views(v)
 
 
 def show_status(v: RunEntry) -> None:
@@ -145,20 +158,23 @@ def number_notes(v: RunView) -> list[str]:
     return likelihood_notes(v.config, n_pixels, mse=mse)
 
 
-def _status_view(rid: str, paused_shown: bool, polling: bool) -> None:
-    v = common.engine().entry(rid)
+def _status_view(rid: str, shown: Status | None, polling: bool) -> None:
+    v = common.engine().view(rid)
     if v is None:
         st.warning("This run is gone (its queued entry was stopped before it started, or its folder was deleted).")
         return
-    if polling and (not v.status.live or (v.status == Status.PAUSED) != paused_shown):
-        st.rerun()                       # ended, or paused/resumed: redraw the page's controls
+    if polling and (not v.status.live or v.status != shown):
+        st.rerun()                       # started, paused/resumed or ended: redraw the page's controls
     show_status(v)
+    snap = v.snapshot                    # the alarm here, not with the KL bars: it clears with the line
+    if snap is not None and v.status.active:
+        alarm = train_ui.collapse_alarm(v.config.model.kind, float(np.sum(snap.kl_per_dim)), snap.active_units,
+                                        v.config.model.latent_dim, snap.epoch)
+        if alarm:
+            st.warning(alarm, icon=":material/warning:")
 
 
-def _curve_views(rid: str, polling: bool) -> None:
-    v = common.engine().view(rid)
-    if v is None:
-        return
+def _curve_views(v: RunView) -> None:
     if v.rows:
         curves = training_figures.curve_frame(v.rows, v.val_rows, v.events, train=v.config.train)
         schedule = v.config.train.beta_schedule
@@ -195,9 +211,8 @@ def _curve_views(rid: str, polling: bool) -> None:
         final_numbers(v)
 
 
-def _latent_views(rid: str, polling: bool) -> None:
-    v = common.engine().view(rid)
-    if v is None or v.status in (Status.QUEUED, Status.STARTING):
+def _latent_views(v: RunView) -> None:
+    if v.status in (Status.QUEUED, Status.STARTING):
         return
     snap, info = v.snapshot, v.info
     if snap is None or info is None:
@@ -238,7 +253,7 @@ def _latent_views(rid: str, polling: bool) -> None:
                                                          "Data and reconstructions"), key="toy_recon", width="stretch")
             chart_text.under_chart(describe.toy_summary(toy), describe.toy_table(toy), "reconstructions by class")
         kl_panel(cfg.model.kind, snap.kl_per_dim, snap.mu_var, snap.active_units, cfg.model.latent_dim,
-                 snap.epoch, key="klbars")
+                 snap.epoch, key="klbars", alarm=not v.status.active)     # a live run's: in the status line
     with common.friendly_errors("Could not decode in the browser"):
         latent_plane.live_decoder(v)     # decode under the pointer with the latest checkpoint
 
@@ -251,8 +266,9 @@ def recon_alt(originals, recon, model: str, step: int | None) -> str:
             f"(the decoder's mean at z = μ(x)); mean squared error per pixel {((o - r) ** 2).mean():.4f}.")
 
 
-def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch: float, key: str) -> None:
-    """KL per dimension, the active units and the collapse alarm."""
+def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch: float, key: str,
+             alarm: bool = True) -> None:
+    """KL per dimension, the active units and (``alarm``) the collapse alarm."""
     if kind != "vae":
         st.caption(f"Active units: {active} of {latent_dim}.")
         return
@@ -263,9 +279,9 @@ def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch:
     kl = float(np.sum(kl_per_dim))
     st.caption(f"Active units: **{active} of {latent_dim}** (variance of the posterior mean > 0.01) · "
                f"KL of the probe set {kl:.2f} nats.")
-    alarm = train_ui.collapse_alarm("vae", kl, active, latent_dim, epoch)
-    if alarm:
-        st.warning(alarm, icon=":material/warning:")
+    said = train_ui.collapse_alarm("vae", kl, active, latent_dim, epoch) if alarm else None
+    if said:
+        st.warning(said, icon=":material/warning:")
 
 
 def replay_scrubber(history: list[dict]) -> dict:
@@ -356,6 +372,14 @@ def wait_for_checkpoint(weights: Path) -> None:
     wait()
 
 
+def follow_reload(status: Status | None, newest: float, shown_mtime: float, follow: bool) -> bool:
+    """Whether Explore, following a training run, reloads the whole page now: a newer
+    checkpoint while following, or the run's end (its picker and caption then say so; the
+    last checkpoint lands just before the run is marked ended, so that reload alone left the
+    picker saying "(running)")."""
+    return (status is not None and not status.active) or (follow and newest > shown_mtime)
+
+
 def follow_run(run_id: str, weights: Path, shown_mtime: float) -> None:
     """A run still training: say which checkpoint is shown; reload when a newer one lands."""
     @st.fragment(run_every=motion.every(5))
@@ -365,12 +389,12 @@ def follow_run(run_id: str, weights: Path, shown_mtime: float) -> None:
             newest = weights.stat().st_mtime
         except OSError:
             return
+        if follow_reload(v.status if v else None, newest, shown_mtime, st.session_state.get("ex_follow", True)):
+            st.rerun(scope="app")
         ep = v.progress.epoch if v is not None else None
         st.caption(f"Run status: **{v.status if v else 'unknown'}**" + (f", epoch {ep:.1f}" if ep else "")
                    + f"; showing the checkpoint of {time.strftime('%H:%M:%S', time.localtime(shown_mtime))}.")
-        if newest > shown_mtime:
-            if st.session_state.get("ex_follow", True):
-                st.rerun(scope="app")
+        if newest > shown_mtime:                   # not following: offered, not forced
             if st.button("Load the newest checkpoint"):
                 st.rerun(scope="app")
         st.session_state.setdefault("ex_follow", True)
