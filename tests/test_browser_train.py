@@ -7,7 +7,10 @@ is plotted from the page itself: the points of each line, the rules of β change
 """
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
 
@@ -153,7 +156,25 @@ def test_two_sessions_with_a_limit_of_one(server1, browser_context):
     a.get_by_role("button", name="Stop").click()                    # frees the only slot
     a.get_by_text("Run stopped").wait_for(timeout=60_000)
     b.get_by_text("images/s").wait_for(timeout=60_000)              # b starts
+    b_run = re.search(r"run=([^&]+)", b.url).group(1)
+    # a's own run ended, but its run picker shows b's run live, then stopped (issue 31: it
+    # said "(queued)" or "(running)" after the end, being drawn once and never again)
+    picker = a.get_by_role("combobox", name="Open a run on this page")
+    box = a.locator('[data-testid="stSelectbox"]').filter(has_text="Open a run on this page")
+    picker.click()                                                  # its options, open
+    a.keyboard.type(b_run)                                          # b's run, chosen: its text must follow too
+    expect(a.get_by_role("option", name=re.compile(re.escape(f"{b_run} (running)")))).to_be_visible(timeout=30_000)
+    a.keyboard.press("Enter")
+    wait_for_app(a)
+    assert f"{b_run} (running)" in box.aria_snapshot()
     b.get_by_role("button", name="Stop").click()
     b.get_by_text("Run stopped").wait_for(timeout=60_000)
+    expect(a.get_by_text("Live runs' status and epochs as of")).to_have_count(0, timeout=30_000)   # redrawn
+    snap = box.aria_snapshot()
+    assert f"{b_run} (stopped)" in snap and "(running)" not in snap  # the chosen one's text too
+    picker.click()
+    expect(a.get_by_role("option", name=re.compile(re.escape(f"{b_run} (stopped)")))).to_be_visible(timeout=30_000)
+    screenshot(a, "two_sessions_list_after_end")
+    a.keyboard.press("Escape")
     for p in (a, b):
         assert_no_error(p)
