@@ -33,7 +33,11 @@ def _open(ctx, url):
 
 
 def _enabled(page, name: str) -> bool:
-    return page.get_by_role("button", name=name, exact=True).is_enabled(timeout=90_000)
+    """Whether the page's current button ``name`` is enabled. While a rerun draws the page (a
+    run's status move reruns it), Streamlit keeps the last run's elements, marked stale, until
+    it replaces them: a second "Step" for a moment."""
+    current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
+    return current.get_by_role("button", name=name, exact=True).is_enabled(timeout=90_000)
 
 
 def _progress(page) -> str:
