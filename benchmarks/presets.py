@@ -77,7 +77,7 @@ def measure_browser(name: str, mnist: str) -> dict:
     import tempfile
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+    from conftest import CHROMIUM, CHROMIUM_ARGS, choose, start_server, stop_server, wait_for_app
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="presets-browser-"))
     data_dir = tmp / "data"
@@ -91,22 +91,11 @@ def measure_browser(name: str, mnist: str) -> dict:
                 viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             page.goto(server.url + "/Train")
-            _settled(page)
+            wait_for_app(page)
             pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Preset").first
-            option = page.get_by_role("option", name=name, exact=True)
-            for attempt in range(3):                  # a late rerun can close the list again
-                pick.locator('[role="combobox"], input').first.click()
-                try:
-                    option.wait_for(timeout=10_000)
-                    break
-                except Exception:
-                    if attempt == 2:
-                        raise
-                    page.keyboard.press("Escape")
-                    _settled(page)
-            option.click()
+            choose(page, pick, name, exact=True)
             page.get_by_text("What to watch:").first.wait_for(timeout=30_000)
-            _settled(page)
+            wait_for_app(page)
             start = page.get_by_role("button", name="Start")
             t0 = time.perf_counter()
             start.click()
@@ -123,15 +112,6 @@ def measure_browser(name: str, mnist: str) -> dict:
     acc, epochs = _knn_of_folder(run_dir, mnist)
     shutil.rmtree(tmp, ignore_errors=True)
     return {"wall_s": wall, "epochs": epochs, "knn5_acc": acc}
-
-
-def _settled(page, timeout: float = 60_000) -> None:
-    """Streamlit has rendered and its script run is over (tests/conftest.py's wait_for_app)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout, polling=100)
 
 
 def main() -> None:

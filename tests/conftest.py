@@ -288,6 +288,24 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(300)
 
 
+def choose(page, select, option: str, exact: bool = False) -> None:
+    """Pick ``option`` in the Streamlit selectbox ``select`` (a locator): open its list and click
+    the option; a late rerun can close the list again, so it is opened up to three times."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    wanted = page.get_by_role("option", name=option, exact=exact)
+    for attempt in range(3):
+        select.locator('[role="combobox"], input').first.click()
+        try:
+            wanted.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_for_app(page)
+    wanted.click()
+
+
 PAINTED = "n => new Promise(r => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : r(); f(n); })"
 
 

@@ -5,7 +5,7 @@ measured (artifacts/beta_lab_live.png)."""
 import numpy as np
 import pytest
 
-from conftest import POLL_MS, assert_no_error, painted, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, choose, painted, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 N_VEGA = 4          # sharpness, overfitting gap, sample quality, validation curves
@@ -81,18 +81,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").first
     pick.wait_for(timeout=30_000)                             # the form, opened
     wait_for_app(page)                                        # its rerun done: the list stays open
-    own = page.get_by_role("option", name="your own data (.npz, .npy, .csv)")
-    for attempt in range(3):                                  # a late rerun can close the list again
-        pick.locator('[role="combobox"], input').first.click()
-        try:
-            own.wait_for(timeout=10_000)
-            break
-        except Exception:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-            wait_for_app(page)
-    own.click()
+    choose(page, pick, "your own data (.npz, .npy, .csv)")
     page.get_by_text("Your data (.npz, .npy or .csv)").wait_for(timeout=30_000)
     wait_for_app(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(_own_npz(tmp_path)))
