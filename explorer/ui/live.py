@@ -74,8 +74,12 @@ def _run_views(rid: str, polling: bool) -> None:
     v = common.engine().view(rid)
     if v is None:
         return
-    _curve_views(v)
-    _latent_views(v)
+    # a container each: when the curves' part gains or loses an element (a β change's note),
+    # the latent views keep their places, and their charts update in place, never remount
+    with st.container():
+        _curve_views(v)
+    with st.container():
+        _latent_views(v)
 
 
 def show_status(v: RunEntry) -> None:
