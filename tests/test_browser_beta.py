@@ -100,6 +100,7 @@ def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_co
     _pictures_loaded(page, 2)
     painted(page)
     assert_no_error(page)
-    body = page.locator('[data-testid="stMain"]').inner_text()
-    assert "fine detail at β = 0 and" in body and "score best at β =" in body
+    main = page.locator('[data-testid="stMain"]')          # the reading follows the measures
+    for words in ("fine detail at β = 0 and", "score best at β ="):
+        main.get_by_text(words).first.wait_for(timeout=120_000)
     screenshot(page, "beta_lab_live")
