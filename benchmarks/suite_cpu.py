@@ -10,8 +10,10 @@ which runs ``python -m pytest -p suite_cpu`` (the README's command, with this pl
 then prints the modules and the 25 tests that used the most CPU, and the suite's total.
 A test's figure is the CPU of the pytest worker and of every process below it from the
 test's set-up to its teardown: its own process, the children that ended (``RUSAGE_CHILDREN``
-counts them once they are reaped) and those still alive. A module-scoped server's CPU goes to
-the tests that ran while it lived. Ray's processes belong to the cluster, not to a worker:
+counts them once they are reaped) and those still alive, at its end less at its start. A
+process that ends moves its CPU into its parent's children figures, so the sums over all
+descendants at both ends count it once. A module-scoped server's CPU goes to the tests that
+ran while it lived (not again to the test in whose teardown it stops). Ray's processes belong to the cluster, not to a worker:
 the Ray tests' figures leave out the actors' CPU.
 """
 from __future__ import annotations
@@ -69,7 +71,10 @@ def pytest_runtest_logfinish(nodeid, location):
         return
     own0, live0, t0 = _start.pop(nodeid)
     own1, live1 = _tree_cpu()
-    live = sum(v - live0.get(pid, 0.0) for pid, v in live1.items())
+    # every descendant's CPU (its own and its reaped children's) at the end less at the start,
+    # over all of them: one that ended during the test moved its CPU into its parent's children
+    # figures (or this process's RUSAGE_CHILDREN), where it must not count a second time
+    live = sum(live1.values()) - sum(live0.values())
     cpu = (own1 - own0) + live
     with open(path, "a") as f:
         f.write(json.dumps({"test": nodeid, "cpu_s": round(cpu, 2), "wall_s": round(time.time() - t0, 2),
