@@ -22,10 +22,10 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis import latent
+from explorer.text import md
 from explorer.ui import common, frame, live, own_model
 from explorer.ui import explore, explore_model, explore_state, explore_tabs
 from explorer.ui import plane_reading
-from explorer.ui.runs_page import md
 
 frame.page_setup("Explore", "🔭")
 session = st.session_state

@@ -18,6 +18,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.analysis.beta import reading as beta_reading
+from explorer.text import md
 from explorer.ui import beta_lab, beta_tour
 from explorer.ui import common, frame, live
 
@@ -43,7 +44,7 @@ if not choices:
 keys = list(choices)
 wanted = common.query_get("sweep", keys[0])
 if wanted not in choices:
-    st.warning(f"Sweep {beta_lab.md(wanted.partition(':')[2] or wanted)} is not on this server (any "
+    st.warning(f"Sweep {md(wanted.partition(':')[2] or wanted)} is not on this server (any "
                f"more); showing another.")
     wanted = keys[0]
 if "bl_sweep_next" in st.session_state:            # a sweep just started below
@@ -93,7 +94,7 @@ def show(view: beta_lab.SweepView) -> None:
     st.subheader("What the numbers say")
     lines = beta_reading.reading(view.measures, view.curves, latent_dim=view.config.model.latent_dim,
                                  seed_curves=view.seed_curves)
-    st.markdown("\n".join(f"- {beta_lab.md(s)}" for s in lines))
+    st.markdown("\n".join(f"- {md(s)}" for s in lines))
 
     st.subheader("Validation curves, one per β")
     if view.shown_curves():

@@ -25,6 +25,7 @@ from explorer.figures import runs as runs_figures
 from explorer.figures.common import image_grid, upscale
 from explorer.figures.latent import latent_scatter
 from explorer.runs import Action
+from explorer.text import md
 from explorer.ui import chart_text, common, frame, runlist
 from explorer.ui import runs_page
 
@@ -111,7 +112,7 @@ def curves(usable: list, labels: dict) -> None:
 
 def scatter_cell(e, label: str) -> None:
     got = runs_page.latents(e)
-    st.markdown(f"**{runs_page.md(label)}**")
+    st.markdown(f"**{md(label)}**")
     if got is None:
         st.info("No probe images are stored with this run, and its data are not quick to load here.")
         return
@@ -128,7 +129,7 @@ def scatter_cell(e, label: str) -> None:
 
 
 def samples_cell(e, label: str) -> None:
-    st.markdown(f"**{runs_page.md(label)}**")
+    st.markdown(f"**{md(label)}**")
     imgs = runs_page.sample_grid_of(e, N_SAMPLES)
     if imgs is None:
         st.caption("This model's data are points, not images: see its samples on Explore.")
@@ -191,7 +192,7 @@ def manage(entries: list, selected: list) -> None:
     me, delete_any = frame.actor(), settings.get().delete_any
     refusal = e.refusal(Action.DELETE, me, delete_any)
     st.caption(f"Status: {e.status_text} · source: {e.source(me.id)} · folder id: `{run_id}`"
-               + (f" · {runs_page.md(e.imported_from())}" if e.imported else ""))
+               + (f" · {md(e.imported_from())}" if e.imported else ""))
     with st.expander("Configuration (config.json)"):
         st.json(e.config.to_dict())
     c1, c2, c3 = st.columns([1.3, 2, 0.8], vertical_alignment="bottom")
@@ -213,7 +214,7 @@ def manage(entries: list, selected: list) -> None:
         st.button("🗑️ Delete this run…", key="delete_button",
                   on_click=lambda: st.session_state.update(confirm_delete=run_id))
         return
-    st.warning(f"Delete **{runs_page.md(e.config.name or run_id)}** ({run_id}) for good? Its folder, weights "
+    st.warning(f"Delete **{md(e.config.name or run_id)}** ({run_id}) for good? Its folder, weights "
                "and metrics are removed from the server. Export it first to keep a copy.")
     y, n, _ = st.columns([1, 1, 4])
     y.button("Yes, delete", key="delete_yes", type="primary", on_click=runs_page.on_delete, args=(e,))

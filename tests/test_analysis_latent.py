@@ -345,16 +345,13 @@ def test_ellipse_paths_separate_ellipses_with_nan():
     assert latent.ellipse_paths(np.zeros((0, 2)), np.zeros((0, 2, 2)))[0].size == 0
 
 
-def test_ellipse_paths_at_several_levels_and_joined():
+def test_ellipse_paths_at_several_levels():
     means = np.array([[0.0, 0.0], [2.0, 1.0]])
     covs = np.stack([np.eye(2), np.diag([4.0, 0.25])])
     both = latent.ellipse_paths(means, covs, (1, 2), n=12)
     one, two = latent.ellipse_paths(means, covs, 1.0, n=12), latent.ellipse_paths(means, covs, 2.0, n=12)
     assert np.array_equal(both[0], np.concatenate([one[0], two[0]]), equal_nan=True)
     assert np.array_equal(both[1], np.concatenate([one[1], two[1]]), equal_nan=True)
-    joined = latent.join_paths([one, two])
-    assert np.array_equal(joined[0], both[0], equal_nan=True)
-    assert latent.join_paths([]) is None
 
 
 def test_aggregate_density_is_the_gaussian_mixture():

@@ -130,3 +130,16 @@ def test_model_ids_are_short_stable_and_distinct():
     assert explore_model.default_model(["run:x", explore_model.DEFAULT_MODEL], None) == explore_model.DEFAULT_MODEL
     assert explore_model.default_model(["run:x", "run:y"], "run:y") == "run:y"
     assert explore_model.default_model(["run:x"], "run:gone") == "run:x"
+
+
+def test_sigma_ellipses_of_two_selections_join_into_one_set_of_gaussians():
+    proj = projections.dims_projection(D, (0, 2))
+    rng = np.random.default_rng(0)
+    mu, logvar = rng.normal(size=(5, D)), rng.normal(size=(5, D))
+    one = explore_model.sigma_ellipses(proj, mu[:2], logvar[:2])
+    two = explore_model.sigma_ellipses(proj, mu[2:], logvar[2:])
+    means, covs = explore_model.join_gaussians([one, two])
+    assert means.shape == (5, 2) and covs.shape == (5, 2, 2)
+    assert np.allclose(means, mu[:, [0, 2]])                                  # each code's mean on the plane
+    assert np.allclose(covs[3], np.diag(np.exp(logvar[3, [0, 2]])))           # and its σ² on the plane's axes
+    assert explore_model.join_gaussians([]) is None

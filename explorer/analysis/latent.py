@@ -320,13 +320,6 @@ def ellipse_paths(means, covs, n_std: float | tuple = 1.0, n: int = 48) -> tuple
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def join_paths(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Several NaN-separated ``(x, y)`` lines as one (None when there are none)."""
-    if not parts:
-        return None
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
 def aggregate_density(means, covs, xs, ys, *, max_components: int = 2000,
                       seed: int = 0) -> np.ndarray:
     """The aggregate posterior's density on a grid: q(p) = 1/N Σ N(p; mᵢ, Sᵢ), the mixture

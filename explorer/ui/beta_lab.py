@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +36,6 @@ MANIFEST = store.SHIPPED_ROOT / "manifest.json"
 DATASETS = {"digits": "8×8 digits (offline)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
             "file": "your own data (.npz, .npy, .csv)"}
 COLUMNS = ("input", "reconstruction", "prior sample", "nearest training image")
-
-
-def md(text: str) -> str:
-    """Text shown in Markdown without being read as Markdown."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..analysis.beta import reading as beta_reading
+from ..text import md
 from . import beta_lab
 
 
@@ -20,7 +21,7 @@ def tour(view: beta_lab.SweepView) -> None:
     step = steps[i]
     with st.container(border=True, key=TOUR_CARD):
         st.markdown(f"#### {step['title']} ({i + 1} of {len(steps)})")
-        st.markdown(beta_lab.md(step["text"]))
+        st.markdown(md(step["text"]))
         with st.container():     # the step's picture or chart in one slot: the buttons below keep
             if step["show"] == "pictures":                          # their place (no stale copy)
                 beta_lab.pictures(view, step["betas"])

@@ -25,7 +25,7 @@ from .. import catalog
 from ..classroom import classes, pushes, rules
 from ..config import RunConfig
 from ..runs import Actor
-from . import common, explore_state, load, train_state
+from . import common, explore_state, load, motion, train_state
 
 KEYS = "le_class_keys"          # session state: {code: teacher key}
 SEEN = "le_seen_push"           # session state: {code: version already taken}
@@ -285,13 +285,10 @@ def presentation_css() -> None:
             # captions are dimmed by default (a 0.6 alpha): at full strength they are 16:1 on #111111
             ".stApp [data-testid='stCaptionContainer'], .stApp [data-testid='stCaptionContainer'] * "
             "{color: #f2f2f2 !important; opacity: 1 !important;}"
-            # a switch (Streamlit 1.67: track .e1hn2pbo7, knob .e1hn2pbo8) keeps its light-theme off
-            # track, a faint wash invisible on #111111 (a knob alone): there a grey track, 5.8:1 on
-            # the page, with a white knob, 3.2:1 on it (WCAG 1.4.11); on, the primary blue stays
-            # (3.3:1 on the page, the knob 5.7:1 on it). tests/test_browser_a11y.py measures them
-            ".stApp [data-testid='stCheckbox']:has(input[role='switch']:not(:checked)) .e1hn2pbo7 "
-            "{background-color: #8a8f9c !important;}"
-            ".stApp [data-testid='stCheckbox']:has(input[role='switch']) .e1hn2pbo8 {background-color: #ffffff !important;}"
+            # a switch's off track: a grey one, 5.8:1 on #111111, with a white knob, 3.2:1 on it
+            # (WCAG 1.4.11); on, the primary blue stays (3.3:1 on the page, the knob 5.7:1 on it).
+            # tests/test_browser_a11y.py measures them
+            + motion.switch_css("#8a8f9c", scope=".stApp") +
             # the charts fill the projector: the page's full width, not the reading column
             "[data-testid='stMainBlockContainer'] {max-width: 100% !important; padding: 1rem 2rem !important;}"
             "</style>")

@@ -43,19 +43,24 @@ def pause_control(key: str = "le_pause_switch", box=None) -> bool:
     return paused()
 
 
+def switch_css(off_track: str, scope: str = "") -> str:
+    """CSS for switches that can be seen when off (WCAG 1.4.11): Streamlit 1.67 draws a switch's
+    off track (``.e1hn2pbo7``) as a faint wash, 1.5:1 on a white page and invisible on a dark
+    one, so the off track gets ``off_track`` and the knob (``.e1hn2pbo8``) white. ``scope``:
+    a selector the rules apply under (presentation mode's ``.stApp``)."""
+    box = f"{scope} [data-testid='stCheckbox']".strip()
+    return (f" {box}:has(input[role='switch']:not(:checked)) .e1hn2pbo7 {{background-color: {off_track} !important;}}"
+            f" {box}:has(input[role='switch']) .e1hn2pbo8 {{background-color: #ffffff !important;}}")
+
+
 # A focus ring on everything focusable (WCAG 2.4.7): Streamlit's sidebar page links, expanders'
 # summaries and some buttons show none of their own when reached with Tab. And switches that
-# can be seen when off (WCAG 1.4.11).
+# can be seen when off: a grey off track, 4.5:1 on white, with a white knob, 4.5:1 on it;
+# presentation mode's dark theme has its own (ui/classroom.py).
 FOCUS_CSS = ("<style>a:focus-visible, button:focus-visible, summary:focus-visible, [role='tab']:focus-visible,"
              " [role='switch']:focus-visible, [role='slider']:focus-visible, [tabindex]:focus-visible"
              " {outline: 2px solid #3B5BDB !important; outline-offset: 2px !important;}"
-             # a switch's off track (Streamlit 1.67: track .e1hn2pbo7, knob .e1hn2pbo8) is a faint
-             # wash, 1.5:1 on the page: a grey track, 4.5:1 on white, with a white knob, 4.5:1 on it
-             # (WCAG 1.4.11); presentation mode's dark theme has its own (ui/classroom.py)
-             " [data-testid='stCheckbox']:has(input[role='switch']:not(:checked)) .e1hn2pbo7"
-             " {background-color: #767676 !important;}"
-             " [data-testid='stCheckbox']:has(input[role='switch']) .e1hn2pbo8 {background-color: #ffffff !important;}"
-             "</style>")
+             + switch_css("#767676") + "</style>")
 
 
 def focus_css() -> None:

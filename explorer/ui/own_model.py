@@ -8,8 +8,8 @@ import streamlit as st
 from .. import settings
 from ..engine import EngineError
 from ..export.own_model import CONVERT, EXPECTED, UPLOAD_TYPES, OwnModelError, open_own_model
+from ..text import md
 from . import common
-from .runs_page import md
 
 KEY = "ex_own_upload"
 FLASH = "ex_own_flash"

@@ -5,7 +5,6 @@ and delete callbacks. Who may rename or delete is :func:`explorer.runs.refusal`'
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +20,11 @@ from ..export.script import script_for_run
 from ..export.tensorboard import tensorboard_zip
 from ..figures import runs as runs_figures
 from ..runs import Action, RunEntry
+from ..text import md
 from . import common, frame
 
 PROBE_N = 2000           # points per latent scatter
 CHEAP_DATA = ("digits", "moons", "circles", "swissroll", "pinwheel", "gaussians")
-
-
-def md(text: str) -> str:
-    """User text (run names) shown in Markdown without being read as Markdown."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
 
 
 # ------------------------------------------------------------------ entries
