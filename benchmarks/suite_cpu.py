@@ -9,11 +9,10 @@ beside it as about the test. Its CPU does not. Run the suite with this plugin:
 which runs ``python -m pytest -p suite_cpu`` (the README's command, with this plugin) and
 then prints the modules and the 25 tests that used the most CPU, and the suite's total.
 A test's figure is the CPU of the pytest worker and of every process below it from the
-test's set-up to its teardown: its own process, the children that ended (``RUSAGE_CHILDREN``
-counts them once they are reaped) and those still alive, at its end less at its start. A
-process that ends moves its CPU into its parent's children figures, so the sums over all
-descendants at both ends count it once. A module-scoped server's CPU goes to the tests that
-ran while it lived (not again to the test in whose teardown it stops). Ray's processes belong to the cluster, not to a worker:
+test's set-up to its teardown, each process's own CPU as a thread samples it every quarter
+second (:class:`Ledger`; a process that ends loses at most its last quarter second), also by
+kind of process (Chromium's renderer, GPU and browser processes, the server, training
+workers, kernels). A module-scoped server's CPU goes to the tests that ran while it lived. Ray's processes belong to the cluster, not to a worker:
 the Ray tests' figures leave out the actors' CPU.
 """
 from __future__ import annotations
@@ -25,6 +24,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,50 +34,86 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = "LATENT_EXPLORER_SUITE_CPU"          # the plugin appends one JSON line per test here
 
 
-def _tree_cpu() -> tuple[float, dict[int, float]]:
-    """(CPU of this process and its reaped descendants, {pid: CPU} of its live descendants)."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    live = {}
-    for p in psutil.Process().children(recursive=True):
-        try:
-            t = p.cpu_times()
-            live[p.pid] = t.user + t.system + t.children_user + t.children_system
-        except psutil.Error:
-            pass
-    return own, live
+def kind(cmdline: list[str]) -> str:
+    """What a process is, for the report: a Chromium part, a server, a training worker..."""
+    c = " ".join(cmdline)
+    if "chromium" in c or "chrome" in c or "/proc/self/exe --type=" in c:      # (a zygote's child)
+        return "chromium " + next((a[7:] for a in cmdline if a.startswith("--type=")), "browser")
+    for needle, name in (("streamlit", "streamlit server"), ("spawn_main", "worker (spawned)"),
+                         ("ipykernel", "notebook kernel"), ("jupyter", "jupyter server"),
+                         ("playwright", "playwright driver"), ("ray", "ray"), ("oidc", "oidc provider")):
+        if needle in c:
+            return name
+    return "other: " + " ".join(cmdline[:3])[:50]
 
 
-_start: dict[str, tuple[float, dict[int, float], float]] = {}
-_measure = False      # in the process that runs the tests (an xdist worker, or pytest with -n 0)
+class Ledger:
+    """The CPU (user + system, its own) each descendant of this process was last seen with,
+    sampled every :data:`EVERY` seconds by a thread and at each test's start and end. Own CPU
+    only: a process's children figures (and RUSAGE_CHILDREN) hold only the descendants that
+    were reaped, which Chromium's renderers and a stopped server's workers often are not (they
+    are re-parented), and would count again what was seen while they lived. A process loses
+    at most its last :data:`EVERY` seconds."""
+    EVERY = 0.25
+
+    def __init__(self):
+        self.seen: dict[tuple[int, float], tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            self.sample()
+            time.sleep(self.EVERY)
+
+    def sample(self) -> None:
+        for p in psutil.Process().children(recursive=True):
+            try:
+                with p.oneshot():
+                    key, t = (p.pid, p.create_time()), p.cpu_times()
+                    name = self.seen[key][0] if key in self.seen else kind(p.cmdline())
+            except (psutil.Error, KeyError):
+                continue
+            with self.lock:
+                self.seen[key] = (name, t.user + t.system)
+
+    def totals(self) -> collections.Counter:
+        """CPU by kind so far: this process (``pytest``) and every descendant seen."""
+        self.sample()
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        out = collections.Counter({"pytest": me.ru_utime + me.ru_stime})
+        with self.lock:
+            for name, cpu in self.seen.values():
+                out[name] += cpu
+        return out
+
+
+_ledger: Ledger | None = None
+_start: dict[str, tuple[collections.Counter, float]] = {}
 
 
 def pytest_configure(config):
-    global _measure
+    global _ledger
     distributed = (getattr(config.option, "numprocesses", None) or 0) and not hasattr(config, "workerinput")
-    _measure = bool(os.environ.get(ENV)) and not distributed
+    if os.environ.get(ENV) and not distributed:     # in the process that runs the tests
+        _ledger = Ledger()
 
 
 def pytest_runtest_logstart(nodeid, location):
-    if _measure:
-        own, live = _tree_cpu()
-        _start[nodeid] = (own, live, time.time())
+    if _ledger is not None:
+        _start[nodeid] = (_ledger.totals(), time.time())
 
 
 def pytest_runtest_logfinish(nodeid, location):
     path = os.environ.get(ENV)
-    if not _measure or nodeid not in _start:
+    if _ledger is None or nodeid not in _start:
         return
-    own0, live0, t0 = _start.pop(nodeid)
-    own1, live1 = _tree_cpu()
-    # every descendant's CPU (its own and its reaped children's) at the end less at the start,
-    # over all of them: one that ended during the test moved its CPU into its parent's children
-    # figures (or this process's RUSAGE_CHILDREN), where it must not count a second time
-    live = sum(live1.values()) - sum(live0.values())
-    cpu = (own1 - own0) + live
+    before, t0 = _start.pop(nodeid)
+    after = _ledger.totals()
+    kinds = {k: round(after[k] - before[k], 2) for k in after if after[k] - before[k] >= 0.01}
     with open(path, "a") as f:
-        f.write(json.dumps({"test": nodeid, "cpu_s": round(cpu, 2), "wall_s": round(time.time() - t0, 2),
+        f.write(json.dumps({"test": nodeid, "cpu_s": round(sum(kinds.values()), 2),
+                            "wall_s": round(time.time() - t0, 2), "kinds": kinds,
                             "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}) + "\n")
 
 
@@ -95,6 +131,12 @@ def report(path: Path, top: int = 25) -> None:
     print("\nmodules by CPU:   cpu_s  wall_s  tests")
     for mod, (cpu, wall, n) in sorted(by_module.items(), key=lambda kv: -kv[1][0])[:30]:
         print(f"  {cpu:7.1f} {wall:7.1f} {n:5d}  {mod}")
+    kinds = collections.Counter()
+    for r in rows:
+        kinds.update(r.get("kinds", {}))
+    print("\nCPU by process kind (s):")
+    for k, v in kinds.most_common(12):
+        print(f"  {v:7.1f}  {k}")
     print(f"\n{top} tests by CPU:")
     for r in sorted(rows, key=lambda r: -r["cpu_s"])[:top]:
         print(f"  {r['cpu_s']:7.1f} {r['wall_s']:7.1f}  {r['test']}")
