@@ -186,9 +186,12 @@ def fit(data, *, out: str | Path | None = None, live: bool = False, labels=None,
         from .notebook.live import live_view
         view = live_view(cfg, dataset, run_dir)
     summary = None
-    try:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.train.threads)   # the run's setting (default 1), as the CLI and the
+    try:                                       # app's workers train; the caller's afterwards
         _, _, summary = train(cfg, dataset, run_dir, on_row=view, iwae_k=iwae_k, device=where)
     finally:
+        torch.set_num_threads(threads)
         if view is not None:
             view.close(summary)
     _save_probe(run_dir, dataset)

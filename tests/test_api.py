@@ -62,6 +62,29 @@ def test_fit_on_a_name_writes_a_run_the_app_lists(digits_run, tmp_path):
         eng.shutdown()
 
 
+def test_fit_trains_with_the_runs_torch_threads_and_gives_the_callers_back(tmp_path, monkeypatch):
+    """``threads`` (default 1, as the CLI and the app's workers train) holds while the run
+    trains; the notebook's own setting is back afterwards. With torch's default (every core)
+    the quick-start notebook's tiny model ran several times slower beside another busy process."""
+    import explorer.training as training
+    seen, real = [], training.fit
+
+    def spy(*args, **kwargs):                 # the real training, its thread count read first
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", spy)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        explorer.fit("moons", out=tmp_path / "one", epochs=1, hidden="8", toy_points=200)
+        explorer.fit("moons", out=tmp_path / "three", epochs=1, hidden="8", toy_points=200, threads=3)
+        assert seen == [1, 3]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_fit_uses_the_clis_settings_and_defaults(tmp_path, capsys):
     run = explorer.fit("moons", out=tmp_path / "api", epochs=1, latent_dim=3,
                        hidden="16,8", toy_points=300)
