@@ -27,6 +27,12 @@ POLL_MS = 100
 
 sys.path.insert(0, str(ROOT))
 
+# One intra-op thread in every test process and in everything it starts (servers, kernels, CLI
+# runs), as the app's workers train: two pytest-xdist workers share 2 cores, and a second
+# OpenMP/BLAS thread of tiny tensor ops spins while the other worker holds the core (a module's
+# small ops many times slower, the quick-start notebook's CPU doubled). Set before torch loads.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 
 RAY_GROUP = "ray"
 
