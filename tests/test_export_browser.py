@@ -9,11 +9,18 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, module_server, screenshot, wait_for_app
 from explorer import store
 
 pytestmark = pytest.mark.browser
 RUN = "digits-vae-z2-b1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the module: the exports read a shipped run; the upload adds a run of its
+    own, which the other test never lists."""
+    yield from module_server(tmp_path_factory, "export_browser")
 
 
 def _download(page, label, tmp_path):
