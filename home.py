@@ -17,10 +17,9 @@ from explorer.analysis.first_numbers import first_numbers
 from explorer.catalog import shipped_runs
 from explorer.figures.common import upscale
 from explorer.figures.latent import latent_scatter
-from explorer.ui import common, draw_pad, frame
+from explorer.ui import common, draw_pad
 from explorer.ui import latent_plane
 
-frame.page_setup("Home")
 st.title("Latent Explorer")
 st.markdown(
     "Train a small **variational autoencoder** and watch it learn: the loss split into "

@@ -13,3 +13,11 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 INSTALLED = not (_CHECKOUT / "trained").is_dir() and (_CHECKOUT / "explorer" / "_app").is_dir()
 PROJECT_ROOT = _CHECKOUT / "explorer" / "_app" if INSTALLED else _CHECKOUT
 SHIPPED_ROOT = PROJECT_ROOT / "trained"
+
+
+def app_script(name: str) -> str:
+    """The absolute path of one of the app's scripts (``"home.py"``, ``"pages/1_Train.py"``):
+    what ``st.Page``, ``st.switch_page`` and ``st.page_link`` are given. Absolute, because
+    Streamlit reads a relative one from its main script's folder, which is the project's on a
+    server (``app.py``) but ``tests/`` under AppTest (``tests/app_entry.py``)."""
+    return str(PROJECT_ROOT / name)

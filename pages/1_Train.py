@@ -27,7 +27,6 @@ from explorer.ui import train_form, train_state
 
 RUNS_PER_PAGE = 20
 
-frame.page_setup("Train", "🏋️")
 eng, me = common.engine(), frame.actor()
 session = st.session_state
 train_form.init_state()

@@ -23,11 +23,10 @@ import streamlit as st
 
 from explorer.analysis import latent
 from explorer.text import md
-from explorer.ui import common, frame, live, own_model
+from explorer.ui import common, live, own_model
 from explorer.ui import explore, explore_model, explore_state, explore_tabs
 from explorer.ui import plane_reading
 
-frame.page_setup("Explore", "🔭")
 session = st.session_state
 explore_state.keep_tab_widgets()
 st.title("Explore the latent space")

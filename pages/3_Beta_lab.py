@@ -20,9 +20,7 @@ import streamlit as st
 from explorer.analysis.beta import reading as beta_reading
 from explorer.text import md
 from explorer.ui import beta_lab, beta_tour
-from explorer.ui import common, frame, live
-
-frame.page_setup("β lab", "⚖️")
+from explorer.ui import common, live
 
 st.title("β lab: blurriness against overfitting")
 st.markdown(

@@ -16,12 +16,11 @@ from explorer.analysis.theory import models as theory_models
 from explorer.analysis.theory import slips as theory_slips
 from explorer.analysis.theory import views as theory_views
 from explorer.figures import theory as theory_figures
-from explorer.ui import common, frame
+from explorer.ui import common
 from explorer.ui.theory import (c_ae_vs_vae, c_elbo, c_grad_summary, c_grad_var, c_half, c_iwae_exact,
                                 c_mc_kl, c_sweep, chart, eq, formula, metrics, on_trained_vae, pick_vae, say,
                                 seed_input, show, slip)
 
-frame.page_setup("Theory", "📐")
 
 st.title("Theory: the mathematics of a VAE note, checked")
 say("intro")

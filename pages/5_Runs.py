@@ -29,8 +29,6 @@ from explorer.text import md
 from explorer.ui import chart_text, common, frame, runlist
 from explorer.ui import runs_page
 
-frame.page_setup("Runs", "🗂️")
-
 TABLE_KEY = "runs_table"
 PER_PAGE = 50            # table rows per page
 MAX_COMPARE = 6          # curves of at most this many runs

@@ -23,9 +23,8 @@ from explorer.classroom import classes
 from explorer.ui import classroom as classroom_ui
 from explorer.ui import classroom_lesson as lesson
 from explorer.ui import classroom_views as views
-from explorer.ui import common, frame, identity, motion
+from explorer.ui import common, identity, motion
 
-frame.page_setup("Class", "🎓")
 eng, me = common.engine(), identity.actor()
 session = st.session_state
 present = classroom_ui.presenting()

@@ -13,10 +13,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.figures import disentangle as disentangle_figures
-from explorer.ui import chart_text, frame
+from explorer.ui import chart_text
 from explorer.ui import disentangle_lab
-
-frame.page_setup("Disentanglement lab", "🧩")
 
 st.title("Disentanglement lab: does β pull factors apart?")
 st.markdown(

@@ -107,16 +107,33 @@ def shared_page_engine(folder: Path, **options):
     st.cache_resource.clear()
 
 
-def app_factory(page: str):
-    """``make(**query)`` -> a fresh AppTest of ``page`` with the given query string; Streamlit's
-    process-wide caches are cleared so the page sees this test's engine and runs folder."""
+APP_ENTRY = Path(__file__).with_name("app_entry.py")
+
+
+def app_test(page: str | Path = "home.py", **options):
+    """An AppTest of one of the app's pages as a visitor opens it: ``app.py``'s menu and frame,
+    then the page (through ``tests/app_entry.py``). ``page``: its script, from the project's
+    root (``"pages/1_Train.py"``) or absolute; ``options`` go to ``AppTest.from_file``."""
     from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(APP_ENTRY), **options)
+    return at if Path(page).name == "home.py" else switch_to(at, page)     # home: the default, at /
+
+
+def switch_to(at, page: str | Path):
+    """``at``'s next run opens another of the app's pages, as a click in the menu would."""
+    return at.switch_page(os.path.relpath(ROOT / page, APP_ENTRY.parent))
+
+
+def app_factory(page: str):
+    """``make(**query)`` -> a fresh AppTest of ``page`` (:func:`app_test`) with the given query
+    string; Streamlit's process-wide caches are cleared so the page sees this test's engine
+    and runs folder."""
     import streamlit as st
     st.cache_resource.clear()
     st.cache_data.clear()
 
     def make(**query):
-        at = AppTest.from_file(page, default_timeout=120)
+        at = app_test(page, default_timeout=120)
         at.query_params.update(query)
         return at
     return make

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from conftest import folder_items, replaced_members
+from conftest import app_test, folder_items, replaced_members
 from numpy.lib import format as npy_format
 from PIL import Image
 from safetensors.torch import save as st_save
@@ -292,7 +292,7 @@ def test_train_page_shows_bad_uploads_as_messages(kept, page_engine, monkeypatch
     """Own-data uploads on the Train page: each bad file gives a message naming the file, no
     traceback, it is not offered for training, and nothing is started or lost."""
     monkeypatch.setenv("LATENT_EXPLORER_UPLOAD_MB", "1")
-    at = AppTest.from_file(str(PAGES / "1_Train.py"), default_timeout=60)
+    at = app_test(PAGES / "1_Train.py", default_timeout=60)
     at.run()
     _no_traceback(at)
     at.sidebar.selectbox(key="dataset").set_value("file").run()
@@ -353,7 +353,7 @@ def test_bad_image_upload_is_refused_with_its_reason(case, kept):
 def test_explore_page_shows_bad_images_as_messages(kept, page_engine):
     """Explore's "encode your image": each bad file gives "Could not use this file: <why>",
     never a traceback, and a good image afterwards is still encoded."""
-    at = AppTest.from_file(str(PAGES / "2_Explore.py"), default_timeout=120)
+    at = app_test(PAGES / "2_Explore.py", default_timeout=120)
     at.query_params.update(model="shipped:digits-vae-z2-b1", tab="Encode your image")
     at.run()
     _no_traceback(at)
@@ -454,7 +454,7 @@ def test_imported_names_with_dot_dot_and_control_characters_are_made_safe(good_z
 def test_runs_page_shows_bad_imports_as_messages(good_zip_members, kept, page_engine):
     """The Runs page's import: each bad zip gives "Import refused: <why>", no traceback, and
     no run is added; the kept run is untouched."""
-    at = AppTest.from_file(str(PAGES / "5_Runs.py"), default_timeout=120)
+    at = app_test(PAGES / "5_Runs.py", default_timeout=120)
     at.run()
     _no_traceback(at)
     m = good_zip_members
@@ -561,7 +561,7 @@ def test_train_page_settings_out_of_range_never_reach_a_run(page_engine):
     1.67 resets them; the browser does not even send them); values the widgets cannot bound
     (hidden widths, the run name) are refused with the reason; a batch larger than the data
     gives a warning, not a failure. Nothing is started and there is never a traceback."""
-    at = AppTest.from_file(str(PAGES / "1_Train.py"), default_timeout=60)
+    at = app_test(PAGES / "1_Train.py", default_timeout=60)
     at.run()
     _no_traceback(at)
     at.number_input(key="beta").set_value(-1.0).run()
@@ -636,7 +636,7 @@ def _train_page_showing(eng: Engine, run_id: str) -> AppTest:
     st.cache_resource.clear()
     old = set_engine(eng)
     try:
-        at = AppTest.from_file(str(PAGES / "1_Train.py"), default_timeout=60)
+        at = app_test(PAGES / "1_Train.py", default_timeout=60)
         at.query_params["run"] = run_id
         at.run()
         _no_traceback(at)
@@ -815,7 +815,7 @@ def test_a_bad_limit_setting_names_the_variable(var, value, words, monkeypatch):
 @pytest.mark.parametrize("page", ["home.py", "pages/1_Train.py", "pages/2_Explore.py", "pages/5_Runs.py"])
 def test_a_malformed_setting_is_a_message_on_every_page_not_a_traceback(page, monkeypatch, global_engine):
     monkeypatch.setenv("LATENT_EXPLORER_UPLOAD_MB", "lots")
-    at = AppTest.from_file(str(PAGES.parent / page), default_timeout=120).run()
+    at = app_test(page, default_timeout=120).run()
     assert not at.exception
     assert any("settings are wrong" in e.value and "LATENT_EXPLORER_UPLOAD_MB='lots'" in e.value
                for e in at.error)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import app_factory, assert_page_ok
+from conftest import app_factory, assert_page_ok, switch_to
 
 from explorer.classroom import classes, rules
 from explorer.config import RunConfig
@@ -224,7 +224,9 @@ def test_a_lesson_vote_then_a_ladder_push_through_the_pages(lesson, page_engine)
     assert len({e.config.train.seed for e in runs.values()}) == 2
     ann.run()                                              # the poll takes the push: her own run
     assert ann.session_state["beta"] == 0.5
-    student.run()
+    student.run()                                          # her Class page follows into it too
+    assert [t.value for t in student.title] == ["Train"] and student.session_state["beta"] == 0.5
+    switch_to(student, CLASS_PAGE).run()                   # back to the Class page
     assert "Answers are locked" in texts(student)
     for r in room.latest_runs(k.code).values():
         page_engine.wait(r, 120)

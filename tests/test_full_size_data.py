@@ -7,12 +7,12 @@ import io
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
+from conftest import app_test
 
 from explorer import data, settings
 from explorer.config import DataConfig
 
-PAGE = "../pages/1_Train.py"
+PAGE = "pages/1_Train.py"
 
 
 def full_size_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -48,7 +48,7 @@ def test_mnist_in_the_data_folder_trains_from_the_train_page(page_engine, tmp_pa
     folder = tmp_path / "data-cache"                # LATENT_EXPLORER_DATA (conftest)
     folder.mkdir(exist_ok=True)
     (folder / "mnist.npz").write_bytes(npz_bytes)
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = app_test(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="dataset").set_value("mnist").run()
     at.sidebar.text_input(key="data_path").set_value("mnist.npz")   # relative to the data folder
     at.sidebar.number_input(key="subset").set_value(200)
@@ -63,7 +63,7 @@ def test_mnist_in_the_data_folder_trains_from_the_train_page(page_engine, tmp_pa
 
 
 def test_a_full_size_npz_upload_is_accepted(page_engine, npz_bytes):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = app_test(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="dataset").set_value("file").run()
     at.sidebar.get("file_uploader")[0].set_value(("fashion.npz", npz_bytes, "application/octet-stream")).run()
     assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]

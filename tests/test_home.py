@@ -1,11 +1,10 @@
 """The home page (home.py) under AppTest: a shipped model's scatter and a decoder steered by sliders."""
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, assert_page_ok
+from conftest import app_test, assert_page_ok
 
 
 def test_home_renders_featured_models_and_the_sliders_decode(page_engine):
-    at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
+    at = app_test("home.py", default_timeout=120).run()
     assert_page_ok(at)
     options = at.selectbox[0].options
     assert at.selectbox[0].value == "mnist-vae-z2"           # real digits first, not 8×8 blobs

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, _need_chromium, assert_page_ok
+from conftest import ROOT, _need_chromium, app_test, assert_page_ok
 
 from explorer import store
 from explorer.analysis import latent
@@ -229,8 +229,7 @@ def test_a_decoder_over_the_browser_cap_names_the_setting(_isolated_runs):
 
 def test_without_a_browser_the_home_page_decodes_on_the_server(page_engine):
     """AppTest is a client that runs no JavaScript: the page says so and keeps its sliders."""
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
+    at = app_test("home.py", default_timeout=120).run()
     assert_page_ok(at)
     assert any(c.value.startswith("ⓘ Decoding on the server: this client is not a web browser")
                for c in at.caption)
@@ -239,8 +238,7 @@ def test_without_a_browser_the_home_page_decodes_on_the_server(page_engine):
 
 def test_missing_built_files_are_reported_and_the_server_decodes(page_engine, monkeypatch, tmp_path):
     monkeypatch.setattr(latent_plane, "ASSETS", tmp_path / "nothing")
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
+    at = app_test("home.py", default_timeout=120).run()
     assert_page_ok(at)
     (note,) = [c.value for c in at.caption if c.value.startswith("ⓘ Decoding on the server")]
     assert "built files are missing" in note and "README" in note

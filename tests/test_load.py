@@ -3,9 +3,8 @@ poll slower only when many are active, so a class of 30 leaves the server time f
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, assert_page_ok
+from conftest import ROOT, app_test, assert_page_ok
 from explorer.ui import load
 
 
@@ -17,7 +16,7 @@ def test_live_views_slow_down_in_proportion_beyond_a_few_sessions(sessions, fact
 
 def test_every_page_run_counts_its_session_and_idle_ones_expire(page_engine, monkeypatch):
     monkeypatch.setattr(load, "_seen", {})
-    at = AppTest.from_file(str(ROOT / "home.py"), default_timeout=120).run()
+    at = app_test("home.py", default_timeout=120).run()
     assert_page_ok(at)
     assert load.active_sessions() == 1
     at.slider[0].set_value(1.0).run()                          # a rerun: the same session

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from explorer.presets import PRESETS
 from explorer.ui.train_form import widget_state
-from conftest import shared_page_engine
+from conftest import app_test, shared_page_engine
 
-PAGE = "../pages/1_Train.py"
+PAGE = "pages/1_Train.py"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def mnist_in_data_folder(tmp_path):
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_a_preset_sets_every_widget_and_its_run_starts(name, page_engine, mnist_in_data_folder):
     preset = PRESETS[name]
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = app_test(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="preset").set_value(name).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     want = widget_state(preset.config)
@@ -62,7 +61,7 @@ def test_a_preset_sets_every_widget_and_its_run_starts(name, page_engine, mnist_
 
 
 def test_full_mnist_without_a_subset_warns_how_long_it_takes(page_engine, mnist_in_data_folder):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = app_test(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="dataset").set_value("mnist").run()
     notes = [w.value for w in at.sidebar.warning]
     assert any("million images" in w and "2-minute MNIST" in w for w in notes), notes

@@ -211,9 +211,11 @@ def test_an_unreachable_cluster_says_so_and_saved_runs_still_open(tmp_path):
             eng.submit(RunConfig(), "x")
         except EngineError as e:
             out["submit"] = str(e)
-        from streamlit.testing.v1 import AppTest
+        import sys
+        sys.path.insert(0, "tests")
+        from conftest import app_test
         for page in ("pages/1_Train.py", "home.py"):
-            at = AppTest.from_file(page, default_timeout=120).run()
+            at = app_test(page, default_timeout=120).run()
             out[page] = {"errors": [e.value for e in at.error], "exceptions": [e.value for e in at.exception]}
         print(json.dumps(out))
     """)

@@ -167,3 +167,15 @@ def test_no_page_is_over_300_lines():
     assert ROOT / "home.py" in PAGES and len(PAGES) >= 7    # home and the pages: the scan sees them
     long = {p.name: n for p in PAGES if (n := _lines(p)) > MAX_PAGE_LINES}
     assert long == {}
+
+
+def test_the_menu_is_home_then_every_page_in_pages_in_file_name_order():
+    """``app.py``'s menu (``explorer.ui.frame.PAGES``) lists what Streamlit's automatic ``pages/``
+    menu listed, in its order: a page added to ``pages/`` is added there too. The frame is
+    ``app.py``'s: no page draws it again."""
+    from streamlit.source_util import page_sort_key
+
+    from explorer.ui.frame import PAGES as MENU
+    files = sorted((ROOT / "pages").glob("*.py"), key=page_sort_key)
+    assert [p.script for p in MENU] == ["home.py"] + [f"pages/{f.name}" for f in files]
+    assert [p for p in PAGES if "page_setup" in p.read_text("utf-8")] == []

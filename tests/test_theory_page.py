@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import app_test
 from streamlit.testing.v1 import AppTest
 
 from explorer.analysis import theory
@@ -42,7 +43,7 @@ def _goto(at: AppTest, section: str) -> AppTest:
 
 
 def _open(section: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=180)
+    at = app_test(PAGE, default_timeout=180)
     at.session_state["section"] = section
     return _run(at)
 
@@ -73,7 +74,7 @@ def _assert_finite(at, allow_inf=False):
 
 
 def test_every_section_renders_with_formulas_and_no_error():
-    at = AppTest.from_file(PAGE, default_timeout=180)
+    at = app_test(PAGE, default_timeout=180)
     _run(at)
     assert [t.label for t in at.tabs] == SECTIONS
     for sec in SECTIONS:
@@ -280,7 +281,7 @@ def test_a_linked_section_and_a_tab_click_in_a_real_browser(server, browser_cont
 def test_every_slip_is_marked_in_its_tab_and_every_equation_number_is_the_seeds():
     from explorer.analysis.theory import equations as theory_equations
     from explorer.analysis.theory import slips as theory_slips
-    at = AppTest.from_file(PAGE, default_timeout=180)
+    at = app_test(PAGE, default_timeout=180)
     shown = []                 # every word a student reads on the page, tab by tab
     for i, sec in enumerate(SECTIONS):
         tab = _goto(at, sec).tabs[i]

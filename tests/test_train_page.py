@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import streamlit as st
-from conftest import shared_page_engine
+from conftest import app_test, shared_page_engine
 from streamlit.testing.v1 import AppTest
 
 from explorer import probe
@@ -19,7 +19,7 @@ from explorer.figures import training as training_figures
 from explorer.runs import Progress
 from explorer.ui import train as train_ui
 
-PAGE = "../pages/1_Train.py"
+PAGE = "pages/1_Train.py"
 
 
 # ===================================================================== figures
@@ -188,7 +188,7 @@ def engine_(tmp_path_factory):
 
 @pytest.fixture
 def app(engine_):
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = app_test(PAGE, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -346,11 +346,11 @@ def test_a_run_opens_from_the_run_list(app, engine_):
 def test_query_string_reattaches_and_unknown_runs_warn(engine_):
     rid = engine_.submit(RunConfig.from_dict({"model": {"hidden": [16]}, "train": {"epochs": 1}}))
     assert engine_.wait(rid, 120) == "finished"
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = app_test(PAGE, default_timeout=60)
     at.query_params["run"] = rid
     at.run()
     assert not at.exception and run_id(at) == rid and "Finished" in at.success[0].value
-    at2 = AppTest.from_file(PAGE, default_timeout=60)
+    at2 = app_test(PAGE, default_timeout=60)
     at2.query_params["run"] = "no-such-run"
     at2.run()
     assert not at2.exception and "not known here" in at2.warning[0].value
@@ -438,7 +438,7 @@ def test_a_run_from_an_earlier_server_shows_its_final_state(engine_):
     store.save_run(engine_.runs_dir / "from-before", cfg, build_model(cfg.model, (1, 8, 8), "cpu"),
                    [{"step": 1.0, "recon": 40.0, "kl": 0.1, "beta_kl": 0.1, "loss": 40.1}],
                    {"status": "finished", "steps": 1, "epochs": 1.0, "data_shape": [1, 8, 8]})
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = app_test(PAGE, default_timeout=60)
     at.query_params["run"] = "from-before"
     at.run()
     assert not at.exception and not at.error and run_id(at) == "from-before"
@@ -500,7 +500,7 @@ def test_the_collapse_alarm_is_in_the_status_line_that_polls_fastest(engine_, mo
     at = AppTest.from_function(_status_line, default_timeout=60).run()
     assert not at.exception
     assert [w.value for w in at.warning if w.value.startswith("Posterior collapse")], "no alarm in the status line"
-    page = AppTest.from_file(PAGE, default_timeout=60)
+    page = app_test(PAGE, default_timeout=60)
     page.query_params["run"] = rid
     page.run()
     assert not page.exception

@@ -11,13 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_app_py_is_an_st_app_that_streamlit_run_detects_and_serves_home_py():
+def test_app_py_is_an_st_app_that_streamlit_run_detects_and_serves_itself():
     from streamlit.web.server.app_discovery import discover_asgi_app
     found = discover_asgi_app(ROOT / "app.py")
     assert found.is_asgi_app and found.import_string.endswith(":app")
     source = (ROOT / "app.py").read_text()
-    # the app's home page, its warm-up lifespan and the handler that keeps tracebacks from visitors
-    assert re.search(r'st\.App\("home\.py", lifespan=lifespan, on_script_error=on_script_error\)', source)
+    # every visit runs app.py (the menu and the frame, then home.py or a page of pages/), with
+    # the warm-up lifespan and the handler that keeps tracebacks from visitors
+    assert re.search(r'st\.App\(__file__, lifespan=lifespan, on_script_error=on_script_error\)', source)
     assert (ROOT / "home.py").is_file() and (ROOT / "pages").is_dir()
 
 

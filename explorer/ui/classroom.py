@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from .. import catalog
+from .. import catalog, paths
 from ..classroom import classes, pushes, rules
 from ..config import RunConfig
 from ..runs import Actor
@@ -216,12 +215,7 @@ def take_push(push: classes.Push, klass: classes.Klass, me: Actor, eng, page: st
 
 
 def _go(page: str, query: dict) -> None:
-    try:
-        st.switch_page(page, query_params=query)
-    except StreamlitAPIException:       # AppTest runs one page alone: rerun it
-        for k, v in query.items():
-            st.query_params[k] = v
-        st.rerun()
+    st.switch_page(paths.app_script(page), query_params=query)
 
 
 def follow_bar(page: str, me: Actor) -> None:

@@ -14,11 +14,10 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from ..classroom import board
 from ..classroom import classes, rules
-from .. import data, store
+from .. import data, paths, store
 from ..config import DATASETS_IMAGE, DATASETS_TOY, DataConfig
 from .. import settings as settings_mod
 from ..engine import EngineError
@@ -193,11 +192,8 @@ def students_panel(k: classes.Klass, me: Actor, eng) -> None:
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     who = c1.selectbox("Student", list(names), format_func=names.get, key="class_pick")
     if who in latest:
-        try:
-            c2.page_link("pages/1_Train.py", label="Open their run", icon=":material/visibility:",
-                         query_params={"run": latest[who]})
-        except StreamlitAPIException:        # a page run alone (AppTest) has no other pages
-            c2.markdown(f"[Open their run](Train?run={latest[who]})")
+        c2.page_link(paths.app_script("pages/1_Train.py"), label="Open their run", icon=":material/visibility:",
+                     query_params={"run": latest[who]})
     if c3.button("Remove from class", key="class_remove") and not _refuse_unless_teacher(k.code, me):
         classroom_ui.room().remove(k.code, who)
         st.rerun()

@@ -1,23 +1,58 @@
-"""The frame around every page: its set-up (page config, the server's settings checked,
-this browser's identity, the class line and follow mode, the cluster message on the pages
-that train) and who acts on it (a teacher who took control of their class acts for its
-students). Composes :mod:`.identity`, :mod:`.load` and :mod:`.classroom` over the leaf
-:mod:`.common`.
+"""The frame around every page: the menu (:data:`PAGES`), its set-up (page config, the
+server's settings checked, this browser's identity, the class line and follow mode, the
+cluster message on the pages that train) and who acts on it (a teacher who took control of
+their class acts for its students). ``app.py`` draws the menu and the frame, then runs the
+page. Composes :mod:`.identity`, :mod:`.load` and :mod:`.classroom` over the leaf :mod:`.common`.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import streamlit as st
 import torch
 
-from .. import settings
+from .. import paths, settings
 from ..runs import Actor
 from . import classroom, common, identity, load, motion
 
 
+class MenuEntry(NamedTuple):
+    """One entry of the menu: its script (from the project's root) and the title and icon its
+    frame gives it (the browser tab's, and the class line's)."""
+    script: str
+    title: str
+    icon: str = "🧭"
+
+
+#: The menu, in its order; home first, the default (at ``/``). The menu's labels and the
+#: pages' URLs come from the file names, as Streamlit's automatic ``pages/`` menu made them:
+#: home, Train (``/Train``), Explore, Beta lab (``/Beta_lab``), Theory, Runs, Class, Disentangle.
+PAGES = (
+    MenuEntry("home.py", "Home"),
+    MenuEntry("pages/1_Train.py", "Train", "🏋️"),
+    MenuEntry("pages/2_Explore.py", "Explore", "🔭"),
+    MenuEntry("pages/3_Beta_lab.py", "β lab", "⚖️"),
+    MenuEntry("pages/4_Theory.py", "Theory", "📐"),
+    MenuEntry("pages/5_Runs.py", "Runs", "🗂️"),
+    MenuEntry("pages/6_Class.py", "Class", "🎓"),
+    MenuEntry("pages/7_Disentangle.py", "Disentanglement lab", "🧩"),
+)
+
+
+def navigation() -> tuple[st.Page, MenuEntry]:
+    """The menu: ``st.navigation`` over :data:`PAGES`, home the default, folded as Streamlit's
+    automatic ``pages/`` menu was. Returns the page this run opens (to run) and its entry (to
+    frame)."""
+    menu = {st.Page(paths.app_script(p.script), default=i == 0): p for i, p in enumerate(PAGES)}
+    page = st.navigation(list(menu), expanded=False)
+    return page, menu[page]
+
+
 def page_setup(title: str, icon: str = "🧭") -> None:
-    """The first call of every page. Also keeps torch to one thread in the server process:
-    pages do many small tensor operations (measured: 17× slower with two threads on a busy
-    machine), and training runs in worker processes with their own thread count."""
+    """The frame, drawn by ``app.py`` before the page. Also keeps torch to one thread in the
+    server process: pages do many small tensor operations (measured: 17× slower with two
+    threads on a busy machine), and training runs in worker processes with their own thread
+    count."""
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")

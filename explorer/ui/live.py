@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from ..decoder_cache import model_file
 from ..analysis.beta.reading import likelihood_notes
+from .. import paths
 from ..config import RunConfig
 from ..engine import Status
 from ..figures import describe
@@ -358,11 +358,8 @@ def poll_sweep(draw, key: str, polling: bool, is_live) -> None:
 
 def explore_link(run_id: str) -> None:
     """A link that opens ``run_id`` in Explore (``Explore?run=<id>``)."""
-    label = "Explore this run's latent space"
-    try:
-        st.page_link("pages/2_Explore.py", label=label, icon=":material/explore:", query_params={"run": run_id})
-    except StreamlitPageNotFoundError:          # the page run on its own (AppTest): a plain link
-        st.markdown(f"[{label}](Explore?run={run_id})")
+    st.page_link(paths.app_script("pages/2_Explore.py"), label="Explore this run's latent space",
+                 icon=":material/explore:", query_params={"run": run_id})
 
 
 def wait_for_checkpoint(weights: Path) -> None:

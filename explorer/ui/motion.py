@@ -1,7 +1,7 @@
 """One switch that pauses every auto-refreshing view and animation of a page (WCAG 2.2.2,
 "Pause, Stop, Hide"), kept for the browser session across pages.
 
-Every page draws the switch (:func:`pause_control`, from ``page_setup``: in the sidebar; in
+Every page draws the switch (:func:`pause_control`, from the frame's ``page_setup``: in the sidebar; in
 presentation mode, where the sidebar is hidden, on the page as well). While it is on,
 :func:`every` turns a live view's polling interval into None, so its fragment draws once and
 then waits (the engine keeps training; nothing is lost), and the latent-plane component stops

@@ -1,8 +1,9 @@
 """Server start-up: pay for the heavy work before the first visitor does.
 
-``streamlit run app.py`` serves ``home.py`` and ``pages/`` through ``st.App`` (see
-``app.py``), whose ``lifespan`` runs :func:`warm` before the server accepts connections:
-it imports torch, plotly and the modules every page needs, runs one forward pass, creates
+``streamlit run app.py`` serves ``app.py`` (its menu and frame, then ``home.py`` or a page
+of ``pages/``) through ``st.App``, whose ``lifespan`` runs :func:`warm` before the server
+accepts connections: it imports torch, plotly and the modules every page needs, runs one
+forward pass, creates
 the training engine (which reloads the runs on disk and starts its first worker process)
 and freezes the heap so that garbage collections stop walking it. The server then serves
 (~2-3 s after launch) while the worker warms up on the other core (~6 s, niced: it
