@@ -99,16 +99,28 @@ def test_a_run_without_labels_gets_no_classifier_and_a_reason(tmp_path):
     fit(cfg, data.load(cfg.data), tmp_path / "run")
     got = ui_reading._classifier(str(tmp_path / "run"), str(tmp_path / "run"), cfg.to_json())
     assert isinstance(got, str) and "no labels" in got
+    # the page's question "is the layer offered?" gives the same reason, from the labels alone
+    assert ui_reading._unavailable(str(tmp_path / "run"), str(tmp_path / "run"), cfg.to_json()) == got
 
 
-def test_explore_shows_the_layer_and_its_confidence(page_engine):
+def test_explore_shows_the_layer_and_its_confidence(page_engine, monkeypatch):
+    from explorer.analysis import offload
+    trained, real = [], offload.train_plane_classifier
+
+    def counted(*args, **kwargs):                 # the real training (a child process), counted
+        trained.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(offload, "train_plane_classifier", counted)
     at = app_factory(str(ROOT / "pages" / "2_Explore.py"))(model="shipped:digits-vae-z2-b1")
     at.run()
     assert_page_ok(at)
     radio = at.radio(key="ex_bg")
     assert "what a classifier reads in the decodes" in radio.options        # the options' labels
+    assert trained == []                           # offered without training it (a child's seconds)
     radio.set_value("classifier").run()
     assert_page_ok(at)
+    assert trained == [1]                          # trained once it is chosen
     assert any(c.value.startswith("**What a classifier reads**") for c in at.caption)
     plane = next(c for c in at.get("plotly_chart") if "click grid" in c.proto.spec)
     spec = json.loads(plane.proto.spec)

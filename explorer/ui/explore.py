@@ -321,6 +321,8 @@ def draw_plane(view: View, background: str, show_ellipses: bool, overlay: Overla
                         selection_mode=("points", "box", "lasso"))
         if reading is not None:
             st.caption(plane_reading.caption(clf))
+        elif background == "classifier":          # chosen, but it could not be trained
+            st.caption(f"What a classifier reads: off, because {clf}.")
         if density is not None:
             st.caption(plane_layers.density_note(plane_layers.density_top(density)))
         if ellipses is not None and (note := plane_layers.ellipse_note(ellipses[1], view.ranges)):

@@ -2,8 +2,10 @@
 
 The classifier is trained on the run's own labelled images (its training split when the
 dataset is on this server, else the labelled probe images the run carries), calibrated,
-and cached per dataset for the server's life. For runs without labels the layer is off,
-and :func:`unavailable` says why.
+and cached per dataset for the server's life: trained when the layer or the interpolation
+tab first asks for it, not to decide whether the layer is offered (:func:`unavailable`
+reads the labels only). For runs without labels the layer is off, and :func:`unavailable`
+says why.
 """
 from __future__ import annotations
 
@@ -24,29 +26,39 @@ GRID = 60                  # cells per side of the coloured layer
 CLICK_GRID = 50            # the plane's click grid (explorer.figures.latent.plane_figure)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Training a classifier on the run's images…")
-def _classifier(key: str, run_dir: str, config_json: str) -> analysis.PlaneClassifier | str:
-    cfg = RunConfig.from_json(config_json)
-    x = y = names = None
-    source = ""
+def _labelled(cfg: RunConfig, run_dir: str) -> tuple:
+    """(images, labels, class names, what they are) the classifier would train on: the run's
+    training split when the dataset is on this server, else the labelled probe images it
+    carries; (None, None, None, "") when there are none."""
     if cfg.data.name != "file" and data_mod.available_offline(cfg.data):
         try:
             ds = data_mod.load(cfg.data)
             if ds.is_image and ds.y_train is not None:
-                x, y, names = ds.x_train.numpy(), ds.y_train.numpy(), ds.class_names
-                source = f"{len(ds.x_train):,} training images"
+                return ds.x_train.numpy(), ds.y_train.numpy(), ds.class_names, f"{len(ds.x_train):,} training images"
         except data_mod.DataError:
             pass
-    if x is None:
-        probe = store.load_probe(Path(run_dir))
-        if probe is not None and probe[1] is not None:
-            x, y, names = probe[0].numpy(), probe[1].numpy(), probe[2]
-            source = f"the {len(x):,} labelled images this run carries"
-    if x is None or y is None:
+    probe = store.load_probe(Path(run_dir))
+    if probe is not None and probe[1] is not None:
+        x = probe[0].numpy()
+        return x, probe[1].numpy(), probe[2], f"the {len(x):,} labelled images this run carries"
+    return None, None, None, ""
+
+
+def _why_not(y) -> str | None:
+    if y is None:
         return ("this run's data have no labels, so there is no classifier to train: the layer needs "
                 "images with classes (digits, MNIST, the shapes, or your own file with a label column)")
     if len(np.unique(y)) < 2:
         return "this run's images all have one label: a classifier needs at least two"
+    return None
+
+
+@st.cache_resource(max_entries=8, show_spinner="Training a classifier on the run's images…")
+def _classifier(key: str, run_dir: str, config_json: str) -> analysis.PlaneClassifier | str:
+    x, y, names, source = _labelled(RunConfig.from_json(config_json), run_dir)
+    why = _why_not(y)
+    if why is not None:
+        return why
     try:
         clf = offload.train_plane_classifier(x, y, names)      # in a child process, not the server's
     except (ValueError, offload.OffloadError) as e:
@@ -55,18 +67,32 @@ def _classifier(key: str, run_dir: str, config_json: str) -> analysis.PlaneClass
     return clf
 
 
-def classifier(run) -> analysis.PlaneClassifier | str:
-    """The run's plane classifier (cached per dataset), or why there is none."""
-    if run.is_toy:
-        return "the layer reads decoded images; this run's data are points in 2-D"
+@st.cache_data(max_entries=32, show_spinner=False)
+def _unavailable(key: str, run_dir: str, config_json: str) -> str | None:
+    return _why_not(_labelled(RunConfig.from_json(config_json), run_dir)[1])
+
+
+def _key(run) -> str:
     cfg = run.config
     key = f"{cfg.data.name}|{cfg.data.subset}|{cfg.data.split_seed}|{cfg.data.n_points}|{cfg.data.path}"
-    return _classifier(key if cfg.data.name != "file" else str(run.dir), str(run.dir), run.config_json)
+    return key if cfg.data.name != "file" else str(run.dir)
+
+
+def classifier(run) -> analysis.PlaneClassifier | str:
+    """The run's plane classifier (cached per dataset), or why there is none. Trains it the
+    first time (a few seconds, in a child process)."""
+    if run.is_toy:
+        return "the layer reads decoded images; this run's data are points in 2-D"
+    return _classifier(_key(run), str(run.dir), run.config_json)
 
 
 def unavailable(run) -> str | None:
-    got = classifier(run)
-    return got if isinstance(got, str) else None
+    """Why the run has no classifier layer (no labels, one label, points not images), or None:
+    read from its labels, without training the classifier (that waits until the layer or the
+    interpolation tab asks for it; a failure to train is then said where it is drawn)."""
+    if run.is_toy:
+        return "the layer reads decoded images; this run's data are points in 2-D"
+    return _unavailable(_key(run), str(run.dir), run.config_json)
 
 
 def layer(view, clf: analysis.PlaneClassifier) -> tuple[np.ndarray, list[str]]:
