@@ -120,7 +120,9 @@ def app_test(page: str | Path = "home.py", **options):
 
 
 def switch_to(at, page: str | Path):
-    """``at``'s next run opens another of the app's pages, as a click in the menu would."""
+    """``at``'s next run opens another of the app's pages, as a click in the menu would. AppTest
+    asks for that page on every later run too: after the app itself switched page
+    (``st.switch_page``), the next ``run()`` comes back here."""
     return at.switch_page(os.path.relpath(ROOT / page, APP_ENTRY.parent))
 
 
