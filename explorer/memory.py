@@ -23,6 +23,9 @@ memory available now).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import math
 import os
 import pathlib
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .config import DATASETS_TOY, RunConfig
+from .config import DATASETS_TOY, ModelConfig, RunConfig
 from .data import DEFAULT_MAX_BYTES, DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_FEATURES, DataError, Footprint
 from .data import inspect_file
 from .models import VAE
@@ -86,9 +89,16 @@ def footprint(cfg, *, max_bytes: int = DEFAULT_MAX_BYTES, max_features: int = DE
 # ------------------------------------------------------------------ the estimate
 
 def parameters(config: RunConfig, item_shape: tuple[int, ...]) -> int:
-    """The model's parameter count, built on torch's meta device (no memory, no data)."""
+    """The model's parameter count, built on torch's meta device (no memory, no data), once
+    per model configuration and data shape: a class's push admits 30 runs that differ only
+    in β and seed, and building the model was half of each one's admission."""
+    return _parameters(json.dumps(dataclasses.asdict(config.model), sort_keys=True), tuple(item_shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _parameters(model_json: str, item_shape: tuple[int, ...]) -> int:
     with torch.device("meta"):
-        model = VAE(config.model, tuple(item_shape))
+        model = VAE(ModelConfig(**json.loads(model_json)), item_shape)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -187,8 +197,13 @@ def server_budget(setting_mb: int | None, runs_at_once: int) -> int:
     less ``SERVER_RESERVE``) / the runs it trains at once."""
     if setting_mb:
         return setting_mb * MB
-    total, _ = machine_memory()
-    return max(512 * MB, int((0.75 * total - SERVER_RESERVE) / max(1, runs_at_once)))
+    return max(512 * MB, int((0.75 * _total_memory() - SERVER_RESERVE) / max(1, runs_at_once)))
+
+
+@functools.lru_cache(maxsize=1)
+def _total_memory() -> int:
+    """The machine's memory, read once (every run's admission asks for it)."""
+    return machine_memory()[0]
 
 
 def cli_budget(setting_mb: int | None) -> int:

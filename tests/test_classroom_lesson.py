@@ -263,3 +263,30 @@ def test_through_the_apps_gate_a_locked_class_takes_each_rung_and_a_push_replace
         for r in room.pushed_runs(k.code, s.id):
             if engine.entry(r) is not None and engine.entry(r).status.live:
                 engine.stop(r, s)
+
+
+def test_a_push_marks_its_runs_in_one_transaction_when_complete(klass, engine):
+    """Through the app's gate each run is recorded as the class's when admitted; the push,
+    still "starting" meanwhile (followers wait for it), marks all its runs as its own in one
+    transaction at the end, with its final payload."""
+    room, k = klass
+    seen = []
+
+    class Watching(rules.Gate):          # the app's gate, looking on as the push starts the last run
+        def admitted(self, ticket, owner, run_ids):
+            super().admitted(ticket, owner, run_ids)
+            if owner == STUDENTS[-1].id:
+                seen.append((room.latest_push(k.code), room.pushed_runs_by_owner(k.code),
+                             [r for _, r in room.runs_of(k.code)]))
+
+    engine.gate = Watching(engine.runs_dir)
+    done = pushes.push_config(engine, room, k, T, tiny(epochs=100_000))
+    (during, marked, recorded), = seen
+    runs = {o: v["run"] for o, v in done.payload["assigned"].items()}
+    assert during.payload.get("starting") and during.version == done.version and marked == {}
+    assert sorted(recorded) == sorted(runs.values())               # each recorded as the class's already
+    assert room.pushed_runs_by_owner(k.code) == {o: [r] for o, r in runs.items()}
+    after = room.latest_push(k.code)
+    assert not after.payload.get("starting") and after.payload["assigned"] == done.payload["assigned"]
+    for s in STUDENTS:
+        engine.stop(runs[s.id], s)

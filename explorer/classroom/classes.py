@@ -299,6 +299,14 @@ class Classroom:
         return [r for (r,) in self._read("SELECT run_id FROM class_runs WHERE code = ? AND owner = ? AND "
                                          "push > 0 ORDER BY created DESC", (code, owner))]
 
+    def pushed_runs_by_owner(self, code: str) -> dict[str, list[str]]:
+        """:meth:`pushed_runs` of every student of the class, in one read: owner -> run ids."""
+        out: dict[str, list[str]] = {}
+        for o, r in self._read("SELECT owner, run_id FROM class_runs WHERE code = ? AND push > 0 "
+                               "ORDER BY created DESC", (code,)):
+            out.setdefault(o, []).append(r)
+        return out
+
     def runs_of(self, code: str, owner: str | None = None, since: float = 0.0) -> list[tuple[str, str]]:
         """(owner, run id) of the class's runs, oldest first (one owner's with ``owner``;
         those started after ``since``)."""
@@ -323,9 +331,18 @@ class Classroom:
             self._push_cache.pop(code, None)
         return Push(code, v, kind, payload, time.time())
 
-    def update_push(self, code: str, version: int, payload: dict) -> None:
-        """Replace a push's payload (a push written as "starting", completed with its runs)."""
+    def complete_push(self, code: str, version: int, payload: dict, runs: dict[str, str]) -> None:
+        """Complete a push written as "starting", in one transaction: mark the runs it started
+        (owner -> run id) as its own and write its final payload. One statement marks them all:
+        under a class's load each statement waits its turn for the interpreter (a push of 30
+        runs made ~500 of them, and took 2 s where it took 0.1 s on an idle server)."""
+        now, rows = time.time(), list(runs.items())
         with self._tx() as db:
+            for i in range(0, len(rows), 200):
+                part = rows[i:i + 200]
+                db.execute("INSERT INTO class_runs VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(part)) +
+                           " ON CONFLICT (code, run_id) DO UPDATE SET push = MAX(push, excluded.push)",
+                           [v for o, r in part for v in (code, o, r, now, int(version))])
             db.execute("UPDATE pushes SET payload = ? WHERE code = ? AND version = ?",
                        (json.dumps(payload), code, version))
         with self._push_lock:

@@ -94,24 +94,25 @@ def plan(base: RunConfig, members: list[Member], *, ladder=None, own_seeds: bool
     """Each targeted student's configuration: the ladder's values in turn, an own seed each."""
     out = {}
     for i, m in enumerate(members):
-        cfg = base
+        change: dict = {"train": {}}
         if ladder:
             setting, values = ladder
             section, name, _, label, _ = LADDER[setting]
             v = values[i % len(values)]
-            cfg = cfg.replace(**{section: {name: v}},
-                              name=f"{base.name or 'push'} · {label} {v:g}".replace("β β", "β"))
+            change.setdefault(section, {})[name] = v
+            change["name"] = f"{base.name or 'push'} · {label} {v:g}".replace("β β", "β")
         if own_seeds:
-            cfg = cfg.replace(train={"seed": secrets.randbelow(2**31 - 1)})
-        out[m.owner] = cfg
+            change["train"]["seed"] = secrets.randbelow(2**31 - 1)
+        out[m.owner] = base.replace(**change) if ladder or own_seeds else base
     return out
 
 
-def replace_previous(engine, room: Classroom, klass: Klass, boss: Actor, owner: str) -> None:
+def replace_previous(engine, room: Classroom, klass: Klass, boss: Actor, owner: str, previous=None) -> None:
     """Stop ``owner``'s previous pushed runs that are still live, as ``boss`` (the teacher's
     actor, :func:`.rules.teacher_actor`): a queued one is dropped (and no longer counted), a
-    training one stops, saved and kept."""
-    for rid in room.pushed_runs(klass.code, owner)[:3]:
+    training one stops, saved and kept. ``previous``: their pushed runs, newest first, when
+    already read (:meth:`Classroom.pushed_runs_by_owner`)."""
+    for rid in (room.pushed_runs(klass.code, owner) if previous is None else previous)[:3]:
         e = engine.entry(rid)
         if e is None or not e.status.live:
             continue
@@ -147,18 +148,20 @@ def push_config(engine, room: Classroom, klass: Klass, teacher: Actor, base: Run
     if not start:
         return room.push(klass.code, "config", payload)
     # written first, "starting" (followers wait for it): the class's gate reads each student's
-    # rung from it; then completed with the runs
+    # rung from it; then completed with the runs, marked as the push's, in one transaction
     push = room.push(klass.code, "config", payload | {"starting": True})
     boss = teacher_actor(room, klass, teacher)       # once: it reads every class run
+    previous = room.pushed_runs_by_owner(klass.code)
     for m in members:
-        replace_previous(engine, room, klass, boss, m.owner)
+        replace_previous(engine, room, klass, boss, m.owner, previous.get(m.owner, []))
         try:
             assigned[m.owner]["run"] = start_run(engine, room, klass, Actor(id=m.owner, name=m.name),
                                                  configs[m.owner], pushed=push.version,
                                                  pushed_configs=[configs[m.owner]])
         except (ClassroomError, EngineError) as e:
             assigned[m.owner]["error"] = str(e)
-    room.update_push(klass.code, push.version, payload)
+    room.complete_push(klass.code, push.version, payload,
+                       {o: a["run"] for o, a in assigned.items() if a["run"]})
     return replace(push, payload=payload)
 
 

@@ -91,12 +91,10 @@ def start_run(engine, room: Classroom, klass: Klass, who: Actor, config, *, push
     engine's ``NotAllowed`` from its gate, which then checks and records the run itself).
     ``pushed``: the version of the teacher's push starting it (``pushed_configs``: what that
     push gives this student, which a locked class allows; through the gate, the push is
-    already written, marked as starting, so the gate reads the student's rung from it)."""
+    already written, marked as starting, so the gate reads the student's rung from it, records
+    the run, and the push marks it as its own when complete: :meth:`Classroom.complete_push`)."""
     if getattr(engine, "gate", None) is not None:
-        rid = engine.submit(config, who, **kw)
-        if pushed:
-            room.record_run(klass.code, who.id, rid, push=pushed)
-        return rid
+        return engine.submit(config, who, **kw)
     why = start_refusal(room, klass, who.id, config, allowed=pushed_configs)
     if why:
         raise ClassroomError(why)
