@@ -20,7 +20,7 @@ from explorer import probe, store
 from explorer.config import RunConfig
 from explorer.engine import Engine, EngineError, Job, NotAllowed, RayBackend, reads, server, worker
 from explorer.models import build_model
-from explorer.rowlog import RowLog
+from explorer.rowlog import RowColumns, RowLog
 from explorer.runs import Snapshot
 
 MB = 2**20
@@ -437,6 +437,35 @@ def test_rowlog_thins_evenly_and_keeps_epoch_rows():
     assert {250, 500, 750, 1000} <= set(steps)
     gaps = np.diff([s for s in steps if s % 250])
     assert gaps.min() == gaps.max() == log.stride                 # evenly spaced
+
+
+def test_the_servers_rows_as_columns_give_the_same_rows_back():
+    """The engine holds a run's rows as columns (RowColumns): the same rows come back, as
+    dicts with the same keys, order, values and types, thinned the same way as a RowLog's,
+    and a copy read earlier does not change as rows are added."""
+    rng = np.random.default_rng(0)
+    plain, cols = RowLog(max_rows=300), RowColumns(max_rows=300)
+    for s in range(1, 2001):
+        row = {"step": s, "epoch": s / 45, "loss": float(rng.normal()), "recon": float(rng.random()),
+               "kl": float(rng.random()), "beta": 4.0, "lr": 1e-3}
+        if s % 45 == 0:               # an epoch end: validation columns, a list, a None, text
+            row |= {"val_recon": float(rng.random()), "val_elbo": -float(s), "val_kl_per_dim": [0.5, 0.25],
+                    "note": None, "what": "epoch"}
+        if s == 641:
+            row["lr"] = 1                 # an int where the column holds floats stays an int
+        plain.add(row)
+        cols.add(row)
+        if s == 200:
+            early = cols.rows             # a copy, read before the log thins itself
+    got = cols.rows
+    assert list(got) == plain.rows and len(got) == len(plain.rows) <= 300 and cols.stride == plain.stride > 1
+    assert [list(r) for r in got] == [list(r) for r in plain.rows]          # keys in the same order
+    assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in plain.rows]
+    assert got[-1] == plain.rows[-1] and got[-3:] == plain.rows[-3:] and got[5] == plain.rows[5]
+    assert any(r["step"] == 641 and r["lr"] == 1 and type(r["lr"]) is int for r in got)
+    for key in ("step", "loss", "val_elbo", "val_recon"):    # a metric as an array, NaN where a row has none
+        np.testing.assert_array_equal(got.column(key), [r.get(key, np.nan) for r in plain.rows])
+    assert len(early) == 200 and [r["step"] for r in early] == list(range(1, 201))
 
 
 def _snap(step, epoch, mu):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..rowlog import column
 from .classes import Classroom, Klass
 
 CURVE_POINTS = 40
@@ -49,10 +50,11 @@ class StudentRun:
 
 def _smooth_tail(rows: list[dict], n: int) -> list[tuple[float, float]]:
     """The last rows' (KL, recon), an exponential moving average sampled at ``n`` points."""
-    pts = [(r.get("kl"), r.get("recon")) for r in rows if r.get("kl") is not None and r.get("recon") is not None]
-    if not pts:
+    kl, recon = column(rows, "kl"), column(rows, "recon")
+    good = ~(np.isnan(kl) | np.isnan(recon))
+    if not good.any():
         return []
-    a = np.asarray(pts[-max(n * 20, 200):], dtype=float)
+    a = np.stack([kl[good], recon[good]], axis=1)[-max(n * 20, 200):]
     alpha = 2.0 / (min(50.0, max(3.0, len(a) / 10)) + 1)
     out = np.empty_like(a)
     acc = a[0]
@@ -64,11 +66,12 @@ def _smooth_tail(rows: list[dict], n: int) -> list[tuple[float, float]]:
 
 
 def _curve(rows: list[dict], n: int) -> list[tuple[float, float, float]]:
-    good = [r for r in rows if r.get("recon") is not None and r.get("kl") is not None]
-    if not good:
+    step, recon, kl = (column(rows, k) for k in ("step", "recon", "kl"))
+    good = np.flatnonzero(~(np.isnan(recon) | np.isnan(kl)))
+    if not len(good):
         return []
-    idx = np.unique(np.linspace(0, len(good) - 1, min(n, len(good))).round().astype(int))
-    return [(float(good[i]["step"]), float(good[i]["recon"]), float(good[i]["kl"])) for i in idx]
+    idx = good[np.unique(np.linspace(0, len(good) - 1, min(n, len(good))).round().astype(int))]
+    return [(float(step[i]), float(recon[i]), float(kl[i])) for i in idx]
 
 
 def student_run(engine, owner: str, name: str, run_id: str | None) -> StudentRun:

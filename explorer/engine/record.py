@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RunConfig
-from ..rowlog import RowLog
+from ..rowlog import RowColumns, Rows
 from ..runs import ENDED, Progress, RunEntry, RunInfo, Snapshot, Status
 from ..store import WEIGHTS
 from . import protocol
@@ -50,7 +50,7 @@ class Job:
     created: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
-    log: RowLog = field(default_factory=lambda: RowLog(MAX_ROWS))
+    log: RowColumns = field(default_factory=lambda: RowColumns(MAX_ROWS))   # as columns: ~90 bytes a row
     val_rows: list = field(default_factory=list)
     snapshot: Snapshot | None = None
     history: list = field(default_factory=list)
@@ -86,7 +86,8 @@ class Job:
             self.reason = reason
 
     @property
-    def rows(self) -> list[dict]:
+    def rows(self) -> Rows:
+        """A copy of the rows held (a sequence of dicts, with ``column(key)``)."""
         return self.log.rows
 
     def add_rows(self, rows: list[dict]) -> None:

@@ -30,6 +30,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .. import rowlog
 from ..analysis.rd import clip_segment, nice_step
 from .common import CLASS_COLORS, class_shapes, image_grid, upscale
 
@@ -82,7 +83,7 @@ STEP_AXIS = {"format": ",d", "tickMinStep": 1, "labelFlush": True}   # the last 
 # ------------------------------------------------------------------ helpers
 
 def _column(rows: list[dict], key: str) -> np.ndarray:
-    return np.array([r.get(key, np.nan) for r in rows], dtype=float)
+    return rowlog.column(rows, key)
 
 
 def bin_rows(rows: list[dict], keys: tuple[str, ...], max_points: int = MAX_POINTS) -> pd.DataFrame:
