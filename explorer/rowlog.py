@@ -106,7 +106,8 @@ class RowColumns:
             self._thin()
 
     def _thin(self) -> None:
-        """Keep the rows :func:`kept` keeps at the current stride, in place."""
+        """Keep the rows :func:`kept` keeps at the current stride, in new arrays (the copies
+        :attr:`rows` gave out share the old ones: rows are only ever appended to an array)."""
         n = self._n
         val = np.array(["val_elbo" in keys for keys in self._orders], bool)[self._order[:n]]
         step = self._cols["step"][:n] if "step" in self._cols else np.ones(n)
@@ -117,9 +118,9 @@ class RowColumns:
                     keep[i] = kept(self.row(i), self.stride)
         idx = np.flatnonzero(keep)
         m = len(idx)
-        self._order[:m] = self._order[idx]
-        for col in self._cols.values():
-            col[:m] = col[idx]
+        self._order = np.concatenate([self._order[idx], np.zeros(self._cap - m, self._order.dtype)])
+        for k, col in self._cols.items():
+            self._cols[k] = np.concatenate([col[idx], np.zeros(self._cap - m, col.dtype)])
         new_at = np.cumsum(keep) - 1
         self._extra = {int(new_at[i]): e for i, e in self._extra.items() if keep[i]}
         self._n = m
@@ -130,12 +131,12 @@ class RowColumns:
 
     @property
     def rows(self) -> "Rows":
-        """A copy of the rows kept, as a read-only sequence of dicts (rows added later are not
-        in it)."""
+        """The rows kept now, as a read-only sequence of dicts (rows added later are not in
+        it). It copies no values: a row's place in an array is written once (new rows go after
+        it, a larger or thinned log takes new arrays), so it shares the arrays as they are."""
         n = self._n
-        return Rows(list(self._orders), self._order[:n].copy(),
-                    {k: c[:n].copy() for k, c in self._cols.items()},
-                    {i: dict(e) for i, e in self._extra.items()}, n)
+        return Rows(list(self._orders), self._order[:n], {k: c[:n] for k, c in self._cols.items()},
+                    dict(self._extra), n)
 
 
 def _row(i: int, orders, order, cols, extra) -> dict:

@@ -406,7 +406,7 @@ class RayBackend(Backend):
         job.started = job.started or done.get("started")
         job.ended = done.get("at", job.ended)          # when the scheduler saw it end
         if done["summary"] and (job.run_dir / METRICS).is_file():
-            job.log, job.val_rows = type(job.log)(job.log.max_rows), []
+            job.clear_rows()
             job.rows_on_disk = True
 
     # ------------------------------------------------------------ shutdown

@@ -68,7 +68,7 @@ class Reads:
             if snap is not None and (not history or history[-1]["step"] != snap.step):
                 history.append({"step": snap.step, "epoch": snap.epoch, "mu": snap.mu.astype(np.float16)})
             return job.entry(self.queue_position(run_id), RunView, started=job.started, ended=job.ended,
-                             rows=job.rows, val_rows=list(job.val_rows),
+                             rows=job.rows, val_rows=job.val_rows,
                              events=list(job.progress.events), snapshot=snap, history=history,
                              info=job.info, from_disk=job.from_disk, saving=job.saving,
                              traceback=job.traceback)

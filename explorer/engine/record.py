@@ -51,7 +51,7 @@ class Job:
     started: float | None = None
     ended: float | None = None
     log: RowColumns = field(default_factory=lambda: RowColumns(MAX_ROWS))   # as columns: ~90 bytes a row
-    val_rows: list = field(default_factory=list)
+    val_log: RowColumns = field(default_factory=lambda: RowColumns(2**62))   # the epoch ends' rows, all kept
     snapshot: Snapshot | None = None
     history: list = field(default_factory=list)
     history_stride: int = 1
@@ -87,14 +87,23 @@ class Job:
 
     @property
     def rows(self) -> Rows:
-        """A copy of the rows held (a sequence of dicts, with ``column(key)``)."""
+        """The rows held now (a sequence of dicts, with ``column(key)``)."""
         return self.log.rows
+
+    @property
+    def val_rows(self) -> Rows:
+        """The validation rows held now (one per evaluated epoch end)."""
+        return self.val_log.rows
 
     def add_rows(self, rows: list[dict]) -> None:
         for r in rows:
             if "val_elbo" in r:
-                self.val_rows.append(r)
+                self.val_log.add(r)
             self.log.add(r)
+
+    def clear_rows(self) -> None:
+        """Forget the rows held (they are read back from the run's folder when viewed)."""
+        self.log, self.val_log = RowColumns(self.log.max_rows), RowColumns(self.val_log.max_rows)
 
     def add_snapshot(self, snap: Snapshot) -> None:
         """Keep the latest snapshot, and every ``history_stride``-th one's latent means."""
