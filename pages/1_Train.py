@@ -117,11 +117,14 @@ st.caption("Train a small VAE (or autoencoder) and watch it learn. Numbers are p
            "reconstruction = −log p(x|z) summed over pixels, KL summed over latent dimensions, both "
            "averaged over the batch.")
 
-cols = st.columns([1.1, 1.1, 0.9, 0.9, 0.9, 1.6, 2.0])
+# the five buttons share a row of their own, β and the learning rate the row under it: in one
+# row of seven, a 1000-px window left each button ~60 px and cut its label to one letter
+cols = st.columns(5)
+live_cols = st.columns([1, 1.3, 1.2])
 not_yours = (f"Read-only: {view.refusal(Action.CONTROL, me)}. β and the learning rate of this run are "
              f"its owner's to change" if read_only else None)
 train_form.live_controls(lambda: send_live("set_beta", "beta"), lambda: send_live("set_lr", "lr"),
-                         cols[5], cols[6], locked or not_yours)
+                         live_cols[0], live_cols[1], locked or not_yours)
 paused_now = view is not None and view.status == Status.PAUSED
 clicked = {
     "start": cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="start",
