@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import io
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,11 +153,24 @@ class Run:
     def resume(self, epochs: int | None = None, *, device: str | None = None) -> "Run":
         """Train on from the last checkpoint, exactly (``epochs``: to this many in all)."""
         from .resume import resume
-        resume(self.path, epochs=epochs, device=resolve_device(device))
+        with run_threads(self.config.train.threads):
+            resume(self.path, epochs=epochs, device=resolve_device(device))
         return self
 
 
 # ------------------------------------------------------------------ fit
+
+@contextmanager
+def run_threads(n: int):
+    """Torch's thread count while a run trains: the run's ``threads`` setting (default 1), as
+    the CLI and the app's workers train it; the caller's own count back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 def fit(data, *, out: str | Path | None = None, live: bool = False, labels=None, device: str | None = None,
         iwae_k: int = 0, **settings) -> Run:
@@ -186,12 +200,10 @@ def fit(data, *, out: str | Path | None = None, live: bool = False, labels=None,
         from .notebook.live import live_view
         view = live_view(cfg, dataset, run_dir)
     summary = None
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.train.threads)   # the run's setting (default 1), as the CLI and the
-    try:                                       # app's workers train; the caller's afterwards
-        _, _, summary = train(cfg, dataset, run_dir, on_row=view, iwae_k=iwae_k, device=where)
+    try:
+        with run_threads(cfg.train.threads):
+            _, _, summary = train(cfg, dataset, run_dir, on_row=view, iwae_k=iwae_k, device=where)
     finally:
-        torch.set_num_threads(threads)
         if view is not None:
             view.close(summary)
     _save_probe(run_dir, dataset)

@@ -194,14 +194,29 @@ def test_run_explore_gives_the_widget_the_apps_component_data(digits_run):
     assert w._esm == (ASSETS / "widget.js").read_text() and "as default" in w._esm   # the built adapter
 
 
-def test_run_export_and_resume(digits_run, tmp_path):
+def test_run_export_and_resume(digits_run, tmp_path, monkeypatch):
     out = digits_run.export(tensorboard=tmp_path / "tb", script=tmp_path / "s.py", onnx=tmp_path / "onnx",
                             zip=tmp_path / "r.zip", replay=False)
     assert (tmp_path / "s.py").is_file() and (tmp_path / "onnx" / "decoder.onnx").is_file()
     assert (tmp_path / "r.zip").is_file() and out["tensorboard"]["images"] > 0
     assert (tmp_path / "tb" / digits_run.id / "hparams").is_dir()
     copy = explorer.fit("digits", out=tmp_path / "copy", **SMALL)
-    copy.resume(epochs=3)
+    import explorer.resume as resume_mod
+    seen, real = [], resume_mod.resume
+
+    def spy(*args, **kwargs):                     # the real resume, its thread count read first
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resume_mod, "resume", spy)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        copy.resume(epochs=3)
+        assert seen == [1]                        # the run's threads (its setting, 1), as fit trained it
+        assert torch.get_num_threads() == 2       # and the caller's back
+    finally:
+        torch.set_num_threads(before)
     assert copy.config.train.epochs == 3 and copy.summary["steps"] == 3 * 23
     three = explorer.fit("digits", out=tmp_path / "three", **{**SMALL, "epochs": 3})
     assert list(copy.metrics["loss"]) == list(three.metrics["loss"])
