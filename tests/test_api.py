@@ -62,18 +62,25 @@ def test_fit_on_a_name_writes_a_run_the_app_lists(digits_run, tmp_path):
         eng.shutdown()
 
 
+def threads_seen(monkeypatch, module, name: str) -> list[int]:
+    """``module.name`` (a training entry point) still runs, and the list returned gets torch's
+    thread count as each call begins."""
+    seen, real = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
 def test_fit_trains_with_the_runs_torch_threads_and_gives_the_callers_back(tmp_path, monkeypatch):
     """``threads`` (default 1, as the CLI and the app's workers train) holds while the run
     trains; the notebook's own setting is back afterwards. With torch's default (every core)
     the quick-start notebook's tiny model ran several times slower beside another busy process."""
     import explorer.training as training
-    seen, real = [], training.fit
-
-    def spy(*args, **kwargs):                 # the real training, its thread count read first
-        seen.append(torch.get_num_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training, "fit", spy)
+    seen = threads_seen(monkeypatch, training, "fit")
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -202,13 +209,7 @@ def test_run_export_and_resume(digits_run, tmp_path, monkeypatch):
     assert (tmp_path / "tb" / digits_run.id / "hparams").is_dir()
     copy = explorer.fit("digits", out=tmp_path / "copy", **SMALL)
     import explorer.resume as resume_mod
-    seen, real = [], resume_mod.resume
-
-    def spy(*args, **kwargs):                     # the real resume, its thread count read first
-        seen.append(torch.get_num_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(resume_mod, "resume", spy)
+    seen = threads_seen(monkeypatch, resume_mod, "resume")
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
