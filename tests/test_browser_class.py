@@ -207,7 +207,7 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     # one run trains at a time: Ann's trains, Bob's waits; the teacher, in control, stops Ann's
     t.get_by_role("tab", name="Students").click()
     t.get_by_text("Take control of my students' runs").click()
-    wait_for_app(t)
+    t.get_by_role("button", name="Stop their run").wait_for(timeout=30_000)   # the class keeps the switch now
     _stop_the_run_of(t, "Ann")
     s.get_by_text("stopped by your teacher").first.wait_for(timeout=60_000)
     t.get_by_role("tab", name="Dashboard").click()

@@ -89,7 +89,7 @@ def test_a_teachers_power_stops_at_the_class_and_removal_sticks(server, two_prof
     _go(t, f"{server.url}/Class?class={code}")
     t.get_by_role("tab", name="Students").click()
     t.get_by_text("Take control of my students' runs").click()
-    wait_for_app(t)
+    t.get_by_role("button", name="Stop their run").wait_for(timeout=30_000)   # the class keeps the switch now
     t.get_by_role("link", name="Open their run").click()
     t.wait_for_url(re.compile(r"/Train\?run="), timeout=30_000)
     wait_for_app(t)
