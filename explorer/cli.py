@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .cli_flags import add_config_file_flags, add_config_flags, add_device_flag, config_from_args
 from .cli_sweep import add_parsers as add_sweep_parsers
-from .config import ConfigError, RunConfig
+from .config import RunConfig
 from .progress import Progress, print_summary
 
 # ------------------------------------------------------------------- train
@@ -208,16 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
-    from .data import DataError
-    from .engine import EngineError
-    from .store import SaveError, StoreError
     try:
         return ns.fn(ns)
-    except (ConfigError, DataError, StoreError, SaveError, ValueError, FileNotFoundError, EngineError,
-            MemoryError) as e:
+    except (ValueError, FileNotFoundError, MemoryError) as e:   # ConfigError, DataError, StoreError too
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as e:
+        if not isinstance(e, _command_errors()):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _command_errors() -> tuple[type[Exception], ...]:
+    """The errors besides ValueError that a command reports in one line: imported only when
+    one is raised (the command that raised it has imported them already), so that ``--help``
+    and a bad setting are answered without importing torch."""
+    from .engine import EngineError
+    from .store import SaveError
+    return (EngineError, SaveError)
 

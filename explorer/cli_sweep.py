@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .analysis.beta.keys import NULL_HELP, ROW_HELP, SWEET_HELP
+from .analysis.disentangle.keys import ROW_HELP as FACTOR_ROW_HELP
 from .cli_flags import add_config_flags, config_from_args
 from .config import RunConfig
 
@@ -194,8 +196,6 @@ def _print_report(rep: dict, *, as_json: bool) -> None:
 
 def add_parsers(sub) -> None:
     """The ``sweep`` and ``sweep-report`` subcommands of ``python -m explorer``."""
-    from .analysis.beta.report import NULL_HELP, ROW_HELP, SWEET_HELP
-    from .analysis.disentangle.lab import ROW_HELP as FACTOR_ROW_HELP
     w = sub.add_parser("sweep", help="train one run per β (the same engine as the β lab) and measure the sweep",
                        description="Train one run per β, everything else equal, through the training "
                                    "engine (one worker process per run, at most --jobs at once), then "

@@ -35,6 +35,7 @@ from ...data import shapes
 from ...training import active_units
 from .. import stats
 from . import metrics
+from .keys import ROW_HELP, ROW_KEYS  # noqa: F401 - the lab's API
 
 N_MEASURE = 6000          # fresh images every run of a sweep is measured on
 MEASURE_SEED = 90210      # their seed: another stream than any training set's
@@ -43,30 +44,6 @@ STEPS = 9                 # images per traversal row
 REFERENCE = (1, 2, 2, 3, 4)   # the traversals start from this image's code: a mid-sized ellipse
 MEASURES = "measures.json"
 PICTURES = "traversals.safetensors"
-
-#: the keys of a report row (``sweep-report shapes``), each with its meaning
-ROW_HELP = {
-    "beta": "β, the weight of the KL term the runs were trained with",
-    "n_seeds": "training seeds at this β (each a separate run; the numbers are their mean)",
-    "mig": "mutual information gap (Chen et al. 2018), 0 to 1: for each known factor, the "
-           "information the best latent dimension holds about it minus what the second best "
-           "holds, over the factor's entropy, averaged over the factors. Higher: each factor "
-           "sits in one dimension of its own",
-    "mig_se": "the standard error of mig over the seeds",
-    "dci": "DCI disentanglement (Eastwood & Williams 2018), 0 to 1: how much each latent "
-           "dimension that matters predicts only one factor, by the importance trees give it",
-    "dci_se": "the standard error of dci over the seeds",
-    "completeness": "DCI completeness: how much each factor is predicted by one dimension",
-    "completeness_se": "its standard error over the seeds",
-    "informativeness": "DCI informativeness: the trees' mean accuracy at predicting the factors "
-                       "from the code, on images they were not fitted on",
-    "informativeness_se": "its standard error over the seeds",
-    "active_units": "latent dimensions the model uses (posterior mean varies across images, "
-                    "variance > 0.01), mean over the seeds",
-    "val_recon": "validation reconstruction error, nats per image (Bernoulli), mean over the seeds",
-    "val_kl": "validation KL(q(z|x) || p(z)), nats per image, mean over the seeds",
-}
-ROW_KEYS = tuple(ROW_HELP)
 
 
 # ================================================================ the sweep's runs
