@@ -140,12 +140,24 @@ def test_the_mnist_sweeps_pictures_come_from_its_weights():
     assert np.isin(got.inputs, [0.0, 1.0]).all()                         # binarised inputs
 
 
+def _main(capsys, *args):
+    """``python -m explorer *args`` in this process (the command's code, its exit code and
+    output, without a second torch import): for the checks that are not about the process."""
+    from explorer import cli
+    capsys.readouterr()
+    rc = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, rc, out, err)
+
+
 @pytest.mark.slow
-def test_sweep_report_lists_and_prints_the_shipped_sweeps():
-    r = _cli("sweep-report", "--list")
+def test_sweep_report_lists_and_prints_the_shipped_sweeps(capsys):
+    """One real ``python -m explorer sweep-report`` process (MNIST's report, and --help);
+    the listing, digits' report and the refusal run the same command in this process."""
+    r = _main(capsys, "sweep-report", "--list")
     assert r.returncode == 0 and r.stdout.split() == ["mnist", "digits", "shapes"]   # β sweeps, then factor sweeps
     for name in ("mnist", "digits"):
-        r = _cli("sweep-report", name, "--json")
+        r = _cli("sweep-report", name, "--json") if name == "mnist" else _main(capsys, "sweep-report", name, "--json")
         assert r.returncode == 0, r.stderr
         rep = json.loads(r.stdout.strip().splitlines()[-1])
         assert rep["sweep"] == name
@@ -159,12 +171,14 @@ def test_sweep_report_lists_and_prints_the_shipped_sweeps():
     r = _cli("sweep-report", "--help")
     for k in (*beta_report.ROW_KEYS, *beta_report.NULL_HELP, "sweet_spot"):
         assert f"  {k} " in r.stdout, k
-    r = _cli("sweep-report", "nope")
+    r = _main(capsys, "sweep-report", "nope")
     assert r.returncode == 2 and "no shipped sweep of that name" in r.stderr
 
 
 @pytest.mark.slow
-def test_sweep_command_trains_through_the_engine_and_reports(tmp_path):
+def test_sweep_command_trains_through_the_engine_and_reports(tmp_path, capsys):
+    """A real ``python -m explorer sweep`` process trains through the engine; reading its
+    folder back and a bad β list run the command in this process."""
     out = tmp_path / "sweep"
     r = _cli("sweep", "--dataset", "digits", "--subset", "120", "--epochs", "3", "--latent-dim", "2",
              "--hidden", "32", "--betas", "0,4", "--out", str(out), "--measure-n", "60",
@@ -176,9 +190,9 @@ def test_sweep_command_trains_through_the_engine_and_reports(tmp_path):
     runs = store.list_runs(out)
     assert len(runs) == 2 and {sweep.parse_run_name(x.config.name)[0] for x in runs} == {rep["sweep"]}
     assert all(x.config.data.subset == 120 and x.config.model.latent_dim == 2 for x in runs)
-    r2 = _cli("sweep-report", str(out), "--json")
+    r2 = _main(capsys, "sweep-report", str(out), "--json")
     assert r2.returncode == 0 and json.loads(r2.stdout.strip().splitlines()[-1]) == rep
-    bad = _cli("sweep", "--dataset", "digits", "--betas", "0,x", "--out", str(tmp_path / "b"))
+    bad = _main(capsys, "sweep", "--dataset", "digits", "--betas", "0,x", "--out", str(tmp_path / "b"))
     assert bad.returncode == 2 and "'x' is not a number" in bad.stderr
 
 
