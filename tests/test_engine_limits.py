@@ -9,6 +9,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 import types
 
 import pytest
@@ -122,7 +123,11 @@ def test_a_killed_worker_leaves_a_failed_run_that_stays_failed_after_a_restart(t
 def test_a_worker_never_runs_the_page_that_spawned_it(tmp_path):
     """Streamlit runs each page as ``__main__`` in its script threads: while a worker was being
     spawned, a page's run could put itself back as ``__main__`` and the worker ran the page
-    (a worker re-ran home.py and crashed). A page that writes a marker stands for it here."""
+    (a worker re-ran home.py and crashed). A page that writes a marker stands for it here.
+    The page's thread puts itself back again and again until the worker has been started
+    (``Process.start`` has returned: its start-up data is sent, the race is over); it then
+    stays ``__main__`` while the worker warms up and trains on, with no other worker started.
+    (Spinning on through the worker's warm-up and run cost a core for nothing.)"""
     marker, page = tmp_path / "page-ran", tmp_path / "page.py"
     page.write_text(f"open({str(marker)!r}, 'a').write('ran\\n')\n")
     fake = types.ModuleType("__main__")
@@ -136,9 +141,17 @@ def test_a_worker_never_runs_the_page_that_spawned_it(tmp_path):
     thread.start()
     eng = Engine(tmp_path / "runs", max_jobs=1, load_existing=False, prestart=1)
     try:
+        t_end = time.time() + 60
+        while not eng.workers() and time.time() < t_end:     # listed once its start() returned
+            time.sleep(0.01)
+        stop.set()
+        thread.join()
+        assert sys.modules["__main__"] is fake                 # the page is still __main__
+        (pid,) = [w["pid"] for w in eng.workers()]
         assert eng.wait_workers_ready(120)
         rid = eng.submit(tiny(), "a")
         assert eng.wait(rid, 120) == Status.FINISHED
+        assert [w["pid"] for w in eng.workers()] == [pid]     # the one worker started under the page
     finally:
         stop.set()
         thread.join()
