@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -31,6 +32,7 @@ ALLOWED_IMPORTS = {"argparse", "gzip", "hashlib", "urllib.request", "json", "mat
 
 
 def _run_script(path, *args, cwd=None):
+    """``python train_vae.py ARGS``, a real process of its own: its stdout."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, env=env,
                          cwd=cwd, timeout=240)
@@ -38,20 +40,82 @@ def _run_script(path, *args, cwd=None):
     return out.stdout
 
 
+# A process started once for the module imports what every exported script imports (torch,
+# numpy, sklearn's datasets; torch._dynamo, which Adam's first use imports) and forks a fresh
+# child per script run, which runs the script as `python train_vae.py ARGS` does: as
+# ``__main__``, its folder first on sys.path, its argv, its working folder, its stdout and
+# stderr, its exit code; in a process holding nothing of the app's or pytest's state. Each
+# run would otherwise spend ~3 of its ~4.5 CPU-s importing them again. (A script's imports
+# are checked from its text, :func:`_imports`; test_flags_help_and_save_round_trip runs one
+# script as a real `python train_vae.py`, a process of its own.)
+FORK_RUNNER = r"""
+import json, os, runpy, sys, traceback
+import numpy, sklearn.datasets, torch, torch._dynamo
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for fd, name in ((1, "out"), (2, "err")):
+                os.dup2(os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+            if job["cwd"]:
+                os.chdir(job["cwd"])
+            sys.argv, sys.path[0] = [job["script"], *job["args"]], os.path.dirname(job["script"])
+            runpy.run_path(job["script"], run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if not isinstance(e.code, (int, type(None))):
+                print(e.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def run_forked(tmp_path_factory):
+    """``run(path, *args, cwd=None)``: the script run in a child of the module's runner
+    (:data:`FORK_RUNNER`); returns its stdout, as :func:`_run_script` does."""
+    logs = tmp_path_factory.mktemp("script-runs")
+    runner = subprocess.Popen([sys.executable, "-c", FORK_RUNNER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    runs = []
+
+    def run(path, *args, cwd=None):
+        runs.append(path)
+        out, err = logs / f"{len(runs)}.out", logs / f"{len(runs)}.err"
+        runner.stdin.write(json.dumps({"script": str(path), "args": [str(a) for a in args],
+                                       "cwd": str(cwd) if cwd else "", "out": str(out), "err": str(err)}) + "\n")
+        runner.stdin.flush()
+        code = runner.stdout.readline().strip()
+        assert code == "0", (code, err.read_text()[-3000:] if err.exists() else "the runner died")
+        return out.read_text()
+    yield run
+    runner.stdin.close()
+    runner.wait(30)
+
+
 def _numbers(stdout: str) -> dict[str, float]:
     last = stdout.strip().splitlines()[-1]
     return {k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", last)}
 
 
-def _app_and_script(cfg: RunConfig, tmp_path, *args):
-    """The app's run of ``cfg`` (fit) and the exported script's, same settings: their last
-    validation numbers (the script's from its final line) and the script's text."""
+def _app_and_script(cfg: RunConfig, tmp_path, run, *args):
+    """The app's run of ``cfg`` (fit) and the exported script's, same settings (run by
+    ``run``, :func:`run_forked`'s): their last validation numbers (the script's from its
+    final line) and the script's text."""
     torch.set_num_threads(1)
     ds = data.load(cfg.data)
     trainer, _, _ = fit(cfg, ds, tmp_path / "app-run")
     path = tmp_path / "train_vae.py"
     path.write_text(script.script_for_run(tmp_path / "app-run"))
-    return trainer, _numbers(_run_script(path, *args, cwd=tmp_path)), path.read_text()
+    return trainer, _numbers(run(path, *args, cwd=tmp_path)), path.read_text()
 
 
 def _imports(text: str) -> set[str]:
@@ -85,9 +149,9 @@ CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
-def test_script_reproduces_the_apps_run(case, tmp_path):
+def test_script_reproduces_the_apps_run(case, tmp_path, run_forked):
     cfg = RunConfig.from_dict(CASES[case])
-    trainer, got, text = _app_and_script(cfg, tmp_path)
+    trainer, got, text = _app_and_script(cfg, tmp_path, run_forked)
     assert not {m for m in _imports(text) if m not in ALLOWED_IMPORTS}, _imports(text)
     assert "explorer" not in text.replace("Latent Explorer", "").replace("latent-explorer", "")
     want = trainer.last_val
@@ -101,7 +165,7 @@ def test_script_reproduces_the_apps_run(case, tmp_path):
 
 
 @pytest.mark.slow
-def test_mnist_from_idx_files_and_own_npz(tmp_path):
+def test_mnist_from_idx_files_and_own_npz(tmp_path, run_forked):
     """The MNIST loader reads the four gzipped IDX files of a folder (here: small fake ones);
     the own-data loader an .npz of images with labels."""
     rng = np.random.default_rng(0)
@@ -116,7 +180,7 @@ def test_mnist_from_idx_files_and_own_npz(tmp_path):
     cfg = RunConfig.from_dict({"data": {"name": "mnist", "path": str(folder), "binarize": "none"},
                                "model": {"hidden": [16], "learn_sigma": True, "likelihood": "gaussian"},
                                "train": {"epochs": 1, "beta_schedule": "free_bits", "free_bits": 0.3}})
-    trainer, got, text = _app_and_script(cfg, tmp_path / "a", "--data", str(folder))
+    trainer, got, text = _app_and_script(cfg, tmp_path / "a", run_forked, "--data", str(folder))
     assert str(folder) not in text                      # no path of this machine in a shared script
     assert got["val_elbo"] == pytest.approx(trainer.last_val["elbo"], abs=TOL)
 
@@ -124,7 +188,7 @@ def test_mnist_from_idx_files_and_own_npz(tmp_path):
     np.savez(own, x=rng.integers(0, 256, (200, 10, 10), dtype=np.uint8), y=rng.integers(3, 6, 200))
     cfg = RunConfig.from_dict({"data": {"name": "file", "path": str(own), "val_fraction": 0.25},
                                "model": {"hidden": [16]}, "train": {"epochs": 2}})
-    trainer, got, text = _app_and_script(cfg, tmp_path / "b", "--data", str(own))
+    trainer, got, text = _app_and_script(cfg, tmp_path / "b", run_forked, "--data", str(own))
     assert str(own) not in text and '"path": "own.npz"' in text
     assert got["val_elbo"] == pytest.approx(trainer.last_val["elbo"], abs=TOL)
 
