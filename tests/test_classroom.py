@@ -225,11 +225,21 @@ def test_start_run_board_figures_and_the_time_cap(room, engine):
 
 def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
     """The class's run-time limit travels with the run: its loop stops it, saved, with the
-    class setting named, whether or not a class page is open."""
+    class setting named, whether or not a class page is open, and also when the student
+    paused it and walked away (paused time counts: a paused run holds a worker). (A running
+    run stopped by a limit given at submit, the class's wording: test_jobs.py's
+    test_a_shorter_limit_given_at_submit_stops_the_run_itself; one stopped by the class's
+    page: test_start_run_board_figures_and_the_time_cap.) Paused, it waits out the 5 s
+    (the setting's least) without training on a core."""
     k, _ = room.create("C", T)
     k = room.update_settings(k.code, classes.ClassSettings(max_run_seconds=5))
     room.join(k.code, S1, "Ann")
     rid = rules.start_run(engine, room, k, S1, tiny(epochs=100_000))
+    t_end = time.time() + 90
+    while not engine.view(rid).progress.step and time.time() < t_end:     # it trains
+        time.sleep(0.05)
+    engine.pause(rid, S1)
+    assert engine.view(rid).status == "paused"
     assert engine.wait(rid, 90) == "stopped"
     v = engine.view(rid)
     assert "run time per run" in v.reason and v.progress.step > 0
