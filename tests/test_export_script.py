@@ -194,13 +194,14 @@ def test_mnist_from_idx_files_and_own_npz(tmp_path, run_forked):
 
 
 @pytest.mark.slow
-def test_flags_help_and_save_round_trip(tmp_path):
+def test_flags_help_and_save_round_trip(tmp_path, run_forked):
     """--help, --epochs and --seed as in pytorch/examples; --save writes safetensors + JSON that
-    open as a new run, whose model evaluates to the script's own numbers."""
+    open as a new run, whose model evaluates to the script's own numbers. The training run is
+    a real `python train_vae.py` process (the module's one)."""
     run = store.SHIPPED_ROOT / "digits-vae-z2-b1"
     path = tmp_path / "train_vae.py"
     assert cli.main(["export", str(run), "--script", str(path)]) == 0
-    help_text = _run_script(path, "--help")
+    help_text = run_forked(path, "--help")
     for flag in ("--epochs", "--seed", "--batch-size", "--lr", "--beta", "--save"):
         assert flag in help_text
     got = _numbers(_run_script(path, "--epochs", "2", "--seed", "5", "--save", str(tmp_path / "saved")))
