@@ -27,6 +27,20 @@ def room(tmp_path):
     r.close()
 
 
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """One engine for the module's training tests (as conftest's ``engine``: max 2 jobs), its
+    workers started once (spawning one costs ~3.5 CPU-s). The tests cannot interfere: each
+    has a Classroom of its own (``room``, in its own folder; the class rules are read from
+    there), ends every run it starts, checks runs by their ids, and sets no lasting engine
+    state (the gate is monkeypatched); the owners' engine-wide caps are far away."""
+    from explorer.engine import Engine
+    eng = Engine(tmp_path_factory.mktemp("class-engine") / "runs", max_jobs=2, snapshot_seconds=0.2,
+                 load_existing=False)
+    yield eng
+    eng.shutdown()
+
+
 def tiny(**train) -> RunConfig:
     return RunConfig().replace(data={"name": "moons", "n_points": 256}, model={"hidden": [16]},
                                train={"epochs": 1, "batch_size": 64, **train})
@@ -246,18 +260,19 @@ def test_a_class_run_stops_itself_at_the_class_run_time(room, engine):
     assert store.read_summary(v.run_dir)["status"] == "stopped"
 
 
-def test_every_way_to_start_or_store_a_run_passes_the_class_rules(room, engine):
+def test_every_way_to_start_or_store_a_run_passes_the_class_rules(room, engine, tmp_path, monkeypatch):
     """Issue 25's side doors, at the engine (the app installs its gate): a two-β sweep in a
     class of one run per student is refused whole; a run that starts is a class run with the
     class's run-time limit; an import counts as a run; in a locked class neither a sweep of
     one's own, an import nor an upload gets through; a non-member is not held by any class."""
-    engine.gate = rules.Gate(engine.runs_dir)
+    monkeypatch.setattr(engine, "gate", rules.Gate(tmp_path / "runs"))   # this test's room
+    before = {e.run_id for e in engine.list()}                           # (the module's engine)
     k, _ = room.create("C", T)
     room.update_settings(k.code, classes.ClassSettings(max_runs=1, max_run_seconds=600))
     room.join(k.code, S1, "Ann")
     with pytest.raises(NotAllowed, match="this asks for 2 more; the class setting “runs per student” is 1"):
         engine.submit_many([tiny(beta=0.0), tiny(beta=50.0)], S1)          # the β lab's "0, 50"
-    assert engine.list() == []
+    assert {e.run_id for e in engine.list()} == before                  # nothing was started
     rid = engine.submit(tiny(), S1)
     assert room.runs_of(k.code, S1.id) == [(S1.id, rid)]
     assert engine.view(rid).run_id == rid and engine._jobs[rid].options.max_seconds == 600
@@ -270,3 +285,4 @@ def test_every_way_to_start_or_store_a_run_passes_the_class_rules(room, engine):
             attempt()
     engine.wait(engine.submit(tiny(), S2), 120)                          # not in a class: no class rule
     assert room.runs_of(k.code, S2.id) == []
+    engine.wait(rid, 120)                                                # (ended before the next test)
