@@ -41,10 +41,22 @@ def test_the_queue_goes_round_robin_over_owners():
     assert quotas.next_queued(queue, lambda r: r[0], {"a": 1, "b": 2, "c": 2}, 2) == "d0"
 
 
-def test_a_fifth_owner_is_at_most_fifth_in_line_and_the_queue_has_a_cap(tmp_path):
-    eng = Engine(tmp_path / "runs", max_jobs=1, max_queued_per_owner=12, max_queued=50, load_existing=False)
+@pytest.fixture(scope="module")
+def queue_engine(tmp_path_factory):
+    """One engine, one worker (started once), for the queue test and then the memory budget
+    test: the queue test leaves nothing queued or live behind (its owners' queued runs are
+    dropped, its paused run stopped and ended), and the budget test's owner checks only the
+    runs it starts, by id."""
+    eng = Engine(tmp_path_factory.mktemp("limits") / "runs", max_jobs=1, max_queued_per_owner=12,
+                 max_queued=50, load_existing=False)
+    yield eng
+    eng.shutdown()
+
+
+def test_a_fifth_owner_is_at_most_fifth_in_line_and_the_queue_has_a_cap(queue_engine):
+    eng = queue_engine
+    first = eng.submit(tiny(epochs=100_000), "a", start_paused=True)     # holds the one slot
     try:
-        first = eng.submit(tiny(epochs=100_000), "a", start_paused=True)     # holds the one slot
         eng.wait(first, 60, statuses={Status.PAUSED})
         for owner in "abcd":
             for _ in range(12 if owner != "a" else 11):
@@ -57,7 +69,10 @@ def test_a_fifth_owner_is_at_most_fifth_in_line_and_the_queue_has_a_cap(tmp_path
         with pytest.raises(EngineError, match=r"the queue is full: 50 runs wait.*LATENT_EXPLORER_MAX_QUEUED"):
             eng.submit(tiny(), "h")
     finally:
-        eng.shutdown()
+        for owner in "abcdefg":
+            eng.drop_owner(owner)                              # the queued runs
+        eng.stop(first, "a")
+        assert eng.wait(first, 60) == Status.STOPPED
 
 
 # ------------------------------------------------------------------ memory
@@ -76,22 +91,20 @@ def test_an_over_budget_run_is_refused_before_it_starts_and_the_server_stays_sma
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024    # KiB
 
 
-def test_a_run_past_its_budget_fails_with_the_reason_and_the_next_run_trains(tmp_path):
+def test_a_run_past_its_budget_fails_with_the_reason_and_the_next_run_trains(queue_engine):
     """A run held to 300 MB (its worker alone needs more): the allocation past the budget fails
     in the worker, the run is failed with "memory budget exceeded" and the settings to change,
-    in its folder too; the engine and the next run carry on."""
-    eng = Engine(tmp_path / "runs", max_jobs=1, load_existing=True)
-    try:
-        big_step = RunConfig().replace(train={"epochs": 1, "batch_size": 1024, "mc_samples": 10})
-        rid = eng.submit(big_step, "a", memory_mb=300, estimate=False)   # digits: ~60 MB a step
-        assert eng.wait(rid, 120) == Status.FAILED
-        v = eng.view(rid)
-        assert v.reason.startswith("memory budget exceeded") and "LATENT_EXPLORER_RUN_MEMORY_MB" in v.reason
-        assert store.read_summary(v.run_dir)["status"] == "failed"
-        ok = eng.submit(tiny(), "a")
-        assert eng.wait(ok, 120) == Status.FINISHED
-    finally:
-        eng.shutdown()
+    in its folder too; the engine and the next run carry on (on a fresh worker: the one past
+    its budget retires). The module's engine: its worker is warm, spawned for the queue test."""
+    eng = queue_engine
+    big_step = RunConfig().replace(train={"epochs": 1, "batch_size": 1024, "mc_samples": 10})
+    rid = eng.submit(big_step, "budget", memory_mb=300, estimate=False)   # digits: ~60 MB a step
+    assert eng.wait(rid, 120) == Status.FAILED
+    v = eng.view(rid)
+    assert v.reason.startswith("memory budget exceeded") and "LATENT_EXPLORER_RUN_MEMORY_MB" in v.reason
+    assert store.read_summary(v.run_dir)["status"] == "failed"
+    ok = eng.submit(tiny(), "budget")
+    assert eng.wait(ok, 120) == Status.FINISHED
 
 
 # ------------------------------------------------------------------ records
