@@ -512,8 +512,27 @@ def test_controls_from_anyone_but_the_owner_are_refused_and_change_nothing(eng):
     assert eng.wait(rid, 60) == "stopped"
 
 
-def test_a_queued_run_is_refused_to_others_too_and_caps_count_per_owner(tmp_path):
-    e = Engine(tmp_path / "runs", max_jobs=1, max_queued_per_owner=2, load_existing=False)
+def held(e, owner: str):
+    """A paused run of ``owner`` on ``e``'s one worker, which it holds until it is stopped:
+    the runs a test submits after it stay queued (they would otherwise start)."""
+    rid = e.submit(tiny(epochs=500), owner, start_paused=True)
+    assert e.wait(rid, 90, statuses=("paused",)) == "paused"
+    return rid
+
+
+def release(e, hold: str, owner: str, *owners: str) -> None:
+    """Drop ``owners``' queued runs, then stop the run that held the worker."""
+    for o in owners:
+        e.drop_owner(o)
+    e.stop(hold, owner)
+    assert e.wait(hold, 60) == "stopped"
+
+
+def test_a_queued_run_is_refused_to_others_too_and_caps_count_per_owner(eng, monkeypatch):
+    """On the module's engine (its worker is warm), held by a paused run: the runs stay queued."""
+    e = eng
+    monkeypatch.setattr(e.quotas, "max_queued_per_owner", 2)
+    hold = held(e, "holder-q")
     try:
         a = e.submit(tiny(), "p1")
         with pytest.raises(NotAllowed):
@@ -528,7 +547,7 @@ def test_a_queued_run_is_refused_to_others_too_and_caps_count_per_owner(tmp_path
         e.set_beta(a, "p1", 3.0)                                 # the owner may, while queued
         assert e.view(a).beta == 3.0
     finally:
-        e.shutdown()
+        release(e, hold, "holder-q", "p1", "p2")
 
 
 def test_the_running_cap_per_owner_lets_others_go_first(tmp_path):
@@ -545,21 +564,25 @@ def test_the_running_cap_per_owner_lets_others_go_first(tmp_path):
         e.shutdown()
 
 
-def test_disk_cap_per_owner(tmp_path):
-    e = Engine(tmp_path / "runs", max_jobs=1, disk_bytes_per_owner=1000, load_existing=True)
+def test_disk_cap_per_owner(eng, monkeypatch):
+    """On the module's engine, held by a paused run (the runs submitted here stay queued,
+    writing nothing to disk); its owners are this test's."""
+    e = eng
+    monkeypatch.setattr(e.quotas, "disk_bytes_per_owner", 1000)
+    hold = held(e, "holder-d")
     try:
         with pytest.raises(EngineError, match="LATENT_EXPLORER_DISK_MB_PER_OWNER"):
-            e.save_upload(b"x" * 2000, "big.csv", "p1")
-        e.save_upload(b"1,2\n3,4\n" * 100, "small.csv", "p1")   # 800 bytes: fits
+            e.save_upload(b"x" * 2000, "big.csv", "d1")
+        e.save_upload(b"1,2\n3,4\n" * 100, "small.csv", "d1")   # 800 bytes: fits
         with pytest.raises(EngineError, match="LATENT_EXPLORER_DISK_MB_PER_OWNER"):
-            e.save_upload(b"5,6\n" * 100, "more.csv", "p1")
-        assert e.disk_bytes_of("p1") == 800 and e.submit(tiny(), "p1")
+            e.save_upload(b"5,6\n" * 100, "more.csv", "d1")
+        assert e.disk_bytes_of("d1") == 800 and e.submit(tiny(), "d1")
         e.quotas.disk_bytes_per_owner = 800                               # now full: no new run
         with pytest.raises(EngineError, match=r"use 0.0 MiB of disk; the limit \(LATENT_EXPLORER_DISK_MB"):
-            e.submit(tiny(), "p1")
-        assert e.submit(tiny(), "p2")                             # others are not affected
+            e.submit(tiny(), "d1")
+        assert e.submit(tiny(), "d2")                             # others are not affected
     finally:
-        e.shutdown()
+        release(e, hold, "holder-d", "d1", "d2")
 
 
 def test_device_setting(monkeypatch):
