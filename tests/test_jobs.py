@@ -550,18 +550,24 @@ def test_a_queued_run_is_refused_to_others_too_and_caps_count_per_owner(eng, mon
         release(e, hold, "holder-q", "p1", "p2")
 
 
-def test_the_running_cap_per_owner_lets_others_go_first(tmp_path):
-    e = Engine(tmp_path / "runs", max_jobs=2, max_running_per_owner=1, prestart=2, load_existing=False)
+def test_the_running_cap_per_owner_lets_others_go_first(eng, monkeypatch):
+    """On the module's engine, opened to two runs at once for this test (its warm worker and
+    one more; an engine's ``max_jobs`` may change while it runs, as a Ray backend's does),
+    one run at a time per owner. Afterwards it trains one run at a time again: the second
+    worker waits idle, never a second run at once (``max_jobs`` bounds the runs, not the
+    workers)."""
+    e = eng
+    monkeypatch.setattr(e, "max_jobs", 2)
+    monkeypatch.setattr(e.quotas, "max_running_per_owner", 1)
+    a1 = e.submit(tiny(epochs=500), "hog", start_paused=True)
     try:
-        a1 = e.submit(tiny(epochs=500), "hog", start_paused=True)
         a2 = e.submit(tiny(epochs=1), "hog")
         b = e.submit(tiny(epochs=1), "fair")
         assert e.wait(b, 120) == "finished"                      # b overtook hog's second run
         assert e.view(a2).status == "queued"
-        e.stop(a1, "hog")
-        assert e.wait(a2, 120) == "finished"
     finally:
-        e.shutdown()
+        e.stop(a1, "hog")
+    assert e.wait(a2, 120) == "finished"
 
 
 def test_disk_cap_per_owner(eng, monkeypatch):
