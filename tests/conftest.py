@@ -256,6 +256,34 @@ def module_server(tmp_path_factory, name: str):
     yield from _serve(tmp_path_factory.mktemp(name))
 
 
+@pytest.fixture(scope="session")
+def _shared_servers():
+    """The test process's shared server (:func:`shared_server`), stopped at the session's end."""
+    pool: dict[str, Server] = {}
+    yield pool
+    if "server" in pool:
+        stop_server(pool.pop("server"))
+
+
+@pytest.fixture(scope="module")
+def shared_server(request, _shared_servers, tmp_path_factory):
+    """The ``server`` fixture's server (default settings), one per test process for every module
+    that asks for it: a start of `streamlit run` (~9 CPU-s with its pre-started worker) paid once
+    instead of once per module. For modules whose tests leave nothing behind that another
+    module could see: every run they start is stopped or finished before the test ends, no tab
+    is left open, and they find their own runs by id (``server.runs``), never by counting the
+    folder. After a module with a failed test the server is stopped (a failure may leave a run
+    training), so the next module starts a fresh one."""
+    s = _shared_servers.get("server")
+    if s is None or s.proc.poll() is not None:
+        s = _shared_servers["server"] = start_server(tmp_path_factory.mktemp("shared_server"),
+                                                     {"LATENT_EXPLORER_MAX_JOBS": "2"})
+    failed = request.session.testsfailed
+    yield s
+    if request.session.testsfailed > failed:
+        stop_server(_shared_servers.pop("server"))
+
+
 # --------------------------------------------------------------------- browser
 
 def _need_chromium():
@@ -281,6 +309,28 @@ def browser_context(tmp_path):
         ctx = launch_profile(p, tmp_path / "profile")
         yield ctx
         ctx.close()
+
+
+def module_profile(tmp_path_factory, name: str):
+    """The ``browser_context`` fixture's profile, for a module whose tests can be one person (none
+    needs a fresh cookie): ``yield from module_profile(tmp_path_factory, "name")`` in a
+    module-scoped fixture launches Chromium once per module (a launch with its driver ~2.5 CPU-s).
+    Each test's tabs are closed after it (a tab left open keeps its page's polls running)."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        ctx = launch_profile(p, tmp_path_factory.mktemp(name) / "profile")
+        yield ctx
+        ctx.close()
+
+
+@pytest.fixture
+def close_tabs(browser_context):
+    """With :func:`module_profile` (``pytest.mark.usefixtures("close_tabs")``): after each test,
+    every tab of the module's profile is closed."""
+    yield
+    for page in list(browser_context.pages):
+        page.close()
 
 
 @pytest.fixture

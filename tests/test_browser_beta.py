@@ -32,9 +32,9 @@ def _own_npz(tmp_path):
     return path
 
 
-def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(server, browser_context, tmp_path):
+def test_beta_lab_shows_a_shipped_sweep_a_tour_and_a_live_one(shared_server, browser_context, tmp_path):
     page = browser_context.new_page()
-    page.goto(f"{server.url}/Beta_lab", wait_until="domcontentloaded")
+    page.goto(f"{shared_server.url}/Beta_lab", wait_until="domcontentloaded")
     wait_for_app(page, timeout=90_000)
     page.get_by_text("What each β makes of the same images").wait_for(timeout=90_000)
     _charts_drawn(page)

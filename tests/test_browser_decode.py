@@ -5,6 +5,11 @@ draws must be the server's decode of that z (PyTorch, here in the test) to withi
 2/255 per pixel (the browser's float sums and rounding to 8 bits), change as the pointer
 moves, cost no server message while it moves, and a click (a tap, Enter) must bring the
 z back to Python. Where the browser cannot decode, the page decodes on the server.
+
+The tests share the test process's server (``shared_server``: they read the shipped runs; the
+last trains a run of its own and stops it) and one Chromium profile, one person: what a page
+keeps (a pinned z, a decoder the tab forgot) lives in that tab's session, and each test opens
+its own tabs and closes them at its end.
 """
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ import time
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from conftest import POLL_MS, assert_no_error, module_server, painted, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, module_profile, painted, screenshot, wait_for_app
 from explorer import store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("close_tabs")]
 
 PIXEL_TOL = 2          # of 255, per pixel
 READY = ("() => { const i = [...document.querySelectorAll('[data-testid=\"stBidiComponentIsolated\"]')]"
@@ -40,10 +46,14 @@ FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFram
 MODULE = "import(document.querySelector('script[type=module][src*=\"latent_plane.js\"]').src)"
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for this module's tests (they read the shipped runs; the last trains one of its own)."""
-    yield from module_server(tmp_path_factory, "decode_server")
+def server(shared_server):
+    return shared_server
 
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    """One Chromium profile for the module (a launch per test cost ~2.5 CPU-s)."""
+    yield from module_profile(tmp_path_factory, "decode_profile")
 
 
 def _open(page, url: str) -> list:
@@ -345,3 +355,11 @@ def test_a_live_run_decodes_with_its_latest_checkpoint(server, browser_context):
     assert mu.shape == (2,) and lv.shape == (2,) and ellipse is not None
     page.locator("canvas.lp-plane").first.scroll_into_view_if_needed()
     screenshot(page, "browser_decode_train")
+    # the run has served: stopped unless it has finished (the server is shared)
+    stop = page.get_by_role("button", name="Stop")
+    if stop.count():
+        try:
+            stop.click(timeout=5_000)
+        except PlaywrightTimeout:                         # it finished meanwhile: no button
+            pass
+    page.get_by_text(re.compile(r"^(Run stopped .* at step [0-9,]+; it is saved|Finished )")).first.wait_for(timeout=60_000)

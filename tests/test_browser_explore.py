@@ -72,9 +72,9 @@ def _click_empty_space(page, name: str):
     return z, target, step
 
 
-def test_a_click_on_empty_space_decodes_that_z(server, browser_context):
+def test_a_click_on_empty_space_decodes_that_z(shared_server, browser_context):
     page = browser_context.new_page()
-    page.goto(f"{server.url}/Explore?model=shipped:digits-vae-z2-b1", timeout=90_000)
+    page.goto(f"{shared_server.url}/Explore?model=shipped:digits-vae-z2-b1", timeout=90_000)
     page.get_by_text(CAPTION).first.wait_for(timeout=90_000)
     wait_for_app(page, timeout=90_000)
 

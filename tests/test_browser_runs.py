@@ -1,5 +1,6 @@
 """The Runs page in a real Chromium: export a shipped run as a zip (a real download),
-upload that zip through the import control, and see the imported run in the table."""
+upload that zip through the import control, and see the imported run in the table.
+On the test process's shared server: the imported run is found by its id."""
 import re
 import zipfile
 
@@ -17,10 +18,10 @@ def _open(page, url):
     wait_for_app(page, 90_000)
 
 
-def test_export_then_import_a_run(server, browser_context, tmp_path):
+def test_export_then_import_a_run(shared_server, browser_context, tmp_path):
     page = browser_context.new_page()
     page.set_viewport_size({"width": 1400, "height": 2600})      # the whole page in one screenshot
-    _open(page, f"{server.url}/Runs?run=digits-vae-z2-b1&runs=digits-vae-z2-b1,digits-ae-z2")
+    _open(page, f"{shared_server.url}/Runs?run=digits-vae-z2-b1&runs=digits-vae-z2-b1,digits-ae-z2")
     assert_no_error(page)
     expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(1, timeout=60_000)  # curves
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2, timeout=60_000)    # scatters
@@ -53,6 +54,6 @@ def test_export_then_import_a_run(server, browser_context, tmp_path):
     page.wait_for_function(
         "id => document.querySelector('[data-testid=\"stDataFrame\"]').innerHTML.includes(id)",
         arg=run_id, timeout=60_000, polling=POLL_MS)
-    assert (server_runs := (tmp_path / "runs")).is_dir() and (server_runs / run_id / "weights.safetensors").is_file()
+    assert (shared_server.runs / run_id / "weights.safetensors").is_file()      # the server's runs folder
     assert f"run={run_id}" in page.url                                   # the managed run is in the URL
     screenshot(page, "runs_imported")

@@ -9,18 +9,24 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_error, module_server, screenshot, wait_for_app
+from conftest import assert_no_error, module_profile, screenshot, wait_for_app
 from explorer import store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("close_tabs")]
 RUN = "digits-vae-z2-b1"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module: the exports read a shipped run; the upload adds a run of its
-    own, which the other test never lists."""
-    yield from module_server(tmp_path_factory, "export_browser")
+def server(shared_server):
+    """The test process's shared server: the exports read a shipped run; the upload adds a run
+    of its own (found by its id), which no other test lists."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    """One Chromium profile, one person, for both tests (each in its own tab, closed at its end)."""
+    yield from module_profile(tmp_path_factory, "export_profile")
 
 
 def _download(page, label, tmp_path):

@@ -254,12 +254,12 @@ def test_monte_carlo_controls():
 
 
 @pytest.mark.browser
-def test_a_linked_section_and_a_tab_click_in_a_real_browser(server, browser_context):
+def test_a_linked_section_and_a_tab_click_in_a_real_browser(shared_server, browser_context):
     """A link straight to a section (?section=...) opens it; clicking another tab switches
     to it; formulas and charts draw, no error box."""
     from conftest import assert_no_error, screenshot, wait_for_app
     page = browser_context.new_page()
-    page.goto(f"{server.url}/Theory?section=KL%20divergence")
+    page.goto(f"{shared_server.url}/Theory?section=KL%20divergence")
     wait_for_app(page, 90_000)
     page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=60_000)
     assert "KL divergence" in page.locator('[role="tab"][aria-selected="true"]').inner_text()
