@@ -9,8 +9,9 @@
   Tab shows a visible focus.
 * The pause switch stops a page's live views, for the whole browser session.
 
-One server for the module, one live run (started once, still training while the screens are
-scanned), one class with a teacher and a student.
+The test process's shared server (``shared_server``; this module's runs are stopped when they
+have served), one live run (started once, still training through the pause test and the scan
+of Train, then stopped), one class with a teacher and a student.
 """
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ import time
 import pytest
 
 import axe
-from conftest import POLL_MS, _need_chromium, launch_profile, module_server, screenshot, wait_for_app
+from conftest import POLL_MS, _need_chromium, launch_profile, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    yield from module_server(tmp_path_factory, "a11y")
+def site(shared_server):
+    return shared_server
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,15 @@ def people(site, tmp_path_factory):
     folder = tmp_path_factory.mktemp("a11y-profiles")
     with sync_playwright() as p:
         anyone, student = launch_profile(p, folder / "a"), launch_profile(p, folder / "b")
-        train = anyone.new_page()
-        axe.start_live_run(train, site.url)
         teacher_tab, student_tab = anyone.new_page(), student.new_page()
         code = axe.create_class(teacher_tab, site.url)
         axe.join_class(student_tab, site.url, code)
         teacher_tab.close()       # their live parts (the dashboard, the follow poll) would rerun
         student_tab.close()       # through the whole module; each screen opens its own tab
-        yield {"anyone": anyone, "student": student, "train": train, "code": code}
+        train = anyone.new_page()       # the run last: it trains (a core) only from here on
+        axe.start_live_run(train, site.url)
+        # "kept": a screen's tab that a later test reads as it is (a second load would repeat it)
+        yield {"anyone": anyone, "student": student, "train": train, "code": code, "kept": {}}
         anyone.close()
         student.close()
 
@@ -54,7 +56,8 @@ def people(site, tmp_path_factory):
 # ------------------------------------------------------------------ pause (WCAG 2.2.2)
 
 # First in the module: it needs the module's run still training, which the screens' scan
-# of Train stops once it is done (a run left training is a core the other tests wait for).
+# of Train (the first screen scanned) stops once it is done (a run left training is a core
+# the other tests wait for).
 
 PROGRESS = "() => document.querySelector('[data-testid=\"stProgress\"]')?.innerText || ''"
 
@@ -124,7 +127,23 @@ SWITCHES = """() => {
 }"""
 
 
-@pytest.mark.parametrize("name,role,path", axe.SCREENS, ids=[s[0] for s in axe.SCREENS])
+# Train first: its live run has served once it is scanned, and is stopped there.
+SCREENS = sorted(axe.SCREENS, key=lambda s: s[0] != "train-live")
+# Screens whose tab a later test reads as the scan left it (it would load the same screen again):
+# home (the keyboard pin starts on the fresh home plane), Explore (Streamlit's own limits).
+KEEP = ("home", "explore")
+
+
+def kept_or_new(people, name: str, url: str):
+    """The tab the scan of screen ``name`` left open, else a new one at ``url`` (a test run alone)."""
+    page = people["kept"].pop(name, None)
+    if page is None:
+        page = people["anyone"].new_page()
+        axe.goto(page, url)
+    return page
+
+
+@pytest.mark.parametrize("name,role,path", SCREENS, ids=[s[0] for s in SCREENS])
 def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     if name == "train-live":
         page = people["train"]
@@ -145,7 +164,9 @@ def test_no_serious_or_critical_axe_violation(site, people, name, role, path):
     if name == "class-presentation":                     # the pause switch on the dark projector
         assert switches, "no switch measured on the projector"
     assert all(s["track"] >= 3 and s["knob"] >= 3 for s in switches), switches    # on and off, every screen
-    if page is not people["train"]:
+    if name in KEEP:
+        people["kept"][name] = page
+    elif page is not people["train"]:
         page.close()
     else:                 # the live run has been seen (and paused, above): stop it, close its tab
         page.get_by_role("button", name="Stop").click()
@@ -248,15 +269,19 @@ def label_announced(page, status, timeout: float = 10.0) -> str:
     return label
 
 
-def open_home_plane(site, people):
-    page = people["anyone"].new_page()
-    axe.goto(page, site.url + "/")
+def open_home_plane(site, people, kept: bool = False):
+    """The home page's plane, decoded: the tab the home screen's scan left (``kept``), or a new one."""
+    if kept:
+        page = kept_or_new(people, "home", site.url + "/")
+    else:
+        page = people["anyone"].new_page()
+        axe.goto(page, site.url + "/")
     page.wait_for_function(DECODED, timeout=60_000, polling=POLL_MS)
     return page
 
 
 def test_keyboard_only_pin_a_z_and_read_the_decoded_image(site, people):
-    page = open_home_plane(site, people)
+    page = open_home_plane(site, people, kept=True)
     before = image_label(page)
     assert before.startswith("Decoded image: the decoder's mean at z = (0.00, 0.00) of the model mnist-vae-z2")   # home opens on MNIST
     plane = tab_to(page, lambda i: "lp-plane" in i["cls"])
@@ -308,8 +333,7 @@ STREAMLIT_LIMITS = """() => {
 
 
 def test_streamlit_limits_cited_in_the_statement_are_still_there(site, people):
-    page = people["anyone"].new_page()
-    axe.goto(page, site.url + "/Explore")
+    page = kept_or_new(people, "explore", site.url + "/Explore")
     page.locator('[data-testid="stPlotlyChart"]').first.hover()      # the plane; its toolbar shows
     page.get_by_role("button", name="Fullscreen", exact=True).first.wait_for(state="attached", timeout=10_000)
     got = page.evaluate(STREAMLIT_LIMITS)
