@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
 
@@ -14,14 +15,31 @@ pytestmark = pytest.mark.browser
 CONTROLS = ("Pause", "Step", "Stop")
 
 
+def _start(tmp_path_factory):
+    return start_server(tmp_path_factory.mktemp("owner_server"),
+                        {"LATENT_EXPLORER_MAX_JOBS": "1", "LATENT_EXPLORER_MAX_RUNS_PER_OWNER": "2"})
+
+
+@pytest.fixture(scope="module")
+def _servers(tmp_path_factory):
+    """The module's server (starting one is ~9 CPU-s), replaced by :func:`server` after a test
+    that failed; the last one is stopped at the module's end."""
+    box = {"server": _start(tmp_path_factory)}
+    yield box
+    stop_server(box["server"])
+
+
 @pytest.fixture
-def server(tmp_path_factory):
-    """One server per test: a run a failed test leaves paused must not hold the one job slot
-    the next test needs."""
-    s = start_server(tmp_path_factory.mktemp("owner_server"),
-                     {"LATENT_EXPLORER_MAX_JOBS": "1", "LATENT_EXPLORER_MAX_RUNS_PER_OWNER": "2"})
-    yield s
-    stop_server(s)
+def server(_servers, tmp_path_factory, request):
+    """One server for the module's tests: each test's people are two fresh profiles (new owners,
+    so the per-owner cap starts at 0) and each test ends with every run it started stopped,
+    seen stopped (so the one job slot is free for the next). A test that fails may leave a run
+    paused in that slot: the next test then gets a fresh server."""
+    failed = request.session.testsfailed
+    yield _servers["server"]
+    if request.session.testsfailed > failed:
+        stop_server(_servers["server"])
+        _servers["server"] = _start(tmp_path_factory)
 
 
 def _open(ctx, url):
@@ -36,8 +54,12 @@ def _enabled(page, name: str) -> bool:
     """Whether the page's current button ``name`` is enabled. While a rerun draws the page (a
     run's status move reruns it), Streamlit keeps the last run's elements, marked stale, until
     it replaces them: a second "Step" for a moment."""
-    current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
-    return current.get_by_role("button", name=name, exact=True).is_enabled(timeout=90_000)
+    return _current(page).get_by_role("button", name=name, exact=True).is_enabled(timeout=90_000)
+
+
+def _current(page):
+    """The page's elements drawn by its current script run (not the stale ones of the last)."""
+    return page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
 
 
 def _progress(page) -> str:
@@ -70,7 +92,8 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     assert_no_error(b)
     screenshot(b, "owner_read_only")
 
-    a.wait_for_timeout(1500)                                      # A's run goes on untouched
+    # A's run goes on untouched: B's visit ended with its script run (wait_for_app), and
+    # whatever it could have changed, A's reload now reads
     a.reload()
     wait_for_app(a)
     text = _progress(a)
@@ -78,6 +101,7 @@ def test_another_browser_cannot_control_a_run_and_the_owner_keeps_it(server, two
     assert a.get_by_role("spinbutton", name="β").input_value() in ("1", "1.00")
     assert a.get_by_text("Read-only:").count() == 0
     assert all(_enabled(a, n) for n in ("Resume", "Step", "Stop"))   # a reload keeps the owner
+    a.close()                                                     # (its polling is not needed)
 
     tab = _open(a_ctx, f"{server.url}/Train?run={run_id}")        # so does a new tab
     _progress(tab)
@@ -109,10 +133,12 @@ def test_caps_count_per_owner_across_tabs(server, two_profiles):
     msg = third.get_by_text("Cannot start").inner_text()
     assert "LATENT_EXPLORER_MAX_RUNS_PER_OWNER" in msg and "limit" in msg
     screenshot(third, "owner_cap")
+    third.close()                                                  # (it started nothing)
     other = _open(b_ctx, server.url + "/Train")                    # another person is not capped
     other.get_by_role("button", name="Step", exact=True).click()
     other.get_by_text("Queued").or_(other.get_by_text("step 1 /")).first.wait_for(timeout=60_000)
     assert other.get_by_text("Cannot start").count() == 0
-    for p in (first, second, other):
-        p.get_by_role("button", name="Stop", exact=True).click()
+    for p in (first, second, other):                               # each stops (a queued one is
+        p.get_by_role("button", name="Stop", exact=True).click()   # dropped): the slot is free again
+        expect(_current(p).get_by_role("button", name="Stop", exact=True)).to_be_disabled(timeout=60_000)
         assert_no_error(p)
