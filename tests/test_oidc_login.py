@@ -88,6 +88,7 @@ def test_a_logged_in_lesson_create_join_follow_dashboard_presentation(server, tw
     wait_for_app(s)
     s.get_by_text("following your teacher").wait_for(timeout=30_000)
 
+    t.close()                              # (its dashboard's polling is not needed)
     t = t_ctx.new_page()                   # the teacher again, in a new tab: by login, no key
     t.goto(f"{server.url}/Class")
     wait_for_app(t)
