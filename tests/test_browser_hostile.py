@@ -74,14 +74,12 @@ def test_a_teachers_power_stops_at_the_class_and_removal_sticks(server, two_prof
     private = _private_run(server.runs, owner_id_of_token(token), "Ann's own")   # before joining
     _join(s, server.url, code, "Ann")
 
-    # Ann trains in the class: a long run, live
+    # Ann trains in the class: a live run, started by a Step (one batch, then paused: it stays
+    # live until stopped, with nothing training meanwhile)
     _go(s, server.url + "/Train")
-    s.get_by_text("Training", exact=True).click()            # the sidebar's folded section
-    s.get_by_label("Epochs").fill("5000")
-    s.get_by_label("Epochs").press("Enter")
-    wait_for_app(s)
-    s.get_by_role("button", name="Start", exact=True).click()
+    s.get_by_role("button", name="Step", exact=True).click()
     s.wait_for_url(re.compile(r"/Train\?run="), timeout=60_000)
+    s.get_by_text("paused ·").wait_for(timeout=120_000)
     run_id = re.search(r"run=([^&]+)", s.url).group(1)
     s.get_by_text("Reconstruction −log p(x|z)").first.wait_for(timeout=120_000)
 
