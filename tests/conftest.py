@@ -294,10 +294,13 @@ def _need_chromium():
 
 
 def launch_profile(playwright, folder: Path, width: int = 1400, height: int = 1000):
-    """A fresh Chromium profile (a persistent context in ``folder``), headless."""
-    return playwright.chromium.launch_persistent_context(
+    """A fresh Chromium profile (a persistent context in ``folder``), headless, whose pages
+    record what :func:`wait_for_app` waits on (:data:`SCRIPT_RUNS`)."""
+    ctx = playwright.chromium.launch_persistent_context(
         str(folder), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": width, "height": height})
+    ctx.add_init_script(SCRIPT_RUNS)
+    return ctx
 
 
 @pytest.fixture
@@ -353,14 +356,46 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+# When the page last sent the server a message and when a script run last started or ended,
+# recorded in every page of a test profile (an init script, before Streamlit's own code). A
+# click or a key sends a message at once, but the page marks the rerun it asks for only when
+# the server starts it: a run started after the last message is that rerun (or one before it).
+SCRIPT_RUNS = """(() => {
+  const t = window.__leRuns = {sent: -1e9, started: -1e9, changed: performance.now(), state: ''};
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...a) { t.sent = performance.now(); return send.apply(this, a); };
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const s = app ? app.dataset.testScriptState : '';
+    if (s === t.state) return;
+    t.state = s; t.changed = performance.now();
+    if (s === 'running') t.started = t.changed;
+  }).observe(document, {subtree: true, childList: true, attributes: true,
+                        attributeFilter: ['data-test-script-state']});
+})()"""
+QUIET_MS = 100        # a finished run this long ago: a rerun the server queued behind it has begun
+NO_RERUN_MS = 300     # a message with no run started this long after it asked for none
+
+
 def wait_for_app(page, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has rendered and finished its script run."""
+    """Wait until Streamlit has rendered and finished the script run the last click or key
+    asked for: no run going, one started since the page's last message to the server (or none
+    within :data:`NO_RERUN_MS` of it), and none for :data:`QUIET_MS` (a page whose profile was
+    not made by :func:`launch_profile` waits those 300 ms after its run, as before)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout, polling=POLL_MS)
-    page.wait_for_timeout(300)
+        """([quiet, none]) => {
+          const app = document.querySelector('[data-testid="stApp"]');
+          if (!app) return false;
+          const s = app.dataset.testScriptState, t = window.__leRuns, now = performance.now();
+          if (s === 'running' || s === 'rerunRequested') return false;
+          if (!t) return true;                                  // not a test profile's page
+          if (t.started < 0) return false;                      // its first run has not begun
+          if (t.started < t.sent && now - t.sent < none) return false;   // asked for, not begun
+          return now - t.changed >= quiet;
+        }""", arg=[QUIET_MS, NO_RERUN_MS], timeout=timeout, polling=POLL_MS)
+    if page.evaluate("() => !window.__leRuns"):
+        page.wait_for_timeout(NO_RERUN_MS)
 
 
 def choose(page, select, option: str, exact: bool = False) -> None:

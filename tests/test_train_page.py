@@ -509,6 +509,51 @@ def test_the_collapse_alarm_is_in_the_status_line_that_polls_fastest(engine_, mo
     engine_.wait(rid, 60)
 
 
+def _paused_status_line():
+    """The Train page's status fragment for the paused run in ``$RID``, polling; counts its runs."""
+    import os
+
+    import streamlit as st
+
+    from explorer.engine import Status
+    from explorer.ui import live
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    live._status_view(os.environ["RID"], Status.PAUSED, True)
+
+
+def test_a_paused_runs_views_are_drawn_once_and_redrawn_when_it_moves(engine_, monkeypatch):
+    """A paused run's curves and latent views are not polled (nothing changes: polling them
+    cost the tab ~15% of a core and the server ~5%); its status line polls and reruns the page
+    when the run moves: a Step, or β set from another tab."""
+    from explorer.engine import Status
+    from explorer.ui import live
+    cfg = RunConfig.from_dict({"model": {"hidden": [16]}, "train": {"epochs": 400}})
+    rid = engine_.submit(cfg, "teacher", start_paused=True)
+    until(lambda: engine_.view(rid).status == Status.PAUSED and engine_.view(rid).progress.paused, what="paused")
+    still = live.moment(engine_.view(rid))
+    assert live.moment(engine_.view(rid)) == still                    # paused: the same moment
+    monkeypatch.setenv("RID", rid)
+    at = AppTest.from_function(_paused_status_line, default_timeout=60).run()
+    at.run()                                                          # a poll: nothing moved
+    assert not at.exception and at.session_state["runs"] == 2 and at.session_state[live.SEEN] == (rid, still)
+    engine_.step(rid, "teacher", 1)
+    until(lambda: live.moment(engine_.view(rid)) != still and engine_.view(rid).progress.paused, what="a step")
+    at.run()                                                          # a poll after the Step: one rerun
+    assert not at.exception and at.session_state["runs"] == 4
+    stepped = live.moment(engine_.view(rid))
+    assert stepped[0] == still[0] + 1 and at.session_state[live.SEEN] == (rid, stepped)
+    engine_.set_beta(rid, "teacher", 3.0)
+    until(lambda: live.moment(engine_.view(rid)) != stepped, what="the β change")
+    at.run()
+    assert at.session_state["runs"] == 6                              # the β change redraws too
+    page = app_test(PAGE, default_timeout=60)                         # the page draws its views once
+    page.query_params["run"] = rid
+    page.run()
+    assert not page.exception and page.get("vega_lite_chart")
+    engine_.stop(rid, "teacher")
+    engine_.wait(rid, 60)
+
+
 def test_explore_following_a_run_reloads_at_its_end_and_at_new_checkpoints():
     """Explore's follow: a newer checkpoint reloads the page while following, and the run's
     end always does (issue 31: the last checkpoint landed just before the run was marked
