@@ -1,6 +1,8 @@
 """A shared server tried as careless and hostile visitors would (issue 25), in real browsers:
 a teacher's powers stop at the class, the β lab's own sweep passes the class's rules, removal
-sticks, a student's page says when the teacher stopped their run. One server for the module; each test makes its own class and people."""
+sticks, a student's page says when the teacher stopped their run. On the test process's shared server
+(``shared_server``): each test makes its own class and people, finds its runs by id or by its class,
+and leaves nothing live (Ann's run is stopped by her teacher, the β lab's sweep is refused)."""
 from __future__ import annotations
 
 import re
@@ -8,15 +10,15 @@ import secrets
 
 import pytest
 
-from conftest import assert_no_error, module_server, screenshot, wait_for_app
+from conftest import assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 MAIN = '[data-testid="stMain"]'
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from module_server(tmp_path_factory, "hostile_server")
+def server(shared_server):
+    return shared_server
 
 
 def _as(ctx, url: str, token: str | None = None):
