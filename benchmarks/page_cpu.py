@@ -23,18 +23,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from conftest import launch_profile, start_server, stop_server, wait_for_app, wait_settled  # noqa: E402
+from suite_cpu import kind as process_kind  # noqa: E402
 
 
 def _kind(cmdline: list[str]) -> str:
-    c = " ".join(cmdline)
-    if "chrom" in c:
-        return "tab"
-    if "streamlit" in c:
-        return "server"
-    if "spawn_main" in c:
-        return "worker"
-    return "other"
+    """The tab (every Chromium process), the server, the worker, or other (suite_cpu's kinds)."""
+    k = process_kind(cmdline)
+    return "tab" if k.startswith("chromium") else {"streamlit server": "server",
+                                                   "worker (spawned)": "worker"}.get(k, "other")
 
 
 def _cpu() -> dict[int, tuple[str, float]]:

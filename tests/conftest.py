@@ -265,6 +265,20 @@ def _shared_servers():
         stop_server(pool.pop("server"))
 
 
+def reused_server(pool: dict, key: str, start, request):
+    """``pool[key]``, a server kept across tests (``start()`` makes one when there is none or it
+    died), for a fixture to ``yield from``: stopped and dropped from the pool when a test failed
+    while it was in use (a failure may leave a run training or holding a job slot), so the next
+    user starts a fresh one."""
+    s = pool.get(key)
+    if s is None or s.proc.poll() is not None:
+        s = pool[key] = start()
+    failed = request.session.testsfailed
+    yield s
+    if request.session.testsfailed > failed:
+        stop_server(pool.pop(key))
+
+
 @pytest.fixture(scope="module")
 def shared_server(request, _shared_servers, tmp_path_factory):
     """The ``server`` fixture's server (default settings), one per test process for every module
@@ -273,15 +287,9 @@ def shared_server(request, _shared_servers, tmp_path_factory):
     module could see: every run they start is stopped or finished before the test ends, no tab
     is left open, and they find their own runs by id (``server.runs``), never by counting the
     folder. After a module with a failed test the server is stopped (a failure may leave a run
-    training), so the next module starts a fresh one."""
-    s = _shared_servers.get("server")
-    if s is None or s.proc.poll() is not None:
-        s = _shared_servers["server"] = start_server(tmp_path_factory.mktemp("shared_server"),
-                                                     {"LATENT_EXPLORER_MAX_JOBS": "2"})
-    failed = request.session.testsfailed
-    yield s
-    if request.session.testsfailed > failed:
-        stop_server(_shared_servers.pop("server"))
+    training), so the next module starts a fresh one (:func:`reused_server`)."""
+    yield from reused_server(_shared_servers, "server", lambda: start_server(
+        tmp_path_factory.mktemp("shared_server"), {"LATENT_EXPLORER_MAX_JOBS": "2"}), request)
 
 
 # --------------------------------------------------------------------- browser

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
+from conftest import POLL_MS, assert_no_error, reused_server, screenshot, start_server, stop_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -21,12 +21,13 @@ def _start(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def _servers(tmp_path_factory):
-    """The module's server (starting one is ~9 CPU-s), replaced by :func:`server` after a test
-    that failed; the last one is stopped at the module's end."""
-    box = {"server": _start(tmp_path_factory)}
-    yield box
-    stop_server(box["server"])
+def _servers():
+    """The module's server (starting one is ~9 CPU-s), kept by :func:`server`; the last one is
+    stopped at the module's end."""
+    pool = {}
+    yield pool
+    for s in pool.values():
+        stop_server(s)
 
 
 @pytest.fixture
@@ -34,12 +35,8 @@ def server(_servers, tmp_path_factory, request):
     """One server for the module's tests: each test's people are two fresh profiles (new owners,
     so the per-owner cap starts at 0) and each test ends with every run it started stopped,
     seen stopped (so the one job slot is free for the next). A test that fails may leave a run
-    paused in that slot: the next test then gets a fresh server."""
-    failed = request.session.testsfailed
-    yield _servers["server"]
-    if request.session.testsfailed > failed:
-        stop_server(_servers["server"])
-        _servers["server"] = _start(tmp_path_factory)
+    paused in that slot: the next test then gets a fresh server (:func:`conftest.reused_server`)."""
+    yield from reused_server(_servers, "server", lambda: _start(tmp_path_factory), request)
 
 
 def _open(ctx, url):
