@@ -406,6 +406,22 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
         page.wait_for_timeout(NO_RERUN_MS)
 
 
+def open_tab(page, tab: str, showing: str, timeout: float = 60_000):
+    """Click the Streamlit tab ``tab`` until the text ``showing`` (in it) is visible, and return
+    that text's locator: a rerun that redraws the tabs while the click lands can leave the first
+    tab selected, so the click is repeated (up to three times) while the text is not shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    wanted = page.get_by_text(showing).first
+    for attempt in range(3):
+        page.get_by_role("tab", name=tab).click()
+        try:
+            wanted.wait_for(timeout=timeout / 3)
+            return wanted
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
 def choose(page, select, option: str, exact: bool = False) -> None:
     """Pick ``option`` in the Streamlit selectbox ``select`` (a locator): open its list and click
     the option; a late rerun can close the list again, so it is opened up to three times."""

@@ -15,7 +15,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import (assert_no_error, open_app, painted, screenshot, start_server, stop_server, wait_for_app,
+from conftest import (assert_no_error, open_app, open_tab, painted, screenshot, start_server, stop_server, wait_for_app,
                       wait_settled)
 
 from explorer import store
@@ -205,8 +205,7 @@ def test_the_teacher_key_survives_a_reload_and_never_reaches_a_student(server, t
     s.get_by_text("Base β = 0.5").first.wait_for(timeout=60_000)          # her rung of the ladder
     assert_no_error(s)
     # one run trains at a time: Ann's trains, Bob's waits; the teacher, in control, stops Ann's
-    t.get_by_role("tab", name="Students").click()
-    t.get_by_text("Take control of my students' runs").click()
+    open_tab(t, "Students", "Take control of my students' runs").click()
     t.get_by_role("button", name="Stop their run").wait_for(timeout=30_000)   # the class keeps the switch now
     _stop_the_run_of(t, "Ann")
     s.get_by_text("stopped by your teacher").first.wait_for(timeout=60_000)

@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 
-from conftest import assert_no_error, screenshot, wait_for_app
+from conftest import assert_no_error, open_tab, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 MAIN = '[data-testid="stMain"]'
@@ -87,8 +87,7 @@ def test_a_teachers_power_stops_at_the_class_and_removal_sticks(server, two_prof
 
     # the teacher takes control and stops Ann's class run (in-app links keep the session's control)
     _go(t, f"{server.url}/Class?class={code}")
-    t.get_by_role("tab", name="Students").click()
-    t.get_by_text("Take control of my students' runs").click()
+    open_tab(t, "Students", "Take control of my students' runs").click()
     t.get_by_role("button", name="Stop their run").wait_for(timeout=30_000)   # the class keeps the switch now
     t.get_by_role("link", name="Open their run").click()
     t.wait_for_url(re.compile(r"/Train\?run="), timeout=30_000)
