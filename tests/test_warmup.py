@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,16 @@ def test_lifespan_serves_after_the_imports_and_logs_when_the_worker_is_ready(fre
 
     async def serve():
         async with warmup.lifespan(None):
-            calls.append("serving")
-    asyncio.run(serve())
-    assert calls == [("warm", {"worker_timeout": None}), "serving"]     # no wait for the worker
+            calls.append(("serving", sys.getswitchinterval()))
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)                                        # CPython's default
+    try:
+        asyncio.run(serve())
+    finally:
+        sys.setswitchinterval(before)
+    # no wait for the worker; the interpreter hands over between the sessions' threads every 1 ms
+    assert calls == [("warm", {"worker_timeout": None}), ("serving", pytest.approx(warmup.SWITCH_INTERVAL_S))]
+    assert warmup.SWITCH_INTERVAL_S == 0.001
     assert engine_pkg._ENGINE is not None                               # but it was started
     out, t_end = "", time.time() + 120
     while "warmed up" not in out and time.time() < t_end:     # logged once the worker is ready
@@ -77,7 +85,8 @@ def test_lifespan_serves_after_the_imports_and_logs_when_the_worker_is_ready(fre
     monkeypatch.setattr(warmup, "warm", broken)
     calls.clear()
     asyncio.run(serve())                          # a failed warm-up never stops the server
-    assert calls == ["serving"]
+    sys.setswitchinterval(before)
+    assert [c[0] for c in calls] == ["serving"]
 
 
 def test_freeze_heap_takes_live_objects_out_of_the_collectors_reach():
