@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
+from conftest import POLL_MS, assert_no_error, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +35,10 @@ READ_PANEL = """(title) => {
 
 # Tag the charts present now and count animation frames in which one of them is blank: gone
 # from the page, without its SVG, or with an SVG of no height. A chart that remounted on a
-# data change, instead of updating in place, would show such a frame.
+# data change, instead of updating in place, would show such a frame. Watching asks the tab
+# for a frame every display refresh: it stops once ``window.__watched`` is set.
 WATCH_CHARTS = """() => {
-  window.__frames = 0; window.__blank = 0; window.__blankWhat = [];
+  window.__frames = 0; window.__blank = 0; window.__blankWhat = []; window.__watched = false;
   const charts = Array.from(document.querySelectorAll('[data-testid="stVegaLiteChart"]'));
   charts.forEach(c => { const s = c.querySelector('svg'); if (s) s.__tagged = true; });
   const tick = () => {
@@ -48,7 +49,7 @@ WATCH_CHARTS = """() => {
         window.__blank++; window.__blankWhat.push(c.textContent.slice(0, 40)); break;
       }
     }
-    requestAnimationFrame(tick);
+    if (!window.__watched) requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
   return charts.length;
@@ -73,12 +74,10 @@ def val_points(page) -> int:
 
 
 @pytest.fixture(scope="module")
-def server1(tmp_path_factory):
-    """One `streamlit run` for this module, with a limit of one job at a time (so a second
-    session queues); starting a server and its worker is the slow part of these tests."""
-    s = start_server(tmp_path_factory.mktemp("train_server"), {"LATENT_EXPLORER_MAX_JOBS": "1"})
-    yield s
-    stop_server(s)
+def server1(one_job_server):
+    """The test process's server with a limit of one job at a time (so a second session
+    queues), shared with the class lesson's module: each test stops every run it starts."""
+    return one_job_server
 
 
 def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_context):
@@ -117,7 +116,8 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
                            "g.mark-text text')).some(t => t.textContent === 'β=3')", timeout=30_000, polling=POLL_MS)
     n0 = page.evaluate("() => window.__frames")                      # the marker says its value; then
     page.wait_for_function(f"() => window.__frames >= {n0 + 20}", polling=POLL_MS)     # 20 more frames are watched
-    frames, blank, what = page.evaluate("() => [window.__frames, window.__blank, window.__blankWhat]")
+    frames, blank, what = page.evaluate("() => { window.__watched = true; "
+                                        "return [window.__frames, window.__blank, window.__blankWhat]; }")
     assert frames > 20 and blank == 0, f"{blank} blank frames out of {frames}: {what[:5]}"
     screenshot(page, "train_beta_marker")
     assert_no_error(page)
