@@ -1,14 +1,16 @@
 """A teacher's push of 30 runs through the app's class gate, timed while other threads keep
 the interpreter busy (as 30 students' page runs do on a class's server).
 
-    python benchmarks/push_load.py [--students 30] [--busy 0,4,8] [--repeats 3]
+    python benchmarks/push_load.py [--students 30] [--busy 0,4,8] [--repeats 3] [--switch-ms 1]
 
 The push (``explorer.classroom.pushes.push_config``: a β ladder, own seeds, each student's
 previous pushed run replaced) runs in-process over a real engine, class file and runs folder;
 the engine's backend keeps the runs queued and never trains them (the push's bookkeeping is
 what is timed, not training). Under load every blocking call (an SQLite statement, a file
 read) waits its turn for the interpreter, so the push's wall time follows the number of its
-blocking calls more than their cost. Last line: ``students=… busy=… push_s_min=… push_s_max=…``
+blocking calls more than their cost, and on the interpreter's thread switch interval
+(``--switch-ms``; the server's is ``warmup.SWITCH_INTERVAL_S``, 1 ms; CPython's default 5 ms).
+Last line: ``students=… busy=… push_s_min=… push_s_max=…``
 per number of busy threads, and the SQLite statements one push makes.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from explorer.config import RunConfig  # noqa: E402
 from explorer.engine import Engine  # noqa: E402
 from explorer.engine.local import LocalBackend  # noqa: E402
 from explorer.runs import Actor  # noqa: E402
+from explorer.ui import warmup  # noqa: E402
 
 
 class QueueOnly(LocalBackend):
@@ -59,12 +62,17 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--busy", default="0,4,8", help="numbers of busy threads, comma-separated")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--switch-ms", type=float, default=warmup.SWITCH_INTERVAL_S * 1000,
+                    help="the interpreter's thread switch interval, in ms (the server's by default)")
     a = ap.parse_args()
     if not 1 <= a.students <= 200 or not 1 <= a.repeats <= 20:
         raise SystemExit("bounded: 1-200 students, 1-20 repeats")
     busy_counts = [int(b) for b in a.busy.split(",")]
     if any(not 0 <= b <= 32 for b in busy_counts):
         raise SystemExit("bounded: 0-32 busy threads")
+    if not 0.1 <= a.switch_ms <= 100:
+        raise SystemExit("bounded: a switch interval of 0.1-100 ms")
+    sys.setswitchinterval(a.switch_ms / 1000)
     tmp = Path(tempfile.mkdtemp(prefix="push-load-"))
     eng = Engine(tmp / "runs", max_jobs=2, backend=QueueOnly(prestart=0), max_queued=100_000)
     eng.gate = rules.Gate(eng.runs_dir)
@@ -105,7 +113,7 @@ def main() -> None:
         print(f"  busy threads {n}: push {min(walls):.2f}-{max(walls):.2f} s")
         out.append(f"busy={n} push_s_min={min(walls):.2f} push_s_max={max(walls):.2f}")
     eng.shutdown()
-    print(f"students={a.students} sqlite_statements={n_sql} " + " ".join(out))
+    print(f"students={a.students} switch_ms={a.switch_ms:g} sqlite_statements={n_sql} " + " ".join(out))
 
 
 if __name__ == "__main__":
