@@ -258,12 +258,11 @@ def module_server(tmp_path_factory, name: str):
 
 @pytest.fixture(scope="session")
 def _shared_servers():
-    """The test process's shared servers (:func:`shared_server`, :func:`one_job_server`), stopped
-    at the session's end."""
+    """The test process's shared server (:func:`shared_server`), stopped at the session's end."""
     pool: dict[str, Server] = {}
     yield pool
-    for key in list(pool):
-        stop_server(pool.pop(key))
+    if "server" in pool:
+        stop_server(pool.pop("server"))
 
 
 def reused_server(pool: dict, key: str, start, request):
@@ -291,18 +290,6 @@ def shared_server(request, _shared_servers, tmp_path_factory):
     training), so the next module starts a fresh one (:func:`reused_server`)."""
     yield from reused_server(_shared_servers, "server", lambda: start_server(
         tmp_path_factory.mktemp("shared_server"), {"LATENT_EXPLORER_MAX_JOBS": "2"}), request)
-
-
-@pytest.fixture(scope="module")
-def one_job_server(request, _shared_servers, tmp_path_factory):
-    """:func:`shared_server`'s twin for modules that need a server training one run at a time
-    (``LATENT_EXPLORER_MAX_JOBS=1``: a second run waits in the queue): the Train page's and the
-    class lesson's browser tests. One per test process, with the same rules: each module
-    leaves no run queued or training and no tab open when it ends, its people are fresh
-    profiles (new owners) and it finds its runs by id. (The owner module keeps its own: its
-    cap of two runs per owner counts every run an owner holds, which a lesson's pushes pass.)"""
-    yield from reused_server(_shared_servers, "one_job", lambda: start_server(
-        tmp_path_factory.mktemp("one_job_server"), {"LATENT_EXPLORER_MAX_JOBS": "1"}), request)
 
 
 # --------------------------------------------------------------------- browser

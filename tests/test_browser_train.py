@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import POLL_MS, assert_no_error, screenshot, wait_for_app
+from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -74,10 +74,15 @@ def val_points(page) -> int:
 
 
 @pytest.fixture(scope="module")
-def server1(one_job_server):
-    """The test process's server with a limit of one job at a time (so a second session
-    queues), shared with the class lesson's module: each test stops every run it starts."""
-    return one_job_server
+def server1(tmp_path_factory):
+    """One `streamlit run` for this module, with a limit of one job at a time (so a second
+    session queues); starting a server and its worker is the slow part of these tests. Not
+    shared with the class lesson's module: on one server, after the lesson and beside a busy
+    core, the blank-frame watch failed (the latent chart replaced instead of updated in
+    place; in CI and again by hand, never with a server of its own; the cause is not found)."""
+    s = start_server(tmp_path_factory.mktemp("train_server"), {"LATENT_EXPLORER_MAX_JOBS": "1"})
+    yield s
+    stop_server(s)
 
 
 def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_context):
