@@ -256,13 +256,19 @@ def module_server(tmp_path_factory, name: str):
     yield from _serve(tmp_path_factory.mktemp(name))
 
 
+def server_pool():
+    """A dict of servers kept by :func:`reused_server`, for a fixture to ``yield from``: the
+    servers still in it are stopped when the fixture ends."""
+    pool: dict[str, Server] = {}
+    yield pool
+    for key in list(pool):
+        stop_server(pool.pop(key))
+
+
 @pytest.fixture(scope="session")
 def _shared_servers():
     """The test process's shared server (:func:`shared_server`), stopped at the session's end."""
-    pool: dict[str, Server] = {}
-    yield pool
-    if "server" in pool:
-        stop_server(pool.pop("server"))
+    yield from server_pool()
 
 
 def reused_server(pool: dict, key: str, start, request):
@@ -420,6 +426,23 @@ def open_tab(page, tab: str, showing: str, timeout: float = 60_000):
         except PlaywrightTimeout:
             if attempt == 2:
                 raise
+
+
+# The step a Train page's progress line shows ("step 1,234 / 18,000 · …"), or -1 without one.
+PROGRESS_STEP = """() => {
+  const m = (document.querySelector('[data-testid="stProgress"]')?.innerText || '').match(/step ([\\d,]+) \\//);
+  return m ? parseInt(m[1].replace(/,/g, '')) : -1;
+}"""
+
+
+def progress_step(page) -> int:
+    """The step ``page``'s progress line shows now (:data:`PROGRESS_STEP`)."""
+    return page.evaluate(PROGRESS_STEP)
+
+
+def wait_for_step_past(page, step: int, timeout: float = 60_000) -> None:
+    """Wait until ``page``'s progress line shows a step past ``step``."""
+    page.wait_for_function(f"s0 => ({PROGRESS_STEP})() > s0", arg=step, timeout=timeout, polling=POLL_MS)
 
 
 def choose(page, select, option: str, exact: bool = False) -> None:

@@ -21,7 +21,7 @@ import time
 import pytest
 
 import axe
-from conftest import POLL_MS, _need_chromium, launch_profile, screenshot, wait_for_app
+from conftest import POLL_MS, _need_chromium, launch_profile, progress_step, screenshot, wait_for_app, wait_for_step_past
 
 pytestmark = pytest.mark.browser
 
@@ -59,14 +59,6 @@ def people(site, tmp_path_factory):
 # of Train (the first screen scanned) stops once it is done (a run left training is a core
 # the other tests wait for).
 
-PROGRESS = "() => document.querySelector('[data-testid=\"stProgress\"]')?.innerText || ''"
-
-
-def step_of(text: str) -> int:
-    m = re.search(r"step ([\d,]+) /", text)
-    return int(m.group(1).replace(",", "")) if m else -1
-
-
 def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     train = people["train"]                       # the module's live run, on its Train tab
     url = train.url
@@ -80,12 +72,10 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     # The first wait lets through an update that was already on its way when the switch was
     # pressed; over the second, in which the run went 50 more steps, this tab must not move.
     for window in range(2):
-        frozen = step_of(paused.evaluate(PROGRESS))
+        frozen = progress_step(paused)
         assert frozen > 0
-        train.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                                f"return m && parseInt(m[1].replace(/,/g, '')) > {frozen} + 50; }}",
-                                timeout=120_000, polling=POLL_MS)
-    assert step_of(paused.evaluate(PROGRESS)) == frozen               # this one did not move
+        wait_for_step_past(train, frozen + 50, timeout=120_000)
+    assert progress_step(paused) == frozen                           # this one did not move
     # kept for the session: another page of the same tab (the sidebar's link) is paused too
     paused.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
     paused.wait_for_url(re.compile(r"/Explore"))
@@ -97,9 +87,7 @@ def test_one_switch_pauses_the_live_views_for_the_session(site, people):
     paused.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
     paused.wait_for_url(re.compile(r"/Train"))
     axe.wait_settled(paused)
-    first = step_of(paused.evaluate(PROGRESS))
-    paused.wait_for_function(f"() => {{ const m = ({PROGRESS})().match(/step ([\\d,]+) \\//); "
-                             f"return m && parseInt(m[1].replace(/,/g, '')) > {first}; }}", timeout=60_000, polling=POLL_MS)
+    wait_for_step_past(paused, progress_step(paused), timeout=60_000)
     paused.close()
 
 

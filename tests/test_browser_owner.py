@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import POLL_MS, assert_no_error, reused_server, screenshot, start_server, stop_server, wait_for_app
+from conftest import POLL_MS, assert_no_error, reused_server, screenshot, server_pool, start_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +24,7 @@ def _start(tmp_path_factory):
 def _servers():
     """The module's server (starting one is ~9 CPU-s), kept by :func:`server`; the last one is
     stopped at the module's end."""
-    pool = {}
-    yield pool
-    for s in pool.values():
-        stop_server(s)
+    yield from server_pool()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import POLL_MS, assert_no_error, screenshot, start_server, stop_server, wait_for_app
+from conftest import (POLL_MS, assert_no_error, progress_step, screenshot, start_server, stop_server, wait_for_app,
+                      wait_for_step_past)
 
 pytestmark = pytest.mark.browser
 
@@ -143,19 +144,6 @@ def test_live_run_curves_grow_beta_marker_stop_and_refresh(server1, browser_cont
     screenshot(page, "train_reattached")
 
 
-# Whether the page's progress line shows a step past ``s0``.
-STEP_PAST = """(s0) => {
-  const m = document.querySelector('[data-testid="stMain"]').innerText.match(/step ([\\d,]+) \\/ [\\d,]+ · [\\d,]+ images\\/s/);
-  return m !== null && parseInt(m[1].replace(/,/g, '')) > s0;
-}"""
-
-
-def shown_step(page) -> int:
-    """The step the page's progress line shows now (of a running run)."""
-    text = page.get_by_text("images/s").inner_text()
-    return int(re.search(r"step ([\d,]+) /", text).group(1).replace(",", ""))
-
-
 def shows(page, box, text: str, timeout: float = 30.0) -> str:
     """``box``'s accessibility snapshot once it holds ``text`` (a selectbox's chosen text is
     drawn by the rerun its choice starts); fails after ``timeout`` seconds."""
@@ -177,7 +165,7 @@ def test_two_sessions_with_a_limit_of_one(server1, browser_context):
     a.get_by_text("images/s").wait_for(timeout=120_000)            # running
     b.get_by_role("button", name="Start").click()
     b.get_by_text("Queued: position 1 in the queue").wait_for(timeout=30_000)
-    a.wait_for_function(STEP_PAST, arg=shown_step(a), timeout=30_000, polling=POLL_MS)   # a still trains:
+    wait_for_step_past(a, progress_step(a), timeout=30_000)         # a still trains:
     assert a.get_by_text("images/s").count() == 1                    # its step moves on, b waits
     assert b.get_by_text("Queued: position 1 in the queue").count() == 1
     for p, name in ((a, "two_sessions_running"), (b, "two_sessions_queued")):
