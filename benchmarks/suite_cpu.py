@@ -40,6 +40,7 @@ def kind(cmdline: list[str]) -> str:
     if "chromium" in c or "chrome" in c or "/proc/self/exe --type=" in c:      # (a zygote's child)
         return "chromium " + next((a[7:] for a in cmdline if a.startswith("--type=")), "browser")
     for needle, name in (("streamlit", "streamlit server"), ("spawn_main", "worker (spawned)"),
+                         ("multiprocessing.forkserver", "workers (fork server)"),
                          ("ipykernel", "notebook kernel"), ("jupyter", "jupyter server"),
                          ("playwright", "playwright driver"), ("ray", "ray"), ("oidc", "oidc provider")):
         if needle in c:

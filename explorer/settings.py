@@ -198,3 +198,16 @@ def _claim(name: str) -> tuple[str, str] | None:
     if not sep or not claim.strip() or not value.strip():
         raise ValueError(f"{name}={raw!r}: expected claim=value, e.g. role=teacher")
     return claim.strip(), value.strip()
+
+
+def environment() -> dict[str, str]:
+    """This process's environment as it is now, for a worker process to take at its start
+    (:func:`adopt_environment`): a worker forked from a fork server would otherwise have the
+    fork server's, as it was when that started."""
+    return dict(os.environ)
+
+
+def adopt_environment(environ: dict[str, str]) -> None:
+    """Make ``environ`` (:func:`environment` of the server) this process's environment."""
+    os.environ.clear()
+    os.environ.update(environ)

@@ -5,9 +5,16 @@
 what the workers say and hands it to the engine (:meth:`Engine.apply`), and notices a
 worker that died.
 
-Workers are started with the ``spawn`` method (a clean interpreter: no state copied from a
-server with threads), without re-importing the parent's ``__main__`` module (see
-:func:`_worker_preparation`), so they import only torch and ``explorer``. Each worker has its own
+Workers are forked from a fork server (``forkserver``: a clean interpreter started once per
+server process, with no state copied from a server with threads) that has already imported
+what a worker needs (:data:`PRELOAD`: torch, its optimisers, ``explorer``'s training and
+sklearn's datasets). The first worker of a server costs the fork server's start (~3 CPU-s,
+what ``spawn`` paid for every worker); every later one, a second job slot, a fresh worker after
+a run stopped at its memory budget or after a crash, starts in a few milliseconds and shares
+the imported pages with the others. Where there is no fork server (Windows), workers are
+spawned. Either way a worker gets the server's environment as it is at the worker's start
+(:func:`~explorer.engine.worker.worker_main`), and never re-imports the parent's ``__main__``
+module (see :func:`_worker_preparation`). Each worker has its own
 pipes (not one shared queue): a worker killed in the middle of a message garbles only its
 own pipe, which the dispatcher then treats as dead.
 """
@@ -20,6 +27,7 @@ import traceback
 from multiprocessing import spawn
 from multiprocessing.connection import wait
 
+from .. import settings
 from ..runs import Status
 from . import protocol, quotas
 from .backend import Backend
@@ -27,6 +35,22 @@ from .record import Job, apply_to_options
 from .worker import worker_main
 
 _START_LOCK = threading.Lock()
+
+# Imported once by the fork server, before it forks any worker: the worker (torch, explorer's
+# training), what the first Adam imports (dynamo, ~1 s), sklearn's datasets (~1 s; optional: a
+# module that cannot be imported is skipped). Imports only: nothing here runs a torch op, so no
+# thread pool exists to be forked.
+PRELOAD = ["explorer.engine.worker", "torch._dynamo", "sklearn.datasets"]
+
+
+def worker_context():
+    """The multiprocessing context workers start from: a fork server with :data:`PRELOAD`
+    where the platform has one, else ``spawn``."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
 
 WORKER_NAME = "latent-explorer-worker"
@@ -58,7 +82,7 @@ class LocalWorker:
     def __init__(self, ctx, threads: int):
         self.inbox_r, self.inbox_w = ctx.Pipe(duplex=False)
         self.out_r, self.out_w = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=worker_main, args=(self.inbox_r, self.out_w, threads),
+        self.proc = ctx.Process(target=worker_main, args=(self.inbox_r, self.out_w, threads, settings.environment()),
                                 daemon=True, name=WORKER_NAME)
         with _START_LOCK:
             self.proc.start()
@@ -86,7 +110,7 @@ class LocalBackend(Backend):
 
     def __init__(self, prestart: int = 0, prestart_delay: float = 0.0):
         self.prestart, self.prestart_delay = prestart, prestart_delay
-        self._ctx = mp.get_context("spawn")
+        self._ctx = worker_context()
         self._workers: list[LocalWorker] = []
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._stopping = False
