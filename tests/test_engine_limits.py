@@ -14,9 +14,9 @@ import types
 
 import pytest
 
-from explorer import settings, store
+from explorer import store
 from explorer.config import RunConfig
-from explorer.engine import Engine, EngineError, local, quotas
+from explorer.engine import Engine, EngineError, quotas
 from explorer.runs import Status
 
 MNIST_ISSUE = RunConfig().replace(data={"name": "mnist", "binarize": "dynamic"},
@@ -132,38 +132,6 @@ def test_a_killed_worker_leaves_a_failed_run_that_stays_failed_after_a_restart(t
 
 
 # ------------------------------------------------------------------ the worker's start
-
-MARK = "LATENT_EXPLORER_TEST_MARK"
-
-
-def _environment_seen(conn, environ) -> None:
-    """A worker's start, as :func:`explorer.engine.worker.worker_main` does it: it takes the
-    environment it was given (None: keeps the one it was forked with), then says what it sees."""
-    if environ is not None:
-        settings.adopt_environment(environ)
-    conn.send(os.environ.get(MARK))
-
-
-def test_a_worker_sees_the_servers_environment_as_it_is_when_the_worker_starts(monkeypatch):
-    """Workers fork from a fork server, which keeps the environment of its own start: the
-    server's environment at the worker's start is handed over (``LocalWorker``) and taken."""
-    ctx = local.worker_context()
-
-    def seen(environ):
-        r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_environment_seen, args=(w, environ))
-        p.start()
-        w.close()
-        try:
-            return r.recv() if r.poll(120) else "no answer"
-        finally:
-            p.join(30)
-    monkeypatch.delenv(MARK, raising=False)
-    assert seen(settings.environment()) is None          # the fork server runs from here on
-    monkeypatch.setenv(MARK, "set after the fork server started")
-    assert seen(settings.environment()) == "set after the fork server started"
-    assert seen(None) is None                             # what a forked worker had without it
-
 
 def test_a_worker_never_runs_the_page_that_spawned_it(tmp_path):
     """Streamlit runs each page as ``__main__`` in its script threads: while a worker was being

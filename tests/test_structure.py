@@ -16,7 +16,7 @@ PACKAGE = ROOT / "explorer"
 
 # The layers below the engine: what a run is made of and how it is kept. None of them may
 # import the engine, the pages' helpers, the analyses, the figures, the exports or classroom.
-LOWER = ("explorer.paths", "explorer.settings", "explorer.config", "explorer.data", "explorer.models",
+LOWER = ("explorer.paths", "explorer.settings", "explorer.processes", "explorer.config", "explorer.data", "explorer.models",
          "explorer.objective", "explorer.schedules", "explorer.rowlog", "explorer.training", "explorer.runs",
          "explorer.store", "explorer.text")
 HIGHER = ("explorer.engine", "explorer.ui", "explorer.analysis", "explorer.figures", "explorer.export",

@@ -5,18 +5,18 @@ The server's sessions share one interpreter: 40 epochs of training on its thread
 the GIL and a core while thirty students move sliders. So a page that needs one of these
 networks calls :func:`train_judge` or :func:`train_plane_classifier`: they write the
 labelled images as ``.npy`` files (read back with ``allow_pickle=False``) and the options as
-JSON into a temporary folder, run ``python -m explorer.analysis.offload JOB FOLDER`` at nice
+JSON into a temporary folder, train in a child (:func:`explorer.processes.run`: forked from a
+fork server that imported torch and this module once, so it starts in milliseconds) at nice
 +10 on one torch thread (the same arithmetic as the CLI's, see
 :func:`explorer.analysis.beta.judge.one_thread`), and read the network back from
-safetensors with its facts from JSON. Nothing is pickled either way. The calling thread only
-waits (without the GIL) while the child trains.
+safetensors with its facts from JSON; a failure comes back as one line. No
+data is pickled either way (the child is given the job's name and the folder's path). The
+calling thread only waits (without the GIL) while the child trains.
 """
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..paths import PROJECT_ROOT
+from .. import processes
 from .beta import classifier as beta_classifier
 from .beta import judge as beta_judge
 from . import plane_reading
@@ -43,14 +43,12 @@ def _run(job: str, arrays: dict[str, np.ndarray], options: dict) -> tuple[dict[s
         for name, a in arrays.items():
             np.save(d / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
         (d / "options.json").write_text(json.dumps(options))
-        try:     # from the project's folder, so that a checkout's explorer/ is the one imported
-            proc = subprocess.run([sys.executable, "-m", "explorer.analysis.offload", job, str(d)],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+        try:
+            processes.run_in(d, _train, (job,), name="offload-" + job, timeout=TIMEOUT_S)
+        except TimeoutError:
             raise OffloadError(f"training the {job} took more than {TIMEOUT_S} s") from None
-        if proc.returncode != 0 or not (d / "out.safetensors").is_file():
-            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-            raise OffloadError(f"training the {job} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        except processes.ChildError as e:
+            raise OffloadError(f"training the {job} failed: {e}") from None
         return load_file(str(d / "out.safetensors")), json.loads((d / "out.json").read_text())
 
 
@@ -78,7 +76,8 @@ def train_plane_classifier(x, y, class_names: list[str] | None, *, seed: int = 0
 
 # ------------------------------------------------------------------ the child's side
 
-def _child(job: str, folder: Path) -> None:
+def _train(folder: Path, job: str) -> None:
+    """The child (:func:`explorer.processes.run_in`): train ``job`` on the folder's arrays."""
     try:
         os.nice(NICE)
     except (AttributeError, OSError):      # no nice() here, or not permitted: train anyway
@@ -97,16 +96,6 @@ def _child(job: str, folder: Path) -> None:
         info = {"temperature": clf.temperature, "class_names": clf.class_names,
                 "accuracy": clf.accuracy, "n_train": clf.n_train}
     else:
-        raise SystemExit(f"unknown job {job!r} (judge or plane)")
+        raise ValueError(f"unknown job {job!r} (judge or plane)")
     save_file(tensors, str(folder / "out.safetensors"))
     (folder / "out.json").write_text(json.dumps(info))
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python -m explorer.analysis.offload {judge|plane} FOLDER")
-    try:
-        _child(sys.argv[1], Path(sys.argv[2]))
-    except ValueError as e:                # a bad input the trainers name: one line, no traceback
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        raise SystemExit(1)

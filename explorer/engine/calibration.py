@@ -1,8 +1,8 @@
 """Before a lesson: how long each preset takes for N students on this server, from a short
 measured calibration.
 
-* :func:`calibrate` measures, in a child process (``python -m explorer.engine.calibration``)
-  at the workers' nice (+10) and torch threads, never in the app server's process: for each
+* :func:`calibrate` measures, in a child process (:func:`explorer.processes.run`, as the
+  engine's workers start) at the workers' nice (+10) and torch threads, never in the app server's process: for each
   preset (and its twin), the preset's model and trainer on random images of the preset's
   data shape (the data themselves are not needed: a step costs the same on any pixels), a
   few warm-up steps, then ``steps`` timed training steps, and one timed validation pass over
@@ -21,17 +21,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
-from .. import memory
+from .. import memory, processes
 from ..config import RunConfig
 from ..data import Dataset
-from ..paths import PROJECT_ROOT
 from ..presets import PRESETS
 from ..training import Trainer, validation_rows
 from .worker import WORKER_NICE
@@ -169,30 +168,26 @@ def calibrate(names=None, *, steps: int = STEPS, warmup: int = WARMUP, threads: 
     threads (the app server's thread only waits); :class:`CalibrationError` says why not."""
     args = {"names": list(names) if names else None, "steps": int(steps), "warmup": int(warmup),
             "threads": int(threads)}
-    try:         # from the project's folder, so that a checkout's explorer/ is the one imported
-        proc = subprocess.run([sys.executable, "-m", "explorer.engine.calibration", json.dumps(args)],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise CalibrationError(f"the measurement took more than {TIMEOUT_S} s") from None
-    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        err = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise CalibrationError(f"the measurement failed: {err[-1] if err else f'exit {proc.returncode}'}")
-    out = json.loads(lines[-1])
+    with tempfile.TemporaryDirectory(prefix="le-calibration-") as folder:
+        d = Path(folder)
+        try:
+            processes.run_in(d, _child, (args,), name="calibration", timeout=TIMEOUT_S)
+        except TimeoutError:
+            raise CalibrationError(f"the measurement took more than {TIMEOUT_S} s") from None
+        except processes.ChildError as e:
+            raise CalibrationError(f"the measurement failed: {e}") from None
+        out = json.loads((d / "out.json").read_text("utf-8"))
     return Calibration(tuple(Timing(**t) for t in out["timings"]), time.time(), out["threads"], out["pid"],
                        int(steps))
 
 
-def _child(args: dict) -> None:
+def _child(folder: Path, args: dict) -> None:
+    """The child (:func:`explorer.processes.run_in`): the measurements as JSON in ``out.json``."""
     try:
         os.nice(WORKER_NICE)
     except (AttributeError, OSError):      # no nice() here, or not permitted: measure anyway
         pass
     torch.set_num_threads(max(1, int(args.get("threads") or 1)))
     timings = measure_presets(args.get("names"), int(args["steps"]), int(args["warmup"]))
-    print(json.dumps({"timings": [asdict(t) for t in timings], "threads": torch.get_num_threads(),
-                      "pid": os.getpid()}))
-
-
-if __name__ == "__main__":
-    _child(json.loads(sys.argv[1]))
+    (folder / "out.json").write_text(json.dumps({"timings": [asdict(t) for t in timings],
+                                                 "threads": torch.get_num_threads(), "pid": os.getpid()}))

@@ -5,18 +5,12 @@
 what the workers say and hands it to the engine (:meth:`Engine.apply`), and notices a
 worker that died.
 
-Workers are forked from a fork server (``forkserver``: a clean interpreter started once per
-server process, with no state copied from a server with threads) that has already imported
-what a worker needs (:data:`PRELOAD`: torch, its optimisers, ``explorer``'s training and
-sklearn's datasets). The first worker of a server costs the fork server's start (~3 CPU-s,
-what ``spawn`` paid for every worker); every later one, a second job slot, a fresh worker after
-a run stopped at its memory budget or after a crash, starts in a few milliseconds and shares
-the imported pages with the others. Where there is no fork server (Windows), workers are
-spawned. Either way a worker gets the server's environment as it is at the worker's start
-(:func:`~explorer.engine.worker.worker_main`), and never re-imports the parent's ``__main__``
-module (see :func:`_worker_preparation`). Each worker has its own
-pipes (not one shared queue): a worker killed in the middle of a message garbles only its
-own pipe, which the dispatcher then treats as dead.
+Workers are children of :mod:`explorer.processes`: forked from a fork server that imported
+torch and the worker once (a server's first worker costs its start, ~3 CPU-s; every later one,
+a second job slot, a fresh worker after a run stopped at its memory budget or after a crash,
+starts in a few milliseconds), with the server's environment and never its ``__main__``.
+Each worker has its own pipes (not one shared queue): a worker killed in the middle of a
+message garbles only its own pipe, which the dispatcher then treats as dead.
 """
 from __future__ import annotations
 
@@ -24,68 +18,24 @@ import multiprocessing as mp
 import threading
 import time
 import traceback
-from multiprocessing import spawn
 from multiprocessing.connection import wait
 
-from .. import settings
+from .. import processes
 from ..runs import Status
 from . import protocol, quotas
 from .backend import Backend
 from .record import Job, apply_to_options
 from .worker import worker_main
 
-_START_LOCK = threading.Lock()
-
-# Imported once by the fork server, before it forks any worker: the worker (torch, explorer's
-# training), what the first Adam imports (dynamo, ~1 s), sklearn's datasets (~1 s; optional: a
-# module that cannot be imported is skipped). Imports only: nothing here runs a torch op, so no
-# thread pool exists to be forked.
-PRELOAD = ["explorer.engine.worker", "torch._dynamo", "sklearn.datasets"]
-
-
-def worker_context():
-    """The multiprocessing context workers start from: a fork server with :data:`PRELOAD`
-    where the platform has one, else ``spawn``."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
-    return ctx
-
-
-WORKER_NAME = "latent-explorer-worker"
-
-
-def _worker_preparation(name):
-    """``multiprocessing.spawn.get_preparation_data`` for this module's workers: without the
-    parent's ``__main__`` module, which ``spawn`` would otherwise re-import in the child (the
-    Streamlit CLI, or a script without an ``if __name__ == "__main__":`` guard, which would
-    start its own engine). Hiding ``__main__`` while starting was not enough: Streamlit's
-    script threads put a page back as ``__main__`` at any moment, and a worker then ran the
-    page (issue 25). The data is read here, once, for the process being started; other
-    processes' data is left as it is."""
-    data = _PREPARATION(name)
-    if name == WORKER_NAME:
-        data.pop("init_main_from_name", None)
-        data.pop("init_main_from_path", None)
-    return data
-
-
-_PREPARATION = spawn.get_preparation_data
-if getattr(spawn.get_preparation_data, "__name__", "") != "_worker_preparation":
-    spawn.get_preparation_data = _worker_preparation
-
 
 class LocalWorker:
     """A worker process and the server's ends of its two pipes."""
 
-    def __init__(self, ctx, threads: int):
-        self.inbox_r, self.inbox_w = ctx.Pipe(duplex=False)
-        self.out_r, self.out_w = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=worker_main, args=(self.inbox_r, self.out_w, threads, settings.environment()),
-                                daemon=True, name=WORKER_NAME)
-        with _START_LOCK:
-            self.proc.start()
+    def __init__(self, threads: int):
+        self.inbox_r, self.inbox_w = mp.Pipe(duplex=False)
+        self.out_r, self.out_w = mp.Pipe(duplex=False)
+        self.proc = processes.process(worker_main, (self.inbox_r, self.out_w, threads), name="worker")
+        processes.start(self.proc)
         self.out_w.close()       # the server keeps only its ends
         self.inbox_r.close()
         self.job = None          # the Job it trains
@@ -110,9 +60,8 @@ class LocalBackend(Backend):
 
     def __init__(self, prestart: int = 0, prestart_delay: float = 0.0):
         self.prestart, self.prestart_delay = prestart, prestart_delay
-        self._ctx = worker_context()
         self._workers: list[LocalWorker] = []
-        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._wake_r, self._wake_w = mp.Pipe(duplex=False)
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -130,7 +79,7 @@ class LocalBackend(Backend):
         eng = self.engine
         with eng._lock:
             while not (self._stopping or eng.closed) and len(self._workers) < min(n, eng.max_jobs):
-                self._workers.append(LocalWorker(self._ctx, eng.torch_threads))
+                self._workers.append(LocalWorker(eng.torch_threads))
         self.wake()
 
     # ------------------------------------------------------------ the queue
@@ -195,7 +144,7 @@ class LocalBackend(Backend):
                     if len(self._workers) >= eng.max_jobs:
                         return
                     try:
-                        self._workers.append(LocalWorker(self._ctx, eng.torch_threads))
+                        self._workers.append(LocalWorker(eng.torch_threads))
                     except Exception as e:  # noqa: BLE001 - cannot start a process at all
                         eng._queue.remove(run_id)
                         eng._end(eng._jobs[run_id], Status.FAILED, f"could not start a worker process: {e}")

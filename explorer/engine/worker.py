@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .. import data, memory, settings
+from .. import data, memory
 from ..config import ConfigError, RunConfig
 from ..data import DataError
 from ..probe import PROBE_N, RECON_N, snapshot
@@ -94,12 +94,8 @@ def warm_up(threads: int) -> None:
         pass
 
 
-def worker_main(inbox, outbox, threads: int, environ: dict[str, str] | None = None) -> None:
-    """Entry point of a local worker process: take the server's environment (``environ``: a
-    forked worker would otherwise have its fork server's, as it was when that started), warm
-    up, then run jobs until told to quit."""
-    if environ is not None:
-        settings.adopt_environment(environ)
+def worker_main(inbox, outbox, threads: int) -> None:
+    """Entry point of a local worker process: warm up, then run jobs until told to quit."""
     warm_up(threads)
     channel = PipeChannel(inbox, outbox)
     try:
