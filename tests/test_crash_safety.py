@@ -112,3 +112,23 @@ def test_half_written_files_are_not_runs(tmp_path):
     assert "half" not in listed and "good" in listed
     with pytest.raises(store.StoreError):
         store.load_model(trunc)
+
+
+def test_weights_without_their_config_are_a_first_save_in_progress_not_a_model(tmp_path):
+    """``save_run`` writes the weights first and the config last: a live page that finds the
+    weights of a run's first checkpoint before its config (the Train page's drawing pad, its
+    decoder, Explore's wait for a checkpoint) waits for the next poll instead of failing with
+    "no config.json; this folder is not a run"."""
+    from explorer.config import RunConfig
+    from explorer.models import build_model
+    from explorer.ui import draw_pad
+    cfg = RunConfig.from_dict({"model": {"hidden": [8]}})
+    run = tmp_path / "run"
+    store.save_run(run, cfg, build_model(cfg.model, (1, 8, 8), "cpu"), [], {"data_shape": [1, 8, 8]})
+    (run / store.CONFIG).unlink()                      # the moment before the config is written
+    assert store.has_model(run) and not store.model_saved(run)
+    assert "no saved weights yet" in draw_pad.spec(run, cfg, (1, 8, 8))
+    store.save_config(run, cfg)                        # the save completes
+    assert store.model_saved(run)
+    pad = draw_pad.spec(run, cfg, (1, 8, 8))
+    assert isinstance(pad, draw_pad.DrawSpec) and pad.encoder.key.startswith("enc-")

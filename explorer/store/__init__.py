@@ -21,7 +21,7 @@ from .manage import (MAX_NAME, check_run_name, decoder_cache_path, delete_run, n
                      save_decoder_onnx, save_files, save_onnx_model)
 from .paths import (CONFIG, DECODER_ONNX, METRICS, MODEL_DECODER_ONNX, MODEL_ENCODER_ONNX, PROBE, SHIPPED_ROOT,
                     SUMMARY, WEIGHTS, SaveError, StoreError, check_run_id, find_run, has_model, is_shipped,
-                    onnx_model_only, runs_root)
+                    model_saved, onnx_model_only, runs_root)
 from .run_folder import (FLOAT_DTYPES, Run, check_weights, data_shape_of, list_runs, load_model, load_probe,
                          load_probe_display, load_weights, metrics_to_csv, open_run, read_config, read_metrics,
                          read_summary, read_summary_checked, save_config, save_failure, save_metrics, save_probe,
@@ -33,7 +33,7 @@ __all__ = ["CONFIG", "DECODER_ONNX", "FLOAT_DTYPES", "MAX_NAME", "METRICS", "MOD
            "MODEL_ENCODER_ONNX", "PROBE", "SHIPPED_ROOT", "SUMMARY", "UPLOADS", "UPLOAD_SUFFIXES", "WEIGHTS", "Run",
            "SaveError", "StoreError", "UploadError", "atomic_write_bytes", "atomic_write_text", "check_run_id",
            "check_run_name", "check_weights", "data_shape_of", "decoder_cache_path", "delete_run", "dumps",
-           "find_run", "folder_bytes", "has_model", "is_shipped", "list_runs", "load_model", "load_probe",
+           "find_run", "folder_bytes", "has_model", "is_shipped", "model_saved", "list_runs", "load_model", "load_probe",
            "load_probe_display", "load_weights", "metrics_to_csv", "new_run_dir", "onnx_model_only", "open_run",
            "owner_folder", "read_config", "read_metrics", "read_summary", "read_summary_checked", "rename_run",
            "runs_root", "save_config", "save_decoder_onnx", "save_failure", "save_files", "save_metrics",

@@ -46,6 +46,13 @@ def has_model(run_dir: Path) -> bool:
     return (Path(run_dir) / WEIGHTS).is_file() or (Path(run_dir) / MODEL_DECODER_ONNX).is_file()
 
 
+def model_saved(run_dir: Path) -> bool:
+    """Whether a run folder's model can be read now: a model (:func:`has_model`) with its config
+    beside it. ``save_run`` writes the config last, so while a run's first checkpoint is being
+    written its weights exist without it; later checkpoints replace the weights atomically."""
+    return has_model(run_dir) and (Path(run_dir) / CONFIG).is_file()
+
+
 def onnx_model_only(run_dir: Path) -> bool:
     """Whether a run's model is a tracked loop's ONNX graphs (no weights of this app's models)."""
     return not (Path(run_dir) / WEIGHTS).is_file() and (Path(run_dir) / MODEL_DECODER_ONNX).is_file()

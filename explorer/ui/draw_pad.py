@@ -128,7 +128,7 @@ def spec(run_dir: Path, config: RunConfig, data_shape) -> DrawSpec | str:
     """The pad for the run in ``run_dir`` (its weights file's encoder), or why there is none."""
     if len(tuple(data_shape)) != 3:
         return "the drawing pad is for images; this run's data are points in 2-D"
-    if not (Path(run_dir) / store.WEIGHTS).is_file():
+    if not (Path(run_dir) / store.WEIGHTS).is_file() or not store.model_saved(run_dir):   # (mid first save)
         return "this run has no saved weights yet (the first checkpoint comes at the first epoch's end)"
     enc = browser_encoder(Path(run_dir))
     if isinstance(enc, str):

@@ -58,7 +58,7 @@ def open_run(entry: RunEntry) -> Run:
     """Open a run's weights; when there are none (yet), or they are unreadable, say so and stop."""
     run_dir = Path(entry.run_dir)
     weights = model_file(run_dir)
-    if not weights.is_file():
+    if not store.model_saved(run_dir):         # none yet, or its first save is not complete
         if entry.status.active:
             live.wait_for_checkpoint(weights)
         else:

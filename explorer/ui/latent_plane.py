@@ -231,7 +231,7 @@ def live_decoder(v) -> None:
     polls)."""
     run_dir, snap, info = Path(v.run_dir), v.snapshot, v.info
     weights = run_dir / store.WEIGHTS
-    if snap is None or info is None or (snap.decoder is None and not weights.is_file()):
+    if snap is None or info is None or (snap.decoder is None and not store.model_saved(run_dir)):
         return
     decoder = None
     if snap.decoder is not None:          # the snapshot's own decoder: refreshed at each snapshot

@@ -22,7 +22,7 @@ import streamlit as st
 
 from ..decoder_cache import model_file
 from ..analysis.beta.reading import likelihood_notes
-from .. import paths
+from .. import paths, store
 from ..config import RunConfig
 from ..engine import Status
 from ..figures import describe
@@ -387,7 +387,7 @@ def wait_for_checkpoint(weights: Path) -> None:
     """A run that has not finished its first epoch: show it as soon as its weights exist."""
     @st.fragment(run_every=motion.every(3))
     def wait() -> None:
-        if weights.is_file():
+        if store.model_saved(weights.parent):      # weights with their config: readable
             st.rerun(scope="app")
         st.info("This run has no checkpoint yet: its first one is written at the end of the first "
                 "epoch, and this page shows it then.")
