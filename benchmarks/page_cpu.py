@@ -31,8 +31,8 @@ from suite_cpu import kind as process_kind  # noqa: E402
 def _kind(cmdline: list[str]) -> str:
     """The tab (every Chromium process), the server, the worker, or other (suite_cpu's kinds)."""
     k = process_kind(cmdline)
-    return "tab" if k.startswith("chromium") else {"streamlit server": "server",
-                                                   "worker (spawned)": "worker"}.get(k, "other")
+    return "tab" if k.startswith("chromium") else {"streamlit server": "server", "worker (spawned)": "worker",
+                                                   "workers (fork server)": "worker"}.get(k, "other")
 
 
 def _cpu() -> dict[int, tuple[str, float]]:
