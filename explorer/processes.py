@@ -33,11 +33,11 @@ from pathlib import Path
 from . import settings
 
 PREFIX = "latent-explorer-"      # the names of this module's children (and nothing else's)
+ERROR_FILE = "error.txt"         # a child's failure, one line (:func:`run_in`)
 
 # Imported once by the fork server before it forks any child; a module that cannot be
 # imported (sklearn, optional) is skipped. Imports only: none of them runs a torch op at
 # import, so no thread pool exists to be forked.
-ERROR_FILE = "error.txt"         # a child's failure, one line (:func:`run_in`)
 PRELOAD = ["explorer.engine.worker", "explorer.engine.calibration", "explorer.analysis.offload",
            "torch._dynamo", "sklearn.datasets"]
 

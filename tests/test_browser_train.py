@@ -77,10 +77,11 @@ def val_points(page) -> int:
 @pytest.fixture(scope="module")
 def server1(tmp_path_factory):
     """One `streamlit run` for this module, with a limit of one job at a time (so a second
-    session queues); starting a server and its worker is the slow part of these tests. Not
-    shared with the class lesson's module: on one server, after the lesson and beside a busy
-    core, the blank-frame watch failed (the latent chart replaced instead of updated in
-    place; in CI and again by hand, never with a server of its own; the cause is not found)."""
+    session queues); starting a server and its worker is the slow part of these tests. (The
+    blank-frame watch once failed here and on a server shared with the class lesson: the
+    replay slider, appearing above the latent chart with the second snapshot after the watch
+    had begun, moved the chart, which the browser then replaced; its place is now kept,
+    test_train_page.test_the_replay_slider_appearing_leaves_the_latent_chart_in_its_place.)"""
     s = start_server(tmp_path_factory.mktemp("train_server"), {"LATENT_EXPLORER_MAX_JOBS": "1"})
     yield s
     stop_server(s)

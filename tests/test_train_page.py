@@ -590,3 +590,30 @@ def test_a_pickers_chosen_label_follows_its_runs_status():
     assert proto.set_value and proto.raw_value == "▶️ r1 (stopped)" and at.selectbox[0].value == "r1"
     at.run()
     assert not at.selectbox[0].proto.set_value
+
+
+def _latent_column():
+    """The latent scatter's column of the Train page: the replay slider over the history in the
+    session, then what stands for the chart (drawn from the frame the slider picked)."""
+    import streamlit as st
+
+    from explorer.ui import live
+    frame = live.replay_scrubber(st.session_state["history"])
+    st.markdown(f"the latent chart at epoch {frame['epoch']:g}")
+
+
+def test_the_replay_slider_appearing_leaves_the_latent_chart_in_its_place():
+    """The slider appears with the second snapshot. Its place is taken before: the chart keeps
+    its index, so the browser updates it in place instead of replacing it (a blank frame)."""
+    at = AppTest.from_function(_latent_column, default_timeout=60)
+    at.session_state["history"] = [{"epoch": 1.0, "step": 10}]
+    at.run()
+    assert not at.slider and at.markdown[0].value == "the latent chart at epoch 1"
+    before = [i for i, e in at.main.children.items() if getattr(e, "type", "") == "markdown"]
+    at.session_state["history"] = [{"epoch": 1.0, "step": 10}, {"epoch": 2.0, "step": 20}]
+    at.run()
+    assert at.slider[0].value == 2.0 and at.markdown[0].value == "the latent chart at epoch 2"   # following
+    after = [i for i, e in at.main.children.items() if getattr(e, "type", "") == "markdown"]
+    assert before == after == [1]
+    at.slider[0].set_value(1.0).run()                          # scrubbed back: the first snapshot
+    assert at.markdown[0].value == "the latent chart at epoch 1"

@@ -310,8 +310,12 @@ def kl_panel(kind: str, kl_per_dim, mu_var, active: int, latent_dim: int, epoch:
 
 
 def replay_scrubber(history: list[dict]) -> dict:
-    """A slider over the kept latent snapshots (epochs); it follows the newest one until moved."""
+    """A slider over the kept latent snapshots (epochs); it follows the newest one until moved.
+    Its place is taken (an empty slot) before it has two snapshots to scrub between: the chart
+    drawn after it then keeps its place when the slider appears, and updates in place instead
+    of being replaced (a blank frame; the Train test's frame watch saw it)."""
     session = st.session_state
+    slot = st.empty()
     last = history[-1]
     top = float(last["epoch"])
     if len(history) < 2 or top <= 0:
@@ -321,10 +325,10 @@ def replay_scrubber(history: list[dict]) -> dict:
     if key not in session or prev_top is None or session[key] >= prev_top - 1e-9 or session[key] > top:
         session[key] = top                                   # following the run
     session["replay_top"] = top
-    at = st.slider("Replay: scrub back through training (epoch)", 0.0, top, key=key,
-                   step=max(top / 200, 0.001), format="%.2f",
-                   help="Latent snapshots are kept (thinned evenly) so you can watch the clusters "
-                        "form, merge or collapse. At the right end it follows the run.")
+    at = slot.slider("Replay: scrub back through training (epoch)", 0.0, top, key=key,
+                     step=max(top / 200, 0.001), format="%.2f",
+                     help="Latent snapshots are kept (thinned evenly) so you can watch the clusters "
+                          "form, merge or collapse. At the right end it follows the run.")
     return min(history, key=lambda h: (abs(h["epoch"] - at), -h["step"]))
 
 
