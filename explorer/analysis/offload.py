@@ -5,7 +5,7 @@ The server's sessions share one interpreter: 40 epochs of training on its thread
 the GIL and a core while thirty students move sliders. So a page that needs one of these
 networks calls :func:`train_judge` or :func:`train_plane_classifier`: they write the
 labelled images as ``.npy`` files (read back with ``allow_pickle=False``) and the options as
-JSON into a temporary folder, train in a child (:func:`explorer.processes.run`: forked from a
+JSON into a temporary folder, train in a child (:func:`explorer.processes.run_in`: forked from a
 fork server that imported torch and this module once, so it starts in milliseconds) at nice
 +10 on one torch thread (the same arithmetic as the CLI's, see
 :func:`explorer.analysis.beta.judge.one_thread`), and read the network back from
