@@ -45,17 +45,32 @@ def pytest_collection_modifyitems(config, items):
     once; every test that uses the Ray cluster runs on one worker, so that only one process
     connects to it and at most one local cluster is started (``ray stop`` at its end stops
     every Ray process on the machine)."""
-    group = {}
     for item in items:
-        spec = getattr(item, "callspec", None)
-        ray_param = spec is not None and any(isinstance(v, str) and v == "ray" for v in spec.params.values())
-        uses_ray = ray_param or "ray_cluster" in item.fixturenames or item.path.name == "test_ray_engine.py"
-        group[item] = RAY_GROUP if uses_ray else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group[item]))
-    # long groups first (xdist hands groups out in this order): the Ray group, then modules
-    # with a browser or slow test; the many short ones then fill both workers to the end
-    slow = {group[i] for i in items if i.get_closest_marker("browser") or i.get_closest_marker("slow")}
-    items.sort(key=lambda i: 0 if group[i] == RAY_GROUP else 1 if group[i] in slow else 2)
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def _group(item) -> str:
+    spec = getattr(item, "callspec", None)
+    ray_param = spec is not None and any(isinstance(v, str) and v == "ray" for v in spec.params.values())
+    uses_ray = ray_param or "ray_cluster" in item.fixturenames or item.path.name == "test_ray_engine.py"
+    return RAY_GROUP if uses_ray else item.path.name
+
+
+class _LongGroupsFirst:
+    """Long groups first: pytest-xdist hands the groups out in the order of the collected items
+    (``--no-loadscope-reorder``: by default it hands out the groups with the most tests first,
+    which put the one- and two-test browser modules, the longest, at the end of both workers).
+    So: the Ray group, then the modules with a browser or slow test, then the many short ones,
+    which fill both workers to the end. Last, after pytest's own reordering of the items."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        slow = {_group(i) for i in items if i.get_closest_marker("browser") or i.get_closest_marker("slow")}
+        items.sort(key=lambda i: 0 if _group(i) == RAY_GROUP else 1 if _group(i) in slow else 2)
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_LongGroupsFirst(), "latent-explorer-long-groups-first")
 
 
 def pytest_collection_finish(session):
