@@ -5,8 +5,8 @@ measured calibration.
   the engine's workers are) at the workers' nice (+10) and torch threads, never in the app
   server's process: for each preset (and its twin), the preset's model and trainer on random
   images of the preset's data shape (the data themselves are not needed: a step costs the
-  same on any pixels), a few warm-up steps, then ``steps`` timed training steps, and one timed validation pass over
-  as many images as the run validates at an epoch's end. Steps per epoch come from the
+  same on any pixels), a few warm-up steps, then ``steps`` timed training steps, and one
+  timed validation pass over as many images as the run validates at an epoch's end. Steps per epoch come from the
   configuration and the data's size (:func:`explorer.memory.split_sizes`), without loading it.
 * :func:`estimate` is pure: one run is its epochs × (steps per epoch × s/step + a validation
   every ``eval_every`` epochs), or its time budget when it has one and the epochs would take
