@@ -65,8 +65,9 @@ class _LongGroupsFirst:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items):
-        slow = {_group(i) for i in items if i.get_closest_marker("browser") or i.get_closest_marker("slow")}
-        items.sort(key=lambda i: 0 if _group(i) == RAY_GROUP else 1 if _group(i) in slow else 2)
+        group = {i: _group(i) for i in items}
+        slow = {group[i] for i in items if i.get_closest_marker("browser") or i.get_closest_marker("slow")}
+        items.sort(key=lambda i: 0 if group[i] == RAY_GROUP else 1 if group[i] in slow else 2)
 
 
 def pytest_configure(config):

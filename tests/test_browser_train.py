@@ -158,7 +158,9 @@ def shows(page, box, text: str, timeout: float = 30.0) -> str:
 def open_option(page, picker, typed: str, option: str, tries: int = 6) -> None:
     """Open ``picker``, type ``typed`` and wait until the option named ``option`` shows. The
     runs list below a live run is redrawn every few seconds, and a redraw closes an open list
-    (and drops what was typed): then open it again."""
+    (and drops what was typed): then open it again. (Not ``conftest.choose``: it clicks the
+    option, which a list redrawn under the pointer detaches before the click lands; the caller
+    presses Enter.)"""
     shown = page.get_by_role("option", name=re.compile(re.escape(option)))
     for _ in range(tries - 1):
         picker.click()
